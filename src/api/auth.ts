@@ -1,0 +1,32 @@
+// Bearer-token checks shared by the nodes' API and the local cluster's front (DESIGN.md §7): a
+// missing token is 401, a wrong one 403 (the prototype's answer). Compared in constant time.
+
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { QuorumError } from '../core/errors.js';
+
+export interface ApiAuth {
+  /** Client token (`Authorization: Bearer <token>`); none configured means open. */
+  readonly token?: string | undefined;
+  /** Admin token for fail/recover/pause/layout changes; falls back to the client token. */
+  readonly adminToken?: string | undefined;
+}
+
+export function checkToken(request: FastifyRequest, auth: ApiAuth, admin: boolean): QuorumError | undefined {
+  const accepted = admin ? [auth.adminToken ?? auth.token] : [auth.token, auth.adminToken];
+  const expected = accepted.filter((t): t is string => typeof t === 'string' && t !== '');
+  if (expected.length === 0 || (!admin && !auth.token)) return undefined;
+  const header = request.headers.authorization;
+  if (header === undefined || header === '') {
+    return new QuorumError('UNAUTHORIZED', 'Missing API token: send Authorization: Bearer <token>');
+  }
+  const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : header;
+  if (!expected.some((token) => sameSecret(given, token))) return new QuorumError('FORBIDDEN', 'Invalid API token');
+  return undefined;
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

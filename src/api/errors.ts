@@ -1,0 +1,36 @@
+// How errors look on the HTTP API: JSON `{"error", "message", "code", ...details}` with the status
+// that the error's code maps to. The prototype's shape (`error` + `message`) is kept, `code` is stable.
+
+import type { FastifyReply } from 'fastify';
+import { QuorumError } from '../core/errors.js';
+
+const shortNames: Record<string, string> = {
+  UNAVAILABLE: 'Unavailable',
+  OVERLOADED: 'Overloaded',
+  WRITE_CONTENTION: 'Write contention',
+  NOT_FOUND: 'Key not found',
+  EXISTS: 'Key already exists',
+  BAD_REQUEST: 'Bad Request',
+  KEY_TOO_LARGE: 'Key too large',
+  VALUE_TOO_LARGE: 'Value too large',
+  UNAUTHORIZED: 'Unauthorized',
+  FORBIDDEN: 'Unauthorized',
+  LAYOUT_CONFLICT: 'Layout conflict',
+  UNKNOWN_NODE: 'Unknown node',
+};
+
+export function sendError(reply: FastifyReply, error: QuorumError): FastifyReply {
+  return reply
+    .code(error.httpStatus)
+    .type('application/json')
+    .send({ status: 'error', error: shortNames[error.code] ?? error.code, message: error.message, code: error.code, ...error.details });
+}
+
+export function badRequest(message: string): QuorumError {
+  return new QuorumError('BAD_REQUEST', message);
+}
+
+/** Turns anything thrown by a handler into a QuorumError (unknown failures become 500s upstream). */
+export function asQuorumError(error: unknown): QuorumError | undefined {
+  return error instanceof QuorumError ? error : undefined;
+}

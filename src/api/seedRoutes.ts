@@ -1,0 +1,156 @@
+// The prototype's routes (shared/seed/SEED-BEHAVIOUR.md), with its status codes and JSON shapes, on
+// every node and on the local cluster's front. They keep its promise that a key stays readable and
+// writable while any of its replicas lives: reads ask every reachable replica at `one` and return the
+// newest answer (repairing the others); writes need a quorum but count hinted fallback nodes (sloppy
+// quorum). `?consistency=` overrides both.
+
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { QuorumError } from '../core/errors.js';
+import { isStrategy } from '../core/layout.js';
+import type { ConsistencyLevel } from '../core/quorum.js';
+import { badRequest } from './errors.js';
+import { consistencyParam, keyParam, type Query } from './params.js';
+import type { ApiContext } from './server.js';
+import { clusterView } from './views.js';
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/** The prototype's node ids are integers; quorumkv's local cluster names its nodes "0", "1", ... */
+export function prototypeId(id: string): number | string {
+  return /^\d+$/.test(id) ? Number(id) : id;
+}
+
+export function registerSeedRoutes(app: FastifyInstance, context: ApiContext): void {
+  const { runtime } = context;
+  const readLevel = (query: Query): ConsistencyLevel => consistencyParam(query, 'one') as ConsistencyLevel;
+  const writeOptions = (query: Query) => {
+    const consistency = consistencyParam(query);
+    return consistency ? { consistency, sloppy: false } : { consistency: 'quorum' as const, sloppy: true };
+  };
+  /** The newest value among the replicas that answer, or undefined when absent. */
+  const readNewest = async (key: string, query: Query) => {
+    const outcome = await runtime.get(key, { consistency: readLevel(query), waitForAll: true });
+    return outcome.entry?.value === null || outcome.entry === undefined ? undefined : outcome;
+  };
+
+  app.post('/write', async (request, reply) => {
+    const body = parseJsonBody(request.body);
+    const key = body.key;
+    const value = body.value;
+    if (typeof key !== 'string' || key.trim() === '' || value === undefined || value === null || value === '') {
+      throw badRequest('Key and value are required');
+    }
+    const query = request.query as Query;
+    // Create-only: checked by a read first (see README: two racing creates can both succeed).
+    if (await readNewest(key, query)) throw new QuorumError('EXISTS', `Key ${key} already exists`);
+    const bytes = textEncoder.encode(typeof value === 'string' ? value : JSON.stringify(value));
+    await runtime.put(key, bytes, writeOptions(query));
+    return reply.send({ status: 'success', message: `Key ${key} written successfully` });
+  });
+
+  app.get('/read/:key', async (request, reply) => {
+    const key = keyParam(request.params);
+    const outcome = await readNewest(key, request.query as Query);
+    if (!outcome?.entry?.value) return notFound(reply, key);
+    return reply.send({
+      key,
+      value: textDecoder.decode(outcome.entry.value),
+      message: `Read from replica ${outcome.source ?? runtime.node.id}`,
+      status: 'success',
+      version: outcome.entry.version,
+    });
+  });
+
+  app.delete('/delete/:key', async (request, reply) => {
+    const key = keyParam(request.params);
+    const query = request.query as Query;
+    if (!(await readNewest(key, query))) return notFound(reply, key);
+    await runtime.remove(key, writeOptions(query));
+    return reply.send({ status: 'success', message: `Key ${key} deleted successfully` });
+  });
+
+  app.get('/nodes', async () => {
+    const view = clusterView(runtime);
+    return {
+      status: 'success',
+      strategy: view.strategy,
+      replication_factor: view.replicas,
+      nodes: view.members.map((m) => ({
+        node_id: prototypeId(m.id),
+        status: m.state,
+        port: Number(m.http.slice(m.http.lastIndexOf(':') + 1)),
+        address: m.http,
+      })),
+    };
+  });
+
+  app.get('/nodes_for_key/:key', async (request, reply) => {
+    const key = keyParam(request.params);
+    const placement = runtime.node.placement;
+    if (placement.layout.strategy !== 'consistent') {
+      return reply.code(400).send({
+        status: 'error',
+        error: 'Bad Request',
+        message: 'Consistent hashing is not enabled (the strategy is full: every node holds every key)',
+        code: 'BAD_REQUEST',
+      });
+    }
+    return { status: 'success', key, nodes: placement.readReplicas(key).map(prototypeId) };
+  });
+
+  app.post('/set_replication_strategy', async (request) => {
+    const body = parseJsonBody(request.body);
+    const strategy = body.strategy;
+    if (strategy === undefined || strategy === null || strategy === '') throw badRequest('Strategy is required');
+    if (!isStrategy(strategy)) throw badRequest(`Strategy must be "full" or "consistent", got ${JSON.stringify(strategy)}`);
+    const rfRaw = body.replication_factor;
+    let rf: number | undefined;
+    if (rfRaw !== undefined && rfRaw !== null && rfRaw !== '') {
+      rf = typeof rfRaw === 'number' ? rfRaw : Number(rfRaw);
+      if (!Number.isInteger(rf) || rf < 1) throw badRequest('replication_factor must be a positive integer');
+    }
+    const layout = runtime.changeReplication(strategy, rf);
+    return {
+      status: 'success',
+      message: `Replication strategy set to ${layout.strategy} with replication factor ${runtime.node.placement.servingCount}`,
+      strategy: layout.strategy,
+      replication_factor: layout.strategy === 'full' ? runtime.node.placement.servingCount : layout.rf,
+      layoutVersion: layout.version,
+    };
+  });
+
+  app.post('/fail/:id', async (request) => {
+    const id = nodeIdParam(request.params);
+    await context.control.fail(id);
+    return { status: 'success', message: `Node ${id} failed` };
+  });
+
+  app.post('/recover/:id', async (request) => {
+    const id = nodeIdParam(request.params);
+    await context.control.recover(id);
+    return { status: 'success', message: `Node ${id} recovered` };
+  });
+}
+
+function notFound(reply: FastifyReply, key: string): FastifyReply {
+  return reply.code(404).send({ status: 'error', error: 'Key not found', message: `Key ${key} not found`, code: 'NOT_FOUND' });
+}
+
+function nodeIdParam(params: unknown): string {
+  const id = (params as { id?: string }).id ?? '';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw badRequest(`not a node id: "${id}"`);
+  return id;
+}
+
+export function parseJsonBody(body: unknown): Record<string, unknown> {
+  if (!(body instanceof Uint8Array) || body.length === 0) throw badRequest('expected a JSON body');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(textDecoder.decode(body));
+  } catch {
+    throw badRequest('the body is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw badRequest('expected a JSON object');
+  return parsed as Record<string, unknown>;
+}

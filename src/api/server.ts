@@ -1,0 +1,80 @@
+// The HTTP server of a node: fastify with raw-bytes bodies, token checks, size limits and one error
+// shape. Routes live in v1Routes.ts (the quorumkv API) and seedRoutes.ts (the prototype's routes).
+
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { QuorumError } from '../core/errors.js';
+import type { NodeRuntime } from '../runtime/nodeRuntime.js';
+
+export type { ApiAuth };
+import { checkToken, type ApiAuth } from './auth.js';
+import { sendError } from './errors.js';
+import { registerSeedRoutes } from './seedRoutes.js';
+import { registerV1Routes } from './v1Routes.js';
+
+/** Simulated crash and recovery of a member, by id. */
+export interface NodeControl {
+  fail(id: string): Promise<void>;
+  recover(id: string): Promise<void>;
+}
+
+export interface ApiContext {
+  readonly runtime: NodeRuntime;
+  readonly auth: ApiAuth;
+  readonly control: NodeControl;
+}
+
+/** Routes a paused node still answers (so that it can be resumed and watched). */
+const answeredWhilePaused = new Set(['/v1/admin/resume', '/v1/health', '/recover/:id']);
+
+export function buildServer(context: ApiContext): FastifyInstance {
+  const { config } = context.runtime.node;
+  const app = Fastify({
+    // JSON bodies of /write escape bytes; the exact value limit is checked by the core.
+    bodyLimit: config.valueBytesMax * 2 + 64 * 1024,
+    routerOptions: { maxParamLength: config.keyBytesMax * 3 + 16 },
+    connectionTimeout: 0,
+    keepAliveTimeout: 65_000,
+    requestTimeout: 30_000,
+    logger: false,
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url === '/v1/health') return undefined;
+    const denied = checkToken(request, context.auth, isAdminRoute(request));
+    if (denied) return sendError(reply, denied);
+    if (context.runtime.node.isPaused && !answeredWhilePaused.has(request.routeOptions.url ?? '')) {
+      return sendError(reply, new QuorumError('UNAVAILABLE', `node ${context.runtime.node.id} is failed (simulated crash)`, { paused: true }));
+    }
+    return undefined;
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+    if (error instanceof QuorumError) return sendError(reply, error);
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return sendError(reply, new QuorumError('VALUE_TOO_LARGE', `request body is over ${app.initialConfig.bodyLimit} bytes`));
+    }
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return sendError(reply, new QuorumError('BAD_REQUEST', error.message));
+    }
+    context.runtime.options.logger.error({ err: error }, 'request failed');
+    return reply.code(500).send({ status: 'error', error: 'Internal Server Error', message: error.message, code: 'INTERNAL' });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ status: 'error', error: 'Not Found', message: `no route ${request.method} ${request.url}`, code: 'NO_ROUTE' }),
+  );
+
+  registerV1Routes(app, context);
+  registerSeedRoutes(app, context);
+  return app;
+}
+
+function isAdminRoute(request: FastifyRequest): boolean {
+  const url = request.routeOptions.url ?? '';
+  if (url === '/v1/admin/local-entries') return false;
+  return url.startsWith('/v1/admin/') || url.startsWith('/fail/') || url.startsWith('/recover/') || url === '/set_replication_strategy';
+}
+
+export type { FastifyInstance, FastifyReply, FastifyRequest };

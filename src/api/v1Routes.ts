@@ -1,0 +1,105 @@
+// The quorumkv HTTP API (v1): keys, cluster view, replicas of a key, each node's local entries, and
+// the admin routes for simulated crashes. Keys may contain any characters (percent-encode them).
+
+import type { FastifyInstance } from 'fastify';
+import { wallMsOf } from '../core/version.js';
+import { booleanParam, consistencyParam, integerParam, keyParam, timeoutParam, type Query } from './params.js';
+import type { ApiContext } from './server.js';
+import { clusterView } from './views.js';
+
+export const versionHeader = 'x-quorumkv-version';
+
+export function registerV1Routes(app: FastifyInstance, context: ApiContext): void {
+  const { runtime } = context;
+
+  app.put('/v1/kv/*', async (request, reply) => {
+    const key = keyParam(request.params);
+    const query = request.query as Query;
+    const body = request.body;
+    const value = body instanceof Uint8Array ? body : new Uint8Array(0);
+    const outcome = await runtime.put(key, value, writeOptions(query));
+    return reply.header(versionHeader, outcome.version).send({ status: 'success', key, ...outcome });
+  });
+
+  app.get('/v1/kv/*', async (request, reply) => {
+    const key = keyParam(request.params);
+    const query = request.query as Query;
+    const consistency = consistencyParam(query);
+    const timeoutMs = timeoutParam(query);
+    const outcome = await runtime.get(key, {
+      ...(consistency ? { consistency } : {}),
+      ...(timeoutMs ? { timeoutMs } : {}),
+    });
+    const entry = outcome.entry;
+    if (entry === undefined || entry.value === null) {
+      if (entry) reply.header(versionHeader, entry.version);
+      return reply.code(404).send({ status: 'error', error: 'Key not found', message: `Key ${key} not found`, code: 'NOT_FOUND' });
+    }
+    return reply
+      .header(versionHeader, entry.version)
+      .header('x-quorumkv-replicas-answered', String(outcome.replicasAnswered))
+      .type('application/octet-stream')
+      .send(Buffer.from(entry.value.buffer, entry.value.byteOffset, entry.value.byteLength));
+  });
+
+  app.delete('/v1/kv/*', async (request, reply) => {
+    const key = keyParam(request.params);
+    const outcome = await runtime.remove(key, writeOptions(request.query as Query));
+    return reply.header(versionHeader, outcome.version).send({ status: 'success', key, deleted: true, ...outcome });
+  });
+
+  app.get('/v1/cluster', async () => clusterView(runtime));
+
+  app.get('/v1/health', async () => ({ status: 'ok', id: runtime.node.id, paused: runtime.node.isPaused }));
+
+  app.get('/v1/status', async () => {
+    const status = runtime.node.status();
+    return { ...status, transport: runtime.transport.stats() };
+  });
+
+  app.get('/v1/keys/:key/replicas', async (request) => {
+    const key = keyParam(request.params);
+    const placement = runtime.node.placement;
+    return {
+      key,
+      strategy: placement.layout.strategy,
+      rf: placement.servingCount,
+      replicas: placement.readReplicas(key),
+      writeReplicaSets: placement.writeReplicaSets(key),
+    };
+  });
+
+  app.get('/v1/admin/local-entries', async (request) => {
+    const query = request.query as Query;
+    const limit = integerParam(query, 'limit', 1000, 1, 10_000);
+    const cursor = query.cursor === undefined || query.cursor === '' ? null : query.cursor;
+    const entries = runtime.node.localEntries(cursor, limit + 1);
+    const page = entries.slice(0, limit);
+    const next = entries.length > limit ? (page[page.length - 1]?.key ?? null) : null;
+    return {
+      node: runtime.node.id,
+      entries: page.map((e) => ({ key: e.key, version: e.version, tombstone: e.value === null, wallMs: wallMsOf(e.version) })),
+      next,
+    };
+  });
+
+  app.post('/v1/admin/pause', async () => {
+    runtime.pause();
+    return { status: 'success', message: `Node ${runtime.node.id} paused (simulated crash)` };
+  });
+
+  app.post('/v1/admin/resume', async () => {
+    runtime.resume();
+    return { status: 'success', message: `Node ${runtime.node.id} resumed` };
+  });
+}
+
+function writeOptions(query: Query) {
+  const consistency = consistencyParam(query);
+  const timeoutMs = timeoutParam(query);
+  return {
+    ...(consistency ? { consistency } : {}),
+    ...(timeoutMs ? { timeoutMs } : {}),
+    sloppy: booleanParam(query, 'sloppy', false),
+  };
+}

@@ -1,0 +1,55 @@
+// JSON views of the cluster as one node sees it, shared by /v1/cluster and the prototype's /nodes.
+
+import type { NodeRuntime } from '../runtime/nodeRuntime.js';
+
+export interface MemberJson {
+  id: string;
+  http: string;
+  peer: string;
+  resp: string | null;
+  role: string;
+  state: string;
+  incarnation: number;
+  sinceMs: number;
+}
+
+export interface ClusterJson {
+  node: string;
+  layoutVersion: number;
+  strategy: string;
+  rf: number;
+  replicas: number;
+  vnodes: number;
+  pending: { strategy: string; rf: number } | null;
+  members: MemberJson[];
+  hintsPending: Record<string, number>;
+}
+
+export function clusterView(runtime: NodeRuntime): ClusterJson {
+  const status = runtime.node.status();
+  const layout = status.layout;
+  const states = new Map(status.members.map((m) => [m.id, m]));
+  return {
+    node: status.id,
+    layoutVersion: layout.version,
+    strategy: layout.strategy,
+    rf: layout.rf,
+    replicas: runtime.node.placement.servingCount,
+    vnodes: layout.vnodes,
+    pending: layout.pending ?? null,
+    members: layout.members.map((member) => {
+      const view = states.get(member.id);
+      return {
+        id: member.id,
+        http: member.http,
+        peer: member.peer,
+        resp: member.resp ?? null,
+        role: member.role,
+        state: view?.state ?? 'dead',
+        incarnation: view?.incarnation ?? 0,
+        sinceMs: view?.sinceMs ?? 0,
+      };
+    }),
+    hintsPending: status.hintsPending,
+  };
+}

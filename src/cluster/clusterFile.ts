@@ -1,0 +1,74 @@
+// The local cluster's description, kept in <data>/cluster.json so that `quorumkv start` on an existing
+// data directory brings back the same members, ports, secret and settings.
+
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Strategy } from '../core/layout.js';
+
+export interface LocalMember {
+  readonly id: string;
+  readonly http: string;
+  readonly peer: string;
+  readonly resp: string;
+}
+
+export interface LocalCluster {
+  readonly members: LocalMember[];
+  readonly strategy: Strategy;
+  readonly rf: number;
+  readonly vnodes: number;
+  readonly clusterSecret: string;
+  readonly frontPort: number;
+  readonly host: string;
+}
+
+export const clusterFileName = 'cluster.json';
+
+export function loadCluster(dataDir: string): LocalCluster | undefined {
+  const path = join(dataDir, clusterFileName);
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as LocalCluster;
+  } catch (error) {
+    throw new Error(`${path} is not valid JSON (${(error as Error).message}); move it away to start a new cluster`);
+  }
+}
+
+export function saveCluster(dataDir: string, cluster: LocalCluster): void {
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(join(dataDir, clusterFileName), JSON.stringify(cluster, null, 2) + '\n');
+}
+
+/** Ports after the front's: HTTP at P+1+i, peer at P+101+i, RESP at P+201+i. */
+export function memberAt(host: string, frontPort: number, index: number): LocalMember {
+  return {
+    id: String(index),
+    http: `${host}:${frontPort + 1 + index}`,
+    peer: `${host}:${frontPort + 101 + index}`,
+    resp: `${host}:${frontPort + 201 + index}`,
+  };
+}
+
+export function newCluster(options: {
+  nodes: number;
+  strategy: Strategy;
+  rf: number;
+  vnodes: number;
+  frontPort: number;
+  host: string;
+}): LocalCluster {
+  return {
+    members: Array.from({ length: options.nodes }, (_, i) => memberAt(options.host, options.frontPort, i)),
+    strategy: options.strategy,
+    rf: options.rf,
+    vnodes: options.vnodes,
+    clusterSecret: randomBytes(24).toString('hex'),
+    frontPort: options.frontPort,
+    host: options.host,
+  };
+}
+
+export function nodeDataDir(dataDir: string, id: string): string {
+  return join(dataDir, `node-${id}`);
+}

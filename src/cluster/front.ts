@@ -1,0 +1,147 @@
+// The local cluster's front on http://127.0.0.1:5000 (the prototype's address). It forwards every
+// client request to a running node (any node coordinates), trying the next one when a node is down,
+// and handles the process-level actions itself: fail kills a node's process with SIGKILL, recover
+// restarts it on the same data directory.
+
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Pool } from 'undici';
+import { QuorumError } from '../core/errors.js';
+import { sendError } from '../api/errors.js';
+import { checkToken, type ApiAuth } from '../api/auth.js';
+import type { Supervisor } from './supervisor.js';
+
+export interface FrontOptions {
+  readonly supervisor: Supervisor;
+  readonly auth: ApiAuth;
+  readonly bodyLimitBytes: number;
+  readonly registerExtraRoutes?: (app: FastifyInstance) => void;
+}
+
+const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length', 'upgrade']);
+
+export class Front {
+  readonly app: FastifyInstance;
+  private readonly pools = new Map<string, Pool>();
+  private cursor = 0;
+
+  constructor(private readonly options: FrontOptions) {
+    this.app = Fastify({ bodyLimit: options.bodyLimitBytes, logger: false, routerOptions: { maxParamLength: 4096 } });
+    this.app.removeAllContentTypeParsers();
+    this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    this.app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+      if (error instanceof QuorumError) return sendError(reply, error);
+      if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        return sendError(reply, new QuorumError('VALUE_TOO_LARGE', 'request body is too large'));
+      }
+      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? 400 : 500;
+      return reply.code(status).send({ status: 'error', error: status === 400 ? 'Bad Request' : 'Internal Server Error', message: error.message });
+    });
+    this.routes();
+    options.registerExtraRoutes?.(this.app);
+  }
+
+  private routes(): void {
+    const { supervisor } = this.options;
+    const admin = (request: FastifyRequest, reply: FastifyReply): boolean => {
+      const denied = checkToken(request, this.options.auth, true);
+      if (denied) sendError(reply, denied);
+      return denied === undefined;
+    };
+
+    this.app.post('/fail/:id', async (request, reply) => {
+      if (!admin(request, reply)) return reply;
+      const id = (request.params as { id: string }).id;
+      if (!supervisor.member(id)) throw new QuorumError('UNKNOWN_NODE', `Node ${id} does not exist`);
+      await supervisor.kill(id);
+      return { status: 'success', message: `Node ${id} failed` };
+    });
+
+    this.app.post('/recover/:id', async (request, reply) => {
+      if (!admin(request, reply)) return reply;
+      const id = (request.params as { id: string }).id;
+      if (!supervisor.member(id)) throw new QuorumError('UNKNOWN_NODE', `Node ${id} does not exist`);
+      await supervisor.start(id);
+      return { status: 'success', message: `Node ${id} recovered` };
+    });
+
+    this.app.get('/nodes', async (request, reply) => {
+      const upstream = await this.forward(request, 'GET', '/nodes', undefined);
+      if (upstream.status !== 200) return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
+      const view = JSON.parse(upstream.body.toString('utf8')) as { nodes: { node_id: number | string; status: string }[] };
+      for (const node of view.nodes) {
+        const process = supervisor.stateOf(String(node.node_id));
+        Object.assign(node, { process: process ?? 'unknown' });
+        // A process the front killed is dead whatever the others have noticed yet.
+        if (process === 'stopped') node.status = 'dead';
+      }
+      return view;
+    });
+
+    this.app.all('/*', async (request, reply) => {
+      const upstream = await this.forward(request, request.method, request.url, request.body as Buffer | undefined);
+      return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
+    });
+  }
+
+  /** Sends the request to a running node, trying the others when one cannot be reached. */
+  async forward(
+    request: FastifyRequest,
+    method: string,
+    path: string,
+    body: Buffer | undefined,
+  ): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+    const running = this.options.supervisor.runningIds();
+    if (running.length === 0) {
+      throw new QuorumError('UNAVAILABLE', 'no node of the local cluster is running');
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (!hopByHop.has(name) && typeof value === 'string') headers[name] = value;
+    }
+    let lastError: unknown;
+    for (let attempt = 0; attempt < running.length; attempt++) {
+      const id = running[(this.cursor++ + attempt) % running.length] as string;
+      const member = this.options.supervisor.member(id);
+      if (!member) continue;
+      try {
+        const response = await this.pool(member.http).request({
+          method: method as 'GET',
+          path,
+          headers,
+          body: body && body.length > 0 ? body : null,
+          headersTimeout: 30_000,
+          bodyTimeout: 30_000,
+        });
+        const bytes = Buffer.from(await response.body.arrayBuffer());
+        const outHeaders: Record<string, string> = {};
+        for (const [name, value] of Object.entries(response.headers)) {
+          if (!hopByHop.has(name) && typeof value === 'string') outHeaders[name] = value;
+        }
+        // A node failed by the admin route answers 503 "paused": let another node coordinate.
+        if (response.statusCode === 503 && bytes.includes('"paused":true') && attempt + 1 < running.length) continue;
+        return { status: response.statusCode, headers: outHeaders, body: bytes };
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw new QuorumError('UNAVAILABLE', `no running node answered: ${(lastError as Error)?.message ?? 'unknown error'}`);
+  }
+
+  private pool(address: string): Pool {
+    let pool = this.pools.get(address);
+    if (!pool) {
+      pool = new Pool(`http://${address}`, { connections: 64, pipelining: 1, keepAliveTimeout: 30_000 });
+      this.pools.set(address, pool);
+    }
+    return pool;
+  }
+
+  async listen(host: string, port: number): Promise<void> {
+    await this.app.listen({ host, port });
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
+  }
+}

@@ -1,0 +1,174 @@
+// Runs the local cluster's node processes: starts each as `quorumkv node`, kills one with SIGKILL
+// (the prototype's fail), restarts it on the same data directory (recover), and stops them all when
+// the cluster stops. Children hold an IPC channel to this process and exit when it goes away, so no
+// orphan is left behind even when the supervisor is killed.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LocalCluster, LocalMember } from './clusterFile.js';
+import { nodeDataDir } from './clusterFile.js';
+
+export interface SupervisorOptions {
+  readonly dataDir: string;
+  readonly cluster: LocalCluster;
+  readonly token?: string | undefined;
+  readonly adminToken?: string | undefined;
+  readonly fsync: 'commit' | 'periodic';
+  /** Extra `--set name=value` settings passed to every node. */
+  readonly settings: readonly string[];
+  readonly onExit?: (id: string, code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
+export type ProcessState = 'starting' | 'running' | 'stopped';
+
+interface Child {
+  readonly member: LocalMember;
+  process: ChildProcess | undefined;
+  state: ProcessState;
+  /** Set when we killed it on purpose, so the exit is not reported as a crash. */
+  expectedExit: boolean;
+}
+
+export const mainScript = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'main.js');
+
+export class Supervisor {
+  private readonly children = new Map<string, Child>();
+
+  constructor(private readonly options: SupervisorOptions) {
+    for (const member of options.cluster.members) this.add(member);
+  }
+
+  add(member: LocalMember): void {
+    this.children.set(member.id, { member, process: undefined, state: 'stopped', expectedExit: false });
+  }
+
+  ids(): string[] {
+    return [...this.children.keys()];
+  }
+
+  member(id: string): LocalMember | undefined {
+    return this.children.get(id)?.member;
+  }
+
+  stateOf(id: string): ProcessState | undefined {
+    return this.children.get(id)?.state;
+  }
+
+  runningIds(): string[] {
+    return [...this.children.values()].filter((c) => c.state !== 'stopped').map((c) => c.member.id);
+  }
+
+  pid(id: string): number | undefined {
+    return this.children.get(id)?.process?.pid;
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.ids().map((id) => this.start(id)));
+  }
+
+  /** Starts the member's process and waits until its HTTP API answers. */
+  async start(id: string, joinVia?: string): Promise<void> {
+    const child = this.children.get(id);
+    if (!child) throw new Error(`no node ${id}`);
+    if (child.state !== 'stopped') return;
+    const { cluster, dataDir } = this.options;
+    const dir = nodeDataDir(dataDir, id);
+    const args = [
+      mainScript,
+      'node',
+      '--id', id,
+      '--http', child.member.http,
+      '--peer', child.member.peer,
+      '--resp', child.member.resp,
+      '--data', dir,
+      '--cluster-secret', cluster.clusterSecret,
+      '--fsync', this.options.fsync,
+      '--preset', 'local',
+      '--log-file', join(dir, 'node.log'),
+      '--exit-with-parent',
+    ];
+    if (joinVia) args.push('--join', joinVia);
+    else {
+      args.push(
+        '--initial-cluster',
+        cluster.members.map((m) => `${m.id}/${m.peer}/${m.http}/${m.resp}`).join(','),
+        '--strategy', cluster.strategy,
+        '--rf', String(cluster.rf),
+        '--vnodes', String(cluster.vnodes),
+      );
+    }
+    if (this.options.token) args.push('--token', this.options.token);
+    if (this.options.adminToken) args.push('--admin-token', this.options.adminToken);
+    for (const setting of this.options.settings) args.push('--set', setting);
+    const errFile = join(dataDir, `node-${id}.stderr`);
+    const errFd = openSync(errFile, 'a');
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', errFd, errFd, 'ipc'] });
+    closeSync(errFd);
+    child.process = proc;
+    child.state = 'starting';
+    child.expectedExit = false;
+    proc.on('exit', (code, signal) => {
+      if (child.process !== proc) return;
+      child.state = 'stopped';
+      child.process = undefined;
+      if (!child.expectedExit) this.options.onExit?.(id, code, signal);
+    });
+    await this.waitHealthy(child, proc, errFile);
+    child.state = 'running';
+  }
+
+  /** SIGKILL, like a crash: nothing is flushed or said goodbye. */
+  async kill(id: string): Promise<void> {
+    const child = this.children.get(id);
+    if (!child) throw new Error(`no node ${id}`);
+    const proc = child.process;
+    if (!proc || child.state === 'stopped') return;
+    child.expectedExit = true;
+    await new Promise<void>((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.kill('SIGKILL');
+    });
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      [...this.children.values()].map(async (child) => {
+        const proc = child.process;
+        if (!proc) return;
+        child.expectedExit = true;
+        await new Promise<void>((resolve) => {
+          const force = setTimeout(() => proc.kill('SIGKILL'), 5000);
+          proc.once('exit', () => {
+            clearTimeout(force);
+            resolve();
+          });
+          proc.kill('SIGTERM');
+        });
+      }),
+    );
+  }
+
+  /** Synchronous last resort (process 'exit' handlers cannot wait). */
+  killAllNow(): void {
+    for (const child of this.children.values()) child.process?.kill('SIGKILL');
+  }
+
+  private async waitHealthy(child: Child, proc: ChildProcess, errFile: string): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (child.process !== proc || proc.exitCode !== null || proc.signalCode !== null) {
+        throw new Error(`node ${child.member.id} exited while starting (see ${errFile})`);
+      }
+      try {
+        const response = await fetch(`http://${child.member.http}/v1/health`, { signal: AbortSignal.timeout(1000) });
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`node ${child.member.id} did not answer on http://${child.member.http} within 30 s (see ${errFile})`);
+  }
+}

@@ -1,0 +1,134 @@
+// Settings of the core, each with its unit, default and trade-off (memberlist's config.go habit).
+// Validated once at start; presets for a local cluster (fast detection on loopback) and for a LAN.
+
+import type { ConsistencyLevel } from './quorum.js';
+
+const second = 1000;
+const minute = 60 * second;
+const hour = 60 * minute;
+
+export interface CoreConfig {
+  /** A client request that has not met its quorum by then fails with UNAVAILABLE. Longer rides out
+   *  slow replicas; shorter answers sooner when replicas are gone. */
+  readonly requestTimeoutMs: number;
+  /** Level used when a request names none. */
+  readonly defaultConsistency: ConsistencyLevel;
+  /** Coordinated requests in flight on one node; past it, new ones fail fast with OVERLOADED. */
+  readonly pendingOperationsMax: number;
+  /** How often a write that met a newer version re-stamps above it before failing WRITE_CONTENTION. */
+  readonly restampMax: number;
+
+  /** SWIM: one member is probed per interval. Shorter detects failures sooner but costs more traffic. */
+  readonly probeIntervalMs: number;
+  /** SWIM: time to wait for a direct ack before asking others to probe indirectly. Must stay below
+   *  the probe interval; too short on a busy network raises false suspicions. */
+  readonly probeTimeoutMs: number;
+  /** SWIM: members asked to probe indirectly (k). More makes false suspicion rarer, costs messages. */
+  readonly indirectProbes: number;
+  /** SWIM: a suspect is declared dead after this many probe intervals, scaled by log10(members). A
+   *  longer suspicion gives a slow node time to refute; a shorter one routes around the dead sooner. */
+  readonly suspicionMultiplier: number;
+  /** SWIM: each membership update is piggybacked this many times * log10(members + 1). */
+  readonly retransmitMultiplier: number;
+  /** SWIM: updates piggybacked on one message at most. */
+  readonly gossipUpdatesMax: number;
+
+  /** Hints older than this are dropped (anti-entropy repairs what they carried). */
+  readonly hintWindowMs: number;
+  /** Hints kept per unreachable target; the oldest go first beyond it. */
+  readonly hintsPerTargetMax: number;
+  /** Hints sent to a returning target per delivery round. */
+  readonly hintBatchMax: number;
+  readonly hintDeliveryIntervalMs: number;
+
+  /** Pause between anti-entropy sessions with one co-replica; 0 turns scheduled repair off. */
+  readonly antiEntropyIntervalMs: number;
+  /** Keys exchanged per anti-entropy step (a named bound on message size). */
+  readonly antiEntropyKeysMax: number;
+
+  /** Tombstones are purged only after this long, and only once every replica holds them. */
+  readonly tombstoneGraceMs: number;
+  readonly tombstonePurgeIntervalMs: number;
+
+  /** Key and value size limits (DESIGN.md §1). */
+  readonly keyBytesMax: number;
+  readonly valueBytesMax: number;
+}
+
+export const defaultConfig: CoreConfig = {
+  requestTimeoutMs: 2 * second,
+  defaultConsistency: 'quorum',
+  pendingOperationsMax: 100_000,
+  restampMax: 8,
+
+  probeIntervalMs: 1 * second,
+  probeTimeoutMs: 500,
+  indirectProbes: 3,
+  suspicionMultiplier: 4,
+  retransmitMultiplier: 4,
+  gossipUpdatesMax: 16,
+
+  hintWindowMs: 3 * hour,
+  hintsPerTargetMax: 100_000,
+  hintBatchMax: 256,
+  hintDeliveryIntervalMs: 1 * second,
+
+  antiEntropyIntervalMs: 1 * minute,
+  antiEntropyKeysMax: 1000,
+
+  tombstoneGraceMs: 10 * 24 * hour,
+  tombstonePurgeIntervalMs: 1 * minute,
+
+  keyBytesMax: 1024,
+  valueBytesMax: 1024 * 1024,
+};
+
+/** Loopback: failures are seen within a few seconds (a killed node is dead in < 5 s). */
+export const localPreset: Partial<CoreConfig> = {
+  probeIntervalMs: 400,
+  probeTimeoutMs: 150,
+  suspicionMultiplier: 4,
+  antiEntropyIntervalMs: 10 * second,
+};
+
+export const lanPreset: Partial<CoreConfig> = {};
+
+export const presets = { local: localPreset, lan: lanPreset } as const;
+
+export function resolveConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
+  const config: CoreConfig = { ...defaultConfig, ...overrides };
+  validateConfig(config);
+  return config;
+}
+
+export function validateConfig(config: CoreConfig): void {
+  const positive: (keyof CoreConfig)[] = [
+    'requestTimeoutMs',
+    'pendingOperationsMax',
+    'probeIntervalMs',
+    'probeTimeoutMs',
+    'suspicionMultiplier',
+    'retransmitMultiplier',
+    'gossipUpdatesMax',
+    'hintWindowMs',
+    'hintsPerTargetMax',
+    'hintBatchMax',
+    'hintDeliveryIntervalMs',
+    'antiEntropyKeysMax',
+    'tombstonePurgeIntervalMs',
+    'keyBytesMax',
+    'valueBytesMax',
+  ];
+  for (const name of positive) {
+    const value = config[name];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new Error(`setting ${name} must be a positive number, got ${String(value)}`);
+    }
+  }
+  if (config.probeTimeoutMs >= config.probeIntervalMs) {
+    throw new Error('setting probeTimeoutMs must be shorter than probeIntervalMs');
+  }
+  if (config.antiEntropyIntervalMs < 0 || config.tombstoneGraceMs < 0 || config.restampMax < 0 || config.indirectProbes < 0) {
+    throw new Error('settings antiEntropyIntervalMs, tombstoneGraceMs, restampMax and indirectProbes cannot be negative');
+  }
+}

@@ -1,0 +1,431 @@
+// The coordinator: any node runs client reads and writes against a key's replicas and answers once the
+// requested number of them did (DESIGN.md §3). It holds no timers: `expire(nowMs)` is called on every
+// tick and fails what ran past its deadline.
+//
+// Writes are stamped by the hybrid clock. A replica that holds a newer version refuses and names it;
+// the coordinator re-stamps above it and sends again, so a write that starts after another was
+// acknowledged at quorum always wins (two quorums overlap). Reads take the newest of R answers and,
+// before answering, write it back to the answering replicas that were behind (blocking read repair), so
+// a later quorum read cannot see an older value.
+
+import { assert } from './assert.js';
+import type { CoreConfig } from './config.js';
+import { QuorumError, unavailable } from './errors.js';
+import type { HybridClock } from './hlc.js';
+import type { Message, ReadReply, WriteReply } from './messages.js';
+import type { Placement } from './placement.js';
+import { requiredReplicas, type ConsistencyLevel } from './quorum.js';
+import { mergeEntries, type Entry, type Version } from './version.js';
+
+export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: QuorumError };
+export type Callback<T> = (result: Result<T>) => void;
+
+export interface WriteOptions {
+  readonly consistency: ConsistencyLevel;
+  /** Count hinted writes on fallback nodes toward W (sloppy quorum). */
+  readonly sloppy?: boolean;
+  readonly timeoutMs?: number;
+}
+
+export interface ReadOptions {
+  readonly consistency: ConsistencyLevel;
+  readonly timeoutMs?: number;
+  /**
+   * Wait for every reachable replica (or the deadline), not just the first R: the answer is then the
+   * newest among all replicas that reply. The prototype's routes read this way at `one`.
+   */
+  readonly waitForAll?: boolean;
+}
+
+export interface WriteOutcome {
+  readonly version: Version;
+  /** Replicas (owners) that hold the write when it was acknowledged. */
+  readonly replicasAcked: number;
+  /** Fallback nodes holding it as a hint for an unreachable owner. */
+  readonly hintsAcked: number;
+}
+
+export interface ReadOutcome {
+  /** The newest entry among the answers; a tombstone, or undefined, means the key is absent. */
+  readonly entry: Entry | undefined;
+  /** The replica whose answer was the newest (the first to give it). */
+  readonly source: string | undefined;
+  readonly replicasAnswered: number;
+  /** Replicas that answered and were behind, written back before answering. */
+  readonly replicasRepaired: number;
+}
+
+export interface CoordinatorDeps {
+  readonly selfId: string;
+  readonly config: CoreConfig;
+  readonly clock: HybridClock;
+  readonly placement: () => Placement;
+  readonly isAvailable: (id: string) => boolean;
+  readonly send: (to: string, message: Message) => void;
+  readonly nowMs: () => number;
+  /** Keeps a hint on this node for an owner that never acknowledged a write. */
+  readonly storeHint: (target: string, entry: Entry) => void;
+  readonly nextOp: () => number;
+}
+
+interface Operation {
+  readonly deadlineMs: number;
+  onReply(from: string, message: WriteReply | ReadReply): void;
+  expire(): void;
+}
+
+export class Coordinator {
+  private readonly operations = new Map<number, Operation>();
+
+  constructor(private readonly deps: CoordinatorDeps) {}
+
+  get inFlight(): number {
+    return this.operations.size;
+  }
+
+  write(key: string, value: Uint8Array | null, options: WriteOptions, callback: Callback<WriteOutcome>): void {
+    if (this.operations.size >= this.deps.config.pendingOperationsMax) {
+      callback({ ok: false, error: overloaded(this.operations.size) });
+      return;
+    }
+    const write = new PendingWrite(this, this.deps, key, value, options, callback);
+    write.start();
+  }
+
+  read(key: string, options: ReadOptions, callback: Callback<ReadOutcome>): void {
+    if (this.operations.size >= this.deps.config.pendingOperationsMax) {
+      callback({ ok: false, error: overloaded(this.operations.size) });
+      return;
+    }
+    const read = new PendingRead(this, this.deps, key, options, callback);
+    read.start();
+  }
+
+  handleReply(from: string, message: WriteReply | ReadReply): void {
+    this.operations.get(message.op)?.onReply(from, message);
+  }
+
+  /** Fails or finishes every operation past its deadline. */
+  expire(nowMs: number): void {
+    for (const [op, operation] of this.operations) {
+      if (nowMs >= operation.deadlineMs) {
+        this.operations.delete(op);
+        operation.expire();
+      }
+    }
+  }
+
+  register(op: number, operation: Operation): void {
+    assert(!this.operations.has(op), 'operation ids are unique');
+    this.operations.set(op, operation);
+  }
+
+  unregister(op: number): void {
+    this.operations.delete(op);
+  }
+}
+
+function overloaded(inFlight: number): QuorumError {
+  return new QuorumError('OVERLOADED', `coordinator overloaded: ${inFlight} requests in flight`, { inFlight });
+}
+
+class PendingWrite implements Operation {
+  readonly deadlineMs: number;
+  private op = 0;
+  private version: Version;
+  private restamps = 0;
+  private answered = false;
+  /** The replica sets the write must reach a quorum in (one, or two during a topology change). */
+  private readonly sets: string[][];
+  private readonly owners: string[];
+  private readonly needed: number[];
+  /** fallback node -> the owner it holds a hint for. */
+  private readonly fallbacks = new Map<string, string>();
+  private readonly acked = new Set<string>();
+  private readonly replied = new Set<string>();
+
+  constructor(
+    private readonly coordinator: Coordinator,
+    private readonly deps: CoordinatorDeps,
+    private readonly key: string,
+    private readonly value: Uint8Array | null,
+    private readonly options: WriteOptions,
+    private readonly callback: Callback<WriteOutcome>,
+  ) {
+    this.deadlineMs = deps.nowMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
+    this.version = deps.clock.now();
+    const placement = deps.placement();
+    this.sets = placement.writeReplicaSets(key);
+    this.owners = [...new Set(this.sets.flat())];
+    this.needed = this.sets.map((set) => requiredReplicas(options.consistency, set.length));
+    const down = this.owners.filter((id) => !deps.isAvailable(id));
+    const spare = placement.fallbacksFor(key).filter((id) => !this.owners.includes(id) && deps.isAvailable(id));
+    for (const owner of down) {
+      const fallback = spare.shift();
+      if (fallback === undefined) break;
+      this.fallbacks.set(fallback, owner);
+    }
+  }
+
+  start(): void {
+    // Fail fast, and write nowhere, when the level cannot be met even if every reachable node answers.
+    const reachable = this.sets.map((set) => this.countHolding(set, (id) => this.deps.isAvailable(id)));
+    const short = reachable.findIndex((count, i) => count < (this.needed[i] as number));
+    if (short >= 0) {
+      const set = this.sets[short] as string[];
+      this.finish({ ok: false, error: unavailable('write', reachable[short] as number, this.needed[short] as number, set.length) });
+      return;
+    }
+    this.send();
+  }
+
+  private send(): void {
+    this.op = this.deps.nextOp();
+    this.coordinator.register(this.op, this);
+    const entry: Entry = { key: this.key, version: this.version, value: this.value };
+    for (const owner of this.owners) {
+      if (this.deps.isAvailable(owner)) this.deps.send(owner, { kind: 'write', op: this.op, entry });
+    }
+    for (const [fallback, owner] of this.fallbacks) {
+      this.deps.send(fallback, { kind: 'write', op: this.op, entry, hintFor: owner });
+    }
+  }
+
+  /** Members of `set` that hold the write, counting an owner stood in for by a hint when sloppy. */
+  private countHolding(set: readonly string[], holds: (id: string) => boolean): number {
+    let count = 0;
+    for (const owner of set) {
+      if (holds(owner)) count += 1;
+      else if (this.options.sloppy) {
+        for (const [fallback, forOwner] of this.fallbacks) {
+          if (forOwner === owner && holds(fallback)) {
+            count += 1;
+            break;
+          }
+        }
+      }
+    }
+    return count;
+  }
+
+  onReply(from: string, message: WriteReply | ReadReply): void {
+    if (message.kind !== 'write-reply') return;
+    if (!this.owners.includes(from) && !this.fallbacks.has(from)) return;
+    this.replied.add(from);
+    const holdsOurs = message.applied || message.current === this.version;
+    if (holdsOurs) {
+      this.acked.add(from);
+      this.checkDone();
+      return;
+    }
+    if (message.current === undefined || message.current < this.version) return; // malformed refusal
+    // The replica holds a newer version. Once acknowledged, our write overlapped that one: nothing to do.
+    if (this.answered) return;
+    if (this.restamps >= this.deps.config.restampMax) {
+      this.finish({
+        ok: false,
+        error: new QuorumError('WRITE_CONTENTION', `write of "${this.key}" kept meeting newer versions`, {
+          restamps: this.restamps,
+        }),
+      });
+      return;
+    }
+    this.restamps += 1;
+    this.coordinator.unregister(this.op);
+    this.version = this.deps.clock.stampAbove(message.current);
+    this.acked.clear();
+    this.replied.clear();
+    this.send();
+  }
+
+  private checkDone(): void {
+    const satisfied = this.sets.every(
+      (set, i) => this.countHolding(set, (id) => this.acked.has(id)) >= (this.needed[i] as number),
+    );
+    if (satisfied && !this.answered) {
+      const replicasAcked = this.owners.filter((id) => this.acked.has(id)).length;
+      const hintsAcked = [...this.fallbacks.keys()].filter((id) => this.acked.has(id)).length;
+      this.answered = true;
+      this.callback({ ok: true, value: { version: this.version, replicasAcked, hintsAcked } });
+    }
+    const everyoneReplied = [...this.owners, ...this.fallbacks.keys()].every(
+      (id) => this.replied.has(id) || !this.deps.isAvailable(id),
+    );
+    if (this.answered && everyoneReplied) this.settle();
+  }
+
+  expire(): void {
+    if (!this.answered) {
+      const counts = this.sets.map((set) => this.countHolding(set, (id) => this.acked.has(id)));
+      const worst = counts.findIndex((count, i) => count < (this.needed[i] as number));
+      const index = worst >= 0 ? worst : 0;
+      this.finish({
+        ok: false,
+        error: unavailable('write', counts[index] as number, this.needed[index] as number, (this.sets[index] as string[]).length),
+      });
+      return;
+    }
+    this.settle();
+  }
+
+  /** Keeps a hint here for every owner that neither took the write nor has a hint for it elsewhere. */
+  private settle(): void {
+    this.coordinator.unregister(this.op);
+    const entry: Entry = { key: this.key, version: this.version, value: this.value };
+    for (const owner of this.owners) {
+      if (owner === this.deps.selfId || this.acked.has(owner)) continue;
+      const hinted = [...this.fallbacks].some(([fallback, forOwner]) => forOwner === owner && this.acked.has(fallback));
+      if (!hinted) this.deps.storeHint(owner, entry);
+    }
+  }
+
+  private finish(result: Result<WriteOutcome>): void {
+    this.coordinator.unregister(this.op);
+    if (this.answered) return;
+    this.answered = true;
+    this.callback(result);
+  }
+}
+
+class PendingRead implements Operation {
+  readonly deadlineMs: number;
+  private readonly op: number;
+  private repairOp = 0;
+  private readonly targets: string[];
+  private readonly total: number;
+  private readonly needed: number;
+  private readonly replies = new Map<string, Entry | null>();
+  private newest: Entry | undefined;
+  private source: string | undefined;
+  private readonly waitForAll: boolean;
+  private readonly upToDate = new Set<string>();
+  private repaired = 0;
+  private readonly repairsSent = new Map<string, Version>();
+  private answered = false;
+
+  constructor(
+    private readonly coordinator: Coordinator,
+    private readonly deps: CoordinatorDeps,
+    private readonly key: string,
+    options: ReadOptions,
+    private readonly callback: Callback<ReadOutcome>,
+  ) {
+    this.deadlineMs = deps.nowMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
+    const replicas = deps.placement().readReplicas(key);
+    this.total = replicas.length;
+    this.needed = requiredReplicas(options.consistency, replicas.length);
+    this.targets = replicas.filter((id) => deps.isAvailable(id));
+    this.waitForAll = options.waitForAll ?? false;
+    this.op = deps.nextOp();
+  }
+
+  start(): void {
+    if (this.targets.length < this.needed) {
+      this.answered = true;
+      this.callback({ ok: false, error: unavailable('read', this.targets.length, this.needed, this.total) });
+      return;
+    }
+    this.coordinator.register(this.op, this);
+    for (const target of this.targets) this.deps.send(target, { kind: 'read', op: this.op, key: this.key });
+  }
+
+  onReply(from: string, message: WriteReply | ReadReply): void {
+    if (!this.targets.includes(from)) return;
+    if (message.kind === 'read-reply') this.onReadReply(from, message);
+    else this.onRepairReply(from, message);
+  }
+
+  private onReadReply(from: string, message: ReadReply): void {
+    if (this.replies.has(from)) return;
+    if (message.entry !== null && message.entry.key !== this.key) return;
+    this.replies.set(from, message.entry);
+    const before = this.newest;
+    this.newest = mergeEntries(this.newest, message.entry ?? undefined);
+    if (this.newest !== before) {
+      this.source = from;
+      // A newer version arrived: who was up to date is no longer.
+      this.upToDate.clear();
+      for (const [id, entry] of this.replies) if (sameVersion(entry, this.newest)) this.upToDate.add(id);
+    } else if (sameVersion(message.entry, this.newest)) {
+      this.upToDate.add(from);
+    }
+    if (this.answered) {
+      if (!sameVersion(message.entry, this.newest)) this.repair([from]);
+      this.finishIfAllReplied();
+      return;
+    }
+    if (this.replies.size < this.needed) return;
+    if (this.waitForAll && this.replies.size < this.targets.length) return;
+    this.repair([...this.replies.keys()].filter((id) => !this.upToDate.has(id)));
+    if (this.upToDate.size >= this.needed) this.answer();
+  }
+
+  /** Writes the newest entry back to replicas that answered with an older one (once per version). */
+  private repair(ids: string[]): void {
+    const entry = this.newest;
+    if (entry === undefined) return;
+    const due = ids.filter((id) => this.repairsSent.get(id) !== entry.version);
+    if (due.length === 0) return;
+    if (this.repairOp === 0) {
+      this.repairOp = this.deps.nextOp();
+      this.coordinator.register(this.repairOp, this);
+    }
+    for (const id of due) {
+      this.repairsSent.set(id, entry.version);
+      this.deps.send(id, { kind: 'write', op: this.repairOp, entry });
+    }
+  }
+
+  private onRepairReply(from: string, message: WriteReply): void {
+    const entry = this.newest;
+    if (entry === undefined) return;
+    if (message.applied || (message.current !== undefined && message.current >= entry.version)) {
+      if (!this.upToDate.has(from)) this.repaired += 1;
+      this.upToDate.add(from);
+    }
+    if (!this.answered && this.upToDate.size >= this.needed) this.answer();
+  }
+
+  private answer(): void {
+    this.answered = true;
+    this.callback({
+      ok: true,
+      value: this.outcome(),
+    });
+    this.finishIfAllReplied();
+  }
+
+  private outcome(): ReadOutcome {
+    return {
+      entry: this.newest,
+      source: this.source,
+      replicasAnswered: this.replies.size,
+      replicasRepaired: this.repaired,
+    };
+  }
+
+  private finishIfAllReplied(): void {
+    if (this.replies.size === this.targets.length) {
+      this.coordinator.unregister(this.op);
+      // Repair replies may still come; they only need the repair op, which expires with the deadline.
+    }
+  }
+
+  expire(): void {
+    this.coordinator.unregister(this.op);
+    if (this.repairOp !== 0) this.coordinator.unregister(this.repairOp);
+    if (this.answered) return;
+    this.answered = true;
+    if (this.replies.size >= this.needed) {
+      // Repair did not finish in time, but R replicas did answer: the newest of them is the answer.
+      this.callback({ ok: true, value: this.outcome() });
+      return;
+    }
+    this.callback({ ok: false, error: unavailable('read', this.replies.size, this.needed, this.total) });
+  }
+}
+
+function sameVersion(entry: Entry | null | undefined, newest: Entry | undefined): boolean {
+  if (newest === undefined) return entry === null || entry === undefined;
+  return entry !== null && entry !== undefined && entry.version === newest.version;
+}

@@ -1,0 +1,54 @@
+// Errors that clients and operators see, each with a stable code (undici's habit). Broken invariants
+// are assertions (assert.ts), never these.
+
+export type ErrorCode =
+  | 'UNAVAILABLE' // too few replicas answered for the requested level
+  | 'OVERLOADED' // too many requests in flight on this coordinator
+  | 'WRITE_CONTENTION' // the write kept meeting newer versions and gave up re-stamping
+  | 'NOT_FOUND'
+  | 'EXISTS'
+  | 'BAD_REQUEST'
+  | 'KEY_TOO_LARGE'
+  | 'VALUE_TOO_LARGE'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'LAYOUT_CONFLICT'
+  | 'UNKNOWN_NODE';
+
+const httpStatusByCode: Record<ErrorCode, number> = {
+  UNAVAILABLE: 503,
+  OVERLOADED: 503,
+  WRITE_CONTENTION: 503,
+  NOT_FOUND: 404,
+  EXISTS: 409,
+  BAD_REQUEST: 400,
+  KEY_TOO_LARGE: 413,
+  VALUE_TOO_LARGE: 413,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  LAYOUT_CONFLICT: 409,
+  UNKNOWN_NODE: 404,
+};
+
+export class QuorumError extends Error {
+  override name = 'QuorumError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+  }
+
+  get httpStatus(): number {
+    return httpStatusByCode[this.code];
+  }
+}
+
+export function unavailable(operation: 'read' | 'write', answered: number, needed: number, total: number): QuorumError {
+  return new QuorumError(
+    'UNAVAILABLE',
+    `${operation} failed: ${answered} of ${total} replicas answered, ${needed} needed`,
+    { answered, needed, replicas: total },
+  );
+}

@@ -1,0 +1,103 @@
+// Hinted handoff: writes kept for a replica that could not take them (on a fallback node, or on the
+// coordinator), delivered when that replica is alive again. Hints are durable (in the store), bounded
+// per target and expire after a window; anti-entropy repairs whatever they no longer carry.
+
+import type { CoreConfig } from './config.js';
+import type { Message, WriteReply } from './messages.js';
+import type { Storage } from './storage.js';
+import type { Entry } from './version.js';
+
+export interface HintDeliveryDeps {
+  readonly selfId: string;
+  readonly config: CoreConfig;
+  readonly storage: Storage;
+  readonly isAvailable: (id: string) => boolean;
+  readonly send: (to: string, message: Message) => void;
+  readonly nextOp: () => number;
+}
+
+interface InFlightHint {
+  readonly hintId: number;
+  readonly target: string;
+  readonly entry: Entry;
+  readonly deadlineMs: number;
+}
+
+export class HintDelivery {
+  private readonly inFlight = new Map<number, InFlightHint>();
+  private readonly inFlightPerTarget = new Map<string, number>();
+  private nextRunMs = 0;
+  delivered = 0;
+  expired = 0;
+
+  constructor(private readonly deps: HintDeliveryDeps) {}
+
+  owns(op: number): boolean {
+    return this.inFlight.has(op);
+  }
+
+  store(target: string, entry: Entry, nowMs: number): void {
+    this.deps.storage.addHint(target, entry, nowMs);
+  }
+
+  /** Delivers a round of hints to every available target, at most one round in flight per target. */
+  tick(nowMs: number): void {
+    for (const [op, hint] of this.inFlight) {
+      if (nowMs >= hint.deadlineMs) this.forget(op, hint);
+    }
+    if (nowMs < this.nextRunMs) return;
+    this.nextRunMs = nowMs + this.deps.config.hintDeliveryIntervalMs;
+    const { storage, config } = this.deps;
+    this.expired += storage.expireHints(nowMs - config.hintWindowMs);
+    for (const [target, count] of storage.hintCounts()) {
+      if (count > config.hintsPerTargetMax) storage.trimHints(target, config.hintsPerTargetMax);
+      if (target === this.deps.selfId) continue;
+      if (!this.deps.isAvailable(target) || (this.inFlightPerTarget.get(target) ?? 0) > 0) continue;
+      this.deliverRound(target, nowMs);
+    }
+  }
+
+  /** Starts delivery to `target` now (it was just seen alive) instead of at the next round. */
+  kick(): void {
+    this.nextRunMs = 0;
+  }
+
+  private deliverRound(target: string, nowMs: number): void {
+    const hints = this.deps.storage.hintsFor(target, this.deps.config.hintBatchMax);
+    for (const hint of hints) {
+      const op = this.deps.nextOp();
+      this.inFlight.set(op, {
+        hintId: hint.id,
+        target,
+        entry: hint.entry,
+        deadlineMs: nowMs + this.deps.config.requestTimeoutMs,
+      });
+      this.inFlightPerTarget.set(target, (this.inFlightPerTarget.get(target) ?? 0) + 1);
+      this.deps.send(target, { kind: 'write', op, entry: hint.entry });
+    }
+  }
+
+  handleReply(from: string, reply: WriteReply): void {
+    const hint = this.inFlight.get(reply.op);
+    if (!hint || hint.target !== from) return;
+    const taken = reply.applied || (reply.current !== undefined && reply.current >= hint.entry.version);
+    if (taken) {
+      this.deps.storage.removeHint(hint.hintId);
+      this.delivered += 1;
+      // The target is taking hints: deliver the next round without waiting for the interval.
+      if ((this.inFlightPerTarget.get(hint.target) ?? 0) === 1) this.kick();
+    }
+    this.forget(reply.op, hint);
+  }
+
+  pendingCounts(): Record<string, number> {
+    return Object.fromEntries(this.deps.storage.hintCounts());
+  }
+
+  private forget(op: number, hint: InFlightHint): void {
+    this.inFlight.delete(op);
+    const left = (this.inFlightPerTarget.get(hint.target) ?? 1) - 1;
+    if (left <= 0) this.inFlightPerTarget.delete(hint.target);
+    else this.inFlightPerTarget.set(hint.target, left);
+  }
+}

@@ -1,0 +1,107 @@
+// The cluster layout: who the members are, where they listen, and how keys are replicated. It is
+// versioned metadata that every node holds and spreads by gossip (DESIGN.md §2); the newer layout wins
+// everywhere, and two different layouts with one version are ordered by a digest so that every node
+// picks the same one.
+
+import { assert } from './assert.js';
+import { murmur3 } from './hash.js';
+
+export const strategies = ['consistent', 'full'] as const;
+export type Strategy = (typeof strategies)[number];
+
+export function isStrategy(value: unknown): value is Strategy {
+  return typeof value === 'string' && (strategies as readonly string[]).includes(value);
+}
+
+/**
+ * active: owns ranges and serves them. joining: takes writes for the ranges it will own while they are
+ * streamed to it, serves no reads yet. leaving: still serves while its ranges stream to their next
+ * owners. Removed members disappear from the layout.
+ */
+export type MemberRole = 'active' | 'joining' | 'leaving';
+
+export interface LayoutMember {
+  readonly id: string;
+  /** host:port of the peer (node-to-node) listener. */
+  readonly peer: string;
+  /** host:port of the client HTTP listener. */
+  readonly http: string;
+  /** host:port of the Redis-protocol listener, when it has one. */
+  readonly resp?: string;
+  readonly role: MemberRole;
+}
+
+export interface Layout {
+  readonly version: number;
+  readonly members: readonly LayoutMember[];
+  readonly strategy: Strategy;
+  /** Replication factor under `consistent`; capped at the member count. */
+  readonly rf: number;
+  /** Virtual-node tokens per member. */
+  readonly vnodes: number;
+  /** Strategy and RF being moved to: writes reach both settings' replicas until the move completes. */
+  readonly pending?: { readonly strategy: Strategy; readonly rf: number };
+}
+
+export const vnodesDefault = 128;
+export const rfDefault = 3;
+
+export function layoutDigest(layout: Layout): number {
+  return murmur3(JSON.stringify(layout));
+}
+
+/** True when `candidate` should replace `held`. */
+export function supersedes(candidate: Layout, held: Layout | undefined): boolean {
+  if (held === undefined) return true;
+  if (candidate.version !== held.version) return candidate.version > held.version;
+  return layoutDigest(candidate) > layoutDigest(held);
+}
+
+export function memberById(layout: Layout, id: string): LayoutMember | undefined {
+  return layout.members.find((member) => member.id === id);
+}
+
+export function validateLayout(layout: Layout): void {
+  assert(Number.isInteger(layout.version) && layout.version >= 1, 'layout version must be a positive integer');
+  assert(layout.members.length > 0, 'layout needs members');
+  assert(new Set(layout.members.map((m) => m.id)).size === layout.members.length, 'layout member ids must be unique');
+  assert(Number.isInteger(layout.rf) && layout.rf >= 1, 'layout rf must be a positive integer');
+  assert(Number.isInteger(layout.vnodes) && layout.vnodes >= 1, 'layout vnodes must be a positive integer');
+}
+
+/** Parses and checks a layout that arrived from outside (a peer, the disk); undefined if malformed. */
+export function parseLayout(value: unknown): Layout | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const candidate = value as Partial<Layout>;
+  if (!Number.isInteger(candidate.version) || (candidate.version as number) < 1) return undefined;
+  if (!isStrategy(candidate.strategy)) return undefined;
+  if (!Number.isInteger(candidate.rf) || (candidate.rf as number) < 1) return undefined;
+  if (!Number.isInteger(candidate.vnodes) || (candidate.vnodes as number) < 1 || (candidate.vnodes as number) > 4096)
+    return undefined;
+  if (!Array.isArray(candidate.members) || candidate.members.length === 0) return undefined;
+  const members: LayoutMember[] = [];
+  for (const raw of candidate.members as unknown[]) {
+    if (typeof raw !== 'object' || raw === null) return undefined;
+    const m = raw as Partial<LayoutMember>;
+    if (typeof m.id !== 'string' || m.id.length === 0 || typeof m.peer !== 'string' || typeof m.http !== 'string')
+      return undefined;
+    if (m.role !== 'active' && m.role !== 'joining' && m.role !== 'leaving') return undefined;
+    if (m.resp !== undefined && typeof m.resp !== 'string') return undefined;
+    members.push({ id: m.id, peer: m.peer, http: m.http, role: m.role, ...(m.resp ? { resp: m.resp } : {}) });
+  }
+  if (new Set(members.map((m) => m.id)).size !== members.length) return undefined;
+  let pending: Layout['pending'];
+  if (candidate.pending !== undefined) {
+    const p = candidate.pending as Partial<NonNullable<Layout['pending']>>;
+    if (!isStrategy(p.strategy) || !Number.isInteger(p.rf) || (p.rf as number) < 1) return undefined;
+    pending = { strategy: p.strategy, rf: p.rf as number };
+  }
+  return {
+    version: candidate.version as number,
+    members,
+    strategy: candidate.strategy,
+    rf: candidate.rf as number,
+    vnodes: candidate.vnodes as number,
+    ...(pending ? { pending } : {}),
+  };
+}

@@ -1,0 +1,384 @@
+// One quorumkv node as a deterministic state machine (etcd-io/raft's shape): messages, client requests
+// and ticks go in; messages to send come out of `takeOutbox()`, and client callbacks fire. It reads the
+// clock and draws randomness only through its ports, and touches data only through its storage.
+//
+// Messages that arrive together are handled in one storage transaction (group commit). Their replies
+// are staged and released to the outbox only after the transaction commits, so that no replica ever
+// acknowledges a write that is not durable.
+
+import { assert } from './assert.js';
+import type { CoreConfig } from './config.js';
+import { Coordinator, type Callback, type ReadOptions, type ReadOutcome, type WriteOptions, type WriteOutcome } from './coordinator.js';
+import { QuorumError } from './errors.js';
+import { HintDelivery } from './hints.js';
+import { HybridClock } from './hlc.js';
+import { memberById, parseLayout, supersedes, validateLayout, type Layout, type LayoutMember, type Strategy } from './layout.js';
+import { Membership, type MemberState, type MemberView } from './membership.js';
+import type { Envelope, Message, ReadMessage, WriteMessage } from './messages.js';
+import { Placement } from './placement.js';
+import type { Clock, Random } from './ports.js';
+import type { Storage } from './storage.js';
+import { isWellFormed } from './validate.js';
+import type { Entry } from './version.js';
+
+export interface NodeDeps {
+  readonly id: string;
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly config: CoreConfig;
+  /** The layout to start with when the store holds none (a fresh node of a new cluster). */
+  readonly initialLayout?: Layout;
+  /** Called whenever the node adopts a new layout (the runtime updates peer addresses). */
+  readonly onLayout?: (layout: Layout) => void;
+  /** Called when the node sees a member change state (for logs and metrics). */
+  readonly onMemberState?: (id: string, state: MemberState) => void;
+}
+
+const metaLayout = 'layout';
+const metaIncarnation = 'incarnation';
+const textEncoder = new TextEncoder();
+
+export interface NodeStatus {
+  readonly id: string;
+  readonly paused: boolean;
+  readonly layout: Layout;
+  readonly members: MemberView[];
+  readonly hintsPending: Record<string, number>;
+  readonly hintsDelivered: number;
+  readonly operationsInFlight: number;
+  readonly entries: { readonly live: number; readonly tombstones: number };
+}
+
+export class QuorumNode {
+  readonly id: string;
+  readonly config: CoreConfig;
+  private readonly storage: Storage;
+  private readonly clock: Clock;
+  readonly hlc: HybridClock;
+  private readonly membership: Membership;
+  private readonly coordinator: Coordinator;
+  private readonly hints: HintDelivery;
+  private currentLayout: Layout;
+  private currentPlacement: Placement;
+  private outbox: Envelope[] = [];
+  /** Messages produced inside a storage transaction, released when it commits. */
+  private staged: Envelope[] | undefined;
+  private opCounter: number;
+  private paused = false;
+
+  constructor(private readonly deps: NodeDeps) {
+    this.id = deps.id;
+    this.config = deps.config;
+    this.storage = deps.storage;
+    this.clock = deps.clock;
+    this.hlc = new HybridClock(deps.clock, deps.id);
+    const stored = deps.storage.getMeta(metaLayout);
+    const layout = stored !== undefined ? parseLayout(JSON.parse(stored)) : deps.initialLayout;
+    if (layout === undefined) {
+      throw new QuorumError('BAD_REQUEST', `node ${deps.id} has no cluster layout: start it with an initial cluster or join one`);
+    }
+    validateLayout(layout);
+    this.currentLayout = layout;
+    this.currentPlacement = new Placement(layout);
+    if (stored === undefined) this.storage.setMeta(metaLayout, JSON.stringify(layout));
+    // A restarted node speaks with a higher incarnation, which refutes whatever was said of it while away.
+    const incarnation = Number(deps.storage.getMeta(metaIncarnation) ?? '0') + 1;
+    deps.storage.setMeta(metaIncarnation, String(incarnation));
+    this.opCounter = Math.floor(deps.random.next() * 2 ** 40);
+    const send = (to: string, message: Message) => this.send(to, message);
+    this.membership = new Membership({
+      selfId: deps.id,
+      incarnation,
+      config: deps.config,
+      random: deps.random,
+      send,
+      layoutVersion: () => this.currentLayout.version,
+      onStateChange: (id, state) => this.onMemberState(id, state),
+      onIncarnation: (value) => this.storage.setMeta(metaIncarnation, String(value)),
+    });
+    this.membership.setMembers(this.memberIds(), this.nowMs());
+    this.hints = new HintDelivery({
+      selfId: deps.id,
+      config: deps.config,
+      storage: deps.storage,
+      isAvailable: (id) => this.membership.isAvailable(id),
+      send,
+      nextOp: () => this.nextOp(),
+    });
+    this.coordinator = new Coordinator({
+      selfId: deps.id,
+      config: deps.config,
+      clock: this.hlc,
+      placement: () => this.currentPlacement,
+      isAvailable: (id) => this.membership.isAvailable(id),
+      send,
+      nowMs: () => this.nowMs(),
+      storeHint: (target, entry) => this.storage.transaction(() => this.hints.store(target, entry, this.nowMs())),
+      nextOp: () => this.nextOp(),
+    });
+  }
+
+  get layout(): Layout {
+    return this.currentLayout;
+  }
+
+  get placement(): Placement {
+    return this.currentPlacement;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Tells every member this node is (back) up. */
+  start(): void {
+    this.membership.announce(this.nowMs());
+  }
+
+  // ---- client operations ------------------------------------------------------------------------
+
+  put(key: string, value: Uint8Array, options: Partial<WriteOptions>, callback: Callback<WriteOutcome>): void {
+    const invalid = this.checkKey(key) ?? this.checkValue(value);
+    if (invalid) return callback({ ok: false, error: invalid });
+    this.coordinator.write(key, value, this.writeOptions(options), callback);
+  }
+
+  /** Writes a tombstone. */
+  remove(key: string, options: Partial<WriteOptions>, callback: Callback<WriteOutcome>): void {
+    const invalid = this.checkKey(key);
+    if (invalid) return callback({ ok: false, error: invalid });
+    this.coordinator.write(key, null, this.writeOptions(options), callback);
+  }
+
+  get(key: string, options: Partial<ReadOptions>, callback: Callback<ReadOutcome>): void {
+    const invalid = this.checkKey(key);
+    if (invalid) return callback({ ok: false, error: invalid });
+    this.coordinator.read(key, { consistency: options.consistency ?? this.config.defaultConsistency, ...options }, callback);
+  }
+
+  private writeOptions(options: Partial<WriteOptions>): WriteOptions {
+    return { consistency: options.consistency ?? this.config.defaultConsistency, ...options };
+  }
+
+  private checkKey(key: string): QuorumError | undefined {
+    if (key.length === 0) return new QuorumError('BAD_REQUEST', 'key must not be empty');
+    const bytes = textEncoder.encode(key).length;
+    if (bytes > this.config.keyBytesMax) {
+      return new QuorumError('KEY_TOO_LARGE', `key is ${bytes} bytes, the limit is ${this.config.keyBytesMax}`, {
+        bytes,
+        limit: this.config.keyBytesMax,
+      });
+    }
+    return undefined;
+  }
+
+  private checkValue(value: Uint8Array): QuorumError | undefined {
+    if (value.length > this.config.valueBytesMax) {
+      return new QuorumError(
+        'VALUE_TOO_LARGE',
+        `value is ${value.length} bytes, the limit is ${this.config.valueBytesMax}`,
+        { bytes: value.length, limit: this.config.valueBytesMax },
+      );
+    }
+    return undefined;
+  }
+
+  // ---- messages from other nodes ----------------------------------------------------------------
+
+  /** Handles messages that arrived together, in one storage transaction. */
+  receive(batch: readonly Envelope[]): void {
+    if (this.paused) return;
+    this.transaction(() => {
+      for (const envelope of batch) this.dispatch(envelope);
+    });
+  }
+
+  private dispatch(envelope: Envelope): void {
+    const { from, message } = envelope;
+    if (envelope.to !== this.id || !isWellFormed(message)) return;
+    this.hlc.observe(envelope.clock);
+    const nowMs = this.nowMs();
+    switch (message.kind) {
+      case 'write':
+        return this.applyWrite(from, message);
+      case 'read':
+        return this.serveRead(from, message);
+      case 'write-reply':
+        if (this.hints.owns(message.op)) return this.hints.handleReply(from, message);
+        return this.coordinator.handleReply(from, message);
+      case 'read-reply':
+        return this.coordinator.handleReply(from, message);
+      case 'ping':
+        this.membership.handlePing(from, message, nowMs);
+        return this.compareLayouts(from, message.layoutVersion);
+      case 'ack':
+        this.membership.handleAck(from, message, nowMs);
+        return this.compareLayouts(from, message.layoutVersion);
+      case 'ping-req':
+        return this.membership.handlePingRequest(from, message, nowMs);
+      case 'layout': {
+        const layout = parseLayout(message.layout);
+        if (layout) this.adoptLayout(layout);
+        return;
+      }
+      case 'layout-pull':
+        return this.send(from, { kind: 'layout', layout: this.currentLayout });
+    }
+  }
+
+  /** Replica side of a write: apply it (or keep it as a hint), answer with what is now held. */
+  private applyWrite(from: string, message: WriteMessage): void {
+    if (message.hintFor !== undefined && message.hintFor !== this.id) {
+      this.hints.store(message.hintFor, message.entry, this.nowMs());
+      return this.send(from, { kind: 'write-reply', op: message.op, applied: true });
+    }
+    const outcome = this.storage.apply(message.entry);
+    if (outcome.applied) return this.send(from, { kind: 'write-reply', op: message.op, applied: true });
+    this.send(from, { kind: 'write-reply', op: message.op, applied: false, current: outcome.current });
+  }
+
+  private serveRead(from: string, message: ReadMessage): void {
+    const entry = this.storage.get(message.key) ?? null;
+    this.send(from, { kind: 'read-reply', op: message.op, entry });
+  }
+
+  // ---- layout -----------------------------------------------------------------------------------
+
+  private compareLayouts(peer: string, peerVersion: number): void {
+    if (peerVersion > this.currentLayout.version) this.send(peer, { kind: 'layout-pull' });
+    else if (peerVersion < this.currentLayout.version) this.send(peer, { kind: 'layout', layout: this.currentLayout });
+  }
+
+  /** Adopts `layout` if it supersedes the held one; returns whether it did. */
+  adoptLayout(layout: Layout): boolean {
+    if (!supersedes(layout, this.currentLayout)) return false;
+    validateLayout(layout);
+    this.currentLayout = layout;
+    this.currentPlacement = new Placement(layout);
+    this.storage.transaction(() => this.storage.setMeta(metaLayout, JSON.stringify(layout)));
+    this.membership.setMembers(this.memberIds(), this.nowMs());
+    this.deps.onLayout?.(layout);
+    return true;
+  }
+
+  /**
+   * Changes the replication strategy and factor: a new layout version, adopted here and pushed to
+   * every member. RF is capped by the member count under `consistent`.
+   */
+  changeReplication(strategy: Strategy, rf?: number): Layout {
+    const memberCount = this.currentLayout.members.length;
+    const nextRf = rf ?? this.currentLayout.rf;
+    if (!Number.isInteger(nextRf) || nextRf < 1) throw new QuorumError('BAD_REQUEST', 'replication factor must be a positive integer');
+    if (strategy === 'consistent' && nextRf > memberCount) {
+      throw new QuorumError(
+        'BAD_REQUEST',
+        `replication factor ${nextRf} is larger than the node count (${memberCount})`,
+        { rf: nextRf, nodes: memberCount },
+      );
+    }
+    const layout: Layout = { ...this.currentLayout, version: this.currentLayout.version + 1, strategy, rf: nextRf };
+    this.adoptLayout(layout);
+    for (const member of layout.members) {
+      if (member.id !== this.id) this.send(member.id, { kind: 'layout', layout });
+    }
+    return layout;
+  }
+
+  member(id: string): LayoutMember | undefined {
+    return memberById(this.currentLayout, id);
+  }
+
+  private memberIds(): string[] {
+    return this.currentLayout.members.map((m) => m.id);
+  }
+
+  // ---- time -------------------------------------------------------------------------------------
+
+  /** Runs timers: failure detection, request deadlines, hint delivery. Call it often (every ~10-50 ms). */
+  tick(): void {
+    if (this.paused) return;
+    const nowMs = this.nowMs();
+    this.transaction(() => {
+      this.membership.tick(nowMs);
+      this.coordinator.expire(nowMs);
+      this.hints.tick(nowMs);
+    });
+  }
+
+  /** Simulated crash: stop answering anything until `resume` (DESIGN.md §4). */
+  pause(): void {
+    this.paused = true;
+    this.outbox = [];
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.membership.refresh();
+    this.membership.announce(this.nowMs());
+  }
+
+  stateOf(id: string): MemberState {
+    return this.membership.stateOf(id);
+  }
+
+  status(): NodeStatus {
+    const nowMs = this.nowMs();
+    return {
+      id: this.id,
+      paused: this.paused,
+      layout: this.currentLayout,
+      members: this.membership.view(nowMs),
+      hintsPending: this.hints.pendingCounts(),
+      hintsDelivered: this.hints.delivered,
+      operationsInFlight: this.coordinator.inFlight,
+      entries: this.storage.counts(),
+    };
+  }
+
+  /** Entries this node itself stores, in key order after `cursor`. */
+  localEntries(cursor: string | null, limit: number): Entry[] {
+    return this.storage.scan(cursor, limit);
+  }
+
+  // ---- plumbing ---------------------------------------------------------------------------------
+
+  takeOutbox(): Envelope[] {
+    const out = this.outbox;
+    this.outbox = [];
+    return out;
+  }
+
+  private send(to: string, message: Message): void {
+    if (this.paused) return;
+    const envelope: Envelope = { from: this.id, to, clock: this.hlc.reading(), message };
+    (this.staged ?? this.outbox).push(envelope);
+  }
+
+  private transaction(fn: () => void): void {
+    const outer = this.staged === undefined;
+    if (outer) this.staged = [];
+    try {
+      this.storage.transaction(fn);
+      if (outer) this.outbox.push(...(this.staged as Envelope[]));
+    } finally {
+      if (outer) this.staged = undefined;
+    }
+  }
+
+  private onMemberState(id: string, state: MemberState): void {
+    if (state === 'alive') this.hints.kick();
+    this.deps.onMemberState?.(id, state);
+  }
+
+  private nextOp(): number {
+    this.opCounter += 1;
+    assert(Number.isSafeInteger(this.opCounter), 'operation counter overflow');
+    return this.opCounter;
+  }
+
+  nowMs(): number {
+    return this.clock.nowMs();
+  }
+}

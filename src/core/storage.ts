@@ -1,0 +1,105 @@
+// The storage port: synchronous, so that the core's steps stay deterministic, and transactional, so
+// that many writes commit together (group commit) and a row commits with its anti-entropy leaf.
+// Implementations: src/storage/memory.ts and src/storage/sqlite.ts, held to one contract suite
+// (test/storage/contract.ts).
+
+import type { Entry, Version } from './version.js';
+
+export type ApplyOutcome =
+  | { readonly applied: true }
+  /** Not applied: the store already holds `current`, a version at least as new. */
+  | { readonly applied: false; readonly current: Version };
+
+export interface PositionedEntry {
+  readonly entry: Entry;
+  /** The key's ring position (hash.ts `ringPosition`). */
+  readonly position: number;
+}
+
+/** XOR of the item hashes of one anti-entropy leaf (hash.ts `itemHash`, `leafOf`). */
+export interface LeafHash {
+  readonly leaf: number;
+  readonly h1: number;
+  readonly h2: number;
+}
+
+/** A write held for a replica that could not take it, delivered when that replica is back. */
+export interface Hint {
+  /** Assigned by the store, increasing. */
+  readonly id: number;
+  readonly target: string;
+  readonly entry: Entry;
+  readonly createdMs: number;
+}
+
+export interface EntryCounts {
+  readonly live: number;
+  readonly tombstones: number;
+}
+
+export interface Storage {
+  /**
+   * Runs `fn` in one transaction: what it writes commits together, or not at all if it throws.
+   * Nested calls join the outer transaction. Acknowledge nothing written inside until this returns.
+   */
+  transaction<T>(fn: () => T): T;
+
+  get(key: string): Entry | undefined;
+
+  /**
+   * Stores `entry` if its version is newer than the held one (last-writer-wins), and updates the
+   * key's anti-entropy leaf in the same transaction. An equal or newer held version wins, and so
+   * does a purge floor at or above the entry's version (then `current` is the floor).
+   */
+  apply(entry: Entry): ApplyOutcome;
+
+  /**
+   * Removes the key's tombstone if the held entry is still exactly that tombstone, and remembers
+   * (key, version) as the key's purge floor: `apply` refuses versions at or below a floor, so a stale
+   * copy of the key arriving late (repair, hints) cannot bring it back.
+   */
+  purgeTombstone(key: string, version: Version, nowMs: number): boolean;
+
+  /** The remembered purge floor of `key`, if any. */
+  purgeFloor(key: string): Version | undefined;
+
+  /** Forgets purge floors recorded before `purgedBeforeMs`; returns how many. */
+  expirePurgeFloors(purgedBeforeMs: number): number;
+
+  /** Entries in key order, keys strictly after `afterKey` (all from the start when null). */
+  scan(afterKey: string | null, limit: number): Entry[];
+
+  /**
+   * Entries whose ring position p satisfies start <= p < end (end may be 2^32), in (position, key)
+   * order, strictly after the cursor (position, key) when given.
+   */
+  scanPositions(
+    start: number,
+    end: number,
+    limit: number,
+    after?: { readonly position: number; readonly key: string },
+  ): PositionedEntry[];
+
+  /** Leaf hashes for leaves first..last inclusive; leaves absent from the result are empty (0, 0). */
+  leafHashes(first: number, last: number): LeafHash[];
+
+  /** Tombstones whose version's wall clock is before `wallMsBefore`, in key order after `afterKey`. */
+  tombstonesBefore(wallMsBefore: number, limit: number, afterKey?: string): Entry[];
+
+  counts(): EntryCounts;
+
+  addHint(target: string, entry: Entry, createdMs: number): void;
+  /** The oldest hints for `target`. */
+  hintsFor(target: string, limit: number): Hint[];
+  removeHint(id: number): void;
+  /** Removes hints created before `createdMsBefore`; returns how many. */
+  expireHints(createdMsBefore: number): number;
+  /** Removes the oldest hints for `target` beyond `keep`; returns how many. */
+  trimHints(target: string, keep: number): number;
+  hintCounts(): Map<string, number>;
+
+  getMeta(name: string): string | undefined;
+  setMeta(name: string, value: string): void;
+
+  close(): void;
+}

@@ -1,0 +1,201 @@
+#!/usr/bin/env node
+// The one command, `quorumkv`: the composition root. Each subcommand parses its options here and
+// hands them to the layer that does the work.
+
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { defaultConfig, type CoreConfig } from './core/config.js';
+import { isStrategy, rfDefault, vnodesDefault, type Strategy } from './core/layout.js';
+import { parseHostPort } from './runtime/address.js';
+import { parseInitialCluster, runNode } from './runtime/nodeMain.js';
+import { startCluster } from './cluster/startCluster.js';
+import {
+  addClientOptions,
+  CliError,
+  delCommand,
+  exitCodes,
+  getCommand,
+  putCommand,
+  statusCommand,
+  type ClientOptions,
+} from './cli/clientCommands.js';
+import { printStatus } from './cli/statusTable.js';
+
+const program = new Command();
+program.name('quorumkv').description('A replicated key-value store that loses nothing while servers fail.').version('0.1.0');
+program.showHelpAfterError();
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port from 1 to 65535');
+  return n;
+}
+
+function strategy(value: string): Strategy {
+  if (!isStrategy(value)) throw new InvalidArgumentError('must be "consistent" or "full"');
+  return value;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `--set name=value` overrides of core settings, validated against the known names. */
+export function parseSettings(pairs: readonly string[]): Partial<CoreConfig> {
+  const settings: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    const name = pair.slice(0, at);
+    const raw = pair.slice(at + 1);
+    if (at <= 0 || !(name in defaultConfig)) {
+      throw new InvalidArgumentError(`unknown setting "${name}"; known: ${Object.keys(defaultConfig).join(', ')}`);
+    }
+    const current = defaultConfig[name as keyof CoreConfig];
+    settings[name] = typeof current === 'number' ? Number(raw) : raw;
+  }
+  return settings as Partial<CoreConfig>;
+}
+
+program
+  .command('start')
+  .description('start a local cluster: node processes plus the front on 127.0.0.1:5000')
+  .option('--nodes <n>', 'number of nodes', positiveInt, 3)
+  .addOption(new Option('--strategy <strategy>', 'replication strategy').choices(['consistent', 'full']).default('consistent'))
+  .option('--rf <n>', 'replication factor (consistent strategy; capped at the node count)', positiveInt, rfDefault)
+  .option('--vnodes <n>', 'virtual-node tokens per node', positiveInt, vnodesDefault)
+  .option('--port <port>', 'the front port; nodes take the ports after it', port, 5000)
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--data <dir>', 'data directory', './data')
+  .option('--token <token>', 'API token required by every route (env QUORUMKV_TOKEN)', process.env.QUORUMKV_TOKEN)
+  .option('--admin-token <token>', 'separate token for fail/recover/layout changes')
+  .addOption(new Option('--fsync <policy>', 'commit: fsync every commit (group commit); periodic: fsync every second').choices(['commit', 'periodic']).default('commit'))
+  .option('--set <name=value>', 'override a node setting (repeatable)', collect, [])
+  .action(async (options) => {
+    const rf = Math.min(options.rf, options.nodes);
+    const cluster = await startCluster({ ...options, rf, settings: options.set });
+    let stopping = false;
+    const stop = async () => {
+      if (stopping) return;
+      stopping = true;
+      process.stdout.write('\nstopping the cluster...\n');
+      await cluster.stop();
+      process.exit(0);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+
+program
+  .command('node')
+  .description('run one cluster member in this process')
+  .requiredOption('--id <id>', 'member id')
+  .requiredOption('--http <host:port>', 'client HTTP address')
+  .requiredOption('--peer <host:port>', 'node-to-node address')
+  .option('--resp <host:port>', 'Redis-protocol address')
+  .requiredOption('--data <dir>', 'data directory')
+  .option('--initial-cluster <members>', 'members of a new cluster: id/peer/http[/resp], comma-separated')
+  .addOption(new Option('--strategy <strategy>', 'replication strategy of a new cluster').argParser(strategy).default('consistent'))
+  .option('--rf <n>', 'replication factor of a new cluster', positiveInt, rfDefault)
+  .option('--vnodes <n>', 'virtual-node tokens per node', positiveInt, vnodesDefault)
+  .option('--token <token>', 'client API token', process.env.QUORUMKV_TOKEN)
+  .option('--admin-token <token>', 'admin token')
+  .option('--cluster-secret <secret>', 'secret every node-to-node connection proves', process.env.QUORUMKV_CLUSTER_SECRET)
+  .addOption(new Option('--fsync <policy>', 'commit or periodic').choices(['commit', 'periodic']).default('commit'))
+  .addOption(new Option('--preset <preset>', 'timing preset').choices(['local', 'lan']).default('local'))
+  .option('--set <name=value>', 'override a setting (repeatable)', collect, [])
+  .option('--log-file <path>', 'write JSON logs here instead of stdout')
+  .option('--exit-with-parent', 'exit when the parent process (a local cluster) goes away', false)
+  .action(async (options) => {
+    const running = await runNode({
+      id: options.id,
+      http: parseHostPort(options.http),
+      peer: parseHostPort(options.peer),
+      dataDir: options.data,
+      ...(options.initialCluster ? { initialCluster: parseInitialCluster(options.initialCluster) } : {}),
+      strategy: options.strategy,
+      rf: options.rf,
+      vnodes: options.vnodes,
+      token: options.token,
+      adminToken: options.adminToken,
+      clusterSecret: options.clusterSecret,
+      fsync: options.fsync,
+      preset: options.preset,
+      settings: parseSettings(options.set),
+      ...(options.logFile ? { logFile: options.logFile } : {}),
+    });
+    const stop = async () => {
+      await running.stop();
+      process.exit(0);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    if (options.exitWithParent && process.send) process.on('disconnect', () => process.exit(0));
+  });
+
+function clientCommand(name: string, description: string) {
+  return addClientOptions(program.command(name).description(description));
+}
+
+async function runClient(options: ClientOptions, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof CliError) {
+      if (options.json) process.stdout.write(JSON.stringify({ error: error.message, body: error.body ?? null }) + '\n');
+      else process.stderr.write(`quorumkv: ${error.message}\n`);
+      process.exit(error.exitCode);
+    }
+    throw error;
+  }
+}
+
+clientCommand('put', 'write a key')
+  .argument('<key>')
+  .argument('<value>')
+  .option('--consistency <level>', 'one, quorum or all')
+  .action(async (key: string, value: string, options: ClientOptions) =>
+    runClient(options, async () => {
+      const result = await putCommand(options, key, value);
+      process.stdout.write(options.json ? JSON.stringify(result) + '\n' : `OK ${(result as { version: string }).version}\n`);
+    }),
+  );
+
+clientCommand('get', 'read a key')
+  .argument('<key>')
+  .option('--consistency <level>', 'one, quorum or all')
+  .action(async (key: string, options: ClientOptions) =>
+    runClient(options, async () => {
+      const result = await getCommand(options, key);
+      process.stdout.write(options.json ? JSON.stringify(result) + '\n' : `${result.value}\n`);
+    }),
+  );
+
+clientCommand('del', 'delete a key')
+  .alias('delete')
+  .argument('<key>')
+  .option('--consistency <level>', 'one, quorum or all')
+  .action(async (key: string, options: ClientOptions) =>
+    runClient(options, async () => {
+      const result = await delCommand(options, key);
+      process.stdout.write(options.json ? JSON.stringify(result) + '\n' : 'OK\n');
+    }),
+  );
+
+clientCommand('status', 'show the cluster: members, their state, strategy')
+  .action(async (options: ClientOptions) =>
+    runClient(options, async () => {
+      const result = await statusCommand(options);
+      if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
+      else printStatus(result);
+    }),
+  );
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`quorumkv: ${(error as Error).message}\n`);
+  process.exit(exitCodes.usage);
+});

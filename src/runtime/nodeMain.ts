@@ -1,0 +1,128 @@
+// `quorumkv node`: runs one member as a process: its store, peer transport and HTTP API, until it is
+// told to stop (SIGTERM/SIGINT) or its parent (a local cluster) goes away.
+
+import { mkdirSync } from 'node:fs';
+import pino, { type Logger } from 'pino';
+import { QuorumError } from '../core/errors.js';
+import { resolveConfig, presets, type CoreConfig } from '../core/config.js';
+import { rfDefault, vnodesDefault, type Layout, type LayoutMember, type Strategy } from '../core/layout.js';
+import { buildServer, type NodeControl } from '../api/server.js';
+import { formatHostPort, isLoopback, parseHostPort, type HostPort } from './address.js';
+import { NodeRuntime } from './nodeRuntime.js';
+
+export interface NodeMainOptions {
+  readonly id: string;
+  readonly http: HostPort;
+  readonly peer: HostPort;
+  readonly dataDir: string;
+  readonly initialCluster?: readonly LayoutMember[];
+  readonly strategy: Strategy;
+  readonly rf: number;
+  readonly vnodes: number;
+  readonly token?: string | undefined;
+  readonly adminToken?: string | undefined;
+  readonly clusterSecret?: string | undefined;
+  readonly fsync: 'commit' | 'periodic';
+  readonly preset: keyof typeof presets;
+  readonly settings: Partial<CoreConfig>;
+  /** Log to this file instead of stdout. */
+  readonly logFile?: string;
+}
+
+export interface RunningNode {
+  readonly runtime: NodeRuntime;
+  readonly httpAddress: HostPort;
+  stop(): Promise<void>;
+}
+
+/** Parses `id/peerHost:port/httpHost:port[/respHost:port]` members, comma-separated. */
+export function parseInitialCluster(text: string): LayoutMember[] {
+  return text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map((part) => {
+      const [id, peer, http, resp] = part.split('/');
+      if (!id || !peer || !http) throw new Error(`initial cluster member must be id/peer/http[/resp], got "${part}"`);
+      return {
+        id,
+        peer: formatHostPort(parseHostPort(peer)),
+        http: formatHostPort(parseHostPort(http)),
+        ...(resp ? { resp: formatHostPort(parseHostPort(resp)) } : {}),
+        role: 'active' as const,
+      };
+    });
+}
+
+export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
+  const exposed = !isLoopback(options.http.host) || !isLoopback(options.peer.host);
+  if (exposed && (!options.token || !options.clusterSecret)) {
+    throw new Error(
+      'refusing to listen beyond loopback without --token and --cluster-secret (protected mode, like Redis)',
+    );
+  }
+  mkdirSync(options.dataDir, { recursive: true });
+  const logger: Logger = options.logFile
+    ? pino({ base: { node: options.id } }, pino.destination({ dest: options.logFile, sync: false, mkdir: true }))
+    : pino({ base: { node: options.id } });
+  const config = resolveConfig({ ...presets[options.preset], ...options.settings });
+  const initialLayout: Layout | undefined = options.initialCluster
+    ? { version: 1, members: options.initialCluster, strategy: options.strategy, rf: options.rf, vnodes: options.vnodes }
+    : undefined;
+  const runtime = await NodeRuntime.start({
+    id: options.id,
+    peer: options.peer,
+    dataDir: options.dataDir,
+    clusterSecret: options.clusterSecret ?? 'quorumkv-loopback',
+    config,
+    fsync: options.fsync,
+    ...(initialLayout ? { initialLayout } : {}),
+    logger,
+  });
+  const control = memberControl(runtime, options.adminToken ?? options.token);
+  const app = buildServer({ runtime, auth: { token: options.token, adminToken: options.adminToken }, control });
+  try {
+    await app.listen({ host: options.http.host, port: options.http.port });
+  } catch (error) {
+    await runtime.stop();
+    throw error;
+  }
+  const address = app.server.address();
+  const httpAddress = typeof address === 'object' && address ? { host: options.http.host, port: address.port } : options.http;
+  logger.info({ http: httpAddress }, 'HTTP API listening');
+  return {
+    runtime,
+    httpAddress,
+    async stop() {
+      await app.close();
+      await runtime.stop();
+      logger.flush?.();
+    },
+  };
+}
+
+/** fail/recover on a node: pause or resume itself, or ask the named member to over HTTP. */
+function memberControl(runtime: NodeRuntime, adminToken: string | undefined): NodeControl {
+  const forward = async (id: string, action: 'pause' | 'resume') => {
+    if (id === runtime.node.id) {
+      if (action === 'pause') setImmediate(() => runtime.pause());
+      else runtime.resume();
+      return;
+    }
+    const member = runtime.node.member(id);
+    if (!member) throw unknownNode(id);
+    const response = await fetch(`http://${member.http}/v1/admin/${action}`, {
+      method: 'POST',
+      headers: adminToken ? { authorization: `Bearer ${adminToken}` } : {},
+      signal: AbortSignal.timeout(runtime.node.config.requestTimeoutMs),
+    });
+    if (!response.ok) throw new Error(`node ${id} answered ${response.status} to ${action}`);
+  };
+  return { fail: (id) => forward(id, 'pause'), recover: (id) => forward(id, 'resume') };
+}
+
+function unknownNode(id: string): QuorumError {
+  return new QuorumError('UNKNOWN_NODE', `no node with id ${id}`, { id });
+}
+
+export const nodeDefaults = { strategy: 'consistent' as Strategy, rf: rfDefault, vnodes: vnodesDefault };

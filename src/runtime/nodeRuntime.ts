@@ -1,0 +1,162 @@
+// One real quorumkv node: the deterministic core wired to the system clock, a SQLite store, the TCP
+// peer transport and timers. This is the only place (with the simulator) where the core's effects are
+// carried out: after every input, the node's outbox is handed to the transport.
+
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { CoreConfig } from '../core/config.js';
+import type { Callback, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome } from '../core/coordinator.js';
+import type { Layout, Strategy } from '../core/layout.js';
+import { QuorumNode } from '../core/node.js';
+import type { Clock, Random } from '../core/ports.js';
+import { SqliteStorage } from '../storage/sqlite.js';
+import { TcpTransport } from '../transport/tcp.js';
+import { parseHostPort, type HostPort } from './address.js';
+
+export interface NodeRuntimeOptions {
+  readonly id: string;
+  readonly peer: HostPort;
+  readonly dataDir: string;
+  readonly clusterSecret: string;
+  readonly config: CoreConfig;
+  readonly fsync: 'commit' | 'periodic';
+  /** With fsync 'periodic': how often the WAL is synced to disk. */
+  readonly syncIntervalMs?: number;
+  readonly initialLayout?: Layout;
+  readonly logger: Logger;
+  /** How often the core's timers run; request deadlines are this precise. */
+  readonly tickIntervalMs?: number;
+}
+
+export const systemClock: Clock = { nowMs: () => Date.now() };
+export const systemRandom: Random = { next: () => Math.random() };
+
+export class NodeRuntime {
+  private tickTimer: NodeJS.Timeout | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  private constructor(
+    readonly node: QuorumNode,
+    readonly storage: SqliteStorage,
+    readonly transport: TcpTransport,
+    readonly options: NodeRuntimeOptions,
+  ) {}
+
+  static async start(options: NodeRuntimeOptions): Promise<NodeRuntime> {
+    const { logger } = options;
+    const storage = SqliteStorage.open(join(options.dataDir, 'quorumkv.db'), { fsync: options.fsync });
+    const transport = new TcpTransport({
+      nodeId: options.id,
+      listen: options.peer,
+      clusterSecret: options.clusterSecret,
+      logger: { warn: (obj, msg) => logger.warn(obj, msg) },
+    });
+    let runtime: NodeRuntime | undefined;
+    const node = new QuorumNode({
+      id: options.id,
+      storage,
+      clock: systemClock,
+      random: systemRandom,
+      config: options.config,
+      ...(options.initialLayout ? { initialLayout: options.initialLayout } : {}),
+      onLayout: (layout) => {
+        runtime?.applyPeerAddresses(layout);
+        logger.info({ layoutVersion: layout.version }, 'adopted cluster layout');
+      },
+      onMemberState: (id, state) => logger.info({ member: id, state }, 'member state changed'),
+    });
+    runtime = new NodeRuntime(node, storage, transport, options);
+    runtime.applyPeerAddresses(node.layout);
+    transport.onBatch((batch) => {
+      try {
+        node.receive(batch);
+      } catch (error) {
+        logger.error({ err: error }, 'failed to handle a batch of peer messages');
+      }
+      runtime?.flush();
+    });
+    try {
+      await transport.start();
+    } catch (error) {
+      storage.close();
+      throw error;
+    }
+    runtime.startTimers();
+    node.start();
+    runtime.flush();
+    logger.info({ id: options.id, peer: options.peer, layoutVersion: node.layout.version }, 'node started');
+    return runtime;
+  }
+
+  /** Hands everything the core wants sent to the transport. */
+  flush(): void {
+    for (const envelope of this.node.takeOutbox()) this.transport.send(envelope);
+  }
+
+  put(key: string, value: Uint8Array, options: Partial<WriteOptions>): Promise<WriteOutcome> {
+    return this.call<WriteOutcome>((callback) => this.node.put(key, value, options, callback));
+  }
+
+  remove(key: string, options: Partial<WriteOptions>): Promise<WriteOutcome> {
+    return this.call<WriteOutcome>((callback) => this.node.remove(key, options, callback));
+  }
+
+  get(key: string, options: Partial<ReadOptions>): Promise<ReadOutcome> {
+    return this.call<ReadOutcome>((callback) => this.node.get(key, options, callback));
+  }
+
+  changeReplication(strategy: Strategy, rf?: number): Layout {
+    const layout = this.node.changeReplication(strategy, rf);
+    this.flush();
+    return layout;
+  }
+
+  pause(): void {
+    this.node.pause();
+    this.options.logger.warn('paused: simulating a crash, answering nothing until resumed');
+  }
+
+  resume(): void {
+    this.node.resume();
+    this.flush();
+    this.options.logger.warn('resumed');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.tickTimer);
+    clearInterval(this.syncTimer);
+    await this.transport.stop();
+    this.storage.close();
+  }
+
+  private call<T>(start: (callback: Callback<T>) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      start((result) => (result.ok ? resolve(result.value) : reject(result.error)));
+      this.flush();
+    });
+  }
+
+  private startTimers(): void {
+    this.tickTimer = setInterval(() => {
+      try {
+        this.node.tick();
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'tick failed');
+      }
+      this.flush();
+    }, this.options.tickIntervalMs ?? 10);
+    if (this.options.fsync === 'periodic') {
+      this.syncTimer = setInterval(() => this.storage.sync(), this.options.syncIntervalMs ?? 1000);
+    }
+  }
+
+  private applyPeerAddresses(layout: Layout): void {
+    for (const member of layout.members) {
+      if (member.id === this.options.id) continue;
+      this.transport.setPeer(member.id, parseHostPort(member.peer));
+    }
+  }
+}

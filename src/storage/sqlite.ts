@@ -1,0 +1,494 @@
+// The durable Storage of a real node: one SQLite database in WAL mode through better-sqlite3.
+// Every statement is prepared once; every write runs inside a transaction (its own, or the
+// caller's), so a row and its anti-entropy leaf always commit together.
+//
+// Durability: fsync 'commit' runs with synchronous = FULL, so each COMMIT is on disk before it
+// returns (survives power loss). 'periodic' runs with synchronous = NORMAL: a COMMIT survives a
+// process crash at once (it is in the OS's page cache) but reaches the disk only when the WAL is
+// synced at a checkpoint, which `sync()` forces and the runtime calls on a timer.
+
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { assert } from '../core/assert.js';
+import { itemHash, leafCount, leafOf, ringPosition, ringSize } from '../core/hash.js';
+import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PositionedEntry, Storage } from '../core/storage.js';
+import { isVersion, wallMsMax, type Entry, type Version } from '../core/version.js';
+
+export interface SqliteStorageOptions {
+  readonly fsync: 'commit' | 'periodic';
+}
+
+/** The schema this code reads and writes; `PRAGMA user_version` holds the file's. */
+const schemaVersion = 1;
+
+/** migrations[i] takes a database from schema version i to i + 1. */
+const migrations: readonly string[] = [
+  `
+  CREATE TABLE entries (
+    key TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    version TEXT NOT NULL,
+    value BLOB,
+    h1 INTEGER NOT NULL,
+    h2 INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX entries_by_position ON entries (position, key);
+  CREATE INDEX entries_tombstones ON entries (key) WHERE value IS NULL;
+
+  CREATE TABLE leaves (
+    leaf INTEGER PRIMARY KEY,
+    h1 INTEGER NOT NULL,
+    h2 INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE hints (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    target TEXT NOT NULL,
+    key TEXT NOT NULL,
+    version TEXT NOT NULL,
+    value BLOB,
+    created_ms INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX hints_by_target ON hints (target, id);
+  CREATE INDEX hints_by_created ON hints (created_ms);
+
+  CREATE TABLE purge_floors (
+    key TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    purged_ms INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX purge_floors_by_time ON purge_floors (purged_ms);
+
+  CREATE TABLE meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT;
+  `,
+];
+
+interface EntryRow {
+  key: unknown;
+  version: unknown;
+  value: unknown;
+}
+
+interface HeldRow extends EntryRow {
+  h1: number;
+  h2: number;
+}
+
+interface PositionedRow extends EntryRow {
+  position: unknown;
+}
+
+interface HintRow extends EntryRow {
+  id: number;
+  target: string;
+  created_ms: number;
+}
+
+export class SqliteStorage implements Storage {
+  private depth = 0;
+  private closed = false;
+
+  private readonly begin: Database.Statement;
+  private readonly commit: Database.Statement;
+  private readonly rollback: Database.Statement;
+  private readonly selectEntry: Database.Statement<[string], HeldRow>;
+  private readonly upsertEntry: Database.Statement<[string, number, string, Buffer | null, number, number]>;
+  private readonly deleteEntry: Database.Statement<[string]>;
+  private readonly selectLeaf: Database.Statement<[number], { h1: number; h2: number }>;
+  private readonly upsertLeaf: Database.Statement<[number, number, number]>;
+  private readonly deleteLeaf: Database.Statement<[number]>;
+  private readonly selectLeafRange: Database.Statement<[number, number], LeafHash>;
+  private readonly selectFloor: Database.Statement<[string], { version: unknown }>;
+  private readonly upsertFloor: Database.Statement<[string, string, number]>;
+  private readonly deleteFloorsBefore: Database.Statement<[number]>;
+  private readonly scanFromStart: Database.Statement<[number], EntryRow>;
+  private readonly scanAfterKey: Database.Statement<[string, number], EntryRow>;
+  private readonly scanRange: Database.Statement<[number, number, number], PositionedRow>;
+  private readonly scanRangeAfter: Database.Statement<[number, number, number, string, number], PositionedRow>;
+  private readonly selectTombstones: Database.Statement<[string, string, number], EntryRow>;
+  private readonly countEntries: Database.Statement<[], { total: number }>;
+  private readonly countTombstones: Database.Statement<[], { tombstones: number }>;
+  private readonly insertHint: Database.Statement<[string, string, string, Buffer | null, number]>;
+  private readonly selectHints: Database.Statement<[string, number], HintRow>;
+  private readonly deleteHint: Database.Statement<[number]>;
+  private readonly deleteHintsBefore: Database.Statement<[number]>;
+  private readonly deleteOldestHints: Database.Statement<[string, string, number]>;
+  private readonly selectHintCounts: Database.Statement<[], { target: string; count: number }>;
+  private readonly selectMeta: Database.Statement<[string], { value: string }>;
+  private readonly upsertMeta: Database.Statement<[string, string]>;
+  private readonly checkpoint: Database.Statement;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly path: string,
+  ) {
+    this.begin = db.prepare('BEGIN IMMEDIATE');
+    this.commit = db.prepare('COMMIT');
+    this.rollback = db.prepare('ROLLBACK');
+
+    this.selectEntry = db.prepare('SELECT key, version, value, h1, h2 FROM entries WHERE key = ?');
+    this.upsertEntry = db.prepare(
+      `INSERT INTO entries (key, position, version, value, h1, h2) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value,
+         h1 = excluded.h1, h2 = excluded.h2`,
+    );
+    this.deleteEntry = db.prepare('DELETE FROM entries WHERE key = ?');
+
+    this.selectLeaf = db.prepare('SELECT h1, h2 FROM leaves WHERE leaf = ?');
+    this.upsertLeaf = db.prepare(
+      'INSERT INTO leaves (leaf, h1, h2) VALUES (?, ?, ?) ON CONFLICT (leaf) DO UPDATE SET h1 = excluded.h1, h2 = excluded.h2',
+    );
+    this.deleteLeaf = db.prepare('DELETE FROM leaves WHERE leaf = ?');
+    this.selectLeafRange = db.prepare('SELECT leaf, h1, h2 FROM leaves WHERE leaf BETWEEN ? AND ? ORDER BY leaf');
+
+    this.selectFloor = db.prepare('SELECT version FROM purge_floors WHERE key = ?');
+    this.upsertFloor = db.prepare(
+      `INSERT INTO purge_floors (key, version, purged_ms) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET version = excluded.version, purged_ms = excluded.purged_ms`,
+    );
+    this.deleteFloorsBefore = db.prepare('DELETE FROM purge_floors WHERE purged_ms < ?');
+
+    this.scanFromStart = db.prepare('SELECT key, version, value FROM entries ORDER BY key LIMIT ?');
+    this.scanAfterKey = db.prepare('SELECT key, version, value FROM entries WHERE key > ? ORDER BY key LIMIT ?');
+    this.scanRange = db.prepare(
+      `SELECT key, version, value, position FROM entries
+       WHERE position >= ? AND position < ? ORDER BY position, key LIMIT ?`,
+    );
+    this.scanRangeAfter = db.prepare(
+      `SELECT key, version, value, position FROM entries
+       WHERE position >= ? AND position < ? AND (position, key) > (?, ?) ORDER BY position, key LIMIT ?`,
+    );
+    // A version's first 12 characters are its wall clock in hex, so `version < bound` with a
+    // 12-digit hex bound is exactly `wallMs < boundMs`.
+    this.selectTombstones = db.prepare(
+      `SELECT key, version, value FROM entries
+       WHERE value IS NULL AND key > ? AND version < ? ORDER BY key LIMIT ?`,
+    );
+    this.countEntries = db.prepare('SELECT count(*) AS total FROM entries');
+    this.countTombstones = db.prepare('SELECT count(*) AS tombstones FROM entries WHERE value IS NULL');
+
+    this.insertHint = db.prepare(
+      'INSERT INTO hints (target, key, version, value, created_ms) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.selectHints = db.prepare(
+      'SELECT id, target, key, version, value, created_ms FROM hints WHERE target = ? ORDER BY id LIMIT ?',
+    );
+    this.deleteHint = db.prepare('DELETE FROM hints WHERE id = ?');
+    this.deleteHintsBefore = db.prepare('DELETE FROM hints WHERE created_ms < ?');
+    // Deletes every hint of the target at or below the (keep+1)-th newest one; when there are no
+    // more than `keep`, the subquery is NULL and nothing matches.
+    this.deleteOldestHints = db.prepare(
+      `DELETE FROM hints WHERE target = ? AND id <=
+         (SELECT id FROM hints WHERE target = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+    );
+    this.selectHintCounts = db.prepare('SELECT target, count(*) AS count FROM hints GROUP BY target ORDER BY target');
+
+    this.selectMeta = db.prepare('SELECT value FROM meta WHERE name = ?');
+    this.upsertMeta = db.prepare(
+      'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+    );
+    this.checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+  }
+
+  static open(path: string, options: SqliteStorageOptions): SqliteStorage {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${options.fsync === 'commit' ? 'FULL' : 'NORMAL'}`);
+      db.pragma('busy_timeout = 5000');
+      migrate(db);
+      return new SqliteStorage(db, path);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  transaction<T>(fn: () => T): T {
+    this.assertOpen();
+    if (this.depth > 0) return fn(); // nested calls join the outer transaction
+    this.begin.run();
+    this.depth = 1;
+    try {
+      const result = fn();
+      assert(!isThenable(result), 'transaction fn must be synchronous');
+      this.commit.run();
+      return result;
+    } catch (error) {
+      // SQLite rolls back by itself after some errors (e.g. disk full); then there is nothing to undo.
+      if (this.db.inTransaction) this.rollback.run();
+      throw error;
+    } finally {
+      this.depth = 0;
+    }
+  }
+
+  get(key: string): Entry | undefined {
+    this.assertOpen();
+    const row = this.selectEntry.get(key);
+    return row === undefined ? undefined : entryFromRow(row);
+  }
+
+  apply(entry: Entry): ApplyOutcome {
+    checkEntry(entry);
+    return this.transaction(() => {
+      const held = this.selectEntry.get(entry.key);
+      if (held !== undefined) {
+        const heldVersion = checkedVersion(held.version);
+        if (heldVersion >= entry.version) return { applied: false, current: heldVersion };
+      }
+      const floor = this.purgeFloor(entry.key);
+      if (floor !== undefined && floor >= entry.version) return { applied: false, current: floor };
+
+      const position = ringPosition(entry.key);
+      const [h1, h2] = itemHash(entry.key, entry.version);
+      // The leaf takes out the replaced item's hash and takes in the new one.
+      this.xorIntoLeaf(leafOf(position), held === undefined ? h1 : h1 ^ held.h1, held === undefined ? h2 : h2 ^ held.h2);
+      this.upsertEntry.run(entry.key, position, entry.version, toBlob(entry.value), h1, h2);
+      return { applied: true };
+    });
+  }
+
+  purgeTombstone(key: string, version: Version, nowMs: number): boolean {
+    checkKey(key);
+    assert(isVersion(version), 'not a version');
+    checkMs(nowMs);
+    return this.transaction(() => {
+      const held = this.selectEntry.get(key);
+      if (held === undefined || held.value !== null || held.version !== version) return false;
+      this.xorIntoLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
+      this.deleteEntry.run(key);
+      this.upsertFloor.run(key, version, nowMs);
+      return true;
+    });
+  }
+
+  purgeFloor(key: string): Version | undefined {
+    this.assertOpen();
+    const row = this.selectFloor.get(key);
+    return row === undefined ? undefined : checkedVersion(row.version);
+  }
+
+  expirePurgeFloors(purgedBeforeMs: number): number {
+    return this.transaction(() => this.deleteFloorsBefore.run(purgedBeforeMs).changes);
+  }
+
+  scan(afterKey: string | null, limit: number): Entry[] {
+    this.assertOpen();
+    checkLimit(limit);
+    const rows = afterKey === null ? this.scanFromStart.all(limit) : this.scanAfterKey.all(afterKey, limit);
+    return rows.map(entryFromRow);
+  }
+
+  scanPositions(
+    start: number,
+    end: number,
+    limit: number,
+    after?: { readonly position: number; readonly key: string },
+  ): PositionedEntry[] {
+    this.assertOpen();
+    checkRange(start, end);
+    checkLimit(limit);
+    const rows =
+      after === undefined
+        ? this.scanRange.all(start, end, limit)
+        : this.scanRangeAfter.all(start, end, after.position, after.key, limit);
+    return rows.map((row) => {
+      const entry = entryFromRow(row);
+      assert(row.position === ringPosition(entry.key), 'stored ring position disagrees with the key');
+      return { entry, position: row.position };
+    });
+  }
+
+  leafHashes(first: number, last: number): LeafHash[] {
+    this.assertOpen();
+    checkLeafRange(first, last);
+    return this.selectLeafRange.all(first, last).map((row) => ({ leaf: row.leaf, h1: row.h1, h2: row.h2 }));
+  }
+
+  tombstonesBefore(wallMsBefore: number, limit: number, afterKey?: string): Entry[] {
+    this.assertOpen();
+    checkLimit(limit);
+    const bound = versionBoundBefore(wallMsBefore);
+    if (bound === '') return [];
+    return this.selectTombstones.all(afterKey ?? '', bound, limit).map(entryFromRow);
+  }
+
+  counts(): EntryCounts {
+    this.assertOpen();
+    const total = this.countEntries.get()?.total ?? 0;
+    const tombstones = this.countTombstones.get()?.tombstones ?? 0;
+    return { live: total - tombstones, tombstones };
+  }
+
+  addHint(target: string, entry: Entry, createdMs: number): void {
+    assert(target.length > 0, 'hint target must not be empty');
+    checkEntry(entry);
+    checkMs(createdMs);
+    this.transaction(() => {
+      this.insertHint.run(target, entry.key, entry.version, toBlob(entry.value), createdMs);
+    });
+  }
+
+  hintsFor(target: string, limit: number): Hint[] {
+    this.assertOpen();
+    checkLimit(limit);
+    return this.selectHints.all(target, limit).map((row) => ({
+      id: row.id,
+      target: row.target,
+      entry: entryFromRow(row),
+      createdMs: row.created_ms,
+    }));
+  }
+
+  removeHint(id: number): void {
+    this.transaction(() => this.deleteHint.run(id));
+  }
+
+  expireHints(createdMsBefore: number): number {
+    return this.transaction(() => this.deleteHintsBefore.run(createdMsBefore).changes);
+  }
+
+  trimHints(target: string, keep: number): number {
+    checkLimit(keep);
+    return this.transaction(() => this.deleteOldestHints.run(target, target, keep).changes);
+  }
+
+  hintCounts(): Map<string, number> {
+    this.assertOpen();
+    return new Map(this.selectHintCounts.all().map((row) => [row.target, row.count]));
+  }
+
+  getMeta(name: string): string | undefined {
+    this.assertOpen();
+    return this.selectMeta.get(name)?.value;
+  }
+
+  setMeta(name: string, value: string): void {
+    assert(typeof name === 'string' && typeof value === 'string', 'meta names and values are strings');
+    this.transaction(() => this.upsertMeta.run(name, value));
+  }
+
+  /** Syncs the WAL and copies it into the database file: makes 'periodic' commits durable. */
+  sync(): void {
+    this.assertOpen();
+    assert(this.depth === 0, 'sync inside a transaction');
+    this.checkpoint.run();
+  }
+
+  /** Bytes on disk: the database file plus its write-ahead log. */
+  fileSizeBytes(): number {
+    return fileSize(this.path) + fileSize(`${this.path}-wal`);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    assert(this.depth === 0, 'closing a storage inside a transaction');
+    this.closed = true;
+    this.db.close();
+  }
+
+  private xorIntoLeaf(leaf: number, h1: number, h2: number): void {
+    const held = this.selectLeaf.get(leaf) ?? { h1: 0, h2: 0 };
+    const next1 = (held.h1 ^ h1) >>> 0;
+    const next2 = (held.h2 ^ h2) >>> 0;
+    // Empty leaves are not stored, so two stores with the same entries hold the same rows.
+    if (next1 === 0 && next2 === 0) this.deleteLeaf.run(leaf);
+    else this.upsertLeaf.run(leaf, next1, next2);
+  }
+
+  private assertOpen(): void {
+    assert(!this.closed, 'storage is closed');
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const fileVersion = db.pragma('user_version', { simple: true }) as number;
+  assert(
+    fileVersion <= schemaVersion,
+    `database schema version ${fileVersion} is newer than this quorumkv's (${schemaVersion})`,
+  );
+  if (fileVersion === schemaVersion) return;
+  db.transaction(() => {
+    for (let version = fileVersion; version < schemaVersion; version++) {
+      db.exec(migrations[version] as string);
+    }
+    db.pragma(`user_version = ${schemaVersion}`);
+  }).immediate();
+}
+
+/** The smallest version string at or past wall clock `wallMs`; '' when no version is below it. */
+function versionBoundBefore(wallMs: number): string {
+  const bound = Math.ceil(wallMs);
+  if (!(bound > 0)) return '';
+  if (bound > wallMsMax) return 'g'; // above every version: they all start with a hex digit
+  return bound.toString(16).padStart(12, '0');
+}
+
+/** better-sqlite3 binds Buffers; this views the same bytes without copying. */
+function toBlob(value: Uint8Array | null): Buffer | null {
+  return value === null ? null : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** Rows come back with Buffers; callers get plain Uint8Arrays, as from MemoryStorage. */
+function entryFromRow(row: EntryRow): Entry {
+  assert(typeof row.key === 'string' && row.key.length > 0, 'stored key is not a non-empty string');
+  const version = checkedVersion(row.version);
+  if (row.value === null) return { key: row.key, version, value: null };
+  assert(row.value instanceof Uint8Array, 'stored value is not a blob');
+  return { key: row.key, version, value: new Uint8Array(row.value.buffer, row.value.byteOffset, row.value.byteLength) };
+}
+
+function checkedVersion(value: unknown): Version {
+  assert(isVersion(value), `stored version is malformed: ${JSON.stringify(value)}`);
+  return value;
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function isThenable(value: unknown): boolean {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+const loneSurrogate = /[\ud800-\udfff]/u;
+
+function checkKey(key: string): void {
+  assert(typeof key === 'string' && key.length > 0, 'key must be a non-empty string');
+  // A lone surrogate has no UTF-8 form; SQLite would store a mangled key.
+  assert(!loneSurrogate.test(key), 'key must be well-formed UTF-16');
+}
+
+function checkEntry(entry: Entry): void {
+  checkKey(entry.key);
+  assert(isVersion(entry.version), `not a version: ${JSON.stringify(entry.version)}`);
+  assert(entry.value === null || entry.value instanceof Uint8Array, 'value must be a Uint8Array or null');
+}
+
+function checkMs(ms: number): void {
+  assert(Number.isSafeInteger(ms), 'milliseconds must be an integer');
+}
+
+function checkLimit(limit: number): void {
+  assert(Number.isSafeInteger(limit) && limit >= 0, 'limit must be a non-negative integer');
+}
+
+function checkRange(start: number, end: number): void {
+  assert(Number.isInteger(start) && Number.isInteger(end), 'ring range bounds must be integers');
+  assert(start >= 0 && end <= ringSize, 'ring range out of bounds');
+}
+
+function checkLeafRange(first: number, last: number): void {
+  assert(Number.isInteger(first) && Number.isInteger(last), 'leaf bounds must be integers');
+  assert(first >= 0 && last < leafCount, 'leaf range out of bounds');
+}

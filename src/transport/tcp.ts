@@ -1,0 +1,680 @@
+// Node-to-node transport over TCP. Each node keeps one outgoing connection per peer, used only for
+// sending, and accepts incoming connections used only for receiving, so A->B and B->A are two
+// connections and neither side ever has to decide who owns a shared one.
+//
+// Delivery is best effort: `send` never blocks and never throws for network reasons. A message is
+// dropped (and counted) when its peer is unknown or its queue is full, and frames written to a
+// connection that then fails are lost; the protocol above copes with loss by timeouts. What the
+// transport does guarantee is order per peer and batching:
+// - outgoing frames queued in one event-loop turn are written with one socket.write (throughput);
+// - incoming frames that arrive in one 'data' event are handed to the core as one batch, which the
+//   core applies in one storage transaction (group commit).
+//
+// Connections are authenticated with the cluster secret: the server sends a random nonce, the client
+// answers with HMAC-SHA256(secret, nonce), and only then does the server send a welcome and accept
+// envelopes. The client waits for the welcome before writing any envelope, so a rejected connection
+// loses nothing from the queue.
+
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import net from 'node:net';
+import type { Envelope } from '../core/messages.js';
+import { checkFrameBytesMax, encodeFrame, FrameDecoder, FrameError, frameBytesMaxDefault, frameHeaderBytes, isEnvelope } from './codec.js';
+
+export interface TransportAddress {
+  host: string;
+  port: number;
+}
+
+export interface TransportLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export interface TcpTransportOptions {
+  nodeId: string;
+  listen: TransportAddress;
+  clusterSecret: string;
+  /** Bound on frames queued for one peer (and on envelopes queued for local delivery). */
+  queueMessagesMax?: number;
+  /** Bound on bytes queued for one peer: 50,000 messages of up to 1 MiB would not fit in memory. */
+  queueBytesMax?: number;
+  frameBytesMax?: number;
+  /** First reconnect delay; it doubles on each failure up to `reconnectDelayMaxMs`. */
+  reconnectDelayMs?: number;
+  reconnectDelayMaxMs?: number;
+  /** A connection that has not completed its handshake by then is closed. */
+  handshakeTimeoutMs?: number;
+  logger?: TransportLogger;
+}
+
+export interface PeerStats {
+  connected: boolean;
+  queued: number;
+}
+
+export interface TransportStats {
+  /** Envelopes written to a socket or delivered locally. */
+  sent: number;
+  /** Envelopes handed to the batch handler (from the network or local). */
+  received: number;
+  /** Envelopes given up: unknown peer, full queue, oversized, peer removed, no handler, stopped. */
+  dropped: number;
+  peers: Record<string, PeerStats>;
+}
+
+export type BatchHandler = (batch: Envelope[]) => void;
+
+const queueMessagesMaxDefault = 50_000;
+const queueBytesMaxDefault = 64 * 1024 * 1024;
+const reconnectDelayMsDefault = 100;
+const reconnectDelayMaxMsDefault = 1000;
+const handshakeTimeoutMsDefault = 5000;
+/** Handshake frames are tiny; a small bound keeps unauthenticated clients from making us buffer much. */
+const handshakeFrameBytesMax = 1024;
+/** Bound on one socket.write, so draining a long queue does not build one huge buffer. */
+const writeBatchBytesMax = 1024 * 1024;
+/** Bound on accepted connections, authenticated or not; a cluster needs one per peer. */
+const inboundConnectionsMax = 1024;
+const nonceBytes = 32;
+const keepAliveDelayMs = 10_000;
+const protocolVersion = 1;
+
+interface ChallengeFrame {
+  handshake: 'challenge';
+  protocolVersion: number;
+  nonce: Uint8Array;
+}
+
+interface ProofFrame {
+  handshake: 'proof';
+  nodeId: string;
+  proof: Uint8Array;
+}
+
+interface WelcomeFrame {
+  handshake: 'welcome';
+  nodeId: string;
+}
+
+/** One outgoing connection attempt; replaced, never reused, after it closes. */
+interface OutgoingLink {
+  readonly socket: net.Socket;
+  readonly decoder: FrameDecoder;
+  phase: 'challenge' | 'welcome' | 'ready';
+  handshakeTimer: NodeJS.Timeout | null;
+  /** Why the link failed, reported once when it closes. */
+  failure: string | null;
+}
+
+interface Peer {
+  readonly nodeId: string;
+  address: TransportAddress;
+  /** Encoded frames waiting for the connection; bounded by queueMessagesMax and queueBytesMax. */
+  queue: Buffer[];
+  queuedBytes: number;
+  link: OutgoingLink | null;
+  reconnectTimer: NodeJS.Timeout | null;
+  reconnectDelayMs: number;
+  flushImmediate: NodeJS.Immediate | null;
+  /** The socket's buffer is full: write again on 'drain', not before, so our bounded queue holds the backlog. */
+  awaitingDrain: boolean;
+  /** One warning per outage, not one per retry. */
+  outageLogged: boolean;
+  removed: boolean;
+}
+
+interface InboundLink {
+  readonly socket: net.Socket;
+  readonly nonce: Buffer;
+  decoder: FrameDecoder;
+  phase: 'proof' | 'ready' | 'closed';
+  peerId: string | null;
+  handshakeTimer: NodeJS.Timeout | null;
+}
+
+const stderrLogger: TransportLogger = {
+  warn(obj, msg) {
+    console.warn(`[transport] ${msg}`, obj);
+  },
+};
+
+export class TcpTransport {
+  private readonly nodeId: string;
+  private readonly listenAddress: TransportAddress;
+  private readonly secret: string;
+  private readonly queueMessagesMax: number;
+  private readonly queueBytesMax: number;
+  private readonly frameBytesMax: number;
+  private readonly reconnectDelayMs: number;
+  private readonly reconnectDelayMaxMs: number;
+  private readonly handshakeTimeoutMs: number;
+  private readonly logger: TransportLogger;
+
+  private readonly peers = new Map<string, Peer>();
+  private readonly inbound = new Set<InboundLink>();
+  private server: net.Server | null = null;
+  private handler: BatchHandler | null = null;
+  private localQueue: Envelope[] = [];
+  private localImmediate: NodeJS.Immediate | null = null;
+  private stopped = false;
+  private stopping: Promise<void> | null = null;
+  private readonly counters = { sent: 0, received: 0, dropped: 0 };
+
+  constructor(options: TcpTransportOptions) {
+    this.nodeId = requireNonEmpty(options.nodeId, 'nodeId');
+    this.secret = requireNonEmpty(options.clusterSecret, 'clusterSecret');
+    this.listenAddress = { host: options.listen.host, port: options.listen.port };
+    this.queueMessagesMax = requirePositiveInteger(options.queueMessagesMax ?? queueMessagesMaxDefault, 'queueMessagesMax');
+    this.queueBytesMax = requirePositiveInteger(options.queueBytesMax ?? queueBytesMaxDefault, 'queueBytesMax');
+    this.frameBytesMax = checkFrameBytesMax(options.frameBytesMax ?? frameBytesMaxDefault);
+    this.reconnectDelayMs = requirePositiveInteger(options.reconnectDelayMs ?? reconnectDelayMsDefault, 'reconnectDelayMs');
+    this.reconnectDelayMaxMs = Math.max(
+      this.reconnectDelayMs,
+      requirePositiveInteger(options.reconnectDelayMaxMs ?? reconnectDelayMaxMsDefault, 'reconnectDelayMaxMs'),
+    );
+    this.handshakeTimeoutMs = requirePositiveInteger(options.handshakeTimeoutMs ?? handshakeTimeoutMsDefault, 'handshakeTimeoutMs');
+    this.logger = options.logger ?? stderrLogger;
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+
+  /** Starts listening; resolves once the port is bound. */
+  start(): Promise<void> {
+    if (this.stopped) return Promise.reject(new Error('transport was stopped; create a new one'));
+    if (this.server) return Promise.reject(new Error('transport already started'));
+    const server = net.createServer((socket) => this.accept(socket));
+    server.maxConnections = inboundConnectionsMax;
+    this.server = server;
+    const { host, port } = this.listenAddress;
+    return new Promise((resolve, reject) => {
+      const onListenError = (error: NodeJS.ErrnoException): void => {
+        this.server = null;
+        server.close();
+        const reason = error.code === 'EADDRINUSE' ? 'address already in use' : error.message;
+        reject(new Error(`node ${this.nodeId} cannot listen on ${host}:${port}: ${reason}`, { cause: error }));
+      };
+      server.once('error', onListenError);
+      server.listen({ host, port }, () => {
+        server.off('error', onListenError);
+        server.on('error', (error) => this.logger.warn({ node: this.nodeId, error: error.message }, 'server error'));
+        resolve();
+      });
+    });
+  }
+
+  /** The bound address (useful with port 0). */
+  address(): TransportAddress {
+    const bound = this.server?.address();
+    if (!bound || typeof bound === 'string') throw new Error('transport is not listening');
+    return { host: bound.address, port: bound.port };
+  }
+
+  /** Closes the server and every connection and cancels every timer; queued messages are discarded. */
+  stop(): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.stopped = true;
+    for (const peer of this.peers.values()) this.discardPeer(peer);
+    for (const link of this.inbound) this.closeInbound(link);
+    if (this.localImmediate) clearImmediate(this.localImmediate);
+    this.localImmediate = null;
+    this.counters.dropped += this.localQueue.length;
+    this.localQueue = [];
+    const server = this.server;
+    this.stopping = new Promise((resolve) => {
+      if (!server) return resolve();
+      // Resolves once every accepted socket has closed; they were all destroyed above.
+      server.close(() => resolve());
+    });
+    return this.stopping;
+  }
+
+  // ---- peers -----------------------------------------------------------------------------------
+
+  setPeer(nodeId: string, address: TransportAddress): void {
+    requireNonEmpty(nodeId, 'nodeId');
+    // Messages to ourselves never touch the network, so our own address is not needed.
+    if (nodeId === this.nodeId || this.stopped) return;
+    const peer = this.peers.get(nodeId);
+    if (!peer) {
+      this.peers.set(nodeId, this.newPeer(nodeId, address));
+      return;
+    }
+    if (peer.address.host === address.host && peer.address.port === address.port) return;
+    peer.address = { host: address.host, port: address.port };
+    this.redirect(peer);
+  }
+
+  /** Drops the connection to a peer's old address and, if anything is queued, connects to the new one now. */
+  private redirect(peer: Peer): void {
+    const link = peer.link;
+    if (link) this.detachLink(peer, link);
+    if (peer.reconnectTimer) clearTimeout(peer.reconnectTimer);
+    peer.reconnectTimer = null;
+    peer.reconnectDelayMs = this.reconnectDelayMs;
+    peer.outageLogged = false;
+    if (peer.queue.length > 0) this.connect(peer);
+  }
+
+  removePeer(nodeId: string): void {
+    const peer = this.peers.get(nodeId);
+    if (!peer) return;
+    this.peers.delete(nodeId);
+    this.discardPeer(peer);
+  }
+
+  private newPeer(nodeId: string, address: TransportAddress): Peer {
+    return {
+      nodeId,
+      address: { host: address.host, port: address.port },
+      queue: [],
+      queuedBytes: 0,
+      link: null,
+      reconnectTimer: null,
+      reconnectDelayMs: this.reconnectDelayMs,
+      flushImmediate: null,
+      awaitingDrain: false,
+      outageLogged: false,
+      removed: false,
+    };
+  }
+
+  private discardPeer(peer: Peer): void {
+    peer.removed = true;
+    if (peer.reconnectTimer) clearTimeout(peer.reconnectTimer);
+    if (peer.flushImmediate) clearImmediate(peer.flushImmediate);
+    peer.reconnectTimer = null;
+    peer.flushImmediate = null;
+    this.counters.dropped += peer.queue.length;
+    peer.queue = [];
+    peer.queuedBytes = 0;
+    if (peer.link) this.detachLink(peer, peer.link);
+  }
+
+  // ---- sending ---------------------------------------------------------------------------------
+
+  send(envelope: Envelope): void {
+    if (this.stopped) {
+      this.counters.dropped += 1;
+      return;
+    }
+    if (envelope.to === this.nodeId) {
+      this.sendLocally(envelope);
+      return;
+    }
+    const peer = this.peers.get(envelope.to);
+    if (!peer || peer.queue.length >= this.queueMessagesMax) {
+      this.counters.dropped += 1;
+      return;
+    }
+    const frame = encodeFrame(envelope);
+    if (!this.admitFrame(peer, frame)) {
+      this.counters.dropped += 1;
+      return;
+    }
+    peer.queue.push(frame);
+    peer.queuedBytes += frame.length;
+    if (peer.link?.phase === 'ready') this.scheduleFlush(peer);
+    else if (!peer.link && !peer.reconnectTimer) this.connect(peer);
+  }
+
+  private admitFrame(peer: Peer, frame: Buffer): boolean {
+    if (frame.length - frameHeaderBytes > this.frameBytesMax) {
+      // The receiver would close the connection on it, losing everything behind it: a bug upstream.
+      this.logger.warn({ peer: peer.nodeId, frameBytes: frame.length, frameBytesMax: this.frameBytesMax }, 'dropping oversized message');
+      return false;
+    }
+    return peer.queuedBytes + frame.length <= this.queueBytesMax;
+  }
+
+  private sendLocally(envelope: Envelope): void {
+    if (this.localQueue.length >= this.queueMessagesMax) {
+      this.counters.dropped += 1;
+      return;
+    }
+    this.localQueue.push(envelope);
+    // Asynchronous like a network delivery, so the core never re-enters itself from inside `send`.
+    this.localImmediate ??= setImmediate(() => {
+      this.localImmediate = null;
+      const batch = this.localQueue;
+      this.localQueue = [];
+      this.counters.sent += batch.length;
+      this.deliver(batch);
+    });
+  }
+
+  private scheduleFlush(peer: Peer): void {
+    if (peer.flushImmediate || peer.awaitingDrain) return;
+    // One write per event-loop turn: everything sent during this turn goes out together.
+    peer.flushImmediate = setImmediate(() => {
+      peer.flushImmediate = null;
+      this.flush(peer);
+    });
+  }
+
+  private flush(peer: Peer): void {
+    const link = peer.link;
+    if (!link || link.phase !== 'ready' || peer.queue.length === 0 || peer.awaitingDrain) return;
+    const batch = takeBatch(peer);
+    this.counters.sent += batch.frames.length;
+    const data = batch.frames.length === 1 ? (batch.frames[0] as Buffer) : Buffer.concat(batch.frames, batch.bytes);
+    if (!link.socket.write(data)) peer.awaitingDrain = true;
+    else if (peer.queue.length > 0) this.scheduleFlush(peer);
+  }
+
+  // ---- outgoing connections --------------------------------------------------------------------
+
+  private connect(peer: Peer): void {
+    peer.reconnectTimer = null;
+    if (peer.removed || this.stopped) return;
+    const socket = net.connect({ host: peer.address.host, port: peer.address.port });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, keepAliveDelayMs);
+    const link: OutgoingLink = {
+      socket,
+      decoder: new FrameDecoder({ frameBytesMax: handshakeFrameBytesMax }),
+      phase: 'challenge',
+      handshakeTimer: setTimeout(() => this.failOutgoing(link, 'handshake timed out'), this.handshakeTimeoutMs),
+      failure: null,
+    };
+    peer.link = link;
+    socket.on('data', (chunk: Buffer) => this.onOutgoingData(peer, link, chunk));
+    socket.on('drain', () => {
+      if (peer.link !== link) return;
+      peer.awaitingDrain = false;
+      this.scheduleFlush(peer);
+    });
+    socket.on('error', (error) => {
+      link.failure ??= error.message;
+    });
+    socket.on('close', () => this.onOutgoingClose(peer, link));
+  }
+
+  private onOutgoingData(peer: Peer, link: OutgoingLink, chunk: Buffer): void {
+    if (peer.link !== link) return;
+    let frames: unknown[];
+    try {
+      frames = link.decoder.push(chunk);
+    } catch (error) {
+      this.failOutgoing(link, `malformed handshake frame: ${errorMessage(error)}`);
+      return;
+    }
+    for (const frame of frames) {
+      if (!this.advanceOutgoingHandshake(peer, link, frame)) return;
+    }
+  }
+
+  /** Returns false once the link has failed. */
+  private advanceOutgoingHandshake(peer: Peer, link: OutgoingLink, frame: unknown): boolean {
+    if (link.phase === 'challenge' && isChallenge(frame)) {
+      const proof: ProofFrame = { handshake: 'proof', nodeId: this.nodeId, proof: this.proofFor(frame.nonce) };
+      link.phase = 'welcome';
+      link.socket.write(encodeFrame(proof));
+      return true;
+    }
+    if (link.phase === 'welcome' && isWelcome(frame)) {
+      if (frame.nodeId !== peer.nodeId) {
+        this.failOutgoing(link, `address ${formatAddress(peer.address)} is node ${JSON.stringify(frame.nodeId)}`);
+        return false;
+      }
+      this.onOutgoingReady(peer, link);
+      return true;
+    }
+    // The server sends nothing after its welcome; anything else is a protocol violation.
+    this.failOutgoing(link, `unexpected handshake frame in phase ${link.phase}`);
+    return false;
+  }
+
+  private onOutgoingReady(peer: Peer, link: OutgoingLink): void {
+    link.phase = 'ready';
+    clearHandshakeTimer(link);
+    peer.reconnectDelayMs = this.reconnectDelayMs;
+    peer.outageLogged = false;
+    this.scheduleFlush(peer);
+  }
+
+  private failOutgoing(link: OutgoingLink, reason: string): void {
+    link.failure ??= reason;
+    link.socket.destroy();
+  }
+
+  private closeOutgoing(link: OutgoingLink): void {
+    clearHandshakeTimer(link);
+    link.socket.destroy();
+  }
+
+  /** Forgets `link` (closing it); its close event will then find it replaced and do nothing. */
+  private detachLink(peer: Peer, link: OutgoingLink): void {
+    peer.link = null;
+    peer.awaitingDrain = false;
+    if (peer.flushImmediate) clearImmediate(peer.flushImmediate);
+    peer.flushImmediate = null;
+    this.closeOutgoing(link);
+  }
+
+  private onOutgoingClose(peer: Peer, link: OutgoingLink): void {
+    clearHandshakeTimer(link);
+    if (peer.link !== link) return; // replaced (address change) or discarded
+    this.detachLink(peer, link);
+    if (peer.removed || this.stopped) return;
+    this.noteOutage(peer, link);
+    // Reconnect only while there is something to send; an idle peer reconnects lazily on `send`.
+    if (peer.queue.length > 0) this.scheduleReconnect(peer);
+  }
+
+  private noteOutage(peer: Peer, link: OutgoingLink): void {
+    if (peer.outageLogged) return;
+    peer.outageLogged = true;
+    const reason =
+      link.failure ??
+      (link.phase === 'ready' ? 'connection closed' : 'closed during handshake (wrong cluster secret?)');
+    this.logger.warn({ node: this.nodeId, peer: peer.nodeId, address: formatAddress(peer.address), reason }, 'peer unreachable; retrying');
+  }
+
+  private scheduleReconnect(peer: Peer): void {
+    peer.reconnectTimer = setTimeout(() => this.connect(peer), peer.reconnectDelayMs);
+    peer.reconnectDelayMs = Math.min(peer.reconnectDelayMs * 2, this.reconnectDelayMaxMs);
+  }
+
+  private proofFor(nonce: Uint8Array): Buffer {
+    return createHmac('sha256', this.secret).update(nonce).digest();
+  }
+
+  // ---- incoming connections --------------------------------------------------------------------
+
+  private accept(socket: net.Socket): void {
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, keepAliveDelayMs);
+    const link: InboundLink = {
+      socket,
+      nonce: randomBytes(nonceBytes),
+      decoder: new FrameDecoder({ frameBytesMax: handshakeFrameBytesMax }),
+      phase: 'proof',
+      peerId: null,
+      handshakeTimer: setTimeout(() => this.rejectInbound(link, 'handshake timed out'), this.handshakeTimeoutMs),
+    };
+    this.inbound.add(link);
+    // Resets and the like from a peer going away are routine; 'close' follows and cleans up.
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearHandshakeTimer(link);
+      this.inbound.delete(link);
+    });
+    socket.on('data', (chunk: Buffer) => this.onInboundData(link, chunk));
+    const challenge: ChallengeFrame = { handshake: 'challenge', protocolVersion, nonce: link.nonce };
+    socket.write(encodeFrame(challenge));
+  }
+
+  private onInboundData(link: InboundLink, chunk: Buffer): void {
+    if (link.phase === 'closed') return;
+    let frames: unknown[];
+    try {
+      frames = link.decoder.push(chunk);
+    } catch (error) {
+      const reason = error instanceof FrameError ? error.message : errorMessage(error);
+      this.rejectInbound(link, `malformed frame: ${reason}`);
+      return;
+    }
+    if (link.phase === 'proof') this.checkProof(link, frames);
+    else this.receiveFrames(link, frames);
+  }
+
+  private checkProof(link: InboundLink, frames: unknown[]): void {
+    if (frames.length === 0) return; // the proof is still arriving
+    const [frame] = frames;
+    if (frames.length > 1 || link.decoder.bufferedBytes > 0) {
+      this.rejectInbound(link, 'sent data before the welcome');
+      return;
+    }
+    if (!isProof(frame) || !this.proofMatches(link.nonce, frame.proof)) {
+      this.rejectInbound(link, 'authentication failed');
+      return;
+    }
+    link.phase = 'ready';
+    link.peerId = frame.nodeId;
+    link.decoder = new FrameDecoder({ frameBytesMax: this.frameBytesMax });
+    clearHandshakeTimer(link);
+    const welcome: WelcomeFrame = { handshake: 'welcome', nodeId: this.nodeId };
+    link.socket.write(encodeFrame(welcome));
+  }
+
+  private proofMatches(nonce: Buffer, proof: Uint8Array): boolean {
+    const expected = this.proofFor(nonce);
+    return proof.length === expected.length && timingSafeEqual(proof, expected);
+  }
+
+  /** Delivers one 'data' event's frames as one batch, or none of them if any is invalid. */
+  private receiveFrames(link: InboundLink, frames: unknown[]): void {
+    const batch: Envelope[] = [];
+    for (const frame of frames) {
+      const problem = this.envelopeProblem(link, frame);
+      if (problem) {
+        this.rejectInbound(link, problem);
+        return;
+      }
+      batch.push(frame as Envelope);
+    }
+    if (batch.length > 0) this.deliver(batch);
+  }
+
+  private envelopeProblem(link: InboundLink, frame: unknown): string | null {
+    if (!isEnvelope(frame)) return 'frame is not an envelope';
+    if (frame.to !== this.nodeId) return `envelope addressed to ${JSON.stringify(frame.to)}`;
+    // Every node sends over its own connections, so `from` must be the authenticated peer.
+    if (frame.from !== link.peerId) return `envelope from ${JSON.stringify(frame.from)} on a connection from ${link.peerId}`;
+    return null;
+  }
+
+  private rejectInbound(link: InboundLink, reason: string): void {
+    if (link.phase === 'closed') return;
+    const remote = `${link.socket.remoteAddress ?? '?'}:${link.socket.remotePort ?? '?'}`;
+    this.logger.warn({ node: this.nodeId, remote, peer: link.peerId, reason }, 'closing incoming connection');
+    this.closeInbound(link);
+  }
+
+  private closeInbound(link: InboundLink): void {
+    link.phase = 'closed';
+    clearHandshakeTimer(link);
+    link.socket.destroy();
+  }
+
+  // ---- delivery --------------------------------------------------------------------------------
+
+  /** Sets the handler for incoming batches (one handler; a later call replaces it). */
+  onBatch(handler: BatchHandler): void {
+    this.handler = handler;
+  }
+
+  private deliver(batch: Envelope[]): void {
+    if (!this.handler) {
+      this.counters.dropped += batch.length;
+      return;
+    }
+    this.counters.received += batch.length;
+    // A throwing handler is a bug in the core; it propagates (and fails loudly) rather than being hidden.
+    this.handler(batch);
+  }
+
+  stats(): TransportStats {
+    const peers: Record<string, PeerStats> = {};
+    for (const peer of this.peers.values()) {
+      peers[peer.nodeId] = { connected: peer.link?.phase === 'ready', queued: peer.queue.length };
+    }
+    return { ...this.counters, peers };
+  }
+}
+
+/** Takes frames from the front of the queue, up to writeBatchBytesMax (at least one frame). */
+function takeBatch(peer: Peer): { frames: Buffer[]; bytes: number } {
+  if (peer.queuedBytes <= writeBatchBytesMax) {
+    const frames = peer.queue;
+    const bytes = peer.queuedBytes;
+    peer.queue = [];
+    peer.queuedBytes = 0;
+    return { frames, bytes };
+  }
+  let count = 0;
+  let bytes = 0;
+  for (const frame of peer.queue) {
+    if (count > 0 && bytes + frame.length > writeBatchBytesMax) break;
+    bytes += frame.length;
+    count += 1;
+  }
+  const frames = peer.queue.splice(0, count);
+  peer.queuedBytes -= bytes;
+  return { frames, bytes };
+}
+
+function isChallenge(frame: unknown): frame is ChallengeFrame {
+  const value = frame as Partial<ChallengeFrame> | null;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    value.handshake === 'challenge' &&
+    value.protocolVersion === protocolVersion &&
+    value.nonce instanceof Uint8Array &&
+    value.nonce.length === nonceBytes
+  );
+}
+
+function isProof(frame: unknown): frame is ProofFrame {
+  const value = frame as Partial<ProofFrame> | null;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    value.handshake === 'proof' &&
+    typeof value.nodeId === 'string' &&
+    value.nodeId.length > 0 &&
+    value.proof instanceof Uint8Array
+  );
+}
+
+function isWelcome(frame: unknown): frame is WelcomeFrame {
+  const value = frame as Partial<WelcomeFrame> | null;
+  return typeof value === 'object' && value !== null && value.handshake === 'welcome' && typeof value.nodeId === 'string';
+}
+
+function clearHandshakeTimer(link: { handshakeTimer: NodeJS.Timeout | null }): void {
+  if (link.handshakeTimer) clearTimeout(link.handshakeTimer);
+  link.handshakeTimer = null;
+}
+
+function formatAddress(address: TransportAddress): string {
+  return `${address.host}:${address.port}`;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function requireNonEmpty(value: string, name: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${name} must be a non-empty string`);
+  return value;
+}
+
+function requirePositiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
+  return value;
+}

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { leafCount } from '../../src/core/hash.js';
+import { formatVersion, type Entry } from '../../src/core/version.js';
+import { SqliteStorage } from '../../src/storage/sqlite.js';
+import { storageContract } from './contract.js';
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'quorumkv-storage-'));
+}
+
+storageContract('SqliteStorage', () => {
+  const dir = tempDir();
+  const storage = SqliteStorage.open(join(dir, 'data.db'), { fsync: 'periodic' });
+  return {
+    storage,
+    cleanup: () => {
+      storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+function entry(key: string, wallMs: number, value: string | null): Entry {
+  return {
+    key,
+    version: formatVersion({ wallMs, counter: 0, nodeId: 'n1' }),
+    value: value === null ? null : new TextEncoder().encode(value),
+  };
+}
+
+/** Runs `body` with a fresh temp dir that is removed afterwards. */
+async function inTempDir(body: (dir: string) => void | Promise<void>): Promise<void> {
+  const dir = tempDir();
+  try {
+    await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const fixture = fileURLToPath(new URL('./fixtures/apply-then-wait.ts', import.meta.url));
+
+/** Starts the fixture, waits for 'committed', kills it with SIGKILL and waits for it to exit. */
+async function applyThenKill(path: string, count: number, fsync: 'commit' | 'periodic'): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, path, String(count), fsync], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  await new Promise<void>((resolve, reject) => {
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('committed')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`fixture exited (${code}) before committing: ${stderr}`)));
+  });
+  child.kill('SIGKILL');
+  assert.equal(await exited, 'SIGKILL');
+}
+
+describe('SqliteStorage', () => {
+  it('creates the directory of the database file', () =>
+    inTempDir((dir) => {
+      const path = join(dir, 'nested', 'deeper', 'data.db');
+      const storage = SqliteStorage.open(path, { fsync: 'commit' });
+      storage.apply(entry('a', 1, 'v'));
+      storage.close();
+      assert.ok(existsSync(path));
+    }));
+
+  it('keeps everything across close and reopen', () =>
+    inTempDir((dir) => {
+      const path = join(dir, 'data.db');
+      const first = SqliteStorage.open(path, { fsync: 'commit' });
+      first.apply(entry('a', 1, 'one'));
+      first.apply(entry('b', 1, null));
+      first.apply(entry('gone', 1, null));
+      first.purgeTombstone('gone', entry('gone', 1, null).version, 77);
+      first.apply(entry('empty', 1, ''));
+      first.addHint('peer', entry('a', 1, 'one'), 10);
+      first.setMeta('ring', 'r1');
+      const observe = (storage: SqliteStorage) => ({
+        entries: storage.scan(null, 100),
+        leaves: storage.leafHashes(0, leafCount - 1),
+        floor: storage.purgeFloor('gone'),
+        hints: storage.hintsFor('peer', 10),
+        meta: storage.getMeta('ring'),
+        counts: storage.counts(),
+      });
+      const before = observe(first);
+      first.close();
+      const second = SqliteStorage.open(path, { fsync: 'periodic' });
+      try {
+        assert.deepEqual(observe(second), before);
+        assert.deepEqual(second.get('empty')?.value, new Uint8Array(0));
+        // Hint ids keep increasing after a reopen.
+        second.addHint('peer', entry('b', 1, null), 11);
+        const ids = second.hintsFor('peer', 10).map((hint) => hint.id);
+        assert.ok((ids[1] as number) > (ids[0] as number));
+      } finally {
+        second.close();
+      }
+    }));
+
+  it('runs in WAL mode at schema version 1', () =>
+    inTempDir((dir) => {
+      const path = join(dir, 'data.db');
+      SqliteStorage.open(path, { fsync: 'commit' }).close();
+      const db = new Database(path, { readonly: true });
+      try {
+        assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+        assert.equal(db.pragma('user_version', { simple: true }), 1);
+      } finally {
+        db.close();
+      }
+    }));
+
+  it('refuses a database written by a newer schema', () =>
+    inTempDir((dir) => {
+      const path = join(dir, 'data.db');
+      SqliteStorage.open(path, { fsync: 'commit' }).close();
+      const db = new Database(path);
+      db.pragma('user_version = 2');
+      db.close();
+      assert.throws(() => SqliteStorage.open(path, { fsync: 'commit' }), /schema version 2/);
+    }));
+
+  it('sync checkpoints the WAL and fileSizeBytes counts the files', () =>
+    inTempDir((dir) => {
+      const storage = SqliteStorage.open(join(dir, 'data.db'), { fsync: 'periodic' });
+      try {
+        for (let i = 0; i < 100; i++) storage.apply(entry(`k${i}`, 1, 'x'.repeat(100)));
+        storage.sync();
+        assert.ok(storage.fileSizeBytes() > 100 * 100);
+        assert.throws(() => storage.transaction(() => storage.sync()));
+      } finally {
+        storage.close();
+      }
+    }));
+
+  for (const fsync of ['commit', 'periodic'] as const) {
+    it(`keeps a committed transaction when the process is killed (fsync ${fsync})`, () =>
+      inTempDir(async (dir) => {
+        const path = join(dir, 'data.db');
+        const count = 500;
+        await applyThenKill(path, count, fsync);
+        const storage = SqliteStorage.open(path, { fsync });
+        try {
+          assert.deepEqual(storage.counts(), { live: count, tombstones: 0 });
+          assert.deepEqual(storage.get(`key-${count - 1}`), {
+            key: `key-${count - 1}`,
+            version: formatVersion({ wallMs: 1000 + count - 1, counter: 0, nodeId: 'child' }),
+            value: new TextEncoder().encode(`value-${count - 1}`),
+          });
+          assert.equal(storage.hintsFor('peer', 10).length, 1);
+          assert.equal(storage.getMeta('written'), String(count));
+        } finally {
+          storage.close();
+        }
+      }));
+  }
+});
