@@ -19,6 +19,10 @@ import {
   type ClientOptions,
 } from './cli/clientCommands.js';
 import { printStatus } from './cli/statusTable.js';
+import { registerShellCommands } from './cli/shell.js';
+import { registerAdminCommands } from './cli/adminCommands.js';
+import { registerBenchCommands } from './bench/command.js';
+import { registerSimCommands } from './sim/command.js';
 
 const program = new Command();
 program.name('quorumkv').description('A replicated key-value store that loses nothing while servers fail.').version('0.1.0');
@@ -115,6 +119,7 @@ program
       id: options.id,
       http: parseHostPort(options.http),
       peer: parseHostPort(options.peer),
+      resp: options.resp ? parseHostPort(options.resp) : undefined,
       dataDir: options.data,
       ...(options.initialCluster ? { initialCluster: parseInitialCluster(options.initialCluster) } : {}),
       strategy: options.strategy,
@@ -194,6 +199,11 @@ clientCommand('status', 'show the cluster: members, their state, strategy')
       else printStatus(result);
     }),
   );
+
+registerAdminCommands(program);
+registerShellCommands(program);
+registerBenchCommands(program);
+registerSimCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`quorumkv: ${(error as Error).message}\n`);

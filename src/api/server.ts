@@ -8,6 +8,7 @@ import type { NodeRuntime } from '../runtime/nodeRuntime.js';
 export type { ApiAuth };
 import { checkToken, type ApiAuth } from './auth.js';
 import { sendError } from './errors.js';
+import { registerListRoutes } from './listRoutes.js';
 import { registerSeedRoutes } from './seedRoutes.js';
 import { registerV1Routes } from './v1Routes.js';
 
@@ -68,6 +69,7 @@ export function buildServer(context: ApiContext): FastifyInstance {
 
   registerV1Routes(app, context);
   registerSeedRoutes(app, context);
+  registerListRoutes(app, context);
   return app;
 }
 

@@ -4,7 +4,7 @@
 // orphan is left behind even when the supervisor is killed.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LocalCluster, LocalMember } from './clusterFile.js';
@@ -31,7 +31,13 @@ interface Child {
   expectedExit: boolean;
 }
 
-export const mainScript = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'main.js');
+/** How to run `quorumkv`: the compiled main.js, or main.ts through tsx when running from sources. */
+export function mainCommand(): string[] {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const compiled = join(here, '..', 'main.js');
+  if (existsSync(compiled)) return [compiled];
+  return ['--import', 'tsx', join(here, '..', 'main.ts')];
+}
 
 export class Supervisor {
   private readonly children = new Map<string, Child>();
@@ -76,7 +82,7 @@ export class Supervisor {
     const { cluster, dataDir } = this.options;
     const dir = nodeDataDir(dataDir, id);
     const args = [
-      mainScript,
+      ...mainCommand(),
       'node',
       '--id', id,
       '--http', child.member.http,

@@ -7,6 +7,7 @@ import { QuorumError } from '../core/errors.js';
 import { resolveConfig, presets, type CoreConfig } from '../core/config.js';
 import { rfDefault, vnodesDefault, type Layout, type LayoutMember, type Strategy } from '../core/layout.js';
 import { buildServer, type NodeControl } from '../api/server.js';
+import { startRespServer, type RespServerHandle } from '../api/resp/server.js';
 import { formatHostPort, isLoopback, parseHostPort, type HostPort } from './address.js';
 import { NodeRuntime } from './nodeRuntime.js';
 
@@ -14,6 +15,7 @@ export interface NodeMainOptions {
   readonly id: string;
   readonly http: HostPort;
   readonly peer: HostPort;
+  readonly resp?: HostPort | undefined;
   readonly dataDir: string;
   readonly initialCluster?: readonly LayoutMember[];
   readonly strategy: Strategy;
@@ -87,6 +89,17 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
     await runtime.stop();
     throw error;
   }
+  let resp: RespServerHandle | undefined;
+  if (options.resp) {
+    try {
+      resp = await startRespServer(runtime, options.resp, { token: options.token, adminToken: options.adminToken });
+    } catch (error) {
+      await app.close();
+      await runtime.stop();
+      throw error;
+    }
+    logger.info({ resp: resp.address }, 'Redis protocol listening');
+  }
   const address = app.server.address();
   const httpAddress = typeof address === 'object' && address ? { host: options.http.host, port: address.port } : options.http;
   logger.info({ http: httpAddress }, 'HTTP API listening');
@@ -94,6 +107,7 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
     runtime,
     httpAddress,
     async stop() {
+      await resp?.close();
       await app.close();
       await runtime.stop();
       logger.flush?.();

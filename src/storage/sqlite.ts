@@ -381,6 +381,15 @@ export class SqliteStorage implements Storage {
     this.checkpoint.run();
   }
 
+  /** The connection's durability settings as SQLite reports them (synchronous: 1 NORMAL, 2 FULL). */
+  durability(): { readonly journalMode: string; readonly synchronous: number } {
+    this.assertOpen();
+    return {
+      journalMode: this.db.pragma('journal_mode', { simple: true }) as string,
+      synchronous: this.db.pragma('synchronous', { simple: true }) as number,
+    };
+  }
+
   /** Bytes on disk: the database file plus its write-ahead log. */
   fileSizeBytes(): number {
     return fileSize(this.path) + fileSize(`${this.path}-wal`);

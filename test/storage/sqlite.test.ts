@@ -124,6 +124,21 @@ describe('SqliteStorage', () => {
       }
     }));
 
+  it('syncs every commit with fsync commit, and leaves it to checkpoints with fsync periodic', () =>
+    inTempDir((dir) => {
+      for (const [fsync, synchronous] of [
+        ['commit', 2],
+        ['periodic', 1],
+      ] as const) {
+        const storage = SqliteStorage.open(join(dir, `${fsync}.db`), { fsync });
+        try {
+          assert.deepEqual(storage.durability(), { journalMode: 'wal', synchronous });
+        } finally {
+          storage.close();
+        }
+      }
+    }));
+
   it('refuses a database written by a newer schema', () =>
     inTempDir((dir) => {
       const path = join(dir, 'data.db');
