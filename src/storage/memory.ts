@@ -319,7 +319,9 @@ export class MemoryStorage implements Storage {
 
   hintCounts(): Map<string, number> {
     this.assertOpen();
-    return new Map([...this.hintsByTarget].map(([target, hints]) => [target, hints.items.length]));
+    // In target order, as SqliteStorage's ORDER BY returns them, so iteration order matches too.
+    const targets = [...this.hintsByTarget.keys()].sort(compareUtf8);
+    return new Map(targets.map((target) => [target, this.hintsByTarget.get(target)?.items.length ?? 0]));
   }
 
   getMeta(name: string): string | undefined {

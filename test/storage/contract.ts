@@ -853,11 +853,16 @@ export function storageContract(name: string, make: () => StoreUnderTest): void 
         storage.addHint('t1', entry('a', version(1), 'a'), 1);
         storage.addHint('t2', entry('a', version(1), 'a'), 1);
         storage.addHint('t1', entry('b', version(1), 'b'), 1);
+        storage.addHint('\u{1F600}', entry('b', version(1), 'b'), 1);
+        storage.addHint('\uE000', entry('b', version(1), 'b'), 1);
         const counts = storage.hintCounts();
         assert.ok(counts instanceof Map);
-        assert.deepEqual([...counts].sort(), [
+        // Iteration follows target order (UTF-8), the same in every implementation.
+        assert.deepEqual([...counts], [
           ['t1', 2],
           ['t2', 1],
+          ['\uE000', 1],
+          ['\u{1F600}', 1],
         ]);
       });
     });

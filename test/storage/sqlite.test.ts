@@ -46,24 +46,35 @@ async function inTempDir(body: (dir: string) => void | Promise<void>): Promise<v
 }
 
 const fixture = fileURLToPath(new URL('./fixtures/apply-then-wait.ts', import.meta.url));
+/** The project root, so that `--import tsx` resolves whatever directory the tests run from. */
+const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+const childTimeoutMs = 30_000;
 
 /** Starts the fixture, waits for 'committed', kills it with SIGKILL and waits for it to exit. */
 async function applyThenKill(path: string, count: number, fsync: 'commit' | 'periodic'): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', fixture, path, String(count), fsync], {
+    cwd: projectRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-  await new Promise<void>((resolve, reject) => {
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (stdout.includes('committed')) resolve();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('committed')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`fixture exited (${code}) before committing: ${stderr}`)));
+      timer = setTimeout(() => reject(new Error(`fixture did not commit within ${childTimeoutMs} ms: ${stderr}`)), childTimeoutMs);
     });
-    child.on('exit', (code) => reject(new Error(`fixture exited (${code}) before committing: ${stderr}`)));
-  });
-  child.kill('SIGKILL');
+  } finally {
+    clearTimeout(timer);
+    // SIGKILL gives SQLite no chance to finish anything: only what COMMIT already wrote survives.
+    child.kill('SIGKILL');
+  }
   assert.equal(await exited, 'SIGKILL');
 }
 
