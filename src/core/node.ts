@@ -38,6 +38,8 @@ export interface NodeDeps {
 const metaLayout = 'layout';
 const metaIncarnation = 'incarnation';
 const textEncoder = new TextEncoder();
+/** A UTF-16 surrogate without its pair: such a key has no UTF-8 form. */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export interface NodeStatus {
   readonly id: string;
@@ -163,6 +165,7 @@ export class QuorumNode {
 
   private checkKey(key: string): QuorumError | undefined {
     if (key.length === 0) return new QuorumError('BAD_REQUEST', 'key must not be empty');
+    if (loneSurrogate.test(key)) return new QuorumError('BAD_REQUEST', 'key must be valid UTF-8 text');
     const bytes = textEncoder.encode(key).length;
     if (bytes > this.config.keyBytesMax) {
       return new QuorumError('KEY_TOO_LARGE', `key is ${bytes} bytes, the limit is ${this.config.keyBytesMax}`, {
