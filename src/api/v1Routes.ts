@@ -50,7 +50,12 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
 
   app.get('/v1/cluster', async () => clusterView(runtime));
 
-  app.get('/v1/health', async () => ({ status: 'ok', id: runtime.node.id, paused: runtime.node.isPaused }));
+  app.get('/v1/health', async () => ({
+    status: 'ok',
+    id: runtime.node.id,
+    paused: runtime.node.isPaused,
+    recovery: runtime.node.recoveryStatus().phase,
+  }));
 
   app.get('/v1/status', async () => {
     const status = runtime.node.status();
@@ -81,6 +86,19 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
       entries: page.map((e) => ({ key: e.key, version: e.version, tombstone: e.value === null, wallMs: wallMsOf(e.version) })),
       next,
     };
+  });
+
+  // Anti-entropy with every live co-replica now; `?wait=true` answers when the sessions end.
+  app.post('/v1/admin/anti-entropy', async (request) => {
+    const query = request.query as Query;
+    const sessions = runtime.repairNow();
+    if (booleanParam(query, 'wait', false)) {
+      const deadline = Date.now() + integerParam(query, 'timeout', 60_000, 1, 600_000);
+      while (sessions.some((s) => s.state === 'running') && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    return { status: 'success', sessions };
   });
 
   app.post('/v1/admin/pause', async () => {

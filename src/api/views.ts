@@ -23,14 +23,16 @@ export interface ClusterJson {
   pending: { strategy: string; rf: number } | null;
   members: MemberJson[];
   hintsPending: Record<string, number>;
+  /** This node's own catching up after a (re)start. */
+  recovery: { phase: string; peersSynced: string[]; peersPending: string[] };
 }
 
 export function clusterView(runtime: NodeRuntime): ClusterJson {
-  const status = runtime.node.status();
-  const layout = status.layout;
-  const states = new Map(status.members.map((m) => [m.id, m]));
+  const node = runtime.node;
+  const layout = node.layout;
+  const states = new Map(node.memberViews().map((m) => [m.id, m]));
   return {
-    node: status.id,
+    node: node.id,
     layoutVersion: layout.version,
     strategy: layout.strategy,
     rf: layout.rf,
@@ -50,6 +52,7 @@ export function clusterView(runtime: NodeRuntime): ClusterJson {
         sinceMs: view?.sinceMs ?? 0,
       };
     }),
-    hintsPending: status.hintsPending,
+    hintsPending: node.hintsPending(),
+    recovery: node.recoveryStatus(),
   };
 }

@@ -45,6 +45,9 @@ export interface CoreConfig {
   readonly antiEntropyIntervalMs: number;
   /** Keys exchanged per anti-entropy step (a named bound on message size). */
   readonly antiEntropyKeysMax: number;
+  /** Repair and streaming pace, in keys moved per second per session; 0 means unpaced. Lower keeps
+   *  client latency steady while a replica is rebuilt; higher rebuilds it sooner. */
+  readonly antiEntropyKeysPerSecondMax: number;
 
   /** Tombstones are purged only after this long, and only once every replica holds them. */
   readonly tombstoneGraceMs: number;
@@ -75,6 +78,7 @@ export const defaultConfig: CoreConfig = {
 
   antiEntropyIntervalMs: 1 * minute,
   antiEntropyKeysMax: 1000,
+  antiEntropyKeysPerSecondMax: 100_000,
 
   tombstoneGraceMs: 10 * 24 * hour,
   tombstonePurgeIntervalMs: 1 * minute,
@@ -128,7 +132,7 @@ export function validateConfig(config: CoreConfig): void {
   if (config.probeTimeoutMs >= config.probeIntervalMs) {
     throw new Error('setting probeTimeoutMs must be shorter than probeIntervalMs');
   }
-  if (config.antiEntropyIntervalMs < 0 || config.tombstoneGraceMs < 0 || config.restampMax < 0 || config.indirectProbes < 0) {
+  if (config.antiEntropyIntervalMs < 0 || config.antiEntropyKeysPerSecondMax < 0 || config.tombstoneGraceMs < 0 || config.restampMax < 0 || config.indirectProbes < 0) {
     throw new Error('settings antiEntropyIntervalMs, tombstoneGraceMs, restampMax and indirectProbes cannot be negative');
   }
 }

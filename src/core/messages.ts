@@ -74,6 +74,57 @@ export interface LayoutPullMessage {
   readonly kind: 'layout-pull';
 }
 
+/** Anti-entropy (antiEntropy.ts): range hashes of one chunk of shared ranges. */
+export interface AeRangesMessage {
+  readonly kind: 'ae-ranges';
+  readonly session: number;
+  readonly ranges: readonly { readonly start: number; readonly end: number; readonly h1: number; readonly h2: number }[];
+}
+
+/** The responder's segment hashes for the ranges whose hash differed. */
+export interface AeDiffMessage {
+  readonly kind: 'ae-diff';
+  readonly session: number;
+  readonly segments: readonly { readonly lo: number; readonly hi: number; readonly h1: number; readonly h2: number }[];
+  readonly differingRanges: number;
+}
+
+/** The initiator's (key, version) pairs in segments that differed. */
+export interface AeKeysMessage {
+  readonly kind: 'ae-keys';
+  readonly session: number;
+  readonly segments: readonly { readonly lo: number; readonly hi: number }[];
+  readonly items: readonly (readonly [string, Version])[];
+}
+
+/** Entries the initiator lacks (or holds older), and keys the responder wants from it. */
+export interface AeSyncMessage {
+  readonly kind: 'ae-sync';
+  readonly session: number;
+  readonly entries: readonly Entry[];
+  readonly want: readonly string[];
+  readonly truncated: boolean;
+}
+
+export interface AePushMessage {
+  readonly kind: 'ae-push';
+  readonly entries: readonly Entry[];
+}
+
+/** Does the receiver hold this tombstone (or something newer, or a purge floor at least as new)? */
+export interface PurgeCheckMessage {
+  readonly kind: 'purge-check';
+  readonly op: number;
+  readonly key: string;
+  readonly version: Version;
+}
+
+export interface PurgeCheckReply {
+  readonly kind: 'purge-check-reply';
+  readonly op: number;
+  readonly holds: boolean;
+}
+
 export type Message =
   | WriteMessage
   | WriteReply
@@ -83,4 +134,11 @@ export type Message =
   | AckMessage
   | PingRequestMessage
   | LayoutMessage
-  | LayoutPullMessage;
+  | LayoutPullMessage
+  | AeRangesMessage
+  | AeDiffMessage
+  | AeKeysMessage
+  | AeSyncMessage
+  | AePushMessage
+  | PurgeCheckMessage
+  | PurgeCheckReply;

@@ -6,6 +6,7 @@
 // are staged and released to the outbox only after the transaction commits, so that no replica ever
 // acknowledges a write that is not durable.
 
+import { AntiEntropy, type SessionProgress } from './antiEntropy.js';
 import { assert } from './assert.js';
 import type { CoreConfig } from './config.js';
 import { Coordinator, type Callback, type ReadOptions, type ReadOutcome, type WriteOptions, type WriteOutcome } from './coordinator.js';
@@ -18,6 +19,7 @@ import type { Envelope, Message, ReadMessage, WriteMessage } from './messages.js
 import { Placement } from './placement.js';
 import type { Clock, Random } from './ports.js';
 import type { Storage } from './storage.js';
+import { TombstonePurger } from './tombstones.js';
 import { isWellFormed } from './validate.js';
 import type { Entry } from './version.js';
 
@@ -41,9 +43,23 @@ const textEncoder = new TextEncoder();
 /** A UTF-16 surrogate without its pair: such a key has no UTF-8 form. */
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** A (re)started node is recovering until it has run anti-entropy with every live co-replica. */
+export interface RecoveryStatus {
+  readonly phase: 'recovering' | 'ready';
+  readonly peersSynced: string[];
+  readonly peersPending: string[];
+}
+
 export interface NodeStatus {
   readonly id: string;
   readonly paused: boolean;
+  readonly recovery: RecoveryStatus;
+  readonly antiEntropy: {
+    readonly running: SessionProgress[];
+    readonly recent: SessionProgress[];
+    readonly keysRepaired: number;
+  };
+  readonly tombstonesPurged: number;
   readonly layout: Layout;
   readonly members: MemberView[];
   readonly hintsPending: Record<string, number>;
@@ -61,6 +77,10 @@ export class QuorumNode {
   private readonly membership: Membership;
   private readonly coordinator: Coordinator;
   private readonly hints: HintDelivery;
+  private readonly antiEntropy: AntiEntropy;
+  private readonly purger: TombstonePurger;
+  private recovering = true;
+  private readonly peersSynced = new Set<string>();
   private currentLayout: Layout;
   private currentPlacement: Placement;
   private outbox: Envelope[] = [];
@@ -108,6 +128,24 @@ export class QuorumNode {
       send,
       nextOp: () => this.nextOp(),
     });
+    this.antiEntropy = new AntiEntropy({
+      selfId: deps.id,
+      config: deps.config,
+      storage: deps.storage,
+      random: deps.random,
+      placement: () => this.currentPlacement,
+      isAvailable: (id) => this.membership.isAvailable(id),
+      send,
+    });
+    this.purger = new TombstonePurger({
+      selfId: deps.id,
+      config: deps.config,
+      storage: deps.storage,
+      placement: () => this.currentPlacement,
+      isAlive: (id) => this.membership.stateOf(id) === 'alive',
+      send,
+      nextOp: () => this.nextOp(),
+    });
     this.coordinator = new Coordinator({
       selfId: deps.id,
       config: deps.config,
@@ -133,9 +171,43 @@ export class QuorumNode {
     return this.paused;
   }
 
-  /** Tells every member this node is (back) up. */
+  /** Tells every member this node is (back) up, and starts catching up with its co-replicas. */
   start(): void {
     this.membership.announce(this.nowMs());
+    this.beginRecovery();
+  }
+
+  private beginRecovery(): void {
+    this.recovering = true;
+    this.peersSynced.clear();
+    this.continueRecovery(this.nowMs());
+  }
+
+  /** Runs anti-entropy with each live co-replica not yet synced; ready once all are. */
+  private continueRecovery(nowMs: number): void {
+    if (!this.recovering) return;
+    const pending = this.recoveryPending();
+    if (pending.length === 0) {
+      this.recovering = false;
+      return;
+    }
+    for (const peer of pending) {
+      if (this.antiEntropy.isRunningWith(peer)) continue;
+      this.antiEntropy.start(peer, 'recovery', nowMs, undefined, (progress) => {
+        if (progress.state === 'done') this.peersSynced.add(progress.peer);
+      });
+    }
+  }
+
+  private recoveryPending(): string[] {
+    return this.antiEntropy
+      .coReplicas()
+      .filter((id) => !this.peersSynced.has(id) && this.membership.stateOf(id) === 'alive');
+  }
+
+  /** Anti-entropy with every live co-replica now (the admin route). */
+  repairNow(): SessionProgress[] {
+    return this.antiEntropy.startAll('manual', this.nowMs());
   }
 
   // ---- client operations ------------------------------------------------------------------------
@@ -227,6 +299,20 @@ export class QuorumNode {
       }
       case 'layout-pull':
         return this.send(from, { kind: 'layout', layout: this.currentLayout });
+      case 'ae-ranges':
+        return this.antiEntropy.handleRanges(from, message);
+      case 'ae-diff':
+        return this.antiEntropy.handleDiff(from, message, nowMs);
+      case 'ae-keys':
+        return this.antiEntropy.handleKeys(from, message);
+      case 'ae-sync':
+        return this.antiEntropy.handleSync(from, message, nowMs);
+      case 'ae-push':
+        return this.antiEntropy.handlePush(message);
+      case 'purge-check':
+        return this.purger.handleCheck(from, message);
+      case 'purge-check-reply':
+        return this.purger.handleReply(from, message, nowMs);
     }
   }
 
@@ -306,6 +392,9 @@ export class QuorumNode {
       this.membership.tick(nowMs);
       this.coordinator.expire(nowMs);
       this.hints.tick(nowMs);
+      this.antiEntropy.tick(nowMs);
+      this.continueRecovery(nowMs);
+      this.purger.tick(nowMs);
     });
   }
 
@@ -320,6 +409,7 @@ export class QuorumNode {
     this.paused = false;
     this.membership.refresh();
     this.membership.announce(this.nowMs());
+    this.beginRecovery();
   }
 
   stateOf(id: string): MemberState {
@@ -331,12 +421,35 @@ export class QuorumNode {
     return {
       id: this.id,
       paused: this.paused,
+      recovery: this.recoveryStatus(),
+      antiEntropy: {
+        running: this.antiEntropy.running(),
+        recent: this.antiEntropy.recent(),
+        keysRepaired: this.antiEntropy.keysRepaired,
+      },
+      tombstonesPurged: this.purger.purged,
       layout: this.currentLayout,
       members: this.membership.view(nowMs),
       hintsPending: this.hints.pendingCounts(),
       hintsDelivered: this.hints.delivered,
       operationsInFlight: this.coordinator.inFlight,
       entries: this.storage.counts(),
+    };
+  }
+
+  memberViews(): MemberView[] {
+    return this.membership.view(this.nowMs());
+  }
+
+  hintsPending(): Record<string, number> {
+    return this.hints.pendingCounts();
+  }
+
+  recoveryStatus(): RecoveryStatus {
+    return {
+      phase: this.recovering ? 'recovering' : 'ready',
+      peersSynced: [...this.peersSynced].sort(),
+      peersPending: this.recovering ? this.recoveryPending() : [],
     };
   }
 

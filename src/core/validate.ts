@@ -3,6 +3,8 @@
 // allowed to throw inside a storage transaction.
 
 import type { Message } from './messages.js';
+import { ringSize } from './hash.js';
+import { isSegment } from './segments.js';
 import { isVersion, type Entry } from './version.js';
 
 export function isEntry(value: unknown): value is Entry {
@@ -17,6 +19,29 @@ export function isEntry(value: unknown): value is Entry {
 }
 
 const isOp = (value: unknown): boolean => Number.isSafeInteger(value);
+const isSession = isOp;
+const isKey = (value: unknown): boolean => typeof value === 'string' && value.length > 0;
+const isUint32 = (value: unknown): boolean => Number.isInteger(value) && (value as number) >= 0 && (value as number) < ringSize;
+/** Bound on the items of one array field (a named limit on what a peer can make us process). */
+const arrayItemsMax = 100_000;
+
+function isArrayOf(value: unknown, check: (item: unknown) => boolean): boolean {
+  return Array.isArray(value) && value.length <= arrayItemsMax && value.every(check);
+}
+
+function isHashedRange(value: unknown): boolean {
+  const r = value as Record<string, unknown>;
+  return typeof r === 'object' && r !== null && isUint32(r.start) && isUint32(r.end) && isUint32(r.h1) && isUint32(r.h2);
+}
+
+function isHashedSegment(value: unknown): boolean {
+  const s = value as Record<string, unknown>;
+  return isSegment(value) && isUint32(s.h1) && isUint32(s.h2);
+}
+
+function isKeyVersion(value: unknown): boolean {
+  return Array.isArray(value) && value.length === 2 && isKey(value[0]) && isVersion(value[1]);
+}
 const isSeq = (value: unknown): boolean => Number.isInteger(value);
 
 /** Whether `message` has the fields its kind requires (extra fields are ignored). */
@@ -40,6 +65,20 @@ export function isWellFormed(message: Message): boolean {
       return typeof m.layout === 'object' && m.layout !== null;
     case 'layout-pull':
       return true;
+    case 'ae-ranges':
+      return isSession(m.session) && isArrayOf(m.ranges, isHashedRange);
+    case 'ae-diff':
+      return isSession(m.session) && Number.isInteger(m.differingRanges) && isArrayOf(m.segments, isHashedSegment);
+    case 'ae-keys':
+      return isSession(m.session) && isArrayOf(m.segments, isSegment) && isArrayOf(m.items, isKeyVersion);
+    case 'ae-sync':
+      return isSession(m.session) && isArrayOf(m.entries, isEntry) && isArrayOf(m.want, isKey) && typeof m.truncated === 'boolean';
+    case 'ae-push':
+      return isArrayOf(m.entries, isEntry);
+    case 'purge-check':
+      return isOp(m.op) && isKey(m.key) && isVersion(m.version);
+    case 'purge-check-reply':
+      return isOp(m.op) && typeof m.holds === 'boolean';
     default:
       return false; // an unknown kind (from a newer node, or garbage)
   }

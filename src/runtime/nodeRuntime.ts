@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CoreConfig } from '../core/config.js';
 import type { Callback, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome } from '../core/coordinator.js';
+import type { SessionProgress } from '../core/antiEntropy.js';
 import type { Layout, Strategy } from '../core/layout.js';
 import { QuorumNode } from '../core/node.js';
 import type { Clock, Random } from '../core/ports.js';
@@ -104,6 +105,12 @@ export class NodeRuntime {
 
   get(key: string, options: Partial<ReadOptions>): Promise<ReadOutcome> {
     return this.call<ReadOutcome>((callback) => this.node.get(key, options, callback));
+  }
+
+  repairNow(): SessionProgress[] {
+    const sessions = this.node.repairNow();
+    this.flush();
+    return sessions;
   }
 
   changeReplication(strategy: Strategy, rf?: number): Layout {

@@ -1,0 +1,347 @@
+// Anti-entropy: two replicas compare their hash trees (segments.ts) over the token ranges they share
+// and exchange only the keys that differ; it is what guarantees convergence when hints were lost or
+// expired (DESIGN.md §4). The initiator drives a session step by step; the responder keeps no state.
+//
+//   initiator                                   responder
+//   ae-ranges  (range hashes, a chunk)   ->     compares with its own
+//              <-  ae-diff  (its segment hashes of the ranges that differ)
+//   ae-keys    ((key, version) of the segments that differ, a batch)  ->
+//              <-  ae-sync  (entries the initiator lacks, keys it wants)
+//   ae-push    (the wanted entries)      ->
+// Sessions run on a schedule with each co-replica in turn, on demand, and when a node (re)starts.
+// They are paced by a key rate so that repair never starves client traffic.
+
+import type { CoreConfig } from './config.js';
+import type { AeDiffMessage, AeKeysMessage, AePushMessage, AeRangesMessage, AeSyncMessage, Message } from './messages.js';
+import type { Placement } from './placement.js';
+import { shuffled, type Random } from './ports.js';
+import { entriesIn, hashRange, hashSegment, hashSegments, type PositionInterval, type RingRange } from './segments.js';
+import type { Storage } from './storage.js';
+import type { Entry, Version } from './version.js';
+
+export type SessionReason = 'schedule' | 'manual' | 'recovery' | 'stream';
+
+export interface SessionProgress {
+  readonly id: number;
+  readonly peer: string;
+  readonly reason: SessionReason;
+  state: 'running' | 'done' | 'failed';
+  readonly rangesTotal: number;
+  rangesCompared: number;
+  rangesDiffering: number;
+  keysSent: number;
+  keysReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  readonly startedMs: number;
+  finishedMs: number | undefined;
+  /** Some exchange was cut at a bound: another session is needed to finish. */
+  truncated: boolean;
+}
+
+interface Session {
+  readonly progress: SessionProgress;
+  readonly peer: string;
+  readonly chunks: RingRange[][];
+  chunk: number;
+  /** Segments found to differ, waiting for their keys to be exchanged. */
+  differing: PositionInterval[];
+  awaiting: 'diff' | 'sync' | 'nothing';
+  lastHeardMs: number;
+  /** Pacing: the next step may not be sent before this time. */
+  notBeforeMs: number;
+  onDone?: ((progress: SessionProgress) => void) | undefined;
+}
+
+export interface AntiEntropyDeps {
+  readonly selfId: string;
+  readonly config: CoreConfig;
+  readonly storage: Storage;
+  readonly random: Random;
+  readonly placement: () => Placement;
+  readonly isAvailable: (id: string) => boolean;
+  readonly send: (to: string, message: Message) => void;
+}
+
+/** Ranges per ae-ranges message. */
+const rangesPerChunk = 64;
+/** Bytes of values per ae-sync or ae-push message; beyond it the rest waits for another session. */
+const syncBytesMax = 8 * 1024 * 1024;
+/** Finished sessions remembered for the status view. */
+const historyMax = 32;
+
+export class AntiEntropy {
+  private readonly sessions = new Map<number, Session>();
+  private readonly history: SessionProgress[] = [];
+  private nextSessionId = 1;
+  private nextScheduledMs = 0;
+  private peerOrder: string[] = [];
+  keysRepaired = 0;
+
+  constructor(private readonly deps: AntiEntropyDeps) {}
+
+  /** Members that share at least one range with this node on the serving ring. */
+  coReplicas(): string[] {
+    const placement = this.deps.placement();
+    const peers = new Set<string>();
+    for (const range of placement.serving.ranges()) {
+      const replicas = placement.serving.walk(range.end, placement.servingCount);
+      if (!replicas.includes(this.deps.selfId)) continue;
+      for (const id of replicas) if (id !== this.deps.selfId) peers.add(id);
+    }
+    return [...peers].sort();
+  }
+
+  /** The ranges of the serving ring whose replicas include both this node and `peer`. */
+  sharedRanges(peer: string): RingRange[] {
+    const placement = this.deps.placement();
+    return placement.serving
+      .ranges()
+      .filter((range) => {
+        const replicas = placement.serving.walk(range.end, placement.servingCount);
+        return replicas.includes(this.deps.selfId) && replicas.includes(peer);
+      })
+      .map((range) => ({ start: range.start, end: range.end }));
+  }
+
+  isRunningWith(peer: string): boolean {
+    for (const session of this.sessions.values()) if (session.peer === peer) return true;
+    return false;
+  }
+
+  /** Starts a session with `peer` over `ranges` (its shared ranges by default). */
+  start(
+    peer: string,
+    reason: SessionReason,
+    nowMs: number,
+    ranges: RingRange[] = this.sharedRanges(peer),
+    onDone?: (progress: SessionProgress) => void,
+  ): SessionProgress | undefined {
+    if (peer === this.deps.selfId || this.isRunningWith(peer) || !this.deps.isAvailable(peer)) return undefined;
+    const chunks: RingRange[][] = [];
+    for (let i = 0; i < ranges.length; i += rangesPerChunk) chunks.push(ranges.slice(i, i + rangesPerChunk));
+    const id = this.nextSessionId++;
+    const progress: SessionProgress = {
+      id,
+      peer,
+      reason,
+      state: 'running',
+      rangesTotal: ranges.length,
+      rangesCompared: 0,
+      rangesDiffering: 0,
+      keysSent: 0,
+      keysReceived: 0,
+      bytesSent: 0,
+      bytesReceived: 0,
+      startedMs: nowMs,
+      finishedMs: undefined,
+      truncated: false,
+    };
+    const session: Session = {
+      progress,
+      peer,
+      chunks,
+      chunk: 0,
+      differing: [],
+      awaiting: 'nothing',
+      lastHeardMs: nowMs,
+      notBeforeMs: nowMs,
+      onDone,
+    };
+    this.sessions.set(id, session);
+    this.step(session, nowMs);
+    return progress;
+  }
+
+  /** Sessions with every available co-replica now (on demand, or when recovering). */
+  startAll(reason: SessionReason, nowMs: number, onDone?: (progress: SessionProgress) => void): SessionProgress[] {
+    const started: SessionProgress[] = [];
+    for (const peer of this.coReplicas()) {
+      const progress = this.start(peer, reason, nowMs, undefined, onDone);
+      if (progress) started.push(progress);
+    }
+    return started;
+  }
+
+  tick(nowMs: number): void {
+    const staleMs = 2 * this.deps.config.requestTimeoutMs;
+    for (const session of this.sessions.values()) {
+      if (session.awaiting !== 'nothing' && nowMs - session.lastHeardMs > staleMs) {
+        this.finish(session, 'failed', nowMs);
+      } else if (session.awaiting === 'nothing' && nowMs >= session.notBeforeMs) {
+        this.step(session, nowMs);
+      }
+    }
+    const interval = this.deps.config.antiEntropyIntervalMs;
+    if (interval > 0 && nowMs >= this.nextScheduledMs) {
+      this.nextScheduledMs = nowMs + interval;
+      if (this.peerOrder.length === 0) this.peerOrder = shuffled(this.deps.random, this.coReplicas());
+      const peer = this.peerOrder.shift();
+      if (peer !== undefined) this.start(peer, 'schedule', nowMs);
+    }
+  }
+
+  running(): SessionProgress[] {
+    return [...this.sessions.values()].map((s) => s.progress);
+  }
+
+  recent(): SessionProgress[] {
+    return [...this.history];
+  }
+
+  // ---- initiator ------------------------------------------------------------------------------
+
+  /** Sends the session's next message: more keys of differing segments, or the next chunk of ranges. */
+  private step(session: Session, nowMs: number): void {
+    if (session.differing.length > 0) return this.sendKeys(session, nowMs);
+    const chunk = session.chunks[session.chunk];
+    if (chunk === undefined) return this.finish(session, 'done', nowMs);
+    session.chunk += 1;
+    const ranges = chunk.map((range) => ({ ...range, ...hashRange(this.deps.storage, range) }));
+    session.awaiting = 'diff';
+    session.lastHeardMs = nowMs;
+    this.deps.send(session.peer, { kind: 'ae-ranges', session: session.progress.id, ranges });
+  }
+
+  handleDiff(from: string, message: AeDiffMessage, nowMs: number): void {
+    const session = this.sessions.get(message.session);
+    if (!session || session.peer !== from || session.awaiting !== 'diff') return;
+    session.lastHeardMs = nowMs;
+    session.awaiting = 'nothing';
+    const chunk = session.chunks[session.chunk - 1] ?? [];
+    session.progress.rangesCompared += chunk.length;
+    session.progress.rangesDiffering += message.differingRanges;
+    for (const theirs of message.segments) {
+      const ours = hashSegment(this.deps.storage, theirs);
+      if (ours.h1 !== theirs.h1 || ours.h2 !== theirs.h2) session.differing.push({ lo: theirs.lo, hi: theirs.hi });
+    }
+    this.step(session, nowMs);
+  }
+
+  private sendKeys(session: Session, nowMs: number): void {
+    const segments: PositionInterval[] = [];
+    const items: [string, Version][] = [];
+    // Whole segments only: the responder compares complete key lists of each segment.
+    while (session.differing.length > 0 && items.length < this.deps.config.antiEntropyKeysMax) {
+      const segment = session.differing.shift() as PositionInterval;
+      segments.push(segment);
+      for (const { entry } of entriesIn(this.deps.storage, segment)) items.push([entry.key, entry.version]);
+    }
+    session.awaiting = 'sync';
+    session.lastHeardMs = nowMs;
+    this.deps.send(session.peer, { kind: 'ae-keys', session: session.progress.id, segments, items });
+  }
+
+  handleSync(from: string, message: AeSyncMessage, nowMs: number): void {
+    const session = this.sessions.get(message.session);
+    if (!session || session.peer !== from || session.awaiting !== 'sync') return;
+    session.lastHeardMs = nowMs;
+    session.awaiting = 'nothing';
+    const received = this.applyEntries(message.entries);
+    session.progress.keysReceived += received.count;
+    session.progress.bytesReceived += received.bytes;
+    if (message.truncated) session.progress.truncated = true;
+    if (message.want.length > 0) {
+      const { entries, bytes, truncated } = this.collect(message.want);
+      session.progress.keysSent += entries.length;
+      session.progress.bytesSent += bytes;
+      if (truncated) session.progress.truncated = true;
+      this.deps.send(from, { kind: 'ae-push', entries });
+    }
+    const moved = received.count + message.want.length;
+    const rate = this.deps.config.antiEntropyKeysPerSecondMax;
+    session.notBeforeMs = rate > 0 ? nowMs + Math.ceil((moved / rate) * 1000) : nowMs;
+    if (nowMs >= session.notBeforeMs) this.step(session, nowMs);
+  }
+
+  private finish(session: Session, state: 'done' | 'failed', nowMs: number): void {
+    this.sessions.delete(session.progress.id);
+    session.progress.state = state;
+    session.progress.finishedMs = nowMs;
+    this.history.push(session.progress);
+    if (this.history.length > historyMax) this.history.shift();
+    session.onDone?.(session.progress);
+    // A session cut short by a bound continues right away rather than at the next scheduled round.
+    if (state === 'done' && session.progress.truncated) this.start(session.peer, session.progress.reason, nowMs);
+  }
+
+  // ---- responder ------------------------------------------------------------------------------
+
+  handleRanges(from: string, message: AeRangesMessage): void {
+    const segments: { lo: number; hi: number; h1: number; h2: number }[] = [];
+    let differingRanges = 0;
+    for (const range of message.ranges) {
+      const ours = hashRange(this.deps.storage, range);
+      if (ours.h1 === range.h1 && ours.h2 === range.h2) continue;
+      differingRanges += 1;
+      segments.push(...hashSegments(this.deps.storage, range));
+    }
+    this.deps.send(from, { kind: 'ae-diff', session: message.session, segments, differingRanges });
+  }
+
+  handleKeys(from: string, message: AeKeysMessage): void {
+    const theirs = new Map<string, Version>(message.items);
+    const entries: Entry[] = [];
+    const want: string[] = [];
+    let bytes = 0;
+    let truncated = false;
+    const offer = (entry: Entry) => {
+      const size = entry.key.length + (entry.value?.length ?? 0);
+      if (bytes + size > syncBytesMax && entries.length > 0) {
+        truncated = true;
+        return;
+      }
+      bytes += size;
+      entries.push(entry);
+    };
+    for (const segment of message.segments) {
+      for (const { entry } of entriesIn(this.deps.storage, segment)) {
+        const version = theirs.get(entry.key);
+        theirs.delete(entry.key);
+        if (version === undefined || version < entry.version) offer(entry);
+        else if (version > entry.version) want.push(entry.key);
+      }
+    }
+    // Keys they hold and we do not: want them, unless we purged a tombstone at least that new, in
+    // which case they hold a stale copy of a deleted key and get the tombstone back instead.
+    for (const [key, version] of theirs) {
+      const floor = this.deps.storage.purgeFloor(key);
+      if (floor !== undefined && floor >= version) offer({ key, version: floor, value: null });
+      else want.push(key);
+    }
+    this.deps.send(from, { kind: 'ae-sync', session: message.session, entries, want, truncated });
+  }
+
+  handlePush(message: AePushMessage): void {
+    this.applyEntries(message.entries);
+  }
+
+  // ---- both -----------------------------------------------------------------------------------
+
+  private applyEntries(entries: readonly Entry[]): { count: number; bytes: number } {
+    let count = 0;
+    let bytes = 0;
+    for (const entry of entries) {
+      if (this.deps.storage.apply(entry).applied) {
+        count += 1;
+        bytes += entry.value?.length ?? 0;
+      }
+    }
+    this.keysRepaired += count;
+    return { count, bytes };
+  }
+
+  private collect(keys: readonly string[]): { entries: Entry[]; bytes: number; truncated: boolean } {
+    const entries: Entry[] = [];
+    let bytes = 0;
+    for (const key of keys) {
+      const entry = this.deps.storage.get(key);
+      if (!entry) continue;
+      const size = key.length + (entry.value?.length ?? 0);
+      if (bytes + size > syncBytesMax && entries.length > 0) return { entries, bytes, truncated: true };
+      bytes += size;
+      entries.push(entry);
+    }
+    return { entries, bytes, truncated: false };
+  }
+}

@@ -1,0 +1,147 @@
+// The hash tree anti-entropy compares (DESIGN.md §4), in three levels:
+//   1. a token range of the ring: the XOR of its segments' hashes;
+//   2. a segment: the part of a range inside one leaf (2^16 ring positions). A leaf lying wholly inside
+//      the range is read from the store's leaf table, kept up to date in the same transaction as each
+//      write; a leaf cut by the range's edge is hashed from the entries in that part;
+//   3. the (key, version) pairs of a segment.
+// Two replicas exchange level-1 hashes, then level-2 hashes of the ranges that differ, then the keys of
+// the segments that differ: a few hashes when they agree, only the differing keys when they do not.
+
+import { itemHash, leafBits, ringSize } from './hash.js';
+import type { PositionedEntry, Storage } from './storage.js';
+
+export interface PositionInterval {
+  /** Inclusive. */
+  readonly lo: number;
+  /** Exclusive; at most 2^32. */
+  readonly hi: number;
+}
+
+export interface HashedInterval extends PositionInterval {
+  readonly h1: number;
+  readonly h2: number;
+}
+
+/** A token range (start, end] of the ring, wrapping past 2^32. */
+export interface RingRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+const leafSpan = 2 ** (32 - leafBits);
+/** Entries hashed per scan when a segment is computed from the data (a named bound per query). */
+const scanBatch = 2048;
+
+/** The position intervals [lo, hi) of a range (start, end]: two when it wraps, the whole ring when start == end. */
+export function rangeIntervals(range: RingRange): PositionInterval[] {
+  const lo = (range.start + 1) % ringSize;
+  const hi = range.end + 1;
+  if (range.start === range.end) return [{ lo: 0, hi: ringSize }];
+  if (range.end > range.start) return [{ lo: range.start + 1, hi }];
+  const parts: PositionInterval[] = [];
+  if (lo !== 0) parts.push({ lo, hi: ringSize });
+  parts.push({ lo: 0, hi });
+  return parts;
+}
+
+/** Splits an interval at leaf boundaries. */
+export function segmentsOf(interval: PositionInterval): PositionInterval[] {
+  const segments: PositionInterval[] = [];
+  let lo = interval.lo;
+  while (lo < interval.hi) {
+    const leafEnd = (Math.floor(lo / leafSpan) + 1) * leafSpan;
+    const hi = Math.min(leafEnd, interval.hi);
+    segments.push({ lo, hi });
+    lo = hi;
+  }
+  return segments;
+}
+
+export function rangeSegments(range: RingRange): PositionInterval[] {
+  return rangeIntervals(range).flatMap(segmentsOf);
+}
+
+function isWholeLeaf(segment: PositionInterval): boolean {
+  return segment.lo % leafSpan === 0 && segment.hi - segment.lo === leafSpan;
+}
+
+/** Hashes of the segments of `range` as held by `storage`. */
+export function hashSegments(storage: Storage, range: RingRange): HashedInterval[] {
+  return rangeIntervals(range).flatMap((interval) => hashIntervalSegments(storage, interval));
+}
+
+/** Hashes of the segments of one interval; whole leaves come from one leaf-table read. */
+function hashIntervalSegments(storage: Storage, interval: PositionInterval): HashedInterval[] {
+  const segments = segmentsOf(interval);
+  const whole = segments.filter(isWholeLeaf);
+  const leafHashes = new Map<number, [number, number]>();
+  if (whole.length > 0) {
+    const first = Math.floor((whole[0] as PositionInterval).lo / leafSpan);
+    const last = Math.floor((whole[whole.length - 1] as PositionInterval).lo / leafSpan);
+    for (const leaf of storage.leafHashes(first, last)) leafHashes.set(leaf.leaf, [leaf.h1, leaf.h2]);
+  }
+  return segments.map((segment) => {
+    if (isWholeLeaf(segment)) {
+      const [h1, h2] = leafHashes.get(Math.floor(segment.lo / leafSpan)) ?? [0, 0];
+      return { ...segment, h1, h2 };
+    }
+    return { ...segment, ...hashEntries(storage, segment) };
+  });
+}
+
+/** The range's level-1 hash: the XOR of its segments. */
+export function hashRange(storage: Storage, range: RingRange): { h1: number; h2: number } {
+  let h1 = 0;
+  let h2 = 0;
+  for (const segment of hashSegments(storage, range)) {
+    h1 = (h1 ^ segment.h1) >>> 0;
+    h2 = (h2 ^ segment.h2) >>> 0;
+  }
+  return { h1, h2 };
+}
+
+function hashEntries(storage: Storage, interval: PositionInterval): { h1: number; h2: number } {
+  let h1 = 0;
+  let h2 = 0;
+  for (const item of entriesIn(storage, interval)) {
+    const [a, b] = itemHash(item.entry.key, item.entry.version);
+    h1 = (h1 ^ a) >>> 0;
+    h2 = (h2 ^ b) >>> 0;
+  }
+  return { h1, h2 };
+}
+
+/** Every entry with a ring position in the interval, in (position, key) order. */
+export function* entriesIn(storage: Storage, interval: PositionInterval): Generator<PositionedEntry> {
+  let after: { position: number; key: string } | undefined;
+  for (;;) {
+    const batch = storage.scanPositions(interval.lo, interval.hi, scanBatch, after);
+    yield* batch;
+    if (batch.length < scanBatch) return;
+    const last = batch[batch.length - 1] as PositionedEntry;
+    after = { position: last.position, key: last.entry.key };
+  }
+}
+
+/** The hash of one segment (a whole leaf, or part of one) as held by `storage`. */
+export function hashSegment(storage: Storage, segment: PositionInterval): HashedInterval {
+  if (isWholeLeaf(segment)) {
+    const leaf = Math.floor(segment.lo / leafSpan);
+    const found = storage.leafHashes(leaf, leaf)[0];
+    return { ...segment, h1: found?.h1 ?? 0, h2: found?.h2 ?? 0 };
+  }
+  return { ...segment, ...hashEntries(storage, segment) };
+}
+
+export function isSegment(value: unknown): value is PositionInterval {
+  if (typeof value !== 'object' || value === null) return false;
+  const s = value as PositionInterval;
+  return (
+    Number.isInteger(s.lo) &&
+    Number.isInteger(s.hi) &&
+    s.lo >= 0 &&
+    s.hi <= ringSize &&
+    s.lo < s.hi &&
+    Math.floor(s.lo / leafSpan) === Math.floor((s.hi - 1) / leafSpan)
+  );
+}

@@ -1,0 +1,100 @@
+// Tombstone purging (DESIGN.md §1): a tombstone is removed only after the grace period AND once every
+// replica of its key is known to hold it (or something newer, or has purged it already), so a deleted
+// key never comes back. Each replica checks for itself: it asks the other replicas, and purges its own
+// copy when all say yes. The purge leaves a floor (storage.ts) that refuses stale copies arriving late.
+
+import type { CoreConfig } from './config.js';
+import type { Message, PurgeCheckMessage, PurgeCheckReply } from './messages.js';
+import type { Placement } from './placement.js';
+import type { Storage } from './storage.js';
+import type { Version } from './version.js';
+
+export interface TombstonePurgerDeps {
+  readonly selfId: string;
+  readonly config: CoreConfig;
+  readonly storage: Storage;
+  readonly placement: () => Placement;
+  /** Purging needs every replica's word: only members known alive are asked. */
+  readonly isAlive: (id: string) => boolean;
+  readonly send: (to: string, message: Message) => void;
+  readonly nextOp: () => number;
+}
+
+interface PendingCheck {
+  readonly key: string;
+  readonly version: Version;
+  readonly waiting: Set<string>;
+  readonly deadlineMs: number;
+}
+
+/** Tombstones examined per round (a named bound on one round's work). */
+const tombstonesPerRound = 256;
+
+export class TombstonePurger {
+  private readonly pending = new Map<number, PendingCheck>();
+  private nextRunMs = 0;
+  private cursor: string | undefined;
+  purged = 0;
+
+  constructor(private readonly deps: TombstonePurgerDeps) {}
+
+  tick(nowMs: number): void {
+    for (const [op, check] of this.pending) if (nowMs >= check.deadlineMs) this.pending.delete(op);
+    if (nowMs < this.nextRunMs) return;
+    this.nextRunMs = nowMs + this.deps.config.tombstonePurgeIntervalMs;
+    const { storage, config } = this.deps;
+    // A floor must outlive every stale copy that may still be on its way: a hint can arrive as late as
+    // the hint window, a copy from repair within the grace period.
+    storage.expirePurgeFloors(nowMs - Math.max(config.tombstoneGraceMs, config.hintWindowMs) - config.requestTimeoutMs);
+    const due = storage.tombstonesBefore(nowMs - config.tombstoneGraceMs, tombstonesPerRound, this.cursor);
+    this.cursor = due.length === tombstonesPerRound ? due[due.length - 1]?.key : undefined;
+    for (const tombstone of due) this.check(tombstone.key, tombstone.version, nowMs);
+  }
+
+  private check(key: string, version: Version, nowMs: number): void {
+    const replicas = [...new Set(this.deps.placement().writeReplicaSets(key).flat())];
+    const others = replicas.filter((id) => id !== this.deps.selfId);
+    if (others.some((id) => !this.deps.isAlive(id))) return;
+    if (others.length === 0) {
+      this.purge(key, version, nowMs);
+      return;
+    }
+    const op = this.deps.nextOp();
+    this.pending.set(op, {
+      key,
+      version,
+      waiting: new Set(others),
+      deadlineMs: nowMs + this.deps.config.requestTimeoutMs,
+    });
+    for (const id of others) this.deps.send(id, { kind: 'purge-check', op, key, version });
+  }
+
+  handleCheck(from: string, message: PurgeCheckMessage): void {
+    const entry = this.deps.storage.get(message.key);
+    const floor = this.deps.storage.purgeFloor(message.key);
+    const holds = (entry !== undefined && entry.version >= message.version) || (floor !== undefined && floor >= message.version);
+    this.deps.send(from, { kind: 'purge-check-reply', op: message.op, holds });
+  }
+
+  owns(op: number): boolean {
+    return this.pending.has(op);
+  }
+
+  handleReply(from: string, message: PurgeCheckReply, nowMs: number): void {
+    const check = this.pending.get(message.op);
+    if (!check) return;
+    if (!message.holds) {
+      this.pending.delete(message.op);
+      return;
+    }
+    check.waiting.delete(from);
+    if (check.waiting.size === 0) {
+      this.pending.delete(message.op);
+      this.purge(check.key, check.version, nowMs);
+    }
+  }
+
+  private purge(key: string, version: Version, nowMs: number): void {
+    if (this.deps.storage.purgeTombstone(key, version, nowMs)) this.purged += 1;
+  }
+}

@@ -1,0 +1,123 @@
+// Anti-entropy and tombstone purging, step by step: replicas that diverged converge by exchanging only
+// differing keys; a deleted key is purged only once every replica holds its tombstone, and never
+// comes back.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { itemHash, ringPosition } from '../../src/core/hash.js';
+import { hashRange, rangeSegments } from '../../src/core/segments.js';
+import { formatVersion } from '../../src/core/version.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import { TestCluster, bytes, text } from './harness.js';
+
+const second = 1000;
+
+function divergence(cluster: TestCluster): number {
+  const listings = [...cluster.storages.values()].map((s) => JSON.stringify(s.scan(null, 100_000).map((e) => [e.key, e.version])));
+  return new Set(listings).size - 1;
+}
+
+test('a replica that missed writes converges through anti-entropy alone', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { antiEntropyIntervalMs: 0 });
+  // a and b received 300 writes (and some overwrites and deletes) that c never saw, and c holds an old
+  // value a and b no longer have: only anti-entropy can reconcile them (no hints, no reads).
+  let wallMs = cluster.nowMs;
+  for (let i = 0; i < 300; i++) {
+    const version = formatVersion({ wallMs: wallMs++, counter: 0, nodeId: 'a' });
+    const entry = { key: `k${i}`, version, value: i % 10 === 0 ? null : bytes(`v${i}`) };
+    for (const id of ['a', 'b']) cluster.storages.get(id)?.transaction(() => cluster.storages.get(id)?.apply(entry));
+  }
+  const cOnly = { key: 'only-on-c', version: formatVersion({ wallMs: wallMs++, counter: 0, nodeId: 'c' }), value: bytes('c') };
+  cluster.storages.get('c')?.transaction(() => cluster.storages.get('c')?.apply(cOnly));
+  assert.ok(divergence(cluster) > 0);
+  const sessions = cluster.node('c').repairNow();
+  assert.equal(sessions.length, 2, 'c runs a session with each co-replica');
+  cluster.advance(200);
+  assert.ok(sessions.every((s) => s.state === 'done'), JSON.stringify(sessions));
+  assert.equal(text(cluster.storages.get('c')?.get('k1')?.value), 'v1');
+  assert.equal(cluster.storages.get('c')?.get('k10')?.value, null, 'tombstones travel too');
+  assert.equal(text(cluster.storages.get('a')?.get('only-on-c')?.value), 'c', 'repair goes both ways');
+  // b and a also converge on what c held (a session between c and each of them).
+  assert.equal(text(cluster.storages.get('b')?.get('only-on-c')?.value), 'c');
+  assert.equal(divergence(cluster), 0);
+  const moved = sessions.reduce((sum, s) => sum + s.keysReceived + s.keysSent, 0);
+  assert.ok(moved >= 300 && moved <= 320, `moved only the differing keys (${moved})`);
+});
+
+test('replicas that agree exchange hashes only', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { antiEntropyIntervalMs: 0 });
+  for (let i = 0; i < 50; i++) assert.ok(cluster.run((cb) => cluster.node('a').put(`k${i}`, bytes('v'), { consistency: 'all' }, cb)).ok);
+  const sessions = cluster.node('b').repairNow();
+  cluster.advance(100);
+  for (const s of sessions) {
+    assert.equal(s.state, 'done');
+    assert.equal(s.rangesDiffering, 0);
+    assert.equal(s.keysSent + s.keysReceived, 0);
+  }
+});
+
+test('range hashes are the same function of the data on every store, whatever the write order', () => {
+  const a = new MemoryStorage();
+  const b = new MemoryStorage();
+  const entries = Array.from({ length: 200 }, (_, i) => ({
+    key: `key-${i}`,
+    version: formatVersion({ wallMs: 1000 + i, counter: 0, nodeId: 'n' }),
+    value: bytes(String(i)),
+  }));
+  a.transaction(() => entries.forEach((e) => a.apply(e)));
+  b.transaction(() => [...entries].reverse().forEach((e) => b.apply(e)));
+  for (const range of [{ start: 0, end: 2 ** 32 - 1 }, { start: 2 ** 31, end: 2 ** 30 }, { start: 12345, end: 9_999_999 }]) {
+    assert.deepEqual(hashRange(a, range), hashRange(b, range));
+    // ... and equal to the naive XOR over the entries in the range (leaf table and scans agree).
+    let h1 = 0;
+    let h2 = 0;
+    for (const e of entries) {
+      const p = ringPosition(e.key);
+      const inside = range.end > range.start ? p > range.start && p <= range.end : p > range.start || p <= range.end;
+      if (!inside) continue;
+      const [x, y] = itemHash(e.key, e.version);
+      h1 = (h1 ^ x) >>> 0;
+      h2 = (h2 ^ y) >>> 0;
+    }
+    assert.deepEqual(hashRange(a, range), { h1, h2 }, `range ${range.start}..${range.end}`);
+  }
+  assert.equal(rangeSegments({ start: 5, end: 5 }).length, 65536, 'a single-token ring is one range of every leaf');
+});
+
+test('a tombstone is purged only after the grace period, once every replica holds it', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { tombstoneGraceMs: 2 * second, tombstonePurgeIntervalMs: 100, antiEntropyIntervalMs: 0 });
+  assert.ok(cluster.run((cb) => cluster.node('a').put('gone', bytes('v'), { consistency: 'all' }, cb)).ok);
+  // c is cut off while the delete happens.
+  cluster.isolated.add('c');
+  assert.ok(cluster.run((cb) => cluster.node('a').remove('gone', { consistency: 'quorum' }, cb)).ok);
+  cluster.advance(3 * second);
+  // c is now dead to a and b: nobody may purge, since c still holds the live value.
+  for (const id of ['a', 'b']) assert.equal(cluster.storages.get(id)?.get('gone')?.value, null, `${id} keeps its tombstone`);
+  assert.equal(text(cluster.storages.get('c')?.get('gone')?.value), 'v');
+  cluster.isolated.delete('c');
+  // c comes back, learns the tombstone (hints or anti-entropy), and then all three purge.
+  cluster.advance(6 * second);
+  cluster.node('c').repairNow();
+  cluster.advance(4 * second);
+  for (const [id, storage] of cluster.storages) {
+    assert.equal(storage.get('gone'), undefined, `${id} purged the tombstone`);
+    assert.ok(storage.purgeFloor('gone') !== undefined, `${id} remembers the purge floor`);
+  }
+  const read = cluster.run((cb) => cluster.node('c').get('gone', { consistency: 'all' }, cb));
+  assert.ok(read.ok);
+  assert.equal(read.value.entry, undefined, 'the deleted key never comes back');
+});
+
+test('a stale copy arriving after the purge is refused by the purge floor', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { tombstoneGraceMs: 1 * second, tombstonePurgeIntervalMs: 100, antiEntropyIntervalMs: 0 });
+  const put = cluster.run((cb) => cluster.node('a').put('k', bytes('old'), { consistency: 'all' }, cb));
+  assert.ok(put.ok);
+  assert.ok(cluster.run((cb) => cluster.node('a').remove('k', { consistency: 'all' }, cb)).ok);
+  cluster.advance(3 * second);
+  for (const storage of cluster.storages.values()) assert.equal(storage.get('k'), undefined);
+  const stale = { key: 'k', version: put.value.version, value: bytes('old') };
+  for (const storage of cluster.storages.values()) {
+    const outcome = storage.transaction(() => storage.apply(stale));
+    assert.equal(outcome.applied, false);
+  }
+});
