@@ -15,7 +15,7 @@ import type { CoreConfig } from './config.js';
 import type { AeDiffMessage, AeKeysMessage, AePushMessage, AeRangesMessage, AeSyncMessage, Message } from './messages.js';
 import type { Placement } from './placement.js';
 import { shuffled, type Random } from './ports.js';
-import { entriesIn, hashRange, hashSegment, hashSegments, type PositionInterval, type RingRange } from './segments.js';
+import { entriesIn, hashRange, hashSegments, type PositionInterval, type RingRange } from './segments.js';
 import type { Storage } from './storage.js';
 import type { Entry, Version } from './version.js';
 
@@ -210,11 +210,19 @@ export class AntiEntropy {
     session.awaiting = 'nothing';
     const chunk = session.chunks[session.chunk - 1] ?? [];
     session.progress.rangesCompared += chunk.length;
-    session.progress.rangesDiffering += message.differingRanges;
-    for (const theirs of message.segments) {
-      const ours = hashSegment(this.deps.storage, theirs);
-      if (ours.h1 !== theirs.h1 || ours.h2 !== theirs.h2) session.differing.push({ lo: theirs.lo, hi: theirs.hi });
+    session.progress.rangesDiffering += message.ranges.length;
+    const theirs = new Map(message.segments.map((segment) => [segment.lo, segment]));
+    for (const range of message.ranges) {
+      for (const ours of hashSegments(this.deps.storage, range)) {
+        const other = theirs.get(ours.lo);
+        theirs.delete(ours.lo);
+        if (!other || other.hi !== ours.hi || other.h1 !== ours.h1 || other.h2 !== ours.h2) {
+          session.differing.push({ lo: ours.lo, hi: ours.hi });
+        }
+      }
     }
+    // Segments only they hold data in.
+    for (const other of theirs.values()) session.differing.push({ lo: other.lo, hi: other.hi });
     this.step(session, nowMs);
   }
 
@@ -268,15 +276,15 @@ export class AntiEntropy {
   // ---- responder ------------------------------------------------------------------------------
 
   handleRanges(from: string, message: AeRangesMessage): void {
+    const ranges: { start: number; end: number }[] = [];
     const segments: { lo: number; hi: number; h1: number; h2: number }[] = [];
-    let differingRanges = 0;
     for (const range of message.ranges) {
       const ours = hashRange(this.deps.storage, range);
       if (ours.h1 === range.h1 && ours.h2 === range.h2) continue;
-      differingRanges += 1;
+      ranges.push({ start: range.start, end: range.end });
       segments.push(...hashSegments(this.deps.storage, range));
     }
-    this.deps.send(from, { kind: 'ae-diff', session: message.session, segments, differingRanges });
+    this.deps.send(from, { kind: 'ae-diff', session: message.session, ranges, segments });
   }
 
   handleKeys(from: string, message: AeKeysMessage): void {

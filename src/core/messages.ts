@@ -81,12 +81,12 @@ export interface AeRangesMessage {
   readonly ranges: readonly { readonly start: number; readonly end: number; readonly h1: number; readonly h2: number }[];
 }
 
-/** The responder's segment hashes for the ranges whose hash differed. */
+/** The ranges whose hash differed, and the responder's non-empty segments in them. */
 export interface AeDiffMessage {
   readonly kind: 'ae-diff';
   readonly session: number;
+  readonly ranges: readonly { readonly start: number; readonly end: number }[];
   readonly segments: readonly { readonly lo: number; readonly hi: number; readonly h1: number; readonly h2: number }[];
-  readonly differingRanges: number;
 }
 
 /** The initiator's (key, version) pairs in segments that differed. */

@@ -61,32 +61,49 @@ export function rangeSegments(range: RingRange): PositionInterval[] {
   return rangeIntervals(range).flatMap(segmentsOf);
 }
 
-function isWholeLeaf(segment: PositionInterval): boolean {
-  return segment.lo % leafSpan === 0 && segment.hi - segment.lo === leafSpan;
-}
-
-/** Hashes of the segments of `range` as held by `storage`. */
+/**
+ * The non-empty segments of `range` as held by `storage`, with their hashes. Empty ones are left out:
+ * both sides of a comparison list theirs, and a segment only one side lists differs.
+ */
 export function hashSegments(storage: Storage, range: RingRange): HashedInterval[] {
-  return rangeIntervals(range).flatMap((interval) => hashIntervalSegments(storage, interval));
+  const hashed: HashedInterval[] = [];
+  for (const interval of rangeIntervals(range)) {
+    const { head, wholeLeaves, tail } = splitInterval(interval);
+    if (head) pushIfNotEmpty(hashed, { ...head, ...hashEntries(storage, head) });
+    if (wholeLeaves) {
+      for (const leaf of storage.leafHashes(wholeLeaves.first, wholeLeaves.last)) {
+        pushIfNotEmpty(hashed, { lo: leaf.leaf * leafSpan, hi: (leaf.leaf + 1) * leafSpan, h1: leaf.h1, h2: leaf.h2 });
+      }
+    }
+    if (tail) pushIfNotEmpty(hashed, { ...tail, ...hashEntries(storage, tail) });
+  }
+  return hashed;
 }
 
-/** Hashes of the segments of one interval; whole leaves come from one leaf-table read. */
-function hashIntervalSegments(storage: Storage, interval: PositionInterval): HashedInterval[] {
-  const segments = segmentsOf(interval);
-  const whole = segments.filter(isWholeLeaf);
-  const leafHashes = new Map<number, [number, number]>();
-  if (whole.length > 0) {
-    const first = Math.floor((whole[0] as PositionInterval).lo / leafSpan);
-    const last = Math.floor((whole[whole.length - 1] as PositionInterval).lo / leafSpan);
-    for (const leaf of storage.leafHashes(first, last)) leafHashes.set(leaf.leaf, [leaf.h1, leaf.h2]);
+function pushIfNotEmpty(list: HashedInterval[], segment: HashedInterval): void {
+  if (segment.h1 !== 0 || segment.h2 !== 0) list.push(segment);
+}
+
+/** An interval as a partial leaf at each end and the whole leaves between them. */
+function splitInterval(interval: PositionInterval): {
+  head: PositionInterval | undefined;
+  wholeLeaves: { first: number; last: number } | undefined;
+  tail: PositionInterval | undefined;
+} {
+  const firstWhole = Math.ceil(interval.lo / leafSpan);
+  const endWhole = Math.floor(interval.hi / leafSpan); // exclusive
+  if (firstWhole >= endWhole) {
+    // No whole leaf: the interval lies within one leaf, or straddles one boundary.
+    const parts = segmentsOf(interval);
+    return { head: parts[0], wholeLeaves: undefined, tail: parts[1] };
   }
-  return segments.map((segment) => {
-    if (isWholeLeaf(segment)) {
-      const [h1, h2] = leafHashes.get(Math.floor(segment.lo / leafSpan)) ?? [0, 0];
-      return { ...segment, h1, h2 };
-    }
-    return { ...segment, ...hashEntries(storage, segment) };
-  });
+  const headHi = firstWhole * leafSpan;
+  const tailLo = endWhole * leafSpan;
+  return {
+    head: interval.lo < headHi ? { lo: interval.lo, hi: headHi } : undefined,
+    wholeLeaves: { first: firstWhole, last: endWhole - 1 },
+    tail: tailLo < interval.hi ? { lo: tailLo, hi: interval.hi } : undefined,
+  };
 }
 
 /** The range's level-1 hash: the XOR of its segments. */
@@ -121,16 +138,6 @@ export function* entriesIn(storage: Storage, interval: PositionInterval): Genera
     const last = batch[batch.length - 1] as PositionedEntry;
     after = { position: last.position, key: last.entry.key };
   }
-}
-
-/** The hash of one segment (a whole leaf, or part of one) as held by `storage`. */
-export function hashSegment(storage: Storage, segment: PositionInterval): HashedInterval {
-  if (isWholeLeaf(segment)) {
-    const leaf = Math.floor(segment.lo / leafSpan);
-    const found = storage.leafHashes(leaf, leaf)[0];
-    return { ...segment, h1: found?.h1 ?? 0, h2: found?.h2 ?? 0 };
-  }
-  return { ...segment, ...hashEntries(storage, segment) };
 }
 
 export function isSegment(value: unknown): value is PositionInterval {

@@ -29,6 +29,11 @@ function isArrayOf(value: unknown, check: (item: unknown) => boolean): boolean {
   return Array.isArray(value) && value.length <= arrayItemsMax && value.every(check);
 }
 
+function isRange(value: unknown): boolean {
+  const r = value as Record<string, unknown>;
+  return typeof r === 'object' && r !== null && isUint32(r.start) && isUint32(r.end);
+}
+
 function isHashedRange(value: unknown): boolean {
   const r = value as Record<string, unknown>;
   return typeof r === 'object' && r !== null && isUint32(r.start) && isUint32(r.end) && isUint32(r.h1) && isUint32(r.h2);
@@ -68,7 +73,7 @@ export function isWellFormed(message: Message): boolean {
     case 'ae-ranges':
       return isSession(m.session) && isArrayOf(m.ranges, isHashedRange);
     case 'ae-diff':
-      return isSession(m.session) && Number.isInteger(m.differingRanges) && isArrayOf(m.segments, isHashedSegment);
+      return isSession(m.session) && isArrayOf(m.ranges, isRange) && isArrayOf(m.segments, isHashedSegment);
     case 'ae-keys':
       return isSession(m.session) && isArrayOf(m.segments, isSegment) && isArrayOf(m.items, isKeyVersion);
     case 'ae-sync':
