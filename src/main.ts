@@ -19,10 +19,7 @@ import {
   type ClientOptions,
 } from './cli/clientCommands.js';
 import { printStatus } from './cli/statusTable.js';
-import { registerShellCommands } from './cli/shell.js';
-import { registerAdminCommands } from './cli/adminCommands.js';
-import { registerBenchCommands } from './bench/command.js';
-import { registerSimCommands } from './sim/command.js';
+
 
 const program = new Command();
 program.name('quorumkv').description('A replicated key-value store that loses nothing while servers fail.').version('0.1.0');
@@ -103,6 +100,7 @@ program
   .option('--resp <host:port>', 'Redis-protocol address')
   .requiredOption('--data <dir>', 'data directory')
   .option('--initial-cluster <members>', 'members of a new cluster: id/peer/http[/resp], comma-separated')
+  .option('--join <host:port>', 'join an existing cluster through the HTTP address of any member')
   .addOption(new Option('--strategy <strategy>', 'replication strategy of a new cluster').argParser(strategy).default('consistent'))
   .option('--rf <n>', 'replication factor of a new cluster', positiveInt, rfDefault)
   .option('--vnodes <n>', 'virtual-node tokens per node', positiveInt, vnodesDefault)
@@ -122,6 +120,7 @@ program
       resp: options.resp ? parseHostPort(options.resp) : undefined,
       dataDir: options.data,
       ...(options.initialCluster ? { initialCluster: parseInitialCluster(options.initialCluster) } : {}),
+      join: options.join,
       strategy: options.strategy,
       rf: options.rf,
       vnodes: options.vnodes,
@@ -200,10 +199,21 @@ clientCommand('status', 'show the cluster: members, their state, strategy')
     }),
   );
 
-registerAdminCommands(program);
-registerShellCommands(program);
-registerBenchCommands(program);
-registerSimCommands(program);
+// The shell, admin, bench and sim commands are loaded only when asked for (or for --help): a node
+// process starts faster and never loads code it does not run.
+const coreCommands = new Set(['node', 'start', 'put', 'get', 'del', 'delete', 'status']);
+if (!coreCommands.has(process.argv[2] ?? '')) {
+  const [shell, admin, bench, sim] = await Promise.all([
+    import('./cli/shell.js'),
+    import('./cli/adminCommands.js'),
+    import('./bench/command.js'),
+    import('./sim/command.js'),
+  ]);
+  admin.registerAdminCommands(program);
+  shell.registerShellCommands(program);
+  bench.registerBenchCommands(program);
+  sim.registerSimCommands(program);
+}
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`quorumkv: ${(error as Error).message}\n`);

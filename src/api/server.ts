@@ -10,6 +10,7 @@ import { checkToken, type ApiAuth } from './auth.js';
 import { sendError } from './errors.js';
 import { registerListRoutes } from './listRoutes.js';
 import { registerSeedRoutes } from './seedRoutes.js';
+import { registerTopologyRoutes } from './topologyRoutes.js';
 import { registerV1Routes } from './v1Routes.js';
 
 /** Simulated crash and recovery of a member, by id. */
@@ -45,6 +46,9 @@ export function buildServer(context: ApiContext): FastifyInstance {
     if (request.routeOptions.url === '/v1/health') return undefined;
     const denied = checkToken(request, context.auth, isAdminRoute(request));
     if (denied) return sendError(reply, denied);
+    if (!context.runtime.node.isMember && request.routeOptions.url !== '/v1/health' && request.routeOptions.url !== '/v1/cluster') {
+      return sendError(reply, new QuorumError('UNKNOWN_NODE', `node ${context.runtime.node.id} was removed from the cluster; it serves nothing`));
+    }
     if (context.runtime.node.isPaused && !answeredWhilePaused.has(request.routeOptions.url ?? '')) {
       return sendError(reply, new QuorumError('UNAVAILABLE', `node ${context.runtime.node.id} is failed (simulated crash)`, { paused: true }));
     }
@@ -70,6 +74,7 @@ export function buildServer(context: ApiContext): FastifyInstance {
   registerV1Routes(app, context);
   registerSeedRoutes(app, context);
   registerListRoutes(app, context);
+  registerTopologyRoutes(app, context);
   return app;
 }
 

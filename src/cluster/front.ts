@@ -89,8 +89,11 @@ export class Front {
     method: string,
     path: string,
     body: Buffer | undefined,
+    avoid?: string,
   ): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
-    const running = this.options.supervisor.runningIds();
+    const all = this.options.supervisor.runningIds();
+    // Prefer a node other than `avoid` (the one a request is about), when there is one.
+    const running = all.length > 1 && avoid !== undefined ? all.filter((id) => id !== avoid) : all;
     if (running.length === 0) {
       throw new QuorumError('UNAVAILABLE', 'no node of the local cluster is running');
     }

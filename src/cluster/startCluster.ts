@@ -6,6 +6,7 @@ import type { Strategy } from '../core/layout.js';
 import { Front } from './front.js';
 import { loadCluster, newCluster, saveCluster, type LocalCluster } from './clusterFile.js';
 import { Supervisor } from './supervisor.js';
+import { registerTopologyFrontRoutes } from './topologyFront.js';
 
 export interface StartOptions {
   readonly nodes: number;
@@ -64,10 +65,13 @@ export async function startCluster(options: StartOptions): Promise<StartedCluste
     supervisor.killAllNow();
     throw error;
   }
-  const front = new Front({
+  const auth = { token: options.token, adminToken: options.adminToken };
+  const front: Front = new Front({
     supervisor,
-    auth: { token: options.token, adminToken: options.adminToken },
+    auth,
     bodyLimitBytes: 4 * 1024 * 1024,
+    registerExtraRoutes: (app) =>
+      registerTopologyFrontRoutes(app, { supervisor, front: () => front, cluster, dataDir, auth, log }),
   });
   try {
     await front.listen(cluster.host, cluster.frontPort);

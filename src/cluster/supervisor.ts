@@ -50,6 +50,10 @@ export class Supervisor {
     this.children.set(member.id, { member, process: undefined, state: 'stopped', expectedExit: false });
   }
 
+  remove(id: string): void {
+    this.children.delete(id);
+  }
+
   ids(): string[] {
     return [...this.children.keys()];
   }
@@ -139,21 +143,23 @@ export class Supervisor {
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all(
-      [...this.children.values()].map(async (child) => {
-        const proc = child.process;
-        if (!proc) return;
-        child.expectedExit = true;
-        await new Promise<void>((resolve) => {
-          const force = setTimeout(() => proc.kill('SIGKILL'), 5000);
-          proc.once('exit', () => {
-            clearTimeout(force);
-            resolve();
-          });
-          proc.kill('SIGTERM');
-        });
-      }),
-    );
+    await Promise.all(this.ids().map((id) => this.stop(id)));
+  }
+
+  /** SIGTERM, then SIGKILL if the process has not exited within 5 s. */
+  async stop(id: string): Promise<void> {
+    const child = this.children.get(id);
+    const proc = child?.process;
+    if (!child || !proc) return;
+    child.expectedExit = true;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      proc.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      proc.kill('SIGTERM');
+    });
   }
 
   /** Synchronous last resort (process 'exit' handlers cannot wait). */

@@ -307,7 +307,7 @@ export class AntiEntropy {
         const version = theirs.get(entry.key);
         theirs.delete(entry.key);
         if (version === undefined || version < entry.version) offer(entry);
-        else if (version > entry.version) want.push(entry.key);
+        else if (version > entry.version && this.owns(entry.key)) want.push(entry.key);
       }
     }
     // Keys they hold and we do not: want them, unless we purged a tombstone at least that new, in
@@ -315,7 +315,7 @@ export class AntiEntropy {
     for (const [key, version] of theirs) {
       const floor = this.deps.storage.purgeFloor(key);
       if (floor !== undefined && floor >= version) offer({ key, version: floor, value: null });
-      else want.push(key);
+      else if (this.owns(key)) want.push(key);
     }
     this.deps.send(from, { kind: 'ae-sync', session: message.session, entries, want, truncated });
   }
@@ -326,10 +326,22 @@ export class AntiEntropy {
 
   // ---- both -----------------------------------------------------------------------------------
 
+  /** Whether this node is a replica of `key` (for reads or, during a change, for writes). */
+  private owns(key: string): boolean {
+    return this.deps.placement().writeReplicaSets(key).some((set) => set.includes(this.deps.selfId));
+  }
+
+  /** Ends every running session: after a layout change their ranges are stale (they restart afresh). */
+  abortAll(nowMs: number): void {
+    for (const session of [...this.sessions.values()]) this.finish(session, 'failed', nowMs);
+  }
+
+  /** Applies repaired entries of keys this node owns (a peer on an older layout may offer others). */
   private applyEntries(entries: readonly Entry[]): { count: number; bytes: number } {
     let count = 0;
     let bytes = 0;
     for (const entry of entries) {
+      if (!this.owns(entry.key)) continue;
       if (this.deps.storage.apply(entry).applied) {
         count += 1;
         bytes += entry.value?.length ?? 0;

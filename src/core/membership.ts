@@ -279,9 +279,15 @@ export class Membership {
   }
 
   private considerRefute(update: MemberUpdate): void {
-    if (update.state === 'alive' || update.incarnation < this.incarnation) return;
-    this.incarnation = update.incarnation + 1;
-    this.deps.onIncarnation(this.incarnation);
+    if (update.state === 'alive') return;
+    if (update.incarnation >= this.incarnation) {
+      this.incarnation = update.incarnation + 1;
+      this.deps.onIncarnation(this.incarnation);
+    }
+    // Even a stale rumour (an incarnation we already refuted) is answered: its sender still believes
+    // it, and the gossip of our refutation may have run out of retransmits before reaching it (found
+    // by the simulator, seed 1: a node declared dead during a partition stayed dead in one peer's
+    // view forever after the heal). Re-queuing our alive update sends it back on the ack.
     this.enqueue({ id: this.deps.selfId, state: 'alive', incarnation: this.incarnation });
   }
 

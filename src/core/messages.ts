@@ -5,6 +5,7 @@
 import type { ClockReading } from './hlc.js';
 import type { Layout } from './layout.js';
 import type { MemberUpdate } from './membership.js';
+import type { LayoutChange } from './topology.js';
 import type { Entry, Version } from './version.js';
 
 export interface Envelope {
@@ -125,6 +126,26 @@ export interface PurgeCheckReply {
   readonly holds: boolean;
 }
 
+/** A layout change asked of the layout coordinator (topology.ts). */
+export interface LayoutChangeMessage {
+  readonly kind: 'layout-change';
+  readonly op: number;
+  readonly change: LayoutChange;
+}
+
+export interface LayoutChangeReply {
+  readonly kind: 'layout-change-reply';
+  readonly op: number;
+  readonly layout?: Layout;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/** A node finished filling the ranges it gains in layout `layoutVersion`. */
+export interface MoveDoneMessage {
+  readonly kind: 'move-done';
+  readonly layoutVersion: number;
+}
+
 export type Message =
   | WriteMessage
   | WriteReply
@@ -141,4 +162,7 @@ export type Message =
   | AeSyncMessage
   | AePushMessage
   | PurgeCheckMessage
-  | PurgeCheckReply;
+  | PurgeCheckReply
+  | LayoutChangeMessage
+  | LayoutChangeReply
+  | MoveDoneMessage;

@@ -20,6 +20,7 @@ import { Placement } from './placement.js';
 import type { Clock, Random } from './ports.js';
 import type { Storage } from './storage.js';
 import { TombstonePurger } from './tombstones.js';
+import { Topology, type LayoutChange, type TopologyStatus } from './topology.js';
 import { isWellFormed } from './validate.js';
 import type { Entry } from './version.js';
 
@@ -60,6 +61,7 @@ export interface NodeStatus {
     readonly keysRepaired: number;
   };
   readonly tombstonesPurged: number;
+  readonly topology: TopologyStatus;
   readonly layout: Layout;
   readonly members: MemberView[];
   readonly hintsPending: Record<string, number>;
@@ -79,6 +81,9 @@ export class QuorumNode {
   private readonly hints: HintDelivery;
   private readonly antiEntropy: AntiEntropy;
   private readonly purger: TombstonePurger;
+  private readonly topology: Topology;
+  /** The layout version each peer last said it runs (from pings and acks). */
+  private readonly peerLayoutVersions = new Map<string, number>();
   private recovering = true;
   private readonly peersSynced = new Set<string>();
   private currentLayout: Layout;
@@ -88,6 +93,7 @@ export class QuorumNode {
   private staged: Envelope[] | undefined;
   private opCounter: number;
   private paused = false;
+  private previousMembers: string[] = [];
 
   constructor(private readonly deps: NodeDeps) {
     this.id = deps.id;
@@ -120,6 +126,7 @@ export class QuorumNode {
       onIncarnation: (value) => this.storage.setMeta(metaIncarnation, String(value)),
     });
     this.membership.setMembers(this.memberIds(), this.nowMs());
+    this.previousMembers = this.memberIds();
     this.hints = new HintDelivery({
       selfId: deps.id,
       config: deps.config,
@@ -143,6 +150,19 @@ export class QuorumNode {
       storage: deps.storage,
       placement: () => this.currentPlacement,
       isAlive: (id) => this.membership.stateOf(id) === 'alive',
+      send,
+      nextOp: () => this.nextOp(),
+    });
+    this.topology = new Topology({
+      selfId: deps.id,
+      config: deps.config,
+      storage: deps.storage,
+      antiEntropy: this.antiEntropy,
+      layout: () => this.currentLayout,
+      placement: () => this.currentPlacement,
+      publish: (layout) => this.publishLayout(layout),
+      isAlive: (id) => this.membership.stateOf(id) === 'alive',
+      peerLayoutVersion: (id) => this.peerLayoutVersions.get(id),
       send,
       nextOp: () => this.nextOp(),
     });
@@ -290,6 +310,12 @@ export class QuorumNode {
       case 'ack':
         this.membership.handleAck(from, message, nowMs);
         return this.compareLayouts(from, message.layoutVersion);
+      case 'layout-change':
+        return this.topology.handleChange(from, message);
+      case 'layout-change-reply':
+        return this.topology.handleChangeReply(message);
+      case 'move-done':
+        return this.topology.handleMoveDone(from, message);
       case 'ping-req':
         return this.membership.handlePingRequest(from, message, nowMs);
       case 'layout': {
@@ -335,6 +361,7 @@ export class QuorumNode {
   // ---- layout -----------------------------------------------------------------------------------
 
   private compareLayouts(peer: string, peerVersion: number): void {
+    this.peerLayoutVersions.set(peer, peerVersion);
     if (peerVersion > this.currentLayout.version) this.send(peer, { kind: 'layout-pull' });
     else if (peerVersion < this.currentLayout.version) this.send(peer, { kind: 'layout', layout: this.currentLayout });
   }
@@ -343,35 +370,41 @@ export class QuorumNode {
   adoptLayout(layout: Layout): boolean {
     if (!supersedes(layout, this.currentLayout)) return false;
     validateLayout(layout);
+    const previous = this.currentLayout;
     this.currentLayout = layout;
     this.currentPlacement = new Placement(layout);
     this.storage.transaction(() => this.storage.setMeta(metaLayout, JSON.stringify(layout)));
+    this.antiEntropy.abortAll(this.nowMs());
+    this.topology.onLayout(layout, previous);
     this.membership.setMembers(this.memberIds(), this.nowMs());
     this.deps.onLayout?.(layout);
     return true;
   }
 
   /**
-   * Changes the replication strategy and factor: a new layout version, adopted here and pushed to
-   * every member. RF is capped by the member count under `consistent`.
+   * Asks for a topology change (join, leave, strategy / RF), serialised through the layout
+   * coordinator. The callback gets the new layout, whose transition then completes in the background.
    */
-  changeReplication(strategy: Strategy, rf?: number): Layout {
-    const memberCount = this.currentLayout.members.length;
-    const nextRf = rf ?? this.currentLayout.rf;
-    if (!Number.isInteger(nextRf) || nextRf < 1) throw new QuorumError('BAD_REQUEST', 'replication factor must be a positive integer');
-    if (strategy === 'consistent' && nextRf > memberCount) {
-      throw new QuorumError(
-        'BAD_REQUEST',
-        `replication factor ${nextRf} is larger than the node count (${memberCount})`,
-        { rf: nextRf, nodes: memberCount },
-      );
-    }
-    const layout: Layout = { ...this.currentLayout, version: this.currentLayout.version + 1, strategy, rf: nextRf };
+  proposeChange(change: LayoutChange, callback: Callback<Layout>): void {
+    this.topology.propose(change, this.nowMs(), callback);
+  }
+
+  /** Adopts `layout` here and pushes it to every member. */
+  private publishLayout(layout: Layout): void {
     this.adoptLayout(layout);
     for (const member of layout.members) {
       if (member.id !== this.id) this.send(member.id, { kind: 'layout', layout });
     }
-    return layout;
+    // A member that was just removed learns it too, so it can stop.
+    for (const member of this.previousMembers) {
+      if (!layout.members.some((m) => m.id === member)) this.send(member, { kind: 'layout', layout });
+    }
+    this.previousMembers = layout.members.map((m) => m.id);
+  }
+
+  /** Whether this node is still a member of the layout it holds (a removed node serves nothing). */
+  get isMember(): boolean {
+    return this.currentLayout.members.some((m) => m.id === this.id);
   }
 
   member(id: string): LayoutMember | undefined {
@@ -395,6 +428,7 @@ export class QuorumNode {
       this.antiEntropy.tick(nowMs);
       this.continueRecovery(nowMs);
       this.purger.tick(nowMs);
+      this.topology.tick(nowMs);
     });
   }
 
@@ -428,6 +462,7 @@ export class QuorumNode {
         keysRepaired: this.antiEntropy.keysRepaired,
       },
       tombstonesPurged: this.purger.purged,
+      topology: this.topology.status(),
       layout: this.currentLayout,
       members: this.membership.view(nowMs),
       hintsPending: this.hints.pendingCounts(),

@@ -60,6 +60,12 @@ export interface Storage {
    */
   purgeTombstone(key: string, version: Version, nowMs: number): boolean;
 
+  /**
+   * Removes the key's entry if it is still exactly `version`, without leaving a purge floor: used to
+   * drop copies this node no longer owns after a topology change has moved them to their new owners.
+   */
+  dropEntry(key: string, version: Version): boolean;
+
   /** The remembered purge floor of `key`, if any. */
   purgeFloor(key: string): Version | undefined;
 

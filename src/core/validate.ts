@@ -4,6 +4,8 @@
 
 import type { Message } from './messages.js';
 import { ringSize } from './hash.js';
+import { isStrategy, parseLayout } from './layout.js';
+import type { LayoutChange } from './topology.js';
 import { isSegment } from './segments.js';
 import { isVersion, type Entry } from './version.js';
 
@@ -27,6 +29,27 @@ const arrayItemsMax = 100_000;
 
 function isArrayOf(value: unknown, check: (item: unknown) => boolean): boolean {
   return Array.isArray(value) && value.length <= arrayItemsMax && value.every(check);
+}
+
+/** Checks a layout change from a peer or an admin request. */
+export function isLayoutChange(value: unknown): value is LayoutChange {
+  if (typeof value !== 'object' || value === null) return false;
+  const c = value as Record<string, unknown>;
+  switch (c.type) {
+    case 'join': {
+      const m = c.member as Record<string, unknown> | undefined;
+      return (
+        typeof m === 'object' && m !== null && isKey(m.id) && typeof m.peer === 'string' && typeof m.http === 'string' &&
+        (m.resp === undefined || typeof m.resp === 'string') && /^[A-Za-z0-9_.-]{1,64}$/.test(m.id as string)
+      );
+    }
+    case 'leave':
+      return isKey(c.id);
+    case 'replication':
+      return isStrategy(c.strategy) && (c.rf === undefined || (Number.isInteger(c.rf) && (c.rf as number) >= 1));
+    default:
+      return false;
+  }
 }
 
 function isRange(value: unknown): boolean {
@@ -84,6 +107,12 @@ export function isWellFormed(message: Message): boolean {
       return isOp(m.op) && isKey(m.key) && isVersion(m.version);
     case 'purge-check-reply':
       return isOp(m.op) && typeof m.holds === 'boolean';
+    case 'layout-change':
+      return isOp(m.op) && isLayoutChange(m.change);
+    case 'layout-change-reply':
+      return isOp(m.op) && (m.layout === undefined || parseLayout(m.layout) !== undefined) && (m.error === undefined || typeof m.error === 'object');
+    case 'move-done':
+      return Number.isInteger(m.layoutVersion);
     default:
       return false; // an unknown kind (from a newer node, or garbage)
   }

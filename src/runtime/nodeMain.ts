@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { QuorumError } from '../core/errors.js';
 import { resolveConfig, presets, type CoreConfig } from '../core/config.js';
-import { rfDefault, vnodesDefault, type Layout, type LayoutMember, type Strategy } from '../core/layout.js';
+import { parseLayout, rfDefault, vnodesDefault, type Layout, type LayoutMember, type Strategy } from '../core/layout.js';
 import { buildServer, type NodeControl } from '../api/server.js';
 import { startRespServer, type RespServerHandle } from '../api/resp/server.js';
 import { formatHostPort, isLoopback, parseHostPort, type HostPort } from './address.js';
@@ -18,6 +18,8 @@ export interface NodeMainOptions {
   readonly resp?: HostPort | undefined;
   readonly dataDir: string;
   readonly initialCluster?: readonly LayoutMember[];
+  /** HTTP address (host:port) of any member of an existing cluster to join. */
+  readonly join?: string | undefined;
   readonly strategy: Strategy;
   readonly rf: number;
   readonly vnodes: number;
@@ -65,7 +67,7 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
   }
   mkdirSync(options.dataDir, { recursive: true });
   const logger: Logger = options.logFile
-    ? pino({ base: { node: options.id } }, pino.destination({ dest: options.logFile, sync: false, mkdir: true }))
+    ? pino({ base: { node: options.id } }, pino.destination({ dest: options.logFile, sync: true, mkdir: true }))
     : pino({ base: { node: options.id } });
   const config = resolveConfig({ ...presets[options.preset], ...options.settings });
   const initialLayout: Layout | undefined = options.initialCluster
@@ -79,6 +81,7 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
     config,
     fsync: options.fsync,
     ...(initialLayout ? { initialLayout } : {}),
+    ...(options.join ? { joinLayout: () => askToJoin(options, options.join as string) } : {}),
     logger,
   });
   const control = memberControl(runtime, options.adminToken ?? options.token);
@@ -113,6 +116,42 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
       logger.flush?.();
     },
   };
+}
+
+/** Asks a member of an existing cluster to add this node; answers the layout that includes it. */
+async function askToJoin(options: NodeMainOptions, seed: string): Promise<Layout> {
+  const token = options.adminToken ?? options.token;
+  const url = `http://${formatHostPort(parseHostPort(seed))}/v1/admin/join`;
+  const body = {
+    id: options.id,
+    peer: formatHostPort(options.peer),
+    http: formatHostPort(options.http),
+    ...(options.resp ? { resp: formatHostPort(options.resp) } : {}),
+  };
+  let lastError = '';
+  // The seed may be busy finishing another change: try for a while.
+  for (let attempt = 0; attempt < 30; attempt++) {
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const answer = (await response.json()) as { layout?: unknown; message?: string; code?: string };
+      if (response.ok) {
+        const layout = parseLayout(answer.layout);
+        if (layout) return layout;
+        throw new Error(`${url} answered without a layout`);
+      }
+      lastError = `${response.status} ${answer.message ?? ''}`;
+      if (answer.code !== 'LAYOUT_CONFLICT' && answer.code !== 'UNAVAILABLE') break;
+    } catch (error) {
+      lastError = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  throw new Error(`could not join through ${seed}: ${lastError}`);
 }
 
 /** fail/recover on a node: pause or resume itself, or ask the named member to over HTTP. */

@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import type { CoreConfig } from '../core/config.js';
 import type { Callback, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome } from '../core/coordinator.js';
 import type { SessionProgress } from '../core/antiEntropy.js';
-import type { Layout, Strategy } from '../core/layout.js';
+import type { Layout } from '../core/layout.js';
+import type { LayoutChange } from '../core/topology.js';
 import { QuorumNode } from '../core/node.js';
 import type { Clock, Random } from '../core/ports.js';
 import { SqliteStorage } from '../storage/sqlite.js';
@@ -24,6 +25,8 @@ export interface NodeRuntimeOptions {
   /** With fsync 'periodic': how often the WAL is synced to disk. */
   readonly syncIntervalMs?: number;
   readonly initialLayout?: Layout;
+  /** Asked for a layout when the store holds none (a node joining an existing cluster). */
+  readonly joinLayout?: () => Promise<Layout>;
   readonly logger: Logger;
   /** How often the core's timers run; request deadlines are this precise. */
   readonly tickIntervalMs?: number;
@@ -47,6 +50,15 @@ export class NodeRuntime {
   static async start(options: NodeRuntimeOptions): Promise<NodeRuntime> {
     const { logger } = options;
     const storage = SqliteStorage.open(join(options.dataDir, 'quorumkv.db'), { fsync: options.fsync });
+    let initialLayout = options.initialLayout;
+    if (storage.getMeta('layout') === undefined && options.joinLayout) {
+      try {
+        initialLayout = await options.joinLayout();
+      } catch (error) {
+        storage.close();
+        throw error;
+      }
+    }
     const transport = new TcpTransport({
       nodeId: options.id,
       listen: options.peer,
@@ -60,7 +72,7 @@ export class NodeRuntime {
       clock: systemClock,
       random: systemRandom,
       config: options.config,
-      ...(options.initialLayout ? { initialLayout: options.initialLayout } : {}),
+      ...(initialLayout ? { initialLayout } : {}),
       onLayout: (layout) => {
         runtime?.applyPeerAddresses(layout);
         logger.info({ layoutVersion: layout.version }, 'adopted cluster layout');
@@ -113,10 +125,9 @@ export class NodeRuntime {
     return sessions;
   }
 
-  changeReplication(strategy: Strategy, rf?: number): Layout {
-    const layout = this.node.changeReplication(strategy, rf);
-    this.flush();
-    return layout;
+  /** A topology change through the layout coordinator; resolves with the new layout. */
+  proposeChange(change: LayoutChange): Promise<Layout> {
+    return this.call<Layout>((callback) => this.node.proposeChange(change, callback));
   }
 
   pause(): void {

@@ -197,6 +197,18 @@ export class MemoryStorage implements Storage {
     });
   }
 
+  dropEntry(key: string, version: Version): boolean {
+    checkKey(key);
+    checkVersion(version);
+    return this.transaction(() => {
+      const held = this.entries.get(key)?.entry;
+      if (held === undefined || held.version !== version) return false;
+      this.xorIntoLeaf(held);
+      this.setEntry(key, undefined);
+      return true;
+    });
+  }
+
   purgeFloor(key: string): Version | undefined {
     this.assertOpen();
     return this.floors.get(key)?.version;

@@ -268,6 +268,18 @@ export class SqliteStorage implements Storage {
     });
   }
 
+  dropEntry(key: string, version: Version): boolean {
+    checkKey(key);
+    assert(isVersion(version), 'not a version');
+    return this.transaction(() => {
+      const held = this.selectEntry.get(key);
+      if (held === undefined || held.version !== version) return false;
+      this.xorIntoLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
+      this.deleteEntry.run(key);
+      return true;
+    });
+  }
+
   purgeFloor(key: string): Version | undefined {
     this.assertOpen();
     const row = this.selectFloor.get(key);

@@ -411,6 +411,19 @@ export function storageContract(name: string, make: () => StoreUnderTest): void 
         assert.deepEqual(allLeaves(storage), []);
       });
 
+      test('dropEntry removes a live or dead entry of exactly that version, its leaf item, and leaves no floor', (storage) => {
+        const [a, b] = sameLeafKeys as [string, string];
+        storage.apply(entry(a, version(1), 'x'));
+        storage.apply(entry(b, version(2), 'y'));
+        assert.equal(storage.dropEntry(a, version(9)), false, 'another version is not dropped');
+        assert.equal(storage.dropEntry(a, version(1)), true);
+        assert.equal(storage.get(a), undefined);
+        assert.equal(storage.purgeFloor(a), undefined);
+        assert.deepEqual(allLeaves(storage), naiveLeaves([entry(b, version(2), 'y')]));
+        assert.equal(storage.apply(entry(a, version(1), 'x')).applied, true, 'the same version may arrive again');
+        assert.equal(storage.dropEntry('absent', version(1)), false);
+      });
+
       test('a range returns only the leaves in it', (storage) => {
         for (let i = 0; i < 200; i++) storage.apply(entry(`r${i}`, version(i + 1), 'v'));
         const all = allLeaves(storage);

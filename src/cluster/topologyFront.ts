@@ -1,0 +1,94 @@
+// Topology changes on the local cluster's front: `POST /v1/admin/nodes` starts one more node process
+// and joins it; `DELETE /v1/admin/nodes/{id}` asks the cluster to move the node's ranges away (or, for a
+// dead node, to re-replicate them from the survivors) and stops its process once it is out of the layout.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { checkToken, type ApiAuth } from '../api/auth.js';
+import { sendError } from '../api/errors.js';
+import { QuorumError } from '../core/errors.js';
+import { memberAt, saveCluster, type LocalCluster } from './clusterFile.js';
+import type { Front } from './front.js';
+import type { Supervisor } from './supervisor.js';
+
+export interface TopologyFrontOptions {
+  readonly supervisor: Supervisor;
+  readonly front: () => Front;
+  readonly cluster: LocalCluster;
+  readonly dataDir: string;
+  readonly auth: ApiAuth;
+  readonly log: (line: string) => void;
+}
+
+/** How long the front waits for a decommissioned node to leave the layout before giving up on stopping it. */
+const leaveWaitMs = 10 * 60_000;
+
+export function registerTopologyFrontRoutes(app: FastifyInstance, options: TopologyFrontOptions): void {
+  const { supervisor, cluster } = options;
+  const admin = (request: FastifyRequest, reply: FastifyReply): boolean => {
+    const denied = checkToken(request, options.auth, true);
+    if (denied) sendError(reply, denied);
+    return denied === undefined;
+  };
+
+  app.post('/v1/admin/nodes', async (request, reply) => {
+    if (!admin(request, reply)) return reply;
+    const seed = supervisor.runningIds()[0];
+    if (seed === undefined) throw new QuorumError('UNAVAILABLE', 'no running node to join through');
+    const used = supervisor.ids().map(Number).filter(Number.isInteger);
+    const index = used.length === 0 ? 0 : Math.max(...used) + 1;
+    const member = memberAt(cluster.host, cluster.frontPort, index);
+    supervisor.add(member);
+    cluster.members.push(member);
+    saveCluster(options.dataDir, cluster);
+    try {
+      await supervisor.start(member.id, supervisor.member(seed)?.http);
+    } catch (error) {
+      supervisor.remove(member.id);
+      cluster.members.splice(cluster.members.indexOf(member), 1);
+      saveCluster(options.dataDir, cluster);
+      throw error;
+    }
+    options.log(`node ${member.id} joined: http://${member.http}  redis ${member.resp}`);
+    return reply.code(201).send({ status: 'success', message: `Node ${member.id} started and joining`, node: member });
+  });
+
+  app.delete('/v1/admin/nodes/:id', async (request, reply) => {
+    if (!admin(request, reply)) return reply;
+    const id = (request.params as { id: string }).id;
+    if (!supervisor.member(id)) throw new QuorumError('UNKNOWN_NODE', `Node ${id} does not exist`);
+    const path = `/v1/admin/nodes/${encodeURIComponent(id)}`;
+    const upstream = await options.front().forward(request, 'DELETE', path, undefined, id);
+    if (upstream.status < 300) void stopWhenGone(options, id);
+    return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
+  });
+}
+
+/** Waits until no running node lists `id` in its layout, then stops its process and forgets it. */
+async function stopWhenGone(options: TopologyFrontOptions, id: string): Promise<void> {
+  const { supervisor, cluster } = options;
+  const deadline = Date.now() + leaveWaitMs;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const observers = supervisor.runningIds().filter((other) => other !== id);
+    const views = await Promise.all(
+      observers.map(async (other) => {
+        try {
+          const response = await fetch(`http://${supervisor.member(other)?.http}/v1/cluster`, { signal: AbortSignal.timeout(2000) });
+          const body = (await response.json()) as { members: { id: string }[] };
+          return body.members.some((m) => m.id === id);
+        } catch {
+          return true;
+        }
+      }),
+    );
+    if (observers.length > 0 && views.every((listed) => !listed)) {
+      await supervisor.stop(id);
+      supervisor.remove(id);
+      const at = cluster.members.findIndex((m) => m.id === id);
+      if (at >= 0) cluster.members.splice(at, 1);
+      saveCluster(options.dataDir, cluster);
+      options.log(`node ${id} left the cluster and was stopped`);
+      return;
+    }
+  }
+}

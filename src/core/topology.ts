@@ -1,0 +1,368 @@
+// Topology changes: joins, leaves (decommission, or removal of a dead node), and strategy / RF changes
+// at runtime (DESIGN.md §2). A change is a new layout version with a transition in it: joining members,
+// leaving members, or pending replication settings. While it lasts, writes reach a quorum of both the
+// serving and the next replicas of a key (placement.ts), and every node that gains ranges fills them by
+// anti-entropy sessions ('stream') with their serving replicas. When every such node reports it is
+// filled, the layout coordinator finalizes the change; only then, and once every live member runs the
+// final layout, do nodes drop the copies they no longer own.
+//
+// Changes are serialised through one layout coordinator (the lowest-id serving member that is alive);
+// a change asked for while another is under way is refused with LAYOUT_CONFLICT, never half-applied.
+
+import type { AntiEntropy, SessionProgress } from './antiEntropy.js';
+import type { Callback } from './coordinator.js';
+import type { CoreConfig } from './config.js';
+import { QuorumError } from './errors.js';
+import type { Layout, LayoutMember, Strategy } from './layout.js';
+import type { LayoutChangeMessage, LayoutChangeReply, Message, MoveDoneMessage } from './messages.js';
+import { Placement } from './placement.js';
+import { requiredReplicas } from './quorum.js';
+import type { RingRange } from './segments.js';
+import type { Storage } from './storage.js';
+
+export type LayoutChange =
+  | { readonly type: 'join'; readonly member: Omit<LayoutMember, 'role'> }
+  | { readonly type: 'leave'; readonly id: string }
+  | { readonly type: 'replication'; readonly strategy: Strategy; readonly rf?: number | undefined };
+
+export interface TopologyDeps {
+  readonly selfId: string;
+  readonly config: CoreConfig;
+  readonly storage: Storage;
+  readonly antiEntropy: AntiEntropy;
+  readonly layout: () => Layout;
+  readonly placement: () => Placement;
+  /** Adopts and pushes a layout to every member. */
+  readonly publish: (layout: Layout) => void;
+  readonly isAlive: (id: string) => boolean;
+  readonly peerLayoutVersion: (id: string) => number | undefined;
+  readonly send: (to: string, message: Message) => void;
+  readonly nextOp: () => number;
+}
+
+export interface FillStatus {
+  readonly layoutVersion: number;
+  readonly sources: { readonly peer: string; readonly ranges: number; readonly done: boolean }[];
+  readonly rangesTotal: number;
+  readonly keysReceived: number;
+  readonly bytesReceived: number;
+  readonly done: boolean;
+}
+
+export interface TopologyStatus {
+  readonly layoutVersion: number;
+  readonly inTransition: boolean;
+  readonly coordinator: string | undefined;
+  /** This node's filling of the ranges it gains. */
+  readonly fill: FillStatus | undefined;
+  /** On the coordinator: nodes that still have ranges to fill. */
+  readonly waitingFor: string[];
+  /** Copies dropped after the last change moved them to their new owners. */
+  readonly entriesDropped: number;
+  readonly cleanupPending: boolean;
+}
+
+interface Fill {
+  readonly layoutVersion: number;
+  readonly plan: Map<string, RingRange[]>;
+  readonly done: Set<string>;
+  readonly sessions: Map<string, SessionProgress>;
+  reportedMs: number;
+}
+
+interface Proposal {
+  readonly callback: Callback<Layout>;
+  readonly deadlineMs: number;
+}
+
+/** Entries examined per tick when dropping copies no longer owned (a named bound on one step). */
+const cleanupBatch = 500;
+/** A node that finished filling repeats its report this often until the change is finalized. */
+const reportIntervalMs = 1000;
+
+export function inTransition(layout: Layout): boolean {
+  return layout.pending !== undefined || layout.members.some((m) => m.role !== 'active');
+}
+
+/** The layout once the change in `layout` has completed. */
+export function finalized(layout: Layout): Layout {
+  const { pending, ...rest } = layout;
+  return {
+    ...rest,
+    version: layout.version + 1,
+    members: layout.members.filter((m) => m.role !== 'leaving').map((m) => ({ ...m, role: 'active' as const })),
+    strategy: pending?.strategy ?? layout.strategy,
+    rf: pending?.rf ?? layout.rf,
+  };
+}
+
+/**
+ * For `self`, the ranges it must fill in the change under way, grouped by the serving replica to stream
+ * them from. Computed on the union of both rings' tokens, so each piece has one replica set on each.
+ */
+export function fillPlan(layout: Layout, self: string): Map<string, RingRange[]> {
+  const plan = new Map<string, RingRange[]>();
+  const placement = new Placement(layout);
+  const next = placement.next;
+  if (!next) return plan;
+  const bounds = [...new Set([...placement.serving.ranges(), ...next.ranges()].map((r) => r.end))].sort((a, b) => a - b);
+  for (let i = 0; i < bounds.length; i++) {
+    const end = bounds[i] as number;
+    const start = bounds[(i - 1 + bounds.length) % bounds.length] as number;
+    const gaining = next.walk(end, placement.nextCount).includes(self);
+    const serving = placement.serving.walk(end, placement.servingCount);
+    if (!gaining || serving.includes(self)) continue;
+    for (const source of serving) {
+      const ranges = plan.get(source) ?? [];
+      ranges.push({ start, end });
+      plan.set(source, ranges);
+    }
+  }
+  return plan;
+}
+
+export function fillers(layout: Layout): string[] {
+  return layout.members.map((m) => m.id).filter((id) => fillPlan(layout, id).size > 0);
+}
+
+export class Topology {
+  private fill: Fill | undefined;
+  private readonly proposals = new Map<number, Proposal>();
+  /** Coordinator: who reported its fill done, for the current layout version. */
+  private readonly reportedDone = new Map<number, Set<string>>();
+  private cleanup: { version: number; cursor: string | null } | undefined;
+  entriesDropped = 0;
+
+  constructor(private readonly deps: TopologyDeps) {}
+
+  coordinator(): string | undefined {
+    const candidates = this.deps
+      .layout()
+      .members.filter((m) => m.role !== 'joining' && (m.id === this.deps.selfId || this.deps.isAlive(m.id)))
+      .map((m) => m.id)
+      .sort();
+    return candidates[0];
+  }
+
+  /** Asks the layout coordinator for a change; the callback gets the new layout or a clear error. */
+  propose(change: LayoutChange, nowMs: number, callback: Callback<Layout>): void {
+    const coordinator = this.coordinator();
+    if (coordinator === undefined) {
+      callback({ ok: false, error: new QuorumError('UNAVAILABLE', 'no layout coordinator is reachable') });
+      return;
+    }
+    if (coordinator === this.deps.selfId) {
+      callback(this.apply(change));
+      return;
+    }
+    const op = this.deps.nextOp();
+    this.proposals.set(op, { callback, deadlineMs: nowMs + this.deps.config.requestTimeoutMs });
+    this.deps.send(coordinator, { kind: 'layout-change', op, change });
+  }
+
+  handleChange(from: string, message: LayoutChangeMessage): void {
+    const result =
+      this.coordinator() === this.deps.selfId
+        ? this.apply(message.change)
+        : { ok: false as const, error: new QuorumError('UNAVAILABLE', 'not the layout coordinator; try again') };
+    const reply: LayoutChangeReply = result.ok
+      ? { kind: 'layout-change-reply', op: message.op, layout: result.value }
+      : { kind: 'layout-change-reply', op: message.op, error: { code: result.error.code, message: result.error.message } };
+    this.deps.send(from, reply);
+  }
+
+  handleChangeReply(message: LayoutChangeReply): void {
+    const proposal = this.proposals.get(message.op);
+    if (!proposal) return;
+    this.proposals.delete(message.op);
+    if (message.layout) proposal.callback({ ok: true, value: message.layout });
+    else {
+      const code = message.error?.code ?? 'UNAVAILABLE';
+      const known = ['LAYOUT_CONFLICT', 'BAD_REQUEST', 'UNKNOWN_NODE', 'UNAVAILABLE'] as const;
+      const errorCode = (known as readonly string[]).includes(code) ? (code as (typeof known)[number]) : 'UNAVAILABLE';
+      proposal.callback({ ok: false, error: new QuorumError(errorCode, message.error?.message ?? 'layout change refused') });
+    }
+  }
+
+  handleMoveDone(from: string, message: MoveDoneMessage): void {
+    if (message.layoutVersion !== this.deps.layout().version) return;
+    const done = this.reportedDone.get(message.layoutVersion) ?? new Set<string>();
+    done.add(from);
+    this.reportedDone.set(message.layoutVersion, done);
+  }
+
+  /** The coordinator's side of a change: check it against the current layout and publish it. */
+  private apply(change: LayoutChange): { ok: true; value: Layout } | { ok: false; error: QuorumError } {
+    const layout = this.deps.layout();
+    const refused = (code: 'LAYOUT_CONFLICT' | 'BAD_REQUEST' | 'UNKNOWN_NODE', message: string) => ({
+      ok: false as const,
+      error: new QuorumError(code, message),
+    });
+    if (change.type === 'join') {
+      const existing = layout.members.find((m) => m.id === change.member.id);
+      if (existing && existing.peer === change.member.peer && existing.http === change.member.http) {
+        return { ok: true, value: layout }; // a joining node asking again after a restart
+      }
+      if (existing) return refused('BAD_REQUEST', `a member with id ${change.member.id} already exists`);
+      const clash = layout.members.find((m) => m.peer === change.member.peer || m.http === change.member.http);
+      if (clash) return refused('BAD_REQUEST', `member ${clash.id} already uses those addresses`);
+    }
+    if (inTransition(layout)) {
+      return refused('LAYOUT_CONFLICT', `a topology change is under way (layout v${layout.version}); try again when it completes`);
+    }
+    let next: Layout;
+    switch (change.type) {
+      case 'join':
+        next = { ...layout, members: [...layout.members, { ...change.member, role: 'joining' }] };
+        break;
+      case 'leave': {
+        if (!layout.members.some((m) => m.id === change.id)) return refused('UNKNOWN_NODE', `no member with id ${change.id}`);
+        if (layout.members.length === 1) return refused('BAD_REQUEST', 'cannot remove the last member');
+        next = { ...layout, members: layout.members.map((m) => (m.id === change.id ? { ...m, role: 'leaving' as const } : m)) };
+        break;
+      }
+      case 'replication': {
+        const rf = change.rf ?? layout.rf;
+        if (!Number.isInteger(rf) || rf < 1) return refused('BAD_REQUEST', 'replication factor must be a positive integer');
+        if (change.strategy === 'consistent' && rf > layout.members.length) {
+          return refused('BAD_REQUEST', `replication factor ${rf} is larger than the node count (${layout.members.length})`);
+        }
+        if (change.strategy === layout.strategy && rf === layout.rf) return { ok: true, value: layout };
+        next = { ...layout, pending: { strategy: change.strategy, rf } };
+        break;
+      }
+    }
+    next = { ...next, version: layout.version + 1 };
+    this.deps.publish(next);
+    return { ok: true, value: next };
+  }
+
+  tick(nowMs: number): void {
+    for (const [op, proposal] of this.proposals) {
+      if (nowMs >= proposal.deadlineMs) {
+        this.proposals.delete(op);
+        proposal.callback({ ok: false, error: new QuorumError('UNAVAILABLE', 'the layout coordinator did not answer') });
+      }
+    }
+    const layout = this.deps.layout();
+    if (inTransition(layout)) {
+      this.runFill(layout, nowMs);
+      this.maybeFinalize(layout);
+    } else {
+      this.fill = undefined;
+      this.runCleanup(layout);
+    }
+  }
+
+  /** Called when a new layout is adopted: the copies it moves away are dropped once it is final. */
+  onLayout(layout: Layout, previous: Layout): void {
+    if (layout.version !== previous.version && !inTransition(layout)) this.cleanup = { version: layout.version, cursor: null };
+  }
+
+  private runFill(layout: Layout, nowMs: number): void {
+    if (!this.fill || this.fill.layoutVersion !== layout.version) {
+      this.fill = { layoutVersion: layout.version, plan: fillPlan(layout, this.deps.selfId), done: new Set(), sessions: new Map(), reportedMs: 0 };
+    }
+    const fill = this.fill;
+    for (const [source, ranges] of fill.plan) {
+      if (fill.done.has(source) || !this.deps.isAlive(source) || this.deps.antiEntropy.isRunningWith(source)) continue;
+      const progress = this.deps.antiEntropy.start(source, 'stream', nowMs, ranges, (p) => {
+        if (p.state === 'done' && !p.truncated && this.fill === fill) fill.done.add(source);
+      });
+      if (progress) fill.sessions.set(source, progress);
+    }
+    if (!this.isFilled(fill, layout)) return;
+    const coordinator = this.coordinator();
+    if (coordinator === this.deps.selfId) this.handleMoveDone(this.deps.selfId, { kind: 'move-done', layoutVersion: layout.version });
+    else if (coordinator !== undefined && nowMs - fill.reportedMs >= reportIntervalMs) {
+      fill.reportedMs = nowMs;
+      this.deps.send(coordinator, { kind: 'move-done', layoutVersion: layout.version });
+    }
+  }
+
+  /**
+   * Filled when, for every range gained, enough serving replicas were streamed from that any write
+   * acknowledged at quorum on the serving replicas is among them (N - quorum + 1 of them).
+   */
+  private isFilled(fill: Fill, layout: Layout): boolean {
+    const placement = new Placement(layout);
+    const needed = placement.servingCount - requiredReplicas('quorum', placement.servingCount) + 1;
+    const sourcesByRange = new Map<string, string[]>();
+    for (const [source, ranges] of fill.plan) {
+      for (const range of ranges) {
+        const key = `${range.start}:${range.end}`;
+        const sources = sourcesByRange.get(key) ?? [];
+        sources.push(source);
+        sourcesByRange.set(key, sources);
+      }
+    }
+    for (const sources of sourcesByRange.values()) {
+      const done = sources.filter((s) => fill.done.has(s)).length;
+      const pendingAlive = sources.filter((s) => !fill.done.has(s) && this.deps.isAlive(s)).length;
+      // Wait for every live source; with dead ones, settle for enough finished ones.
+      if (pendingAlive > 0 || done < Math.min(needed, sources.length)) return false;
+    }
+    return true;
+  }
+
+  private maybeFinalize(layout: Layout): void {
+    if (this.coordinator() !== this.deps.selfId) return;
+    const done = this.reportedDone.get(layout.version) ?? new Set<string>();
+    if (fillers(layout).every((id) => done.has(id) || (!this.deps.isAlive(id) && id !== this.deps.selfId && leavingOrAbsent(layout, id)))) {
+      this.reportedDone.delete(layout.version);
+      this.deps.publish(finalized(layout));
+    }
+  }
+
+  /** Drops, a batch per tick, the copies this node no longer owns, once every live member runs this layout. */
+  private runCleanup(layout: Layout): void {
+    const cleanup = this.cleanup;
+    if (!cleanup || cleanup.version !== layout.version) return;
+    const lagging = layout.members.some(
+      (m) => m.id !== this.deps.selfId && this.deps.isAlive(m.id) && (this.deps.peerLayoutVersion(m.id) ?? 0) < layout.version,
+    );
+    if (lagging) return;
+    const placement = this.deps.placement();
+    const batch = this.deps.storage.scan(cleanup.cursor, cleanupBatch);
+    for (const entry of batch) {
+      if (!placement.readReplicas(entry.key).includes(this.deps.selfId)) {
+        if (this.deps.storage.dropEntry(entry.key, entry.version)) this.entriesDropped += 1;
+      }
+    }
+    cleanup.cursor = batch.length === cleanupBatch ? (batch[batch.length - 1]?.key ?? null) : null;
+    if (batch.length < cleanupBatch) this.cleanup = undefined;
+  }
+
+  status(): TopologyStatus {
+    const layout = this.deps.layout();
+    const fill = this.fill;
+    let fillStatus: FillStatus | undefined;
+    if (fill && fill.layoutVersion === layout.version) {
+      const sessions = [...fill.sessions.values()];
+      fillStatus = {
+        layoutVersion: fill.layoutVersion,
+        sources: [...fill.plan].map(([peer, ranges]) => ({ peer, ranges: ranges.length, done: fill.done.has(peer) })),
+        rangesTotal: [...fill.plan.values()].reduce((sum, r) => sum + r.length, 0),
+        keysReceived: sessions.reduce((sum, s) => sum + s.keysReceived, 0),
+        bytesReceived: sessions.reduce((sum, s) => sum + s.bytesReceived, 0),
+        done: this.isFilled(fill, layout),
+      };
+    }
+    const done = this.reportedDone.get(layout.version) ?? new Set<string>();
+    return {
+      layoutVersion: layout.version,
+      inTransition: inTransition(layout),
+      coordinator: this.coordinator(),
+      fill: fillStatus,
+      waitingFor: this.coordinator() === this.deps.selfId && inTransition(layout) ? fillers(layout).filter((id) => !done.has(id)) : [],
+      entriesDropped: this.entriesDropped,
+      cleanupPending: this.cleanup !== undefined,
+    };
+  }
+}
+
+/** A dead filler that is itself leaving holds nothing anyone waits for. */
+function leavingOrAbsent(layout: Layout, id: string): boolean {
+  const member = layout.members.find((m) => m.id === id);
+  return member === undefined || member.role === 'leaving';
+}
