@@ -203,12 +203,14 @@ clientCommand('status', 'show the cluster: members, their state, strategy')
 // process starts faster and never loads code it does not run.
 const coreCommands = new Set(['node', 'start', 'put', 'get', 'del', 'delete', 'status']);
 if (!coreCommands.has(process.argv[2] ?? '')) {
-  const [shell, admin, bench, sim] = await Promise.all([
+  const [topology, shell, admin, bench, sim] = await Promise.all([
+    import('./cli/topologyCommands.js'),
     import('./cli/shell.js'),
     import('./cli/adminCommands.js'),
     import('./bench/command.js'),
     import('./sim/command.js'),
   ]);
+  topology.registerTopologyCommands(program);
   admin.registerAdminCommands(program);
   shell.registerShellCommands(program);
   bench.registerBenchCommands(program);

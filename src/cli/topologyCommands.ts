@@ -1,0 +1,70 @@
+// Topology commands: add-node (local cluster), decommission / remove-node, and the progress of the
+// change under way. Same --url/--token/--json and exit codes as the other client commands.
+
+import type { Command } from 'commander';
+import { addClientOptions, CliError, failOn, request, type ClientOptions } from './clientCommands.js';
+
+async function run(options: ClientOptions, work: () => Promise<unknown>, text: (result: any) => string): Promise<void> {
+  try {
+    const result = await work();
+    process.stdout.write(options.json ? JSON.stringify(result) + '\n' : text(result) + '\n');
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    if (options.json) process.stdout.write(JSON.stringify({ error: error.message, body: error.body ?? null }) + '\n');
+    else process.stderr.write(`quorumkv: ${error.message}\n`);
+    process.exit(error.exitCode);
+  }
+}
+
+async function call(options: ClientOptions, method: string, path: string): Promise<unknown> {
+  const response = await request(options, method, path);
+  if (!response.ok) return failOn(response);
+  return response.json();
+}
+
+export function registerTopologyCommands(program: Command): void {
+  addClientOptions(program.command('add-node').description('start one more node process on the local cluster and join it')).action(
+    (options: ClientOptions) =>
+      run(
+        options,
+        () => call(options, 'POST', '/v1/admin/nodes'),
+        (r) => `node ${r.node.id} started at http://${r.node.http} and is joining; data moves to it in the background`,
+      ),
+  );
+
+  for (const [name, description] of [
+    ['decommission', 'move a node\'s ranges to their new owners, then stop it'],
+    ['remove-node', 'remove a dead node for good; its ranges are re-replicated from the survivors'],
+  ] as const) {
+    addClientOptions(program.command(name).description(description))
+      .argument('<id>')
+      .action((id: string, options: ClientOptions) =>
+        run(
+          options,
+          () => call(options, 'DELETE', `/v1/admin/nodes/${encodeURIComponent(id)}`),
+          () => `node ${id} is leaving; see progress with: quorumkv topology`,
+        ),
+      );
+  }
+
+  addClientOptions(program.command('topology').description('the layout and the progress of the change under way')).action(
+    (options: ClientOptions) =>
+      run(
+        options,
+        () => call(options, 'GET', '/v1/admin/topology'),
+        (r) => {
+          const lines = [
+            `layout v${r.layoutVersion}: ${r.layout.strategy}${r.layout.pending ? ` -> ${r.layout.pending.strategy} rf ${r.layout.pending.rf}` : ` rf ${r.layout.rf}`}`,
+            `members: ${r.layout.members.map((m: { id: string; role: string }) => `${m.id} (${m.role})`).join(', ')}`,
+            r.inTransition ? `change under way; waiting for: ${r.waitingFor.join(', ') || '(coordinator: ' + r.coordinator + ')'}` : 'no change under way',
+          ];
+          if (r.fill) {
+            lines.push(
+              `this node fills ${r.fill.rangesTotal} ranges: ${r.fill.keysReceived} keys / ${r.fill.bytesReceived} bytes received, ${r.fill.done ? 'done' : 'in progress'}`,
+            );
+          }
+          return lines.join('\n');
+        },
+      ),
+  );
+}
