@@ -50,6 +50,11 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
 
   app.get('/v1/cluster', async () => clusterView(runtime));
 
+  app.get('/metrics', async (_request, reply) => {
+    const registry = runtime.metrics.registry;
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+
   app.get('/v1/health', async () => ({
     status: 'ok',
     id: runtime.node.id,

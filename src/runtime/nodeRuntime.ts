@@ -14,6 +14,7 @@ import type { Clock, Random } from '../core/ports.js';
 import { SqliteStorage } from '../storage/sqlite.js';
 import { TcpTransport } from '../transport/tcp.js';
 import { parseHostPort, type HostPort } from './address.js';
+import { NodeMetrics } from './metrics.js';
 
 export interface NodeRuntimeOptions {
   readonly id: string;
@@ -39,13 +40,16 @@ export class NodeRuntime {
   private tickTimer: NodeJS.Timeout | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  readonly metrics: NodeMetrics;
 
   private constructor(
     readonly node: QuorumNode,
     readonly storage: SqliteStorage,
     readonly transport: TcpTransport,
     readonly options: NodeRuntimeOptions,
-  ) {}
+  ) {
+    this.metrics = new NodeMetrics(this);
+  }
 
   static async start(options: NodeRuntimeOptions): Promise<NodeRuntime> {
     const { logger } = options;
@@ -108,15 +112,15 @@ export class NodeRuntime {
   }
 
   put(key: string, value: Uint8Array, options: Partial<WriteOptions>): Promise<WriteOutcome> {
-    return this.call<WriteOutcome>((callback) => this.node.put(key, value, options, callback));
+    return this.metrics.observe('put', () => this.call<WriteOutcome>((callback) => this.node.put(key, value, options, callback)));
   }
 
   remove(key: string, options: Partial<WriteOptions>): Promise<WriteOutcome> {
-    return this.call<WriteOutcome>((callback) => this.node.remove(key, options, callback));
+    return this.metrics.observe('delete', () => this.call<WriteOutcome>((callback) => this.node.remove(key, options, callback)));
   }
 
   get(key: string, options: Partial<ReadOptions>): Promise<ReadOutcome> {
-    return this.call<ReadOutcome>((callback) => this.node.get(key, options, callback));
+    return this.metrics.observe('get', () => this.call<ReadOutcome>((callback) => this.node.get(key, options, callback)));
   }
 
   repairNow(): SessionProgress[] {

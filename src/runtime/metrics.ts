@@ -1,0 +1,73 @@
+// Prometheus metrics of one node (`GET /metrics`): request counts and latencies by operation and
+// outcome, plus gauges read from the core when scraped (members by state, hints, anti-entropy,
+// transport). Counting happens at the API edge; the core stays free of any metrics library.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { NodeRuntime } from './nodeRuntime.js';
+
+export type Operation = 'get' | 'put' | 'delete';
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'operation' | 'outcome'>;
+  private readonly latency: Histogram<'operation'>;
+
+  constructor(runtime: NodeRuntime) {
+    this.registry.setDefaultLabels({ node: runtime.node.id });
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({
+      name: 'quorumkv_requests_total',
+      help: 'Client requests coordinated by this node, by operation and outcome (ok or an error code).',
+      labelNames: ['operation', 'outcome'],
+      registers: [this.registry],
+    });
+    this.latency = new Histogram({
+      name: 'quorumkv_request_duration_seconds',
+      help: 'Latency of coordinated client requests.',
+      labelNames: ['operation'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    });
+    const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>) => void) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect() {
+          collect(this);
+        },
+      });
+    gauge('quorumkv_members', 'Members by state as this node sees them.', ['state'], (g) => {
+      const counts = { alive: 0, suspect: 0, dead: 0 };
+      for (const m of runtime.node.memberViews()) counts[m.state] += 1;
+      for (const [state, count] of Object.entries(counts)) g.set({ state }, count);
+    });
+    gauge('quorumkv_hints_pending', 'Hints held here, by target.', ['target'], (g) => {
+      g.reset();
+      for (const [target, count] of Object.entries(runtime.node.hintsPending())) g.set({ target }, count);
+    });
+    gauge('quorumkv_recovering', '1 while this node catches up after a (re)start.', [], (g) =>
+      g.set(runtime.node.recoveryStatus().phase === 'recovering' ? 1 : 0),
+    );
+    gauge('quorumkv_layout_version', 'The cluster layout version this node runs.', [], (g) => g.set(runtime.node.layout.version));
+    gauge('quorumkv_peer_messages_dropped', 'Peer messages dropped by the transport (full queues, unknown peers).', [], (g) =>
+      g.set(runtime.transport.stats().dropped),
+    );
+  }
+
+  /** Times a coordinated request and counts its outcome. */
+  async observe<T>(operation: Operation, work: () => Promise<T>): Promise<T> {
+    const end = this.latency.startTimer({ operation });
+    try {
+      const result = await work();
+      this.requests.inc({ operation, outcome: 'ok' });
+      return result;
+    } catch (error) {
+      this.requests.inc({ operation, outcome: (error as { code?: string }).code ?? 'error' });
+      throw error;
+    } finally {
+      end();
+    }
+  }
+}
