@@ -12,6 +12,8 @@ export interface HintDeliveryDeps {
   readonly config: CoreConfig;
   readonly storage: Storage;
   readonly isAvailable: (id: string) => boolean;
+  /** Hints for a member that left the layout are dropped: its ranges were moved to new owners. */
+  readonly isMember: (id: string) => boolean;
   readonly send: (to: string, message: Message) => void;
   readonly nextOp: () => number;
 }
@@ -50,6 +52,10 @@ export class HintDelivery {
     const { storage, config } = this.deps;
     this.expired += storage.expireHints(nowMs - config.hintWindowMs);
     for (const [target, count] of storage.hintCounts()) {
+      if (!this.deps.isMember(target)) {
+        this.expired += storage.trimHints(target, 0);
+        continue;
+      }
       if (count > config.hintsPerTargetMax) storage.trimHints(target, config.hintsPerTargetMax);
       if (target === this.deps.selfId) continue;
       if (!this.deps.isAvailable(target) || (this.inFlightPerTarget.get(target) ?? 0) > 0) continue;

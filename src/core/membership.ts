@@ -254,7 +254,7 @@ export class Membership {
       if (!member) continue;
       switch (update.state) {
         case 'alive':
-          if (update.incarnation > member.incarnation || (member.state === 'alive' && update.incarnation > member.incarnation)) {
+          if (update.incarnation > member.incarnation) {
             this.setState(update.id, 'alive', update.incarnation, nowMs);
             this.enqueue(update);
           }

@@ -21,7 +21,7 @@ import type { Clock, Random } from './ports.js';
 import type { Storage } from './storage.js';
 import { TombstonePurger } from './tombstones.js';
 import { Topology, type LayoutChange, type TopologyStatus } from './topology.js';
-import { isWellFormed } from './validate.js';
+import { isWellFormed, loneSurrogate } from './validate.js';
 import type { Entry } from './version.js';
 
 export interface NodeDeps {
@@ -41,8 +41,6 @@ export interface NodeDeps {
 const metaLayout = 'layout';
 const metaIncarnation = 'incarnation';
 const textEncoder = new TextEncoder();
-/** A UTF-16 surrogate without its pair: such a key has no UTF-8 form. */
-const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** A (re)started node is recovering until it has run anti-entropy with every live co-replica. */
 export interface RecoveryStatus {
@@ -132,6 +130,7 @@ export class QuorumNode {
       config: deps.config,
       storage: deps.storage,
       isAvailable: (id) => this.membership.isAvailable(id),
+      isMember: (id) => this.currentLayout.members.some((m) => m.id === id),
       send,
       nextOp: () => this.nextOp(),
     });

@@ -9,12 +9,16 @@ import type { LayoutChange } from './topology.js';
 import { isSegment } from './segments.js';
 import { isVersion, type Entry } from './version.js';
 
+/** A UTF-16 surrogate without its pair: such a key has no UTF-8 form and no store accepts it. */
+export const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function isEntry(value: unknown): value is Entry {
   if (typeof value !== 'object' || value === null) return false;
   const entry = value as Entry;
   return (
     typeof entry.key === 'string' &&
     entry.key.length > 0 &&
+    !loneSurrogate.test(entry.key) &&
     isVersion(entry.version) &&
     (entry.value === null || entry.value instanceof Uint8Array)
   );
