@@ -16,17 +16,18 @@ export class FrameError extends Error {
   override name = 'FrameError';
 }
 
-// `skipValues: [undefined]` omits optional fields that are present but undefined, as JSON would, so
-// the receiver sees an absent field rather than a MessagePack extension. It is a msgpackr option that
-// its type declarations do not list yet. `copyBuffers` makes every decoded Uint8Array an independent
-// copy: otherwise it would be a view into the socket chunk, keeping the whole chunk alive for as long as
-// the core holds one small value.
-const packrOptions: Options & { skipValues: unknown[] } = {
+// `undefined` (an optional field that is present but unset) is encoded as msgpackr's undefined
+// extension and decodes as `undefined`, so the receiver sees what the sender had. (Omitting such fields
+// with msgpackr's `skipValues` costs about a fifth of the encoding time.) `copyBuffers` makes every
+// decoded Uint8Array an independent copy: otherwise it would be a view into the received chunk,
+// keeping the whole chunk (up to a full batch of frames) alive for as long as the core holds one small
+// value. The copy costs about half a microsecond per binary value. `structuredClone: false` refuses the
+// reference extensions, which a peer has no reason to send.
+const packrOptions: Options = {
   useRecords: false,
   moreTypes: false,
   structuredClone: false,
   copyBuffers: true,
-  skipValues: [undefined],
 };
 const packr = new Packr(packrOptions);
 

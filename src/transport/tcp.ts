@@ -162,7 +162,7 @@ export class TcpTransport {
   constructor(options: TcpTransportOptions) {
     this.nodeId = requireNonEmpty(options.nodeId, 'nodeId');
     this.secret = requireNonEmpty(options.clusterSecret, 'clusterSecret');
-    this.listenAddress = { host: options.listen.host, port: options.listen.port };
+    this.listenAddress = requireAddress(options.listen, 'listen', 0); // port 0: any free port
     this.queueMessagesMax = requirePositiveInteger(options.queueMessagesMax ?? queueMessagesMaxDefault, 'queueMessagesMax');
     this.queueBytesMax = requirePositiveInteger(options.queueBytesMax ?? queueBytesMaxDefault, 'queueBytesMax');
     this.frameBytesMax = checkFrameBytesMax(options.frameBytesMax ?? frameBytesMaxDefault);
@@ -229,8 +229,10 @@ export class TcpTransport {
 
   // ---- peers -----------------------------------------------------------------------------------
 
+  /** Adds or updates a peer. Throws on a malformed address: that is a configuration bug, not a network failure. */
   setPeer(nodeId: string, address: TransportAddress): void {
     requireNonEmpty(nodeId, 'nodeId');
+    requireAddress(address, `address of ${nodeId}`, 1);
     // Messages to ourselves never touch the network, so our own address is not needed.
     if (nodeId === this.nodeId || this.stopped) return;
     const peer = this.peers.get(nodeId);
@@ -672,6 +674,14 @@ function errorMessage(error: unknown): string {
 function requireNonEmpty(value: string, name: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${name} must be a non-empty string`);
   return value;
+}
+
+function requireAddress(address: TransportAddress, name: string, portMin: number): TransportAddress {
+  const { host, port } = address;
+  if (typeof host !== 'string' || host.length === 0 || !Number.isInteger(port) || port < portMin || port > 65_535) {
+    throw new TypeError(`${name} must be { host: non-empty string, port: integer in [${portMin}, 65535] }`);
+  }
+  return { host, port };
 }
 
 function requirePositiveInteger(value: number, name: string): number {
