@@ -10,6 +10,7 @@
 
 import { assert } from './assert.js';
 import type { CoreConfig } from './config.js';
+import { DeadlineQueue } from './deadlines.js';
 import { QuorumError, unavailable } from './errors.js';
 import type { HybridClock } from './hlc.js';
 import type { Message, ReadReply, WriteReply } from './messages.js';
@@ -76,6 +77,7 @@ interface Operation {
 
 export class Coordinator {
   private readonly operations = new Map<number, Operation>();
+  private readonly deadlines = new DeadlineQueue();
 
   constructor(private readonly deps: CoordinatorDeps) {}
 
@@ -107,17 +109,18 @@ export class Coordinator {
 
   /** Fails or finishes every operation past its deadline. */
   expire(nowMs: number): void {
-    for (const [op, operation] of this.operations) {
-      if (nowMs >= operation.deadlineMs) {
-        this.operations.delete(op);
-        operation.expire();
-      }
+    for (const op of this.deadlines.popDue(nowMs)) {
+      const operation = this.operations.get(op);
+      if (operation === undefined) continue; // finished earlier
+      this.operations.delete(op);
+      operation.expire();
     }
   }
 
   register(op: number, operation: Operation): void {
     assert(!this.operations.has(op), 'operation ids are unique');
     this.operations.set(op, operation);
+    this.deadlines.push(operation.deadlineMs, op);
   }
 
   unregister(op: number): void {
