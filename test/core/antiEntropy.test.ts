@@ -8,6 +8,7 @@ import { itemHash, ringPosition } from '../../src/core/hash.js';
 import { hashRange, rangeSegments } from '../../src/core/segments.js';
 import { formatVersion } from '../../src/core/version.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import type { ReadOutcome, WriteOutcome } from '../../src/core/coordinator.js';
 import { TestCluster, bytes, text } from './harness.js';
 
 const second = 1000;
@@ -46,7 +47,7 @@ test('a replica that missed writes converges through anti-entropy alone', () => 
 
 test('replicas that agree exchange hashes only', () => {
   const cluster = new TestCluster(['a', 'b', 'c'], {}, { antiEntropyIntervalMs: 0 });
-  for (let i = 0; i < 50; i++) assert.ok(cluster.run((cb) => cluster.node('a').put(`k${i}`, bytes('v'), { consistency: 'all' }, cb)).ok);
+  for (let i = 0; i < 50; i++) assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put(`k${i}`, bytes('v'), { consistency: 'all' }, cb)).ok);
   const sessions = cluster.node('b').repairNow();
   cluster.advance(100);
   for (const s of sessions) {
@@ -86,10 +87,10 @@ test('range hashes are the same function of the data on every store, whatever th
 
 test('a tombstone is purged only after the grace period, once every replica holds it', () => {
   const cluster = new TestCluster(['a', 'b', 'c'], {}, { tombstoneGraceMs: 2 * second, tombstonePurgeIntervalMs: 100, antiEntropyIntervalMs: 0 });
-  assert.ok(cluster.run((cb) => cluster.node('a').put('gone', bytes('v'), { consistency: 'all' }, cb)).ok);
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('gone', bytes('v'), { consistency: 'all' }, cb)).ok);
   // c is cut off while the delete happens.
   cluster.isolated.add('c');
-  assert.ok(cluster.run((cb) => cluster.node('a').remove('gone', { consistency: 'quorum' }, cb)).ok);
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').remove('gone', { consistency: 'quorum' }, cb)).ok);
   cluster.advance(3 * second);
   // c is now dead to a and b: nobody may purge, since c still holds the live value.
   for (const id of ['a', 'b']) assert.equal(cluster.storages.get(id)?.get('gone')?.value, null, `${id} keeps its tombstone`);
@@ -103,16 +104,16 @@ test('a tombstone is purged only after the grace period, once every replica hold
     assert.equal(storage.get('gone'), undefined, `${id} purged the tombstone`);
     assert.ok(storage.purgeFloor('gone') !== undefined, `${id} remembers the purge floor`);
   }
-  const read = cluster.run((cb) => cluster.node('c').get('gone', { consistency: 'all' }, cb));
+  const read = cluster.run<ReadOutcome>((cb) => cluster.node('c').get('gone', { consistency: 'all' }, cb));
   assert.ok(read.ok);
   assert.equal(read.value.entry, undefined, 'the deleted key never comes back');
 });
 
 test('a stale copy arriving after the purge is refused by the purge floor', () => {
   const cluster = new TestCluster(['a', 'b', 'c'], {}, { tombstoneGraceMs: 1 * second, tombstonePurgeIntervalMs: 100, antiEntropyIntervalMs: 0 });
-  const put = cluster.run((cb) => cluster.node('a').put('k', bytes('old'), { consistency: 'all' }, cb));
+  const put = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('old'), { consistency: 'all' }, cb));
   assert.ok(put.ok);
-  assert.ok(cluster.run((cb) => cluster.node('a').remove('k', { consistency: 'all' }, cb)).ok);
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').remove('k', { consistency: 'all' }, cb)).ok);
   cluster.advance(3 * second);
   for (const storage of cluster.storages.values()) assert.equal(storage.get('k'), undefined);
   const stale = { key: 'k', version: put.value.version, value: bytes('old') };

@@ -5,16 +5,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatVersion } from '../../src/core/version.js';
+import type { ReadOutcome, WriteOutcome } from '../../src/core/coordinator.js';
 import { TestCluster, bytes, text } from './harness.js';
 
 const minute = 60_000;
 
 test('a write at quorum is read back at quorum through every coordinator', () => {
   const cluster = new TestCluster(['a', 'b', 'c']);
-  const put = cluster.run((cb) => cluster.node('a').put('k', bytes('v1'), { consistency: 'quorum' }, cb));
+  const put = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('v1'), { consistency: 'quorum' }, cb));
   assert.ok(put.ok);
   for (const id of ['a', 'b', 'c']) {
-    const read = cluster.run((cb) => cluster.node(id).get('k', { consistency: 'quorum' }, cb));
+    const read = cluster.run<ReadOutcome>((cb) => cluster.node(id).get('k', { consistency: 'quorum' }, cb));
     assert.ok(read.ok);
     assert.equal(text(read.value.entry?.value), 'v1');
   }
@@ -24,12 +25,12 @@ test('a coordinator whose clock is minutes behind still makes a later write win'
   const cluster = new TestCluster(['a', 'b', 'c']);
   cluster.skewMs.set('a', 10 * minute); // a runs ahead
   cluster.skewMs.set('c', -10 * minute); // c runs behind
-  const first = cluster.run((cb) => cluster.node('a').put('k', bytes('from-a'), { consistency: 'quorum' }, cb));
+  const first = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('from-a'), { consistency: 'quorum' }, cb));
   assert.ok(first.ok);
-  const later = cluster.run((cb) => cluster.node('c').put('k', bytes('from-c-later'), { consistency: 'quorum' }, cb));
+  const later = cluster.run<WriteOutcome>((cb) => cluster.node('c').put('k', bytes('from-c-later'), { consistency: 'quorum' }, cb));
   assert.ok(later.ok);
   assert.ok(later.value.version > first.value.version, 'the later write got the higher version');
-  const read = cluster.run((cb) => cluster.node('b').get('k', { consistency: 'quorum' }, cb));
+  const read = cluster.run<ReadOutcome>((cb) => cluster.node('b').get('k', { consistency: 'quorum' }, cb));
   assert.ok(read.ok);
   assert.equal(text(read.value.entry?.value), 'from-c-later');
 });
@@ -42,10 +43,10 @@ test('a write that meets a newer version on a replica re-stamps above it and win
   for (const storage of cluster.storages.values()) {
     storage.transaction(() => storage.apply({ key: 'k', version: future, value: bytes('from-the-future') }));
   }
-  const write = cluster.run((cb) => cluster.node('a').put('k', bytes('now'), { consistency: 'quorum' }, cb));
+  const write = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('now'), { consistency: 'quorum' }, cb));
   assert.ok(write.ok);
   assert.ok(write.value.version > future, 'the write was re-stamped above the newer version');
-  const read = cluster.run((cb) => cluster.node('b').get('k', { consistency: 'quorum' }, cb));
+  const read = cluster.run<ReadOutcome>((cb) => cluster.node('b').get('k', { consistency: 'quorum' }, cb));
   assert.ok(read.ok);
   assert.equal(text(read.value.entry?.value), 'now');
 });
@@ -53,10 +54,10 @@ test('a write that meets a newer version on a replica re-stamps above it and win
 test('a read repairs a replica that missed a write before answering', () => {
   const cluster = new TestCluster(['a', 'b', 'c']);
   cluster.isolated.add('c');
-  assert.ok(cluster.run((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'quorum' }, cb)).ok);
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'quorum' }, cb)).ok);
   cluster.isolated.delete('c');
   assert.equal(cluster.storages.get('c')?.get('k'), undefined, 'c missed the write');
-  const read = cluster.run((cb) => cluster.node('c').get('k', { consistency: 'all' }, cb));
+  const read = cluster.run<ReadOutcome>((cb) => cluster.node('c').get('k', { consistency: 'all' }, cb));
   assert.ok(read.ok);
   assert.equal(text(read.value.entry?.value), 'v');
   assert.ok(read.value.replicasRepaired >= 1);
@@ -65,9 +66,9 @@ test('a read repairs a replica that missed a write before answering', () => {
 
 test('a delete writes a tombstone that reads as absent', () => {
   const cluster = new TestCluster(['a', 'b', 'c']);
-  assert.ok(cluster.run((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'all' }, cb)).ok);
-  assert.ok(cluster.run((cb) => cluster.node('b').remove('k', { consistency: 'all' }, cb)).ok);
-  const read = cluster.run((cb) => cluster.node('c').get('k', { consistency: 'quorum' }, cb));
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'all' }, cb)).ok);
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('b').remove('k', { consistency: 'all' }, cb)).ok);
+  const read = cluster.run<ReadOutcome>((cb) => cluster.node('c').get('k', { consistency: 'quorum' }, cb));
   assert.ok(read.ok);
   assert.equal(read.value.entry?.value, null);
   for (const storage of cluster.storages.values()) assert.equal(storage.get('k')?.value, null);
@@ -76,7 +77,7 @@ test('a delete writes a tombstone that reads as absent', () => {
 test('too few replicas: the error names how many answered and how many were needed', () => {
   const cluster = new TestCluster(['a', 'b', 'c'], {}, { requestTimeoutMs: 200 });
   cluster.isolated.add('c');
-  const write = cluster.run((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'all' }, cb));
+  const write = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'all' }, cb));
   assert.ok(!write.ok);
   assert.equal(write.error.code, 'UNAVAILABLE');
   assert.deepEqual({ ...write.error.details }, { answered: 2, needed: 3, replicas: 3 });
@@ -85,10 +86,10 @@ test('too few replicas: the error names how many answered and how many were need
 
 test('keys and values over the limits are refused before anything is sent', () => {
   const cluster = new TestCluster(['a', 'b', 'c'], {}, { keyBytesMax: 8, valueBytesMax: 4 });
-  const longKey = cluster.run((cb) => cluster.node('a').put('123456789', bytes('v'), {}, cb));
+  const longKey = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('123456789', bytes('v'), {}, cb));
   assert.ok(!longKey.ok && longKey.error.code === 'KEY_TOO_LARGE');
-  const bigValue = cluster.run((cb) => cluster.node('a').put('k', bytes('12345'), {}, cb));
+  const bigValue = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('12345'), {}, cb));
   assert.ok(!bigValue.ok && bigValue.error.code === 'VALUE_TOO_LARGE');
-  const badKey = cluster.run((cb) => cluster.node('a').put('\uD800x', bytes('v'), {}, cb));
+  const badKey = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('\uD800x', bytes('v'), {}, cb));
   assert.ok(!badKey.ok && badKey.error.code === 'BAD_REQUEST');
 });
