@@ -3,6 +3,7 @@
 
 import { resolve } from 'node:path';
 import type { Strategy } from '../core/layout.js';
+import { registerDashboard } from '../dashboard/dashboard.js';
 import { Front } from './front.js';
 import { loadCluster, newCluster, saveCluster, type LocalCluster } from './clusterFile.js';
 import { Supervisor } from './supervisor.js';
@@ -70,8 +71,10 @@ export async function startCluster(options: StartOptions): Promise<StartedCluste
     supervisor,
     auth,
     bodyLimitBytes: 4 * 1024 * 1024,
-    registerExtraRoutes: (app) =>
-      registerTopologyFrontRoutes(app, { supervisor, front: () => front, cluster, dataDir, auth, log }),
+    registerExtraRoutes: (app) => {
+      registerTopologyFrontRoutes(app, { supervisor, front: () => front, cluster, dataDir, auth, log });
+      registerDashboard(app, { supervisor, auth });
+    },
   });
   try {
     await front.listen(cluster.host, cluster.frontPort);

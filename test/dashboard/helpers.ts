@@ -1,0 +1,132 @@
+// Helpers of the dashboard tests: a real local cluster (startCluster from the compiled tree, so that
+// the supervisor runs nodes as `node dist/src/main.js`), free ports, polling with a deadline, and
+// fetch with a timeout. Build first: `npx tsc -p .` (npm test does).
+//
+// QUORUMKV_DIST points at another build output (default <project>/dist), e.g. a private
+// `tsc --outDir` while others rebuild dist/ on the same tree.
+
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { StartedCluster, StartOptions } from '../../src/cluster/startCluster.js';
+
+export const host = '127.0.0.1';
+export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const distRoot = process.env.QUORUMKV_DIST ?? join(projectRoot, 'dist');
+
+export function assertBuilt(): void {
+  const main = join(distRoot, 'src', 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npx tsc -p .\` before the dashboard tests`);
+}
+
+export async function importCompiled<T>(relative: string): Promise<T> {
+  assertBuilt();
+  return (await import(pathToFileURL(join(distRoot, relative)).href)) as T;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws, naming `what`). */
+export async function waitFor<T>(check: () => Promise<T | undefined | false | null>, timeoutMs: number, what: string, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+}
+
+export async function http(
+  method: string,
+  url: string,
+  options: { body?: string; headers?: Record<string, string>; timeoutMs?: number; redirect?: 'manual' | 'follow' } = {},
+): Promise<{ status: number; headers: Headers; text: string; json: () => any }> {
+  const response = await fetch(url, {
+    method,
+    headers: options.headers,
+    body: options.body,
+    redirect: options.redirect ?? 'follow',
+    signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A front port P with P, P+1+i, P+101+i, P+201+i free (src/cluster/clusterFile.ts `memberAt`). */
+export async function freeBasePort(nodes: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 40_000 + Math.floor(Math.random() * 2_000) * 10;
+    const ports = [base];
+    for (let i = 0; i < nodes; i++) ports.push(base + 1 + i, base + 101 + i, base + 201 + i);
+    let free = true;
+    for (const port of ports) {
+      if (!(await portFree(port))) {
+        free = false;
+        break;
+      }
+    }
+    if (free) return base;
+  }
+  throw new Error('found no free range of ports for a test cluster');
+}
+
+export interface DashboardCluster {
+  readonly started: StartedCluster;
+  readonly frontUrl: string;
+  readonly dataDir: string;
+  stop(): Promise<void>;
+}
+
+/** Three nodes, consistent hashing, RF 2, the local preset (no setting overrides), on free ports. */
+export async function startDashboardCluster(extra: Partial<StartOptions> = {}): Promise<DashboardCluster> {
+  const { startCluster } = await importCompiled<typeof import('../../src/cluster/startCluster.js')>('src/cluster/startCluster.js');
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'quorumkv-dashboard-'));
+    const port = await freeBasePort(3);
+    try {
+      const started = await startCluster({
+        nodes: 3,
+        strategy: 'consistent',
+        rf: 2,
+        vnodes: 32,
+        port,
+        host,
+        data: dataDir,
+        fsync: 'commit',
+        settings: [],
+        quiet: true,
+        ...extra,
+      });
+      return {
+        started,
+        frontUrl: started.frontUrl,
+        dataDir,
+        async stop() {
+          await started.stop().catch(() => undefined);
+          rmSync(dataDir, { recursive: true, force: true });
+        },
+      };
+    } catch (error) {
+      lastError = error;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+  throw lastError;
+}
