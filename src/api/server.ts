@@ -9,6 +9,7 @@ export type { ApiAuth };
 import { checkToken, type ApiAuth } from './auth.js';
 import { sendError } from './errors.js';
 import { registerListRoutes } from './listRoutes.js';
+import { registerOpenApiRoute } from './openapi.js';
 import { registerSeedRoutes } from './seedRoutes.js';
 import { registerTopologyRoutes } from './topologyRoutes.js';
 import { registerV1Routes } from './v1Routes.js';
@@ -75,6 +76,7 @@ export function buildServer(context: ApiContext): FastifyInstance {
   registerSeedRoutes(app, context);
   registerListRoutes(app, context);
   registerTopologyRoutes(app, context);
+  registerOpenApiRoute(app);
   return app;
 }
 

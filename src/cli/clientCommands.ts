@@ -1,8 +1,12 @@
-// Scriptable client commands against a running cluster: put, get, del, status. Exit codes scripts can
-// rely on: 0 success, 1 not found, 2 usage error, 3 cluster unreachable, 4 the cluster refused
-// (unavailable, too large, unauthorized...).
+// Scriptable client commands against a running cluster: put, get, del, status, and what the admin
+// commands and the shell share: the --url/--token/--json options, the typed client behind them, and
+// exit codes scripts can rely on:
+//   0 success, 1 not found (key or node), 2 usage error (bad arguments, or a request the server
+//   calls malformed), 3 cluster unreachable (no node answered in time), 4 the cluster refused
+//   (unavailable, exists, too large, unauthorized...).
 
-import type { Command } from 'commander';
+import type { Command, CommanderError } from 'commander';
+import { connect, QuorumKvError, type QuorumKvClient } from '../client/index.js';
 
 export const exitCodes = { ok: 0, notFound: 1, usage: 2, unreachable: 3, refused: 4 } as const;
 
@@ -25,31 +29,139 @@ export class CliError extends Error {
 
 export function clientDefaults(): { url: string; token: string | undefined } {
   return {
-    url: process.env.QUORUMKV_URL ?? 'http://127.0.0.1:5000',
-    token: process.env.QUORUMKV_TOKEN,
+    // An empty variable counts as unset (`QUORUMKV_URL= quorumkv get k`).
+    url: process.env.QUORUMKV_URL || 'http://127.0.0.1:5000',
+    token: process.env.QUORUMKV_TOKEN || undefined,
   };
 }
 
-export async function request(
-  options: ClientOptions,
-  method: string,
-  path: string,
-  body?: Uint8Array | string,
-): Promise<Response> {
+/** A client for one command: the given URL only (no discovery: the user named where to go). */
+export function openClient(options: ClientOptions): QuorumKvClient {
+  try {
+    return connect({ url: options.url, token: options.token || undefined, timeoutMs: 30_000 });
+  } catch (error) {
+    throw asCliError(error, options);
+  }
+}
+
+/** Runs `work` with a fresh client, closing it after; client errors become CliErrors. */
+export async function withClient<T>(options: ClientOptions, work: (client: QuorumKvClient) => Promise<T>): Promise<T> {
+  const client = openClient(options);
+  try {
+    return await work(client);
+  } catch (error) {
+    throw asCliError(error, options);
+  } finally {
+    await client.close();
+  }
+}
+
+export function exitCodeOf(error: QuorumKvError): number {
+  switch (error.code) {
+    case 'NOT_FOUND':
+    case 'UNKNOWN_NODE':
+      return exitCodes.notFound;
+    case 'BAD_REQUEST':
+      return exitCodes.usage;
+    case 'UNREACHABLE':
+    case 'TIMEOUT':
+      return exitCodes.unreachable;
+    default:
+      return exitCodes.refused;
+  }
+}
+
+/** A CliError with a message for people; other errors pass through unchanged. */
+export function asCliError(error: unknown, options: Pick<ClientOptions, 'url'>): unknown {
+  if (error instanceof CliError || !(error instanceof QuorumKvError)) return error;
+  const body = { code: error.code, ...(error.status !== undefined ? { status: error.status } : {}), ...error.details };
+  if (error.code === 'UNREACHABLE' || error.code === 'TIMEOUT') {
+    const attempts = (error.details.attempts ?? []) as { reason: string }[];
+    const reason = [...new Set(attempts.map((a) => a.reason))].join(', ') || error.message;
+    return new CliError(`cannot reach the cluster at ${options.url} (${reason}); is it running? (quorumkv start)`, exitCodeOf(error), body);
+  }
+  const prefix = error.status !== undefined ? `${error.status} ${error.code}: ` : `${error.code}: `;
+  return new CliError(prefix + error.message, exitCodeOf(error), body);
+}
+
+/** Prints a command's failure (JSON on stdout with --json, else a line on stderr) and sets the exit code. */
+export function reportFailure(error: unknown, options: ClientOptions): never {
+  const failure = asCliError(error, options);
+  if (!(failure instanceof CliError)) throw failure;
+  if (options.json) {
+    const body = (failure.body ?? null) as { code?: unknown } | null;
+    process.stdout.write(JSON.stringify({ error: failure.message, code: body?.code ?? null, exitCode: failure.exitCode, body }) + '\n');
+  } else {
+    process.stderr.write(`quorumkv: ${failure.message}\n`);
+  }
+  process.exit(failure.exitCode);
+}
+
+/** Runs one scriptable command: prints its failure and exits with its code. */
+export async function runCommand(options: ClientOptions, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    reportFailure(error, options);
+  }
+}
+
+export async function putCommand(options: ClientOptions, key: string, value: string): Promise<unknown> {
+  return withClient(options, async (client) => ({ status: 'success', ...(await client.put(key, value, levelOf(options))) }));
+}
+
+export async function getCommand(options: ClientOptions, key: string): Promise<{ key: string; value: string; version: string | null }> {
+  return withClient(options, async (client) => {
+    const entry = await client.get(key, levelOf(options));
+    if (!entry) throw new CliError(`Key ${key} not found`, exitCodes.notFound, { code: 'NOT_FOUND', key });
+    return { key, value: entry.text(), version: entry.version };
+  });
+}
+
+export async function delCommand(options: ClientOptions, key: string): Promise<unknown> {
+  return withClient(options, async (client) => ({ status: 'success', ...(await client.delete(key, levelOf(options))) }));
+}
+
+export async function statusCommand(options: ClientOptions): Promise<unknown> {
+  return withClient(options, (client) => client.cluster());
+}
+
+function levelOf(options: ClientOptions): { consistency?: 'one' | 'quorum' | 'all' } {
+  return options.consistency ? { consistency: options.consistency as 'one' | 'quorum' | 'all' } : {};
+}
+
+/**
+ * --url, --token, --json, and usage errors (missing argument, unknown option) exiting with 2 rather
+ * than commander's 1, which scripts would read as "not found".
+ */
+export function addClientOptions(command: Command): Command {
+  const defaults = clientDefaults();
+  return command
+    .option('--url <url>', 'cluster address (env QUORUMKV_URL)', defaults.url)
+    .option('--token <token>', 'API token (env QUORUMKV_TOKEN)', defaults.token)
+    .option('--json', 'print JSON for scripts', false)
+    .exitOverride(usageExit);
+}
+
+export function usageExit(error: CommanderError): never {
+  process.exit(error.exitCode === 0 ? 0 : exitCodes.usage);
+}
+
+// ---- raw requests, for routes the typed client does not cover -------------------------------------
+
+export async function request(options: ClientOptions, method: string, path: string, body?: Uint8Array | string): Promise<Response> {
   const base = options.url.replace(/\/+$/, '');
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (body !== undefined) headers['content-type'] = typeof body === 'string' ? 'application/json' : 'application/octet-stream';
-  let response: Response;
   try {
     const init: RequestInit = { method, headers, signal: AbortSignal.timeout(30_000) };
     if (body !== undefined) init.body = body as unknown as NonNullable<RequestInit['body']>;
-    response = await fetch(base + path, init);
+    return await fetch(base + path, init);
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
     throw new CliError(`cannot reach the cluster at ${base} (${cause}); is it running? (quorumkv start)`, exitCodes.unreachable);
   }
-  return response;
 }
 
 export async function failOn(response: Response): Promise<never> {
@@ -61,43 +173,6 @@ export async function failOn(response: Response): Promise<never> {
     // not JSON
   }
   const message = typeof body === 'object' && body !== null && 'message' in body ? String((body as { message: unknown }).message) : text;
-  const code = response.status === 404 ? exitCodes.notFound : exitCodes.refused;
+  const code = response.status === 404 ? exitCodes.notFound : response.status === 400 ? exitCodes.usage : exitCodes.refused;
   throw new CliError(`${response.status}: ${message}`, code, body);
-}
-
-function query(options: ClientOptions): string {
-  return options.consistency ? `?consistency=${encodeURIComponent(options.consistency)}` : '';
-}
-
-export async function putCommand(options: ClientOptions, key: string, value: string): Promise<unknown> {
-  const response = await request(options, 'PUT', `/v1/kv/${encodeURIComponent(key)}${query(options)}`, new TextEncoder().encode(value));
-  if (!response.ok) return failOn(response);
-  return response.json();
-}
-
-export async function getCommand(options: ClientOptions, key: string): Promise<{ key: string; value: string; version: string | null }> {
-  const response = await request(options, 'GET', `/v1/kv/${encodeURIComponent(key)}${query(options)}`);
-  if (!response.ok) return failOn(response);
-  const value = await response.text();
-  return { key, value, version: response.headers.get('x-quorumkv-version') };
-}
-
-export async function delCommand(options: ClientOptions, key: string): Promise<unknown> {
-  const response = await request(options, 'DELETE', `/v1/kv/${encodeURIComponent(key)}${query(options)}`);
-  if (!response.ok) return failOn(response);
-  return response.json();
-}
-
-export async function statusCommand(options: ClientOptions): Promise<unknown> {
-  const response = await request(options, 'GET', '/v1/cluster');
-  if (!response.ok) return failOn(response);
-  return response.json();
-}
-
-export function addClientOptions(command: Command): Command {
-  const defaults = clientDefaults();
-  return command
-    .option('--url <url>', 'cluster address (env QUORUMKV_URL)', defaults.url)
-    .option('--token <token>', 'API token (env QUORUMKV_TOKEN)', defaults.token)
-    .option('--json', 'print JSON for scripts', false);
 }

@@ -1,0 +1,116 @@
+// What each CLI command and shell command does, once: check the input, call the typed client, and
+// give back both the text for people and the JSON for scripts. adminCommands.ts prints one or the
+// other; shell.ts prints the text. Failures are thrown (QuorumKvError or CliError).
+
+import type { Consistency, QuorumKvClient } from '../client/index.js';
+import { CliError, exitCodes } from './clientCommands.js';
+import { checkKey, checkNodeId, checkStrategy, checkValue } from './inputChecks.js';
+import { renderLocalEntries, renderNodes, renderStatus } from './statusTable.js';
+
+export interface ActionResult {
+  /** For people, ending with a newline ('' prints nothing). */
+  readonly text: string;
+  readonly json: unknown;
+  /** Non-zero when part of the action failed (recover-all), though it completed. */
+  readonly exitCode?: number;
+}
+
+export interface Level {
+  readonly consistency?: Consistency | undefined;
+}
+
+export async function putAction(client: QuorumKvClient, key: string, value: string, level: Level = {}): Promise<ActionResult> {
+  const result = await client.put(checkKey(key), value, level);
+  return { text: `OK ${result.version}\n`, json: { status: 'success', ...result } };
+}
+
+export async function getAction(client: QuorumKvClient, key: string, level: Level = {}): Promise<ActionResult> {
+  const entry = await client.get(checkKey(key), level);
+  if (!entry) throw new CliError(`Key ${key} not found`, exitCodes.notFound, { code: 'NOT_FOUND', key });
+  return { text: `${entry.text()}\n`, json: { key, value: entry.text(), version: entry.version } };
+}
+
+export async function delAction(client: QuorumKvClient, key: string, level: Level = {}): Promise<ActionResult> {
+  const result = await client.delete(checkKey(key), level);
+  return { text: 'OK\n', json: { status: 'success', ...result } };
+}
+
+/** The prototype's write: create-only, 409 (exit 4) when the key exists. */
+export async function writeAction(client: QuorumKvClient, key: string, value: string): Promise<ActionResult> {
+  const result = await client.create(checkKey(key), checkValue(value));
+  return { text: `${result.message}\n`, json: { status: 'success', key, message: result.message } };
+}
+
+/** The prototype's read: the newest value any replica holds, and which replica answered. */
+export async function readAction(client: QuorumKvClient, key: string): Promise<ActionResult> {
+  const result = await client.read(checkKey(key));
+  if (!result) throw new CliError(`Key ${key} not found`, exitCodes.notFound, { code: 'NOT_FOUND', key });
+  return { text: `${result.value}\n`, json: { status: 'success', ...result } };
+}
+
+export async function failAction(client: QuorumKvClient, id: string): Promise<ActionResult> {
+  const checked = checkNodeId(id, await client.cluster());
+  const result = await client.admin.fail(checked);
+  return { text: `${result.message}\n`, json: { status: 'success', node: checked, message: result.message } };
+}
+
+export async function recoverAction(client: QuorumKvClient, id: string): Promise<ActionResult> {
+  const checked = checkNodeId(id, await client.cluster());
+  const result = await client.admin.recover(checked);
+  return { text: `${result.message}\n`, json: { status: 'success', node: checked, message: result.message } };
+}
+
+export async function recoverAllAction(client: QuorumKvClient): Promise<ActionResult> {
+  const outcomes = await client.admin.recoverAll();
+  const text = outcomes.map((o) => (o.ok ? o.message : `Node ${o.id} not recovered: ${o.message}`)).join('\n');
+  const failed = outcomes.some((o) => !o.ok);
+  return { text: `${text}\n`, json: { status: failed ? 'error' : 'success', nodes: outcomes }, ...(failed ? { exitCode: exitCodes.refused } : {}) };
+}
+
+export async function nodesAction(client: QuorumKvClient): Promise<ActionResult> {
+  const { cluster, nodes } = await client.admin.overview();
+  return {
+    text: renderNodes(cluster, nodes),
+    json: { strategy: cluster.strategy, rf: cluster.rf, replicas: cluster.replicas, layoutVersion: cluster.layoutVersion, nodes },
+  };
+}
+
+export async function statusAction(client: QuorumKvClient): Promise<ActionResult> {
+  const cluster = await client.cluster();
+  return { text: renderStatus(cluster), json: cluster };
+}
+
+/** Checked against the cluster's node count first, as the prototype's menu did. */
+export async function strategyAction(client: QuorumKvClient, strategy: string, rf?: string): Promise<ActionResult> {
+  const checked = checkStrategy(strategy, rf, await client.cluster());
+  const result = await client.admin.setStrategy(checked.strategy, checked.rf);
+  return { text: `${result.message}\n`, json: { status: 'success', ...result } };
+}
+
+export async function replicasAction(client: QuorumKvClient, key: string): Promise<ActionResult> {
+  const view = await client.replicas(checkKey(key));
+  const moving = view.writeReplicaSets.length > 1 ? ` (moving; writes also go to ${view.writeReplicaSets.map((s) => s.join(', ')).join(' | ')})` : '';
+  return { text: `${view.replicas.join(', ')}${moving}\n`, json: view };
+}
+
+export async function localEntriesAction(client: QuorumKvClient, id: string, page: { cursor?: string; limit?: number }): Promise<ActionResult> {
+  const checked = checkNodeId(id, await client.cluster());
+  const result = await client.admin.localEntries(checked, page);
+  return { text: renderLocalEntries(result), json: result };
+}
+
+export async function keysAction(client: QuorumKvClient, prefix: string | undefined, limit: number): Promise<ActionResult> {
+  const keys: string[] = [];
+  for await (const key of client.keys(prefix ? { prefix } : {})) {
+    if (keys.length >= limit) break;
+    keys.push(key);
+  }
+  return { text: keys.map((k) => `${k}\n`).join(''), json: { keys } };
+}
+
+/** The prototype's delete: says whether the key was there (the shell's `del`). */
+export async function deleteExistingAction(client: QuorumKvClient, key: string): Promise<ActionResult> {
+  const deleted = await client.deleteExisting(checkKey(key));
+  if (!deleted) throw new CliError(`Key ${key} not found`, exitCodes.notFound, { code: 'NOT_FOUND', key });
+  return { text: `Key ${key} deleted successfully\n`, json: { status: 'success', key, deleted } };
+}

@@ -1,0 +1,140 @@
+// The operator's side of the client (`client.admin`): fail and recover nodes, change the replication
+// strategy, and look at each node. These routes need the admin token when the cluster has one.
+
+import { QuorumKvError } from './errors.js';
+import type { QuorumKvClient } from './client.js';
+import type { ClusterView, LocalEntriesPage, NodeOverview, NodeStatus, PrototypeNodes, RequestOptions } from './types.js';
+
+/** Deadline for asking one node for its key count in overview(): a slow node shows "-" quickly. */
+const nodeStatusTimeoutMs = 1_500;
+const textEncoder = new TextEncoder();
+
+export interface RecoverOutcome {
+  readonly id: string;
+  readonly ok: boolean;
+  readonly message: string;
+}
+
+export class AdminApi {
+  constructor(private readonly client: QuorumKvClient) {}
+
+  /**
+   * The prototype's fail: on a local cluster (through its front) the node's process is killed; on
+   * a node it is paused (a simulated crash: it answers nothing but /recover and /v1/health).
+   */
+  async fail(id: string, options: RequestOptions = {}): Promise<{ message: string }> {
+    return this.nodeAction('fail', id, options);
+  }
+
+  /** Restarts (local cluster) or resumes a failed node; it then catches up from its peers. */
+  async recover(id: string, options: RequestOptions = {}): Promise<{ message: string }> {
+    return this.nodeAction('recover', id, options);
+  }
+
+  /** Recovers every member (the prototype's "recover all nodes"); recovering a live node does nothing. */
+  async recoverAll(options: RequestOptions = {}): Promise<RecoverOutcome[]> {
+    const cluster = await this.client.cluster(options);
+    return Promise.all(
+      cluster.members.map(async (member) => {
+        try {
+          return { id: member.id, ok: true, message: (await this.recover(member.id, options)).message };
+        } catch (error) {
+          if (options.signal?.aborted) throw error;
+          return { id: member.id, ok: false, message: (error as Error).message };
+        }
+      }),
+    );
+  }
+
+  /** The prototype's set_replication_strategy; rf is ignored under `full` (every node holds every key). */
+  async setStrategy(
+    strategy: 'full' | 'consistent',
+    rf?: number,
+    options: RequestOptions = {},
+  ): Promise<{ message: string; strategy: string; replication_factor: number; layoutVersion: number }> {
+    const body = textEncoder.encode(JSON.stringify({ strategy, ...(rf !== undefined ? { replication_factor: rf } : {}) }));
+    const json = await this.client.json(
+      { method: 'POST', path: '/set_replication_strategy', body, contentType: 'application/json', retry: 'always' },
+      options,
+    );
+    return json as unknown as { message: string; strategy: string; replication_factor: number; layoutVersion: number };
+  }
+
+  /** The prototype's GET /nodes (the front adds each node's process state). */
+  async nodes(options: RequestOptions = {}): Promise<PrototypeNodes> {
+    return (await this.client.json({ method: 'GET', path: '/nodes', retry: 'always' }, options)) as unknown as PrototypeNodes;
+  }
+
+  /** GET /v1/status of one member, asked directly at its HTTP address. */
+  async nodeStatus(id: string, options: RequestOptions = {}): Promise<NodeStatus> {
+    const member = await this.member(id, options);
+    return this.client.status({ ...options, nodeUrl: `http://${member.http}` });
+  }
+
+  /** The entries one member stores itself (not a cluster read), in key order, a page at a time. */
+  async localEntries(id: string, page: { cursor?: string | null; limit?: number } = {}, options: RequestOptions = {}): Promise<LocalEntriesPage> {
+    const member = await this.member(id, options);
+    const params = new URLSearchParams();
+    if (page.cursor) params.set('cursor', page.cursor);
+    if (page.limit !== undefined) params.set('limit', String(page.limit));
+    const query = params.size > 0 ? `?${params}` : '';
+    const json = await this.client.json(
+      { method: 'GET', path: `/v1/admin/local-entries${query}`, retry: 'always', target: `http://${member.http}` },
+      options,
+    );
+    return json as unknown as LocalEntriesPage;
+  }
+
+  /**
+   * One line per member: its state (the front's process view wins over gossip, which takes a few
+   * seconds to notice a kill), and its key count asked of the node itself (null if it cannot answer).
+   */
+  async overview(options: RequestOptions = {}): Promise<{ cluster: ClusterView; nodes: NodeOverview[] }> {
+    const [cluster, prototype] = await Promise.all([this.client.cluster(options), this.nodes(options).catch(() => undefined)]);
+    const byId = new Map((prototype?.nodes ?? []).map((n) => [String(n.node_id), n]));
+    const nodes = await Promise.all(
+      cluster.members.map(async (member): Promise<NodeOverview> => {
+        const seen = byId.get(member.id);
+        let entries: NodeStatus['entries'] | undefined;
+        if (seen?.process !== 'stopped') {
+          try {
+            const timeoutMs = Math.min(options.timeoutMs ?? nodeStatusTimeoutMs, nodeStatusTimeoutMs);
+            entries = (await this.client.status({ ...options, timeoutMs, nodeUrl: `http://${member.http}` })).entries;
+          } catch (error) {
+            if (options.signal?.aborted) throw error;
+          }
+        }
+        return {
+          id: member.id,
+          state: seen?.status ?? member.state,
+          process: seen?.process ?? null,
+          role: member.role,
+          http: member.http,
+          resp: member.resp,
+          keys: entries?.live ?? null,
+          tombstones: entries?.tombstones ?? null,
+          hintsFor: cluster.hintsPending[member.id] ?? 0,
+        };
+      }),
+    );
+    return { cluster, nodes };
+  }
+
+  private async nodeAction(action: 'fail' | 'recover', id: string, options: RequestOptions): Promise<{ message: string }> {
+    if (typeof id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) {
+      throw new QuorumKvError('BAD_REQUEST', `not a node id: "${id}"`, undefined);
+    }
+    // Idempotent: failing a failed node or recovering a live one changes nothing, so failover is safe.
+    const json = await this.client.json({ method: 'POST', path: `/${action}/${encodeURIComponent(id)}`, retry: 'always' }, options);
+    return { message: String(json.message) };
+  }
+
+  private async member(id: string, options: RequestOptions) {
+    const cluster = await this.client.cluster(options);
+    const member = cluster.members.find((m) => m.id === id);
+    if (!member) {
+      throw new QuorumKvError('UNKNOWN_NODE', `no node with id ${id} (nodes: ${cluster.members.map((m) => m.id).join(', ')})`, 404, { id });
+    }
+    return member;
+  }
+}

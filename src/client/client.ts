@@ -1,0 +1,301 @@
+// The typed client: keys (get/put/delete/create/batch/list), the cluster view, and `admin` for the
+// operator's actions. Every call takes an AbortSignal and a deadline; failover is the transport's.
+
+import { AdminApi } from './admin.js';
+import { runBatch } from './batch.js';
+import { errorFromResponse, parseJsonObject, QuorumKvError } from './errors.js';
+import { connectionsPerNodeDefault, NodeSet } from './nodes.js';
+import { Transport, type Method, type RawResponse, type RequestSpec } from './transport.js';
+import {
+  consistencyLevels,
+  type BatchOp,
+  type Consistency,
+  type BatchResult,
+  type ClusterView,
+  type ConnectOptions,
+  type DeleteResult,
+  type GetResult,
+  type ListOptions,
+  type ListPage,
+  type NodeStatus,
+  type PrototypeRead,
+  type ReplicasView,
+  type RequestOptions,
+  type WriteOptions,
+  type WriteResult,
+} from './types.js';
+
+export const timeoutMsDefault = 10_000;
+/** The server accepts ?timeout= up to this (src/api/params.ts). */
+const serverTimeoutMsMax = 60_000;
+export const versionHeader = 'x-quorumkv-version';
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+export class QuorumKvClient {
+  readonly admin: AdminApi;
+  private readonly transport: Transport;
+  private readonly timeoutMs: number;
+  private readonly consistency: ConnectOptions['consistency'];
+  private readonly discover: boolean;
+  private discovered: Promise<void> | undefined;
+
+  constructor(options: ConnectOptions) {
+    const urls = [...(options.urls ?? []), ...(options.url !== undefined ? [options.url] : [])];
+    this.timeoutMs = positiveMs(options.timeoutMs, timeoutMsDefault, 'timeoutMs');
+    this.consistency = checkConsistency(options.consistency);
+    this.discover = options.discover ?? false;
+    const nodes = new NodeSet(urls, {
+      connectionsPerNode: options.connectionsPerNode ?? connectionsPerNodeDefault,
+      connectTimeoutMs: Math.min(this.timeoutMs, 5_000),
+    });
+    this.transport = new Transport(nodes, options.token);
+    this.admin = new AdminApi(this);
+  }
+
+  /** The node URLs requests go to now (given, plus discovered ones). */
+  nodeUrls(): string[] {
+    return this.transport.nodes.urls();
+  }
+
+  /** The value and version of `key`, or null when it is absent (never stored, or deleted). */
+  async get(key: string, options: RequestOptions = {}): Promise<GetResult | null> {
+    const response = await this.send({ method: 'GET', path: kvPath(key, this.query(options)), retry: 'always' }, options);
+    if (response.status === 404) {
+      const error = errorFromResponse(response.status, response.body, response.node);
+      if (error.code === 'NOT_FOUND') return null;
+      throw error;
+    }
+    if (response.status !== 200) throw errorFromResponse(response.status, response.body, response.node);
+    const version = header(response, versionHeader);
+    if (version === undefined) throw badResponse(response, `no ${versionHeader} header`);
+    return getResult(key, response.body, version, Number(header(response, 'x-quorumkv-replicas-answered') ?? 0));
+  }
+
+  /** The value of `key` as UTF-8 text, or null when absent. */
+  async getText(key: string, options: RequestOptions = {}): Promise<string | null> {
+    return (await this.get(key, options))?.text() ?? null;
+  }
+
+  /**
+   * Writes `value` (a string is stored as UTF-8). When a node fails mid-request the write is sent to
+   * the next node; if the first had in fact applied it, the second stores the same value again with a
+   * newer version, which last-writer-wins makes harmless.
+   */
+  async put(key: string, value: string | Uint8Array, options: WriteOptions = {}): Promise<WriteResult> {
+    const body = typeof value === 'string' ? textEncoder.encode(value) : value;
+    const json = await this.json({ method: 'PUT', path: kvPath(key, this.query(options, true)), body, retry: 'always' }, options);
+    return writeResult(key, json);
+  }
+
+  /** Deletes `key` (writes a tombstone); succeeds whether or not the key was present. */
+  async delete(key: string, options: WriteOptions = {}): Promise<DeleteResult> {
+    const json = await this.json({ method: 'DELETE', path: kvPath(key, this.query(options, true)), retry: 'always' }, options);
+    return { ...writeResult(key, json), deleted: true };
+  }
+
+  /**
+   * The prototype's create-only write (POST /write): fails with EXISTS when the key is present. It is
+   * a read then a write, so two racing creates of one key can both succeed (docs/api.md). Never
+   * retried on another node once it may have been sent, so a success is never reported as EXISTS.
+   */
+  async create(key: string, value: string, options: RequestOptions = {}): Promise<{ message: string }> {
+    const body = textEncoder.encode(JSON.stringify({ key, value }));
+    const path = `/write${this.query(options)}`;
+    const json = await this.json({ method: 'POST', path, body, contentType: 'application/json', retry: 'unsent' }, options);
+    return { message: String(json.message) };
+  }
+
+  /** The prototype's read (GET /read/<key>): the newest value among the replicas that answer at `one`. */
+  async read(key: string, options: RequestOptions = {}): Promise<PrototypeRead | null> {
+    const response = await this.send({ method: 'GET', path: `/read/${encodeURIComponent(key)}${this.query(options)}`, retry: 'always' }, options);
+    if (response.status === 404 && errorFromResponse(404, response.body, response.node).code === 'NOT_FOUND') return null;
+    const json = this.parse(response);
+    return { key: String(json.key), value: String(json.value), message: String(json.message), version: String(json.version) };
+  }
+
+  /**
+   * The prototype's delete (DELETE /delete/<key>): true when the key was there and is now deleted,
+   * false when it was absent. Not retried once it may have been sent (a retry would answer "absent").
+   */
+  async deleteExisting(key: string, options: RequestOptions = {}): Promise<boolean> {
+    if (key === '') throw new QuorumKvError('BAD_REQUEST', 'key must be a non-empty string', undefined);
+    const path = `/delete/${encodeURIComponent(key)}${this.query(options)}`;
+    const response = await this.send({ method: 'DELETE', path, retry: 'unsent' }, options);
+    if (response.status === 404 && errorFromResponse(404, response.body, response.node).code === 'NOT_FOUND') return false;
+    this.parse(response);
+    return true;
+  }
+
+  /** Several operations in one call; not atomic: each op succeeds or fails on its own (see BatchResult). */
+  async batch(ops: readonly BatchOp[], options: RequestOptions = {}): Promise<BatchResult[]> {
+    return runBatch(this, ops, options);
+  }
+
+  /**
+   * One page of live keys across the cluster, in key order (GET /v1/keys). It lists what the
+   * replicas hold; it is not a quorum read.
+   */
+  async list(options: ListOptions = {}): Promise<ListPage> {
+    const params = new URLSearchParams();
+    if (options.prefix) params.set('prefix', options.prefix);
+    if (options.match) params.set('match', options.match);
+    if (options.cursor) params.set('cursor', options.cursor);
+    if (options.limit !== undefined) params.set('limit', String(options.limit));
+    const query = params.size > 0 ? `?${params}` : '';
+    const json = await this.json({ method: 'GET', path: `/v1/keys${query}`, retry: 'always' }, options);
+    if (!Array.isArray(json.keys)) throw new QuorumKvError('BAD_RESPONSE', 'GET /v1/keys answered no keys array', 200);
+    const next = json.next;
+    return { keys: json.keys.map(String), cursor: typeof next === 'string' && next !== '' ? next : null };
+  }
+
+  /** Every key (with the prefix), page after page. */
+  async *keys(options: Omit<ListOptions, 'cursor'> = {}): AsyncGenerator<string> {
+    let cursor: string | null = null;
+    do {
+      const page: ListPage = await this.list({ ...options, cursor });
+      yield* page.keys;
+      cursor = page.cursor;
+    } while (cursor !== null);
+  }
+
+  /** Members, their state, strategy and replication factor, as the answering node sees them. */
+  async cluster(options: RequestOptions = {}): Promise<ClusterView> {
+    return (await this.json({ method: 'GET', path: '/v1/cluster', retry: 'always' }, options)) as unknown as ClusterView;
+  }
+
+  /** The replicas that hold `key` (the preference list). */
+  async replicas(key: string, options: RequestOptions = {}): Promise<ReplicasView> {
+    const path = `/v1/keys/${encodeURIComponent(key)}/replicas`;
+    return (await this.json({ method: 'GET', path, retry: 'always' }, options)) as unknown as ReplicasView;
+  }
+
+  /** GET /v1/status of the answering node, or of the node at `nodeUrl`. */
+  async status(options: RequestOptions & { nodeUrl?: string } = {}): Promise<NodeStatus> {
+    return (await this.json({ method: 'GET', path: '/v1/status', retry: 'always', target: options.nodeUrl }, options)) as unknown as NodeStatus;
+  }
+
+  /** Closes every connection; calls after this fail with CLOSED. */
+  async close(): Promise<void> {
+    await this.transport.nodes.close();
+  }
+
+  // ---- plumbing shared with admin.ts and batch.ts ------------------------------------------------
+
+  /** Sends with failover and the client's defaults, discovering the cluster's nodes first if asked. */
+  async send(spec: RequestSpec, options: RequestOptions = {}): Promise<RawResponse> {
+    if (this.discover && spec.target === undefined) await this.discoverOnce(options.signal);
+    const timeoutMs = positiveMs(options.timeoutMs, this.timeoutMs, 'timeoutMs');
+    try {
+      return await this.transport.send(spec, { timeoutMs, signal: options.signal });
+    } catch (error) {
+      // A node list gone stale (a node replaced, the cluster grown) shows as unreachable nodes.
+      if (this.discover && error instanceof QuorumKvError && error.code === 'UNREACHABLE') this.discovered = undefined;
+      throw error;
+    }
+  }
+
+  /** Sends and parses a JSON object answer; any non-2xx answer becomes its QuorumKvError. */
+  async json(spec: RequestSpec, options: RequestOptions = {}): Promise<Record<string, unknown>> {
+    return this.parse(await this.send(spec, options));
+  }
+
+  parse(response: RawResponse): Record<string, unknown> {
+    if (response.status < 200 || response.status > 299) throw errorFromResponse(response.status, response.body, response.node);
+    const json = parseJsonObject(response.body);
+    if (!json) throw badResponse(response, 'the body is not a JSON object');
+    return json;
+  }
+
+  /** `?consistency=&timeout=&sloppy=` from the call's options and the client's defaults. */
+  query(options: WriteOptions, write = false): string {
+    const params = new URLSearchParams();
+    const consistency = this.levelFor(options);
+    if (consistency) params.set('consistency', consistency);
+    const timeout = this.serverTimeoutFor(options);
+    if (timeout !== undefined) params.set('timeout', String(timeout));
+    if (write && options.sloppy !== undefined) params.set('sloppy', String(options.sloppy));
+    return params.size > 0 ? `?${params}` : '';
+  }
+
+  levelFor(options: RequestOptions): Consistency | undefined {
+    return checkConsistency(options.consistency) ?? this.consistency;
+  }
+
+  /**
+   * The coordinator's deadline for a call with its own timeoutMs: a little under ours, so that its
+   * UNAVAILABLE (which says how many replicas answered) arrives before we give up with a bare TIMEOUT.
+   */
+  serverTimeoutFor(options: RequestOptions): number | undefined {
+    if (options.timeoutMs === undefined) return undefined;
+    return Math.min(serverTimeoutMsMax, Math.max(1, Math.floor(positiveMs(options.timeoutMs, this.timeoutMs, 'timeoutMs') * 0.9)));
+  }
+
+  private discoverOnce(signal: AbortSignal | undefined): Promise<void> {
+    this.discovered ??= (async () => {
+      try {
+        const view = (await this.transport.send({ method: 'GET', path: '/v1/cluster', retry: 'always' }, { timeoutMs: this.timeoutMs, signal })) as RawResponse;
+        const cluster = this.parse(view) as unknown as ClusterView;
+        const answeredBy = new URL(view.node);
+        this.transport.nodes.replaceDiscovered(cluster.members.map((m) => memberUrl(m.http, answeredBy)));
+      } catch {
+        // Discovery is an optimisation: the given URLs still work; try again on the next failure.
+        this.discovered = undefined;
+      }
+    })();
+    return this.discovered;
+  }
+}
+
+export function kvPath(key: string, query: string): string {
+  if (typeof key !== 'string' || key === '') throw new QuorumKvError('BAD_REQUEST', 'key must be a non-empty string', undefined);
+  return `/v1/kv/${encodeURIComponent(key)}${query}`;
+}
+
+/** A member's http address as a URL; an unspecified listen address means "the host I asked". */
+function memberUrl(http: string, answeredBy: URL): string {
+  const at = http.lastIndexOf(':');
+  const host = http.slice(0, at);
+  const port = http.slice(at + 1);
+  const unspecified = host === '0.0.0.0' || host === '::' || host === '[::]' || host === '';
+  return `${answeredBy.protocol}//${unspecified ? answeredBy.hostname : host}:${port}`;
+}
+
+export function getResult(key: string, value: Uint8Array, version: string, replicasAnswered: number): GetResult {
+  return { key, value, version, replicasAnswered, text: () => textDecoder.decode(value) };
+}
+
+function writeResult(key: string, json: Record<string, unknown>): WriteResult {
+  return {
+    key,
+    version: String(json.version),
+    replicasAcked: Number(json.replicasAcked ?? 0),
+    hintsAcked: Number(json.hintsAcked ?? 0),
+  };
+}
+
+function header(response: RawResponse, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function badResponse(response: RawResponse, why: string): QuorumKvError {
+  return new QuorumKvError('BAD_RESPONSE', `unexpected answer from ${response.node}: ${why}`, response.status, { node: response.node });
+}
+
+function positiveMs(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new QuorumKvError('BAD_REQUEST', `${name} must be a positive number of ms`, undefined);
+  return value;
+}
+
+function checkConsistency(value: string | undefined): ConnectOptions['consistency'] {
+  if (value === undefined) return undefined;
+  if (!(consistencyLevels as readonly string[]).includes(value)) {
+    throw new QuorumKvError('BAD_REQUEST', `consistency must be one, quorum or all, got "${value}"`, undefined);
+  }
+  return value as ConnectOptions['consistency'];
+}
+
+export type { Method };

@@ -1,0 +1,184 @@
+// Sends one HTTP request to the cluster with failover: the nodes are tried in turn until one answers.
+// A node "does not answer" when it cannot be connected to, drops the connection, stays silent past the
+// attempt's deadline, or says it is failed (a paused node's 503) or overloaded. Any other answer,
+// errors included (e.g. UNAVAILABLE: too few replicas), comes from a coordinator that saw the cluster
+// and is returned as it is: another coordinator would see the same replicas.
+//
+// Whether a request may be sent again after it may have reached a node is the caller's choice
+// (`retry`): reads, PUT and DELETE may (see docs/client.md: a repeated PUT gets a newer version of the
+// same value, harmless under last-writer-wins); a create-only write may not, because its first try can
+// have succeeded and the second would then answer EXISTS.
+
+import { errors as undiciErrors } from 'undici';
+import { QuorumKvError, type AttemptFailure } from './errors.js';
+import type { Node, NodeSet } from './nodes.js';
+
+export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+export interface RequestSpec {
+  readonly method: Method;
+  /** Path and query, already percent-encoded, starting with '/'. */
+  readonly path: string;
+  readonly body?: Uint8Array | undefined;
+  readonly contentType?: string;
+  /**
+   * 'always': try the next node after any failure (idempotent or last-writer-wins requests);
+   * 'unsent': only when the request surely never reached a node (connection refused).
+   */
+  readonly retry: 'always' | 'unsent';
+  /** Send to this node only (a URL), with no failover: admin reads of one node's own state. */
+  readonly target?: string | undefined;
+}
+
+export interface CallOptions {
+  /** Deadline of each attempt on one node. */
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Uint8Array;
+  /** The node that answered. */
+  readonly node: string;
+}
+
+type FailureKind = 'refused' | 'failed' | 'timeout';
+
+/** Connection errors that prove nothing was sent. */
+const notSentCodes = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+export class Transport {
+  constructor(
+    readonly nodes: NodeSet,
+    private readonly token: string | undefined,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async send(spec: RequestSpec, options: CallOptions): Promise<RawResponse> {
+    throwIfAborted(options.signal);
+    const candidates = spec.target !== undefined ? [this.nodes.node(spec.target)] : this.nodes.order(this.now());
+    // One node alone gets a second try: a kept-alive connection the server just closed fails once.
+    const attempts = candidates.length === 1 ? [candidates[0] as Node, candidates[0] as Node] : candidates;
+    const failures: AttemptFailure[] = [];
+    let lastKind: FailureKind = 'refused';
+    for (let index = 0; index < attempts.length; index++) {
+      const node = attempts[index] as Node;
+      const isLast = index === attempts.length - 1;
+      let response: RawResponse;
+      try {
+        response = await this.attempt(node, spec, options);
+      } catch (error) {
+        if (error instanceof QuorumKvError) throw error; // the caller's signal: ABORTED or TIMEOUT
+        const failure = describeFailure(error, options.timeoutMs);
+        failures.push({ node: node.url, reason: failure.reason });
+        lastKind = failure.kind;
+        this.nodes.markDown(node, this.now());
+        if (spec.retry === 'unsent' && failure.kind !== 'refused') break;
+        if (failure.kind === 'timeout' && candidates.length === 1) break; // do not wait twice on one node
+        continue;
+      }
+      if (!isLast && refusedByNode(response)) {
+        failures.push({ node: node.url, reason: `HTTP ${response.status} (node failed or overloaded)` });
+        if (isPaused(response)) this.nodes.markDown(node, this.now());
+        continue;
+      }
+      this.nodes.markUp(node);
+      return response;
+    }
+    const summary = [...new Set(failures.map((f) => `${f.node}: ${f.reason}`))].join('; ');
+    if (lastKind === 'timeout') {
+      throw new QuorumKvError('TIMEOUT', `no answer within ${options.timeoutMs} ms (${summary})`, undefined, { attempts: failures });
+    }
+    throw new QuorumKvError('UNREACHABLE', `cannot reach the cluster (${summary})`, undefined, { attempts: failures });
+  }
+
+  /** One request to one node, body read in full, under the attempt's deadline and the caller's signal. */
+  private async attempt(node: Node, spec: RequestSpec, options: CallOptions): Promise<RawResponse> {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, options.timeoutMs);
+    const onAbort = () => controller.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const headers: Record<string, string> = { 'user-agent': 'quorumkv-client' };
+      if (this.token) headers.authorization = `Bearer ${this.token}`;
+      if (spec.body !== undefined) headers['content-type'] = spec.contentType ?? 'application/octet-stream';
+      const response = await node.pool.request({
+        method: spec.method,
+        path: node.basePath + spec.path,
+        headers,
+        body: spec.body ?? null,
+        signal: controller.signal,
+        // Our timer is the deadline; undici's own would race it with a less telling error.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      const body = new Uint8Array(await response.body.arrayBuffer());
+      return { status: response.statusCode, headers: response.headers, body, node: node.url };
+    } catch (error) {
+      if (options.signal?.aborted) throw abortedError(options.signal);
+      if (timedOut) throw new AttemptTimeout();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+class AttemptTimeout extends Error {}
+
+const textDecoder = new TextDecoder();
+
+/** A 503 that is about this node rather than the cluster: it is failed (paused) or overloaded. */
+function refusedByNode(response: RawResponse): boolean {
+  if (response.status !== 503) return false;
+  const text = textDecoder.decode(response.body);
+  return text.includes('"paused":true') || text.includes('"code":"OVERLOADED"');
+}
+
+function isPaused(response: RawResponse): boolean {
+  return textDecoder.decode(response.body).includes('"paused":true');
+}
+
+function describeFailure(error: unknown, timeoutMs: number): { kind: FailureKind; reason: string } {
+  if (error instanceof AttemptTimeout) return { kind: 'timeout', reason: `no answer within ${timeoutMs} ms` };
+  const code = errorCode(error);
+  if (error instanceof undiciErrors.ConnectTimeoutError) return { kind: 'refused', reason: 'connect timeout' };
+  if (code !== undefined && notSentCodes.has(code)) return { kind: 'refused', reason: code };
+  return { kind: 'failed', reason: code ?? (error as Error)?.message ?? String(error) };
+}
+
+function errorCode(error: unknown): string | undefined {
+  const own = (error as { code?: unknown })?.code;
+  if (typeof own === 'string') return own;
+  const cause = (error as { cause?: { code?: unknown } })?.cause?.code;
+  return typeof cause === 'string' ? cause : undefined;
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortedError(signal);
+}
+
+/** The caller's signal fired: TIMEOUT when it was a timeout signal (AbortSignal.timeout), else ABORTED. */
+function abortedError(signal: AbortSignal): QuorumKvError {
+  const reason: unknown = signal.reason;
+  if ((reason as { name?: unknown })?.name === 'TimeoutError') {
+    return new QuorumKvError('TIMEOUT', 'the caller\'s deadline passed (AbortSignal timeout)', undefined, {}, { cause: reason });
+  }
+  const message = reason instanceof Error ? reason.message : 'the request was aborted';
+  return new QuorumKvError('ABORTED', message, undefined, {}, { cause: reason });
+}

@@ -1,0 +1,138 @@
+// The scriptable CLI against a real local cluster: each command's text and --json output, and the
+// exit codes scripts rely on: 0 ok, 1 not found, 2 usage, 3 unreachable, 4 refused.
+// Build first (`npx tsc -p .`): commands run as `node dist/src/main.js ...`.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { closedPort, host, startLocalCluster, type LocalCluster } from '../client/localCluster.js';
+import { runCli } from './runCli.js';
+
+// Generous: a loaded 2-CPU machine takes seconds to start each CLI process and node.
+const testTimeoutMs = 180_000;
+
+describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
+  let cluster: LocalCluster;
+  const cli = (...args: string[]) => runCli([...args, '--url', cluster.front]);
+  const json = async (...args: string[]) => {
+    const run = await cli(...args, '--json');
+    assert.equal(run.code, 0, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
+    return JSON.parse(run.stdout) as Record<string, unknown>;
+  };
+
+  before(async () => {
+    cluster = await startLocalCluster({ nodes: 3 });
+  });
+  after(async () => cluster?.stop());
+
+  it('put, get, del: text, JSON and exit codes', { timeout: testTimeoutMs }, async () => {
+    const put = await cli('put', 'color', 'blue');
+    assert.equal(put.code, 0);
+    assert.match(put.stdout, /^OK [0-9a-f]+-[0-9a-f]+-\d+\n$/);
+    assert.equal((await cli('get', 'color')).stdout, 'blue\n');
+    const got = await json('get', 'color', '--consistency', 'all');
+    assert.deepEqual({ key: got.key, value: got.value }, { key: 'color', value: 'blue' });
+    assert.equal((await cli('del', 'color')).stdout, 'OK\n');
+
+    const missing = await cli('get', 'color');
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, 'quorumkv: Key color not found\n');
+    const missingJson = await cli('get', 'color', '--json');
+    assert.equal(missingJson.code, 1);
+    assert.equal((JSON.parse(missingJson.stdout) as { error: string }).error, 'Key color not found');
+  });
+
+  it('usage errors exit with 2', { timeout: testTimeoutMs }, async () => {
+    assert.equal((await cli('get')).code, 2, 'missing argument');
+    assert.equal((await cli('get', 'k', '--bogus')).code, 2, 'unknown option');
+    const level = await cli('get', 'k', '--consistency', 'two');
+    assert.equal(level.code, 2);
+    assert.match(level.stderr, /consistency must be one, quorum or all/);
+    const rf = await cli('strategy', 'consistent', '4');
+    assert.equal(rf.code, 2);
+    assert.equal(rf.stderr, 'quorumkv: Replication factor 4 is larger than the node count (3)\n');
+    assert.equal((await cli('strategy', 'ring')).code, 2);
+    assert.equal((await cli('fail', 'one')).code, 2);
+    assert.equal((await cli('write', 'k', '   ')).code, 2);
+    assert.equal((await cli('local-entries', '--node', '0', '--limit', '0')).code, 2);
+  });
+
+  it('write is create-only (exit 4 when the key exists); read says which replica answered', { timeout: testTimeoutMs }, async () => {
+    const created = await cli('write', 'proto', 'first');
+    assert.equal(created.stdout, 'Key proto written successfully\n');
+    const again = await cli('write', 'proto', 'second', '--json');
+    assert.equal(again.code, 4);
+    const refused = JSON.parse(again.stdout) as { code: string; exitCode: number; body: { status: number } };
+    assert.deepEqual([refused.code, refused.exitCode, refused.body.status], ['EXISTS', 4, 409]);
+    assert.equal((await cli('read', 'proto')).stdout, 'first\n');
+    const read = await json('read', 'proto');
+    assert.match(String(read.message), /^Read from replica \d+$/);
+    assert.equal((await cli('read', 'proto-missing')).code, 1);
+  });
+
+  it('nodes, status, replicas and local-entries', { timeout: testTimeoutMs }, async () => {
+    const nodes = await json('nodes');
+    const rows = nodes.nodes as { id: string; state: string; process: string; keys: number }[];
+    assert.deepEqual(rows.map((r) => r.id), ['0', '1', '2']);
+    for (const row of rows) {
+      assert.equal(row.process, 'running');
+      assert.equal(typeof row.keys, 'number');
+    }
+    const table = await cli('nodes');
+    assert.match(table.stdout, /^strategy consistent, 3 replicas per key, layout v\d+/);
+    assert.match(table.stdout, /│ node │ state │ http/);
+
+    const status = await json('status');
+    assert.equal((status.members as unknown[]).length, 3);
+
+    const replicas = await json('replicas', 'proto');
+    assert.equal((replicas.replicas as string[]).length, 3);
+    assert.match((await cli('replicas', 'proto')).stdout, /^\d, \d, \d\n$/);
+
+    const entries = await json('local-entries', '--node', '1', '--limit', '1');
+    assert.equal(entries.node, '1');
+    assert.equal((entries.entries as unknown[]).length, 1);
+    const text = await cli('local-entries', '--node', '1');
+    assert.match(text.stdout, /^node 1: \d+ entries\n/);
+    assert.match(text.stdout, /proto/);
+    assert.equal((await cli('local-entries', '--node', '7')).code, 1, 'unknown node');
+
+    assert.equal((await cli('keys', 'prot')).stdout, 'proto\n');
+    assert.deepEqual(await json('keys', 'prot', '--limit', '5'), { keys: ['proto'] });
+  });
+
+  it('fail, recover, recover-all and strategy', { timeout: 2 * testTimeoutMs }, async () => {
+    assert.equal((await cli('fail', '2')).stdout, 'Node 2 failed\n');
+    const down = await json('nodes');
+    const two = (down.nodes as { id: string; state: string; process: string; keys: number | null }[]).find((n) => n.id === '2');
+    assert.deepEqual([two?.state, two?.process, two?.keys], ['dead', 'stopped', null]);
+    assert.equal((await cli('put', 'while-down', 'yes')).code, 0);
+    assert.equal((await cli('fail', '9')).code, 1, 'no such node');
+
+    const all = await json('recover-all');
+    assert.deepEqual(all, {
+      status: 'success',
+      nodes: ['0', '1', '2'].map((id) => ({ id, ok: true, message: `Node ${id} recovered` })),
+    });
+    assert.equal((await cli('fail', '1')).code, 0);
+    assert.equal((await cli('recover', '1')).stdout, 'Node 1 recovered\n');
+
+    const strategy = await json('strategy', 'consistent', '2');
+    assert.equal(strategy.replication_factor, 2);
+    assert.match((await cli('strategy', 'full')).stdout, /^Replication strategy set to full with replication factor 3\b/);
+    assert.equal((await cli('get', 'while-down')).stdout, 'yes\n');
+  });
+});
+
+describe('quorumkv commands without a cluster', { timeout: testTimeoutMs }, () => {
+  it('exit with 3 and say the cluster cannot be reached', { timeout: testTimeoutMs }, async () => {
+    const url = `http://${host}:${await closedPort()}`;
+    for (const args of [['get', 'k'], ['put', 'k', 'v'], ['nodes'], ['fail', '1'], ['status']]) {
+      const run = await runCli([...args, '--url', url]);
+      assert.equal(run.code, 3, args.join(' '));
+      assert.equal(run.stderr, `quorumkv: cannot reach the cluster at ${url} (ECONNREFUSED); is it running? (quorumkv start)\n`);
+    }
+    const asJson = await runCli(['nodes', '--json', '--url', url]);
+    assert.equal(asJson.code, 3);
+    assert.equal((JSON.parse(asJson.stdout) as { code: string }).code, 'UNREACHABLE');
+  });
+});

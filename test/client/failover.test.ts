@@ -1,0 +1,148 @@
+// The client's failover rules, against small fake nodes (node:http) whose answers we choose: which
+// failures send a request to the next node and which come back to the caller, that a create-only
+// write is never sent twice once it may have arrived, and that batch() falls back to single requests
+// in order when a server has no POST /v1/batch.
+
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { connect, QuorumKvError } from '../../src/client/index.js';
+
+type Handler = (request: IncomingMessage, body: Buffer, response: ServerResponse) => void;
+
+interface FakeNode {
+  readonly url: string;
+  readonly seen: string[];
+  close(): Promise<void>;
+}
+
+const nodes: FakeNode[] = [];
+after(async () => Promise.all(nodes.map((n) => n.close())));
+
+async function fakeNode(handler: Handler): Promise<FakeNode> {
+  const seen: string[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      seen.push(`${request.method} ${request.url}`);
+      handler(request, Buffer.concat(chunks), response);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const node: FakeNode = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  nodes.push(node);
+  return node;
+}
+
+const sendJson = (response: ServerResponse, status: number, body: unknown) => {
+  response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+};
+
+/** A node that stores keys in memory: just enough of /v1/kv for the client. No batch route. */
+function memoryNode(store: Map<string, string>, log: string[]): Handler {
+  let clock = 0;
+  return (request, body, response) => {
+    const url = new URL(request.url ?? '/', 'http://x');
+    if (!url.pathname.startsWith('/v1/kv/')) {
+      return sendJson(response, 404, { status: 'error', error: 'Not Found', message: `no route ${request.method} ${url.pathname}`, code: 'NO_ROUTE' });
+    }
+    const key = decodeURIComponent(url.pathname.slice('/v1/kv/'.length));
+    const version = `${(++clock).toString(16).padStart(12, '0')}-00000000-0`;
+    log.push(`${request.method} ${key}`);
+    if (request.method === 'PUT') {
+      store.set(key, body.toString());
+      return sendJson(response, 200, { status: 'success', key, version, replicasAcked: 1, hintsAcked: 0 });
+    }
+    if (request.method === 'DELETE') {
+      store.delete(key);
+      return sendJson(response, 200, { status: 'success', key, deleted: true, version, replicasAcked: 1, hintsAcked: 0 });
+    }
+    const value = store.get(key);
+    if (value === undefined) return sendJson(response, 404, { status: 'error', error: 'Key not found', message: `Key ${key} not found`, code: 'NOT_FOUND' });
+    response.writeHead(200, { 'x-quorumkv-version': version, 'content-type': 'application/octet-stream' }).end(value);
+  };
+}
+
+const paused: Handler = (_request, _body, response) =>
+  sendJson(response, 503, { status: 'error', error: 'Unavailable', message: 'node 1 is failed (simulated crash)', code: 'UNAVAILABLE', paused: true });
+
+describe('client failover rules', { timeout: 60_000 }, () => {
+  it('a failed (paused) node sends the request on to the next node', async () => {
+    const store = new Map([['k', 'v']]);
+    const first = await fakeNode(paused);
+    const second = await fakeNode(memoryNode(store, []));
+    const kv = connect({ urls: [first.url, second.url] });
+    assert.equal(await kv.getText('k'), 'v');
+    assert.deepEqual(first.seen, ['GET /v1/kv/k']);
+    // The paused node now cools down: the next requests go to the other node first.
+    assert.equal(await kv.getText('k'), 'v');
+    assert.equal(await kv.getText('k'), 'v');
+    assert.equal(first.seen.length, 1);
+    await kv.close();
+  });
+
+  it('too few replicas is the cluster\'s answer, not the node\'s: no failover', async () => {
+    const unavailable: Handler = (_request, _body, response) =>
+      sendJson(response, 503, { status: 'error', error: 'Unavailable', message: 'read failed: 1 of 3 replicas answered, 2 needed', code: 'UNAVAILABLE', answered: 1, needed: 2, replicas: 3 });
+    const first = await fakeNode(unavailable);
+    const second = await fakeNode(unavailable);
+    const kv = connect({ urls: [first.url, second.url] });
+    const error = await kv.get('k').catch((e: unknown) => e);
+    assert.ok(error instanceof QuorumKvError);
+    assert.deepEqual([error.code, error.status, error.details.answered, error.details.needed], ['UNAVAILABLE', 503, 1, 2]);
+    assert.equal(first.seen.length + second.seen.length, 1, 'asked one node only');
+    await kv.close();
+  });
+
+  it('a create-only write that may have arrived is not sent again', async () => {
+    const silent = await fakeNode(() => undefined); // takes the request, never answers
+    const other = await fakeNode((_request, _body, response) => sendJson(response, 200, { status: 'success', message: 'Key k written successfully' }));
+    const kv = connect({ urls: [silent.url, other.url], timeoutMs: 200 });
+    const error = await kv.create('k', 'v').catch((e: unknown) => e);
+    assert.ok(error instanceof QuorumKvError && error.code === 'TIMEOUT', String(error));
+    assert.equal(other.seen.length, 0, 'not retried on another node');
+    // A PUT, though, is: a repeated PUT is harmless under last-writer-wins.
+    const store = new Map<string, string>();
+    const memory = await fakeNode(memoryNode(store, []));
+    const kv2 = connect({ urls: [silent.url, memory.url], timeoutMs: 200 });
+    await kv2.put('k', 'v');
+    assert.equal(store.get('k'), 'v');
+    await Promise.all([kv.close(), kv2.close()]);
+  });
+
+  it('batch() without the batch route: single requests, one key\'s in order', async () => {
+    const store = new Map<string, string>();
+    const log: string[] = [];
+    const node = await fakeNode(memoryNode(store, log));
+    const kv = connect({ url: node.url });
+    const ops = [
+      { op: 'put', key: 'a', value: '1' },
+      { op: 'get', key: 'a' },
+      { op: 'put', key: 'b', value: '2' },
+      { op: 'delete', key: 'a' },
+      { op: 'get', key: 'a' },
+    ] as const;
+    const results = await kv.batch(ops);
+    assert.deepEqual(
+      results.map((r) => (r.op === 'get' && r.ok ? (r.value?.text() ?? null) : r.ok)),
+      [true, '1', true, true, null],
+    );
+    assert.deepEqual(log.filter((entry) => entry.endsWith(' a')), ['PUT a', 'GET a', 'DELETE a', 'GET a']);
+    assert.ok(node.seen.some((line) => line.startsWith('POST /v1/batch')), 'tried the batch route first');
+    // Known now: the second batch goes straight to single requests.
+    const before = node.seen.length;
+    await kv.batch([{ op: 'get', key: 'b' }]);
+    assert.deepEqual(node.seen.slice(before), ['GET /v1/kv/b']);
+    await kv.close();
+  });
+});
