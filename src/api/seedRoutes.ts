@@ -110,12 +110,16 @@ export function registerSeedRoutes(app: FastifyInstance, context: ApiContext): v
       rf = typeof rfRaw === 'number' ? rfRaw : Number(rfRaw);
       if (!Number.isInteger(rf) || rf < 1) throw badRequest('replication_factor must be a positive integer');
     }
-    const layout = runtime.changeReplication(strategy, rf);
+    const layout = await runtime.proposeChange({ type: 'replication', strategy, rf });
+    const target = layout.pending ?? layout;
+    const replicas = target.strategy === 'full' ? layout.members.length : Math.min(target.rf, layout.members.length);
     return {
       status: 'success',
-      message: `Replication strategy set to ${layout.strategy} with replication factor ${runtime.node.placement.servingCount}`,
-      strategy: layout.strategy,
-      replication_factor: layout.strategy === 'full' ? runtime.node.placement.servingCount : layout.rf,
+      message: `Replication strategy set to ${target.strategy} with replication factor ${replicas}${
+        layout.pending ? ' (data is moving to the new replicas in the background)' : ''
+      }`,
+      strategy: target.strategy,
+      replication_factor: replicas,
       layoutVersion: layout.version,
     };
   });

@@ -122,6 +122,9 @@ export class Front {
         }
         // A node failed by the admin route answers 503 "paused": let another node coordinate.
         if (response.statusCode === 503 && bytes.includes('"paused":true') && attempt + 1 < running.length) continue;
+        // A node just removed from the layout answers nothing (404 UNKNOWN_NODE) until the front stops
+        // it: let a member coordinate (a GET would otherwise read as "key not found").
+        if (response.statusCode === 404 && removedNode(bytes) && attempt + 1 < running.length) continue;
         return { status: response.statusCode, headers: outHeaders, body: bytes };
       } catch (error) {
         lastError = error;
@@ -147,4 +150,9 @@ export class Front {
     await this.app.close();
     await Promise.all([...this.pools.values()].map((pool) => pool.close()));
   }
+}
+
+/** Whether an answer says its node was removed from the cluster (src/api/server.ts). */
+function removedNode(body: Buffer): boolean {
+  return body.includes('"code":"UNKNOWN_NODE"') && body.includes('was removed from the cluster');
 }

@@ -31,6 +31,13 @@ interface Child {
   expectedExit: boolean;
 }
 
+/**
+ * How long a starting node may take to answer on its HTTP API. A node starts in well under a second on
+ * an idle machine, but a busy one (CI, a laptop compiling) can starve it for tens of seconds, and
+ * giving up on a node that is joining leaves its join to be cancelled.
+ */
+const startTimeoutMs = 60_000;
+
 /** How to run `quorumkv`: the compiled main.js, or main.ts through tsx when running from sources. */
 export function mainCommand(): string[] {
   const here = fileURLToPath(new URL('.', import.meta.url));
@@ -168,7 +175,7 @@ export class Supervisor {
   }
 
   private async waitHealthy(child: Child, proc: ChildProcess, errFile: string): Promise<void> {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + startTimeoutMs;
     while (Date.now() < deadline) {
       if (child.process !== proc || proc.exitCode !== null || proc.signalCode !== null) {
         throw new Error(`node ${child.member.id} exited while starting (see ${errFile})`);
@@ -181,6 +188,6 @@ export class Supervisor {
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    throw new Error(`node ${child.member.id} did not answer on http://${child.member.http} within 30 s (see ${errFile})`);
+    throw new Error(`node ${child.member.id} did not answer on http://${child.member.http} within ${startTimeoutMs / 1000} s (see ${errFile})`);
   }
 }

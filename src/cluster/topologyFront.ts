@@ -2,6 +2,7 @@
 // and joins it; `DELETE /v1/admin/nodes/{id}` asks the cluster to move the node's ranges away (or, for a
 // dead node, to re-replicate them from the survivors) and stops its process once it is out of the layout.
 
+import { readdirSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { checkToken, type ApiAuth } from '../api/auth.js';
 import { sendError } from '../api/errors.js';
@@ -34,8 +35,16 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
     if (!admin(request, reply)) return reply;
     const seed = supervisor.runningIds()[0];
     if (seed === undefined) throw new QuorumError('UNAVAILABLE', 'no running node to join through');
-    const used = supervisor.ids().map(Number).filter(Number.isInteger);
-    const index = used.length === 0 ? 0 : Math.max(...used) + 1;
+    // Refuse at once while another change runs: the new node would otherwise wait for it inside its
+    // start (its join retries on LAYOUT_CONFLICT) and the request would hang, then fail.
+    const topology = await options.front().forward(request, 'GET', '/v1/admin/topology', undefined);
+    if (topology.status === 200) {
+      const view = JSON.parse(topology.body.toString('utf8')) as { inTransition?: boolean; layoutVersion?: number };
+      if (view.inTransition) {
+        throw new QuorumError('LAYOUT_CONFLICT', `a topology change is under way (layout v${view.layoutVersion}); try again when it completes`);
+      }
+    }
+    const index = nextIndex(supervisor.ids(), options.dataDir);
     const member = memberAt(cluster.host, cluster.frontPort, index);
     supervisor.add(member);
     cluster.members.push(member);
@@ -43,7 +52,13 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
     try {
       await supervisor.start(member.id, supervisor.member(seed)?.http);
     } catch (error) {
+      // Stop the process before forgetting it: it would live on unsupervised, and might still join.
+      await supervisor.stop(member.id).catch(() => undefined);
       supervisor.remove(member.id);
+      // If the cluster took it in already, cancel its join (it could never complete and would block
+      // every later change). A 404 means it never joined.
+      const path = `/v1/admin/nodes/${encodeURIComponent(member.id)}`;
+      await options.front().forward(request, 'DELETE', path, undefined, member.id).catch(() => undefined);
       cluster.members.splice(cluster.members.indexOf(member), 1);
       saveCluster(options.dataDir, cluster);
       throw error;
@@ -61,6 +76,26 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
     if (upstream.status < 300) void stopWhenGone(options, id);
     return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
   });
+}
+
+/**
+ * The index of the next node: above every member's, and above every node that ever had a data
+ * directory here. A removed node's id is never reused: its directory holds its old layout (in which it
+ * is leaving or gone) and data, and a new node started on it would never join.
+ */
+function nextIndex(ids: readonly string[], dataDir: string): number {
+  const used = ids.map(Number).filter(Number.isInteger);
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(dataDir);
+  } catch {
+    // no data directory yet
+  }
+  for (const entry of entries) {
+    const match = /^node-(\d+)(\.stderr)?$/.exec(entry);
+    if (match) used.push(Number(match[1]));
+  }
+  return used.length === 0 ? 0 : Math.max(...used) + 1;
 }
 
 /** Waits until no running node lists `id` in its layout, then stops its process and forgets it. */

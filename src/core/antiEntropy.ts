@@ -229,11 +229,16 @@ export class AntiEntropy {
   private sendKeys(session: Session, nowMs: number): void {
     const segments: PositionInterval[] = [];
     const items: [string, Version][] = [];
-    // Whole segments only: the responder compares complete key lists of each segment.
-    while (session.differing.length > 0 && items.length < this.deps.config.antiEntropyKeysMax) {
+    // Whole segments only: the responder compares complete key lists of each segment. A segment we hold
+    // nothing in counts as one key (the peer holds at least one there), so that a node with nothing in
+    // the range (a joining one) does not ask for a whole chunk of ranges in one step.
+    let weight = 0;
+    while (session.differing.length > 0 && weight < this.deps.config.antiEntropyKeysMax) {
       const segment = session.differing.shift() as PositionInterval;
       segments.push(segment);
+      const before = items.length;
       for (const { entry } of entriesIn(this.deps.storage, segment)) items.push([entry.key, entry.version]);
+      weight += Math.max(1, items.length - before);
     }
     session.awaiting = 'sync';
     session.lastHeardMs = nowMs;
@@ -295,7 +300,8 @@ export class AntiEntropy {
     let truncated = false;
     const offer = (entry: Entry) => {
       const size = entry.key.length + (entry.value?.length ?? 0);
-      if (bytes + size > syncBytesMax && entries.length > 0) {
+      // Bounded by bytes and by keys per step (the rest waits for another session).
+      if ((bytes + size > syncBytesMax || entries.length >= this.deps.config.antiEntropyKeysMax) && entries.length > 0) {
         truncated = true;
         return;
       }

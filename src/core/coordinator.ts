@@ -419,9 +419,26 @@ class PendingRead implements Operation {
     if (this.repairOp !== 0) this.coordinator.unregister(this.repairOp);
     if (this.answered) return;
     this.answered = true;
-    if (this.replies.size >= this.needed) {
-      // Repair did not finish in time, but R replicas did answer: the newest of them is the answer.
+    if (this.upToDate.size >= this.needed) {
+      // Reached when waiting for every replica (waitForAll) and some never answered: R hold the newest.
       this.callback({ ok: true, value: this.outcome() });
+      return;
+    }
+    if (this.replies.size >= this.needed) {
+      // R replicas answered, but the newest version did not reach R of them in time. Answering it would
+      // let a later quorum read miss it and go back in time (found with a simulator scenario, see
+      // test/sim/scenarios.test.ts "read repair": a version held by one replica, whose repair writes
+      // were lost, was returned at quorum, then a quorum read of the other two returned the older
+      // one). Fail instead, as Cassandra's blocking read repair does.
+      const reached = this.upToDate.size;
+      this.callback({
+        ok: false,
+        error: new QuorumError(
+          'UNAVAILABLE',
+          `read failed: the newest version reached ${reached} of ${this.total} replicas, ${this.needed} needed (read repair did not finish in time)`,
+          { answered: reached, needed: this.needed, replicas: this.total },
+        ),
+      });
       return;
     }
     this.callback({ ok: false, error: unavailable('read', this.replies.size, this.needed, this.total) });

@@ -207,6 +207,13 @@ export class Topology {
       const clash = layout.members.find((m) => m.peer === change.member.peer || m.http === change.member.http);
       if (clash) return refused('BAD_REQUEST', `member ${clash.id} already uses those addresses`);
     }
+    // Removing a joining member cancels its join (a join that cannot complete, e.g. the node died for
+    // good, would otherwise block every later change): serving replicas never changed, nothing moves.
+    if (change.type === 'leave' && layout.members.some((m) => m.id === change.id && m.role === 'joining')) {
+      const next = { ...layout, version: layout.version + 1, members: layout.members.filter((m) => m.id !== change.id) };
+      this.deps.publish(next);
+      return { ok: true, value: next };
+    }
     if (inTransition(layout)) {
       return refused('LAYOUT_CONFLICT', `a topology change is under way (layout v${layout.version}); try again when it completes`);
     }

@@ -1,13 +1,480 @@
-// Placeholder until the Redis-protocol server lands (issue "Every way a user reaches the store").
-import type { NodeRuntime } from '../../runtime/nodeRuntime.js';
+// The Redis-protocol (RESP2/RESP3) server of a node: a thin socket layer over the command table.
+// Every data command goes through the node's coordinator, like the HTTP API.
+//
+// Pipelining. A client may send many commands before reading any answer. They are decoded as they
+// arrive and answered strictly in request order, although they complete out of order: each command
+// gets a slot in the connection's queue, and the answered prefix of the queue is written in one
+// socket.write, once per read (or once per turn of the event loop for commands that completed
+// later).
+//
+// Ordering within a connection. Commands on different keys run concurrently. Commands on one key run
+// as if one after the other: a read waits for earlier writes of its keys, a write waits for every
+// earlier command on its keys (so SET k 1, SET k 2, GET k pipelined answer 2, and INCRs from one
+// connection never lose a count). SCAN, KEYS and DBSIZE wait for every earlier data command, and
+// later data commands wait for them. Connection commands (HELLO, AUTH, CLIENT, QUORUMKV, ...) run at
+// once, in order, so a pipelined command sees the protocol, login and level set before it.
+//
+// Limits. A malformed or oversized frame is answered `-ERR Protocol error: ...` and closes that
+// connection (after the answers before it), never the server. Reading pauses while a connection
+// has too many unanswered commands or too many unsent bytes.
+
+import net from 'node:net';
+import type { ReadOptions, WriteOptions } from '../../core/coordinator.js';
+import type { ConsistencyLevel } from '../../core/quorum.js';
+import { QuorumError } from '../../core/errors.js';
 import type { HostPort } from '../../runtime/address.js';
+import { createClusterScan } from '../../runtime/clusterScan.js';
+import type { NodeRuntime } from '../../runtime/nodeRuntime.js';
 import type { ApiAuth } from '../auth.js';
+import { clusterView } from '../views.js';
+import { argumentCountMaxDefault, encodeError, inlineBytesMaxDefault, RequestDecoder, type DecoderLimits, type DecoderSink, type Protocol } from './codec.js';
+import { errorReplyFor, errors, keyOf, keysOf, replyWithError, unknownCommand, wrongArity } from './commands/common.js';
+import { ScanCursors } from './commands/cursors.js';
+import { commandTable } from './commands/index.js';
+import type { Call, CommandSpec, KvStore, NodeFacts, ServerContext, ServerStats } from './commands/types.js';
+import { Session } from './session.js';
 
 export interface RespServerHandle {
   readonly address: HostPort;
   close(): Promise<void>;
 }
 
-export async function startRespServer(_runtime: NodeRuntime, address: HostPort, _auth: ApiAuth): Promise<RespServerHandle> {
-  return { address, close: async () => {} };
+export interface RespServerLimits extends DecoderLimits {
+  /** Unanswered commands on one connection before it stops reading. */
+  readonly pendingCommandsMax: number;
+  /** Unsent reply bytes on one connection before it stops reading. */
+  readonly outputBytesHighWater: number;
 }
+
+const pendingCommandsMaxDefault = 10_000;
+const outputBytesHighWaterDefault = 64 * 1024 * 1024;
+/** After a protocol error or QUIT, a peer that keeps the connection open is cut off after this. */
+const closeGraceMs = 10_000;
+
+export async function startRespServer(runtime: NodeRuntime, address: HostPort, auth: ApiAuth): Promise<RespServerHandle> {
+  const config = runtime.node.config;
+  const limits: RespServerLimits = {
+    bulkBytesMax: config.valueBytesMax,
+    argumentCountMax: argumentCountMaxDefault,
+    inlineBytesMax: inlineBytesMaxDefault,
+    pendingCommandsMax: pendingCommandsMaxDefault,
+    outputBytesHighWater: outputBytesHighWaterDefault,
+  };
+  const connections = new Set<Connection>();
+  const server = net.createServer({ noDelay: true, keepAlive: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  const listening: HostPort = typeof bound === 'object' && bound !== null ? { host: address.host, port: bound.port } : address;
+
+  const logger = runtime.options.logger;
+  const context: ServerContext = {
+    store: runtimeStore(runtime),
+    scan: createClusterScan(runtime, auth.token),
+    cursors: new ScanCursors(),
+    auth,
+    node: runtimeFacts(runtime, listening.port),
+    commands: commandTable(),
+    stats: { connectionsReceived: 0, commandsProcessed: 0, rejectedConnections: 0 } satisfies ServerStats,
+    startedAtMs: Date.now(),
+    clientLines: (nowMs) => [...connections].map((c) => c.describe(nowMs)),
+    connectedClients: () => connections.size,
+    logError: (error, command) => logger.error({ err: error, command }, 'Redis-protocol command failed'),
+  };
+
+  let nextClientId = 1;
+  server.on('connection', (socket) => {
+    context.stats.connectionsReceived += 1;
+    const connection = new Connection(socket, context, limits, nextClientId++, () => connections.delete(connection));
+    connections.add(connection);
+  });
+  server.on('error', (error) => logger.error({ err: error }, 'Redis-protocol listener failed'));
+
+  return {
+    address: listening,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const connection of connections) connection.destroy();
+      }),
+  };
+}
+
+// ---- the data path and facts of a running node ----------------------------------------------------
+
+function runtimeStore(runtime: NodeRuntime): KvStore {
+  const node = runtime.node;
+  const readOptions: Record<ConsistencyLevel, Partial<ReadOptions>> = {
+    one: { consistency: 'one' },
+    quorum: { consistency: 'quorum' },
+    all: { consistency: 'all' },
+  };
+  const writeOptions: Record<ConsistencyLevel, Partial<WriteOptions>> = {
+    one: { consistency: 'one', sloppy: false },
+    quorum: { consistency: 'quorum', sloppy: false },
+    all: { consistency: 'all', sloppy: false },
+  };
+  const defaults = {};
+  return {
+    get(key, consistency, callback) {
+      node.get(key, consistency ? readOptions[consistency] : defaults, callback);
+      runtime.flush();
+    },
+    put(key, value, consistency, callback) {
+      node.put(key, value, consistency ? writeOptions[consistency] : defaults, callback);
+      runtime.flush();
+    },
+    remove(key, consistency, callback) {
+      node.remove(key, consistency ? writeOptions[consistency] : defaults, callback);
+      runtime.flush();
+    },
+  };
+}
+
+function runtimeFacts(runtime: NodeRuntime, tcpPort: number): NodeFacts {
+  const node = runtime.node;
+  return {
+    nodeId: node.id,
+    tcpPort,
+    defaultConsistency: node.config.defaultConsistency,
+    keyBytesMax: node.config.keyBytesMax,
+    valueBytesMax: node.config.valueBytesMax,
+    isPaused: () => node.isPaused,
+    localCounts: () => runtime.storage.counts(),
+    members: () => clusterView(runtime).members,
+    layoutSummary: () => ({
+      strategy: node.layout.strategy,
+      rf: node.layout.rf,
+      replicas: node.placement.servingCount,
+      version: node.layout.version,
+    }),
+    operationsInFlight: () => node.status().operationsInFlight,
+  };
+}
+
+// ---- one command in flight ------------------------------------------------------------------------
+
+/** Per key on one connection: the last write and the reads since, not yet known to be done. */
+interface KeyLock {
+  writer: PendingCall | undefined;
+  readers: PendingCall[];
+}
+
+class PendingCall implements Call {
+  answer: Buffer | undefined = undefined;
+  /** Earlier commands this one still waits for. */
+  waiting = 0;
+  dependents: PendingCall[] | undefined = undefined;
+  /** Takes part in per-key ordering (a data command). */
+  ordered = false;
+  done = false;
+  spec: CommandSpec | undefined = undefined;
+
+  constructor(
+    private readonly connection: Connection,
+    readonly seq: number,
+    readonly args: readonly Buffer[],
+    readonly protocol: Protocol,
+    readonly consistency: ConsistencyLevel | undefined,
+    readonly session: Session,
+    readonly server: ServerContext,
+  ) {}
+
+  reply(bytes: Buffer): void {
+    this.connection.complete(this, bytes);
+  }
+
+  replyAndClose(bytes: Buffer): void {
+    this.connection.closeAfterAnswers();
+    this.connection.complete(this, bytes);
+  }
+}
+
+const lockPruneThreshold = 1024;
+const readersCompactThreshold = 64;
+
+// ---- one client connection ------------------------------------------------------------------------
+
+class Connection implements DecoderSink {
+  private readonly decoder: RequestDecoder;
+  private readonly session: Session;
+  /** Commands in request order; [head, length) are not yet written. */
+  private queue: PendingCall[] = [];
+  private head = 0;
+  private nextSeq = 0;
+  /** Data commands not yet answered. */
+  private outstanding = 0;
+  private readonly locks = new Map<string, KeyLock>();
+  private lockPruneAt = lockPruneThreshold;
+  /** SCAN/KEYS/DBSIZE not yet answered, in request order. */
+  private barriers: PendingCall[] = [];
+  private lastBarrier: PendingCall | undefined = undefined;
+  /** Commands whose waits are over, to start without recursion. */
+  private readonly ready: PendingCall[] = [];
+  private draining = false;
+  /** Inside a socket read: answers are written once at its end. */
+  private inRead = false;
+  private flushScheduled = false;
+  private closing = false;
+  private closed = false;
+  private readingPaused = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly server: ServerContext,
+    private readonly limits: RespServerLimits,
+    clientId: number,
+    private readonly onClose: () => void,
+  ) {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const local = `${socket.localAddress ?? '?'}:${socket.localPort ?? 0}`;
+    this.session = new Session(clientId, remote, local, Date.now(), Boolean(server.auth.token));
+    this.decoder = new RequestDecoder(this, limits);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.updateFlow());
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.destroy());
+  }
+
+  describe(nowMs: number): string {
+    return this.session.describe(nowMs, this.socket.writableLength, this.queue.length - this.head);
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.decoder.stop();
+    this.queue = [];
+    this.head = 0;
+    this.locks.clear();
+    this.socket.destroy();
+    this.onClose();
+  }
+
+  /** QUIT: stop decoding; end the connection once every queued answer is written. */
+  closeAfterAnswers(): void {
+    this.closing = true;
+    this.decoder.stop();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    if (this.decoder.isStopped) return; // after QUIT or a protocol error: input is discarded
+    this.inRead = true;
+    try {
+      this.decoder.push(chunk);
+    } finally {
+      this.inRead = false;
+    }
+    this.flush();
+    this.updateFlow();
+  }
+
+  // ---- DecoderSink ----
+
+  command(args: Buffer[]): void {
+    const session = this.session;
+    const server = this.server;
+    server.stats.commandsProcessed += 1;
+    session.commandsReceived += 1;
+    session.lastCommandAtMs = Date.now();
+    const call = new PendingCall(this, this.nextSeq++, args, session.protocol, session.consistency, session, server);
+    this.queue.push(call);
+
+    const name = (args[0] as Buffer).toString('latin1').toLowerCase();
+    const spec = server.commands.get(name);
+    if (spec === undefined) return this.complete(call, unknownCommand(args));
+    session.lastCommand = name;
+    const count = args.length;
+    if ((spec.arity > 0 && count !== spec.arity) || count < -spec.arity) return this.complete(call, wrongArity(spec.name));
+    if (!session.authenticated && !spec.noAuth) return this.complete(call, errors.noAuth);
+    if (spec.needsStore && server.node.isPaused()) {
+      return this.complete(call, errorReplyFor(new QuorumError('UNAVAILABLE', `node ${server.node.nodeId} is failed (simulated crash)`)));
+    }
+    call.spec = spec;
+    if (spec.access === 'none') return this.run(call);
+    this.order(call, spec);
+    if (call.waiting === 0) this.run(call);
+  }
+
+  protocolError(message: string): void {
+    const call = new PendingCall(this, this.nextSeq++, [], this.session.protocol, undefined, this.session, this.server);
+    this.queue.push(call);
+    this.closing = true;
+    this.complete(call, encodeError(`ERR Protocol error: ${message}`));
+  }
+
+  // ---- ordering ----
+
+  private order(call: PendingCall, spec: CommandSpec): void {
+    call.ordered = true;
+    if (spec.access === 'keyspace') {
+      // Waits for every data command before it (all of them are earlier and unanswered).
+      call.waiting = this.outstanding;
+      this.outstanding += 1;
+      this.barriers.push(call);
+      this.lastBarrier = call;
+      return;
+    }
+    this.outstanding += 1;
+    const barrier = this.lastBarrier;
+    if (barrier !== undefined && !barrier.done) link(barrier, call);
+    const write = spec.access === 'write';
+    const keys = keysOf(spec, call.args);
+    for (const bytes of keys) {
+      const key = keyOf(bytes);
+      let lock = this.locks.get(key);
+      if (lock === undefined) {
+        lock = { writer: undefined, readers: [] };
+        this.locks.set(key, lock);
+      }
+      const writer = lock.writer;
+      if (writer !== undefined && !writer.done && writer !== call) link(writer, call);
+      if (write) {
+        for (const reader of lock.readers) if (!reader.done && reader !== call) link(reader, call);
+        lock.writer = call;
+        lock.readers = [];
+      } else {
+        lock.readers.push(call);
+        if (lock.readers.length > readersCompactThreshold) lock.readers = lock.readers.filter((r) => !r.done);
+      }
+    }
+    if (this.locks.size > this.lockPruneAt) this.pruneLocks();
+  }
+
+  /** Drops the locks of keys that nothing unanswered holds (a connection that never goes idle). */
+  private pruneLocks(): void {
+    for (const [key, lock] of this.locks) {
+      if ((lock.writer === undefined || lock.writer.done) && lock.readers.every((r) => r.done)) this.locks.delete(key);
+    }
+    this.lockPruneAt = Math.max(lockPruneThreshold, this.locks.size * 2);
+  }
+
+  private run(call: PendingCall): void {
+    try {
+      (call.spec as CommandSpec).run(call);
+    } catch (error) {
+      if (call.answer === undefined) replyWithError(call, error);
+    }
+  }
+
+  private finishOrdered(call: PendingCall): void {
+    call.done = true;
+    this.outstanding -= 1;
+    if (this.barriers.length > 0) {
+      for (const barrier of this.barriers) {
+        if (barrier.seq > call.seq && !barrier.done) {
+          barrier.waiting -= 1;
+          if (barrier.waiting === 0) this.ready.push(barrier);
+        }
+      }
+      if (call.spec?.access === 'keyspace') this.barriers = this.barriers.filter((b) => b !== call);
+    }
+    const dependents = call.dependents;
+    if (dependents !== undefined) {
+      call.dependents = undefined;
+      for (const dependent of dependents) {
+        dependent.waiting -= 1;
+        if (dependent.waiting === 0) this.ready.push(dependent);
+      }
+    }
+    if (this.outstanding === 0) {
+      this.locks.clear();
+      this.lockPruneAt = lockPruneThreshold;
+      this.lastBarrier = undefined;
+    }
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let next = this.ready.shift(); next !== undefined; next = this.ready.shift()) {
+        if (!this.closed) this.run(next);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  // ---- answers ----
+
+  complete(call: PendingCall, bytes: Buffer): void {
+    if (call.answer !== undefined) return; // answered once only
+    call.answer = bytes;
+    if (call.ordered) this.finishOrdered(call);
+    if (this.inRead || this.closed) return;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Writes the answered prefix of the queue in one write. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    const queue = this.queue;
+    let end = this.head;
+    let bytes = 0;
+    while (end < queue.length) {
+      const answer = (queue[end] as PendingCall).answer;
+      if (answer === undefined) break;
+      bytes += answer.length;
+      end += 1;
+    }
+    if (end > this.head) {
+      let data: Buffer;
+      if (end - this.head === 1) data = (queue[this.head] as PendingCall).answer as Buffer;
+      else {
+        data = Buffer.allocUnsafe(bytes);
+        let offset = 0;
+        for (let i = this.head; i < end; i++) {
+          const answer = (queue[i] as PendingCall).answer as Buffer;
+          answer.copy(data, offset);
+          offset += answer.length;
+        }
+      }
+      if (end === queue.length) {
+        this.queue = [];
+        this.head = 0;
+      } else if (end > 1024) {
+        this.queue = queue.slice(end);
+        this.head = 0;
+      } else {
+        this.head = end;
+      }
+      this.socket.write(data);
+    }
+    if (this.closing && this.head === this.queue.length) this.endGracefully();
+    else this.updateFlow();
+  }
+
+  private endGracefully(): void {
+    if (this.socket.writableEnded) return;
+    this.socket.end();
+    setTimeout(() => this.destroy(), closeGraceMs).unref();
+  }
+
+  /** Pauses reading while too much is unanswered or unsent; resumes when it drained. */
+  private updateFlow(): void {
+    if (this.closed) return;
+    const tooMuch =
+      this.queue.length - this.head > this.limits.pendingCommandsMax || this.socket.writableLength > this.limits.outputBytesHighWater;
+    if (tooMuch && !this.readingPaused) {
+      this.readingPaused = true;
+      this.socket.pause();
+    } else if (!tooMuch && this.readingPaused) {
+      this.readingPaused = false;
+      this.socket.resume();
+    }
+  }
+}
+
+function link(earlier: PendingCall, later: PendingCall): void {
+  (earlier.dependents ??= []).push(later);
+  later.waiting += 1;
+}
+

@@ -1,0 +1,155 @@
+// Pieces every command file uses: Redis's standard error replies, keys from argument bytes, strict
+// integer parsing (Redis's string2ll), QuorumError -> error reply, and promise forms of the data path
+// for the commands that take several steps (read-modify-write, multi-key).
+
+import type { ReadOutcome, Result, WriteOutcome } from '../../../core/coordinator.js';
+import { QuorumError } from '../../../core/errors.js';
+import type { ConsistencyLevel } from '../../../core/quorum.js';
+import { encodeError } from '../codec.js';
+import type { Call, CommandSpec, KvStore } from './types.js';
+
+// ---- standard errors ------------------------------------------------------------------------------
+
+export const errors = {
+  syntax: encodeError('ERR syntax error'),
+  notInteger: encodeError('ERR value is not an integer or out of range'),
+  overflow: encodeError('ERR increment or decrement would overflow'),
+  decrementOverflow: encodeError('ERR decrement would overflow'),
+  noAuth: encodeError('NOAUTH Authentication required.'),
+  wrongPass: encodeError('WRONGPASS invalid username-password pair or user is disabled.'),
+  expiry: encodeError('ERR quorumkv does not support key expiry (EX/PX/EXAT/PXAT)'),
+  invalidCursor: encodeError('ERR invalid cursor'),
+} as const;
+
+export function wrongArity(name: string): Buffer {
+  return encodeError(`ERR wrong number of arguments for '${name}' command`);
+}
+
+/** Redis 7's text: the command as sent and up to 128 bytes of its arguments, each quoted. */
+export function unknownCommand(args: readonly Buffer[]): Buffer {
+  let listed = '';
+  for (let i = 1; i < args.length && listed.length < 128; i++) {
+    listed += `'${(args[i] as Buffer).toString('utf8').slice(0, 128 - listed.length)}' `;
+  }
+  const name = (args[0] as Buffer).toString('utf8').slice(0, 128);
+  return encodeError(`ERR unknown command '${name}', with args beginning with: ${listed}`);
+}
+
+export function unknownSubcommand(sub: Buffer, parent: string): Buffer {
+  return encodeError(`ERR unknown subcommand '${sub.toString('utf8').slice(0, 128)}'. Try ${parent.toUpperCase()} HELP.`);
+}
+
+/**
+ * QuorumErrors keep their stable code as the reply's error code (`-UNAVAILABLE read failed: ...`),
+ * except a bad request, which is Redis's generic ERR. Anything else is an internal error.
+ */
+export function errorReplyFor(error: unknown): Buffer {
+  if (error instanceof QuorumError) {
+    return encodeError(error.code === 'BAD_REQUEST' ? `ERR ${error.message}` : `${error.code} ${error.message}`);
+  }
+  return encodeError(`ERR internal error: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+/** Answers with the error and logs it when it is not a QuorumError (a bug, not a client mistake). */
+export function replyWithError(call: Call, error: unknown): void {
+  if (!(error instanceof QuorumError)) call.server.logError(error, (call.args[0] as Buffer).toString('latin1'));
+  call.reply(errorReplyFor(error));
+}
+
+/** Runs a multi-step command; whatever it throws becomes its error reply. */
+export function runAsync(call: Call, body: (call: Call) => Promise<void>): void {
+  body(call).catch((error: unknown) => replyWithError(call, error));
+}
+
+// ---- arguments ------------------------------------------------------------------------------------
+
+/**
+ * quorumkv keys are strings: key bytes are decoded as UTF-8, so bytes that are not valid UTF-8 are
+ * replaced by U+FFFD and not preserved.
+ */
+export function keyOf(bytes: Buffer): string {
+  return bytes.toString('utf8');
+}
+
+/** Upper-cased ASCII word of an option or subcommand. */
+export function word(bytes: Buffer | undefined): string {
+  return bytes === undefined ? '' : bytes.toString('latin1').toUpperCase();
+}
+
+export const int64Min = -(2n ** 63n);
+export const int64Max = 2n ** 63n - 1n;
+
+/**
+ * Redis's string2ll: an optional '-', then digits without leading zeros ("0" alone is fine), no
+ * blanks or '+', within the signed 64-bit range. Returns undefined otherwise.
+ */
+export function parseInt64(bytes: Uint8Array): bigint | undefined {
+  const length = bytes.length;
+  if (length === 0 || length > 20) return undefined;
+  let index = 0;
+  const negative = bytes[0] === 0x2d;
+  if (negative) {
+    index = 1;
+    if (length === 1) return undefined;
+  }
+  if (bytes[index] === 0x30) return length === 1 ? 0n : undefined;
+  let small = 0;
+  for (let i = index; i < length; i++) {
+    const byte = bytes[i] as number;
+    if (byte < 0x30 || byte > 0x39) return undefined;
+    if (i - index < 15) small = small * 10 + (byte - 0x30);
+  }
+  const digits = length - index;
+  if (digits <= 15) return BigInt(negative ? -small : small);
+  const value = BigInt(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
+  return value < int64Min || value > int64Max ? undefined : value;
+}
+
+/** A small non-negative or positive integer argument (counts, db numbers), or undefined. */
+export function parseSmallInteger(bytes: Buffer | undefined): number | undefined {
+  if (bytes === undefined) return undefined;
+  const value = parseInt64(bytes);
+  if (value === undefined || value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) return undefined;
+  return Number(value);
+}
+
+/** The keys of a call per the command's key positions (first, last, step). */
+export function keysOf(spec: CommandSpec, args: readonly Buffer[]): Buffer[] {
+  if (spec.firstKey === 0) return [];
+  const last = spec.lastKey < 0 ? args.length + spec.lastKey : spec.lastKey;
+  const keys: Buffer[] = [];
+  for (let i = spec.firstKey; i <= last && i < args.length; i += spec.keyStep) keys.push(args[i] as Buffer);
+  return keys;
+}
+
+// ---- the data path as promises --------------------------------------------------------------------
+
+/** The live value of a key at the level, or null when absent or deleted. */
+export function readValue(store: KvStore, key: string, consistency: ConsistencyLevel | undefined): Promise<Uint8Array | null> {
+  return new Promise((resolve, reject) => {
+    store.get(key, consistency, (result: Result<ReadOutcome>) => {
+      if (result.ok) resolve(result.value.entry?.value ?? null);
+      else reject(result.error);
+    });
+  });
+}
+
+export function writeValue(store: KvStore, key: string, value: Uint8Array, consistency: ConsistencyLevel | undefined): Promise<WriteOutcome> {
+  return new Promise((resolve, reject) => {
+    store.put(key, value, consistency, (result) => (result.ok ? resolve(result.value) : reject(result.error)));
+  });
+}
+
+export function removeKey(store: KvStore, key: string, consistency: ConsistencyLevel | undefined): Promise<WriteOutcome> {
+  return new Promise((resolve, reject) => {
+    store.remove(key, consistency, (result) => (result.ok ? resolve(result.value) : reject(result.error)));
+  });
+}
+
+/** Rejects with the first failure after every promise settled (so none is left running unseen). */
+export async function allSettledOrThrow<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}

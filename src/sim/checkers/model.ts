@@ -1,0 +1,133 @@
+// What the checkers share: their input (the client history and the replicas' final state), what a
+// violation looks like, and the real-time rules of a last-writer-wins register read at quorum
+// (DESIGN.md §3 and §5). The checkers trust nothing the store says about order beyond what clients
+// saw: invocation and completion times, and the unique value each write stored.
+//
+// Effective end of a write. A write "completes" for ordering purposes only if it was acknowledged at
+// quorum: a quorum (or all) write without sloppy counting, or any write whose acknowledgement says a
+// quorum of owners held it. Every other write (failed, in doubt, acknowledged at `one` or only through
+// hints) may still take effect at any later time, so its effective end is +infinity: it overlaps
+// every later write and can never be "superseded".
+//
+// Superseded. Write c is superseded by write w when w was acknowledged at quorum and began after c's
+// effective end: w must then win over c everywhere (quorums overlap and versions are stamped above).
+// A quorum read that began after w was acknowledged must not return c; neither may the final read.
+
+import { requiredReplicas } from '../../core/quorum.js';
+import { writtenValue, type Operation } from '../history.js';
+
+export interface Violation {
+  /** The checker's name (the property it guards). */
+  readonly checker: string;
+  readonly key?: string;
+  readonly message: string;
+}
+
+/** What one replica durably holds for a key. */
+export interface StoredState {
+  /** Undefined when the replica holds no entry. */
+  readonly version?: string;
+  /** The value, or null for a tombstone (meaningful only with a version). */
+  readonly value?: string | null;
+  /** The key's purge floor, if its tombstone was purged. */
+  readonly purgeFloor?: string;
+}
+
+export interface KeyState {
+  /** The key's replicas (its preference list on the final layout). */
+  readonly replicas: readonly string[];
+  /** node id -> what it holds; nodes that are not replicas may appear and are ignored. */
+  readonly stored: ReadonlyMap<string, StoredState>;
+}
+
+export interface CheckInput {
+  readonly history: readonly Operation[];
+  /** N: replicas per key (quorum sizes derive from it). */
+  readonly replicasPerKey: number;
+  /** How late past its timeout an answer may come (the coordinator expires requests on ticks). */
+  readonly answerSlackMs: number;
+  /**
+   * Hints older than this may be dropped (the core's `hintWindowMs`). A write acknowledged only by
+   * hint holders (sloppy, no owner among its acknowledgers) is durable only while its hints live.
+   */
+  readonly hintWindowMs: number;
+  /** The replicas' state after heal, by key (used by the convergence checker). */
+  readonly finalState: ReadonlyMap<string, KeyState>;
+}
+
+export type Checker = (input: CheckInput) => Violation[];
+
+export function quorumOf(replicasPerKey: number): number {
+  return requiredReplicas('quorum', replicasPerKey);
+}
+
+/** Whether the write is acknowledged at quorum (see the module comment). */
+export function quorumAcknowledged(op: Operation, replicasPerKey: number): boolean {
+  if (op.kind === 'get' || op.outcome !== 'ok') return false;
+  if (op.level !== 'one' && !op.sloppy) return true;
+  return (op.replicasAcked ?? 0) >= quorumOf(replicasPerKey);
+}
+
+/** A read whose answer is bound by the quorum rules: ok at quorum or all. */
+export function isQuorumRead(op: Operation): boolean {
+  return op.kind === 'get' && op.outcome === 'ok' && op.level !== 'one';
+}
+
+export function effectiveEndMs(op: Operation, replicasPerKey: number): number {
+  return quorumAcknowledged(op, replicasPerKey) ? (op.completeMs as number) : Infinity;
+}
+
+/** The writes of `key`, in invocation order. */
+export function writesOf(history: readonly Operation[], key: string): Operation[] {
+  return history.filter((op) => op.key === key && op.kind !== 'get');
+}
+
+export interface RealTimeVerdict {
+  readonly allowed: boolean;
+  /** When not allowed: the acknowledged write that superseded every write that could explain the value. */
+  readonly supersededBy?: Operation;
+  /** The writes that could have produced the value (none: a value nobody wrote). */
+  readonly sources: readonly Operation[];
+}
+
+/**
+ * Whether a read that returned `value` (null: absent) may have done so, given the writes of its key
+ * that were acknowledged at quorum before `readInvokeMs` (+infinity for a final read). Absent is
+ * explained by any delete, or by the initial state when no write was acknowledged before the read.
+ * `readCompleteMs` excludes writes that began after the read ended.
+ */
+export function realTimeVerdict(
+  value: string | null,
+  writes: readonly Operation[],
+  readInvokeMs: number,
+  readCompleteMs: number,
+  replicasPerKey: number,
+): RealTimeVerdict {
+  let latest: Operation | undefined; // the acknowledged write that began last, among those before the read
+  for (const w of writes) {
+    if (!quorumAcknowledged(w, replicasPerKey) || (w.completeMs as number) >= readInvokeMs) continue;
+    if (latest === undefined || w.invokeMs > latest.invokeMs) latest = w;
+  }
+  const sources = writes.filter((w) => writtenValue(w) === value && w.invokeMs <= readCompleteMs);
+  if (latest === undefined) return { allowed: value === null || sources.length > 0, sources };
+  const boundMs = latest.invokeMs;
+  const allowed = sources.some((w) => effectiveEndMs(w, replicasPerKey) >= boundMs);
+  return allowed ? { allowed, sources } : { allowed, supersededBy: latest, sources };
+}
+
+/**
+ * Whether "no entry at all" may stand for a state newer than `version`: a purged tombstone newer
+ * than it. True if some delete of the key, invoked before `beforeMs`, has a version above `version`
+ * or an unknown one (a delete that failed or ended in doubt may still have been applied).
+ */
+export function absentExplained(version: string, writes: readonly Operation[], beforeMs: number): boolean {
+  return writes.some((w) => w.kind === 'delete' && w.invokeMs <= beforeMs && (w.version === undefined || w.version > version));
+}
+
+/** "op#12 c3 put k1 v9 [100..130ms]" */
+export function describeOp(op: Operation): string {
+  const end = op.completeMs === undefined ? '?' : `${op.completeMs}`;
+  const value = op.kind === 'put' ? ` ${op.written}` : op.kind === 'get' ? ` -> ${op.read ?? 'absent'}` : '';
+  const outcome = op.outcome === 'ok' ? '' : ` ${op.outcome ?? 'pending'}`;
+  return `op#${op.index} ${op.client} ${op.kind} ${op.key}${value} @${op.node} ${op.level} [${op.invokeMs}..${end}ms]${outcome}`;
+}

@@ -1,0 +1,133 @@
+// Client requests against the simulated cluster, recorded in the history and the trace. Shared by the
+// workload's clients, the heal phase's sweep and final reads, and the scenario tests.
+//
+// Every request gets a client-side watchdog: if the coordinator neither answers nor is lost (crash,
+// pause) well past the request's timeout, the client gives up and records `info` with the error
+// NO_ANSWER, which the timeliness checker reports: the core must answer every request in time.
+
+import type { Result } from '../core/coordinator.js';
+import type { ConsistencyLevel } from '../core/quorum.js';
+import type { SimCluster } from './cluster.js';
+import type { Completion, History, Invocation, Operation, Purpose, RequestKind } from './history.js';
+import type { Scheduler } from './scheduler.js';
+import type { Trace } from './trace.js';
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/** How long past its timeout a client waits for an answer before it gives up on the coordinator. */
+export const watchdogGraceMs = 2000;
+
+export interface RequestSpec {
+  readonly process: number;
+  readonly client: string;
+  readonly kind: RequestKind;
+  readonly key: string;
+  /** For puts: the value to write ("v<id>"). */
+  readonly value?: string;
+  readonly level: ConsistencyLevel;
+  readonly node: string;
+  readonly purpose: Purpose;
+  readonly sloppy?: boolean;
+  readonly waitForAll?: boolean;
+}
+
+export interface RequestDeps {
+  readonly cluster: SimCluster;
+  readonly scheduler: Scheduler;
+  readonly history: History;
+  readonly trace: Trace;
+}
+
+export class Requests {
+  constructor(private readonly deps: RequestDeps) {}
+
+  /**
+   * Sends a request to its coordinator and calls `onDone` with the completed operation (exactly once).
+   * Returns undefined, recording nothing, when the coordinator is not up.
+   */
+  issue(spec: RequestSpec, onDone: (op: Operation) => void = () => {}): Operation | undefined {
+    const { cluster, scheduler, history, trace } = this.deps;
+    if (cluster.stateOf(spec.node) !== 'up') return undefined;
+    const timeoutMs = cluster.config.requestTimeoutMs;
+    const invocation: Invocation = {
+      process: spec.process,
+      client: spec.client,
+      kind: spec.kind,
+      key: spec.key,
+      ...(spec.value !== undefined ? { written: spec.value } : {}),
+      level: spec.level,
+      sloppy: spec.sloppy ?? false,
+      waitForAll: spec.waitForAll ?? false,
+      node: spec.node,
+      purpose: spec.purpose,
+      timeoutMs,
+    };
+    const op = history.invoke(invocation, scheduler.nowMs);
+    trace.event(`${spec.client} ${describeInvocation(invocation)}`);
+
+    let finished = false;
+    const finish = (completion: Completion) => {
+      if (finished) return;
+      finished = true;
+      history.complete(op, completion, scheduler.nowMs);
+      trace.event(`${spec.client} ${spec.kind} ${spec.key} -> ${describeCompletion(op)}`);
+      onDone(op);
+    };
+    const lost = (reason: string) =>
+      finish({ outcome: 'info', error: reason === 'pause' ? 'COORDINATOR_PAUSED' : 'COORDINATOR_CRASHED', errorMessage: reason });
+
+    if (spec.kind === 'get') {
+      cluster.read(
+        spec.node,
+        spec.key,
+        { consistency: spec.level, ...(spec.waitForAll ? { waitForAll: true } : {}) },
+        (result) => finish(readCompletion(result)),
+        lost,
+      );
+    } else {
+      const bytes = spec.kind === 'put' ? textEncoder.encode(spec.value ?? '') : null;
+      cluster.write(
+        spec.node,
+        spec.key,
+        bytes,
+        { consistency: spec.level, ...(spec.sloppy ? { sloppy: true } : {}) },
+        (result) => finish(writeCompletion(result)),
+        lost,
+      );
+    }
+    scheduler.after(timeoutMs + watchdogGraceMs, () =>
+      finish({ outcome: 'info', error: 'NO_ANSWER', errorMessage: `no answer within ${timeoutMs + watchdogGraceMs}ms` }),
+    );
+    return op;
+  }
+}
+
+function readCompletion(result: Result<{ readonly entry: { readonly version: string; readonly value: Uint8Array | null } | undefined }>): Completion {
+  if (!result.ok) return { outcome: 'fail', error: result.error.code, errorMessage: result.error.message };
+  const entry = result.value.entry;
+  if (entry === undefined) return { outcome: 'ok', read: null };
+  if (entry.value === null) return { outcome: 'ok', read: null, tombstone: true, version: entry.version };
+  return { outcome: 'ok', read: textDecoder.decode(entry.value), version: entry.version };
+}
+
+function writeCompletion(result: Result<{ readonly version: string; readonly replicasAcked: number }>): Completion {
+  if (!result.ok) return { outcome: 'fail', error: result.error.code, errorMessage: result.error.message };
+  return { outcome: 'ok', version: result.value.version, replicasAcked: result.value.replicasAcked };
+}
+
+function describeInvocation(inv: Invocation): string {
+  const flags = [inv.level, ...(inv.sloppy ? ['sloppy'] : []), ...(inv.waitForAll ? ['wait-all'] : [])].join(' ');
+  const value = inv.kind === 'put' ? ` ${inv.written}` : '';
+  const purpose = inv.purpose === 'workload' ? '' : ` (${inv.purpose})`;
+  return `${inv.kind} ${inv.key}${value} @${inv.node} ${flags}${purpose}`;
+}
+
+function describeCompletion(op: Operation): string {
+  if (op.outcome !== 'ok') return `${op.outcome} ${op.error}: ${op.errorMessage}`;
+  if (op.kind === 'get') {
+    const seen = op.read ?? (op.tombstone ? 'tombstone' : 'absent');
+    return `ok ${seen}${op.version !== undefined ? ` @${op.version}` : ''}`;
+  }
+  return `ok @${op.version} replicas=${op.replicasAcked}`;
+}

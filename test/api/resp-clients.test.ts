@@ -1,0 +1,272 @@
+// Goal: the Redis clients people already use work unchanged against a real 3-node cluster (every
+// node replicates every key): ioredis over RESP2 and RESP3, node-redis with its default RESP3 HELLO
+// handshake, each running the string and key commands through different nodes; pipelines answer in
+// order and keep per-key order; the per-connection consistency level really changes what a write
+// needs; and the HTTP listing and batch routes agree with SCAN.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { createClient } from 'redis';
+import { startRespCluster, type RespCluster } from './resp-harness.js';
+
+let cluster: RespCluster;
+const opened: { disconnect(): void }[] = [];
+
+function ioredis(node: number, options: Record<string, unknown> = {}): Redis {
+  const client = new Redis({ host: '127.0.0.1', port: cluster.respPorts[node] as number, maxRetriesPerRequest: 1, ...options });
+  opened.push(client);
+  return client;
+}
+
+before(async () => {
+  cluster = await startRespCluster({ nodes: 3, rf: 3 });
+}, { timeout: 90_000 });
+
+after(async () => {
+  for (const client of opened) client.disconnect();
+  await cluster?.stop();
+}, { timeout: 30_000 });
+
+describe('ioredis (RESP2)', { timeout: 60_000 }, () => {
+  test('a value written through one node is read through the others, bytes intact', async () => {
+    const [a, b, c] = [ioredis(0), ioredis(1), ioredis(2)];
+    const bytes = Buffer.from([0, 255, 13, 10, 36, 42, 0xc3]);
+    assert.equal(await a.set('io:bin', bytes), 'OK');
+    assert.deepEqual(await b.getBuffer('io:bin'), bytes);
+    assert.equal(await c.strlen('io:bin'), bytes.length);
+    assert.equal(await c.get('io:missing'), null);
+    assert.equal(await c.type('io:bin'), 'string');
+    assert.equal(await c.type('io:missing'), 'none');
+  });
+
+  test('SET options, SETNX, GETDEL, MSET, MSETNX, MGET, EXISTS, DEL, UNLINK', async () => {
+    const io = ioredis(1);
+    assert.equal(await io.set('io:s', '1', 'NX'), 'OK');
+    assert.equal(await io.set('io:s', '2', 'NX'), null);
+    assert.equal(await io.set('io:s', '3', 'XX', 'GET'), '1');
+    assert.equal(await io.set('io:none', '3', 'XX'), null);
+    assert.equal(await io.set('io:s', '4', 'KEEPTTL'), 'OK');
+    await assert.rejects(io.set('io:s', '5', 'EX', 10), /^ReplyError: ERR quorumkv does not support key expiry \(EX\/PX\/EXAT\/PXAT\)$/);
+    await assert.rejects(io.call('set', 'io:s', '5', 'NX', 'XX'), /ERR syntax error/);
+    assert.equal(await io.setnx('io:s', 'x'), 0);
+    assert.equal(await io.setnx('io:n', 'x'), 1);
+    assert.equal(await io.getdel('io:n'), 'x');
+    assert.equal(await io.getdel('io:n'), null);
+    assert.equal(await io.mset('io:m1', 'a', 'io:m2', 'b', 'io:m1', 'c'), 'OK');
+    assert.deepEqual(await io.mget('io:m1', 'io:missing', 'io:m2'), ['c', null, 'b']);
+    assert.equal(await io.msetnx('io:m2', 'z', 'io:m3', 'z'), 0);
+    assert.equal(await io.msetnx('io:m3', 'z', 'io:m4', 'z'), 1);
+    assert.equal(await io.exists('io:m1', 'io:m1', 'io:missing', 'io:m3'), 3);
+    assert.equal(await io.del('io:m1', 'io:missing', 'io:m1'), 1);
+    assert.equal(await io.unlink('io:m2', 'io:m3'), 2);
+    assert.deepEqual(await io.mget('io:m1', 'io:m2', 'io:m3', 'io:m4'), [null, null, null, 'z']);
+  });
+
+  test('counters and APPEND, with Redis errors for what is not an integer', async () => {
+    const io = ioredis(2);
+    assert.equal(await io.incr('io:c'), 1);
+    assert.equal(await io.incrby('io:c', 41), 42);
+    assert.equal(await io.decr('io:c'), 41);
+    assert.equal(await io.decrby('io:c', 50), -9);
+    await io.set('io:big', '9223372036854775807');
+    await assert.rejects(io.incr('io:big'), /ERR increment or decrement would overflow/);
+    await assert.rejects(io.call('incrby', 'io:c', 'ten'), /ERR value is not an integer or out of range/);
+    await io.set('io:text', 'abc');
+    await assert.rejects(io.incr('io:text'), /ERR value is not an integer or out of range/);
+    assert.equal(await io.append('io:text', 'def'), 6);
+    assert.equal(await io.append('io:new', 'x'), 1);
+    assert.equal(await io.get('io:text'), 'abcdef');
+  });
+
+  test('a pipeline answers in request order and keeps per-key order', async () => {
+    const io = ioredis(0);
+    const pipeline = io.pipeline();
+    for (let i = 1; i <= 50; i++) pipeline.set('io:order', String(i));
+    pipeline.get('io:order');
+    for (let i = 0; i < 30; i++) pipeline.incr('io:pipecount');
+    pipeline.get('io:pipecount');
+    for (let i = 0; i < 20; i++) pipeline.echo(`e${i}`);
+    const results = (await pipeline.exec()) as [Error | null, unknown][];
+    assert.ok(results.every(([error]) => error === null));
+    const values = results.map(([, value]) => value);
+    assert.equal(values[50], '50', 'the read after 50 pipelined writes of one key sees the last');
+    assert.deepEqual(values.slice(51, 81), Array.from({ length: 30 }, (_, i) => i + 1));
+    assert.equal(values[81], '30');
+    assert.deepEqual(values.slice(82), Array.from({ length: 20 }, (_, i) => `e${i}`));
+  });
+
+  test('SCAN (scanStream), KEYS and DBSIZE list the whole cluster', async () => {
+    const io = ioredis(1);
+    const keys = Array.from({ length: 37 }, (_, i) => `scan:${String(i).padStart(2, '0')}`);
+    await io.mset(...keys.flatMap((k) => [k, 'v']));
+    await io.del('scan:05');
+    const expected = keys.filter((k) => k !== 'scan:05');
+    const seen: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      io.scanStream({ match: 'scan:*', count: 7 })
+        .on('data', (batch: string[]) => seen.push(...batch))
+        .on('end', resolve)
+        .on('error', reject);
+    });
+    assert.deepEqual(seen.sort(), expected);
+    assert.deepEqual((await io.keys('scan:*')).sort(), expected);
+    assert.deepEqual(await io.keys('scan:1?'), expected.filter((k) => /^scan:1\d$/.test(k)));
+    assert.ok((await io.dbsize()) >= expected.length);
+    await assert.rejects(io.scan('not-a-cursor'), /ERR invalid cursor/);
+  });
+
+  test('connection commands and INFO', async () => {
+    const io = ioredis(0, { connectionName: 'tester' });
+    assert.equal(await io.ping(), 'PONG');
+    assert.equal(await io.echo('hi'), 'hi');
+    assert.equal(await io.client('GETNAME'), 'tester');
+    assert.equal(typeof (await io.client('ID')), 'number');
+    assert.match((await io.client('INFO')) as string, /name=tester .*lib-name=ioredis/);
+    assert.equal(await io.select(0), 'OK');
+    await assert.rejects(io.select(1), /ERR DB index is out of range/);
+    const info = await io.info();
+    assert.match(info, /# Server\r\nredis_version:7\.2\.0\r\n/);
+    assert.match(info, /\r\nloading:0\r\n/);
+    assert.match(info, /\r\nnode_id:0\r\n/);
+    assert.match(await io.info('keyspace'), /^# Keyspace\r\n(db0:keys=\d+,expires=0,avg_ttl=0\r\n)?$/);
+    await assert.rejects(io.call('foo', 'a', 'b'), /^ReplyError: ERR unknown command 'foo', with args beginning with: 'a' 'b' $/);
+    await assert.rejects(io.call('get'), /^ReplyError: ERR wrong number of arguments for 'get' command$/);
+    await assert.rejects(io.call('lpush', 'l', 'x'), /ERR unknown command 'lpush'/);
+  });
+
+  test('ioredis over RESP3', async () => {
+    const io = ioredis(2, { protocol: 3 });
+    await io.set('io3:k', 'v');
+    assert.equal(await io.get('io3:k'), 'v');
+    assert.equal(await io.get('io3:missing'), null);
+    assert.deepEqual(await io.mget('io3:k', 'io3:missing'), ['v', null]);
+    const hello = await io.call('HELLO', '3');
+    assert.ok(hello instanceof Map || Array.isArray(hello) || typeof hello === 'object');
+  });
+});
+
+describe('node-redis (default RESP3 HELLO)', { timeout: 60_000 }, () => {
+  test('connects with HELLO 3, SETINFO and MAINT_NOTIFICATIONS, then runs commands', async () => {
+    const client = createClient({ url: `redis://127.0.0.1:${cluster.respPorts[1]}`, name: 'nr' });
+    const errors: Error[] = [];
+    client.on('error', (error: Error) => errors.push(error));
+    await client.connect();
+    try {
+      const hello = (await client.sendCommand(['HELLO'])) as Record<string, unknown>;
+      assert.equal(hello.proto, 3);
+      assert.equal(hello.server, 'redis');
+      assert.equal(await client.clientGetName(), 'nr');
+      assert.equal(await client.set('nr:k', 'v'), 'OK');
+      assert.equal(await client.get('nr:k'), 'v');
+      assert.equal(await client.get('nr:missing'), null);
+      assert.equal(await client.incrBy('nr:c', 5), 5);
+      assert.deepEqual(await client.mGet(['nr:k', 'nr:missing']), ['v', null]);
+      assert.equal(await client.exists(['nr:k', 'nr:missing']), 1);
+      assert.equal(await client.del('nr:k'), 1);
+      const [, second] = await Promise.all([client.set('nr:p', '1'), client.get('nr:p')]);
+      assert.equal(second, '1', 'node-redis pipelines; the GET sees the SET sent before it');
+      const keys: string[] = [];
+      for await (const batch of client.scanIterator({ MATCH: 'nr:*', COUNT: 2 })) keys.push(...batch);
+      assert.deepEqual(keys.sort(), ['nr:c', 'nr:p']);
+      assert.match(await client.info('server'), /redis_version:7\.2\.0/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('node-redis over RESP2', async () => {
+    const client = createClient({ url: `redis://127.0.0.1:${cluster.respPorts[2]}`, RESP: 2 });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      assert.equal(await client.set('nr2:k', 'v'), 'OK');
+      assert.equal(await client.get('nr2:k'), 'v');
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('HTTP listing and batch routes', { timeout: 60_000 }, () => {
+  test('POST /v1/batch runs puts, gets and deletes, one key in order', async () => {
+    const response = await fetch(`${cluster.httpUrls[0]}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        consistency: 'quorum',
+        ops: [
+          { op: 'put', key: 'batch:a', value: 'héllo' },
+          { op: 'put', key: 'batch:b', valueBase64: Buffer.from([0, 255]).toString('base64') },
+          { op: 'get', key: 'batch:a' },
+          { op: 'get', key: 'batch:b' },
+          { op: 'delete', key: 'batch:a' },
+          { op: 'get', key: 'batch:a' },
+          { op: 'put', key: 'x'.repeat(2000), value: 'too long a key' },
+        ],
+      }),
+    });
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { status: string; failed: number; results: Record<string, unknown>[] };
+    assert.equal(body.status, 'partial');
+    assert.equal(body.failed, 1);
+    const [putA, putB, getA, getB, delA, getAAgain, tooLong] = body.results as Record<string, unknown>[];
+    assert.equal(putA?.status, 'success');
+    assert.equal(putB?.status, 'success');
+    assert.equal(getA?.value, 'héllo');
+    assert.equal(getB?.value, undefined);
+    assert.equal(getB?.valueBase64, 'AP8=');
+    assert.equal(delA?.deleted, true);
+    assert.equal(getAAgain?.found, false);
+    assert.equal(tooLong?.code, 'KEY_TOO_LARGE');
+    const bad = await fetch(`${cluster.httpUrls[0]}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ops":[{"op":"nope","key":"k"}]}' });
+    assert.equal(bad.status, 400);
+  });
+
+  test('GET /v1/keys pages through a prefix; SCAN over RESP sees the same keys', async () => {
+    const io = ioredis(2);
+    const keys = Array.from({ length: 25 }, (_, i) => `list:${String(i).padStart(2, '0')}`);
+    await io.mset(...keys.flatMap((k) => [k, 'v']));
+    const listed: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 20; page++) {
+      const url = new URL(`${cluster.httpUrls[1]}/v1/keys`);
+      url.searchParams.set('prefix', 'list:');
+      url.searchParams.set('limit', '10');
+      if (cursor) url.searchParams.set('cursor', cursor);
+      const body = (await (await fetch(url)).json()) as { keys: string[]; next: string | null };
+      assert.ok(body.keys.length <= 10);
+      listed.push(...body.keys);
+      cursor = body.next;
+      if (cursor === null) break;
+    }
+    assert.deepEqual(listed, keys);
+    const matched = (await (await fetch(`${cluster.httpUrls[0]}/v1/keys?match=list:1*`)).json()) as { keys: string[] };
+    assert.deepEqual(matched.keys, keys.filter((k) => k.startsWith('list:1')));
+    assert.deepEqual((await io.keys('list:*')).sort(), keys);
+  });
+});
+
+describe('consistency per connection, with one node failed', { timeout: 60_000 }, () => {
+  test('QUORUMKV CONSISTENCY all cannot write with a node down; one and quorum still can', async () => {
+    const io = ioredis(0);
+    assert.equal(await io.call('QUORUMKV', 'CONSISTENCY'), 'quorum');
+    await fetch(`${cluster.httpUrls[2]}/v1/admin/pause`, { method: 'POST' });
+    try {
+      const onFailed = ioredis(2);
+      await assert.rejects(onFailed.get('io:bin'), /^ReplyError: UNAVAILABLE node 2 is failed/);
+      assert.equal(await io.call('QUORUMKV', 'CONSISTENCY', 'all'), 'OK');
+      await assert.rejects(io.set('cl:k', 'v'), /^ReplyError: UNAVAILABLE write failed/);
+      assert.equal(await io.call('QUORUMKV', 'CONSISTENCY', 'one'), 'OK');
+      assert.equal(await io.set('cl:k', 'v'), 'OK');
+      assert.equal(await io.call('QUORUMKV', 'CONSISTENCY', 'default'), 'OK');
+      assert.equal(await io.get('cl:k'), 'v');
+      await assert.rejects(io.call('QUORUMKV', 'CONSISTENCY', 'some'), /ERR consistency must be one, quorum, all or default/);
+      // Listing tolerates one member that cannot answer (every key has two other replicas).
+      assert.ok((await io.keys('cl:*')).includes('cl:k'));
+    } finally {
+      await fetch(`${cluster.httpUrls[2]}/v1/admin/resume`, { method: 'POST' });
+    }
+  });
+});

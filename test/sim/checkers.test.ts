@@ -1,0 +1,195 @@
+// The checkers checked: each property checker is fed a hand-made history or replica state that breaks
+// its property (and a close one that does not), so that a checker that never fails cannot pass for a
+// healthy cluster.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatVersion } from '../../src/core/version.js';
+import { checkConvergence } from '../../src/sim/checkers/convergence.js';
+import { checkLostWrites } from '../../src/sim/checkers/lostWrites.js';
+import type { CheckInput, KeyState, StoredState } from '../../src/sim/checkers/model.js';
+import { checkReadYourWrites } from '../../src/sim/checkers/readYourWrites.js';
+import { checkRealTimeReads } from '../../src/sim/checkers/realTimeReads.js';
+import { checkResurrection } from '../../src/sim/checkers/resurrection.js';
+import { checkTimeliness } from '../../src/sim/checkers/timeliness.js';
+import type { Operation } from '../../src/sim/history.js';
+
+/** A version whose order follows `wallMs`. */
+function v(wallMs: number, node = 'n1'): string {
+  return formatVersion({ wallMs: 1_735_689_600_000 + wallMs, counter: 0, nodeId: node });
+}
+
+let nextIndex = 0;
+
+/** An operation with defaults: client c1, quorum, coordinator n1, timeout 1000 ms, ok. */
+function op(fields: Partial<Operation> & Pick<Operation, 'kind' | 'invokeMs'>): Operation {
+  return {
+    index: nextIndex++,
+    process: 0,
+    client: 'c1',
+    key: 'k',
+    level: 'quorum',
+    sloppy: false,
+    waitForAll: false,
+    node: 'n1',
+    purpose: 'workload',
+    timeoutMs: 1000,
+    outcome: 'ok',
+    completeMs: fields.invokeMs + 10,
+    ...fields,
+  } as Operation;
+}
+
+function put(value: string, invokeMs: number, version: string, fields: Partial<Operation> = {}): Operation {
+  return op({ kind: 'put', written: value, invokeMs, version, replicasAcked: 2, ...fields });
+}
+
+function del(invokeMs: number, version: string, fields: Partial<Operation> = {}): Operation {
+  return op({ kind: 'delete', invokeMs, version, replicasAcked: 2, ...fields });
+}
+
+function read(value: string | null, invokeMs: number, version: string | undefined, fields: Partial<Operation> = {}): Operation {
+  return op({ kind: 'get', read: value, invokeMs, ...(version !== undefined ? { version } : {}), ...fields });
+}
+
+function finalRead(value: string | null, version: string | undefined): Operation {
+  return read(value, 10_000, version, { purpose: 'final', client: 'final' });
+}
+
+function input(history: Operation[], finalState: Map<string, KeyState> = new Map()): CheckInput {
+  return { history, replicasPerKey: 3, answerSlackMs: 21, hintWindowMs: 60_000, finalState };
+}
+
+describe('lost-writes checker', () => {
+  const first = put('v1', 0, v(0));
+  const second = put('v2', 100, v(100));
+
+  it('fails when the final read returns a write superseded by a later acknowledged one', () => {
+    const violations = checkLostWrites(input([first, second, finalRead('v1', v(0))]));
+    assert.equal(violations.length, 1);
+    assert.match(violations[0]?.message ?? '', /superseded by op#\d+ c1 put k v2/);
+  });
+
+  it('accepts the last acknowledged write, and a write that overlapped it', () => {
+    assert.deepEqual(checkLostWrites(input([first, second, finalRead('v2', v(100))])), []);
+    const overlapping = put('v3', 50, v(150), { completeMs: 150 });
+    assert.deepEqual(checkLostWrites(input([first, second, overlapping, finalRead('v3', v(150))])), []);
+  });
+
+  it('fails on a value nobody wrote, and on a final version older than an acknowledged one', () => {
+    assert.equal(checkLostWrites(input([first, finalRead('v9', v(5))])).length, 1);
+    const older = checkLostWrites(input([first, second, finalRead('v2', v(50))]));
+    assert.equal(older.length, 1);
+    assert.match(older[0]?.message ?? '', /older than/);
+  });
+
+  it('fails when a write acknowledged at one vanishes (durability), but lets a write in doubt win or lose', () => {
+    const atOne = put('v1', 0, v(0), { level: 'one', replicasAcked: 1 });
+    assert.equal(checkLostWrites(input([atOne, finalRead(null, undefined)])).length, 1);
+    const inDoubt = put('v2', 100, undefined as unknown as string, { outcome: 'info', error: 'COORDINATOR_CRASHED' });
+    assert.deepEqual(checkLostWrites(input([first, inDoubt, finalRead('v1', v(0))])), []);
+    assert.deepEqual(checkLostWrites(input([first, inDoubt, finalRead('v2', v(100))])), []);
+  });
+
+  it('fails when the final read did not succeed', () => {
+    const failed = read(null, 10_000, undefined, { purpose: 'final', outcome: 'fail', error: 'UNAVAILABLE' });
+    assert.equal(checkLostWrites(input([first, failed])).length, 1);
+  });
+});
+
+describe('convergence checker', () => {
+  const state = (stored: Record<string, StoredState>): Map<string, KeyState> =>
+    new Map([['k', { replicas: Object.keys(stored), stored: new Map(Object.entries(stored)) }]]);
+
+  it('fails when replicas hold different versions', () => {
+    const violations = checkConvergence(input([], state({ n1: { version: v(1), value: 'a' }, n2: { version: v(2), value: 'b' }, n3: {} })));
+    assert.equal(violations.length, 1);
+    assert.match(violations[0]?.message ?? '', /n1=a@.* n2=b@.* n3=absent/);
+  });
+
+  it('counts a purged tombstone as the tombstone it was', () => {
+    const agreeing = state({ n1: { version: v(3), value: null }, n2: { purgeFloor: v(3) }, n3: { version: v(3), value: null } });
+    assert.deepEqual(checkConvergence(input([], agreeing)), []);
+  });
+});
+
+describe('resurrection checker', () => {
+  it('fails when a read after an acknowledged delete returns a value written before the delete began', () => {
+    const written = put('v1', 0, v(0));
+    const deleted = del(100, v(100));
+    const violations = checkResurrection(input([written, deleted, read('v1', 200, v(0))]));
+    assert.equal(violations.length, 1);
+    assert.match(violations[0]?.message ?? '', /resurrected v1/);
+  });
+
+  it('accepts a write that overlapped the delete coming back', () => {
+    const overlapping = put('v2', 95, v(105), { completeMs: 120 });
+    const deleted = del(100, v(100));
+    assert.deepEqual(checkResurrection(input([deleted, overlapping, read('v2', 200, v(105))])), []);
+  });
+});
+
+describe('read-your-writes checker', () => {
+  it('fails when a client does not read its own acknowledged quorum write', () => {
+    const other = put('v1', 0, v(0), { client: 'c2' });
+    const own = put('v2', 100, v(100));
+    const violations = checkReadYourWrites(input([other, own, read('v1', 200, v(0))]));
+    assert.equal(violations.length, 1);
+    assert.match(violations[0]?.message ?? '', /does not see its own/);
+  });
+
+  it('accepts another client\'s write that overlapped its own, and ignores reads at one', () => {
+    const own = put('v2', 100, v(100));
+    const concurrent = put('v3', 105, v(106), { client: 'c2' });
+    assert.deepEqual(checkReadYourWrites(input([own, concurrent, read('v3', 200, v(106))])), []);
+    const other = put('v1', 0, v(0), { client: 'c2' });
+    assert.deepEqual(checkReadYourWrites(input([other, own, read('v1', 200, v(0), { level: 'one' })])), []);
+  });
+});
+
+describe('real-time reads checker', () => {
+  it('fails when a quorum read returns a version older than one an earlier quorum read returned', () => {
+    const a = put('v1', 0, undefined as unknown as string, { outcome: 'fail', error: 'UNAVAILABLE' });
+    const b = put('v2', 0, undefined as unknown as string, { outcome: 'info', error: 'COORDINATOR_CRASHED' });
+    const sawNew = read('v2', 100, v(50));
+    const sawOld = read('v1', 200, v(40));
+    const violations = checkRealTimeReads(input([a, b, sawNew, sawOld]));
+    assert.equal(violations.length, 1);
+    assert.match(violations[0]?.message ?? '', /older than .* seen at quorum/);
+  });
+
+  it('accepts reads that overlap each other in time', () => {
+    const a = put('v1', 0, v(40), { outcome: 'info', error: 'COORDINATOR_CRASHED' });
+    const b = put('v2', 0, v(50), { outcome: 'info', error: 'COORDINATOR_CRASHED' });
+    assert.deepEqual(checkRealTimeReads(input([a, b, read('v2', 100, v(50), { completeMs: 300 }), read('v1', 200, v(40))])), []);
+  });
+});
+
+describe('timeliness checker', () => {
+  it('fails on a late answer, a request given up on, and one never answered', () => {
+    const late = put('v1', 0, v(0), { completeMs: 1100 });
+    const abandoned = put('v2', 0, undefined as unknown as string, { outcome: 'info', error: 'NO_ANSWER' });
+    const pending = op({ kind: 'get', invokeMs: 0, outcome: undefined, completeMs: undefined });
+    assert.equal(checkTimeliness(input([late, abandoned, pending])).length, 3);
+  });
+
+  it('exempts requests lost with their coordinator, and accepts an answer within the slack', () => {
+    const lost = put('v1', 0, undefined as unknown as string, { outcome: 'info', error: 'COORDINATOR_CRASHED' });
+    const onTime = read(null, 0, undefined, { outcome: 'fail', error: 'UNAVAILABLE', completeMs: 1020 });
+    assert.deepEqual(checkTimeliness(input([lost, onTime])), []);
+  });
+});
+
+describe('convergence checker and purged keys', () => {
+  const state = (stored: Record<string, StoredState>): Map<string, KeyState> =>
+    new Map([['k', { replicas: Object.keys(stored), stored: new Map(Object.entries(stored)) }]]);
+
+  it('accepts a replica that never held a key purged everywhere else (it became a replica later)', () => {
+    assert.deepEqual(checkConvergence(input([], state({ n1: { purgeFloor: v(3) }, n2: { purgeFloor: v(3) }, n3: {} }))), []);
+  });
+
+  it('fails when a live tombstone or value has not reached a replica that holds nothing', () => {
+    assert.equal(checkConvergence(input([], state({ n1: { version: v(3), value: null }, n2: { purgeFloor: v(3) }, n3: {} }))).length, 1);
+    assert.equal(checkConvergence(input([], state({ n1: { version: v(3), value: 'a' }, n2: { version: v(3), value: 'a' }, n3: {} }))).length, 1);
+  });
+});

@@ -1,0 +1,24 @@
+// Seeds that found real bugs, pinned. Each names the bug; the simulator's scenario tests pin the same
+// bugs as scripts (test/sim/scenarios.test.ts), which stay meaningful if the swarm's draws change.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { describeFailure, runSeed } from '../../src/sim/runner.js';
+
+describe('pinned seeds', () => {
+  it('seed 2: a node that refuted a rumour of its death is seen alive again by every peer after the heal (membership.ts)', () => {
+    // Before the fix, n7 still saw n2 dead 30 s after the heal, so it sent n2 nothing (seed 1 found it
+    // first, with the swarm of the time).
+    const result = runSeed(2);
+    assert.ok(result.ok, describeFailure(result));
+  });
+
+  it(
+    'seed 48 with --lower-rf: lowering the replica count keeps acknowledged writes (topology.ts)',
+    { todo: 'core bug, reported: a replica that stays in a shrinking replica set is not filled before the others drop their copies' },
+    () => {
+      const result = runSeed(48, { lowerReplication: true });
+      assert.ok(result.ok, describeFailure(result));
+    },
+  );
+});

@@ -1,0 +1,271 @@
+// Protocol scenarios, scripted on the simulator (test/sim/scenario.ts): each test is a story told in
+// steps of virtual time, with faults exactly where the script puts them, and the real core doing the
+// rest. Every scenario ends by running all property checkers over what happened.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Placement } from '../../src/core/placement.js';
+import { minute, scenario, type Scenario } from './scenario.js';
+
+function assertNoViolations(s: Scenario): void {
+  const violations = s.check();
+  assert.deepEqual(violations, [], violations.map((v) => `${v.checker}: ${v.message}`).join('\n'));
+}
+
+describe('partitions', () => {
+  it('partition 2-1 isolating a replica, write at quorum on the majority side, heal, read from the isolated replica at one after repair returns the new value', () => {
+    const s = scenario({ nodes: 3 });
+    s.put('k', 'old', { at: 'n3' });
+    s.partition(['n1', 'n2'], ['n3']);
+    const write = s.put('k', 'new', { at: 'n1', level: 'quorum' });
+    assert.equal(write.outcome, 'ok');
+    assert.equal(s.stored('n3', 'k')?.value, 'old', 'the isolated replica missed the write');
+
+    s.heal();
+    assert.deepEqual(s.settle(), []);
+    assert.equal(s.stored('n3', 'k')?.value, 'new');
+    assert.equal(s.get('k', { at: 'n3', level: 'one' }).read, 'new');
+    assertNoViolations(s);
+  });
+
+  it('a write at all fails with UNAVAILABLE when one replica is partitioned away, and names 2 of 3', () => {
+    const s = scenario({ nodes: 3 });
+    s.partition(['n1', 'n2'], ['n3']);
+    const write = s.put('k', 'v', { at: 'n1', level: 'all' });
+    assert.equal(write.outcome, 'fail');
+    assert.equal(write.error, 'UNAVAILABLE');
+    assert.match(write.errorMessage ?? '', /2 of 3 replicas answered, 3 needed/);
+
+    // Once the coordinator knows n3 is dead it fails at once, without waiting for a timeout.
+    s.waitUntil('n1', 'n3', 'dead');
+    const fast = s.put('k', 'v2', { at: 'n1', level: 'all' });
+    assert.equal(fast.error, 'UNAVAILABLE');
+    assert.match(fast.errorMessage ?? '', /2 of 3 replicas answered, 3 needed/);
+    assert.equal(fast.completeMs, fast.invokeMs);
+    s.heal();
+    assert.deepEqual(s.settle(), []);
+    assertNoViolations(s);
+  });
+
+  it('a one-way partition: a replica that hears but cannot answer does not stop quorum writes, and cannot coordinate reads', () => {
+    const s = scenario({ nodes: 3 });
+    s.cutOneWay(['n3'], ['n1', 'n2']);
+    const write = s.put('k', 'v', { at: 'n1' });
+    assert.equal(write.outcome, 'ok');
+    assert.equal(s.stored('n3', 'k')?.value, 'v', 'n3 heard the write, only its answer was lost');
+
+    const read = s.get('k', { at: 'n3', level: 'quorum' });
+    assert.equal(read.outcome, 'fail');
+    assert.equal(read.error, 'UNAVAILABLE');
+    s.heal();
+    assert.deepEqual(s.settle(), []);
+    assertNoViolations(s);
+  });
+
+  it('a node that refuted its death where one peer could not hear it is seen alive by that peer after the heal', () => {
+    // Pins the membership fix (found by the simulator). n2 is declared dead by n1 and n3; then n3,
+    // on n2's side of a new partition, tells n2, which refutes with a higher incarnation, but n1 is
+    // cut off from that refutation until its gossip has run out of retransmits. After the heal, n1
+    // still pings n2 with the old rumour: n2 must answer it again, or n1 believes n2 dead forever
+    // and never sends it a write again.
+    const s = scenario({ nodes: 4 });
+    s.partition(['n1', 'n3'], ['n2', 'n4']);
+    s.waitUntil('n1', 'n2', 'dead');
+    s.waitUntil('n3', 'n2', 'dead');
+    s.partition(['n1'], ['n2', 'n3', 'n4']);
+    s.waitUntil('n3', 'n2', 'alive');
+    s.runFor(5000); // the refutation's gossip runs out of retransmits among n2, n3, n4
+    s.heal();
+    for (const observer of ['n1', 'n2', 'n3', 'n4']) {
+      for (const member of ['n1', 'n2', 'n3', 'n4']) s.waitUntil(observer, member, 'alive', 5000);
+    }
+    assert.equal(s.put('k', 'v', { at: 'n1', level: 'all' }).outcome, 'ok');
+  });
+});
+
+describe('read repair', () => {
+  it('a quorum read answers only once its newest value is on a quorum, so a later quorum read never sees an older one', () => {
+    // Pins the coordinator fix (found by the simulator). Anti-entropy runs seldom, so that only read
+    // repair could move v2 during the script; it converges the replicas at the end.
+    const s = scenario({ nodes: 3, config: { antiEntropyIntervalMs: 5 * 1000 } });
+    assert.equal(s.put('k', 'v1', { level: 'all' }).outcome, 'ok');
+    // v2 reaches n1 alone (its writes to the others are lost), and so does n1's read repair.
+    const stopDropping = s.dropWhere((e) => e.from === 'n1' && e.message.kind === 'write');
+    assert.equal(s.put('k', 'v2', { at: 'n1', level: 'quorum' }).error, 'UNAVAILABLE');
+    const first = s.get('k', { at: 'n1', level: 'quorum' });
+    // A later quorum read that cannot reach n1 sees only v1: the first read must not have shown v2.
+    s.partition(['n1'], ['n2', 'n3']);
+    const second = s.get('k', { at: 'n2', level: 'quorum' });
+    assert.equal(second.read, 'v1');
+    assert.notEqual(first.outcome === 'ok' ? first.read : undefined, 'v2', 'the first read showed v2, held by one replica only');
+    assert.match(first.errorMessage ?? '', /newest version reached 1 of 3 replicas, 2 needed/);
+    stopDropping();
+    s.heal();
+    assert.deepEqual(s.settle(), []);
+    assertNoViolations(s);
+  });
+});
+
+describe('clocks', () => {
+  it('a coordinator whose clock is minutes behind still makes a later write win', () => {
+    const s = scenario({ nodes: 3, skewMs: { n1: -5 * minute, n2: 0, n3: 0 } });
+    const first = s.put('k', 'first', { at: 'n2' });
+    const later = s.put('k', 'later', { at: 'n1' });
+    assert.equal(later.outcome, 'ok');
+    assert.ok((later.version as string) > (first.version as string), `${later.version} should be above ${first.version}`);
+    assert.equal(s.get('k', { at: 'n3' }).read, 'later');
+    assertNoViolations(s);
+  });
+
+  it('a coordinator whose clock is minutes ahead does not make an earlier write win over a later one', () => {
+    const s = scenario({ nodes: 3, skewMs: { n1: 5 * minute } });
+    s.put('k', 'from-the-future', { at: 'n1' });
+    const later = s.put('k', 'later', { at: 'n2' });
+    assert.equal(later.outcome, 'ok');
+    assert.equal(s.get('k', { at: 'n3' }).read, 'later');
+    assertNoViolations(s);
+  });
+});
+
+describe('crashes and deletes', () => {
+  it('a delete while a replica is down does not come back', () => {
+    const s = scenario({ nodes: 3 });
+    s.put('k', 'doomed');
+    s.crash('n3');
+    assert.equal(s.del('k', { at: 'n1' }).outcome, 'ok');
+    s.restart('n3');
+    assert.equal(s.stored('n3', 'k')?.value, 'doomed', 'n3 restarted from disk with the old value');
+
+    assert.deepEqual(s.settle(), []);
+    assert.equal(s.stored('n3', 'k')?.value, null, 'n3 now holds the tombstone');
+    assert.equal(s.get('k', { at: 'n3', level: 'one' }).read, null);
+    assert.equal(s.get('k', { at: 'n2', level: 'all' }).read, null);
+    assertNoViolations(s);
+  });
+
+  it('a tombstone is purged only once every replica holds it, so the key stays deleted after the purge', () => {
+    const s = scenario({ nodes: 3, config: { tombstoneGraceMs: 500, tombstonePurgeIntervalMs: 200 } });
+    s.put('k', 'doomed');
+    s.crash('n3');
+    s.del('k', { at: 'n1' });
+    s.runFor(3000); // well past the grace period, with n3 still down
+    assert.equal(s.stored('n1', 'k')?.value, null, 'n1 keeps the tombstone while n3 may still hold the value');
+    s.restart('n3');
+    assert.deepEqual(s.settle(), []);
+    s.runFor(3000);
+    for (const id of ['n1', 'n2', 'n3']) assert.equal(s.stored(id, 'k'), undefined, `${id} purged the tombstone`);
+    assert.equal(s.get('k', { at: 'n3', level: 'all' }).read, null);
+    assertNoViolations(s);
+  });
+
+  it('a replica that crashes inside a write keeps every write it acknowledged, and catches up after restart', () => {
+    const s = scenario({ nodes: 3 });
+    assert.equal(s.put('k', 'before', { at: 'n1', level: 'all' }).outcome, 'ok');
+    s.crashInsideWrite('n3');
+    assert.equal(s.put('k', 'during', { at: 'n1', level: 'quorum' }).outcome, 'ok');
+    assert.equal(s.sim.cluster.stateOf('n3'), 'crashed');
+    assert.equal(s.stored('n3', 'k')?.value, 'before', 'the interrupted write rolled back; the acknowledged one stayed');
+
+    s.restart('n3');
+    assert.deepEqual(s.settle(), []);
+    assert.equal(s.stored('n3', 'k')?.value, 'during');
+    assertNoViolations(s);
+  });
+
+  it('requests in flight on a coordinator that crashes end in doubt, and a paused node answers nothing', () => {
+    const s = scenario({ nodes: 3 });
+    const inFlight = s.beginPut('k', 'maybe', { at: 'n3' });
+    s.crash('n3');
+    assert.equal(inFlight.outcome, 'info');
+    assert.equal(inFlight.error, 'COORDINATOR_CRASHED');
+    s.restart('n3');
+
+    s.pause('n2');
+    const write = s.put('k', 'v', { at: 'n1', level: 'quorum' });
+    assert.equal(write.outcome, 'ok', 'n1 and n3 are a quorum');
+    assert.equal(s.stored('n2', 'k'), undefined);
+    s.resume('n2');
+    assert.deepEqual(s.settle(), []);
+    assert.equal(s.stored('n2', 'k')?.value, 'v');
+    assertNoViolations(s);
+  });
+});
+
+describe('hinted handoff', () => {
+  it('a sloppy write while two owners are down is held as hints by fallbacks and reaches the owners when they return', () => {
+    const s = scenario({ nodes: 5 });
+    const key = 'k';
+    const [coordinator, ...down] = s.replicasOf(key) as [string, string, string];
+    for (const id of down) s.crash(id);
+    for (const id of down) s.waitUntil(coordinator, id, 'dead');
+
+    const strict = s.put(key, 'strict', { at: coordinator, level: 'quorum' });
+    assert.equal(strict.error, 'UNAVAILABLE', 'without sloppy counting, 1 owner of 3 is not a quorum');
+    const sloppy = s.put(key, 'sloppy', { at: coordinator, level: 'quorum', sloppy: true });
+    assert.equal(sloppy.outcome, 'ok');
+    for (const fallback of s.fallbacksOf(key)) assert.equal(s.stored(fallback, key), undefined, 'fallbacks hold hints, not entries');
+
+    for (const id of down) s.restart(id);
+    assert.deepEqual(s.settle(), []);
+    for (const id of down) assert.equal(s.stored(id, key)?.value, 'sloppy');
+    assertNoViolations(s);
+  });
+
+  it('a hint outlives a restart of the node that holds it: a write acknowledged only by a hint is not lost', () => {
+    const s = scenario({ nodes: 4, rf: 1 });
+    const key = 'k';
+    const [owner] = s.replicasOf(key) as [string];
+    const [holder] = s.fallbacksOf(key) as [string];
+    const coordinator = ['n1', 'n2', 'n3', 'n4'].find((id) => id !== owner && id !== holder) as string;
+    s.crash(owner);
+    s.waitUntil(coordinator, owner, 'dead');
+    const write = s.put(key, 'hinted', { at: coordinator, level: 'quorum', sloppy: true });
+    assert.equal(write.outcome, 'ok');
+    assert.equal(write.replicasAcked, 0, 'only the hint holder acknowledged it');
+
+    s.crash(holder);
+    s.restart(holder);
+    s.restart(owner);
+    assert.deepEqual(s.settle(), []);
+    assert.equal(s.stored(owner, key)?.value, 'hinted');
+    assertNoViolations(s);
+  });
+});
+
+describe('topology changes', () => {
+  it('a spare node joins while clients write, and ends up holding the keys it owns', () => {
+    const s = scenario({ nodes: 3, spares: 1 });
+    for (let i = 0; i < 10; i++) s.put(`k${i}`, `before-${i}`);
+    assert.ok(s.change({ type: 'join', member: { id: 'n4', peer: 'sim:n4', http: 'sim:n4' } }).layout);
+    for (let i = 0; i < 10; i++) s.put(`k${i}`, `during-${i}`);
+    assert.deepEqual(s.settle(), []);
+    for (let i = 0; i < 10; i++) {
+      const key = `k${i}`;
+      for (const id of s.replicasOf(key)) assert.equal(s.stored(id, key)?.value, `during-${i}`, `${id} holds ${key}`);
+    }
+    assertNoViolations(s);
+  });
+
+  it('lowering RF keeps every write acknowledged at quorum, even one the remaining replica missed', { todo: 'topology.ts: a replica that stays keeps only what it has (core bug found by the simulator, seed 48)' }, () => {
+    // The future sole owner X misses a quorum write while partitioned away; its coordinator dies
+    // before keeping a hint for X. Lowering RF to 1 makes X the only replica, streams nothing to X
+    // (it was already one), and the others drop their copies: the acknowledged write is gone.
+    const s = scenario({ nodes: 5, rf: 5, config: { antiEntropyIntervalMs: 60 * 1000 } });
+    // A key whose future sole owner is not n1, the layout coordinator (it must stay reachable).
+    const ownerOf = (k: string) => new Placement({ ...s.sim.cluster.layout, rf: 1 }).readReplicas(k)[0] as string;
+    const key = ['k0', 'k1', 'k2', 'k3'].find((k) => ownerOf(k) !== 'n1') as string;
+    const owner = ownerOf(key);
+    const others = ['n1', 'n2', 'n3', 'n4', 'n5'].filter((id) => id !== owner);
+    const [coordinator, via] = others as [string, string];
+    s.partition([owner], others);
+    const write = s.beginPut(key, 'acknowledged', { at: coordinator, level: 'quorum' });
+    s.sim.runUntil(() => write.outcome !== undefined, 5000);
+    assert.equal(write.outcome, 'ok');
+    s.crash(coordinator);
+    s.restart(coordinator);
+    assert.ok(s.change({ type: 'replication', strategy: 'consistent', rf: 1 }, via).layout);
+    s.heal();
+    assert.deepEqual(s.settle(), []);
+    assert.equal(s.get(key, { at: via }).read, 'acknowledged');
+  });
+});

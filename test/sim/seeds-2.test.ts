@@ -1,0 +1,7 @@
+// CI seeds 131..260 of the deterministic simulator (see seedRange.ts): every one must pass.
+// Replay a failing one with `npm run sim -- --seed S --trace`.
+
+import { describe } from 'node:test';
+import { testSeeds } from './seedRange.js';
+
+describe('simulator seeds 131..260', () => testSeeds(131, 260));
