@@ -6,19 +6,6 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultConfig, type CoreConfig } from './core/config.js';
 import { isStrategy, rfDefault, vnodesDefault, type Strategy } from './core/layout.js';
 import { parseHostPort } from './runtime/address.js';
-import { parseInitialCluster, runNode } from './runtime/nodeMain.js';
-import { startCluster } from './cluster/startCluster.js';
-import {
-  addClientOptions,
-  CliError,
-  delCommand,
-  exitCodes,
-  getCommand,
-  putCommand,
-  statusCommand,
-  type ClientOptions,
-} from './cli/clientCommands.js';
-import { printStatus } from './cli/statusTable.js';
 
 
 const program = new Command();
@@ -78,6 +65,7 @@ program
   .option('--set <name=value>', 'override a node setting (repeatable)', collect, [])
   .action(async (options) => {
     const rf = Math.min(options.rf, options.nodes);
+    const { startCluster } = await import('./cluster/startCluster.js');
     const cluster = await startCluster({ ...options, rf, settings: options.set });
     let stopping = false;
     const stop = async () => {
@@ -113,6 +101,7 @@ program
   .option('--log-file <path>', 'write JSON logs here instead of stdout')
   .option('--exit-with-parent', 'exit when the parent process (a local cluster) goes away', false)
   .action(async (options) => {
+    const { parseInitialCluster, runNode } = await import('./runtime/nodeMain.js');
     const running = await runNode({
       id: options.id,
       http: parseHostPort(options.http),
@@ -141,68 +130,13 @@ program
     if (options.exitWithParent && process.send) process.on('disconnect', () => process.exit(0));
   });
 
-function clientCommand(name: string, description: string) {
-  return addClientOptions(program.command(name).description(description));
+// Other commands' modules are loaded only when asked for (or for --help): a node process starts
+// faster and never loads code it does not run.
+const subcommand = process.argv[2] ?? '';
+if (subcommand !== 'node' && subcommand !== 'start') {
+  (await import('./cli/keyCommands.js')).registerKeyCommands(program);
 }
-
-async function runClient(options: ClientOptions, work: () => Promise<void>): Promise<void> {
-  try {
-    await work();
-  } catch (error) {
-    if (error instanceof CliError) {
-      if (options.json) process.stdout.write(JSON.stringify({ error: error.message, body: error.body ?? null }) + '\n');
-      else process.stderr.write(`quorumkv: ${error.message}\n`);
-      process.exit(error.exitCode);
-    }
-    throw error;
-  }
-}
-
-clientCommand('put', 'write a key')
-  .argument('<key>')
-  .argument('<value>')
-  .option('--consistency <level>', 'one, quorum or all')
-  .action(async (key: string, value: string, options: ClientOptions) =>
-    runClient(options, async () => {
-      const result = await putCommand(options, key, value);
-      process.stdout.write(options.json ? JSON.stringify(result) + '\n' : `OK ${(result as { version: string }).version}\n`);
-    }),
-  );
-
-clientCommand('get', 'read a key')
-  .argument('<key>')
-  .option('--consistency <level>', 'one, quorum or all')
-  .action(async (key: string, options: ClientOptions) =>
-    runClient(options, async () => {
-      const result = await getCommand(options, key);
-      process.stdout.write(options.json ? JSON.stringify(result) + '\n' : `${result.value}\n`);
-    }),
-  );
-
-clientCommand('del', 'delete a key')
-  .alias('delete')
-  .argument('<key>')
-  .option('--consistency <level>', 'one, quorum or all')
-  .action(async (key: string, options: ClientOptions) =>
-    runClient(options, async () => {
-      const result = await delCommand(options, key);
-      process.stdout.write(options.json ? JSON.stringify(result) + '\n' : 'OK\n');
-    }),
-  );
-
-clientCommand('status', 'show the cluster: members, their state, strategy')
-  .action(async (options: ClientOptions) =>
-    runClient(options, async () => {
-      const result = await statusCommand(options);
-      if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
-      else printStatus(result);
-    }),
-  );
-
-// The shell, admin, bench and sim commands are loaded only when asked for (or for --help): a node
-// process starts faster and never loads code it does not run.
-const coreCommands = new Set(['node', 'start', 'put', 'get', 'del', 'delete', 'status']);
-if (!coreCommands.has(process.argv[2] ?? '')) {
+if (!['node', 'start', 'put', 'get', 'del', 'delete', 'status'].includes(subcommand)) {
   const [topology, shell, admin, bench, sim] = await Promise.all([
     import('./cli/topologyCommands.js'),
     import('./cli/shell.js'),
@@ -219,5 +153,5 @@ if (!coreCommands.has(process.argv[2] ?? '')) {
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`quorumkv: ${(error as Error).message}\n`);
-  process.exit(exitCodes.usage);
+  process.exit(2); // usage error
 });

@@ -13,6 +13,10 @@ export interface CoreConfig {
   readonly requestTimeoutMs: number;
   /** Level used when a request names none. */
   readonly defaultConsistency: ConsistencyLevel;
+  /** Reads that wait for every reachable replica (the prototype's routes) give the replicas that have
+   *  not answered this long after R did, then answer from those that did: longer finds the newest
+   *  version on slow replicas more often, shorter keeps a just-crashed replica from holding reads. */
+  readonly readStragglerWaitMs: number;
   /** Coordinated requests in flight on one node; past it, new ones fail fast with OVERLOADED. */
   readonly pendingOperationsMax: number;
   /** How often a write that met a newer version re-stamps above it before failing WRITE_CONTENTION. */
@@ -61,6 +65,7 @@ export interface CoreConfig {
 export const defaultConfig: CoreConfig = {
   requestTimeoutMs: 2 * second,
   defaultConsistency: 'quorum',
+  readStragglerWaitMs: 100,
   pendingOperationsMax: 100_000,
   restampMax: 8,
 

@@ -294,6 +294,7 @@ class PendingRead implements Operation {
   readonly deadlineMs: number;
   private readonly op: number;
   private repairOp = 0;
+  private stragglerOp = 0;
   private readonly targets: string[];
   private readonly total: number;
   private readonly needed: number;
@@ -358,9 +359,34 @@ class PendingRead implements Operation {
       return;
     }
     if (this.replies.size < this.needed) return;
-    if (this.waitForAll && this.replies.size < this.targets.length) return;
+    if (this.waitForAll && this.replies.size < this.targets.length) {
+      this.waitForStragglers();
+      return;
+    }
+    this.decide();
+  }
+
+  /** Repairs the answering replicas that are behind, and answers once R of them hold the newest. */
+  private decide(): void {
     this.repair([...this.replies.keys()].filter((id) => !this.upToDate.has(id)));
     if (this.upToDate.size >= this.needed) this.answer();
+  }
+
+  /**
+   * Waiting for every replica, R answered already: give the others `readStragglerWaitMs` more, then
+   * go on with those that answered. A replica that died and is not yet known dead does not hold
+   * the read for the whole request timeout.
+   */
+  private waitForStragglers(): void {
+    if (this.stragglerOp !== 0) return;
+    this.stragglerOp = this.deps.nextOp();
+    this.coordinator.register(this.stragglerOp, {
+      deadlineMs: this.deps.nowMs() + this.deps.config.readStragglerWaitMs,
+      onReply: () => undefined,
+      expire: () => {
+        if (!this.answered) this.decide();
+      },
+    });
   }
 
   /** Writes the newest entry back to replicas that answered with an older one (once per version). */
@@ -417,6 +443,7 @@ class PendingRead implements Operation {
   expire(): void {
     this.coordinator.unregister(this.op);
     if (this.repairOp !== 0) this.coordinator.unregister(this.repairOp);
+    if (this.stragglerOp !== 0) this.coordinator.unregister(this.stragglerOp);
     if (this.answered) return;
     this.answered = true;
     if (this.upToDate.size >= this.needed) {

@@ -93,3 +93,15 @@ test('keys and values over the limits are refused before anything is sent', () =
   const badKey = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('\uD800x', bytes('v'), {}, cb));
   assert.ok(!badKey.ok && badKey.error.code === 'BAD_REQUEST');
 });
+
+test('a read waiting for every replica does not wait the whole timeout for one that went silent', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { requestTimeoutMs: 2000, readStragglerWaitMs: 100 });
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'all' }, cb)).ok);
+  cluster.isolated.add('c'); // crashed, but not yet known dead
+  const startedMs = cluster.nowMs;
+  const read = cluster.run<ReadOutcome>((cb) => cluster.node('a').get('k', { consistency: 'one', waitForAll: true }, cb));
+  assert.ok(read.ok);
+  assert.equal(text(read.value.entry?.value), 'v');
+  assert.equal(read.value.replicasAnswered, 2);
+  assert.ok(cluster.nowMs - startedMs <= 200, `answered after ${cluster.nowMs - startedMs} ms`);
+});
