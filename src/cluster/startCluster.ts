@@ -66,6 +66,7 @@ export async function startCluster(options: StartOptions): Promise<StartedCluste
     supervisor.killAllNow();
     throw error;
   }
+  await waitForMutualAlive(supervisor, options.token, 10_000);
   const auth = { token: options.token, adminToken: options.adminToken };
   const front: Front = new Front({
     supervisor,
@@ -102,4 +103,29 @@ export async function startCluster(options: StartOptions): Promise<StartedCluste
       await supervisor.stopAll();
     },
   };
+}
+
+/**
+ * Waits (bounded) until every node sees every member alive, so that the cluster a user gets back has
+ * finished its first round of failure detection (a node that started a little later is briefly
+ * suspected by the others until it answers their probes).
+ */
+async function waitForMutualAlive(supervisor: Supervisor, token: string | undefined, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  while (Date.now() < deadline) {
+    const views = await Promise.all(
+      supervisor.runningIds().map(async (id) => {
+        try {
+          const response = await fetch(`http://${supervisor.member(id)?.http}/v1/cluster`, { headers, signal: AbortSignal.timeout(1000) });
+          const body = (await response.json()) as { members?: { state: string }[] };
+          return body.members?.every((m) => m.state === 'alive') === true;
+        } catch {
+          return false;
+        }
+      }),
+    );
+    if (views.every(Boolean)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
