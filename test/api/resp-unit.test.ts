@@ -94,6 +94,7 @@ describe('request decoder', () => {
     ['a non-bulk element', '*2\r\n$3\r\nGET\r\n:1\r\n', "expected '$', got ':'"],
     ['a nested array', '*2\r\n$3\r\nGET\r\n*1\r\n$1\r\na\r\n', "expected '$', got '*'"],
     ['a null bulk', '*1\r\n$-1\r\n', 'invalid bulk length'],
+    ['an unknown type byte', '*2\r\n$3\r\nGET\r\n!x\r\n', "expected '$', got '!'"],
     ['letters in a count', '*1x\r\n', 'invalid multibulk length'],
     ['letters in a bulk length', '*1\r\n$abc\r\n', 'invalid bulk length'],
     ['too many arguments', '*1048577\r\n', 'invalid multibulk length'],

@@ -70,7 +70,8 @@ export class RequestDecoder {
     this.parser = new RedisParser({
       returnReply: (reply: unknown) => this.onFrame(reply),
       returnError: () => this.fail("expected '$', got '-'"),
-      returnFatalError: (error: Error) => this.fail(error.message.replace(/^Protocol error, /, '')),
+      // "Protocol error, got "!" as reply type byte": an element that is not a bulk string.
+      returnFatalError: (error: Error) => this.fail(`expected '$', got '${/got "(.*)" as reply type/.exec(error.message)?.[1] ?? '?'}'`),
       returnBuffers: true,
     });
     this.state = this.parser as unknown as ParserState;

@@ -120,18 +120,26 @@ function runtimeStore(runtime: NodeRuntime): KvStore {
     all: { consistency: 'all', sloppy: false },
   };
   const defaults = {};
+  // Through NodeRuntime's operations, like the HTTP routes, so that RESP traffic counts in the
+  // node's request metrics.
   return {
     get(key, consistency, callback) {
-      node.get(key, consistency ? readOptions[consistency] : defaults, callback);
-      runtime.flush();
+      runtime.get(key, consistency ? readOptions[consistency] : defaults).then(
+        (value) => callback({ ok: true, value }),
+        (error: unknown) => callback({ ok: false, error }),
+      );
     },
     put(key, value, consistency, callback) {
-      node.put(key, value, consistency ? writeOptions[consistency] : defaults, callback);
-      runtime.flush();
+      runtime.put(key, value, consistency ? writeOptions[consistency] : defaults).then(
+        (outcome) => callback({ ok: true, value: outcome }),
+        (error: unknown) => callback({ ok: false, error }),
+      );
     },
     remove(key, consistency, callback) {
-      node.remove(key, consistency ? writeOptions[consistency] : defaults, callback);
-      runtime.flush();
+      runtime.remove(key, consistency ? writeOptions[consistency] : defaults).then(
+        (outcome) => callback({ ok: true, value: outcome }),
+        (error: unknown) => callback({ ok: false, error }),
+      );
     },
   };
 }

@@ -2,11 +2,11 @@
 // integer parsing (Redis's string2ll), QuorumError -> error reply, and promise forms of the data path
 // for the commands that take several steps (read-modify-write, multi-key).
 
-import type { ReadOutcome, Result, WriteOutcome } from '../../../core/coordinator.js';
+import type { ReadOutcome, WriteOutcome } from '../../../core/coordinator.js';
 import { QuorumError } from '../../../core/errors.js';
 import type { ConsistencyLevel } from '../../../core/quorum.js';
 import { encodeError } from '../codec.js';
-import type { Call, CommandSpec, KvStore } from './types.js';
+import type { Call, CommandSpec, KvStore, StoreResult } from './types.js';
 
 // ---- standard errors ------------------------------------------------------------------------------
 
@@ -127,7 +127,7 @@ export function keysOf(spec: CommandSpec, args: readonly Buffer[]): Buffer[] {
 /** The live value of a key at the level, or null when absent or deleted. */
 export function readValue(store: KvStore, key: string, consistency: ConsistencyLevel | undefined): Promise<Uint8Array | null> {
   return new Promise((resolve, reject) => {
-    store.get(key, consistency, (result: Result<ReadOutcome>) => {
+    store.get(key, consistency, (result: StoreResult<ReadOutcome>) => {
       if (result.ok) resolve(result.value.entry?.value ?? null);
       else reject(result.error);
     });

@@ -7,11 +7,9 @@
 // `SET NX` can both find the key absent and both succeed (the later version wins). On one connection,
 // commands on a key run one after the other, so a pipeline of INCRs from one client counts right.
 
-import type { ReadOutcome, Result, WriteOutcome } from '../../../core/coordinator.js';
 import { encodeBulk, encodeInteger, encodeNull, encodeReply, replyOk, replyOne, replyZero } from '../codec.js';
 import {
   allSettledOrThrow,
-  errorReplyFor,
   errors,
   int64Max,
   int64Min,
@@ -19,6 +17,7 @@ import {
   parseInt64,
   readValue,
   removeKey,
+  replyWithError,
   runAsync,
   word,
   wrongArity,
@@ -39,9 +38,9 @@ export const get = defineCommand({
   keys: [1, 1, 1],
   docs: { summary: 'Returns the string value of a key.', since: '1.0.0', group: 'string', synopsis: 'key' },
   run(call) {
-    call.server.store.get(keyOf(call.args[1] as Buffer), call.consistency, (result: Result<ReadOutcome>) => {
+    call.server.store.get(keyOf(call.args[1] as Buffer), call.consistency, (result) => {
       if (result.ok) replyWithValue(call, result.value.entry?.value);
-      else call.reply(errorReplyFor(result.error));
+      else replyWithError(call, result.error);
     });
   },
 });
@@ -90,15 +89,13 @@ export const set = defineCommand({
     const key = keyOf(call.args[1] as Buffer);
     const value = call.args[2] as Buffer;
     if (call.args.length === 3) {
-      call.server.store.put(key, value, call.consistency, (result: Result<WriteOutcome>) =>
-        call.reply(result.ok ? replyOk : errorReplyFor(result.error)),
-      );
+      call.server.store.put(key, value, call.consistency, (result) => (result.ok ? call.reply(replyOk) : replyWithError(call, result.error)));
       return;
     }
     const options = parseSetOptions(call.args);
     if (Buffer.isBuffer(options)) return call.reply(options);
     if (!options.onlyIfAbsent && !options.onlyIfPresent && !options.returnOld) {
-      call.server.store.put(key, value, call.consistency, (result) => call.reply(result.ok ? replyOk : errorReplyFor(result.error)));
+      call.server.store.put(key, value, call.consistency, (result) => (result.ok ? call.reply(replyOk) : replyWithError(call, result.error)));
       return;
     }
     runAsync(call, async () => {
@@ -218,7 +215,7 @@ export const strlen = defineCommand({
   docs: { summary: 'Returns the length of a string value (0 when absent).', since: '2.2.0', group: 'string', synopsis: 'key' },
   run(call) {
     call.server.store.get(keyOf(call.args[1] as Buffer), call.consistency, (result) => {
-      if (!result.ok) return call.reply(errorReplyFor(result.error));
+      if (!result.ok) return replyWithError(call, result.error);
       call.reply(encodeInteger(result.value.entry?.value?.length ?? 0));
     });
   },

@@ -2,7 +2,7 @@
 // Redis describes commands in COMMAND and COMMAND DOCS) and the call it runs with. A command answers
 // exactly once, through `call.reply`; the connection puts the answers back in request order.
 
-import type { Callback, ReadOutcome, WriteOutcome } from '../../../core/coordinator.js';
+import type { ReadOutcome, WriteOutcome } from '../../../core/coordinator.js';
 import type { ConsistencyLevel } from '../../../core/quorum.js';
 import type { ClusterScan } from '../../../runtime/clusterScan.js';
 import type { ApiAuth } from '../../auth.js';
@@ -51,11 +51,15 @@ export interface CommandSpec {
   run(call: Call): void;
 }
 
+/** An operation's outcome: a QuorumError when the store refused; anything else is a bug. */
+export type StoreResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+export type StoreCallback<T> = (result: StoreResult<T>) => void;
+
 /** The data path: the same coordinator as the HTTP API. */
 export interface KvStore {
-  get(key: string, consistency: ConsistencyLevel | undefined, callback: Callback<ReadOutcome>): void;
-  put(key: string, value: Uint8Array, consistency: ConsistencyLevel | undefined, callback: Callback<WriteOutcome>): void;
-  remove(key: string, consistency: ConsistencyLevel | undefined, callback: Callback<WriteOutcome>): void;
+  get(key: string, consistency: ConsistencyLevel | undefined, callback: StoreCallback<ReadOutcome>): void;
+  put(key: string, value: Uint8Array, consistency: ConsistencyLevel | undefined, callback: StoreCallback<WriteOutcome>): void;
+  remove(key: string, consistency: ConsistencyLevel | undefined, callback: StoreCallback<WriteOutcome>): void;
 }
 
 export interface ServerStats {
