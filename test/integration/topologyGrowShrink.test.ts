@@ -34,8 +34,8 @@ describe('topology: grow and shrink under write load', () => {
       const load = new WriteLoad(target, { writers: 3, maxKeysPerWriter: 200, prefix: '' });
       const reads = new ContinuousReadCheck(load, target);
       const log = new ChangeLog(load, reads);
-      await load.preload(1500);
-      log.mark('1500 keys preloaded');
+      await load.preload(1000);
+      log.mark('1000 keys preloaded');
       load.start();
       reads.start();
       try {
@@ -110,6 +110,7 @@ describe('topology: grow and shrink under write load', () => {
       }
       reads.assertClean('the whole run');
       log.assertUnderLoad();
+      load.assertFailuresUnavailableOnly();
       assertReadCheck(await checkAcknowledgedReadable(load.acked, target), 'after the last change');
       const placement = await waitForExactPlacement(cluster, load.acked, 30_000);
       process.stderr.write(`grow/shrink: ${placement.keys} keys on exactly their preference lists (${placement.askedRoute} also asked of a node)\n`);

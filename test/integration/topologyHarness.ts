@@ -367,6 +367,12 @@ export class WriteLoad {
     await Promise.all(this.loops);
   }
 
+  /** Writes fail only as unavailable (503) or unanswered: never as a client error (a 404 from a removed node). */
+  assertFailuresUnavailableOnly(): void {
+    const other = [...this.stats.failureKinds.keys()].filter((kind) => !kind.startsWith('503 ') && !kind.startsWith('no answer'));
+    assert.deepEqual(other, [], `writes failed otherwise than unavailable: ${this.describe()}`);
+  }
+
   describe(): string {
     const kinds = [...this.stats.failureKinds].map(([k, n]) => `${k} x${n}`).join(', ');
     const deleted = [...this.acked.values()].filter((a) => a.deleted).length;
@@ -611,9 +617,14 @@ export class ContinuousReadCheck {
     return this.passes.filter((p) => p.startMs <= toMs && p.endMs >= fromMs).length;
   }
 
-  /** Fails the test with what was found so far, if anything. */
+  /**
+   * Fails the test with what was found so far, if anything: a lost key, a key unreadable even after
+   * retries, or a read refused otherwise than as unavailable (e.g. 404 UNKNOWN_NODE from a removed node).
+   */
   assertClean(when: string): void {
     assert.deepEqual(this.failures.slice(0, 10), [], `${when}: ${this.failures.length} failed reads of acknowledged keys`);
+    const refused = [...this.retried.keys()].filter((why) => /\b4\d\d\b|UNKNOWN_NODE|NOT_FOUND|BAD_REQUEST/.test(why));
+    assert.deepEqual(refused, [], `${when}: reads were refused otherwise than as unavailable`);
   }
 
   async stop(): Promise<void> {

@@ -30,8 +30,8 @@ describe('topology: strategy and replication factor changes under write load', (
       const load = new WriteLoad(target, { writers: 3, maxKeysPerWriter: 200, prefix: '' });
       const reads = new ContinuousReadCheck(load, target);
       const log = new ChangeLog(load, reads);
-      await load.preload(1500);
-      log.mark('1500 keys preloaded');
+      await load.preload(1000);
+      log.mark('1000 keys preloaded');
       load.start();
       reads.start();
       /** With the writers paused (so that no write is half-way), every key on exactly its preference list. */
@@ -71,6 +71,7 @@ describe('topology: strategy and replication factor changes under write load', (
       }
       reads.assertClean('the whole run');
       log.assertUnderLoad();
+      load.assertFailuresUnavailableOnly();
       assertReadCheck(await checkAcknowledgedReadable(load.acked, target), 'after the last change');
       const placement = await waitForExactPlacement(cluster, load.acked, 30_000);
       process.stderr.write(`replication: consistent RF 3, ${placement.keys} keys on exactly their preference lists\n`);

@@ -55,7 +55,7 @@ describe('topology: streaming moves a bounded number of keys per step', () => {
     const session = sides.filler.start('source', 'stream', nowMs);
     assert.ok(session, 'the session starts');
     const perExchange: number[] = [];
-    for (let steps = 0; steps < 100_000 && (queue.length > 0 || session.state === 'running'); steps++) {
+    for (let steps = 0; steps < 100_000 && (queue.length > 0 || sides.filler.running().length > 0); steps++) {
       const next = queue.shift();
       if (!next) {
         sides.filler.tick(nowMs); // unpaced: the next step goes at once
@@ -85,6 +85,7 @@ describe('topology: streaming moves a bounded number of keys per step', () => {
       }
     }
     assert.equal(session.state, 'done');
+    assert.equal(sides.filler.running().length, 0, 'every session (a step cut at the bound continues in another) ended');
     assert.equal(storages.filler.counts().live, 3000, 'the filler received every key');
     const largest = Math.max(...perExchange);
     assert.ok(largest <= keysMax, `at most ${keysMax} keys per exchange, got ${largest} in one (exchanges: ${perExchange.join(', ')})`);
