@@ -109,16 +109,23 @@ export function fillPlan(layout: Layout, self: string): Map<string, RingRange[]>
   for (let i = 0; i < bounds.length; i++) {
     const end = bounds[i] as number;
     const start = bounds[(i - 1 + bounds.length) % bounds.length] as number;
-    const gaining = next.walk(end, placement.nextCount).includes(self);
+    const nextReplicas = next.walk(end, placement.nextCount);
     const serving = placement.serving.walk(end, placement.servingCount);
-    if (!gaining || serving.includes(self)) continue;
+    if (!nextReplicas.includes(self) || sameMembers(nextReplicas, serving)) continue;
+    // A new replica of this piece fills it; a staying one syncs too, since a smaller replica set (a
+    // lower RF) may consist of replicas that each missed some writes the departing ones hold.
     for (const source of serving) {
+      if (source === self) continue;
       const ranges = plan.get(source) ?? [];
       ranges.push({ start, end });
       plan.set(source, ranges);
     }
   }
   return plan;
+}
+
+function sameMembers(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((id) => b.includes(id));
 }
 
 export function fillers(layout: Layout): string[] {
@@ -303,11 +310,14 @@ export class Topology {
         sourcesByRange.set(key, sources);
       }
     }
-    for (const sources of sourcesByRange.values()) {
-      const done = sources.filter((s) => fill.done.has(s)).length;
+    for (const [range, sources] of sourcesByRange) {
+      const end = Number(range.slice(range.indexOf(':') + 1));
+      // A node that already serves the piece is one of its sources itself.
+      const selfServes = placement.serving.walk(end, placement.servingCount).includes(this.deps.selfId) ? 1 : 0;
+      const done = sources.filter((s) => fill.done.has(s)).length + selfServes;
       const pendingAlive = sources.filter((s) => !fill.done.has(s) && this.deps.isAlive(s)).length;
       // Wait for every live source; with dead ones, settle for enough finished ones.
-      if (pendingAlive > 0 || done < Math.min(needed, sources.length)) return false;
+      if (pendingAlive > 0 || done < Math.min(needed, sources.length + selfServes)) return false;
     }
     return true;
   }

@@ -1,0 +1,30 @@
+// Topology changes in the core, step by step: a lower replication factor keeps every acknowledged
+// write readable, because staying replicas sync with the departing ones before the change completes.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ReadOutcome } from '../../src/core/coordinator.js';
+import type { Layout } from '../../src/core/layout.js';
+import { formatVersion } from '../../src/core/version.js';
+import { TestCluster, bytes, text } from './harness.js';
+
+test('RF 3 -> 1: the one remaining replica gets a write it had missed before the change completes', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], { rf: 3 }, { antiEntropyIntervalMs: 0 });
+  // A key whose only replica under RF 1 will be a, written (as if acknowledged at quorum) to b and c only.
+  let key = '';
+  for (let i = 0; !key; i++) if (cluster.node('a').placement.serving.preferenceListFor(`k${i}`, 1)[0] === 'a') key = `k${i}`;
+  const entry = { key, version: formatVersion({ wallMs: cluster.nowMs, counter: 0, nodeId: 'b' }), value: bytes('acked') };
+  for (const id of ['b', 'c']) cluster.storages.get(id)?.transaction(() => cluster.storages.get(id)?.apply(entry));
+  let changed: Layout | undefined;
+  cluster.node('b').proposeChange({ type: 'replication', strategy: 'consistent', rf: 1 }, (r) => {
+    assert.ok(r.ok);
+    changed = r.value;
+  });
+  cluster.advance(3000);
+  assert.ok(changed?.pending, 'the change started with a transition');
+  for (const node of cluster.nodes.values()) assert.equal(node.layout.pending, undefined, 'the change completed');
+  assert.equal(cluster.node('a').layout.rf, 1);
+  const read = cluster.run<ReadOutcome>((cb) => cluster.node('c').get(key, { consistency: 'quorum' }, cb));
+  assert.ok(read.ok);
+  assert.equal(text(read.value.entry?.value), 'acked');
+});
