@@ -220,6 +220,8 @@ function run(program: string, args: string[], input?: string): Promise<{ stdout:
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ stdout, stderr, code }));
+    // A one-shot redis-cli may exit before reading its stdin: that EPIPE is not a failure.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(input ?? '');
   });
 }
