@@ -103,8 +103,10 @@ async function stopWhenGone(options: TopologyFrontOptions, id: string): Promise<
   const { supervisor, cluster } = options;
   const deadline = Date.now() + leaveWaitMs;
   while (Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    // Unref'd: a cluster being stopped must not be kept alive by this wait.
+    await new Promise((resolve) => setTimeout(resolve, 250).unref());
     const observers = supervisor.runningIds().filter((other) => other !== id);
+    if (observers.length === 0) return; // the cluster stopped (or nothing is left to ask)
     const views = await Promise.all(
       observers.map(async (other) => {
         try {
