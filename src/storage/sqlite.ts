@@ -11,9 +11,10 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { assert } from '../core/assert.js';
-import { itemHash, leafCount, leafOf, ringPosition, ringSize } from '../core/hash.js';
+import { itemHash, leafOf, ringPosition } from '../core/hash.js';
 import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PositionedEntry, Storage } from '../core/storage.js';
 import { isVersion, wallMsMax, type Entry, type Version } from '../core/version.js';
+import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange } from './records.js';
 
 export interface SqliteStorageOptions {
   readonly fsync: 'commit' | 'periodic';
@@ -482,34 +483,3 @@ function isThenable(value: unknown): boolean {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
-const loneSurrogate = /[\ud800-\udfff]/u;
-
-function checkKey(key: string): void {
-  assert(typeof key === 'string' && key.length > 0, 'key must be a non-empty string');
-  // A lone surrogate has no UTF-8 form; SQLite would store a mangled key.
-  assert(!loneSurrogate.test(key), 'key must be well-formed UTF-16');
-}
-
-function checkEntry(entry: Entry): void {
-  checkKey(entry.key);
-  assert(isVersion(entry.version), `not a version: ${JSON.stringify(entry.version)}`);
-  assert(entry.value === null || entry.value instanceof Uint8Array, 'value must be a Uint8Array or null');
-}
-
-function checkMs(ms: number): void {
-  assert(Number.isSafeInteger(ms), 'milliseconds must be an integer');
-}
-
-function checkLimit(limit: number): void {
-  assert(Number.isSafeInteger(limit) && limit >= 0, 'limit must be a non-negative integer');
-}
-
-function checkRange(start: number, end: number): void {
-  assert(Number.isInteger(start) && Number.isInteger(end), 'ring range bounds must be integers');
-  assert(start >= 0 && end <= ringSize, 'ring range out of bounds');
-}
-
-function checkLeafRange(first: number, last: number): void {
-  assert(Number.isInteger(first) && Number.isInteger(last), 'leaf bounds must be integers');
-  assert(first >= 0 && last < leafCount, 'leaf range out of bounds');
-}
