@@ -23,7 +23,7 @@ import type { Envelope } from '../core/messages.js';
 import { QuorumNode } from '../core/node.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { SimulatedCrash, trapStorage } from './crashTrap.js';
-import { describeChange, describeLayout, memberAddress, replicaCountOf } from './layouts.js';
+import { describeChange, describeLayout, memberAddress } from './layouts.js';
 import type { SimNetwork } from './network.js';
 import type { Prng } from './random.js';
 import type { Scheduler } from './scheduler.js';
@@ -31,10 +31,6 @@ import type { Trace } from './trace.js';
 
 /** Virtual time 0 is this wall-clock instant (2025-01-01T00:00:00Z): versions look like real ones. */
 export const epochMs = 1_735_689_600_000;
-
-/** A joining node asks this many times at most, this far apart (nodeMain.ts's askToJoin does the same). */
-const joinAttemptsMax = 30;
-const joinRetryMs = 1000;
 
 /** An exception the core threw (an assertion or any other bug): the run fails with it. */
 export class CoreFailure extends Error {
@@ -92,8 +88,6 @@ export class SimCluster {
   readonly config: CoreConfig;
   readonly layout: Layout;
   private readonly nodes = new Map<string, SimNode>();
-  /** The most replicas a key had under any layout seen in the run (quorum sizes for the checkers). */
-  replicasPerKeyMax: number;
   /** Client answers produced during one node step, handed out only if the step completes. */
   private answers: (() => void)[] | undefined;
 
@@ -108,7 +102,6 @@ export class SimCluster {
       version: 1,
       members: this.ids.slice(0, options.nodeCount).map((id) => ({ ...memberAddress(id), role: 'active' as const })),
     };
-    this.replicasPerKeyMax = replicaCountOf(this.layout);
     for (const id of this.ids) {
       this.nodes.set(id, {
         id,
@@ -139,25 +132,13 @@ export class SimCluster {
 
   /**
    * Asks member `via` to add `id` (a spare) to the cluster; once the layout coordinator accepts,
-   * starts `id` with the layout that names it as joining. Like the runtime's joining node, it asks
-   * again (through any serving member, each second, a bounded number of times) while the answer is
-   * UNAVAILABLE or LAYOUT_CONFLICT: the change may have been made and only its answer lost, and a
-   * join left half-done blocks every later change. `onDone` gets the last error code, or undefined.
+   * starts `id` with the layout that names it as joining. `onDone` gets an error code or undefined.
    */
-  join(id: string, via: string, onDone: (error?: string) => void = () => {}, attempt = 1): void {
+  join(id: string, via: string, onDone: (error?: string) => void = () => {}): void {
     if (this.stateOf(id) !== 'outside' || this.stateOf(via) !== 'up') return onDone('NOT_POSSIBLE');
     this.propose(via, { type: 'join', member: memberAddress(id) }, (layout, error) => {
-      if (layout !== undefined) {
-        if (this.stateOf(id) === 'outside') this.launch(id, layout);
-        return onDone();
-      }
-      const retry = (error === 'UNAVAILABLE' || error === 'LAYOUT_CONFLICT') && attempt < joinAttemptsMax;
-      if (!retry) return onDone(error);
-      this.deps.scheduler.after(joinRetryMs, () => {
-        const serving = this.ids.filter((other) => this.serves(other));
-        if (serving.length === 0) return onDone(error);
-        this.join(id, this.deps.random.pick(serving), onDone, attempt + 1);
-      });
+      if (layout !== undefined && this.stateOf(id) === 'outside') this.launch(id, layout);
+      onDone(error);
     });
   }
 
@@ -346,7 +327,6 @@ export class SimCluster {
       initialLayout: layout,
       onMemberState: (member, state) => this.deps.trace.event(`${id} sees ${member} ${state}`),
       onLayout: (adopted) => {
-        this.replicasPerKeyMax = Math.max(this.replicasPerKeyMax, replicaCountOf(adopted));
         this.deps.trace.event(`${id} adopts layout v${adopted.version} ${describeLayout(adopted)}`);
       },
     });

@@ -23,7 +23,6 @@ interface SimCliOptions {
   history?: string;
   historyFormat: 'knossos' | 'elle';
   sweep: boolean;
-  lowerRf: boolean;
 }
 
 function seedArgument(value: string): number {
@@ -57,12 +56,10 @@ export function registerSimCommands(program: Command): void {
     .option('--history <file>', 'write the client history as JSON (Jepsen ops)')
     .addOption(new Option('--history-format <format>', 'knossos: f read/write; elle: single-key txns').choices(['knossos', 'elle']).default('knossos'))
     .option('--sweep', 'add a read-repair sweep of every key to the heal phase (tells anti-entropy bugs from others)', false)
-    .option('--lower-rf', 'let topology changes lower the replica count (finds a known core bug)', false)
     .action((options: SimCliOptions) => {
       const runOptions: RunOptions = {
         healSweep: options.sweep,
         ...(options.verbose ? { verbose: true } : {}),
-        ...(options.lowerRf ? { lowerReplication: true } : {}),
       };
       const modes = [options.seeds !== undefined, options.seed !== undefined, options.timeLimit !== undefined].filter(Boolean).length;
       if (modes !== 1) {

@@ -1,19 +1,12 @@
-// Small helpers about cluster layouts for the simulator: member addresses, replica counts, and the
+// Small helpers about cluster layouts for the simulator: member addresses, and the
 // short descriptions of layouts and changes that the trace prints.
 
 import type { Layout } from '../core/layout.js';
-import { Placement } from '../core/placement.js';
 import type { LayoutChange } from '../core/topology.js';
 
 /** A simulated member's addresses (never dialled: the simulated network routes by id). */
 export function memberAddress(id: string): { id: string; peer: string; http: string } {
   return { id, peer: `sim:${id}`, http: `sim:${id}` };
-}
-
-/** Replicas per key under `layout`, counting the next replica set of a change under way. */
-export function replicaCountOf(layout: Layout): number {
-  const placement = new Placement(layout);
-  return Math.max(placement.servingCount, placement.nextCount);
 }
 
 /** "[n1,n2,n3(leaving)] consistent rf=3 -> full rf=3" */

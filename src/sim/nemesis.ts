@@ -23,9 +23,11 @@ export interface NemesisDeps {
   readonly parameters: FaultParameters;
   /** The nemesis strikes no more at or after this virtual time. */
   readonly stopAtMs: number;
-  /** Let replication changes lower the replica count (off by default, see `changeTopology`). */
-  readonly lowerReplication?: boolean;
 }
+
+/** A joining node asks this many times at most, this far apart. */
+const joinAttemptsMax = 30;
+const joinRetryMs = 1000;
 
 type Action = 'partition' | 'heal-network' | 'crash' | 'crash-hint-holder' | 'bounce' | 'restart' | 'pause' | 'resume' | 'topology';
 
@@ -174,20 +176,31 @@ export class Nemesis {
     if (members.length > 3) kinds.push('leave');
     switch (random.pick(kinds)) {
       case 'join':
-        return cluster.join(spares[0] as string, via);
+        return this.join(spares[0] as string, via, 1);
       case 'leave':
         return cluster.propose(via, { type: 'leave', id: random.pick(members) }, () => {});
       case 'replication': {
-        // Lowering the replica count loses acknowledged writes today (a known core bug, see the
-        // simulator notes): it is drawn only when the run asks for it (`--lower-rf`).
-        const layout = cluster.newestLayout();
-        const current = Math.min(layout.strategy === 'full' ? members.length : layout.rf, members.length);
-        const lowest = this.deps.lowerReplication ? 1 : current;
         const strategy = random.chance(0.2) ? 'full' : 'consistent';
-        const rf = random.between(lowest, Math.max(lowest, Math.min(5, members.length)));
+        const rf = random.between(1, Math.min(5, members.length));
         return cluster.propose(via, { type: 'replication', strategy, rf }, () => {});
       }
     }
+  }
+
+  /**
+   * Like the runtime's joining node (nodeMain.ts askToJoin), asks again through a serving member each
+   * second, a bounded number of times, while the answer is UNAVAILABLE or LAYOUT_CONFLICT: the change
+   * may have been made and only its answer lost, and a join left half-done blocks later changes.
+   */
+  private join(id: string, via: string, attempt: number): void {
+    const { cluster, scheduler, random } = this.deps;
+    cluster.join(id, via, (error) => {
+      if ((error !== 'UNAVAILABLE' && error !== 'LAYOUT_CONFLICT') || attempt >= joinAttemptsMax) return;
+      scheduler.after(joinRetryMs, () => {
+        const serving = cluster.ids.filter((other) => cluster.serves(other));
+        if (serving.length > 0) this.join(id, random.pick(serving), attempt + 1);
+      });
+    });
   }
 
   /** Members that are up and not armed to crash. */

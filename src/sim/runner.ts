@@ -32,8 +32,6 @@ export interface RunOptions {
   readonly healSweep?: boolean;
   /** Adjusts the parameters drawn from the seed (tests use it to pin a feature on or off). */
   readonly adjust?: (parameters: SwarmParameters) => SwarmParameters;
-  /** Topology changes may lower the replica count (a known core bug loses writes then; off by default). */
-  readonly lowerReplication?: boolean;
   /** Called once the cluster has started (tests use it to plant a fault the swarm cannot make). */
   readonly inject?: (sim: Simulation) => void;
 }
@@ -69,8 +67,7 @@ function answerSlackMs(parameters: SwarmParameters): number {
 
 /** The exact command that replays a run (with the options that change what a seed does). */
 export function replayCommand(seed: number, options: RunOptions = {}): string {
-  const flags = [...(options.healSweep ? [' --sweep'] : []), ...(options.lowerReplication ? [' --lower-rf'] : [])].join('');
-  return `npm run sim -- --seed ${seed}${flags} --trace`;
+  return `npm run sim -- --seed ${seed}${options.healSweep ? ' --sweep' : ''} --trace`;
 }
 
 export function runSeed(seed: number, options: RunOptions = {}): RunResult {
@@ -122,7 +119,6 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
       trace,
       parameters: parameters.faults,
       stopAtMs: parameters.faultyMs,
-      ...(options.lowerReplication ? { lowerReplication: true } : {}),
     });
     workload.start();
     nemesis.start();
@@ -148,7 +144,6 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
     violations.push(
       ...checkAll({
         history: sim.history.operations,
-        replicasPerKey: sim.replicasPerKey,
         answerSlackMs: answerSlackMs(parameters),
         hintWindowMs: sim.cluster.config.hintWindowMs,
         finalState,

@@ -79,11 +79,6 @@ export class Simulation {
     return this.scheduler.nowMs;
   }
 
-  /** N: how many replicas a key has (the most under any layout of the run). */
-  get replicasPerKey(): number {
-    return this.cluster.replicasPerKeyMax;
-  }
-
   runFor(durationMs: number): void {
     this.scheduler.runUntil(this.scheduler.nowMs + durationMs);
   }
@@ -123,7 +118,7 @@ export class Simulation {
       if (status.topology.cleanupPending) reasons.push(`${id} is dropping copies it no longer owns`);
     }
     if (reasons.length === 0 && keys.length > 0) {
-      const disagreeing = checkConvergence({ history: [], replicasPerKey: this.replicasPerKey, answerSlackMs: 0, hintWindowMs: 0, finalState: this.finalState(keys) });
+      const disagreeing = checkConvergence({ history: [], answerSlackMs: 0, hintWindowMs: 0, finalState: this.finalState(keys) });
       if (disagreeing.length > 0) reasons.push(`${disagreeing.length} keys not converged, e.g. ${disagreeing[0]?.message}`);
     }
     return reasons;

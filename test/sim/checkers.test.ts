@@ -57,7 +57,7 @@ function finalRead(value: string | null, version: string | undefined): Operation
 }
 
 function input(history: Operation[], finalState: Map<string, KeyState> = new Map()): CheckInput {
-  return { history, replicasPerKey: 3, answerSlackMs: 21, hintWindowMs: 60_000, finalState };
+  return { history, answerSlackMs: 21, hintWindowMs: 60_000, finalState };
 }
 
 describe('lost-writes checker', () => {
@@ -107,9 +107,14 @@ describe('convergence checker', () => {
     assert.match(violations[0]?.message ?? '', /n1=a@.* n2=b@.* n3=absent/);
   });
 
-  it('counts a purged tombstone as the tombstone it was', () => {
+  it('accepts a purge in progress: a tombstone on some replicas, its purge floor on the others', () => {
     const agreeing = state({ n1: { version: v(3), value: null }, n2: { purgeFloor: v(3) }, n3: { version: v(3), value: null } });
     assert.deepEqual(checkConvergence(input([], agreeing)), []);
+  });
+
+  it('fails on tombstones of different versions, and on a purge floor older than a live tombstone', () => {
+    assert.equal(checkConvergence(input([], state({ n1: { version: v(3), value: null }, n2: { version: v(2), value: null } }))).length, 1);
+    assert.equal(checkConvergence(input([], state({ n1: { version: v(3), value: null }, n2: { purgeFloor: v(2) } }))).length, 1);
   });
 });
 
@@ -184,8 +189,8 @@ describe('convergence checker and purged keys', () => {
   const state = (stored: Record<string, StoredState>): Map<string, KeyState> =>
     new Map([['k', { replicas: Object.keys(stored), stored: new Map(Object.entries(stored)) }]]);
 
-  it('accepts a replica that never held a key purged everywhere else (it became a replica later)', () => {
-    assert.deepEqual(checkConvergence(input([], state({ n1: { purgeFloor: v(3) }, n2: { purgeFloor: v(3) }, n3: {} }))), []);
+  it('accepts a key gone everywhere, whatever purge floors remain (none, or an older delete\'s)', () => {
+    assert.deepEqual(checkConvergence(input([], state({ n1: { purgeFloor: v(3) }, n2: { purgeFloor: v(1) }, n3: {} }))), []);
   });
 
   it('fails when a live tombstone or value has not reached a replica that holds nothing', () => {

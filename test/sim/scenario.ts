@@ -233,7 +233,6 @@ export class Scenario {
     const keys = this.sim.history.keys();
     return checkAll({
       history: this.sim.history.operations,
-      replicasPerKey: this.sim.replicasPerKey,
       answerSlackMs: 21,
       hintWindowMs: this.sim.cluster.config.hintWindowMs,
       finalState: this.sim.finalState(keys),

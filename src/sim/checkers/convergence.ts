@@ -1,40 +1,45 @@
 // Property 2 (DESIGN.md §5): convergence. Once healed and repaired, every replica of a key holds the
 // same version, read from each node's storage directly (not through the protocol). Deleted keys need
-// care, because purging a tombstone leaves no entry:
-//   - a purged tombstone counts as the tombstone it was (its purge floor names the version), so a
-//     replica that purged version v and one that still holds tombstone v agree (the second purges next);
-//   - a replica with no entry and no floor (one that became a replica after the key was purged
-//     everywhere, in a topology change) agrees with replicas that purged it, but not with one that
-//     still holds a live tombstone or value: that one would have to reach it by repair.
+// care, because purging a tombstone leaves no entry, only a purge floor (a local guard, not data):
+//   - a live value must be held, at one version, by every replica;
+//   - live tombstones must agree on their version, and a replica without an entry must have purged
+//     that version (a floor at least as new): the purge is then merely in progress;
+//   - when no replica holds an entry, the key is gone everywhere, whatever floors remain (a replica
+//     that became one after the purge, in a topology change, has none; an older delete leaves an older one).
 
 import type { CheckInput, StoredState, Violation } from './model.js';
 
 const checker = 'convergence';
 
-type Held = { readonly kind: 'value' | 'tombstone' | 'purged'; readonly text: string } | { readonly kind: 'nothing'; readonly text: string };
-
-function held(state: StoredState | undefined): Held {
+function describe(state: StoredState | undefined): string {
   if (state?.version !== undefined) {
-    if (state.value === null || state.value === undefined) return { kind: 'tombstone', text: `deleted@${state.version}` };
-    return { kind: 'value', text: `${state.value}@${state.version}` };
+    return state.value === null || state.value === undefined ? `deleted@${state.version}` : `${state.value}@${state.version}`;
   }
-  if (state?.purgeFloor !== undefined) return { kind: 'purged', text: `deleted@${state.purgeFloor}` };
-  return { kind: 'nothing', text: 'absent' };
+  return state?.purgeFloor !== undefined ? `purged@${state.purgeFloor}` : 'absent';
+}
+
+function converged(states: readonly (StoredState | undefined)[]): boolean {
+  const live = states.filter((s) => s?.version !== undefined) as StoredState[];
+  if (live.length === 0) return true;
+  const values = live.filter((s) => s.value !== null && s.value !== undefined);
+  if (values.length > 0) {
+    const first = values[0] as StoredState;
+    return live.length === states.length && live.every((s) => s.version === first.version && s.value === first.value);
+  }
+  const version = (live[0] as StoredState).version as string;
+  if (!live.every((s) => s.version === version)) return false;
+  return states.every((s) => s?.version !== undefined || (s?.purgeFloor !== undefined && s.purgeFloor >= version));
 }
 
 export function checkConvergence(input: CheckInput): Violation[] {
   const violations: Violation[] = [];
   for (const [key, keyState] of input.finalState) {
-    const replicas = keyState.replicas.map((id) => ({ id, held: held(keyState.stored.get(id)) }));
-    const known = replicas.filter((r) => r.held.kind !== 'nothing');
-    const versions = new Set(known.map((r) => r.held.text));
-    const nothingAllowed = known.every((r) => r.held.kind === 'purged');
-    const converged = versions.size <= 1 && (nothingAllowed || known.length === replicas.length);
-    if (!converged) {
+    const states = keyState.replicas.map((id) => keyState.stored.get(id));
+    if (!converged(states)) {
       violations.push({
         checker,
         key,
-        message: `replicas of ${key} disagree after heal: ${replicas.map((r) => `${r.id}=${r.held.text}`).join(' ')}`,
+        message: `replicas of ${key} disagree after heal: ${keyState.replicas.map((id, i) => `${id}=${describe(states[i])}`).join(' ')}`,
       });
     }
   }

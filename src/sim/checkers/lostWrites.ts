@@ -23,7 +23,7 @@ export function checkLostWrites(input: CheckInput): Violation[] {
     }
     const writes = writesOf(input.history, key).filter((w) => w.invokeMs <= final.invokeMs);
     const value = final.read ?? null;
-    const verdict = realTimeVerdict(value, writes, Infinity, Infinity, input.replicasPerKey);
+    const verdict = realTimeVerdict(value, writes, Infinity, Infinity);
     if (!verdict.allowed) {
       const shown = value ?? 'absent';
       const why =

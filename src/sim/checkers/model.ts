@@ -4,16 +4,16 @@
 // saw: invocation and completion times, and the unique value each write stored.
 //
 // Effective end of a write. A write "completes" for ordering purposes only if it was acknowledged at
-// quorum: a quorum (or all) write without sloppy counting, or any write whose acknowledgement says a
-// quorum of owners held it. Every other write (failed, in doubt, acknowledged at `one` or only through
-// hints) may still take effect at any later time, so its effective end is +infinity: it overlaps
-// every later write and can never be "superseded".
+// quorum: a quorum (or all) write without sloppy counting. Every other write (failed, in doubt,
+// acknowledged at `one` or through hints) may still take effect at any later time, so its effective
+// end is +infinity: it overlaps every later write and can never be "superseded". (The count of owners
+// that acknowledged is no proof of a quorum: during a topology change a write's owners span two
+// replica sets, and two owners of four may be one in each; found when seed 822 flagged a sloppy write.)
 //
 // Superseded. Write c is superseded by write w when w was acknowledged at quorum and began after c's
 // effective end: w must then win over c everywhere (quorums overlap and versions are stamped above).
 // A quorum read that began after w was acknowledged must not return c; neither may the final read.
 
-import { requiredReplicas } from '../../core/quorum.js';
 import { writtenValue, type Operation } from '../history.js';
 
 export interface Violation {
@@ -42,8 +42,6 @@ export interface KeyState {
 
 export interface CheckInput {
   readonly history: readonly Operation[];
-  /** N: replicas per key (quorum sizes derive from it). */
-  readonly replicasPerKey: number;
   /** How late past its timeout an answer may come (the coordinator expires requests on ticks). */
   readonly answerSlackMs: number;
   /**
@@ -57,15 +55,9 @@ export interface CheckInput {
 
 export type Checker = (input: CheckInput) => Violation[];
 
-export function quorumOf(replicasPerKey: number): number {
-  return requiredReplicas('quorum', replicasPerKey);
-}
-
 /** Whether the write is acknowledged at quorum (see the module comment). */
-export function quorumAcknowledged(op: Operation, replicasPerKey: number): boolean {
-  if (op.kind === 'get' || op.outcome !== 'ok') return false;
-  if (op.level !== 'one' && !op.sloppy) return true;
-  return (op.replicasAcked ?? 0) >= quorumOf(replicasPerKey);
+export function quorumAcknowledged(op: Operation): boolean {
+  return op.kind !== 'get' && op.outcome === 'ok' && op.level !== 'one' && !op.sloppy;
 }
 
 /** A read whose answer is bound by the quorum rules: ok at quorum or all. */
@@ -73,8 +65,8 @@ export function isQuorumRead(op: Operation): boolean {
   return op.kind === 'get' && op.outcome === 'ok' && op.level !== 'one';
 }
 
-export function effectiveEndMs(op: Operation, replicasPerKey: number): number {
-  return quorumAcknowledged(op, replicasPerKey) ? (op.completeMs as number) : Infinity;
+export function effectiveEndMs(op: Operation): number {
+  return quorumAcknowledged(op) ? (op.completeMs as number) : Infinity;
 }
 
 /** The writes of `key`, in invocation order. */
@@ -101,17 +93,16 @@ export function realTimeVerdict(
   writes: readonly Operation[],
   readInvokeMs: number,
   readCompleteMs: number,
-  replicasPerKey: number,
 ): RealTimeVerdict {
   let latest: Operation | undefined; // the acknowledged write that began last, among those before the read
   for (const w of writes) {
-    if (!quorumAcknowledged(w, replicasPerKey) || (w.completeMs as number) >= readInvokeMs) continue;
+    if (!quorumAcknowledged(w) || (w.completeMs as number) >= readInvokeMs) continue;
     if (latest === undefined || w.invokeMs > latest.invokeMs) latest = w;
   }
   const sources = writes.filter((w) => writtenValue(w) === value && w.invokeMs <= readCompleteMs);
   if (latest === undefined) return { allowed: value === null || sources.length > 0, sources };
   const boundMs = latest.invokeMs;
-  const allowed = sources.some((w) => effectiveEndMs(w, replicasPerKey) >= boundMs);
+  const allowed = sources.some((w) => effectiveEndMs(w) >= boundMs);
   return allowed ? { allowed, sources } : { allowed, supersededBy: latest, sources };
 }
 

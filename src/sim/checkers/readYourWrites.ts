@@ -10,7 +10,6 @@ const checker = 'read-your-writes';
 
 export function checkReadYourWrites(input: CheckInput): Violation[] {
   const violations: Violation[] = [];
-  const n = input.replicasPerKey;
   const byClient = new Map<string, Operation[]>();
   for (const op of input.history) {
     const list = byClient.get(op.client) ?? [];
@@ -21,7 +20,7 @@ export function checkReadYourWrites(input: CheckInput): Violation[] {
     const ownLatest = new Map<string, Operation>(); // key -> the client's last write acknowledged at quorum
     for (const op of ops) {
       if (op.kind !== 'get') {
-        if (quorumAcknowledged(op, n)) ownLatest.set(op.key, op);
+        if (quorumAcknowledged(op)) ownLatest.set(op.key, op);
         continue;
       }
       const own = ownLatest.get(op.key);
@@ -30,7 +29,7 @@ export function checkReadYourWrites(input: CheckInput): Violation[] {
       const sources = writesOf(input.history, op.key).filter(
         (w) => writtenValue(w) === value && w.invokeMs <= (op.completeMs as number),
       );
-      const allowed = sources.some((w) => w === own || effectiveEndMs(w, n) >= own.invokeMs);
+      const allowed = sources.some((w) => w === own || effectiveEndMs(w) >= own.invokeMs);
       if (!allowed) {
         violations.push({ checker, key: op.key, message: `${describeOp(op)} does not see its own ${describeOp(own)}` });
       } else if (own.version !== undefined && op.version !== undefined && op.version < own.version) {

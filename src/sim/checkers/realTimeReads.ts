@@ -20,7 +20,6 @@ interface Known {
 
 export function checkRealTimeReads(input: CheckInput): Violation[] {
   const violations: Violation[] = [];
-  const n = input.replicasPerKey;
   const keys = [...new Set(input.history.map((op) => op.key))];
   for (const key of keys) {
     const ops = input.history.filter((op) => op.key === key);
@@ -29,7 +28,7 @@ export function checkRealTimeReads(input: CheckInput): Violation[] {
     const visible: Known[] = [];
     for (const op of ops) {
       if (op.version === undefined) continue;
-      if (quorumAcknowledged(op, n)) {
+      if (quorumAcknowledged(op)) {
         visible.push({ version: op.version, tombstone: op.kind === 'delete', op, sinceMs: op.completeMs as number });
       } else if (isQuorumRead(op)) {
         visible.push({ version: op.version, tombstone: op.read === null, op, sinceMs: op.completeMs as number });
@@ -55,7 +54,7 @@ export function checkRealTimeReads(input: CheckInput): Violation[] {
           continue;
         }
       }
-      const verdict = realTimeVerdict(read.read ?? null, writes, read.invokeMs, read.completeMs as number, n);
+      const verdict = realTimeVerdict(read.read ?? null, writes, read.invokeMs, read.completeMs as number);
       if (!verdict.allowed) {
         const why =
           verdict.sources.length === 0

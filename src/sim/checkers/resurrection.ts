@@ -9,15 +9,14 @@ const checker = 'resurrection';
 
 export function checkResurrection(input: CheckInput): Violation[] {
   const violations: Violation[] = [];
-  const n = input.replicasPerKey;
-  const deletes = input.history.filter((op) => op.kind === 'delete' && quorumAcknowledged(op, n));
+  const deletes = input.history.filter((op) => op.kind === 'delete' && quorumAcknowledged(op));
   if (deletes.length === 0) return violations;
   const writesByValue = new Map(input.history.filter((op) => op.kind === 'put').map((op) => [op.written as string, op]));
   for (const read of input.history) {
     if (!isQuorumRead(read) || read.read === null || read.read === undefined) continue;
     const source = writesByValue.get(read.read);
     if (source === undefined) continue; // an invented value: the lost-writes and read checkers report it
-    const sourceEndMs = effectiveEndMs(source, n);
+    const sourceEndMs = effectiveEndMs(source);
     for (const del of deletes) {
       if (del.key !== read.key || (del.completeMs as number) >= read.invokeMs) continue;
       if (sourceEndMs < del.invokeMs) {
