@@ -296,8 +296,10 @@ class PendingRead implements Operation {
   private repairOp = 0;
   private stragglerOp = 0;
   private readonly targets: string[];
-  private readonly total: number;
-  private readonly needed: number;
+  /** The replica sets a read must reach a quorum in: the serving one, and the next one during a change
+   *  (so that a read sees what a write acknowledged on either, and its repair reaches both). */
+  private readonly sets: string[][];
+  private readonly neededPerSet: number[];
   private readonly replies = new Map<string, Entry | null>();
   private newest: Entry | undefined;
   private source: string | undefined;
@@ -315,18 +317,33 @@ class PendingRead implements Operation {
     private readonly callback: Callback<ReadOutcome>,
   ) {
     this.deadlineMs = deps.nowMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
-    const replicas = deps.placement().readReplicas(key);
-    this.total = replicas.length;
-    this.needed = requiredReplicas(options.consistency, replicas.length);
-    this.targets = replicas.filter((id) => deps.isAvailable(id));
+    this.sets = deps.placement().writeReplicaSets(key);
+    this.neededPerSet = this.sets.map((set) => requiredReplicas(options.consistency, set.length));
+    this.targets = [...new Set(this.sets.flat())].filter((id) => deps.isAvailable(id));
     this.waitForAll = options.waitForAll ?? false;
     this.op = deps.nextOp();
   }
 
+  /** The first replica set where fewer than the needed members satisfy `has`; undefined when all are met. */
+  private shortSet(has: (id: string) => boolean): { answered: number; needed: number; replicas: number } | undefined {
+    for (let i = 0; i < this.sets.length; i++) {
+      const set = this.sets[i] as string[];
+      const answered = set.filter(has).length;
+      const needed = this.neededPerSet[i] as number;
+      if (answered < needed) return { answered, needed, replicas: set.length };
+    }
+    return undefined;
+  }
+
+  private enoughUpToDate(): boolean {
+    return this.shortSet((id) => this.upToDate.has(id)) === undefined;
+  }
+
   start(): void {
-    if (this.targets.length < this.needed) {
+    const short = this.shortSet((id) => this.targets.includes(id));
+    if (short) {
       this.answered = true;
-      this.callback({ ok: false, error: unavailable('read', this.targets.length, this.needed, this.total) });
+      this.callback({ ok: false, error: unavailable('read', short.answered, short.needed, short.replicas) });
       return;
     }
     this.coordinator.register(this.op, this);
@@ -358,7 +375,7 @@ class PendingRead implements Operation {
       this.finishIfAllReplied();
       return;
     }
-    if (this.replies.size < this.needed) return;
+    if (this.shortSet((id) => this.replies.has(id))) return;
     if (this.waitForAll && this.replies.size < this.targets.length) {
       this.waitForStragglers();
       return;
@@ -369,7 +386,7 @@ class PendingRead implements Operation {
   /** Repairs the answering replicas that are behind, and answers once R of them hold the newest. */
   private decide(): void {
     this.repair([...this.replies.keys()].filter((id) => !this.upToDate.has(id)));
-    if (this.upToDate.size >= this.needed) this.answer();
+    if (this.enoughUpToDate()) this.answer();
   }
 
   /**
@@ -412,7 +429,7 @@ class PendingRead implements Operation {
       if (!this.upToDate.has(from)) this.repaired += 1;
       this.upToDate.add(from);
     }
-    if (!this.answered && this.upToDate.size >= this.needed) this.answer();
+    if (!this.answered && this.enoughUpToDate()) this.answer();
   }
 
   private answer(): void {
@@ -446,29 +463,29 @@ class PendingRead implements Operation {
     if (this.stragglerOp !== 0) this.coordinator.unregister(this.stragglerOp);
     if (this.answered) return;
     this.answered = true;
-    if (this.upToDate.size >= this.needed) {
+    if (this.enoughUpToDate()) {
       // Reached when waiting for every replica (waitForAll) and some never answered: R hold the newest.
       this.callback({ ok: true, value: this.outcome() });
       return;
     }
-    if (this.replies.size >= this.needed) {
+    const unanswered = this.shortSet((id) => this.replies.has(id));
+    if (unanswered === undefined) {
       // R replicas answered, but the newest version did not reach R of them in time. Answering it would
-      // let a later quorum read miss it and go back in time (found with a simulator scenario, see
-      // test/sim/scenarios.test.ts "read repair": a version held by one replica, whose repair writes
-      // were lost, was returned at quorum, then a quorum read of the other two returned the older
-      // one). Fail instead, as Cassandra's blocking read repair does.
-      const reached = this.upToDate.size;
+      // let a later quorum read miss it and go back in time (found by the simulator: a version held by
+      // one replica, whose repair writes were lost, was returned at quorum, then a quorum read of the
+      // other two returned the older one). Fail instead, as Cassandra's blocking read repair does.
+      const behind = this.shortSet((id) => this.upToDate.has(id)) as { answered: number; needed: number; replicas: number };
       this.callback({
         ok: false,
         error: new QuorumError(
           'UNAVAILABLE',
-          `read failed: the newest version reached ${reached} of ${this.total} replicas, ${this.needed} needed (read repair did not finish in time)`,
-          { answered: reached, needed: this.needed, replicas: this.total },
+          `read failed: the newest version reached ${behind.answered} of ${behind.replicas} replicas, ${behind.needed} needed (read repair did not finish in time)`,
+          { ...behind },
         ),
       });
       return;
     }
-    this.callback({ ok: false, error: unavailable('read', this.replies.size, this.needed, this.total) });
+    this.callback({ ok: false, error: unavailable('read', unanswered.answered, unanswered.needed, unanswered.replicas) });
   }
 }
 
