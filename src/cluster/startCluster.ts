@@ -86,6 +86,7 @@ export async function startCluster(options: StartOptions): Promise<StartedCluste
   const frontUrl = `http://${cluster.host}:${cluster.frontPort}`;
   log(`quorumkv local cluster ${existing ? '(restarted from ' + dataDir + ')' : 'started'}`);
   log(`  front:    ${frontUrl}  (the prototype's routes and /v1/*)`);
+  log(`  dashboard: ${frontUrl}/`);
   log(`  strategy: ${cluster.strategy}${cluster.strategy === 'consistent' ? `, replication factor ${cluster.rf}` : ''}`);
   for (const member of cluster.members) {
     log(`  node ${member.id}:   http://${member.http}  redis ${member.resp}  peer ${member.peer}  pid ${supervisor.pid(member.id)}`);
