@@ -273,9 +273,11 @@ describe('topology changes', () => {
   it(
     'a minority cut off during a join, still on the joining layout, does not serve a stale quorum read after the majority finishes the join',
     () => {
-      // k's replicas {x, y, z} become {n6, y, z} when n6 joins. The join's streams finish, then {x, y}
-      // are cut off before n6 reports done; the majority finalizes the join and acknowledges a quorum
-      // write on {n6, z}. x, still on the joining layout, reads at quorum from {x, y}: disjoint quorums.
+      // Pins a core bug the simulator found (fixed: reads during a change need a quorum of both replica
+      // sets). k's replicas {x, y, z} become {n6, y, z} when n6 joins. The join's streams finish, then
+      // {x, y} are cut off before n6 reports done; the majority finalizes the join and acknowledges a
+      // quorum write on {n6, z}. x, still on the joining layout, used to read at quorum from {x, y}
+      // alone and return the old value: disjoint quorums. Now it needs {n6, y, z} too, and fails.
       const s = scenario({ nodes: 5, spares: 1, config: { antiEntropyIntervalMs: 60 * 1000 } });
       const before = s.sim.cluster.layout;
       const after = { ...before, members: [...before.members, { id: 'n6', peer: 'sim:n6', http: 'sim:n6', role: 'active' as const }] };
