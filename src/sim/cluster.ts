@@ -146,16 +146,20 @@ export class SimCluster {
   propose(via: string, change: LayoutChange, onDone: (layout: Layout | undefined, error?: string) => void): void {
     if (this.stateOf(via) !== 'up') return onDone(undefined, 'NOT_UP');
     this.deps.trace.event(`${via} proposes ${describeChange(change)}`);
-    this.step(via, (node) =>
-      node.proposeChange(change, (result) =>
-        this.answer(() => {
-          this.deps.trace.event(
-            `${via} ${describeChange(change)} -> ${result.ok ? `layout v${result.value.version}` : `${result.error.code}: ${result.error.message}`}`,
-          );
-          if (result.ok) onDone(result.value);
-          else onDone(undefined, result.error.code);
-        }),
-      ),
+    const describe = (outcome: string) => this.deps.trace.event(`${via} ${describeChange(change)} -> ${outcome}`);
+    this.request<Layout>(
+      via,
+      (result) => {
+        describe(result.ok ? `layout v${result.value.version}` : `${result.error.code}: ${result.error.message}`);
+        if (result.ok) onDone(result.value);
+        else onDone(undefined, result.error.code);
+      },
+      // Lost with `via` (a crash or pause): the change may or may not have been made.
+      (reason) => {
+        describe(`lost (${reason})`);
+        onDone(undefined, 'UNAVAILABLE');
+      },
+      (node, callback) => node.proposeChange(change, callback),
     );
   }
 
