@@ -16,7 +16,7 @@ import type { HybridClock } from './hlc.js';
 import type { Message, ReadReply, WriteReply } from './messages.js';
 import type { Placement } from './placement.js';
 import { requiredReplicas, type ConsistencyLevel } from './quorum.js';
-import { mergeEntries, type Entry, type Version } from './version.js';
+import { makeEntry, mergeEntries, visibleEntry, type Entry, type Version } from './version.js';
 
 export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: QuorumError };
 export type Callback<T> = (result: Result<T>) => void;
@@ -26,6 +26,8 @@ export interface WriteOptions {
   /** Count hinted writes on fallback nodes toward W (sloppy quorum). */
   readonly sloppy?: boolean;
   readonly timeoutMs?: number;
+  /** The wall-clock millisecond from which the written value reads as deleted (values only). */
+  readonly expiresMs?: number;
 }
 
 export interface ReadOptions {
@@ -47,7 +49,10 @@ export interface WriteOutcome {
 }
 
 export interface ReadOutcome {
-  /** The newest entry among the answers; a tombstone, or undefined, means the key is absent. */
+  /**
+   * The newest entry among the answers; a tombstone, or undefined, means the key is absent. A value
+   * that has expired by the coordinator's clock is given as a tombstone of the same version.
+   */
   readonly entry: Entry | undefined;
   /** The replica whose answer was the newest (the first to give it). */
   readonly source: string | undefined;
@@ -185,13 +190,17 @@ class PendingWrite implements Operation {
   private send(): void {
     this.op = this.deps.nextOp();
     this.coordinator.register(this.op, this);
-    const entry: Entry = { key: this.key, version: this.version, value: this.value };
+    const entry = this.entry();
     for (const owner of this.owners) {
       if (this.deps.isAvailable(owner)) this.deps.send(owner, { kind: 'write', op: this.op, entry });
     }
     for (const [fallback, owner] of this.fallbacks) {
       this.deps.send(fallback, { kind: 'write', op: this.op, entry, hintFor: owner });
     }
+  }
+
+  private entry(): Entry {
+    return makeEntry(this.key, this.version, this.value, this.options.expiresMs);
   }
 
   /** Members of `set` that hold the write, counting an owner stood in for by a hint when sloppy. */
@@ -274,7 +283,7 @@ class PendingWrite implements Operation {
   /** Keeps a hint here for every owner that neither took the write nor has a hint for it elsewhere. */
   private settle(): void {
     this.coordinator.unregister(this.op);
-    const entry: Entry = { key: this.key, version: this.version, value: this.value };
+    const entry = this.entry();
     for (const owner of this.owners) {
       if (owner === this.deps.selfId || this.acked.has(owner)) continue;
       const hinted = [...this.fallbacks].some(([fallback, forOwner]) => forOwner === owner && this.acked.has(fallback));
@@ -443,7 +452,7 @@ class PendingRead implements Operation {
 
   private outcome(): ReadOutcome {
     return {
-      entry: this.newest,
+      entry: this.newest === undefined ? undefined : visibleEntry(this.newest, this.deps.nowMs()),
       source: this.source,
       replicasAnswered: this.replies.size,
       replicasRepaired: this.repaired,

@@ -21,8 +21,8 @@ import type { Clock, Random } from './ports.js';
 import type { Storage } from './storage.js';
 import { TombstonePurger } from './tombstones.js';
 import { Topology, type LayoutChange, type TopologyStatus } from './topology.js';
-import { isWellFormed, loneSurrogate } from './validate.js';
-import type { Entry } from './version.js';
+import { isExpiry, isWellFormed, loneSurrogate } from './validate.js';
+import { visibleEntry, type Entry } from './version.js';
 
 export interface NodeDeps {
   readonly id: string;
@@ -41,6 +41,13 @@ export interface NodeDeps {
 const metaLayout = 'layout';
 const metaIncarnation = 'incarnation';
 const textEncoder = new TextEncoder();
+
+function checkExpiry(expiresMs: number | undefined): QuorumError | undefined {
+  if (expiresMs === undefined || isExpiry(expiresMs)) return undefined;
+  return new QuorumError('BAD_REQUEST', 'the expiry must be a whole number of milliseconds since 1970 that a version can hold', {
+    expiresMs: String(expiresMs),
+  });
+}
 
 /** A (re)started node is recovering until it has run anti-entropy with every live co-replica. */
 export interface RecoveryStatus {
@@ -232,7 +239,7 @@ export class QuorumNode {
   // ---- client operations ------------------------------------------------------------------------
 
   put(key: string, value: Uint8Array, options: Partial<WriteOptions>, callback: Callback<WriteOutcome>): void {
-    const invalid = this.checkKey(key) ?? this.checkValue(value);
+    const invalid = this.checkKey(key) ?? this.checkValue(value) ?? checkExpiry(options.expiresMs);
     if (invalid) return callback({ ok: false, error: invalid });
     this.coordinator.write(key, value, this.writeOptions(options), callback);
   }
@@ -241,7 +248,7 @@ export class QuorumNode {
   remove(key: string, options: Partial<WriteOptions>, callback: Callback<WriteOutcome>): void {
     const invalid = this.checkKey(key);
     if (invalid) return callback({ ok: false, error: invalid });
-    this.coordinator.write(key, null, this.writeOptions(options), callback);
+    this.coordinator.write(key, null, this.writeOptions(options), callback); // a tombstone never expires
   }
 
   get(key: string, options: Partial<ReadOptions>, callback: Callback<ReadOutcome>): void {
@@ -487,9 +494,10 @@ export class QuorumNode {
     };
   }
 
-  /** Entries this node itself stores, in key order after `cursor`. */
+  /** Entries this node itself stores, in key order after `cursor`; expired values as tombstones. */
   localEntries(cursor: string | null, limit: number): Entry[] {
-    return this.storage.scan(cursor, limit);
+    const nowMs = this.nowMs();
+    return this.storage.scan(cursor, limit).map((entry) => visibleEntry(entry, nowMs));
   }
 
   // ---- plumbing ---------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import { ringSize } from './hash.js';
 import { isStrategy, parseLayout } from './layout.js';
 import type { LayoutChange } from './topology.js';
 import { isSegment } from './segments.js';
-import { isVersion, type Entry } from './version.js';
+import { isVersion, wallMsMax, type Entry } from './version.js';
 
 /** A UTF-16 surrogate without its pair: such a key has no UTF-8 form and no store accepts it. */
 export const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -20,8 +20,14 @@ export function isEntry(value: unknown): value is Entry {
     entry.key.length > 0 &&
     !loneSurrogate.test(entry.key) &&
     isVersion(entry.version) &&
-    (entry.value === null || entry.value instanceof Uint8Array)
+    (entry.value === null || entry.value instanceof Uint8Array) &&
+    (entry.expiresMs === undefined || (entry.value !== null && isExpiry(entry.expiresMs)))
   );
+}
+
+/** A wall-clock millisecond a value can expire at: one a version's wall clock can hold. */
+export function isExpiry(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= wallMsMax;
 }
 
 const isOp = (value: unknown): boolean => Number.isSafeInteger(value);
