@@ -189,6 +189,22 @@ export class AntiEntropy {
     return [...this.history];
   }
 
+  private layoutVersion(): number {
+    return this.deps.placement().layout.version;
+  }
+
+  /**
+   * A responder on an older layout than the initiator does not answer: it asks for the layout and
+   * the session runs out and starts again. So when a new replica streams a range from an old one
+   * (topology.ts), the old one already runs the new layout, and every write it accepted under the
+   * old layout is in what it sends: writes planned on older layouts it refuses from then on (node.ts).
+   */
+  private behind(initiator: string, initiatorLayout: number): boolean {
+    if (initiatorLayout <= this.layoutVersion()) return false;
+    this.deps.send(initiator, { kind: 'layout-pull' });
+    return true;
+  }
+
   // ---- initiator ------------------------------------------------------------------------------
 
   /** Sends the session's next message: more keys of differing segments, or the next chunk of ranges. */
@@ -200,7 +216,7 @@ export class AntiEntropy {
     const ranges = chunk.map((range) => ({ ...range, ...hashRange(this.deps.storage, range) }));
     session.awaiting = 'diff';
     session.lastHeardMs = nowMs;
-    this.deps.send(session.peer, { kind: 'ae-ranges', session: session.progress.id, ranges });
+    this.deps.send(session.peer, { kind: 'ae-ranges', session: session.progress.id, layout: this.layoutVersion(), ranges });
   }
 
   handleDiff(from: string, message: AeDiffMessage, nowMs: number): void {
@@ -242,7 +258,7 @@ export class AntiEntropy {
     }
     session.awaiting = 'sync';
     session.lastHeardMs = nowMs;
-    this.deps.send(session.peer, { kind: 'ae-keys', session: session.progress.id, segments, items });
+    this.deps.send(session.peer, { kind: 'ae-keys', session: session.progress.id, layout: this.layoutVersion(), segments, items });
   }
 
   handleSync(from: string, message: AeSyncMessage, nowMs: number): void {
@@ -281,6 +297,7 @@ export class AntiEntropy {
   // ---- responder ------------------------------------------------------------------------------
 
   handleRanges(from: string, message: AeRangesMessage): void {
+    if (this.behind(from, message.layout)) return;
     const ranges: { start: number; end: number }[] = [];
     const segments: { lo: number; hi: number; h1: number; h2: number }[] = [];
     for (const range of message.ranges) {
@@ -293,6 +310,7 @@ export class AntiEntropy {
   }
 
   handleKeys(from: string, message: AeKeysMessage): void {
+    if (this.behind(from, message.layout)) return;
     const theirs = new Map<string, Version>(message.items);
     const entries: Entry[] = [];
     const want: string[] = [];

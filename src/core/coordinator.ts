@@ -143,14 +143,19 @@ class PendingWrite implements Operation {
   private version: Version;
   private restamps = 0;
   private answered = false;
+  /** The layout version the replicas below were chosen on. */
+  private layout = 0;
   /** The replica sets the write must reach a quorum in (one, or two during a topology change). */
-  private readonly sets: string[][];
-  private readonly owners: string[];
-  private readonly needed: number[];
+  private sets: string[][] = [];
+  private owners: string[] = [];
+  private needed: number[] = [];
   /** fallback node -> the owner it holds a hint for. */
   private readonly fallbacks = new Map<string, string>();
   private readonly acked = new Set<string>();
   private readonly replied = new Set<string>();
+  /** Re-plans after a replica refused the write for a newer layout. */
+  private replans = 0;
+  private replanOp = 0;
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -162,12 +167,19 @@ class PendingWrite implements Operation {
   ) {
     this.deadlineMs = deps.nowMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
     this.version = deps.clock.now();
-    const placement = deps.placement();
-    this.sets = placement.writeReplicaSets(key);
+    this.plan();
+  }
+
+  /** Chooses the replica sets, the acks each needs, and fallbacks for owners known down. */
+  private plan(): void {
+    const placement = this.deps.placement();
+    this.layout = placement.layout.version;
+    this.sets = placement.writeReplicaSets(this.key);
     this.owners = [...new Set(this.sets.flat())];
-    this.needed = this.sets.map((set) => requiredReplicas(options.consistency, set.length));
-    const down = this.owners.filter((id) => !deps.isAvailable(id));
-    const spare = placement.fallbacksFor(key).filter((id) => !this.owners.includes(id) && deps.isAvailable(id));
+    this.needed = this.sets.map((set) => requiredReplicas(this.options.consistency, set.length));
+    this.fallbacks.clear();
+    const down = this.owners.filter((id) => !this.deps.isAvailable(id));
+    const spare = placement.fallbacksFor(this.key).filter((id) => !this.owners.includes(id) && this.deps.isAvailable(id));
     for (const owner of down) {
       const fallback = spare.shift();
       if (fallback === undefined) break;
@@ -191,11 +203,12 @@ class PendingWrite implements Operation {
     this.op = this.deps.nextOp();
     this.coordinator.register(this.op, this);
     const entry = this.entry();
+    const layout = this.layout;
     for (const owner of this.owners) {
-      if (this.deps.isAvailable(owner)) this.deps.send(owner, { kind: 'write', op: this.op, entry });
+      if (this.deps.isAvailable(owner)) this.deps.send(owner, { kind: 'write', op: this.op, entry, layout });
     }
     for (const [fallback, owner] of this.fallbacks) {
-      this.deps.send(fallback, { kind: 'write', op: this.op, entry, hintFor: owner });
+      this.deps.send(fallback, { kind: 'write', op: this.op, entry, hintFor: owner, layout });
     }
   }
 
@@ -223,6 +236,7 @@ class PendingWrite implements Operation {
   onReply(from: string, message: WriteReply | ReadReply): void {
     if (message.kind !== 'write-reply') return;
     if (!this.owners.includes(from) && !this.fallbacks.has(from)) return;
+    if (message.layout !== undefined && !message.applied) return this.onNewerLayout(message.layout);
     this.replied.add(from);
     const holdsOurs = message.applied || message.current === this.version;
     if (holdsOurs) {
@@ -248,6 +262,35 @@ class PendingWrite implements Operation {
     this.acked.clear();
     this.replied.clear();
     this.send();
+  }
+
+  /**
+   * A replica runs a newer layout than the one this write was planned on. Once acknowledged, the write
+   * is answered already. Otherwise it is planned again on the newer layout (the replica sent it; it is
+   * adopted before, or soon after, this reply) and sent again with the same version, so the replicas
+   * that took it count again. Until the layout arrives, the write waits, checking at every tick.
+   */
+  private onNewerLayout(layout: number): void {
+    if (this.answered || this.replanOp !== 0) return;
+    if (this.replans >= this.deps.config.restampMax) {
+      return this.finish({ ok: false, error: new QuorumError('WRITE_CONTENTION', `write of "${this.key}" kept meeting newer layouts`, { layout }) });
+    }
+    this.coordinator.unregister(this.op);
+    this.replanOp = this.deps.nextOp();
+    const retry = (): void => {
+      if (this.answered) return;
+      if (this.deps.placement().layout.version < layout && this.deps.nowMs() < this.deadlineMs) {
+        this.coordinator.register(this.replanOp, { deadlineMs: this.deps.nowMs(), onReply: () => undefined, expire: retry });
+        return;
+      }
+      this.replanOp = 0;
+      this.replans += 1;
+      this.plan();
+      this.acked.clear();
+      this.replied.clear();
+      this.start();
+    };
+    this.coordinator.register(this.replanOp, { deadlineMs: this.deps.nowMs(), onReply: () => undefined, expire: retry });
   }
 
   private checkDone(): void {
@@ -427,7 +470,7 @@ class PendingRead implements Operation {
     }
     for (const id of due) {
       this.repairsSent.set(id, entry.version);
-      this.deps.send(id, { kind: 'write', op: this.repairOp, entry });
+      this.deps.send(id, { kind: 'write', op: this.repairOp, entry, layout: this.deps.placement().layout.version });
     }
   }
 

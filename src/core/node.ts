@@ -138,6 +138,7 @@ export class QuorumNode {
       storage: deps.storage,
       isAvailable: (id) => this.membership.isAvailable(id),
       isMember: (id) => this.currentLayout.members.some((m) => m.id === id),
+      layoutVersion: () => this.currentLayout.version,
       send,
       nextOp: () => this.nextOp(),
     });
@@ -348,8 +349,19 @@ export class QuorumNode {
     }
   }
 
-  /** Replica side of a write: apply it (or keep it as a hint), answer with what is now held. */
+  /**
+   * Replica side of a write: apply it (or keep it as a hint), answer with what is now held. A write
+   * planned on an older layout is refused, with the layout sent along: the replicas it chose may no
+   * longer be the key's, and a range this node held may already have been streamed to a new owner
+   * (simulator seed 20380: a write at `one` on a leaving node, accepted after its ranges moved, was
+   * lost when the change completed).
+   */
   private applyWrite(from: string, message: WriteMessage): void {
+    const layout = this.currentLayout.version;
+    if (message.layout < layout) {
+      this.send(from, { kind: 'layout', layout: this.currentLayout });
+      return this.send(from, { kind: 'write-reply', op: message.op, applied: false, layout });
+    }
     if (message.hintFor !== undefined && message.hintFor !== this.id) {
       this.hints.store(message.hintFor, message.entry, this.nowMs());
       return this.send(from, { kind: 'write-reply', op: message.op, applied: true });

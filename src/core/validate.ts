@@ -81,15 +81,19 @@ function isKeyVersion(value: unknown): boolean {
   return Array.isArray(value) && value.length === 2 && isKey(value[0]) && isVersion(value[1]);
 }
 const isSeq = (value: unknown): boolean => Number.isInteger(value);
+const isLayoutVersion = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
 
 /** Whether `message` has the fields its kind requires (extra fields are ignored). */
 export function isWellFormed(message: Message): boolean {
   const m = message as unknown as Record<string, unknown>;
   switch (message.kind) {
     case 'write':
-      return isOp(m.op) && isEntry(m.entry) && (m.hintFor === undefined || typeof m.hintFor === 'string');
+      return isOp(m.op) && isEntry(m.entry) && (m.hintFor === undefined || typeof m.hintFor === 'string') && isLayoutVersion(m.layout);
     case 'write-reply':
-      return isOp(m.op) && typeof m.applied === 'boolean' && (m.current === undefined || isVersion(m.current));
+      return (
+        isOp(m.op) && typeof m.applied === 'boolean' && (m.current === undefined || isVersion(m.current)) &&
+        (m.layout === undefined || isLayoutVersion(m.layout))
+      );
     case 'read':
       return isOp(m.op) && typeof m.key === 'string' && m.key.length > 0;
     case 'read-reply':
@@ -104,11 +108,11 @@ export function isWellFormed(message: Message): boolean {
     case 'layout-pull':
       return true;
     case 'ae-ranges':
-      return isSession(m.session) && isArrayOf(m.ranges, isHashedRange);
+      return isSession(m.session) && isLayoutVersion(m.layout) && isArrayOf(m.ranges, isHashedRange);
     case 'ae-diff':
       return isSession(m.session) && isArrayOf(m.ranges, isRange) && isArrayOf(m.segments, isHashedSegment);
     case 'ae-keys':
-      return isSession(m.session) && isArrayOf(m.segments, isSegment) && isArrayOf(m.items, isKeyVersion);
+      return isSession(m.session) && isLayoutVersion(m.layout) && isArrayOf(m.segments, isSegment) && isArrayOf(m.items, isKeyVersion);
     case 'ae-sync':
       return isSession(m.session) && isArrayOf(m.entries, isEntry) && isArrayOf(m.want, isKey) && typeof m.truncated === 'boolean';
     case 'ae-push':

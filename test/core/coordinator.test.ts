@@ -151,3 +151,17 @@ test('an expiry that no version could hold is refused as a bad request', () => {
     assert.equal(put.error.code, 'BAD_REQUEST');
   }
 });
+
+test('a replica on a newer layout refuses a write planned on an older one; the coordinator plans it again on the newer one', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], { rf: 1 });
+  const owner = cluster.node('a').placement.readReplicas('k')[0] as string;
+  const coordinator = ['a', 'b', 'c'].find((id) => id !== owner) as string;
+  // Only the owner has heard of layout 2 (every node replicates every key), as right after it was published.
+  const newer = { ...cluster.node(owner).layout, version: 2, rf: 3 };
+  assert.ok(cluster.node(owner).adoptLayout(newer));
+  const put = cluster.run<WriteOutcome>((cb) => cluster.node(coordinator).put('k', bytes('v'), { consistency: 'one' }, cb));
+  assert.ok(put.ok);
+  assert.equal(cluster.node(coordinator).layout.version, 2, 'the coordinator adopted the layout the replica sent');
+  cluster.deliverAll();
+  for (const [id, storage] of cluster.storages) assert.equal(text(storage.get('k')?.value), 'v', `${id} holds the write planned on layout 2`);
+});
