@@ -128,8 +128,17 @@ function sameMembers(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((id) => b.includes(id));
 }
 
-export function fillers(layout: Layout): string[] {
-  return layout.members.map((m) => m.id).filter((id) => fillPlan(layout, id).size > 0);
+/** Layouts are never changed in place, so what is computed from one can be kept with it. */
+const fillersByLayout = new WeakMap<Layout, readonly string[]>();
+
+/** The members that fill ranges in the change under way (asked on every tick of the coordinator). */
+export function fillers(layout: Layout): readonly string[] {
+  let members = fillersByLayout.get(layout);
+  if (members === undefined) {
+    members = layout.members.map((m) => m.id).filter((id) => fillPlan(layout, id).size > 0);
+    fillersByLayout.set(layout, members);
+  }
+  return members;
 }
 
 export class Topology {
@@ -299,7 +308,8 @@ export class Topology {
    * acknowledged at quorum on the serving replicas is among them (N - quorum + 1 of them).
    */
   private isFilled(fill: Fill, layout: Layout): boolean {
-    const placement = new Placement(layout);
+    const current = this.deps.placement();
+    const placement = current.layout === layout ? current : new Placement(layout);
     const needed = placement.servingCount - requiredReplicas('quorum', placement.servingCount) + 1;
     const sourcesByRange = new Map<string, string[]>();
     for (const [source, ranges] of fill.plan) {
