@@ -74,6 +74,7 @@ export class AntiEntropy {
   private readonly sessions = new Map<number, Session>();
   private readonly history: SessionProgress[] = [];
   private nextSessionId = 1;
+  private coReplicasOf: { readonly placement: Placement; readonly peers: readonly string[] } | undefined;
   private nextScheduledMs = 0;
   private peerOrder: string[] = [];
   keysRepaired = 0;
@@ -81,15 +82,18 @@ export class AntiEntropy {
   constructor(private readonly deps: AntiEntropyDeps) {}
 
   /** Members that share at least one range with this node on the serving ring. */
-  coReplicas(): string[] {
+  coReplicas(): readonly string[] {
     const placement = this.deps.placement();
+    // Asked on every tick while recovering; a placement never changes, so its answer is kept with it.
+    if (this.coReplicasOf?.placement === placement) return this.coReplicasOf.peers;
     const peers = new Set<string>();
     for (const range of placement.serving.ranges()) {
       const replicas = placement.serving.walk(range.end, placement.servingCount);
       if (!replicas.includes(this.deps.selfId)) continue;
       for (const id of replicas) if (id !== this.deps.selfId) peers.add(id);
     }
-    return [...peers].sort();
+    this.coReplicasOf = { placement, peers: [...peers].sort() };
+    return this.coReplicasOf.peers;
   }
 
   /** The ranges of the serving ring whose replicas include both this node and `peer`. */
