@@ -91,8 +91,9 @@ export interface Storage {
   leafHashes(first: number, last: number): LeafHash[];
 
   /**
-   * Tombstones whose version's wall clock is before `wallMsBefore`, and values whose expiry is before
-   * it, in key order after `afterKey`: what may be purged once the grace period has passed.
+   * Tombstones whose version's wall clock is before `wallMsBefore`, and values whose expiry and version
+   * are both before it, in key order after `afterKey`: what may be purged once the grace period has
+   * passed (an expired value is deleted at its expiry, but never before it was written).
    */
   tombstonesBefore(wallMsBefore: number, limit: number, afterKey?: string): Entry[];
 

@@ -276,7 +276,13 @@ export class MemoryStorage implements Storage {
     this.assertOpen();
     checkLimit(limit);
     const deleted = this.firstMatching(this.tombstoneKeys, limit, afterKey, (entry) => wallMsOf(entry.version) < wallMsBefore);
-    const expired = this.firstMatching(this.expiringKeys, limit, afterKey, (entry) => (entry.expiresMs as number) < wallMsBefore);
+    // An expired value counts as deleted at its expiry, but never before it was written.
+    const expired = this.firstMatching(
+      this.expiringKeys,
+      limit,
+      afterKey,
+      (entry) => (entry.expiresMs as number) < wallMsBefore && wallMsOf(entry.version) < wallMsBefore,
+    );
     return [...deleted, ...expired].sort((a, b) => compareUtf8(a.key, b.key)).slice(0, limit);
   }
 

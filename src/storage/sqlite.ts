@@ -120,7 +120,7 @@ export class SqliteStorage implements Storage {
   private readonly scanRange: Database.Statement<[number, number, number], PositionedRow>;
   private readonly scanRangeAfter: Database.Statement<[number, number, number, string, number], PositionedRow>;
   private readonly selectTombstones: Database.Statement<[string, string, number], EntryRow>;
-  private readonly selectExpired: Database.Statement<[string, number, number], EntryRow>;
+  private readonly selectExpired: Database.Statement<[string, number, string, number], EntryRow>;
   private readonly countEntries: Database.Statement<[], { total: number }>;
   private readonly countTombstones: Database.Statement<[], { tombstones: number }>;
   private readonly insertHint: Database.Statement<[string, string, string, Buffer | null, number | null, number]>;
@@ -179,9 +179,10 @@ export class SqliteStorage implements Storage {
       `SELECT key, version, value, expires_ms FROM entries
        WHERE value IS NULL AND key > ? AND version < ? ORDER BY key LIMIT ?`,
     );
+    // An expired value counts as deleted at its expiry, but never before it was written.
     this.selectExpired = db.prepare(
       `SELECT key, version, value, expires_ms FROM entries
-       WHERE expires_ms IS NOT NULL AND key > ? AND expires_ms < ? ORDER BY key LIMIT ?`,
+       WHERE expires_ms IS NOT NULL AND key > ? AND expires_ms < ? AND version < ? ORDER BY key LIMIT ?`,
     );
     this.countEntries = db.prepare('SELECT count(*) AS total FROM entries');
     this.countTombstones = db.prepare('SELECT count(*) AS tombstones FROM entries WHERE value IS NULL');
@@ -345,7 +346,7 @@ export class SqliteStorage implements Storage {
     const bound = versionBoundBefore(wallMsBefore);
     if (bound === '') return [];
     const deleted = this.selectTombstones.all(afterKey ?? '', bound, limit);
-    const expired = this.selectExpired.all(afterKey ?? '', Math.ceil(wallMsBefore), limit);
+    const expired = this.selectExpired.all(afterKey ?? '', Math.ceil(wallMsBefore), bound, limit);
     if (expired.length === 0) return deleted.map(entryFromRow);
     // Two sorted lists, each the first `limit` of its kind: their merge holds the first `limit` overall.
     return [...deleted, ...expired]

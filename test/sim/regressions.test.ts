@@ -20,6 +20,13 @@ describe('pinned seeds', () => {
     assert.ok(result.ok, describeFailure(result));
   });
 
+  it('seed 201216: a value that expired before it was written is purged no earlier than a delete would be (storage tombstonesBefore)', () => {
+    // A delete sent as an already-expired write (expiry 0) was a purge candidate at once, so its purge
+    // floor lapsed while a duplicated older tombstone was still on its way; the older one came back.
+    const result = runSeed(201216);
+    assert.ok(result.ok, describeFailure(result));
+  });
+
   it(
     'seed 100083: a value a quorum read returned during a topology change stays visible after it (reads need a quorum of both replica sets)',
     () => {

@@ -817,6 +817,12 @@ export function storageContract(name: string, make: () => StoreUnderTest): void 
         assert.deepEqual(storage.tombstonesBefore(101, 10)[0], expiring('a', version(1), 'v', 100));
       });
 
+      test('a value written after its expiry counts as deleted when written, not at its expiry', (storage) => {
+        storage.apply(expiring('late', version(500), 'v', 5));
+        assert.deepEqual(storage.tombstonesBefore(100, 10), []);
+        assert.deepEqual(storage.tombstonesBefore(501, 10).map((e) => e.key), ['late']);
+      });
+
       test('purgeTombstone purges a value only once it has expired, and leaves a floor', (storage) => {
         storage.apply(expiring('k', version(5), 'v', 1000));
         assert.equal(storage.purgeTombstone('k', version(5), 999), false);
