@@ -12,7 +12,7 @@
 // They are paced by a key rate so that repair never starves client traffic.
 
 import type { CoreConfig } from './config.js';
-import type { AeDiffMessage, AeKeysMessage, AePushMessage, AeRangesMessage, AeSyncMessage, Message } from './messages.js';
+import type { AeBehindMessage, AeDiffMessage, AeKeysMessage, AePushMessage, AeRangesMessage, AeSyncMessage, Message } from './messages.js';
 import type { Placement } from './placement.js';
 import { shuffled, type Random } from './ports.js';
 import { entriesIn, hashRange, hashSegments, type PositionInterval, type RingRange } from './segments.js';
@@ -199,14 +199,21 @@ export class AntiEntropy {
 
   /**
    * A responder on an older layout than the initiator does not answer: it asks for the layout and
-   * the session runs out and starts again. So when a new replica streams a range from an old one
-   * (topology.ts), the old one already runs the new layout, and every write it accepted under the
-   * old layout is in what it sends: writes planned on older layouts it refuses from then on (node.ts).
+   * says so, and the initiator ends the session (its owner starts another soon). So when a new
+   * replica streams a range from an old one (topology.ts), the old one already runs the new layout,
+   * and every write it accepted under the old layout is in what it sends: writes planned on older
+   * layouts it refuses from then on (node.ts).
    */
-  private behind(initiator: string, initiatorLayout: number): boolean {
+  private behind(initiator: string, session: number, initiatorLayout: number): boolean {
     if (initiatorLayout <= this.layoutVersion()) return false;
     this.deps.send(initiator, { kind: 'layout-pull' });
+    this.deps.send(initiator, { kind: 'ae-behind', session });
     return true;
+  }
+
+  handleBehind(from: string, message: AeBehindMessage, nowMs: number): void {
+    const session = this.sessions.get(message.session);
+    if (session && session.peer === from) this.finish(session, 'failed', nowMs);
   }
 
   // ---- initiator ------------------------------------------------------------------------------
@@ -301,7 +308,7 @@ export class AntiEntropy {
   // ---- responder ------------------------------------------------------------------------------
 
   handleRanges(from: string, message: AeRangesMessage): void {
-    if (this.behind(from, message.layout)) return;
+    if (this.behind(from, message.session, message.layout)) return;
     const ranges: { start: number; end: number }[] = [];
     const segments: { lo: number; hi: number; h1: number; h2: number }[] = [];
     for (const range of message.ranges) {
@@ -314,7 +321,7 @@ export class AntiEntropy {
   }
 
   handleKeys(from: string, message: AeKeysMessage): void {
-    if (this.behind(from, message.layout)) return;
+    if (this.behind(from, message.session, message.layout)) return;
     const theirs = new Map<string, Version>(message.items);
     const entries: Entry[] = [];
     const want: string[] = [];

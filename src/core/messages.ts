@@ -119,6 +119,12 @@ export interface AeSyncMessage {
   readonly truncated: boolean;
 }
 
+/** The responder runs an older layout than the initiator: the session ends, to start again soon. */
+export interface AeBehindMessage {
+  readonly kind: 'ae-behind';
+  readonly session: number;
+}
+
 export interface AePushMessage {
   readonly kind: 'ae-push';
   readonly entries: readonly Entry[];
@@ -173,6 +179,7 @@ export type Message =
   | AeKeysMessage
   | AeSyncMessage
   | AePushMessage
+  | AeBehindMessage
   | PurgeCheckMessage
   | PurgeCheckReply
   | LayoutChangeMessage

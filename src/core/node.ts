@@ -340,6 +340,8 @@ export class QuorumNode {
         return this.antiEntropy.handleKeys(from, message);
       case 'ae-sync':
         return this.antiEntropy.handleSync(from, message, nowMs);
+      case 'ae-behind':
+        return this.antiEntropy.handleBehind(from, message, nowMs);
       case 'ae-push':
         return this.antiEntropy.handlePush(message);
       case 'purge-check':

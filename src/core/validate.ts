@@ -115,6 +115,8 @@ export function isWellFormed(message: Message): boolean {
       return isSession(m.session) && isLayoutVersion(m.layout) && isArrayOf(m.segments, isSegment) && isArrayOf(m.items, isKeyVersion);
     case 'ae-sync':
       return isSession(m.session) && isArrayOf(m.entries, isEntry) && isArrayOf(m.want, isKey) && typeof m.truncated === 'boolean';
+    case 'ae-behind':
+      return isSession(m.session);
     case 'ae-push':
       return isArrayOf(m.entries, isEntry);
     case 'purge-check':
