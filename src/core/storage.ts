@@ -98,6 +98,8 @@ export interface Storage {
   tombstonesBefore(wallMsBefore: number, limit: number, afterKey?: string): Entry[];
 
   counts(): EntryCounts;
+  /** Values that carry an expiry, expired or not (until they are purged). */
+  countExpiring(): number;
 
   addHint(target: string, entry: Entry, createdMs: number): void;
   /** The oldest hints for `target`. */

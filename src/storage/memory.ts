@@ -303,6 +303,11 @@ export class MemoryStorage implements Storage {
     return { live: this.entries.size - tombstones, tombstones };
   }
 
+  countExpiring(): number {
+    this.assertOpen();
+    return this.expiringKeys.items.length;
+  }
+
   addHint(target: string, entry: Entry, createdMs: number): void {
     assert(target.length > 0, 'hint target must not be empty');
     checkEntry(entry);

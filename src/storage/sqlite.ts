@@ -123,6 +123,7 @@ export class SqliteStorage implements Storage {
   private readonly selectExpired: Database.Statement<[string, number, string, number], EntryRow>;
   private readonly countEntries: Database.Statement<[], { total: number }>;
   private readonly countTombstones: Database.Statement<[], { tombstones: number }>;
+  private readonly countExpiringRows: Database.Statement<[], { expiring: number }>;
   private readonly insertHint: Database.Statement<[string, string, string, Buffer | null, number | null, number]>;
   private readonly selectHints: Database.Statement<[string, number], HintRow>;
   private readonly deleteHint: Database.Statement<[number]>;
@@ -186,6 +187,7 @@ export class SqliteStorage implements Storage {
     );
     this.countEntries = db.prepare('SELECT count(*) AS total FROM entries');
     this.countTombstones = db.prepare('SELECT count(*) AS tombstones FROM entries WHERE value IS NULL');
+    this.countExpiringRows = db.prepare('SELECT count(*) AS expiring FROM entries WHERE expires_ms IS NOT NULL');
 
     this.insertHint = db.prepare(
       'INSERT INTO hints (target, key, version, value, expires_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?)',
@@ -360,6 +362,11 @@ export class SqliteStorage implements Storage {
     const total = this.countEntries.get()?.total ?? 0;
     const tombstones = this.countTombstones.get()?.tombstones ?? 0;
     return { live: total - tombstones, tombstones };
+  }
+
+  countExpiring(): number {
+    this.assertOpen();
+    return this.countExpiringRows.get()?.expiring ?? 0;
   }
 
   addHint(target: string, entry: Entry, createdMs: number): void {

@@ -835,9 +835,16 @@ export function storageContract(name: string, make: () => StoreUnderTest): void 
         assert.deepEqual(storage.apply(entry('k', version(6), 'again')), { applied: true });
       });
 
-      test('counts count an expiring value as live until it is purged', (storage) => {
+      test('counts count an expiring value as live until it is purged; countExpiring counts them', (storage) => {
         storage.apply(expiring('k', version(1), 'v', 10));
-        assert.deepEqual(storage.counts(), { live: 1, tombstones: 0 });
+        storage.apply(expiring('j', version(1), 'v', 10));
+        storage.apply(entry('plain', version(1), 'v'));
+        assert.deepEqual(storage.counts(), { live: 3, tombstones: 0 });
+        assert.equal(storage.countExpiring(), 2);
+        storage.apply(entry('j', version(2), 'for good'));
+        assert.equal(storage.countExpiring(), 1);
+        storage.purgeTombstone('k', version(1), 20);
+        assert.equal(storage.countExpiring(), 0);
       });
     });
 

@@ -155,7 +155,7 @@ function runtimeFacts(runtime: NodeRuntime, tcpPort: number): NodeFacts {
     keyBytesMax: node.config.keyBytesMax,
     valueBytesMax: node.config.valueBytesMax,
     isPaused: () => node.isPaused,
-    localCounts: () => runtime.storage.counts(),
+    localCounts: () => ({ ...runtime.storage.counts(), expiring: runtime.storage.countExpiring() }),
     members: () => clusterView(runtime).members,
     layoutSummary: () => ({
       strategy: node.layout.strategy,

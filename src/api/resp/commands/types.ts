@@ -83,8 +83,8 @@ export interface NodeFacts {
   readonly keyBytesMax: number;
   readonly valueBytesMax: number;
   isPaused(): boolean;
-  /** Live and tombstone entries this node stores itself. */
-  localCounts(): { live: number; tombstones: number };
+  /** Live and tombstone entries this node stores itself, and how many of the live ones carry an expiry. */
+  localCounts(): { live: number; tombstones: number; expiring: number };
   /** Members as this node sees them: id, state, resp address. */
   members(): readonly { id: string; state: string; resp: string | null; http: string }[];
   layoutSummary(): { strategy: string; rf: number; replicas: number; version: number };
