@@ -68,6 +68,7 @@ describe('ioredis (RESP2)', { timeout: 60_000 }, () => {
     assert.equal(await io.set('ex:a', 'v', 'EX', 100), 'OK');
     const ttl = await other.ttl('ex:a');
     assert.ok(ttl >= 98 && ttl <= 100, `TTL through another node: ${ttl}`);
+    assert.match(await other.info('keyspace'), /db0:keys=\d+,expires=[1-9]\d*,/, 'INFO keyspace counts the expiring key');
     const pttl = await other.pttl('ex:a');
     assert.ok(pttl > 95_000 && pttl <= 100_000, `PTTL ${pttl}`);
     assert.equal(await io.ttl('ex:missing'), -2);
