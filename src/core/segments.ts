@@ -7,7 +7,7 @@
 // Two replicas exchange level-1 hashes, then level-2 hashes of the ranges that differ, then the keys of
 // the segments that differ: a few hashes when they agree, only the differing keys when they do not.
 
-import { itemHash, leafBits, ringSize } from './hash.js';
+import { leafBits, ringSize } from './hash.js';
 import type { PositionedEntry, Storage } from './storage.js';
 
 export interface PositionInterval {
@@ -69,13 +69,14 @@ export function hashSegments(storage: Storage, range: RingRange): HashedInterval
   const hashed: HashedInterval[] = [];
   for (const interval of rangeIntervals(range)) {
     const { head, wholeLeaves, tail } = splitInterval(interval);
-    if (head) pushIfNotEmpty(hashed, { ...head, ...hashEntries(storage, head) });
+    // Partial leaves are hashed from their entries' stored item hashes (no values read).
+    if (head) pushIfNotEmpty(hashed, { ...head, ...storage.hashPositions(head.lo, head.hi) });
     if (wholeLeaves) {
       for (const leaf of storage.leafHashes(wholeLeaves.first, wholeLeaves.last)) {
         pushIfNotEmpty(hashed, { lo: leaf.leaf * leafSpan, hi: (leaf.leaf + 1) * leafSpan, h1: leaf.h1, h2: leaf.h2 });
       }
     }
-    if (tail) pushIfNotEmpty(hashed, { ...tail, ...hashEntries(storage, tail) });
+    if (tail) pushIfNotEmpty(hashed, { ...tail, ...storage.hashPositions(tail.lo, tail.hi) });
   }
   return hashed;
 }
@@ -117,16 +118,6 @@ export function hashRange(storage: Storage, range: RingRange): { h1: number; h2:
   return { h1, h2 };
 }
 
-function hashEntries(storage: Storage, interval: PositionInterval): { h1: number; h2: number } {
-  let h1 = 0;
-  let h2 = 0;
-  for (const item of entriesIn(storage, interval)) {
-    const [a, b] = itemHash(item.entry.key, item.entry.version);
-    h1 = (h1 ^ a) >>> 0;
-    h2 = (h2 ^ b) >>> 0;
-  }
-  return { h1, h2 };
-}
 
 /** Every entry with a ring position in the interval, in (position, key) order. */
 export function* entriesIn(storage: Storage, interval: PositionInterval): Generator<PositionedEntry> {

@@ -87,6 +87,13 @@ export interface Storage {
     after?: { readonly position: number; readonly key: string },
   ): PositionedEntry[];
 
+  /**
+   * XOR of the item hashes of the entries whose ring position p satisfies start <= p < end (a part of
+   * one leaf, at the edge of a token range): what hashing those entries would give, without reading
+   * their values.
+   */
+  hashPositions(start: number, end: number): { readonly h1: number; readonly h2: number };
+
   /** Leaf hashes for leaves first..last inclusive; leaves absent from the result are empty (0, 0). */
   leafHashes(first: number, last: number): LeafHash[];
 

@@ -255,6 +255,23 @@ export class MemoryStorage implements Storage {
     return result;
   }
 
+  hashPositions(start: number, end: number): { h1: number; h2: number } {
+    this.assertOpen();
+    checkRange(start, end);
+    let h1 = 0;
+    let h2 = 0;
+    const items = this.positions.items;
+    for (let i = this.positions.lowerBound({ position: start, key: '' }); i < items.length; i++) {
+      const item = items[i] as PositionedKey;
+      if (item.position >= end) break;
+      const entry = (this.entries.get(item.key) as StoredEntry).entry;
+      const [a, b] = itemHash(entry.key, entry.version);
+      h1 = (h1 ^ a) >>> 0;
+      h2 = (h2 ^ b) >>> 0;
+    }
+    return { h1, h2 };
+  }
+
   leafHashes(first: number, last: number): LeafHash[] {
     this.assertOpen();
     checkLeafRange(first, last);

@@ -112,6 +112,7 @@ export class SqliteStorage implements Storage {
   private readonly upsertLeaf: Database.Statement<[number, number, number]>;
   private readonly deleteLeaf: Database.Statement<[number]>;
   private readonly selectLeafRange: Database.Statement<[number, number], LeafHash>;
+  private readonly selectItemHashes: Database.Statement<[number, number], { h1: number; h2: number }>;
   private readonly selectFloor: Database.Statement<[string], { version: unknown }>;
   private readonly upsertFloor: Database.Statement<[string, string, number]>;
   private readonly deleteFloorsBefore: Database.Statement<[number]>;
@@ -156,6 +157,7 @@ export class SqliteStorage implements Storage {
     );
     this.deleteLeaf = db.prepare('DELETE FROM leaves WHERE leaf = ?');
     this.selectLeafRange = db.prepare('SELECT leaf, h1, h2 FROM leaves WHERE leaf BETWEEN ? AND ? ORDER BY leaf');
+    this.selectItemHashes = db.prepare('SELECT h1, h2 FROM entries WHERE position >= ? AND position < ?');
 
     this.selectFloor = db.prepare('SELECT version FROM purge_floors WHERE key = ?');
     this.upsertFloor = db.prepare(
@@ -334,6 +336,18 @@ export class SqliteStorage implements Storage {
       assert(row.position === ringPosition(entry.key), 'stored ring position disagrees with the key');
       return { entry, position: row.position };
     });
+  }
+
+  hashPositions(start: number, end: number): { h1: number; h2: number } {
+    this.assertOpen();
+    checkRange(start, end);
+    let h1 = 0;
+    let h2 = 0;
+    for (const row of this.selectItemHashes.all(start, end)) {
+      h1 = (h1 ^ row.h1) >>> 0;
+      h2 = (h2 ^ row.h2) >>> 0;
+    }
+    return { h1, h2 };
   }
 
   leafHashes(first: number, last: number): LeafHash[] {

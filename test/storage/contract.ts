@@ -424,6 +424,26 @@ export function storageContract(name: string, make: () => StoreUnderTest): void 
         assert.equal(storage.dropEntry('absent', version(1)), false);
       });
 
+      test('hashPositions XORs the item hashes of exactly the entries positioned in [start, end)', (storage) => {
+        const entries = [...samePositionKeys, ...sameLeafKeys, 'a', 'b', 'c'].map((key, i) => entry(key, version(i + 1), i % 3 === 0 ? null : 'v'));
+        for (const e of entries) storage.apply(e);
+        const naive = (start: number, end: number) => {
+          let h1 = 0;
+          let h2 = 0;
+          for (const e of entries) {
+            const position = ringPosition(e.key);
+            if (position < start || position >= end) continue;
+            const [x, y] = itemHash(e.key, e.version);
+            h1 = (h1 ^ x) >>> 0;
+            h2 = (h2 ^ y) >>> 0;
+          }
+          return { h1, h2 };
+        };
+        const positions = entries.map((e) => ringPosition(e.key));
+        const bounds = [0, ringSize, ...positions, ...positions.map((p) => p + 1)].filter((p) => p <= ringSize);
+        for (const start of bounds) for (const end of bounds) if (start <= end) assert.deepEqual(storage.hashPositions(start, end), naive(start, end), `[${start}, ${end})`);
+      });
+
       test('a range returns only the leaves in it', (storage) => {
         for (let i = 0; i < 200; i++) storage.apply(entry(`r${i}`, version(i + 1), 'v'));
         const all = allLeaves(storage);
