@@ -99,9 +99,8 @@ export class SqliteStorage implements Storage {
   private readonly selectEntry: Database.Statement<[string], HeldRow>;
   private readonly upsertEntry: Database.Statement<[string, number, string, Buffer | null, number, number]>;
   private readonly deleteEntry: Database.Statement<[string]>;
-  private readonly selectLeaf: Database.Statement<[number], { h1: number; h2: number }>;
-  private readonly upsertLeaf: Database.Statement<[number, number, number]>;
-  private readonly deleteLeaf: Database.Statement<[number]>;
+  private readonly xorLeaf: Database.Statement<[number, number, number]>;
+  private readonly deleteEmptyLeaf: Database.Statement<[number]>;
   private readonly selectLeafRange: Database.Statement<[number, number], LeafHash>;
   private readonly selectFloor: Database.Statement<[string], { version: unknown }>;
   private readonly upsertFloor: Database.Statement<[string, string, number]>;
@@ -127,7 +126,10 @@ export class SqliteStorage implements Storage {
     private readonly db: Database.Database,
     private readonly path: string,
   ) {
-    this.begin = db.prepare('BEGIN IMMEDIATE');
+    // Deferred: a transaction that only reads, or touches nothing (ticks, batches of replies), takes no
+    // write lock and writes nothing. This process is the database's only writer, so the upgrade to a
+    // write lock at the first write cannot meet a competing writer.
+    this.begin = db.prepare('BEGIN');
     this.commit = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
 
@@ -139,12 +141,17 @@ export class SqliteStorage implements Storage {
     );
     this.deleteEntry = db.prepare('DELETE FROM entries WHERE key = ?');
 
-    this.selectLeaf = db.prepare('SELECT h1, h2 FROM leaves WHERE leaf = ?');
-    this.upsertLeaf = db.prepare(
-      'INSERT INTO leaves (leaf, h1, h2) VALUES (?, ?, ?) ON CONFLICT (leaf) DO UPDATE SET h1 = excluded.h1, h2 = excluded.h2',
+    // One statement XORs into a leaf (SQLite has no XOR operator: a ^ b = (a | b) - (a & b)), rather
+    // than reading it and writing it back.
+    this.xorLeaf = db.prepare(
+      `INSERT INTO leaves (leaf, h1, h2) VALUES (?, ?, ?) ON CONFLICT (leaf) DO UPDATE SET
+         h1 = (h1 | excluded.h1) - (h1 & excluded.h1), h2 = (h2 | excluded.h2) - (h2 & excluded.h2)`,
     );
-    this.deleteLeaf = db.prepare('DELETE FROM leaves WHERE leaf = ?');
-    this.selectLeafRange = db.prepare('SELECT leaf, h1, h2 FROM leaves WHERE leaf BETWEEN ? AND ? ORDER BY leaf');
+    this.deleteEmptyLeaf = db.prepare('DELETE FROM leaves WHERE leaf = ? AND h1 = 0 AND h2 = 0');
+    // A replacement leaves a leaf empty only if two 64-bit item hashes cancel out; such a row is skipped.
+    this.selectLeafRange = db.prepare(
+      'SELECT leaf, h1, h2 FROM leaves WHERE leaf BETWEEN ? AND ? AND (h1 != 0 OR h2 != 0) ORDER BY leaf',
+    );
 
     this.selectFloor = db.prepare('SELECT version FROM purge_floors WHERE key = ?');
     this.upsertFloor = db.prepare(
@@ -262,7 +269,7 @@ export class SqliteStorage implements Storage {
     return this.transaction(() => {
       const held = this.selectEntry.get(key);
       if (held === undefined || held.value !== null || held.version !== version) return false;
-      this.xorIntoLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
+      this.removeFromLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
       this.deleteEntry.run(key);
       this.upsertFloor.run(key, version, nowMs);
       return true;
@@ -275,7 +282,7 @@ export class SqliteStorage implements Storage {
     return this.transaction(() => {
       const held = this.selectEntry.get(key);
       if (held === undefined || held.version !== version) return false;
-      this.xorIntoLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
+      this.removeFromLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
       this.deleteEntry.run(key);
       return true;
     });
@@ -415,13 +422,17 @@ export class SqliteStorage implements Storage {
     this.db.close();
   }
 
+  /** XORs an item hash into (or out of) its leaf. */
   private xorIntoLeaf(leaf: number, h1: number, h2: number): void {
-    const held = this.selectLeaf.get(leaf) ?? { h1: 0, h2: 0 };
-    const next1 = (held.h1 ^ h1) >>> 0;
-    const next2 = (held.h2 ^ h2) >>> 0;
-    // Empty leaves are not stored, so two stores with the same entries hold the same rows.
-    if (next1 === 0 && next2 === 0) this.deleteLeaf.run(leaf);
-    else this.upsertLeaf.run(leaf, next1, next2);
+    if (h1 === 0 && h2 === 0) return;
+    this.xorLeaf.run(leaf, h1 >>> 0, h2 >>> 0);
+  }
+
+  /** Takes an item out of its leaf; a leaf left empty is deleted (empty leaves are not stored, so two
+   *  stores with the same entries hold the same rows). */
+  private removeFromLeaf(leaf: number, h1: number, h2: number): void {
+    this.xorIntoLeaf(leaf, h1, h2);
+    this.deleteEmptyLeaf.run(leaf);
   }
 
   private assertOpen(): void {
