@@ -351,6 +351,20 @@ export class TcpTransport {
     });
   }
 
+  /**
+   * Writes now what waits for a scheduled flush. Called after a batch is handled, so that its replies
+   * leave in this event-loop turn: a flush scheduled from inside a setImmediate would run only after
+   * the next turn's I/O.
+   */
+  private flushScheduled(): void {
+    for (const peer of this.peers.values()) {
+      if (peer.flushImmediate === null) continue;
+      clearImmediate(peer.flushImmediate);
+      peer.flushImmediate = null;
+      this.flush(peer);
+    }
+  }
+
   private flush(peer: Peer): void {
     const link = peer.link;
     if (!link || link.phase !== 'ready' || peer.queue.length === 0 || peer.awaitingDrain) return;
@@ -602,6 +616,7 @@ export class TcpTransport {
       this.inbox = [];
       this.localQueued = 0;
       this.deliver(batch);
+      this.flushScheduled();
     });
   }
 
