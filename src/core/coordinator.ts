@@ -162,7 +162,8 @@ class PendingWrite implements Operation {
     this.owners = [...new Set(this.sets.flat())];
     this.needed = this.sets.map((set) => requiredReplicas(options.consistency, set.length));
     const down = this.owners.filter((id) => !deps.isAvailable(id));
-    const spare = placement.fallbacksFor(key).filter((id) => !this.owners.includes(id) && deps.isAvailable(id));
+    // Fallbacks are looked up (a walk of the ring) only when an owner is down.
+    const spare = down.length === 0 ? [] : placement.fallbacksFor(key).filter((id) => !this.owners.includes(id) && deps.isAvailable(id));
     for (const owner of down) {
       const fallback = spare.shift();
       if (fallback === undefined) break;
