@@ -6,8 +6,15 @@
 // returns (survives power loss). 'periodic' runs with synchronous = NORMAL: a COMMIT survives a
 // process crash at once (it is in the OS's page cache) but reaches the disk only when the WAL is
 // synced at a checkpoint, which `sync()` forces and the runtime calls on a timer.
+//
+// 'commit' with `deferCommitSync` is as durable as 'commit' for an owner that waits: SQLite runs with
+// synchronous = NORMAL (which keeps the database consistent across power loss, syncing at
+// checkpoints), and the owner calls `whenDurable` after its transactions and acknowledges nothing
+// they wrote before it calls back. `whenDurable` fdatasyncs the WAL on libuv's thread pool, so the
+// event loop goes on (and commits more) while the disk syncs, and one fdatasync covers every commit
+// made before it started (group commit). The node runtime uses it.
 
-import { mkdirSync, statSync } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { assert } from '../core/assert.js';
@@ -18,6 +25,8 @@ import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange }
 
 export interface SqliteStorageOptions {
   readonly fsync: 'commit' | 'periodic';
+  /** With fsync 'commit': commits return before they are synced; see `whenDurable`. */
+  readonly deferCommitSync?: boolean;
 }
 
 /** The schema this code reads and writes; `PRAGMA user_version` holds the file's. */
@@ -92,6 +101,14 @@ interface HintRow extends EntryRow {
 export class SqliteStorage implements Storage {
   private depth = 0;
   private closed = false;
+  /** Whether the running transaction called a writing method. */
+  private wrote = false;
+  /** Counts committed transactions that wrote; `syncedGeneration` is the last one known on disk. */
+  private generation = 0;
+  private syncedGeneration = 0;
+  private syncing = false;
+  private readonly durableWaiters: { readonly generation: number; readonly callback: () => void }[] = [];
+  private walFd: number | undefined;
 
   private readonly begin: Database.Statement;
   private readonly commit: Database.Statement;
@@ -125,6 +142,7 @@ export class SqliteStorage implements Storage {
   private constructor(
     private readonly db: Database.Database,
     private readonly path: string,
+    private readonly deferCommitSync: boolean,
   ) {
     // Deferred: a transaction that only reads, or touches nothing (ticks, batches of replies), takes no
     // write lock and writes nothing. This process is the database's only writer, so the upgrade to a
@@ -206,11 +224,12 @@ export class SqliteStorage implements Storage {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
     try {
+      const deferCommitSync = options.fsync === 'commit' && options.deferCommitSync === true && path !== ':memory:';
       db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${options.fsync === 'commit' ? 'FULL' : 'NORMAL'}`);
+      db.pragma(`synchronous = ${options.fsync === 'commit' && !deferCommitSync ? 'FULL' : 'NORMAL'}`);
       db.pragma('busy_timeout = 5000');
       migrate(db);
-      return new SqliteStorage(db, path);
+      return new SqliteStorage(db, path, deferCommitSync);
     } catch (error) {
       db.close();
       throw error;
@@ -222,10 +241,16 @@ export class SqliteStorage implements Storage {
     if (this.depth > 0) return fn(); // nested calls join the outer transaction
     this.begin.run();
     this.depth = 1;
+    this.wrote = false;
     try {
       const result = fn();
       assert(!isThenable(result), 'transaction fn must be synchronous');
       this.commit.run();
+      if (this.wrote) {
+        this.generation += 1;
+        // Without deferCommitSync, a commit is as durable as the policy makes it once it returns.
+        if (!this.deferCommitSync) this.syncedGeneration = this.generation;
+      }
       return result;
     } catch (error) {
       // SQLite rolls back by itself after some errors (e.g. disk full); then there is nothing to undo.
@@ -233,7 +258,60 @@ export class SqliteStorage implements Storage {
       throw error;
     } finally {
       this.depth = 0;
+      this.wrote = false;
     }
+  }
+
+  /** A transaction of a method that writes: counted, so that `whenDurable` knows what to sync. */
+  private write<T>(fn: () => T): T {
+    if (this.depth > 0) {
+      this.wrote = true;
+      return fn();
+    }
+    return this.transaction(() => {
+      this.wrote = true;
+      return fn();
+    });
+  }
+
+  /** Whether everything committed so far is on disk (always, unless commits defer their sync). */
+  get durable(): boolean {
+    return this.generation === this.syncedGeneration;
+  }
+
+  /** The count of committed writing transactions; `whenDurable` callbacks are per generation. */
+  get commitGeneration(): number {
+    return this.generation;
+  }
+
+  /**
+   * Calls back once every transaction committed before this call is on disk: at once when it is, or
+   * after an fdatasync of the WAL (one at a time; one covers every commit made before it started).
+   * A failed fdatasync throws: acknowledging writes that may not be on disk is never an option.
+   */
+  whenDurable(callback: () => void): void {
+    this.assertOpen();
+    if (this.durable) return callback();
+    assert(this.deferCommitSync, 'commits are synced by SQLite unless deferCommitSync is set');
+    this.durableWaiters.push({ generation: this.generation, callback });
+    this.startSync();
+  }
+
+  private startSync(): void {
+    if (this.syncing || this.closed) return;
+    this.syncing = true;
+    const target = this.generation;
+    this.walFd ??= openSync(`${this.path}-wal`, 'r');
+    fdatasync(this.walFd, (error) => {
+      this.syncing = false;
+      if (this.closed) return;
+      if (error) throw new Error(`fdatasync of the write-ahead log failed: ${error.message}`, { cause: error });
+      this.syncedGeneration = Math.max(this.syncedGeneration, target);
+      while (this.durableWaiters.length > 0 && (this.durableWaiters[0] as { generation: number }).generation <= target) {
+        (this.durableWaiters.shift() as { callback: () => void }).callback();
+      }
+      if (this.durableWaiters.length > 0) this.startSync();
+    });
   }
 
   get(key: string): Entry | undefined {
@@ -244,7 +322,7 @@ export class SqliteStorage implements Storage {
 
   apply(entry: Entry): ApplyOutcome {
     checkEntry(entry);
-    return this.transaction(() => {
+    return this.write(() => {
       const held = this.selectEntry.get(entry.key);
       if (held !== undefined) {
         const heldVersion = checkedVersion(held.version);
@@ -266,7 +344,7 @@ export class SqliteStorage implements Storage {
     checkKey(key);
     assert(isVersion(version), 'not a version');
     checkMs(nowMs);
-    return this.transaction(() => {
+    return this.write(() => {
       const held = this.selectEntry.get(key);
       if (held === undefined || held.value !== null || held.version !== version) return false;
       this.removeFromLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
@@ -279,7 +357,7 @@ export class SqliteStorage implements Storage {
   dropEntry(key: string, version: Version): boolean {
     checkKey(key);
     assert(isVersion(version), 'not a version');
-    return this.transaction(() => {
+    return this.write(() => {
       const held = this.selectEntry.get(key);
       if (held === undefined || held.version !== version) return false;
       this.removeFromLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
@@ -295,7 +373,7 @@ export class SqliteStorage implements Storage {
   }
 
   expirePurgeFloors(purgedBeforeMs: number): number {
-    return this.transaction(() => this.deleteFloorsBefore.run(purgedBeforeMs).changes);
+    return this.write(() => this.deleteFloorsBefore.run(purgedBeforeMs).changes);
   }
 
   scan(afterKey: string | null, limit: number): Entry[] {
@@ -350,7 +428,7 @@ export class SqliteStorage implements Storage {
     assert(target.length > 0, 'hint target must not be empty');
     checkEntry(entry);
     checkMs(createdMs);
-    this.transaction(() => {
+    this.write(() => {
       this.insertHint.run(target, entry.key, entry.version, toBlob(entry.value), createdMs);
     });
   }
@@ -367,16 +445,16 @@ export class SqliteStorage implements Storage {
   }
 
   removeHint(id: number): void {
-    this.transaction(() => this.deleteHint.run(id));
+    this.write(() => this.deleteHint.run(id));
   }
 
   expireHints(createdMsBefore: number): number {
-    return this.transaction(() => this.deleteHintsBefore.run(createdMsBefore).changes);
+    return this.write(() => this.deleteHintsBefore.run(createdMsBefore).changes);
   }
 
   trimHints(target: string, keep: number): number {
     checkLimit(keep);
-    return this.transaction(() => this.deleteOldestHints.run(target, target, keep).changes);
+    return this.write(() => this.deleteOldestHints.run(target, target, keep).changes);
   }
 
   hintCounts(): Map<string, number> {
@@ -391,7 +469,7 @@ export class SqliteStorage implements Storage {
 
   setMeta(name: string, value: string): void {
     assert(typeof name === 'string' && typeof value === 'string', 'meta names and values are strings');
-    this.transaction(() => this.upsertMeta.run(name, value));
+    this.write(() => this.upsertMeta.run(name, value));
   }
 
   /** Syncs the WAL and copies it into the database file: makes 'periodic' commits durable. */
@@ -419,6 +497,9 @@ export class SqliteStorage implements Storage {
     if (this.closed) return;
     assert(this.depth === 0, 'closing a storage inside a transaction');
     this.closed = true;
+    // Waiters are dropped: what they would have acknowledged is not sent by a stopping node.
+    this.durableWaiters.length = 0;
+    if (this.walFd !== undefined) closeSync(this.walFd);
     this.db.close();
   }
 
