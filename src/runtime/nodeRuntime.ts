@@ -57,7 +57,11 @@ export class NodeRuntime {
   static async start(options: NodeRuntimeOptions): Promise<NodeRuntime> {
     const { logger } = options;
     // The WAL is fdatasynced off the event loop; flush() holds back what depends on it (see there).
-    const storage = SqliteStorage.open(join(options.dataDir, 'quorumkv.db'), { fsync: options.fsync, deferCommitSync: true });
+    const storage = SqliteStorage.open(join(options.dataDir, 'quorumkv.db'), {
+      fsync: options.fsync,
+      deferCommitSync: true,
+      checkpointInBackground: true,
+    });
     let initialLayout = options.initialLayout;
     if (storage.getMeta('layout') === undefined && options.joinLayout) {
       try {

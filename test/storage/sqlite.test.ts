@@ -177,6 +177,23 @@ describe('SqliteStorage', () => {
       }
     }));
 
+  it('with checkpointInBackground, leaves checkpoints to another connection and keeps the data', () =>
+    inTempDir((dir) => {
+      const path = join(dir, 'data.db');
+      const storage = SqliteStorage.open(path, { fsync: 'commit', deferCommitSync: true, checkpointInBackground: true });
+      try {
+        for (let i = 0; i < 100; i++) storage.apply(entry(`k${i}`, 1, 'x'.repeat(100)));
+      } finally {
+        storage.close();
+      }
+      const reopened = SqliteStorage.open(path, { fsync: 'commit' });
+      try {
+        assert.deepEqual(reopened.counts(), { live: 100, tombstones: 0 });
+      } finally {
+        reopened.close();
+      }
+    }));
+
   it('refuses a database written by a newer schema', () =>
     inTempDir((dir) => {
       const path = join(dir, 'data.db');
