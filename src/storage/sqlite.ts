@@ -38,7 +38,7 @@ export interface SqliteStorageOptions {
 }
 
 /** How often the background checkpointer looks for WAL frames to copy into the database. */
-const checkpointIntervalMs = 50;
+const checkpointIntervalMs = 200;
 
 // The checkpointer thread's code: a plain script, so it runs the same from dist/ and under tsx.
 const checkpointerSource = `
