@@ -7,12 +7,13 @@
 //   Not a quorum read: it lists what the replicas hold.
 //
 // POST /v1/batch  {"ops": [...], "consistency"?: "one"|"quorum"|"all", "timeout"?: ms}
-//   Up to 1000 operations: {"op":"put","key","value"} (UTF-8 text) or {"op":"put","key","valueBase64"},
+//   Up to 1000 operations: {"op":"put","key","value"} (UTF-8 text) or {"op":"put","key","valueBase64"}
+//   (either with an optional "ttl" in seconds),
 //   {"op":"get","key"}, {"op":"delete","key"}. Operations on different keys run concurrently;
 //   operations on one key run in the order given. Answers 200 with one result per operation, in
 //   order: {"op","key","status":"success",...} or {"op","key","status":"error","code","message"}.
-//   A get that finds the key gives "found": true, "version", "valueBase64" and, when the value is
-//   valid UTF-8, "value". The batch is not atomic: each operation succeeds or fails on its own.
+//   A get that finds the key gives "found": true, "version", "valueBase64", "expiresAt" (ms since
+//   1970) when the value expires, and, when the value is valid UTF-8, "value". The batch is not atomic: each operation succeeds or fails on its own.
 
 import type { FastifyInstance } from 'fastify';
 import { QuorumError } from '../core/errors.js';
@@ -20,7 +21,7 @@ import { isConsistencyLevel, type ConsistencyLevel } from '../core/quorum.js';
 import { createClusterScan } from '../runtime/clusterScan.js';
 import type { NodeRuntime } from '../runtime/nodeRuntime.js';
 import { badRequest } from './errors.js';
-import { integerParam, type Query } from './params.js';
+import { expiryFromTtl, integerParam, type Query } from './params.js';
 import type { ApiContext } from './server.js';
 
 export const listLimitDefault = 100;
@@ -45,7 +46,7 @@ export function registerListRoutes(app: FastifyInstance, context: ApiContext): v
   });
 
   app.post('/v1/batch', async (request) => {
-    const batch = parseBatch(request.body);
+    const batch = parseBatch(request.body, Date.now());
     const results = await runBatch(runtime, batch);
     const failed = results.filter((r) => r.status === 'error').length;
     return { status: failed === 0 ? 'success' : 'partial', failed, results };
@@ -53,7 +54,7 @@ export function registerListRoutes(app: FastifyInstance, context: ApiContext): v
 }
 
 type BatchOp =
-  | { readonly op: 'put'; readonly key: string; readonly value: Uint8Array }
+  | { readonly op: 'put'; readonly key: string; readonly value: Uint8Array; readonly expiresMs?: number }
   | { readonly op: 'get'; readonly key: string }
   | { readonly op: 'delete'; readonly key: string };
 
@@ -66,7 +67,7 @@ interface Batch {
 type BatchResult = Record<string, unknown> & { readonly status: 'success' | 'error' };
 
 /** Checks a batch body on its way in; every mistake is a 400 naming the operation. */
-export function parseBatch(body: unknown): Batch {
+export function parseBatch(body: unknown, nowMs: number): Batch {
   let parsed: unknown;
   try {
     const text = body instanceof Uint8Array ? Buffer.from(body).toString('utf8') : typeof body === 'string' ? body : '';
@@ -84,7 +85,7 @@ export function parseBatch(body: unknown): Batch {
     throw badRequest('timeout must be an integer from 1 to 60000 (milliseconds)');
   }
   const ops = request.ops.map((raw: unknown, index: number): BatchOp => {
-    const op = raw as { op?: unknown; key?: unknown; value?: unknown; valueBase64?: unknown };
+    const op = raw as { op?: unknown; key?: unknown; value?: unknown; valueBase64?: unknown; ttl?: unknown };
     if (typeof op !== 'object' || op === null) throw badRequest(`ops[${index}] must be an object`);
     if (typeof op.key !== 'string' || op.key === '') throw badRequest(`ops[${index}].key must be a non-empty string`);
     switch (op.op) {
@@ -92,17 +93,20 @@ export function parseBatch(body: unknown): Batch {
       case 'delete':
         return { op: op.op, key: op.key };
       case 'put': {
+        if (op.ttl !== undefined && typeof op.ttl !== 'number') throw badRequest(`ops[${index}].ttl must be a number of seconds`);
+        // The expiry counts from when the batch arrived; a bad ttl fails the whole batch before any write.
+        const ttl = op.ttl === undefined ? {} : { expiresMs: expiryFromTtl(op.ttl, nowMs, `ops[${index}].ttl`) };
         if ((op.value === undefined) === (op.valueBase64 === undefined)) {
           throw badRequest(`ops[${index}] (put) needs exactly one of "value" (text) or "valueBase64"`);
         }
         if (op.value !== undefined) {
           if (typeof op.value !== 'string') throw badRequest(`ops[${index}].value must be a string`);
-          return { op: 'put', key: op.key, value: Buffer.from(op.value, 'utf8') };
+          return { op: 'put', key: op.key, value: Buffer.from(op.value, 'utf8'), ...ttl };
         }
         if (typeof op.valueBase64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(op.valueBase64)) {
           throw badRequest(`ops[${index}].valueBase64 must be base64`);
         }
-        return { op: 'put', key: op.key, value: Buffer.from(op.valueBase64, 'base64') };
+        return { op: 'put', key: op.key, value: Buffer.from(op.valueBase64, 'base64'), ...ttl };
       }
       default:
         throw badRequest(`ops[${index}].op must be "put", "get" or "delete"`);
@@ -121,7 +125,8 @@ async function runOp(runtime: NodeRuntime, op: BatchOp, batch: Batch): Promise<B
   try {
     switch (op.op) {
       case 'put': {
-        const outcome = await runtime.put(op.key, op.value, options);
+        const expiry = op.expiresMs === undefined ? {} : { expiresMs: op.expiresMs };
+        const outcome = await runtime.put(op.key, op.value, { ...options, ...expiry });
         return { op: 'put', key: op.key, status: 'success', version: outcome.version, replicasAcked: outcome.replicasAcked, hintsAcked: outcome.hintsAcked };
       }
       case 'delete': {
@@ -145,6 +150,7 @@ async function runOp(runtime: NodeRuntime, op: BatchOp, batch: Batch): Promise<B
           status: 'success',
           found: true,
           version: entry.version,
+          ...(entry.expiresMs !== undefined ? { expiresAt: entry.expiresMs } : {}),
           ...(text !== undefined ? { value: text } : {}),
           valueBase64: bytes.toString('base64'),
         };

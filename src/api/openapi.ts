@@ -42,6 +42,12 @@ const sloppy: Json = {
   description: 'Count hinted writes on fallback nodes toward the level (sloppy quorum). Default false.',
   schema: { type: 'boolean', default: false },
 };
+const ttl: Json = {
+  name: 'ttl',
+  in: 'query',
+  description: 'Time to live in seconds (fractions allowed, kept to the ms): from then on the key reads as absent, by the clock of the node that coordinates the read. Default: never expires.',
+  schema: { type: 'number', exclusiveMinimum: 0 },
+};
 const versionHeader: Json = { description: 'Version of the entry: `<wall ms hex>-<counter hex>-<node>`, totally ordered.', schema: { type: 'string' } };
 
 const standardErrors = (...names: string[]): Json => Object.fromEntries(names.map((name) => [statusOf[name] as string, errorRef(name)]));
@@ -74,6 +80,7 @@ const paths: Json = {
           headers: {
             'x-quorumkv-version': versionHeader,
             'x-quorumkv-replicas-answered': { description: 'Replicas that answered.', schema: { type: 'integer' } },
+            'x-quorumkv-expires-at': { description: 'When the value expires, in ms since 1970 (only on expiring values).', schema: { type: 'integer' } },
           },
           content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } },
         },
@@ -88,9 +95,9 @@ const paths: Json = {
     put: {
       operationId: 'putKey',
       summary: 'Write a key',
-      description: 'Stamps a new version and answers once the level of replicas have it durably. Last writer (highest version) wins.',
+      description: 'Stamps a new version and answers once the level of replicas have it durably. Last writer (highest version) wins. With ttl the value expires; without, it never does (a write replaces the expiry too).',
       tags: ['keys'],
-      parameters: [consistency('quorum'), timeout, sloppy],
+      parameters: [consistency('quorum'), timeout, sloppy, ttl],
       requestBody: {
         required: true,
         description: 'The value as raw bytes (any content type), at most 1 MiB by default.',
@@ -468,7 +475,8 @@ const schemas: Json = {
     version: str,
     replicasAcked: { type: 'integer', description: 'Owners holding the write when it was acknowledged.' },
     hintsAcked: { type: 'integer', description: 'Fallback nodes holding it as a hint for an unreachable owner.' },
-  }),
+    expiresMs: { type: 'integer', description: 'With ttl: when the value expires, in ms since 1970.' },
+  }, ['status', 'key', 'version', 'replicasAcked', 'hintsAcked']),
   DeleteResult: object({ status: { const: 'success' }, key: str, deleted: { const: true }, version: str, replicasAcked: int, hintsAcked: int }),
   KeyPage: object({ keys: { type: 'array', items: str }, next: { type: ['string', 'null'], description: 'Pass back as cursor for the next page; null on the last page.' } }),
   BatchOp: {
@@ -479,6 +487,7 @@ const schemas: Json = {
       key: str,
       value: { type: 'string', description: 'put: the value as UTF-8 text.' },
       valueBase64: { type: 'string', contentEncoding: 'base64', description: 'put: the value as base64 bytes (instead of value).' },
+      ttl: { type: 'number', exclusiveMinimum: 0, description: 'put: time to live in seconds, counted from when the batch arrived.' },
     },
   },
   BatchRequest: object(
@@ -500,6 +509,7 @@ const schemas: Json = {
       found: { type: 'boolean', description: 'get: whether the key is present.' },
       value: { type: 'string', description: 'get: the value when it is valid UTF-8.' },
       valueBase64: { type: 'string', contentEncoding: 'base64', description: 'get: the value as base64.' },
+      expiresAt: { type: 'integer', description: 'get: when the value expires, in ms since 1970 (only on expiring values).' },
       replicasAcked: int,
       hintsAcked: int,
       deleted: { const: true },

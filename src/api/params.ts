@@ -1,6 +1,7 @@
 // Query parameters shared by the routes, validated once with clear 400s.
 
 import { isConsistencyLevel, type ConsistencyLevel } from '../core/quorum.js';
+import { wallMsMax } from '../core/version.js';
 import { badRequest } from './errors.js';
 
 export type Query = Record<string, string | undefined>;
@@ -41,4 +42,25 @@ export function keyParam(params: unknown): string {
   const key = (params as Record<string, string | undefined>)['*'] ?? (params as Record<string, string | undefined>).key;
   if (key === undefined || key === '') throw badRequest('key must not be empty');
   return key;
+}
+
+/**
+ * A time to live in seconds (`30`, `0.5`; etcd v2's `ttl=`) as the wall-clock millisecond the value
+ * expires at, or a 400 naming `what`. Fractions are kept to the millisecond, rounded up.
+ */
+export function expiryFromTtl(ttl: unknown, nowMs: number, what: string): number {
+  const seconds = typeof ttl === 'string' && ttl.trim() !== '' ? Number(ttl) : ttl;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw badRequest(`${what} must be a positive number of seconds, got ${JSON.stringify(ttl)}`);
+  }
+  const expiresMs = nowMs + Math.ceil(seconds * 1000);
+  if (expiresMs > wallMsMax) throw badRequest(`${what} is too far in the future, got ${JSON.stringify(ttl)}`);
+  return expiresMs;
+}
+
+/** `?ttl=` (seconds) as an expiry for a write, or nothing when absent. */
+export function ttlParam(query: Query, nowMs: number): { expiresMs: number } | Record<string, never> {
+  const value = query.ttl;
+  if (value === undefined || value === '') return {};
+  return { expiresMs: expiryFromTtl(value, nowMs, 'ttl') };
 }

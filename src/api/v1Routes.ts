@@ -3,11 +3,13 @@
 
 import type { FastifyInstance } from 'fastify';
 import { wallMsOf } from '../core/version.js';
-import { booleanParam, consistencyParam, integerParam, keyParam, timeoutParam, type Query } from './params.js';
+import { booleanParam, consistencyParam, integerParam, keyParam, timeoutParam, ttlParam, type Query } from './params.js';
 import type { ApiContext } from './server.js';
 import { clusterView } from './views.js';
 
 export const versionHeader = 'x-quorumkv-version';
+/** On a read of an expiring value: the wall-clock millisecond (since 1970) it expires at. */
+export const expiresHeader = 'x-quorumkv-expires-at';
 
 export function registerV1Routes(app: FastifyInstance, context: ApiContext): void {
   const { runtime } = context;
@@ -17,8 +19,9 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
     const query = request.query as Query;
     const body = request.body;
     const value = body instanceof Uint8Array ? body : new Uint8Array(0);
-    const outcome = await runtime.put(key, value, writeOptions(query));
-    return reply.header(versionHeader, outcome.version).send({ status: 'success', key, ...outcome });
+    const expiry = ttlParam(query, Date.now());
+    const outcome = await runtime.put(key, value, { ...writeOptions(query), ...expiry });
+    return reply.header(versionHeader, outcome.version).send({ status: 'success', key, ...outcome, ...expiry });
   });
 
   app.get('/v1/kv/*', async (request, reply) => {
@@ -35,6 +38,7 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
       if (entry) reply.header(versionHeader, entry.version);
       return reply.code(404).send({ status: 'error', error: 'Key not found', message: `Key ${key} not found`, code: 'NOT_FOUND' });
     }
+    if (entry.expiresMs !== undefined) reply.header(expiresHeader, String(entry.expiresMs));
     return reply
       .header(versionHeader, entry.version)
       .header('x-quorumkv-replicas-answered', String(outcome.replicasAnswered))

@@ -4,7 +4,7 @@
 import { percentileCurve } from './latency.js';
 import { progressBar } from './progress.js';
 import { phaseReport, type BenchReport, type PhaseReport } from './report.js';
-import { benchValue, loadSource, runClosedLoop, workloadSource, type RunResult } from './runner.js';
+import { benchValue, loadSource, runClients, workloadSource, type RunResult } from './runner.js';
 import type { ChartSeries } from './chart.js';
 import type { BenchTarget } from './target.js';
 import { workloads, type WorkloadName } from './workload.js';
@@ -24,6 +24,8 @@ export interface BenchSettings {
   readonly load: boolean;
   /** Run the workload this long before measuring, and throw the numbers away. */
   readonly warmupS: number;
+  /** Measure at this many requests per second (open loop); as fast as the clients go when absent. */
+  readonly ratePerSec?: number | undefined;
 }
 
 export interface BenchHooks {
@@ -46,7 +48,7 @@ export async function loadKeys(
 ): Promise<PhaseReport> {
   const bar = hooks.progress ? progressBar(`${hooks.label ?? target.protocol} load`, { operations: settings.keys }) : undefined;
   try {
-    const result = await runClosedLoop(target, loadSource(settings.keys), benchValue(settings.valueSize, settings.seed), settings.clients, {}, {
+    const result = await runClients(target, loadSource(settings.keys), benchValue(settings.valueSize, settings.seed), settings.clients, {}, {
       signal: hooks.signal,
       onProgress: bar ? (p) => bar.update(p) : undefined,
     });
@@ -64,18 +66,21 @@ export async function benchTarget(target: BenchTarget, settings: BenchSettings, 
   if (settings.warmupS > 0 && !hooks.signal?.aborted) {
     const bar = hooks.progress ? progressBar(`${label} warm-up`, { durationMs: settings.warmupS * 1000 }) : undefined;
     try {
-      await runClosedLoop(target, workloadSource({ ...settings, workload, seed: settings.seed + 7919 }, settings.clients, Date.now()), value, settings.clients, {
+      await runClients(target, workloadSource({ ...settings, workload, seed: settings.seed + 7919 }, settings.clients, Date.now()), value, settings.clients, {
         durationMs: settings.warmupS * 1000,
       }, { signal: hooks.signal, onProgress: bar ? (p) => bar.update(p) : undefined });
     } finally {
       bar?.stop();
     }
   }
-  const limits = settings.operations !== undefined ? { operations: settings.operations } : { durationMs: (settings.durationS ?? 10) * 1000 };
+  const limits = {
+    ...(settings.operations !== undefined ? { operations: settings.operations } : { durationMs: (settings.durationS ?? 10) * 1000 }),
+    ...(settings.ratePerSec !== undefined ? { ratePerSec: settings.ratePerSec } : {}),
+  };
   const bar = hooks.progress ? progressBar(label, limits) : undefined;
   let result: RunResult;
   try {
-    result = await runClosedLoop(target, workloadSource({ ...settings, workload }, settings.clients, Date.now()), value, settings.clients, limits, {
+    result = await runClients(target, workloadSource({ ...settings, workload }, settings.clients, Date.now()), value, settings.clients, limits, {
       signal: hooks.signal,
       onProgress: bar ? (p) => bar.update(p) : undefined,
     });
@@ -94,6 +99,7 @@ export async function benchTarget(target: BenchTarget, settings: BenchSettings, 
     clients: settings.clients,
     durationS: settings.operations !== undefined ? null : (settings.durationS ?? 10),
     operations: settings.operations ?? null,
+    targetRatePerSec: settings.ratePerSec ?? null,
     seed: settings.seed,
     load,
     ...phaseReport(result),

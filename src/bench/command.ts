@@ -112,6 +112,7 @@ interface BenchCliOptions {
   load: boolean;
   seed: number;
   timeout: number;
+  rate?: number;
   scenario?: 'seed';
 }
 
@@ -147,6 +148,7 @@ async function benchAction(options: BenchCliOptions): Promise<void> {
         seed: options.seed,
         load: options.load,
         warmupS: options.warmup,
+        ratePerSec: options.rate,
       },
       { signal: abort.signal, progress: true },
     );
@@ -198,6 +200,7 @@ interface CompareCliOptions {
   json: boolean;
   chart?: string;
   keepData: boolean;
+  halfRate: boolean;
 }
 
 async function compareAction(options: CompareCliOptions): Promise<void> {
@@ -219,6 +222,7 @@ async function compareAction(options: CompareCliOptions): Promise<void> {
       distribution: options.distribution,
       seed: options.seed,
       timeoutMs: options.timeout,
+      halfRate: options.halfRate,
       progress: true,
       log,
     });
@@ -245,6 +249,48 @@ async function compareAction(options: CompareCliOptions): Promise<void> {
       const { renderChartHtml } = await chart();
       writeChart(options.chart, renderChartHtml('quorumkv bench compare', notes, compareChartSeries(result)));
     }
+  } finally {
+    await cleanup.stopAll();
+    cleanup.dispose();
+  }
+}
+
+interface FailoverCliOptions {
+  protocol: 'http' | 'resp';
+  workload: WorkloadName;
+  consistency: ConsistencyLevel;
+  duration: number;
+  clients: number;
+  rate?: number;
+  keys: number;
+  valueSize: number;
+  seed: number;
+  timeout: number;
+  stall: number;
+  json: boolean;
+  keepData: boolean;
+}
+
+async function failoverAction(options: FailoverCliOptions): Promise<void> {
+  const { Cleanup } = await processes();
+  const { renderFailover, runFailover } = await import('./failover.js');
+  const cleanup = new Cleanup(options.keepData);
+  try {
+    const result = await runFailover(cleanup, {
+      protocol: options.protocol,
+      workload: options.workload,
+      consistency: options.consistency,
+      durationS: options.duration,
+      clients: options.clients,
+      ratePerSec: options.rate,
+      keys: options.keys,
+      valueSize: options.valueSize,
+      seed: options.seed,
+      timeoutMs: options.timeout,
+      stallMs: options.stall,
+      log,
+    });
+    process.stdout.write(options.json ? JSON.stringify(result) + '\n' : renderFailover(result) + '\n');
   } finally {
     await cleanup.stopAll();
     cleanup.dispose();
@@ -317,6 +363,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--load', 'write every key of the key space before measuring', false)
     .option('--seed <n>', 'seed of the operation and key choices', nonNegativeInt, 1)
     .option('--timeout <ms>', 'per-request timeout', positiveInt, 10_000)
+    .option('--rate <ops/s>', 'send requests on a fixed schedule at this rate (open loop; latency counts from when each was due)', positiveInt)
     .addOption(new Option('--scenario <name>', "seed: replay the prototype's performance test on fresh local clusters").choices(['seed']))
     .action(benchAction);
 
@@ -343,7 +390,26 @@ export function registerBenchCommands(program: Command): void {
     .option('--json', 'print {"rows":[...]} for scripts', false)
     .option('--chart <file.html>', 'write an HTML page with every run\'s latency curve and throughput')
     .option('--keep-data', 'keep the temporary data directories', false)
+    .option('--no-half-rate', 'skip the open-loop run at half throughput after each quorumkv row')
     .action(compareAction);
+
+  bench
+    .command('failover')
+    .description('run a workload at half throughput against a 3-node cluster while one node is killed and restarted; latency per window')
+    .addOption(new Option('--protocol <name>', 'how the clients reach the two nodes that stay up').choices(['http', 'resp']).default('http'))
+    .addOption(new Option('--workload <name>', 'workload').choices(workloadNames).default('a'))
+    .addOption(new Option('--consistency <level>', 'level of every request').choices(['one', 'quorum', 'all']).default('quorum'))
+    .option('--duration <seconds>', 'measured seconds: the kill comes at a third, the restart at two thirds', positiveSeconds, 15)
+    .option('--clients <n>', 'concurrent clients', positiveInt, 50)
+    .option('--rate <ops/s>', 'requests per second (default: half of what a 3 s closed-loop run reaches)', positiveInt)
+    .option('--keys <n>', 'keys loaded first', positiveInt, 10_000)
+    .option('--value-size <bytes>', 'bytes per value', nonNegativeInt, 100)
+    .option('--seed <n>', 'seed of the operation and key choices', nonNegativeInt, 1)
+    .option('--timeout <ms>', 'per-request timeout', positiveInt, 2_000)
+    .option('--stall <ms>', 'a request slower than this counts as stalled', positiveInt, 50)
+    .option('--json', 'print one JSON document', false)
+    .option('--keep-data', 'keep the temporary data directory', false)
+    .action(failoverAction);
 
   bench
     .command('scale')

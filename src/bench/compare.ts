@@ -3,7 +3,8 @@
 // and a 3-node quorumkv cluster (RF 3) on 127.0.0.1 in temporary directories, one system at a time
 // (so that an idle system does not take CPU from the measured one), runs the same workloads against
 // each, stops it, and prints one table with each row's throughput as a ratio of etcd's and Redis's
-// for the same workload.
+// for the same workload. Each quorumkv row is followed by a row of the same workload at half the
+// throughput it reached, on a fixed schedule (open loop), which is where its latency goal is set.
 
 import { connect } from 'node:net';
 import { cpus, loadavg } from 'node:os';
@@ -44,6 +45,8 @@ export interface CompareOptions {
   readonly distribution: DistributionName;
   readonly seed: number;
   readonly timeoutMs: number;
+  /** After each quorumkv row, measure the same workload at half its throughput. */
+  readonly halfRate: boolean;
   readonly progress: boolean;
   readonly log: (line: string) => void;
 }
@@ -61,6 +64,8 @@ export interface CompareRow {
   readonly p999Ms: number;
   readonly maxMs: number;
   readonly errors: number;
+  /** The fixed schedule of an open-loop row (requests/s), or null when the clients went as fast as they could. */
+  readonly ratePerSec: number | null;
 }
 
 export interface CompareResult {
@@ -143,23 +148,34 @@ export async function runCompare(cleanup: Cleanup, options: CompareOptions): Pro
         return;
       }
       try {
+        const record = (outcome: BenchOutcome, ratePerSec: number | null) => {
+          const r = outcome.report;
+          result.rows.push({
+            system,
+            target: target.url,
+            workload: spec.workload,
+            consistency: target.consistencyLabel,
+            fsync,
+            opsPerSec: r.opsPerSec,
+            p50Ms: r.latencyMs.p50,
+            p95Ms: r.latencyMs.p95,
+            p99Ms: r.latencyMs.p99,
+            p999Ms: r.latencyMs.p999,
+            maxMs: r.latencyMs.max,
+            errors: r.errors,
+            ratePerSec,
+          });
+          // An open-loop row has no peer row of the same spec, so it gets no ratio.
+          const specName = `${spec.workload}:${spec.consistency}${ratePerSec === null ? '' : '@rate'}`;
+          result.details.push({ spec: specName, protocol: target.protocol, errorsByKind: r.errorsByKind, outcome });
+        };
         const outcome = await benchTarget(target, settings(spec), { signal, progress: options.progress, label });
-        const r = outcome.report;
-        result.rows.push({
-          system,
-          target: target.url,
-          workload: spec.workload,
-          consistency: target.consistencyLabel,
-          fsync,
-          opsPerSec: r.opsPerSec,
-          p50Ms: r.latencyMs.p50,
-          p95Ms: r.latencyMs.p95,
-          p99Ms: r.latencyMs.p99,
-          p999Ms: r.latencyMs.p999,
-          maxMs: r.latencyMs.max,
-          errors: r.errors,
-        });
-        result.details.push({ spec: `${spec.workload}:${spec.consistency}`, protocol: target.protocol, errorsByKind: r.errorsByKind, outcome });
+        record(outcome, null);
+        const half = Math.floor(outcome.report.opsPerSec / 2);
+        if (system === 'quorumkv' && options.halfRate && half > 0 && !signal.aborted) {
+          options.log(`${label}: workload ${spec.workload} again at half that rate, ${half} requests/s`);
+          record(await benchTarget(target, { ...settings(spec), ratePerSec: half }, { signal, progress: options.progress, label: `${label} @${half}/s` }), half);
+        }
       } finally {
         await target.close();
       }
@@ -247,7 +263,7 @@ export function renderCompare(result: CompareResult, options: Pick<CompareOption
     table.push([
       row.system,
       detail?.protocol ?? '',
-      workloadLabel(row.workload),
+      workloadLabel(row.workload) + (row.ratePerSec === null ? '' : ` @ ${formatRate(row.ratePerSec)}/s`),
       row.consistency,
       row.fsync,
       formatRate(row.opsPerSec),
@@ -268,6 +284,8 @@ export function renderCompare(result: CompareResult, options: Pick<CompareOption
     table.toString(),
     'x etcd / x redis: ops/s divided by the etcd (or redis) row of the same workload. bench CPU: the benchmark',
     "client's own CPU (% of one core); near 100% the client, not the store, limits the row.",
+    'workload @ N/s: the same workload on a fixed schedule at half the throughput of the row above (open loop: each',
+    'request is timed from when it was due, so a stall is charged to every request queued behind it).',
     'etcd: `one` = serializable range (a member\'s local state), otherwise linearizable; quorumkv RF 3 on 3 nodes.',
   ];
   for (const skipped of result.skipped) lines.push(`skipped ${skipped.system}: ${skipped.reason}`);

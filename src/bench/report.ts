@@ -44,6 +44,8 @@ export interface BenchReport extends PhaseReport {
   readonly clients: number;
   readonly durationS: number | null;
   readonly operations: number | null;
+  /** The schedule's requests per second (open loop), or null when the clients went as fast as they could. */
+  readonly targetRatePerSec: number | null;
   readonly seed: number;
   /** The load phase (`--load`), when there was one. */
   readonly load: PhaseReport | null;
@@ -97,7 +99,8 @@ export function renderBenchReport(report: BenchReport): string {
   const lines: string[] = [];
   lines.push(
     `${report.system} via ${report.protocol} at ${report.target}: workload ${report.workload}, ${report.distribution} over ${report.keys.toLocaleString('en-US')} keys, ` +
-      `${report.valueSize} B values, ${report.clients} clients, consistency ${report.consistency}`,
+      `${report.valueSize} B values, ${report.clients} clients, consistency ${report.consistency}` +
+      (report.targetRatePerSec === null ? '' : `, at ${formatRate(report.targetRatePerSec)} requests/s (latency from when each was due)`),
   );
   if (report.load) {
     lines.push(

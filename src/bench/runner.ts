@@ -1,7 +1,10 @@
-// The closed-loop driver: C clients, each with one request in flight, each sending its next request as
-// soon as the previous one answers (YCSB's and redis-benchmark's model). It stops after a duration or
-// an operation count, waits for the requests in flight, and returns what it saw: an HDR histogram of
-// latencies (overall and per operation kind), completions per second, and errors by kind.
+// The driver: C clients, each with one request in flight. Closed loop by default: each client sends its
+// next request as soon as the previous one answers (YCSB's and redis-benchmark's model). With a rate,
+// requests are due on a fixed schedule (request n at start + n / rate) and each is timed from when it
+// was due, not from when a client got round to sending it (wrk2's correction for coordinated omission):
+// a store that stalls is charged for the requests that queued up behind the stall. It stops after a
+// duration or an operation count, waits for the requests in flight, and returns what it saw: an HDR
+// histogram of latencies (overall and per operation kind), completions per second, errors by kind.
 
 import type { Histogram } from 'hdr-histogram-js';
 import { newLatencyHistogram, recordLatencyMs } from './latency.js';
@@ -28,6 +31,8 @@ export interface RunLimits {
   readonly durationMs?: number | undefined;
   /** Stop after issuing this many requests. */
   readonly operations?: number | undefined;
+  /** Requests per second on a fixed schedule (open loop, up to `clients` in flight); closed loop when absent. */
+  readonly ratePerSec?: number | undefined;
 }
 
 export interface RunProgress {
@@ -36,8 +41,17 @@ export interface RunProgress {
   readonly elapsedMs: number;
 }
 
+/** One finished request, for a timeline: when it was due or sent, how long it took, whether it succeeded. */
+export interface RequestRecord {
+  readonly startMs: number;
+  readonly latencyMs: number;
+  readonly ok: boolean;
+}
+
 export interface RunHooks {
   readonly signal?: AbortSignal | undefined;
+  /** Called for every finished request; times are ms since the run started. */
+  readonly onRequest?: ((record: RequestRecord) => void) | undefined;
   readonly onProgress?: ((progress: RunProgress) => void) | undefined;
   readonly progressIntervalMs?: number;
 }
@@ -61,8 +75,10 @@ export interface RunResult {
   readonly clientCpuPercent: number;
 }
 
-/** Runs `clients` closed-loop clients against the target until a limit is met or the signal aborts. */
-export async function runClosedLoop(
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Runs `clients` clients against the target until a limit is met or the signal aborts. */
+export async function runClients(
   target: BenchTarget,
   source: OperationSource,
   value: Uint8Array,
@@ -92,9 +108,18 @@ export async function runClosedLoop(
   const progress = () => hooks.onProgress?.({ completed, errors, elapsedMs: performance.now() - start });
   const ticker = hooks.onProgress ? setInterval(progress, hooks.progressIntervalMs ?? 250) : undefined;
 
+  const intervalMs = limits.ratePerSec === undefined ? 0 : 1000 / limits.ratePerSec;
+  let slots = 0;
   const client = async (index: number) => {
     while (!stopped && issued < operationsMax) {
-      const began = performance.now();
+      let began = performance.now();
+      if (intervalMs > 0) {
+        const due = start + slots++ * intervalMs;
+        if (due >= deadline) break;
+        if (due > began) await sleep(due - began);
+        if (stopped) break;
+        began = due;
+      }
       if (began >= deadline) break;
       const operation = source.next(index);
       if (operation === undefined) break;
@@ -125,7 +150,9 @@ export async function runClosedLoop(
         while (perSecond.length <= second) perSecond.push(0);
         perSecond[second] = (perSecond[second] as number) + 1;
         completed++;
+        hooks.onRequest?.({ startMs: began - start, latencyMs: ms, ok: true });
       } catch (error) {
+        hooks.onRequest?.({ startMs: began - start, latencyMs: performance.now() - began, ok: false });
         errors++;
         const kind = errorKind(error);
         errorsByKind[kind] = (errorsByKind[kind] ?? 0) + 1;

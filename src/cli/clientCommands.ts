@@ -15,6 +15,8 @@ export interface ClientOptions {
   readonly token?: string | undefined;
   readonly json?: boolean;
   readonly consistency?: string;
+  /** put: time to live in seconds (`--ttl 30`, `--ttl 0.5`). */
+  readonly ttl?: string;
 }
 
 export class CliError extends Error {
@@ -107,14 +109,25 @@ export async function runCommand(options: ClientOptions, work: () => Promise<voi
 }
 
 export async function putCommand(options: ClientOptions, key: string, value: string): Promise<unknown> {
-  return withClient(options, async (client) => ({ status: 'success', ...(await client.put(key, value, levelOf(options))) }));
+  const ttl = ttlOf(options);
+  return withClient(options, async (client) => ({ status: 'success', ...(await client.put(key, value, { ...levelOf(options), ...ttl })) }));
 }
 
-export async function getCommand(options: ClientOptions, key: string): Promise<{ key: string; value: string; version: string | null }> {
+/** --ttl in seconds as the client's ttlMs; anything but a positive number is a usage error. */
+function ttlOf(options: ClientOptions): { ttlMs?: number } {
+  if (options.ttl === undefined) return {};
+  const seconds = Number(options.ttl);
+  if (options.ttl.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new CliError(`--ttl must be a positive number of seconds, got "${options.ttl}"`, exitCodes.usage);
+  }
+  return { ttlMs: Math.ceil(seconds * 1000) };
+}
+
+export async function getCommand(options: ClientOptions, key: string): Promise<{ key: string; value: string; version: string | null; expiresAt?: string }> {
   return withClient(options, async (client) => {
     const entry = await client.get(key, levelOf(options));
     if (!entry) throw new CliError(`Key ${key} not found`, exitCodes.notFound, { code: 'NOT_FOUND', key });
-    return { key, value: entry.text(), version: entry.version };
+    return { key, value: entry.text(), version: entry.version, ...(entry.expiresAtMs === null ? {} : { expiresAt: new Date(entry.expiresAtMs).toISOString() }) };
   });
 }
 

@@ -33,6 +33,7 @@ export function registerKeyCommands(program: Command): void {
     .argument('<key>')
     .argument('<value>')
     .option('--consistency <level>', 'one, quorum or all')
+    .option('--ttl <seconds>', 'expire the key after this many seconds')
     .action(async (key: string, value: string, options: ClientOptions) =>
       runClient(options, async () => {
         const result = await putCommand(options, key, value);

@@ -5,7 +5,7 @@
 
 import { errorFromResponse, QuorumKvError, serverErrorCodes, type ServerErrorCode } from './errors.js';
 import type { QuorumKvClient } from './client.js';
-import { getResult } from './client.js';
+import { getResult, ttlSecondsOf } from './client.js';
 import type { BatchOp, BatchResult, RequestOptions } from './types.js';
 
 /** Operations in one batch() call, sent in chunks; bounds the client's memory. */
@@ -50,9 +50,12 @@ async function sendChunk(client: QuorumKvClient, ops: readonly BatchOp[], option
     JSON.stringify({
       ops: ops.map((op) =>
         op.op === 'put'
-          ? typeof op.value === 'string'
-            ? { op: 'put', key: op.key, value: op.value }
-            : { op: 'put', key: op.key, valueBase64: Buffer.from(op.value).toString('base64') }
+          ? {
+              op: 'put',
+              key: op.key,
+              ...(typeof op.value === 'string' ? { value: op.value } : { valueBase64: Buffer.from(op.value).toString('base64') }),
+              ...(op.ttlMs === undefined ? {} : { ttl: Number(ttlSecondsOf(op.ttlMs)) }),
+            }
           : { op: op.op, key: op.key },
       ),
       ...(consistency ? { consistency } : {}),
@@ -84,7 +87,8 @@ function batchResult(op: BatchOp, raw: Record<string, unknown>, node: string): B
   if (op.op === 'get') {
     if (raw.found !== true) return { op: 'get', key: op.key, ok: true, value: null };
     const bytes = typeof raw.valueBase64 === 'string' ? new Uint8Array(Buffer.from(raw.valueBase64, 'base64')) : textEncoder.encode(String(raw.value ?? ''));
-    return { op: 'get', key: op.key, ok: true, value: getResult(op.key, bytes, String(raw.version), Number(raw.replicasAnswered ?? 0)) };
+    const expiresAtMs = typeof raw.expiresAt === 'number' ? raw.expiresAt : null;
+    return { op: 'get', key: op.key, ok: true, value: getResult(op.key, bytes, String(raw.version), Number(raw.replicasAnswered ?? 0), expiresAtMs) };
   }
   return { op: op.op, key: op.key, ok: true, version: String(raw.version) };
 }

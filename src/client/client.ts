@@ -21,6 +21,7 @@ import {
   type PrototypeRead,
   type ReplicasView,
   type RequestOptions,
+  type PutOptions,
   type WriteOptions,
   type WriteResult,
 } from './types.js';
@@ -70,7 +71,8 @@ export class QuorumKvClient {
     if (response.status !== 200) throw errorFromResponse(response.status, response.body, response.node);
     const version = header(response, versionHeader);
     if (version === undefined) throw badResponse(response, `no ${versionHeader} header`);
-    return getResult(key, response.body, version, Number(header(response, 'x-quorumkv-replicas-answered') ?? 0));
+    const expires = header(response, 'x-quorumkv-expires-at');
+    return getResult(key, response.body, version, Number(header(response, 'x-quorumkv-replicas-answered') ?? 0), expires === undefined ? null : Number(expires));
   }
 
   /** The value of `key` as UTF-8 text, or null when absent. */
@@ -83,9 +85,10 @@ export class QuorumKvClient {
    * the next node; if the first had in fact applied it, the second stores the same value again with a
    * newer version, which last-writer-wins makes harmless.
    */
-  async put(key: string, value: string | Uint8Array, options: WriteOptions = {}): Promise<WriteResult> {
+  async put(key: string, value: string | Uint8Array, options: PutOptions = {}): Promise<WriteResult> {
     const body = typeof value === 'string' ? textEncoder.encode(value) : value;
-    const json = await this.json({ method: 'PUT', path: kvPath(key, this.query(options, true)), body, retry: 'always' }, options);
+    const query = this.query(options, true, ttlSecondsOf(options.ttlMs));
+    const json = await this.json({ method: 'PUT', path: kvPath(key, query), body, retry: 'always' }, options);
     return writeResult(key, json);
   }
 
@@ -209,8 +212,9 @@ export class QuorumKvClient {
   }
 
   /** `?consistency=&timeout=&sloppy=` from the call's options and the client's defaults. */
-  query(options: WriteOptions, write = false): string {
+  query(options: WriteOptions, write = false, ttlSeconds?: string): string {
     const params = new URLSearchParams();
+    if (ttlSeconds !== undefined) params.set('ttl', ttlSeconds);
     const consistency = this.levelFor(options);
     if (consistency) params.set('consistency', consistency);
     const timeout = this.serverTimeoutFor(options);
@@ -262,8 +266,17 @@ function memberUrl(http: string, answeredBy: URL): string {
   return `${answeredBy.protocol}//${unspecified ? answeredBy.hostname : host}:${port}`;
 }
 
-export function getResult(key: string, value: Uint8Array, version: string, replicasAnswered: number): GetResult {
-  return { key, value, version, replicasAnswered, text: () => textDecoder.decode(value) };
+export function getResult(key: string, value: Uint8Array, version: string, replicasAnswered: number, expiresAtMs: number | null): GetResult {
+  return { key, value, version, replicasAnswered, expiresAtMs, text: () => textDecoder.decode(value) };
+}
+
+/** A put's ttlMs as the route's `ttl` (seconds); a bad one is refused here, before anything is sent. */
+export function ttlSecondsOf(ttlMs: number | undefined): string | undefined {
+  if (ttlMs === undefined) return undefined;
+  if (!Number.isInteger(ttlMs) || ttlMs <= 0) {
+    throw new QuorumKvError('BAD_REQUEST', `ttlMs must be a positive whole number of milliseconds, got ${ttlMs}`, undefined);
+  }
+  return String(ttlMs / 1000);
 }
 
 function writeResult(key: string, json: Record<string, unknown>): WriteResult {

@@ -33,12 +33,19 @@ export interface WriteOptions extends RequestOptions {
   readonly sloppy?: boolean | undefined;
 }
 
+export interface PutOptions extends WriteOptions {
+  /** Time to live in ms: from then on the key reads as absent (by the coordinating node's clock). */
+  readonly ttlMs?: number | undefined;
+}
+
 export interface GetResult {
   readonly key: string;
   readonly value: Uint8Array;
   readonly version: string;
   /** How many replicas answered the read (0 when the server did not say). */
   readonly replicasAnswered: number;
+  /** When the value expires (ms since 1970), or null when it never does. */
+  readonly expiresAtMs: number | null;
   /** The value decoded as UTF-8. */
   text(): string;
 }
@@ -55,7 +62,7 @@ export interface DeleteResult extends WriteResult {
 }
 
 export type BatchOp =
-  | { readonly op: 'put'; readonly key: string; readonly value: string | Uint8Array }
+  | { readonly op: 'put'; readonly key: string; readonly value: string | Uint8Array; readonly ttlMs?: number }
   | { readonly op: 'get'; readonly key: string }
   | { readonly op: 'delete'; readonly key: string };
 

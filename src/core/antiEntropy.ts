@@ -12,7 +12,7 @@
 // They are paced by a key rate so that repair never starves client traffic.
 
 import type { CoreConfig } from './config.js';
-import type { AeDiffMessage, AeKeysMessage, AePushMessage, AeRangesMessage, AeSyncMessage, Message } from './messages.js';
+import type { AeBehindMessage, AeDiffMessage, AeKeysMessage, AePushMessage, AeRangesMessage, AeSyncMessage, Message } from './messages.js';
 import type { Placement } from './placement.js';
 import { shuffled, type Random } from './ports.js';
 import { entriesIn, hashRange, hashSegments, type PositionInterval, type RingRange } from './segments.js';
@@ -74,6 +74,7 @@ export class AntiEntropy {
   private readonly sessions = new Map<number, Session>();
   private readonly history: SessionProgress[] = [];
   private nextSessionId = 1;
+  private coReplicasOf: { readonly placement: Placement; readonly peers: readonly string[] } | undefined;
   private nextScheduledMs = 0;
   private peerOrder: string[] = [];
   keysRepaired = 0;
@@ -81,15 +82,18 @@ export class AntiEntropy {
   constructor(private readonly deps: AntiEntropyDeps) {}
 
   /** Members that share at least one range with this node on the serving ring. */
-  coReplicas(): string[] {
+  coReplicas(): readonly string[] {
     const placement = this.deps.placement();
+    // Asked on every tick while recovering; a placement never changes, so its answer is kept with it.
+    if (this.coReplicasOf?.placement === placement) return this.coReplicasOf.peers;
     const peers = new Set<string>();
     for (const range of placement.serving.ranges()) {
       const replicas = placement.serving.walk(range.end, placement.servingCount);
       if (!replicas.includes(this.deps.selfId)) continue;
       for (const id of replicas) if (id !== this.deps.selfId) peers.add(id);
     }
-    return [...peers].sort();
+    this.coReplicasOf = { placement, peers: [...peers].sort() };
+    return this.coReplicasOf.peers;
   }
 
   /** The ranges of the serving ring whose replicas include both this node and `peer`. */
@@ -189,6 +193,29 @@ export class AntiEntropy {
     return [...this.history];
   }
 
+  private layoutVersion(): number {
+    return this.deps.placement().layout.version;
+  }
+
+  /**
+   * A responder on an older layout than the initiator does not answer: it asks for the layout and
+   * says so, and the initiator ends the session (its owner starts another soon). So when a new
+   * replica streams a range from an old one (topology.ts), the old one already runs the new layout,
+   * and every write it accepted under the old layout is in what it sends: writes planned on older
+   * layouts it refuses from then on (node.ts).
+   */
+  private behind(initiator: string, session: number, initiatorLayout: number): boolean {
+    if (initiatorLayout <= this.layoutVersion()) return false;
+    this.deps.send(initiator, { kind: 'layout-pull' });
+    this.deps.send(initiator, { kind: 'ae-behind', session });
+    return true;
+  }
+
+  handleBehind(from: string, message: AeBehindMessage, nowMs: number): void {
+    const session = this.sessions.get(message.session);
+    if (session && session.peer === from) this.finish(session, 'failed', nowMs);
+  }
+
   // ---- initiator ------------------------------------------------------------------------------
 
   /** Sends the session's next message: more keys of differing segments, or the next chunk of ranges. */
@@ -200,7 +227,7 @@ export class AntiEntropy {
     const ranges = chunk.map((range) => ({ ...range, ...hashRange(this.deps.storage, range) }));
     session.awaiting = 'diff';
     session.lastHeardMs = nowMs;
-    this.deps.send(session.peer, { kind: 'ae-ranges', session: session.progress.id, ranges });
+    this.deps.send(session.peer, { kind: 'ae-ranges', session: session.progress.id, layout: this.layoutVersion(), ranges });
   }
 
   handleDiff(from: string, message: AeDiffMessage, nowMs: number): void {
@@ -242,7 +269,7 @@ export class AntiEntropy {
     }
     session.awaiting = 'sync';
     session.lastHeardMs = nowMs;
-    this.deps.send(session.peer, { kind: 'ae-keys', session: session.progress.id, segments, items });
+    this.deps.send(session.peer, { kind: 'ae-keys', session: session.progress.id, layout: this.layoutVersion(), segments, items });
   }
 
   handleSync(from: string, message: AeSyncMessage, nowMs: number): void {
@@ -281,6 +308,7 @@ export class AntiEntropy {
   // ---- responder ------------------------------------------------------------------------------
 
   handleRanges(from: string, message: AeRangesMessage): void {
+    if (this.behind(from, message.session, message.layout)) return;
     const ranges: { start: number; end: number }[] = [];
     const segments: { lo: number; hi: number; h1: number; h2: number }[] = [];
     for (const range of message.ranges) {
@@ -293,6 +321,7 @@ export class AntiEntropy {
   }
 
   handleKeys(from: string, message: AeKeysMessage): void {
+    if (this.behind(from, message.session, message.layout)) return;
     const theirs = new Map<string, Version>(message.items);
     const entries: Entry[] = [];
     const want: string[] = [];

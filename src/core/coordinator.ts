@@ -16,7 +16,7 @@ import type { HybridClock } from './hlc.js';
 import type { Message, ReadReply, WriteReply } from './messages.js';
 import type { Placement } from './placement.js';
 import { requiredReplicas, type ConsistencyLevel } from './quorum.js';
-import { mergeEntries, type Entry, type Version } from './version.js';
+import { makeEntry, mergeEntries, visibleEntry, type Entry, type Version } from './version.js';
 
 export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: QuorumError };
 export type Callback<T> = (result: Result<T>) => void;
@@ -26,6 +26,8 @@ export interface WriteOptions {
   /** Count hinted writes on fallback nodes toward W (sloppy quorum). */
   readonly sloppy?: boolean;
   readonly timeoutMs?: number;
+  /** The wall-clock millisecond from which the written value reads as deleted (values only). */
+  readonly expiresMs?: number;
 }
 
 export interface ReadOptions {
@@ -47,7 +49,10 @@ export interface WriteOutcome {
 }
 
 export interface ReadOutcome {
-  /** The newest entry among the answers; a tombstone, or undefined, means the key is absent. */
+  /**
+   * The newest entry among the answers; a tombstone, or undefined, means the key is absent. A value
+   * that has expired by the coordinator's clock is given as a tombstone of the same version.
+   */
   readonly entry: Entry | undefined;
   /** The replica whose answer was the newest (the first to give it). */
   readonly source: string | undefined;
@@ -138,14 +143,19 @@ class PendingWrite implements Operation {
   private version: Version;
   private restamps = 0;
   private answered = false;
+  /** The layout version the replicas below were chosen on. */
+  private layout = 0;
   /** The replica sets the write must reach a quorum in (one, or two during a topology change). */
-  private readonly sets: string[][];
-  private readonly owners: string[];
-  private readonly needed: number[];
+  private sets: string[][] = [];
+  private owners: string[] = [];
+  private needed: number[] = [];
   /** fallback node -> the owner it holds a hint for. */
   private readonly fallbacks = new Map<string, string>();
   private readonly acked = new Set<string>();
   private readonly replied = new Set<string>();
+  /** Re-plans after a replica refused the write for a newer layout. */
+  private replans = 0;
+  private replanOp = 0;
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -157,13 +167,23 @@ class PendingWrite implements Operation {
   ) {
     this.deadlineMs = deps.nowMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
     this.version = deps.clock.now();
-    const placement = deps.placement();
-    this.sets = placement.writeReplicaSets(key);
+    this.plan();
+  }
+
+  /** Chooses the replica sets, the acks each needs, and fallbacks for owners known down. */
+  private plan(): void {
+    const placement = this.deps.placement();
+    this.layout = placement.layout.version;
+    this.sets = placement.writeReplicaSets(this.key);
     this.owners = [...new Set(this.sets.flat())];
-    this.needed = this.sets.map((set) => requiredReplicas(options.consistency, set.length));
-    const down = this.owners.filter((id) => !deps.isAvailable(id));
+    this.needed = this.sets.map((set) => requiredReplicas(this.options.consistency, set.length));
+    this.fallbacks.clear();
+    const down = this.owners.filter((id) => !this.deps.isAvailable(id));
     // Fallbacks are looked up (a walk of the ring) only when an owner is down.
-    const spare = down.length === 0 ? [] : placement.fallbacksFor(key).filter((id) => !this.owners.includes(id) && deps.isAvailable(id));
+    const spare =
+      down.length === 0
+        ? []
+        : placement.fallbacksFor(this.key).filter((id) => !this.owners.includes(id) && this.deps.isAvailable(id));
     for (const owner of down) {
       const fallback = spare.shift();
       if (fallback === undefined) break;
@@ -186,13 +206,18 @@ class PendingWrite implements Operation {
   private send(): void {
     this.op = this.deps.nextOp();
     this.coordinator.register(this.op, this);
-    const entry: Entry = { key: this.key, version: this.version, value: this.value };
+    const entry = this.entry();
+    const layout = this.layout;
     for (const owner of this.owners) {
-      if (this.deps.isAvailable(owner)) this.deps.send(owner, { kind: 'write', op: this.op, entry });
+      if (this.deps.isAvailable(owner)) this.deps.send(owner, { kind: 'write', op: this.op, entry, layout });
     }
     for (const [fallback, owner] of this.fallbacks) {
-      this.deps.send(fallback, { kind: 'write', op: this.op, entry, hintFor: owner });
+      this.deps.send(fallback, { kind: 'write', op: this.op, entry, hintFor: owner, layout });
     }
+  }
+
+  private entry(): Entry {
+    return makeEntry(this.key, this.version, this.value, this.options.expiresMs);
   }
 
   /** Members of `set` that hold the write, counting an owner stood in for by a hint when sloppy. */
@@ -215,6 +240,7 @@ class PendingWrite implements Operation {
   onReply(from: string, message: WriteReply | ReadReply): void {
     if (message.kind !== 'write-reply') return;
     if (!this.owners.includes(from) && !this.fallbacks.has(from)) return;
+    if (message.layout !== undefined && !message.applied) return this.onNewerLayout(message.layout);
     this.replied.add(from);
     const holdsOurs = message.applied || message.current === this.version;
     if (holdsOurs) {
@@ -240,6 +266,35 @@ class PendingWrite implements Operation {
     this.acked.clear();
     this.replied.clear();
     this.send();
+  }
+
+  /**
+   * A replica runs a newer layout than the one this write was planned on. Once acknowledged, the write
+   * is answered already. Otherwise it is planned again on the newer layout (the replica sent it; it is
+   * adopted before, or soon after, this reply) and sent again with the same version, so the replicas
+   * that took it count again. Until the layout arrives, the write waits, checking at every tick.
+   */
+  private onNewerLayout(layout: number): void {
+    if (this.answered || this.replanOp !== 0) return;
+    if (this.replans >= this.deps.config.restampMax) {
+      return this.finish({ ok: false, error: new QuorumError('WRITE_CONTENTION', `write of "${this.key}" kept meeting newer layouts`, { layout }) });
+    }
+    this.coordinator.unregister(this.op);
+    this.replanOp = this.deps.nextOp();
+    const retry = (): void => {
+      if (this.answered) return;
+      if (this.deps.placement().layout.version < layout && this.deps.nowMs() < this.deadlineMs) {
+        this.coordinator.register(this.replanOp, { deadlineMs: this.deps.nowMs(), onReply: () => undefined, expire: retry });
+        return;
+      }
+      this.replanOp = 0;
+      this.replans += 1;
+      this.plan();
+      this.acked.clear();
+      this.replied.clear();
+      this.start();
+    };
+    this.coordinator.register(this.replanOp, { deadlineMs: this.deps.nowMs(), onReply: () => undefined, expire: retry });
   }
 
   private checkDone(): void {
@@ -275,7 +330,7 @@ class PendingWrite implements Operation {
   /** Keeps a hint here for every owner that neither took the write nor has a hint for it elsewhere. */
   private settle(): void {
     this.coordinator.unregister(this.op);
-    const entry: Entry = { key: this.key, version: this.version, value: this.value };
+    const entry = this.entry();
     for (const owner of this.owners) {
       if (owner === this.deps.selfId || this.acked.has(owner)) continue;
       const hinted = [...this.fallbacks].some(([fallback, forOwner]) => forOwner === owner && this.acked.has(fallback));
@@ -419,7 +474,7 @@ class PendingRead implements Operation {
     }
     for (const id of due) {
       this.repairsSent.set(id, entry.version);
-      this.deps.send(id, { kind: 'write', op: this.repairOp, entry });
+      this.deps.send(id, { kind: 'write', op: this.repairOp, entry, layout: this.deps.placement().layout.version });
     }
   }
 
@@ -444,7 +499,7 @@ class PendingRead implements Operation {
 
   private outcome(): ReadOutcome {
     return {
-      entry: this.newest,
+      entry: this.newest === undefined ? undefined : visibleEntry(this.newest, this.deps.nowMs()),
       source: this.source,
       replicasAnswered: this.replies.size,
       replicasRepaired: this.repaired,

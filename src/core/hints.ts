@@ -14,6 +14,8 @@ export interface HintDeliveryDeps {
   readonly isAvailable: (id: string) => boolean;
   /** Hints for a member that left the layout are dropped: its ranges were moved to new owners. */
   readonly isMember: (id: string) => boolean;
+  /** The version of the layout this node runs (a replica refuses writes sent on an older one). */
+  readonly layoutVersion: () => number;
   readonly send: (to: string, message: Message) => void;
   readonly nextOp: () => number;
 }
@@ -79,7 +81,7 @@ export class HintDelivery {
         deadlineMs: nowMs + this.deps.config.requestTimeoutMs,
       });
       this.inFlightPerTarget.set(target, (this.inFlightPerTarget.get(target) ?? 0) + 1);
-      this.deps.send(target, { kind: 'write', op, entry: hint.entry });
+      this.deps.send(target, { kind: 'write', op, entry: hint.entry, layout: this.deps.layoutVersion() });
     }
   }
 

@@ -15,20 +15,29 @@ export interface Envelope {
   readonly message: Message;
 }
 
-/** Replica write: apply `entry` (or keep it as a hint for `hintFor`, an unreachable owner). */
+/**
+ * Replica write: apply `entry` (or keep it as a hint for `hintFor`, an unreachable owner). `layout` is
+ * the version of the layout the sender chose its replicas by: a replica on a newer layout refuses it.
+ */
 export interface WriteMessage {
   readonly kind: 'write';
   readonly op: number;
   readonly entry: Entry;
   readonly hintFor?: string;
+  readonly layout: number;
 }
 
-/** `applied` false means the replica holds `current`, a version at least as new as the write's. */
+/**
+ * `applied` false means the replica holds `current`, a version at least as new as the write's, or,
+ * with `layout`, that it refused a write planned on an older layout than its own (it sends that
+ * layout along; the coordinator plans the write again on it).
+ */
 export interface WriteReply {
   readonly kind: 'write-reply';
   readonly op: number;
   readonly applied: boolean;
   readonly current?: Version;
+  readonly layout?: number;
 }
 
 export interface ReadMessage {
@@ -79,6 +88,8 @@ export interface LayoutPullMessage {
 export interface AeRangesMessage {
   readonly kind: 'ae-ranges';
   readonly session: number;
+  /** The initiator's layout version: a responder on an older one does not answer (antiEntropy.ts). */
+  readonly layout: number;
   readonly ranges: readonly { readonly start: number; readonly end: number; readonly h1: number; readonly h2: number }[];
 }
 
@@ -94,6 +105,7 @@ export interface AeDiffMessage {
 export interface AeKeysMessage {
   readonly kind: 'ae-keys';
   readonly session: number;
+  readonly layout: number;
   readonly segments: readonly { readonly lo: number; readonly hi: number }[];
   readonly items: readonly (readonly [string, Version])[];
 }
@@ -105,6 +117,12 @@ export interface AeSyncMessage {
   readonly entries: readonly Entry[];
   readonly want: readonly string[];
   readonly truncated: boolean;
+}
+
+/** The responder runs an older layout than the initiator: the session ends, to start again soon. */
+export interface AeBehindMessage {
+  readonly kind: 'ae-behind';
+  readonly session: number;
 }
 
 export interface AePushMessage {
@@ -161,6 +179,7 @@ export type Message =
   | AeKeysMessage
   | AeSyncMessage
   | AePushMessage
+  | AeBehindMessage
   | PurgeCheckMessage
   | PurgeCheckReply
   | LayoutChangeMessage

@@ -21,8 +21,8 @@ import type { Clock, Random } from './ports.js';
 import type { Storage } from './storage.js';
 import { TombstonePurger } from './tombstones.js';
 import { Topology, type LayoutChange, type TopologyStatus } from './topology.js';
-import { isWellFormed, loneSurrogate } from './validate.js';
-import type { Entry } from './version.js';
+import { isExpiry, isWellFormed, loneSurrogate } from './validate.js';
+import { visibleEntry, type Entry } from './version.js';
 
 export interface NodeDeps {
   readonly id: string;
@@ -41,6 +41,13 @@ export interface NodeDeps {
 const metaLayout = 'layout';
 const metaIncarnation = 'incarnation';
 const textEncoder = new TextEncoder();
+
+function checkExpiry(expiresMs: number | undefined): QuorumError | undefined {
+  if (expiresMs === undefined || isExpiry(expiresMs)) return undefined;
+  return new QuorumError('BAD_REQUEST', 'the expiry must be a whole number of milliseconds since 1970 that a version can hold', {
+    expiresMs: String(expiresMs),
+  });
+}
 
 /** A (re)started node is recovering until it has run anti-entropy with every live co-replica. */
 export interface RecoveryStatus {
@@ -131,6 +138,7 @@ export class QuorumNode {
       storage: deps.storage,
       isAvailable: (id) => this.membership.isAvailable(id),
       isMember: (id) => this.currentLayout.members.some((m) => m.id === id),
+      layoutVersion: () => this.currentLayout.version,
       send,
       nextOp: () => this.nextOp(),
     });
@@ -232,7 +240,7 @@ export class QuorumNode {
   // ---- client operations ------------------------------------------------------------------------
 
   put(key: string, value: Uint8Array, options: Partial<WriteOptions>, callback: Callback<WriteOutcome>): void {
-    const invalid = this.checkKey(key) ?? this.checkValue(value);
+    const invalid = this.checkKey(key) ?? this.checkValue(value) ?? checkExpiry(options.expiresMs);
     if (invalid) return callback({ ok: false, error: invalid });
     this.coordinator.write(key, value, this.writeOptions(options), callback);
   }
@@ -241,7 +249,7 @@ export class QuorumNode {
   remove(key: string, options: Partial<WriteOptions>, callback: Callback<WriteOutcome>): void {
     const invalid = this.checkKey(key);
     if (invalid) return callback({ ok: false, error: invalid });
-    this.coordinator.write(key, null, this.writeOptions(options), callback);
+    this.coordinator.write(key, null, this.writeOptions(options), callback); // a tombstone never expires
   }
 
   get(key: string, options: Partial<ReadOptions>, callback: Callback<ReadOutcome>): void {
@@ -332,6 +340,8 @@ export class QuorumNode {
         return this.antiEntropy.handleKeys(from, message);
       case 'ae-sync':
         return this.antiEntropy.handleSync(from, message, nowMs);
+      case 'ae-behind':
+        return this.antiEntropy.handleBehind(from, message, nowMs);
       case 'ae-push':
         return this.antiEntropy.handlePush(message);
       case 'purge-check':
@@ -341,8 +351,19 @@ export class QuorumNode {
     }
   }
 
-  /** Replica side of a write: apply it (or keep it as a hint), answer with what is now held. */
+  /**
+   * Replica side of a write: apply it (or keep it as a hint), answer with what is now held. A write
+   * planned on an older layout is refused, with the layout sent along: the replicas it chose may no
+   * longer be the key's, and a range this node held may already have been streamed to a new owner
+   * (simulator seed 20380: a write at `one` on a leaving node, accepted after its ranges moved, was
+   * lost when the change completed).
+   */
   private applyWrite(from: string, message: WriteMessage): void {
+    const layout = this.currentLayout.version;
+    if (message.layout < layout) {
+      this.send(from, { kind: 'layout', layout: this.currentLayout });
+      return this.send(from, { kind: 'write-reply', op: message.op, applied: false, layout });
+    }
     if (message.hintFor !== undefined && message.hintFor !== this.id) {
       this.hints.store(message.hintFor, message.entry, this.nowMs());
       return this.send(from, { kind: 'write-reply', op: message.op, applied: true });
@@ -487,9 +508,10 @@ export class QuorumNode {
     };
   }
 
-  /** Entries this node itself stores, in key order after `cursor`. */
+  /** Entries this node itself stores, in key order after `cursor`; expired values as tombstones. */
   localEntries(cursor: string | null, limit: number): Entry[] {
-    return this.storage.scan(cursor, limit);
+    const nowMs = this.nowMs();
+    return this.storage.scan(cursor, limit).map((entry) => visibleEntry(entry, nowMs));
   }
 
   // ---- plumbing ---------------------------------------------------------------------------------

@@ -54,7 +54,8 @@ export interface Storage {
   apply(entry: Entry): ApplyOutcome;
 
   /**
-   * Removes the key's tombstone if the held entry is still exactly that tombstone, and remembers
+   * Removes the key's tombstone if the held entry is still exactly that tombstone (or that value,
+   * expired at `nowMs`: an expired value is the tombstone of a delete made at its expiry), and remembers
    * (key, version) as the key's purge floor: `apply` refuses versions at or below a floor, so a stale
    * copy of the key arriving late (repair, hints) cannot bring it back.
    */
@@ -89,10 +90,16 @@ export interface Storage {
   /** Leaf hashes for leaves first..last inclusive; leaves absent from the result are empty (0, 0). */
   leafHashes(first: number, last: number): LeafHash[];
 
-  /** Tombstones whose version's wall clock is before `wallMsBefore`, in key order after `afterKey`. */
+  /**
+   * Tombstones whose version's wall clock is before `wallMsBefore`, and values whose expiry and version
+   * are both before it, in key order after `afterKey`: what may be purged once the grace period has
+   * passed (an expired value is deleted at its expiry, but never before it was written).
+   */
   tombstonesBefore(wallMsBefore: number, limit: number, afterKey?: string): Entry[];
 
   counts(): EntryCounts;
+  /** Values that carry an expiry, expired or not (until they are purged). */
+  countExpiring(): number;
 
   addHint(target: string, entry: Entry, createdMs: number): void;
   /** The oldest hints for `target`. */

@@ -65,9 +65,19 @@ export interface TopologyStatus {
 interface Fill {
   readonly layoutVersion: number;
   readonly plan: Map<string, RingRange[]>;
+  /** Each range gained, with the sources it streams from (computed once: checked on every tick). */
+  readonly pieces: readonly FillPiece[];
+  /** Finished sources a piece needs when some are dead: N - quorum + 1 of the serving replicas. */
+  readonly needed: number;
   readonly done: Set<string>;
   readonly sessions: Map<string, SessionProgress>;
   reportedMs: number;
+}
+
+interface FillPiece {
+  readonly sources: readonly string[];
+  /** 1 when this node already serves the piece: it is one of its sources itself. */
+  readonly selfServes: number;
 }
 
 interface Proposal {
@@ -128,8 +138,17 @@ function sameMembers(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((id) => b.includes(id));
 }
 
-export function fillers(layout: Layout): string[] {
-  return layout.members.map((m) => m.id).filter((id) => fillPlan(layout, id).size > 0);
+/** Layouts are never changed in place, so what is computed from one can be kept with it. */
+const fillersByLayout = new WeakMap<Layout, readonly string[]>();
+
+/** The members that fill ranges in the change under way (asked on every tick of the coordinator). */
+export function fillers(layout: Layout): readonly string[] {
+  let members = fillersByLayout.get(layout);
+  if (members === undefined) {
+    members = layout.members.map((m) => m.id).filter((id) => fillPlan(layout, id).size > 0);
+    fillersByLayout.set(layout, members);
+  }
+  return members;
 }
 
 export class Topology {
@@ -274,9 +293,7 @@ export class Topology {
   }
 
   private runFill(layout: Layout, nowMs: number): void {
-    if (!this.fill || this.fill.layoutVersion !== layout.version) {
-      this.fill = { layoutVersion: layout.version, plan: fillPlan(layout, this.deps.selfId), done: new Set(), sessions: new Map(), reportedMs: 0 };
-    }
+    if (!this.fill || this.fill.layoutVersion !== layout.version) this.fill = this.newFill(layout);
     const fill = this.fill;
     for (const [source, ranges] of fill.plan) {
       if (fill.done.has(source) || !this.deps.isAlive(source) || this.deps.antiEntropy.isRunningWith(source)) continue;
@@ -285,7 +302,7 @@ export class Topology {
       });
       if (progress) fill.sessions.set(source, progress);
     }
-    if (!this.isFilled(fill, layout)) return;
+    if (!this.isFilled(fill)) return;
     const coordinator = this.coordinator();
     if (coordinator === this.deps.selfId) this.handleMoveDone(this.deps.selfId, { kind: 'move-done', layoutVersion: layout.version });
     else if (coordinator !== undefined && nowMs - fill.reportedMs >= reportIntervalMs) {
@@ -298,28 +315,30 @@ export class Topology {
    * Filled when, for every range gained, enough serving replicas were streamed from that any write
    * acknowledged at quorum on the serving replicas is among them (N - quorum + 1 of them).
    */
-  private isFilled(fill: Fill, layout: Layout): boolean {
-    const placement = new Placement(layout);
-    const needed = placement.servingCount - requiredReplicas('quorum', placement.servingCount) + 1;
-    const sourcesByRange = new Map<string, string[]>();
-    for (const [source, ranges] of fill.plan) {
-      for (const range of ranges) {
-        const key = `${range.start}:${range.end}`;
-        const sources = sourcesByRange.get(key) ?? [];
-        sources.push(source);
-        sourcesByRange.set(key, sources);
-      }
-    }
-    for (const [range, sources] of sourcesByRange) {
-      const end = Number(range.slice(range.indexOf(':') + 1));
-      // A node that already serves the piece is one of its sources itself.
-      const selfServes = placement.serving.walk(end, placement.servingCount).includes(this.deps.selfId) ? 1 : 0;
+  private isFilled(fill: Fill): boolean {
+    for (const { sources, selfServes } of fill.pieces) {
       const done = sources.filter((s) => fill.done.has(s)).length + selfServes;
       const pendingAlive = sources.filter((s) => !fill.done.has(s) && this.deps.isAlive(s)).length;
       // Wait for every live source; with dead ones, settle for enough finished ones.
-      if (pendingAlive > 0 || done < Math.min(needed, sources.length + selfServes)) return false;
+      if (pendingAlive > 0 || done < Math.min(fill.needed, sources.length + selfServes)) return false;
     }
     return true;
+  }
+
+  private newFill(layout: Layout): Fill {
+    const current = this.deps.placement();
+    const placement = current.layout === layout ? current : new Placement(layout);
+    const plan = fillPlan(layout, this.deps.selfId);
+    const sourcesByEnd = new Map<number, string[]>();
+    for (const [source, ranges] of plan) {
+      for (const range of ranges) sourcesByEnd.set(range.end, [...(sourcesByEnd.get(range.end) ?? []), source]);
+    }
+    const pieces = [...sourcesByEnd].map(([end, sources]) => ({
+      sources,
+      selfServes: placement.serving.walk(end, placement.servingCount).includes(this.deps.selfId) ? 1 : 0,
+    }));
+    const needed = placement.servingCount - requiredReplicas('quorum', placement.servingCount) + 1;
+    return { layoutVersion: layout.version, plan, pieces, needed, done: new Set(), sessions: new Map(), reportedMs: 0 };
   }
 
   private maybeFinalize(layout: Layout): void {
@@ -362,7 +381,7 @@ export class Topology {
         rangesTotal: [...fill.plan.values()].reduce((sum, r) => sum + r.length, 0),
         keysReceived: sessions.reduce((sum, s) => sum + s.keysReceived, 0),
         bytesReceived: sessions.reduce((sum, s) => sum + s.bytesReceived, 0),
-        done: this.isFilled(fill, layout),
+        done: this.isFilled(fill),
       };
     }
     const done = this.reportedDone.get(layout.version) ?? new Set<string>();

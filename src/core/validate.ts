@@ -7,7 +7,7 @@ import { ringSize } from './hash.js';
 import { isStrategy, parseLayout } from './layout.js';
 import type { LayoutChange } from './topology.js';
 import { isSegment } from './segments.js';
-import { isVersion, type Entry } from './version.js';
+import { isVersion, wallMsMax, type Entry } from './version.js';
 
 /** A UTF-16 surrogate without its pair: such a key has no UTF-8 form and no store accepts it. */
 export const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -20,8 +20,14 @@ export function isEntry(value: unknown): value is Entry {
     entry.key.length > 0 &&
     !loneSurrogate.test(entry.key) &&
     isVersion(entry.version) &&
-    (entry.value === null || entry.value instanceof Uint8Array)
+    (entry.value === null || entry.value instanceof Uint8Array) &&
+    (entry.expiresMs === undefined || (entry.value !== null && isExpiry(entry.expiresMs)))
   );
+}
+
+/** A wall-clock millisecond a value can expire at: one a version's wall clock can hold. */
+export function isExpiry(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= wallMsMax;
 }
 
 const isOp = (value: unknown): boolean => Number.isSafeInteger(value);
@@ -75,15 +81,19 @@ function isKeyVersion(value: unknown): boolean {
   return Array.isArray(value) && value.length === 2 && isKey(value[0]) && isVersion(value[1]);
 }
 const isSeq = (value: unknown): boolean => Number.isInteger(value);
+const isLayoutVersion = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
 
 /** Whether `message` has the fields its kind requires (extra fields are ignored). */
 export function isWellFormed(message: Message): boolean {
   const m = message as unknown as Record<string, unknown>;
   switch (message.kind) {
     case 'write':
-      return isOp(m.op) && isEntry(m.entry) && (m.hintFor === undefined || typeof m.hintFor === 'string');
+      return isOp(m.op) && isEntry(m.entry) && (m.hintFor === undefined || typeof m.hintFor === 'string') && isLayoutVersion(m.layout);
     case 'write-reply':
-      return isOp(m.op) && typeof m.applied === 'boolean' && (m.current === undefined || isVersion(m.current));
+      return (
+        isOp(m.op) && typeof m.applied === 'boolean' && (m.current === undefined || isVersion(m.current)) &&
+        (m.layout === undefined || isLayoutVersion(m.layout))
+      );
     case 'read':
       return isOp(m.op) && typeof m.key === 'string' && m.key.length > 0;
     case 'read-reply':
@@ -98,13 +108,15 @@ export function isWellFormed(message: Message): boolean {
     case 'layout-pull':
       return true;
     case 'ae-ranges':
-      return isSession(m.session) && isArrayOf(m.ranges, isHashedRange);
+      return isSession(m.session) && isLayoutVersion(m.layout) && isArrayOf(m.ranges, isHashedRange);
     case 'ae-diff':
       return isSession(m.session) && isArrayOf(m.ranges, isRange) && isArrayOf(m.segments, isHashedSegment);
     case 'ae-keys':
-      return isSession(m.session) && isArrayOf(m.segments, isSegment) && isArrayOf(m.items, isKeyVersion);
+      return isSession(m.session) && isLayoutVersion(m.layout) && isArrayOf(m.segments, isSegment) && isArrayOf(m.items, isKeyVersion);
     case 'ae-sync':
       return isSession(m.session) && isArrayOf(m.entries, isEntry) && isArrayOf(m.want, isKey) && typeof m.truncated === 'boolean';
+    case 'ae-behind':
+      return isSession(m.session);
     case 'ae-push':
       return isArrayOf(m.entries, isEntry);
     case 'purge-check':

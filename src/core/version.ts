@@ -60,15 +60,39 @@ export function wallMsOf(version: Version): number {
   return parseInt(version.slice(0, wallDigits), 16);
 }
 
-/** A stored entry: a value, or a tombstone (value null) left by a delete. */
+/**
+ * A stored entry: a value, or a tombstone (value null) left by a delete. A value may carry an expiry:
+ * the wall-clock millisecond from which it reads as deleted (Redis's EX/PX, `?ttl=` over HTTP). The
+ * expiry belongs to the write, like its value: changing it is a new write with a new version.
+ */
 export interface Entry {
   readonly key: string;
   readonly version: Version;
   readonly value: Uint8Array | null;
+  /** Absent when the value never expires; never present on a tombstone. */
+  readonly expiresMs?: number;
+}
+
+/** Builds an entry, leaving `expiresMs` out (not undefined) when the value does not expire. */
+export function makeEntry(key: string, version: Version, value: Uint8Array | null, expiresMs?: number): Entry {
+  return value === null || expiresMs === undefined ? { key, version, value } : { key, version, value, expiresMs };
 }
 
 export function isTombstone(entry: Entry): boolean {
   return entry.value === null;
+}
+
+/** Whether the entry's value has expired at `nowMs` (a tombstone never "expires": it is deleted). */
+export function isExpired(entry: Entry, nowMs: number): boolean {
+  return entry.expiresMs !== undefined && nowMs >= entry.expiresMs;
+}
+
+/**
+ * What readers see at `nowMs`: an expired value reads as the tombstone of a delete made at its expiry
+ * (same version, no value). Replicas keep the entry itself until it is purged like a tombstone.
+ */
+export function visibleEntry(entry: Entry, nowMs: number): Entry {
+  return isExpired(entry, nowMs) ? { key: entry.key, version: entry.version, value: null } : entry;
 }
 
 /**

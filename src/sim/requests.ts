@@ -13,6 +13,7 @@ import type { Scheduler } from './scheduler.js';
 import type { Trace } from './trace.js';
 
 const textEncoder = new TextEncoder();
+const expiredValue = textEncoder.encode('expired');
 const textDecoder = new TextDecoder();
 
 /** How long past its timeout a client waits for an answer before it gives up on the coordinator. */
@@ -30,6 +31,14 @@ export interface RequestSpec {
   readonly purpose: Purpose;
   readonly sloppy?: boolean;
   readonly waitForAll?: boolean;
+  /**
+   * For deletes: send a write whose value expired long ago (expiresMs 0, past on every clock) instead
+   * of a tombstone. To every reader that is a delete, so the checkers hold it to a delete's rules, and
+   * it takes expiry through the whole path (hints, repair, anti-entropy, purging like a tombstone).
+   * Default: every other delete of the random workload, by operation index (not the PRNG, so seeds
+   * keep their sequence of choices).
+   */
+  readonly asExpiredWrite?: boolean;
 }
 
 export interface RequestDeps {
@@ -86,12 +95,13 @@ export class Requests {
         lost,
       );
     } else {
-      const bytes = spec.kind === 'put' ? textEncoder.encode(spec.value ?? '') : null;
+      const expiredPut = spec.kind === 'delete' && (spec.asExpiredWrite ?? (spec.purpose === 'workload' && op.index % 2 === 1));
+      const bytes = spec.kind === 'put' ? textEncoder.encode(spec.value ?? '') : expiredPut ? expiredValue : null;
       cluster.write(
         spec.node,
         spec.key,
         bytes,
-        { consistency: spec.level, ...(spec.sloppy ? { sloppy: true } : {}) },
+        { consistency: spec.level, ...(spec.sloppy ? { sloppy: true } : {}), ...(expiredPut ? { expiresMs: 0 } : {}) },
         (result) => finish(writeCompletion(result)),
         lost,
       );

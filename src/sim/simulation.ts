@@ -6,6 +6,7 @@
 import type { CoreConfig } from '../core/config.js';
 import type { Strategy } from '../core/layout.js';
 import { Placement } from '../core/placement.js';
+import { visibleEntry } from '../core/version.js';
 import type { ConsistencyLevel } from '../core/quorum.js';
 import { checkConvergence } from './checkers/convergence.js';
 import type { KeyState, StoredState } from './checkers/index.js';
@@ -176,7 +177,9 @@ export class Simulation {
       const stored = new Map<string, StoredState>();
       for (const id of this.cluster.ids) {
         const storage = this.cluster.storageOf(id);
-        const entry = storage.get(key);
+        const held = storage.get(key);
+        // An expired value is a delete (requests.ts sends some deletes that way).
+        const entry = held === undefined ? undefined : visibleEntry(held, this.nowMs);
         const purgeFloor = storage.purgeFloor(key);
         stored.set(id, {
           ...(entry !== undefined

@@ -7,7 +7,7 @@
 import { assert } from '../core/assert.js';
 import { itemHash, leafOf, ringPosition } from '../core/hash.js';
 import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PositionedEntry, Storage } from '../core/storage.js';
-import { wallMsOf, type Entry, type Version } from '../core/version.js';
+import { isExpired, makeEntry, wallMsOf, type Entry, type Version } from '../core/version.js';
 import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange, checkVersion } from './records.js';
 
 /**
@@ -115,6 +115,8 @@ export class MemoryStorage implements Storage {
   private keys = new SortedArray<string>(compareUtf8);
   private positions = new SortedArray<PositionedKey>(comparePositioned);
   private tombstoneKeys = new SortedArray<string>(compareUtf8);
+  /** Keys whose value carries an expiry. */
+  private expiringKeys = new SortedArray<string>(compareUtf8);
   /** Only non-empty leaves are held, so results match SqliteStorage, which drops empty rows. */
   private leaves = new Map<number, LeafValue>();
   private floors = new Map<string, PurgeFloor>();
@@ -154,6 +156,7 @@ export class MemoryStorage implements Storage {
     copy.keys = this.keys.copy();
     copy.positions = this.positions.copy();
     copy.tombstoneKeys = this.tombstoneKeys.copy();
+    copy.expiringKeys = this.expiringKeys.copy();
     copy.leaves = new Map(this.leaves);
     copy.floors = new Map(this.floors);
     copy.hintsById = new Map(this.hintsById);
@@ -190,7 +193,7 @@ export class MemoryStorage implements Storage {
     checkMs(nowMs);
     return this.transaction(() => {
       const held = this.entries.get(key)?.entry;
-      if (held === undefined || held.value !== null || held.version !== version) return false;
+      if (held === undefined || held.version !== version || (held.value !== null && !isExpired(held, nowMs))) return false;
       this.xorIntoLeaf(held);
       this.setEntry(key, undefined);
       this.setFloor(key, { version, purgedMs: nowMs });
@@ -272,12 +275,24 @@ export class MemoryStorage implements Storage {
   tombstonesBefore(wallMsBefore: number, limit: number, afterKey?: string): Entry[] {
     this.assertOpen();
     checkLimit(limit);
-    const keys = this.tombstoneKeys.items;
+    const deleted = this.firstMatching(this.tombstoneKeys, limit, afterKey, (entry) => wallMsOf(entry.version) < wallMsBefore);
+    // An expired value counts as deleted at its expiry, but never before it was written.
+    const expired = this.firstMatching(
+      this.expiringKeys,
+      limit,
+      afterKey,
+      (entry) => (entry.expiresMs as number) < wallMsBefore && wallMsOf(entry.version) < wallMsBefore,
+    );
+    return [...deleted, ...expired].sort((a, b) => compareUtf8(a.key, b.key)).slice(0, limit);
+  }
+
+  /** The first `limit` entries of an index, after `afterKey`, that satisfy `matches`. */
+  private firstMatching(index: SortedArray<string>, limit: number, afterKey: string | undefined, matches: (entry: Entry) => boolean): Entry[] {
+    const keys = index.items;
     const result: Entry[] = [];
-    let index = afterKey === undefined ? 0 : this.tombstoneKeys.upperBound(afterKey);
-    for (; index < keys.length && result.length < limit; index++) {
-      const entry = this.heldEntry(keys[index] as string);
-      if (wallMsOf(entry.version) < wallMsBefore) result.push(entry);
+    for (let i = afterKey === undefined ? 0 : index.upperBound(afterKey); i < keys.length && result.length < limit; i++) {
+      const entry = this.heldEntry(keys[i] as string);
+      if (matches(entry)) result.push(entry);
     }
     return result;
   }
@@ -286,6 +301,11 @@ export class MemoryStorage implements Storage {
     this.assertOpen();
     const tombstones = this.tombstoneKeys.items.length;
     return { live: this.entries.size - tombstones, tombstones };
+  }
+
+  countExpiring(): number {
+    this.assertOpen();
+    return this.expiringKeys.items.length;
   }
 
   addHint(target: string, entry: Entry, createdMs: number): void {
@@ -420,6 +440,7 @@ export class MemoryStorage implements Storage {
       this.keys.remove(key);
       this.positions.remove({ position: held.position, key });
       if (held.entry.value === null) this.tombstoneKeys.remove(key);
+      if (held.entry.expiresMs !== undefined) this.expiringKeys.remove(key);
       this.entries.delete(key);
     }
     if (entry !== undefined) {
@@ -428,6 +449,7 @@ export class MemoryStorage implements Storage {
       this.keys.insert(key);
       this.positions.insert({ position, key });
       if (entry.value === null) this.tombstoneKeys.insert(key);
+      if (entry.expiresMs !== undefined) this.expiringKeys.insert(key);
     }
   }
 
@@ -484,7 +506,7 @@ function putOrDelete<K, V>(map: Map<K, V>, key: K, value: V | undefined): void {
  * out as plain Uint8Arrays like SqliteStorage's (`new Uint8Array`, because a Buffer's slice is a view).
  */
 function copyEntry(entry: Entry): Entry {
-  return { key: entry.key, version: entry.version, value: entry.value === null ? null : new Uint8Array(entry.value) };
+  return makeEntry(entry.key, entry.version, entry.value === null ? null : new Uint8Array(entry.value), entry.expiresMs);
 }
 
 function copyHint(hint: Hint): Hint {

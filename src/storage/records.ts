@@ -3,6 +3,7 @@
 
 import { assert } from '../core/assert.js';
 import { leafCount, ringSize } from '../core/hash.js';
+import { isExpiry } from '../core/validate.js';
 import { isVersion, type Entry } from '../core/version.js';
 
 /** With the `u` flag, a surrogate matches only when it is unpaired. */
@@ -22,6 +23,7 @@ export function checkEntry(entry: Entry): void {
   checkKey(entry.key);
   checkVersion(entry.version);
   assert(entry.value === null || entry.value instanceof Uint8Array, 'value must be a Uint8Array or null');
+  assert(entry.expiresMs === undefined || (entry.value !== null && isExpiry(entry.expiresMs)), 'expiresMs must be a wall-clock ms on a value');
 }
 
 export function checkMs(ms: number): void {

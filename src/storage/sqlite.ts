@@ -22,7 +22,9 @@ import Database from 'better-sqlite3';
 import { assert } from '../core/assert.js';
 import { itemHash, leafOf, ringPosition } from '../core/hash.js';
 import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PositionedEntry, Storage } from '../core/storage.js';
-import { isVersion, wallMsMax, type Entry, type Version } from '../core/version.js';
+import { isExpiry } from '../core/validate.js';
+import { isExpired, isVersion, wallMsMax, type Entry, type Version } from '../core/version.js';
+import { compareUtf8 } from './memory.js';
 import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange } from './records.js';
 
 export interface SqliteStorageOptions {
@@ -55,10 +57,10 @@ parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.cl
 `;
 
 /** The schema this code reads and writes; `PRAGMA user_version` holds the file's. */
-const schemaVersion = 1;
+export const schemaVersion = 2;
 
 /** migrations[i] takes a database from schema version i to i + 1. */
-const migrations: readonly string[] = [
+export const migrations: readonly string[] = [
   `
   CREATE TABLE entries (
     key TEXT PRIMARY KEY,
@@ -100,12 +102,19 @@ const migrations: readonly string[] = [
     value TEXT NOT NULL
   ) STRICT;
   `,
+  // 1 -> 2: values may expire (key expiry, Redis's EX/PX); NULL means never.
+  `
+  ALTER TABLE entries ADD COLUMN expires_ms INTEGER;
+  CREATE INDEX entries_expiring ON entries (key, expires_ms) WHERE expires_ms IS NOT NULL;
+  ALTER TABLE hints ADD COLUMN expires_ms INTEGER;
+  `,
 ];
 
 interface EntryRow {
   key: unknown;
   version: unknown;
   value: unknown;
+  expires_ms: unknown;
 }
 
 interface HeldRow extends EntryRow {
@@ -140,7 +149,7 @@ export class SqliteStorage implements Storage {
   private readonly commit: Database.Statement;
   private readonly rollback: Database.Statement;
   private readonly selectEntry: Database.Statement<[string], HeldRow>;
-  private readonly upsertEntry: Database.Statement<[string, number, string, Buffer | null, number, number]>;
+  private readonly upsertEntry: Database.Statement<[string, number, string, Buffer | null, number | null, number, number]>;
   private readonly deleteEntry: Database.Statement<[string]>;
   private readonly xorLeaf: Database.Statement<[number, number, number]>;
   private readonly deleteEmptyLeaf: Database.Statement<[number]>;
@@ -153,9 +162,11 @@ export class SqliteStorage implements Storage {
   private readonly scanRange: Database.Statement<[number, number, number], PositionedRow>;
   private readonly scanRangeAfter: Database.Statement<[number, number, number, string, number], PositionedRow>;
   private readonly selectTombstones: Database.Statement<[string, string, number], EntryRow>;
+  private readonly selectExpired: Database.Statement<[string, number, string, number], EntryRow>;
   private readonly countEntries: Database.Statement<[], { total: number }>;
   private readonly countTombstones: Database.Statement<[], { tombstones: number }>;
-  private readonly insertHint: Database.Statement<[string, string, string, Buffer | null, number]>;
+  private readonly countExpiringRows: Database.Statement<[], { expiring: number }>;
+  private readonly insertHint: Database.Statement<[string, string, string, Buffer | null, number | null, number]>;
   private readonly selectHints: Database.Statement<[string, number], HintRow>;
   private readonly deleteHint: Database.Statement<[number]>;
   private readonly deleteHintsBefore: Database.Statement<[number]>;
@@ -177,11 +188,11 @@ export class SqliteStorage implements Storage {
     this.commit = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
 
-    this.selectEntry = db.prepare('SELECT key, version, value, h1, h2 FROM entries WHERE key = ?');
+    this.selectEntry = db.prepare('SELECT key, version, value, expires_ms, h1, h2 FROM entries WHERE key = ?');
     this.upsertEntry = db.prepare(
-      `INSERT INTO entries (key, position, version, value, h1, h2) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO entries (key, position, version, value, expires_ms, h1, h2) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value,
-         h1 = excluded.h1, h2 = excluded.h2`,
+         expires_ms = excluded.expires_ms, h1 = excluded.h1, h2 = excluded.h2`,
     );
     this.deleteEntry = db.prepare('DELETE FROM entries WHERE key = ?');
 
@@ -204,30 +215,36 @@ export class SqliteStorage implements Storage {
     );
     this.deleteFloorsBefore = db.prepare('DELETE FROM purge_floors WHERE purged_ms < ?');
 
-    this.scanFromStart = db.prepare('SELECT key, version, value FROM entries ORDER BY key LIMIT ?');
-    this.scanAfterKey = db.prepare('SELECT key, version, value FROM entries WHERE key > ? ORDER BY key LIMIT ?');
+    this.scanFromStart = db.prepare('SELECT key, version, value, expires_ms FROM entries ORDER BY key LIMIT ?');
+    this.scanAfterKey = db.prepare('SELECT key, version, value, expires_ms FROM entries WHERE key > ? ORDER BY key LIMIT ?');
     this.scanRange = db.prepare(
-      `SELECT key, version, value, position FROM entries
+      `SELECT key, version, value, expires_ms, position FROM entries
        WHERE position >= ? AND position < ? ORDER BY position, key LIMIT ?`,
     );
     this.scanRangeAfter = db.prepare(
-      `SELECT key, version, value, position FROM entries
+      `SELECT key, version, value, expires_ms, position FROM entries
        WHERE position >= ? AND position < ? AND (position, key) > (?, ?) ORDER BY position, key LIMIT ?`,
     );
     // A version's first 12 characters are its wall clock in hex, so `version < bound` with a
     // 12-digit hex bound is exactly `wallMs < boundMs`.
     this.selectTombstones = db.prepare(
-      `SELECT key, version, value FROM entries
+      `SELECT key, version, value, expires_ms FROM entries
        WHERE value IS NULL AND key > ? AND version < ? ORDER BY key LIMIT ?`,
+    );
+    // An expired value counts as deleted at its expiry, but never before it was written.
+    this.selectExpired = db.prepare(
+      `SELECT key, version, value, expires_ms FROM entries
+       WHERE expires_ms IS NOT NULL AND key > ? AND expires_ms < ? AND version < ? ORDER BY key LIMIT ?`,
     );
     this.countEntries = db.prepare('SELECT count(*) AS total FROM entries');
     this.countTombstones = db.prepare('SELECT count(*) AS tombstones FROM entries WHERE value IS NULL');
+    this.countExpiringRows = db.prepare('SELECT count(*) AS expiring FROM entries WHERE expires_ms IS NOT NULL');
 
     this.insertHint = db.prepare(
-      'INSERT INTO hints (target, key, version, value, created_ms) VALUES (?, ?, ?, ?, ?)',
+      'INSERT INTO hints (target, key, version, value, expires_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.selectHints = db.prepare(
-      'SELECT id, target, key, version, value, created_ms FROM hints WHERE target = ? ORDER BY id LIMIT ?',
+      'SELECT id, target, key, version, value, expires_ms, created_ms FROM hints WHERE target = ? ORDER BY id LIMIT ?',
     );
     this.deleteHint = db.prepare('DELETE FROM hints WHERE id = ?');
     this.deleteHintsBefore = db.prepare('DELETE FROM hints WHERE created_ms < ?');
@@ -378,7 +395,7 @@ export class SqliteStorage implements Storage {
       const [h1, h2] = itemHash(entry.key, entry.version);
       // The leaf takes out the replaced item's hash and takes in the new one.
       this.xorIntoLeaf(leafOf(position), held === undefined ? h1 : h1 ^ held.h1, held === undefined ? h2 : h2 ^ held.h2);
-      this.upsertEntry.run(entry.key, position, entry.version, toBlob(entry.value), h1, h2);
+      this.upsertEntry.run(entry.key, position, entry.version, toBlob(entry.value), entry.expiresMs ?? null, h1, h2);
       return { applied: true };
     });
   }
@@ -389,7 +406,8 @@ export class SqliteStorage implements Storage {
     checkMs(nowMs);
     return this.write(() => {
       const held = this.selectEntry.get(key);
-      if (held === undefined || held.value !== null || held.version !== version) return false;
+      if (held === undefined || held.version !== version) return false;
+      if (held.value !== null && !isExpired(entryFromRow(held), nowMs)) return false;
       this.removeFromLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
       this.deleteEntry.run(key);
       this.upsertFloor.run(key, version, nowMs);
@@ -457,7 +475,14 @@ export class SqliteStorage implements Storage {
     checkLimit(limit);
     const bound = versionBoundBefore(wallMsBefore);
     if (bound === '') return [];
-    return this.selectTombstones.all(afterKey ?? '', bound, limit).map(entryFromRow);
+    const deleted = this.selectTombstones.all(afterKey ?? '', bound, limit);
+    const expired = this.selectExpired.all(afterKey ?? '', Math.ceil(wallMsBefore), bound, limit);
+    if (expired.length === 0) return deleted.map(entryFromRow);
+    // Two sorted lists, each the first `limit` of its kind: their merge holds the first `limit` overall.
+    return [...deleted, ...expired]
+      .map(entryFromRow)
+      .sort((a, b) => compareUtf8(a.key, b.key))
+      .slice(0, limit);
   }
 
   counts(): EntryCounts {
@@ -467,12 +492,17 @@ export class SqliteStorage implements Storage {
     return { live: total - tombstones, tombstones };
   }
 
+  countExpiring(): number {
+    this.assertOpen();
+    return this.countExpiringRows.get()?.expiring ?? 0;
+  }
+
   addHint(target: string, entry: Entry, createdMs: number): void {
     assert(target.length > 0, 'hint target must not be empty');
     checkEntry(entry);
     checkMs(createdMs);
     this.write(() => {
-      this.insertHint.run(target, entry.key, entry.version, toBlob(entry.value), createdMs);
+      this.insertHint.run(target, entry.key, entry.version, toBlob(entry.value), entry.expiresMs ?? null, createdMs);
     });
   }
 
@@ -600,7 +630,10 @@ function entryFromRow(row: EntryRow): Entry {
   const version = checkedVersion(row.version);
   if (row.value === null) return { key: row.key, version, value: null };
   assert(row.value instanceof Uint8Array, 'stored value is not a blob');
-  return { key: row.key, version, value: new Uint8Array(row.value.buffer, row.value.byteOffset, row.value.byteLength) };
+  const value = new Uint8Array(row.value.buffer, row.value.byteOffset, row.value.byteLength);
+  if (row.expires_ms === null || row.expires_ms === undefined) return { key: row.key, version, value };
+  assert(isExpiry(row.expires_ms), 'stored expiry is malformed');
+  return { key: row.key, version, value, expiresMs: row.expires_ms };
 }
 
 function checkedVersion(value: unknown): Version {

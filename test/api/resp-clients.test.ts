@@ -47,7 +47,6 @@ describe('ioredis (RESP2)', { timeout: 60_000 }, () => {
     assert.equal(await io.set('io:s', '3', 'XX', 'GET'), '1');
     assert.equal(await io.set('io:none', '3', 'XX'), null);
     assert.equal(await io.set('io:s', '4', 'KEEPTTL'), 'OK');
-    await assert.rejects(io.set('io:s', '5', 'EX', 10), /^ReplyError: ERR quorumkv does not support key expiry \(EX\/PX\/EXAT\/PXAT\)$/);
     await assert.rejects(io.call('set', 'io:s', '5', 'NX', 'XX'), /ERR syntax error/);
     assert.equal(await io.setnx('io:s', 'x'), 0);
     assert.equal(await io.setnx('io:n', 'x'), 1);
@@ -61,6 +60,90 @@ describe('ioredis (RESP2)', { timeout: 60_000 }, () => {
     assert.equal(await io.del('io:m1', 'io:missing', 'io:m1'), 1);
     assert.equal(await io.unlink('io:m2', 'io:m3'), 2);
     assert.deepEqual(await io.mget('io:m1', 'io:m2', 'io:m3', 'io:m4'), [null, null, null, 'z']);
+  });
+
+  test('key expiry: SET EX/PX/EXAT/PXAT/KEEPTTL, EXPIRE and friends, TTL and friends, PERSIST, GETEX, SETEX', async () => {
+    const [io, other] = [ioredis(0), ioredis(2)];
+    const nowS = Math.floor(Date.now() / 1000);
+    assert.equal(await io.set('ex:a', 'v', 'EX', 100), 'OK');
+    const ttl = await other.ttl('ex:a');
+    assert.ok(ttl >= 98 && ttl <= 100, `TTL through another node: ${ttl}`);
+    assert.match(await other.info('keyspace'), /db0:keys=\d+,expires=[1-9]\d*,/, 'INFO keyspace counts the expiring key');
+    const pttl = await other.pttl('ex:a');
+    assert.ok(pttl > 95_000 && pttl <= 100_000, `PTTL ${pttl}`);
+    assert.equal(await io.ttl('ex:missing'), -2);
+    await io.set('ex:plain', 'v');
+    assert.equal(await io.ttl('ex:plain'), -1);
+    assert.equal(await io.pexpiretime('ex:plain'), -1);
+
+    // KEEPTTL keeps it, a plain SET ends it; INCR and APPEND keep it.
+    assert.equal(await io.set('ex:a', 'w', 'KEEPTTL'), 'OK');
+    assert.ok((await other.ttl('ex:a')) > 90);
+    await io.set('ex:n', '1', 'PX', 100_000);
+    assert.equal(await io.incr('ex:n'), 2);
+    assert.equal(await io.append('ex:n', '0'), 2);
+    assert.ok((await other.pttl('ex:n')) > 90_000, 'INCR and APPEND kept the expiry');
+    assert.equal(await io.get('ex:n'), '20');
+    await io.set('ex:a', 'x');
+    assert.equal(await other.ttl('ex:a'), -1);
+
+    // EXAT and PXAT are absolute; EXPIRETIME reads them back.
+    await io.set('ex:at', 'v', 'EXAT', nowS + 1000);
+    assert.equal(await other.expiretime('ex:at'), nowS + 1000);
+    await io.set('ex:at', 'v', 'PXAT', (nowS + 2000) * 1000 + 123);
+    assert.equal(await other.pexpiretime('ex:at'), (nowS + 2000) * 1000 + 123);
+
+    // EXPIRE with NX/XX/GT/LT, PERSIST.
+    assert.equal(await io.expire('ex:plain', 500, 'XX'), 0);
+    assert.equal(await io.expire('ex:plain', 500, 'NX'), 1);
+    assert.equal(await io.expire('ex:plain', 400, 'GT'), 0);
+    assert.equal(await io.expire('ex:plain', 600, 'GT'), 1);
+    assert.equal(await io.pexpire('ex:plain', 300_000, 'LT'), 1);
+    assert.ok((await other.ttl('ex:plain')) <= 300);
+    assert.equal(await io.expireat('ex:plain', nowS + 700), 1);
+    assert.equal(await other.expiretime('ex:plain'), nowS + 700);
+    assert.equal(await io.persist('ex:plain'), 1);
+    assert.equal(await io.persist('ex:plain'), 0);
+    assert.equal(await other.ttl('ex:plain'), -1);
+    assert.equal(await io.expire('ex:missing', 10), 0);
+    assert.equal(await io.persist('ex:missing'), 0);
+
+    // GETEX, SETEX, PSETEX.
+    assert.equal(await io.getex('ex:plain', 'EX', 50), 'v');
+    assert.ok((await other.ttl('ex:plain')) <= 50);
+    assert.equal(await io.getex('ex:plain', 'PERSIST'), 'v');
+    assert.equal(await other.ttl('ex:plain'), -1);
+    assert.equal(await io.getex('ex:missing'), null);
+    assert.equal(await io.setex('ex:se', 30, 'v'), 'OK');
+    assert.ok((await other.ttl('ex:se')) > 25);
+    assert.equal(await io.psetex('ex:pse', 30_000, 'v'), 'OK');
+    assert.ok((await other.pttl('ex:pse')) > 25_000);
+
+    // An expiry in the past deletes; a short one runs out and the key is gone everywhere.
+    assert.equal(await io.expire('ex:se', -1), 1);
+    assert.equal(await other.exists('ex:se'), 0);
+    assert.equal(await io.set('ex:short', 'v', 'PX', 300), 'OK');
+    assert.equal(await other.get('ex:short'), 'v');
+    const deadline = Date.now() + 10_000;
+    while ((await other.exists('ex:short')) === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await other.get('ex:short'), null);
+    assert.equal(await io.ttl('ex:short'), -2);
+    assert.equal(await io.type('ex:short'), 'none');
+    assert.deepEqual(await io.keys('ex:short*'), []);
+
+    // Redis's errors.
+    await assert.rejects(io.set('ex:e', 'v', 'EX', 0), /ERR invalid expire time in 'set' command/);
+    await assert.rejects(io.call('set', 'ex:e', 'v', 'PX', 'soon'), /ERR value is not an integer or out of range/);
+    await assert.rejects(io.call('set', 'ex:e', 'v', 'EX', '10', 'KEEPTTL'), /ERR syntax error/);
+    await assert.rejects(io.call('set', 'ex:e', 'v', 'EX', '10', 'PX', '10'), /ERR syntax error/);
+    await assert.rejects(io.call('expire', 'ex:a', '10', 'NX', 'XX'), /ERR NX and XX, GT or LT options at the same time are not compatible/);
+    await assert.rejects(io.call('expire', 'ex:a', '10', 'GT', 'LT'), /ERR GT and LT options at the same time are not compatible/);
+    await assert.rejects(io.call('expire', 'ex:a', '10', 'SOON'), /ERR Unsupported option SOON/);
+    await assert.rejects(io.call('expire', 'ex:a', '9223372036854775807'), /ERR invalid expire time in 'expire' command/);
+    await assert.rejects(io.call('setex', 'ex:e', '0', 'v'), /ERR invalid expire time in 'setex' command/);
+    await assert.rejects(io.call('getex', 'ex:a', 'EX'), /ERR syntax error/);
+    await assert.rejects(io.call('getex', 'ex:a', 'PX', '-5'), /ERR invalid expire time in 'getex' command/);
+    assert.equal(await io.exists('ex:e'), 0, 'a refused SET wrote nothing');
   });
 
   test('counters and APPEND, with Redis errors for what is not an integer', async () => {

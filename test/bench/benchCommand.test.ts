@@ -93,6 +93,33 @@ describe('quorumkv bench against a 3-node local cluster', () => {
     assert.ok(report.byOperation.insert);
   });
 
+  it('runs on a fixed schedule with --rate: exactly duration x rate requests', async () => {
+    const args = ['bench', '--target', target, '--workload', 'insert', '--duration', '2', '--rate', '50', '--clients', '4', '--json'];
+    const { code, stdout, stderr } = await runCli(args);
+    assert.equal(code, 0, stderr);
+    const report = JSON.parse(stdout) as { ops: number; errors: number; targetRatePerSec: number };
+    assert.equal(report.ops + report.errors, 100);
+    assert.equal(report.targetRatePerSec, 50);
+  });
+
+  it('bench failover kills and restarts a node of its own cluster and reports three windows', { timeout: 120_000 }, async () => {
+    const args = ['bench', 'failover', '--duration', '3', '--rate', '50', '--keys', '100', '--clients', '4', '--json'];
+    const { code, stdout, stderr } = await runCli(args);
+    assert.equal(code, 0, stderr);
+    const result = JSON.parse(stdout) as {
+      ratePerSec: number;
+      killedNode: string;
+      windows: { name: string; requests: number; errors: number; stalled: number; latency: { p99Ms: number } }[];
+      slowest: unknown[];
+    };
+    assert.equal(result.ratePerSec, 50);
+    assert.equal(result.killedNode, '2');
+    assert.deepEqual(result.windows.map((w) => w.name), ['before the kill', 'node down', 'after the restart']);
+    assert.equal(result.windows.reduce((sum, w) => sum + w.requests, 0), 150);
+    assert.ok(result.windows.every((w) => typeof w.stalled === 'number' && typeof w.latency.p99Ms === 'number'));
+    assert.equal(result.slowest.length, 5);
+  });
+
   it('counts failed requests by kind, and exits 1 when none succeeded', async () => {
     const closed = await processes.freePort(); // nothing listens there
     const { code, stdout } = await runCli(['bench', '--target', `http://127.0.0.1:${closed}`, '--ops', '20', '--clients', '2', '--json', '--workload', 'c']);

@@ -105,6 +105,7 @@ describe('HDR percentile report', () => {
       clients: 4,
       durationS: 2,
       operations: null,
+      targetRatePerSec: null,
       seed: 1,
       load: null,
       ...phase,
@@ -165,7 +166,7 @@ describe('bench compare', () => {
 
   it('divides a row by the etcd and redis rows of the same workload', () => {
     const row = (system: string, workload: string, opsPerSec: number) => ({
-      system, target: '', workload, consistency: '', fsync: '', opsPerSec, p50Ms: 0, p95Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, errors: 0,
+      system, target: '', workload, consistency: '', fsync: '', opsPerSec, p50Ms: 0, p95Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, errors: 0, ratePerSec: null,
     });
     const detail = (spec: string) => ({ spec, protocol: '', errorsByKind: {}, outcome: undefined as never });
     const result: CompareResult = {

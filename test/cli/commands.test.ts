@@ -39,6 +39,14 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     const missingJson = await cli('get', 'color', '--json');
     assert.equal(missingJson.code, 1);
     assert.equal((JSON.parse(missingJson.stdout) as { error: string }).error, 'Key color not found');
+
+    assert.equal((await cli('put', 'session', 'abc', '--ttl', '600')).code, 0);
+    const expiring = await json('get', 'session');
+    const expiresAt = Date.parse(String(expiring.expiresAt));
+    assert.ok(expiresAt > Date.now() + 500_000 && expiresAt <= Date.now() + 600_000, `expiresAt ${String(expiring.expiresAt)}`);
+    const badTtl = await cli('put', 'session', 'abc', '--ttl', 'soon');
+    assert.equal(badTtl.code, 2);
+    assert.match(badTtl.stderr, /--ttl must be a positive number of seconds/);
   });
 
   it('usage errors exit with 2', { timeout: testTimeoutMs }, async () => {

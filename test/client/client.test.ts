@@ -83,6 +83,31 @@ describe('typed client against a 3-node cluster', { timeout: 10 * testTimeoutMs 
     await kv.delete('never-written');
   });
 
+  it('puts with a time to live; the key reads as absent once it runs out', { timeout: testTimeoutMs }, async () => {
+    const before = Date.now();
+    await kv.put('ttl:long', 'stays a while', { ttlMs: 60_000 });
+    const read = await kv.get('ttl:long');
+    assert.ok(read && read.expiresAtMs !== null);
+    assert.ok(read.expiresAtMs >= before + 60_000 && read.expiresAtMs <= Date.now() + 60_000, `expiresAtMs ${read.expiresAtMs}`);
+    await kv.put('ttl:long', 'for good');
+    assert.equal((await kv.get('ttl:long'))?.expiresAtMs, null, 'a write without ttlMs ends the expiry');
+
+    await kv.put('ttl:short', 'brief', { ttlMs: 300 });
+    assert.equal(await kv.getText('ttl:short'), 'brief');
+    await waitFor(async () => (await kv.get('ttl:short')) === null, 10_000, 'the short-lived key to expire');
+
+    const [put, got] = await kv.batch([
+      { op: 'put', key: 'ttl:batch', value: 'b', ttlMs: 60_000 },
+      { op: 'get', key: 'ttl:batch' },
+    ]);
+    assert.ok(put?.ok);
+    assert.ok(got?.op === 'get' && got.ok && got.value !== null && got.value.expiresAtMs !== null && got.value.expiresAtMs > Date.now());
+    await rejectsWith(kv.put('ttl:bad', 'x', { ttlMs: -5 }), 'BAD_REQUEST');
+    const raw = await fetch(`${cluster.front}/v1/kv/ttl:bad?ttl=soon`, { method: 'PUT', body: 'x' });
+    assert.equal(raw.status, 400);
+    assert.match(((await raw.json()) as { message: string }).message, /ttl must be a positive number of seconds/);
+  });
+
   it('keys may hold any characters', { timeout: testTimeoutMs }, async () => {
     for (const key of ['a/b c?d%e#f', 'été ☃', 'x&y=z+w', '  spaced  ']) {
       await kv.put(key, `value of ${key}`);

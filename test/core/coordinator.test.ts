@@ -105,3 +105,63 @@ test('a read waiting for every replica does not wait the whole timeout for one t
   assert.equal(read.value.replicasAnswered, 2);
   assert.ok(cluster.nowMs - startedMs <= 200, `answered after ${cluster.nowMs - startedMs} ms`);
 });
+
+test('an expiring value reads as absent from its expiry on, then is purged everywhere like a tombstone', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { tombstoneGraceMs: 1000, tombstonePurgeIntervalMs: 100 });
+  const expiresMs = cluster.nowMs + 500;
+  const put = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'all', expiresMs }, cb));
+  assert.ok(put.ok);
+  for (const storage of cluster.storages.values()) assert.equal(storage.get('k')?.expiresMs, expiresMs);
+  const before = cluster.run<ReadOutcome>((cb) => cluster.node('b').get('k', { consistency: 'quorum' }, cb));
+  assert.ok(before.ok);
+  assert.equal(text(before.value.entry?.value), 'v');
+  assert.equal(before.value.entry?.expiresMs, expiresMs);
+
+  cluster.advance(600);
+  const after = cluster.run<ReadOutcome>((cb) => cluster.node('c').get('k', { consistency: 'quorum' }, cb));
+  assert.ok(after.ok);
+  assert.deepEqual(after.value.entry, { key: 'k', version: put.value.version, value: null }, 'a tombstone of the same version');
+  assert.equal(cluster.node('a').localEntries(null, 10)[0]?.value, null, 'listings see it as deleted too');
+
+  cluster.advance(1500); // past expiry + grace: every replica agrees and purges it, leaving a floor
+  for (const storage of cluster.storages.values()) {
+    assert.equal(storage.get('k'), undefined);
+    assert.equal(storage.purgeFloor('k'), put.value.version);
+  }
+});
+
+test('a newer write without an expiry makes the key permanent again; a delete never carries one', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  const soon = cluster.nowMs + 100;
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('v1'), { consistency: 'all', expiresMs: soon }, cb)).ok);
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('b').put('k', bytes('v2'), { consistency: 'all' }, cb)).ok);
+  cluster.advance(200);
+  const read = cluster.run<ReadOutcome>((cb) => cluster.node('c').get('k', { consistency: 'quorum' }, cb));
+  assert.ok(read.ok);
+  assert.equal(text(read.value.entry?.value), 'v2');
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').remove('k', { consistency: 'all', expiresMs: soon }, cb)).ok);
+  for (const storage of cluster.storages.values()) assert.deepEqual(Object.keys(storage.get('k') ?? {}).sort(), ['key', 'value', 'version']);
+});
+
+test('an expiry that no version could hold is refused as a bad request', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  for (const expiresMs of [-1, 1.5, Number.NaN, 2 ** 60]) {
+    const put = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'quorum', expiresMs }, cb));
+    assert.ok(!put.ok);
+    assert.equal(put.error.code, 'BAD_REQUEST');
+  }
+});
+
+test('a replica on a newer layout refuses a write planned on an older one; the coordinator plans it again on the newer one', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], { rf: 1 });
+  const owner = cluster.node('a').placement.readReplicas('k')[0] as string;
+  const coordinator = ['a', 'b', 'c'].find((id) => id !== owner) as string;
+  // Only the owner has heard of layout 2 (every node replicates every key), as right after it was published.
+  const newer = { ...cluster.node(owner).layout, version: 2, rf: 3 };
+  assert.ok(cluster.node(owner).adoptLayout(newer));
+  const put = cluster.run<WriteOutcome>((cb) => cluster.node(coordinator).put('k', bytes('v'), { consistency: 'one' }, cb));
+  assert.ok(put.ok);
+  assert.equal(cluster.node(coordinator).layout.version, 2, 'the coordinator adopted the layout the replica sent');
+  cluster.deliverAll();
+  for (const [id, storage] of cluster.storages) assert.equal(text(storage.get('k')?.value), 'v', `${id} holds the write planned on layout 2`);
+});

@@ -44,6 +44,8 @@ export interface RequestOptions {
   readonly level?: ConsistencyLevel;
   readonly sloppy?: boolean;
   readonly waitForAll?: boolean;
+  /** del only: delete by writing a value that has already expired. */
+  readonly asExpiredWrite?: boolean;
 }
 
 /** Fast timers so that scenarios take little virtual time. */
@@ -129,6 +131,7 @@ export class Scenario {
       purpose: 'scenario',
       ...(options.sloppy ? { sloppy: true } : {}),
       ...(options.waitForAll ? { waitForAll: true } : {}),
+      ...(options.asExpiredWrite !== undefined ? { asExpiredWrite: options.asExpiredWrite } : {}),
     });
     if (op === undefined) throw new Error(`${options.at ?? 'n1'} is not up to coordinate a ${kind}`);
     return op;

@@ -158,6 +158,25 @@ describe('crashes and deletes', () => {
     assertNoViolations(s);
   });
 
+  it('an expired value is purged like a tombstone: not while a replica holding an older value is down', () => {
+    const s = scenario({ nodes: 3, config: { tombstoneGraceMs: 500, tombstonePurgeIntervalMs: 200 } });
+    s.put('k', 'older');
+    s.crash('n3');
+    const expired = s.del('k', { at: 'n1', asExpiredWrite: true });
+    assert.equal(expired.outcome, 'ok');
+    assert.equal(s.stored('n1', 'k')?.value, 'expired', 'the value is kept, with an expiry in the past');
+    assert.equal(s.get('k', { at: 'n2' }).read, null, 'and reads as absent');
+    s.runFor(3000); // well past expiry and grace, with n3 (holding "older") still down
+    assert.equal(s.stored('n1', 'k')?.value, 'expired', 'n1 keeps it while n3 may still hold the older value');
+    s.restart('n3');
+    assert.deepEqual(s.settle(), []);
+    s.runFor(3000);
+    for (const id of ['n1', 'n2', 'n3']) assert.equal(s.stored(id, 'k'), undefined, `${id} purged the expired value`);
+    for (const id of ['n1', 'n2', 'n3']) assert.equal(s.sim.cluster.storageOf(id).purgeFloor('k'), expired.version);
+    assert.equal(s.get('k', { at: 'n3', level: 'all' }).read, null, '"older" did not come back');
+    assertNoViolations(s);
+  });
+
   it('a replica that crashes inside a write keeps every write it acknowledged, and catches up after restart', () => {
     const s = scenario({ nodes: 3 });
     assert.equal(s.put('k', 'before', { at: 'n1', level: 'all' }).outcome, 'ok');

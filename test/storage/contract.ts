@@ -771,6 +771,83 @@ export function storageContract(name: string, make: () => StoreUnderTest): void 
       });
     });
 
+    describe('expiring values', () => {
+      const expiring = (key: string, entryVersion: Version, value: string, expiresMs: number): Entry => ({
+        ...entry(key, entryVersion, value),
+        expiresMs,
+      });
+
+      test('an expiry is kept with its value, read back by get, scan, scanPositions and hints', (storage) => {
+        const written = expiring('k', version(1), 'v', 5000);
+        storage.apply(written);
+        storage.apply(entry('plain', version(1), 'p'));
+        storage.addHint('t', written, 10);
+        assert.deepEqual(storage.get('k'), written);
+        assert.deepEqual(allEntries(storage), [entry('plain', version(1), 'p'), written].sort((a, b) => utf8Order(a.key, b.key)));
+        assert.deepEqual(storage.scanPositions(ringPosition('k'), ringPosition('k') + 1, 10)[0]?.entry, written);
+        assert.deepEqual(storage.hintsFor('t', 1)[0]?.entry, written);
+        // A value without an expiry has no expiresMs property at all (not even undefined).
+        assert.equal('expiresMs' in (storage.get('plain') as Entry), false);
+        // The expiry is part of the write, not of the item hash: leaves are those of (key, version).
+        assert.deepEqual(allLeaves(storage), naiveLeaves([written, entry('plain', version(1), 'p')]));
+      });
+
+      test('a newer write replaces the expiry with its own, or with none', (storage) => {
+        storage.apply(expiring('k', version(1), 'v', 5000));
+        storage.apply(expiring('k', version(2), 'v', 9000));
+        assert.equal(storage.get('k')?.expiresMs, 9000);
+        storage.apply(entry('k', version(3), 'w'));
+        assert.deepEqual(storage.get('k'), entry('k', version(3), 'w'));
+        assert.deepEqual(storage.apply(expiring('k', version(2), 'old', 1)), { applied: false, current: version(3) });
+      });
+
+      test('tombstonesBefore lists values that expired before the bound, merged with tombstones in key order', (storage) => {
+        storage.apply(expiring('a', version(1), 'v', 100));
+        storage.apply(entry('b', version(50), null));
+        storage.apply(expiring('c', version(1), 'v', 300));
+        storage.apply(entry('d', version(500), null));
+        storage.apply(expiring('e', version(1), 'v', 99));
+        storage.apply(entry('f', version(1), 'never'));
+        const keys = (bound: number, limit = 10, after?: string) => storage.tombstonesBefore(bound, limit, after).map((e) => e.key);
+        assert.deepEqual(keys(100), ['b', 'e']);
+        assert.deepEqual(keys(101), ['a', 'b', 'e']);
+        assert.deepEqual(keys(1000), ['a', 'b', 'c', 'd', 'e']);
+        assert.deepEqual(keys(1000, 2), ['a', 'b']);
+        assert.deepEqual(keys(1000, 2, 'b'), ['c', 'd']);
+        assert.deepEqual(storage.tombstonesBefore(101, 10)[0], expiring('a', version(1), 'v', 100));
+      });
+
+      test('a value written after its expiry counts as deleted when written, not at its expiry', (storage) => {
+        storage.apply(expiring('late', version(500), 'v', 5));
+        assert.deepEqual(storage.tombstonesBefore(100, 10), []);
+        assert.deepEqual(storage.tombstonesBefore(501, 10).map((e) => e.key), ['late']);
+      });
+
+      test('purgeTombstone purges a value only once it has expired, and leaves a floor', (storage) => {
+        storage.apply(expiring('k', version(5), 'v', 1000));
+        assert.equal(storage.purgeTombstone('k', version(5), 999), false);
+        assert.equal(storage.purgeTombstone('k', version(4), 2000), false);
+        assert.equal(storage.purgeTombstone('k', version(5), 1000), true);
+        assert.equal(storage.get('k'), undefined);
+        assert.equal(storage.purgeFloor('k'), version(5));
+        assert.deepEqual(allLeaves(storage), []);
+        assert.deepEqual(storage.apply(expiring('k', version(5), 'v', 1000)), { applied: false, current: version(5) });
+        assert.deepEqual(storage.apply(entry('k', version(6), 'again')), { applied: true });
+      });
+
+      test('counts count an expiring value as live until it is purged; countExpiring counts them', (storage) => {
+        storage.apply(expiring('k', version(1), 'v', 10));
+        storage.apply(expiring('j', version(1), 'v', 10));
+        storage.apply(entry('plain', version(1), 'v'));
+        assert.deepEqual(storage.counts(), { live: 3, tombstones: 0 });
+        assert.equal(storage.countExpiring(), 2);
+        storage.apply(entry('j', version(2), 'for good'));
+        assert.equal(storage.countExpiring(), 1);
+        storage.purgeTombstone('k', version(1), 20);
+        assert.equal(storage.countExpiring(), 0);
+      });
+    });
+
     describe('counts', () => {
       test('count live entries and tombstones as they change', (storage) => {
         assert.deepEqual(storage.counts(), { live: 0, tombstones: 0 });

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { leafCount } from '../../src/core/hash.js';
 import { formatVersion, type Entry } from '../../src/core/version.js';
-import { SqliteStorage } from '../../src/storage/sqlite.js';
+import { migrations, schemaVersion, SqliteStorage } from '../../src/storage/sqlite.js';
 import { storageContract } from './contract.js';
 
 function tempDir(): string {
@@ -122,14 +122,14 @@ describe('SqliteStorage', () => {
       }
     }));
 
-  it('runs in WAL mode at schema version 1', () =>
+  it('runs in WAL mode at the current schema version', () =>
     inTempDir((dir) => {
       const path = join(dir, 'data.db');
       SqliteStorage.open(path, { fsync: 'commit' }).close();
       const db = new Database(path, { readonly: true });
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-        assert.equal(db.pragma('user_version', { simple: true }), 1);
+        assert.equal(db.pragma('user_version', { simple: true }), schemaVersion);
       } finally {
         db.close();
       }
@@ -199,9 +199,29 @@ describe('SqliteStorage', () => {
       const path = join(dir, 'data.db');
       SqliteStorage.open(path, { fsync: 'commit' }).close();
       const db = new Database(path);
-      db.pragma('user_version = 2');
+      db.pragma(`user_version = ${schemaVersion + 1}`);
       db.close();
-      assert.throws(() => SqliteStorage.open(path, { fsync: 'commit' }), /schema version 2/);
+      assert.throws(() => SqliteStorage.open(path, { fsync: 'commit' }), new RegExp(`schema version ${schemaVersion + 1}`));
+    }));
+
+  it('upgrades a schema 1 database (before key expiry) and keeps its rows', () =>
+    inTempDir((dir) => {
+      const path = join(dir, 'data.db');
+      const old = new Database(path);
+      old.exec(migrations[0] as string);
+      old.pragma('user_version = 1');
+      old.prepare("INSERT INTO entries (key, position, version, value, h1, h2) VALUES ('a', 1, ?, x'76', 1, 2)").run(entry('a', 1, 'v').version);
+      old.prepare("INSERT INTO hints (target, key, version, value, created_ms) VALUES ('t', 'a', ?, x'76', 5)").run(entry('a', 1, 'v').version);
+      old.close();
+      const storage = SqliteStorage.open(path, { fsync: 'commit' });
+      try {
+        assert.deepEqual(storage.get('a'), entry('a', 1, 'v'));
+        assert.deepEqual(storage.hintsFor('t', 1)[0]?.entry, entry('a', 1, 'v'));
+        storage.apply({ ...entry('b', 1, 'w'), expiresMs: 1234 });
+        assert.equal(storage.get('b')?.expiresMs, 1234);
+      } finally {
+        storage.close();
+      }
     }));
 
   it('sync checkpoints the WAL and fileSizeBytes counts the files', () =>

@@ -65,7 +65,7 @@ function writeEnvelope(from: string, to: string, op: number, value: Uint8Array |
     from,
     to,
     clock: { wallMs: 1_732_000_000_000 + op, counter: op % 7 },
-    message: { kind: 'write', op, entry: { key: `key-${op}`, version: `v${op}` as Version, value } },
+    message: { kind: 'write', op, entry: { key: `key-${op}`, version: `v${op}` as Version, value }, layout: 1 },
   };
 }
 

@@ -82,6 +82,7 @@ export async function startRespServer(runtime: NodeRuntime, address: HostPort, a
     commands: commandTable(),
     stats: { connectionsReceived: 0, commandsProcessed: 0, rejectedConnections: 0 } satisfies ServerStats,
     startedAtMs: Date.now(),
+    nowMs: () => Date.now(),
     clientLines: (nowMs) => [...connections].map((c) => c.describe(nowMs)),
     connectedClients: () => connections.size,
     logError: (error, command) => logger.error({ err: error, command }, 'Redis-protocol command failed'),
@@ -129,8 +130,9 @@ function runtimeStore(runtime: NodeRuntime): KvStore {
         (error: unknown) => callback({ ok: false, error }),
       );
     },
-    put(key, value, consistency, callback) {
-      runtime.put(key, value, consistency ? writeOptions[consistency] : defaults).then(
+    put(key, value, write, callback) {
+      const options = write.consistency ? writeOptions[write.consistency] : defaults;
+      runtime.put(key, value, write.expiresMs === undefined ? options : { ...options, expiresMs: write.expiresMs }).then(
         (outcome) => callback({ ok: true, value: outcome }),
         (error: unknown) => callback({ ok: false, error }),
       );
@@ -153,7 +155,7 @@ function runtimeFacts(runtime: NodeRuntime, tcpPort: number): NodeFacts {
     keyBytesMax: node.config.keyBytesMax,
     valueBytesMax: node.config.valueBytesMax,
     isPaused: () => node.isPaused,
-    localCounts: () => runtime.storage.counts(),
+    localCounts: () => ({ ...runtime.storage.counts(), expiring: runtime.storage.countExpiring() }),
     members: () => clusterView(runtime).members,
     layoutSummary: () => ({
       strategy: node.layout.strategy,

@@ -6,7 +6,11 @@ import type { ReadOutcome, WriteOutcome } from '../../../core/coordinator.js';
 import { QuorumError } from '../../../core/errors.js';
 import type { ConsistencyLevel } from '../../../core/quorum.js';
 import { encodeError } from '../codec.js';
-import type { Call, CommandSpec, KvStore, StoreResult } from './types.js';
+import type { Entry } from '../../../core/version.js';
+import type { Call, CommandSpec, KvStore, StoreResult, StoreWrite } from './types.js';
+
+/** An entry that holds a value. */
+export type LiveEntry = Entry & { readonly value: Uint8Array };
 
 // ---- standard errors ------------------------------------------------------------------------------
 
@@ -17,7 +21,6 @@ export const errors = {
   decrementOverflow: encodeError('ERR decrement would overflow'),
   noAuth: encodeError('NOAUTH Authentication required.'),
   wrongPass: encodeError('WRONGPASS invalid username-password pair or user is disabled.'),
-  expiry: encodeError('ERR quorumkv does not support key expiry (EX/PX/EXAT/PXAT)'),
   invalidCursor: encodeError('ERR invalid cursor'),
 } as const;
 
@@ -124,19 +127,25 @@ export function keysOf(spec: CommandSpec, args: readonly Buffer[]): Buffer[] {
 
 // ---- the data path as promises --------------------------------------------------------------------
 
-/** The live value of a key at the level, or null when absent or deleted. */
-export function readValue(store: KvStore, key: string, consistency: ConsistencyLevel | undefined): Promise<Uint8Array | null> {
+/** The live entry of a key at the level (with its expiry, if any), or undefined when absent, deleted or expired. */
+export function readEntry(store: KvStore, key: string, consistency: ConsistencyLevel | undefined): Promise<LiveEntry | undefined> {
   return new Promise((resolve, reject) => {
     store.get(key, consistency, (result: StoreResult<ReadOutcome>) => {
-      if (result.ok) resolve(result.value.entry?.value ?? null);
-      else reject(result.error);
+      if (!result.ok) return reject(result.error);
+      const entry = result.value.entry;
+      resolve(entry === undefined || entry.value === null ? undefined : (entry as LiveEntry));
     });
   });
 }
 
-export function writeValue(store: KvStore, key: string, value: Uint8Array, consistency: ConsistencyLevel | undefined): Promise<WriteOutcome> {
+/** The live value of a key at the level, or null when absent, deleted or expired. */
+export async function readValue(store: KvStore, key: string, consistency: ConsistencyLevel | undefined): Promise<Uint8Array | null> {
+  return (await readEntry(store, key, consistency))?.value ?? null;
+}
+
+export function writeValue(store: KvStore, key: string, value: Uint8Array, write: StoreWrite): Promise<WriteOutcome> {
   return new Promise((resolve, reject) => {
-    store.put(key, value, consistency, (result) => (result.ok ? resolve(result.value) : reject(result.error)));
+    store.put(key, value, write, (result) => (result.ok ? resolve(result.value) : reject(result.error)));
   });
 }
 

@@ -58,8 +58,8 @@ const infoSections: Record<string, InfoSection> = {
     ['connected_slaves', 0],
   ],
   keyspace: (server) => {
-    const { live } = server.node.localCounts();
-    return live > 0 ? [['db0', `keys=${live},expires=0,avg_ttl=0`]] : [];
+    const { live, expiring } = server.node.localCounts();
+    return live > 0 ? [['db0', `keys=${live},expires=${expiring},avg_ttl=0`]] : [];
   },
   quorumkv: (server) => {
     const layout = server.node.layoutSummary();

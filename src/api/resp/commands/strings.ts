@@ -1,11 +1,13 @@
 // String commands: GET, SET, SETNX, GETDEL, MGET, MSET, MSETNX, STRLEN, APPEND, INCR, DECR, INCRBY,
 // DECRBY. Every one goes through the coordinator at the connection's level.
 //
-// GET and plain SET are one coordinator operation each. The others read, then write: a read at the
-// connection's level, then a write at that level. Nothing locks the key in between, so two clients
+// GET and plain SET (with or without EX/PX/EXAT/PXAT) are one coordinator operation each. The others
+// (and SET with NX, XX, GET or KEEPTTL) read, then write: a read at the connection's level, then a
+// write at that level. Nothing locks the key in between, so two clients
 // that do this to one key at once can interleave: two INCRs can both read 5 and both write 6, two
 // `SET NX` can both find the key absent and both succeed (the later version wins). On one connection,
 // commands on a key run one after the other, so a pipeline of INCRs from one client counts right.
+// As in Redis, APPEND and INCR keep the key's expiry; SET, MSET and GETDEL end it.
 
 import { encodeBulk, encodeInteger, encodeNull, encodeReply, replyOk, replyOne, replyZero } from '../codec.js';
 import {
@@ -15,6 +17,7 @@ import {
   int64Min,
   keyOf,
   parseInt64,
+  readEntry,
   readValue,
   removeKey,
   replyWithError,
@@ -22,9 +25,12 @@ import {
   word,
   wrongArity,
   writeValue,
+  type LiveEntry,
 } from './common.js';
 import { defineCommand } from './define.js';
-import type { Call } from './types.js';
+import { isExpiryUnit, positiveExpiry } from './expiry.js';
+import type { WriteOutcome } from '../../../core/coordinator.js';
+import type { Call, StoreResult, StoreWrite } from './types.js';
 
 function replyWithValue(call: Call, value: Uint8Array | null | undefined): void {
   call.reply(value === null || value === undefined ? encodeNull(call.protocol) : encodeBulk(value));
@@ -49,28 +55,32 @@ interface SetOptions {
   onlyIfAbsent: boolean;
   onlyIfPresent: boolean;
   returnOld: boolean;
+  keepTtl: boolean;
+  /** The new value's expiry (wall-clock ms); undefined: none (or the old one, with KEEPTTL). */
+  expiresMs: number | undefined;
 }
 
-/** Parses SET's options like Redis; returns an error reply for bad or unsupported ones. */
-function parseSetOptions(args: readonly Buffer[]): SetOptions | Buffer {
-  const options: SetOptions = { onlyIfAbsent: false, onlyIfPresent: false, returnOld: false };
-  let expiry = false;
-  let keepTtl = false;
+/** Parses SET's options like Redis (syntax first, then the expiry's amount); returns an error reply for bad ones. */
+function parseSetOptions(args: readonly Buffer[], nowMs: number): SetOptions | Buffer {
+  const options: SetOptions = { onlyIfAbsent: false, onlyIfPresent: false, returnOld: false, keepTtl: false, expiresMs: undefined };
+  let expiry: { unit: 'EX' | 'PX' | 'EXAT' | 'PXAT'; amount: Buffer } | undefined;
   for (let i = 3; i < args.length; i++) {
     const option = word(args[i]);
     if (option === 'NX' && !options.onlyIfPresent) options.onlyIfAbsent = true;
     else if (option === 'XX' && !options.onlyIfAbsent) options.onlyIfPresent = true;
     else if (option === 'GET') options.returnOld = true;
-    else if (option === 'KEEPTTL' && !expiry) keepTtl = true;
-    else if ((option === 'EX' || option === 'PX' || option === 'EXAT' || option === 'PXAT') && !expiry && !keepTtl && i + 1 < args.length) {
-      const amount = parseInt64(args[i + 1] as Buffer);
-      if (amount === undefined) return errors.notInteger;
-      expiry = true;
+    else if (option === 'KEEPTTL' && !expiry) options.keepTtl = true;
+    else if (isExpiryUnit(option) && !expiry && !options.keepTtl && i + 1 < args.length) {
+      expiry = { unit: option, amount: args[i + 1] as Buffer };
       i += 1;
     } else return errors.syntax;
   }
-  // KEEPTTL is accepted as a no-op: no key has a time to live to keep.
-  return expiry ? errors.expiry : options;
+  if (expiry) {
+    const expiresMs = positiveExpiry('set', expiry.unit, expiry.amount, nowMs);
+    if (Buffer.isBuffer(expiresMs)) return expiresMs;
+    options.expiresMs = expiresMs;
+  }
+  return options;
 }
 
 export const set = defineCommand({
@@ -80,30 +90,29 @@ export const set = defineCommand({
   access: 'write',
   keys: [1, 1, 1],
   docs: {
-    summary: 'Sets the string value of a key. NX/XX/GET read the key first (not atomic); EX/PX/EXAT/PXAT are refused.',
+    summary: 'Sets the string value of a key, with an expiry or not. NX/XX/GET/KEEPTTL read the key first (not atomic).',
     since: '1.0.0',
     group: 'string',
-    synopsis: 'key value [NX | XX] [GET] [KEEPTTL]',
+    synopsis: 'key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]',
   },
   run(call) {
     const key = keyOf(call.args[1] as Buffer);
     const value = call.args[2] as Buffer;
-    if (call.args.length === 3) {
-      call.server.store.put(key, value, call.consistency, (result) => (result.ok ? call.reply(replyOk) : replyWithError(call, result.error)));
-      return;
-    }
-    const options = parseSetOptions(call.args);
+    const answer = (result: StoreResult<WriteOutcome>) => (result.ok ? call.reply(replyOk) : replyWithError(call, result.error));
+    if (call.args.length === 3) return call.server.store.put(key, value, { consistency: call.consistency }, answer);
+    const options = parseSetOptions(call.args, call.server.nowMs());
     if (Buffer.isBuffer(options)) return call.reply(options);
-    if (!options.onlyIfAbsent && !options.onlyIfPresent && !options.returnOld) {
-      call.server.store.put(key, value, call.consistency, (result) => (result.ok ? call.reply(replyOk) : replyWithError(call, result.error)));
-      return;
+    const expiry = options.expiresMs === undefined ? {} : { expiresMs: options.expiresMs };
+    if (!options.onlyIfAbsent && !options.onlyIfPresent && !options.returnOld && !options.keepTtl) {
+      return call.server.store.put(key, value, { consistency: call.consistency, ...expiry }, answer);
     }
     runAsync(call, async () => {
       const { store } = call.server;
-      const old = await readValue(store, key, call.consistency);
-      const skip = (options.onlyIfAbsent && old !== null) || (options.onlyIfPresent && old === null);
-      if (!skip) await writeValue(store, key, value, call.consistency);
-      if (options.returnOld) replyWithValue(call, old);
+      const old = await readEntry(store, key, call.consistency);
+      const skip = (options.onlyIfAbsent && old !== undefined) || (options.onlyIfPresent && old === undefined);
+      const kept = options.keepTtl && old?.expiresMs !== undefined ? { expiresMs: old.expiresMs } : expiry;
+      if (!skip) await writeValue(store, key, value, { consistency: call.consistency, ...kept });
+      if (options.returnOld) replyWithValue(call, old?.value);
       else call.reply(skip ? encodeNull(call.protocol) : replyOk);
     });
   },
@@ -121,7 +130,7 @@ export const setnx = defineCommand({
       const { store } = call.server;
       const key = keyOf(call.args[1] as Buffer);
       if ((await readValue(store, key, call.consistency)) !== null) return call.reply(replyZero);
-      await writeValue(store, key, call.args[2] as Buffer, call.consistency);
+      await writeValue(store, key, call.args[2] as Buffer, { consistency: call.consistency });
       call.reply(replyOne);
     });
   },
@@ -179,7 +188,7 @@ export const mset = defineCommand({
     if (call.args.length % 2 === 0) return call.reply(wrongArity('mset'));
     runAsync(call, async () => {
       const { store } = call.server;
-      const writes = [...pairsOf(call)].map(([key, value]) => writeValue(store, key, value, call.consistency));
+      const writes = [...pairsOf(call)].map(([key, value]) => writeValue(store, key, value, { consistency: call.consistency }));
       await allSettledOrThrow(writes);
       call.reply(replyOk);
     });
@@ -200,7 +209,7 @@ export const msetnx = defineCommand({
       const pairs = pairsOf(call);
       const current = await allSettledOrThrow([...pairs.keys()].map((key) => readValue(store, key, call.consistency)));
       if (current.some((value) => value !== null)) return call.reply(replyZero);
-      await allSettledOrThrow([...pairs].map(([key, value]) => writeValue(store, key, value, call.consistency)));
+      await allSettledOrThrow([...pairs].map(([key, value]) => writeValue(store, key, value, { consistency: call.consistency })));
       call.reply(replyOne);
     });
   },
@@ -232,26 +241,31 @@ export const append = defineCommand({
     runAsync(call, async () => {
       const { store } = call.server;
       const key = keyOf(call.args[1] as Buffer);
-      const old = await readValue(store, key, call.consistency);
+      const old = await readEntry(store, key, call.consistency);
       const tail = call.args[2] as Buffer;
-      const value = old === null ? tail : Buffer.concat([old, tail]);
-      await writeValue(store, key, value, call.consistency);
+      const value = old === undefined ? tail : Buffer.concat([old.value, tail]);
+      await writeValue(store, key, value, keepingExpiry(call, old));
       call.reply(encodeInteger(value.length));
     });
   },
 });
+
+/** A write at the call's level that keeps the old entry's expiry, if it had one. */
+function keepingExpiry(call: Call, old: LiveEntry | undefined): StoreWrite {
+  return old?.expiresMs === undefined ? { consistency: call.consistency } : { consistency: call.consistency, expiresMs: old.expiresMs };
+}
 
 /** INCR and friends: read, add in signed 64 bits, write the decimal text back. */
 function incrementBy(call: Call, delta: bigint): void {
   runAsync(call, async () => {
     const { store } = call.server;
     const key = keyOf(call.args[1] as Buffer);
-    const old = await readValue(store, key, call.consistency);
-    const current = old === null ? 0n : parseInt64(old);
+    const old = await readEntry(store, key, call.consistency);
+    const current = old === undefined ? 0n : parseInt64(old.value);
     if (current === undefined) return call.reply(errors.notInteger);
     const next = current + delta;
     if (next > int64Max || next < int64Min) return call.reply(errors.overflow);
-    await writeValue(store, key, Buffer.from(next.toString(), 'latin1'), call.consistency);
+    await writeValue(store, key, Buffer.from(next.toString(), 'latin1'), keepingExpiry(call, old));
     call.reply(encodeInteger(next));
   });
 }

@@ -55,10 +55,17 @@ export interface CommandSpec {
 export type StoreResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
 export type StoreCallback<T> = (result: StoreResult<T>) => void;
 
+/** How a command writes a value: at a level (undefined: the node's default), expiring or not. */
+export interface StoreWrite {
+  readonly consistency: ConsistencyLevel | undefined;
+  /** The wall-clock millisecond the value expires at; absent: never. */
+  readonly expiresMs?: number;
+}
+
 /** The data path: the same coordinator as the HTTP API. */
 export interface KvStore {
   get(key: string, consistency: ConsistencyLevel | undefined, callback: StoreCallback<ReadOutcome>): void;
-  put(key: string, value: Uint8Array, consistency: ConsistencyLevel | undefined, callback: StoreCallback<WriteOutcome>): void;
+  put(key: string, value: Uint8Array, write: StoreWrite, callback: StoreCallback<WriteOutcome>): void;
   remove(key: string, consistency: ConsistencyLevel | undefined, callback: StoreCallback<WriteOutcome>): void;
 }
 
@@ -76,8 +83,8 @@ export interface NodeFacts {
   readonly keyBytesMax: number;
   readonly valueBytesMax: number;
   isPaused(): boolean;
-  /** Live and tombstone entries this node stores itself. */
-  localCounts(): { live: number; tombstones: number };
+  /** Live and tombstone entries this node stores itself, and how many of the live ones carry an expiry. */
+  localCounts(): { live: number; tombstones: number; expiring: number };
   /** Members as this node sees them: id, state, resp address. */
   members(): readonly { id: string; state: string; resp: string | null; http: string }[];
   layoutSummary(): { strategy: string; rf: number; replicas: number; version: number };
@@ -94,6 +101,8 @@ export interface ServerContext {
   readonly commands: ReadonlyMap<string, CommandSpec>;
   readonly stats: ServerStats;
   readonly startedAtMs: number;
+  /** This node's wall clock, which EX/PX and TTL count from. */
+  nowMs(): number;
   /** Sessions of the open connections, for CLIENT LIST and INFO clients. */
   clientLines(nowMs: number): string[];
   connectedClients(): number;

@@ -1,0 +1,237 @@
+// Key expiry: EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST,
+// GETEX, SETEX, PSETEX, and the EX/PX/EXAT/PXAT arithmetic SET shares.
+//
+// An expiry is part of a write (core/version.ts): the value reads as deleted from that wall-clock
+// millisecond on, by the clock of the node that coordinates the read. Setting or removing the expiry
+// of a key that exists (EXPIRE, PERSIST, GETEX with an option) reads the key, then writes its value
+// back with the new expiry: like INCR, not atomic across clients (a write between the two steps is
+// overwritten). An expiry at or before now deletes the key, as in Redis.
+
+import { wallMsMax } from '../../../core/version.js';
+import { encodeBulk, encodeError, encodeInteger, encodeNull, replyOk, replyOne, replyZero } from '../codec.js';
+import { errors, keyOf, parseInt64, readEntry, removeKey, replyWithError, runAsync, word, writeValue, type LiveEntry } from './common.js';
+import { defineCommand } from './define.js';
+import type { Call } from './types.js';
+
+export type ExpiryUnit = 'EX' | 'PX' | 'EXAT' | 'PXAT';
+
+export function isExpiryUnit(option: string): option is ExpiryUnit {
+  return option === 'EX' || option === 'PX' || option === 'EXAT' || option === 'PXAT';
+}
+
+export function invalidExpireTime(command: string): Buffer {
+  return encodeError(`ERR invalid expire time in '${command}' command`);
+}
+
+/**
+ * The wall-clock millisecond an EX/PX/EXAT/PXAT amount means, or undefined when it lies beyond what a
+ * version can hold (Redis answers "invalid expire time" for overflows; so do we, a little earlier).
+ */
+export function expiryMsOf(unit: ExpiryUnit, amount: bigint, nowMs: number): number | undefined {
+  const ms =
+    unit === 'EX' ? BigInt(nowMs) + amount * 1000n
+    : unit === 'PX' ? BigInt(nowMs) + amount
+    : unit === 'EXAT' ? amount * 1000n
+    : amount;
+  if (ms > BigInt(wallMsMax)) return undefined;
+  // Far in the past is as expired as just now; keep it a safe integer.
+  return ms < 0n ? 0 : Number(ms);
+}
+
+/** An expiry option of SET, GETEX, SETEX: a positive amount (Redis refuses zero and negatives). */
+export function positiveExpiry(command: string, unit: ExpiryUnit, amountBytes: Buffer, nowMs: number): number | Buffer {
+  const amount = parseInt64(amountBytes);
+  if (amount === undefined) return errors.notInteger;
+  const expiresMs = amount <= 0n ? undefined : expiryMsOf(unit, amount, nowMs);
+  return expiresMs === undefined ? invalidExpireTime(command) : expiresMs;
+}
+
+/** Writes the key's value back with a new expiry (or none); an expiry already past deletes the key. */
+async function rewriteExpiry(call: Call, key: string, entry: LiveEntry, expiresMs: number | undefined): Promise<void> {
+  const { store } = call.server;
+  if (expiresMs !== undefined && expiresMs <= call.server.nowMs()) {
+    await removeKey(store, key, call.consistency);
+    return;
+  }
+  await writeValue(store, key, entry.value, { consistency: call.consistency, ...(expiresMs === undefined ? {} : { expiresMs }) });
+}
+
+// ---- EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT ---------------------------------------------------------
+
+interface ExpireCondition {
+  readonly nx: boolean;
+  readonly xx: boolean;
+  readonly gt: boolean;
+  readonly lt: boolean;
+}
+
+function parseCondition(args: readonly Buffer[]): ExpireCondition | Buffer {
+  const condition = { nx: false, xx: false, gt: false, lt: false };
+  for (let i = 3; i < args.length; i++) {
+    const option = word(args[i]);
+    if (option === 'NX') condition.nx = true;
+    else if (option === 'XX') condition.xx = true;
+    else if (option === 'GT') condition.gt = true;
+    else if (option === 'LT') condition.lt = true;
+    else return encodeError(`ERR Unsupported option ${(args[i] as Buffer).toString('utf8')}`);
+  }
+  if (condition.nx && (condition.xx || condition.gt || condition.lt)) {
+    return encodeError('ERR NX and XX, GT or LT options at the same time are not compatible');
+  }
+  if (condition.gt && condition.lt) return encodeError('ERR GT and LT options at the same time are not compatible');
+  return condition;
+}
+
+/** Redis's rules; a key without an expiry counts as expiring never (infinitely late). */
+function conditionHolds(condition: ExpireCondition, current: number | undefined, next: number): boolean {
+  if (condition.nx) return current === undefined;
+  if (condition.xx && current === undefined) return false;
+  if (condition.gt) return current !== undefined && next > current;
+  if (condition.lt) return current === undefined || next < current;
+  return true;
+}
+
+function expireCommand(name: string, unit: ExpiryUnit, summary: string, since: string, argument: string) {
+  return defineCommand({
+    name,
+    arity: -3,
+    flags: ['write', 'fast'],
+    access: 'write',
+    keys: [1, 1, 1],
+    docs: { summary: `${summary} (read, then write: not atomic).`, since, group: 'generic', synopsis: `key ${argument} [NX | XX | GT | LT]` },
+    run(call) {
+      const amount = parseInt64(call.args[2] as Buffer);
+      if (amount === undefined) return call.reply(errors.notInteger);
+      const condition = parseCondition(call.args);
+      if (Buffer.isBuffer(condition)) return call.reply(condition);
+      const expiresMs = expiryMsOf(unit, amount, call.server.nowMs());
+      if (expiresMs === undefined) return call.reply(invalidExpireTime(name));
+      runAsync(call, async () => {
+        const key = keyOf(call.args[1] as Buffer);
+        const entry = await readEntry(call.server.store, key, call.consistency);
+        if (entry === undefined || !conditionHolds(condition, entry.expiresMs, expiresMs)) return call.reply(replyZero);
+        await rewriteExpiry(call, key, entry, expiresMs);
+        call.reply(replyOne);
+      });
+    },
+  });
+}
+
+export const expire = expireCommand('expire', 'EX', 'Sets the time to live of a key in seconds', '1.0.0', 'seconds');
+export const pexpire = expireCommand('pexpire', 'PX', 'Sets the time to live of a key in milliseconds', '2.6.0', 'milliseconds');
+export const expireat = expireCommand('expireat', 'EXAT', 'Sets the expiry of a key as a Unix time in seconds', '1.2.0', 'unix-time-seconds');
+export const pexpireat = expireCommand('pexpireat', 'PXAT', 'Sets the expiry of a key as a Unix time in milliseconds', '2.6.0', 'unix-time-milliseconds');
+
+// ---- TTL, PTTL, EXPIRETIME, PEXPIRETIME -----------------------------------------------------------
+
+/** -2 when the key is absent, -1 when it never expires, else what `measure` makes of its expiry. */
+function expiryQuery(name: string, summary: string, since: string, measure: (expiresMs: number, nowMs: number) => number) {
+  return defineCommand({
+    name,
+    arity: 2,
+    flags: ['readonly', 'fast'],
+    access: 'read',
+    keys: [1, 1, 1],
+    docs: { summary, since, group: 'generic', synopsis: 'key' },
+    run(call) {
+      call.server.store.get(keyOf(call.args[1] as Buffer), call.consistency, (result) => {
+        if (!result.ok) return replyWithError(call, result.error);
+        const entry = result.value.entry;
+        if (entry === undefined || entry.value === null) return call.reply(encodeInteger(-2));
+        if (entry.expiresMs === undefined) return call.reply(encodeInteger(-1));
+        call.reply(encodeInteger(measure(entry.expiresMs, call.server.nowMs())));
+      });
+    },
+  });
+}
+
+const remainingMs = (expiresMs: number, nowMs: number) => Math.max(0, expiresMs - nowMs);
+
+export const ttl = expiryQuery('ttl', 'Returns the time to live of a key in seconds (-1: none, -2: no key).', '1.0.0', (at, now) =>
+  Math.floor((remainingMs(at, now) + 500) / 1000),
+);
+export const pttl = expiryQuery('pttl', 'Returns the time to live of a key in milliseconds (-1: none, -2: no key).', '2.6.0', remainingMs);
+export const expiretime = expiryQuery('expiretime', 'Returns the expiry of a key as a Unix time in seconds (-1: none, -2: no key).', '7.0.0', (at) =>
+  Math.floor(at / 1000),
+);
+export const pexpiretime = expiryQuery('pexpiretime', 'Returns the expiry of a key as a Unix time in milliseconds (-1: none, -2: no key).', '7.0.0', (at) => at);
+
+// ---- PERSIST, GETEX, SETEX, PSETEX ----------------------------------------------------------------
+
+export const persist = defineCommand({
+  name: 'persist',
+  arity: 2,
+  flags: ['write', 'fast'],
+  access: 'write',
+  keys: [1, 1, 1],
+  docs: { summary: 'Removes the expiry of a key (read, then write: not atomic).', since: '2.2.0', group: 'generic', synopsis: 'key' },
+  run(call) {
+    runAsync(call, async () => {
+      const key = keyOf(call.args[1] as Buffer);
+      const entry = await readEntry(call.server.store, key, call.consistency);
+      if (entry === undefined || entry.expiresMs === undefined) return call.reply(replyZero);
+      await rewriteExpiry(call, key, entry, undefined);
+      call.reply(replyOne);
+    });
+  },
+});
+
+/** GETEX's option: a new expiry, PERSIST (null), or none (undefined: a plain GET). */
+function parseGetexOption(call: Call): number | null | undefined | Buffer {
+  const args = call.args;
+  if (args.length === 2) return undefined;
+  const option = word(args[2]);
+  if (option === 'PERSIST' && args.length === 3) return null;
+  if (isExpiryUnit(option) && args.length === 4) return positiveExpiry('getex', option, args[3] as Buffer, call.server.nowMs());
+  return errors.syntax;
+}
+
+export const getex = defineCommand({
+  name: 'getex',
+  arity: -2,
+  flags: ['write', 'fast'],
+  access: 'write',
+  keys: [1, 1, 1],
+  docs: {
+    summary: 'Returns the value of a key and optionally sets or removes its expiry (read, then write: not atomic).',
+    since: '6.2.0',
+    group: 'string',
+    synopsis: 'key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]',
+  },
+  run(call) {
+    const option = parseGetexOption(call);
+    if (Buffer.isBuffer(option)) return call.reply(option);
+    runAsync(call, async () => {
+      const key = keyOf(call.args[1] as Buffer);
+      const entry = await readEntry(call.server.store, key, call.consistency);
+      if (entry === undefined) return call.reply(encodeNull(call.protocol));
+      if (option === null && entry.expiresMs !== undefined) await rewriteExpiry(call, key, entry, undefined);
+      if (typeof option === 'number') await rewriteExpiry(call, key, entry, option);
+      call.reply(encodeBulk(entry.value));
+    });
+  },
+});
+
+function setWithExpiry(name: string, unit: ExpiryUnit, argument: string, since: string) {
+  return defineCommand({
+    name,
+    arity: 4,
+    flags: ['write', 'denyoom'],
+    access: 'write',
+    keys: [1, 1, 1],
+    docs: { summary: `Sets the value of a key with a time to live in ${argument} (SET key value ${unit} ${argument}).`, since, group: 'string', synopsis: `key ${argument} value` },
+    run(call) {
+      const expiresMs = positiveExpiry(name, unit, call.args[2] as Buffer, call.server.nowMs());
+      if (Buffer.isBuffer(expiresMs)) return call.reply(expiresMs);
+      runAsync(call, async () => {
+        await writeValue(call.server.store, keyOf(call.args[1] as Buffer), call.args[3] as Buffer, { consistency: call.consistency, expiresMs });
+        call.reply(replyOk);
+      });
+    },
+  });
+}
+
+export const setex = setWithExpiry('setex', 'EX', 'seconds', '2.0.0');
+export const psetex = setWithExpiry('psetex', 'PX', 'milliseconds', '2.6.0');
+
+export const expiryCommands = [expire, pexpire, expireat, pexpireat, ttl, pttl, expiretime, pexpiretime, persist, getex, setex, psetex];

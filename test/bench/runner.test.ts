@@ -1,0 +1,60 @@
+// The benchmark driver against an in-process target: closed loop runs as fast as the target answers;
+// with a rate, requests follow a fixed schedule (exactly duration x rate of them), and a request that
+// had to wait behind a stalled one is charged from when it was due (no coordinated omission).
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { runClients, type OperationSource, type RequestRecord } from '../../src/bench/runner.js';
+import type { BenchTarget } from '../../src/bench/target.js';
+
+/** A target whose n-th put (from 0) takes delays[n] ms, and every other request none. */
+function fakeTarget(delays: readonly number[] = []): BenchTarget & { puts: number } {
+  const target = {
+    system: 'quorumkv' as const,
+    protocol: 'fake',
+    url: 'fake:',
+    consistencyLabel: '-',
+    puts: 0,
+    async get() {
+      return 'hit' as const;
+    },
+    async put() {
+      const delay = delays[target.puts++] ?? 0;
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    },
+    async remove() {},
+    async close() {},
+  };
+  return target;
+}
+
+const puts: OperationSource = { next: () => ({ kind: 'update', key: 'k' }) };
+
+describe('bench driver', () => {
+  it('with a rate, issues exactly duration x rate requests, whatever the machine does', async () => {
+    const target = fakeTarget();
+    const result = await runClients(target, puts, new Uint8Array(1), 4, { durationMs: 500, ratePerSec: 200 });
+    assert.equal(result.completed, 100);
+    assert.equal(target.puts, 100);
+  });
+
+  it('charges requests queued behind a stall from when they were due', async () => {
+    const records: RequestRecord[] = [];
+    // One client, one request due every 10 ms; the first takes 100 ms, so the next nine are late.
+    const result = await runClients(fakeTarget([100]), puts, new Uint8Array(1), 1, { durationMs: 300, ratePerSec: 100 }, {
+      onRequest: (record) => records.push(record),
+    });
+    assert.equal(result.completed, 30);
+    assert.ok((records[0]?.latencyMs ?? 0) >= 99, `the stalled request took ${records[0]?.latencyMs} ms`);
+    const late = records.slice(1, 10);
+    assert.ok(late.every((record) => record.latencyMs >= 100 - record.startMs - 1), JSON.stringify(late));
+    assert.deepEqual(late.map((record) => Math.round(record.startMs)), [10, 20, 30, 40, 50, 60, 70, 80, 90], 'start times are the schedule');
+  });
+
+  it('closed loop: every client sends its next request when the previous one answers', async () => {
+    const target = fakeTarget();
+    const result = await runClients(target, puts, new Uint8Array(1), 3, { operations: 40 });
+    assert.equal(result.completed, 40);
+    assert.equal(result.errors, 0);
+  });
+});
