@@ -179,7 +179,11 @@ class PendingWrite implements Operation {
     this.needed = this.sets.map((set) => requiredReplicas(this.options.consistency, set.length));
     this.fallbacks.clear();
     const down = this.owners.filter((id) => !this.deps.isAvailable(id));
-    const spare = placement.fallbacksFor(this.key).filter((id) => !this.owners.includes(id) && this.deps.isAvailable(id));
+    // Fallbacks are looked up (a walk of the ring) only when an owner is down.
+    const spare =
+      down.length === 0
+        ? []
+        : placement.fallbacksFor(this.key).filter((id) => !this.owners.includes(id) && this.deps.isAvailable(id));
     for (const owner of down) {
       const fallback = spare.shift();
       if (fallback === undefined) break;

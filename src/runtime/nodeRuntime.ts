@@ -10,6 +10,7 @@ import type { SessionProgress } from '../core/antiEntropy.js';
 import type { Layout } from '../core/layout.js';
 import type { LayoutChange } from '../core/topology.js';
 import { QuorumNode } from '../core/node.js';
+import type { Envelope } from '../core/messages.js';
 import type { Clock, Random } from '../core/ports.js';
 import { SqliteStorage } from '../storage/sqlite.js';
 import { TcpTransport } from '../transport/tcp.js';
@@ -40,6 +41,8 @@ export class NodeRuntime {
   private tickTimer: NodeJS.Timeout | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Messages waiting for the fdatasync of the commit generation they were produced at. */
+  private held: { readonly generation: number; readonly envelopes: Envelope[] } | undefined;
   readonly metrics: NodeMetrics;
 
   private constructor(
@@ -53,7 +56,12 @@ export class NodeRuntime {
 
   static async start(options: NodeRuntimeOptions): Promise<NodeRuntime> {
     const { logger } = options;
-    const storage = SqliteStorage.open(join(options.dataDir, 'quorumkv.db'), { fsync: options.fsync });
+    // The WAL is fdatasynced off the event loop; flush() holds back what depends on it (see there).
+    const storage = SqliteStorage.open(join(options.dataDir, 'quorumkv.db'), {
+      fsync: options.fsync,
+      deferCommitSync: true,
+      checkpointInBackground: true,
+    });
     let initialLayout = options.initialLayout;
     if (storage.getMeta('layout') === undefined && options.joinLayout) {
       try {
@@ -106,21 +114,53 @@ export class NodeRuntime {
     return runtime;
   }
 
-  /** Hands everything the core wants sent to the transport. */
+  /**
+   * Hands everything the core wants sent to the transport. A message may reveal or acknowledge what
+   * this node has committed (a write's acknowledgement, a read's answer), so while commits are not yet
+   * on disk every message waits for the fdatasync that covers them: no replica acknowledges a write, or
+   * shows a value, that a power loss could take back. Held messages keep their order; a client
+   * request's own messages may overtake them (see flushRequest), as the protocol allows.
+   */
   flush(): void {
+    const envelopes = this.node.takeOutbox();
+    if (envelopes.length === 0) return;
+    const { storage } = this;
+    if (storage.durable) {
+      for (const envelope of envelopes) this.transport.send(envelope);
+      return;
+    }
+    const generation = storage.commitGeneration;
+    if (this.held?.generation === generation) {
+      this.held.envelopes.push(...envelopes);
+      return;
+    }
+    const held = { generation, envelopes };
+    this.held = held;
+    storage.whenDurable(() => {
+      if (this.held === held) this.held = undefined;
+      if (this.stopped || this.node.isPaused) return;
+      for (const envelope of held.envelopes) this.transport.send(envelope);
+    });
+  }
+
+  /**
+   * Sends what a client request produced at once: its messages carry the request (a new entry, a key
+   * to read), nothing this node has stored, so they need not wait for its pending fdatasync.
+   */
+  private flushRequest(): void {
     for (const envelope of this.node.takeOutbox()) this.transport.send(envelope);
   }
 
   put(key: string, value: Uint8Array, options: Partial<WriteOptions>): Promise<WriteOutcome> {
-    return this.metrics.observe('put', () => this.call<WriteOutcome>((callback) => this.node.put(key, value, options, callback)));
+    return this.metrics.observe('put', () => this.request<WriteOutcome>((callback) => this.node.put(key, value, options, callback)));
   }
 
   remove(key: string, options: Partial<WriteOptions>): Promise<WriteOutcome> {
-    return this.metrics.observe('delete', () => this.call<WriteOutcome>((callback) => this.node.remove(key, options, callback)));
+    return this.metrics.observe('delete', () => this.request<WriteOutcome>((callback) => this.node.remove(key, options, callback)));
   }
 
   get(key: string, options: Partial<ReadOptions>): Promise<ReadOutcome> {
-    return this.metrics.observe('get', () => this.call<ReadOutcome>((callback) => this.node.get(key, options, callback)));
+    return this.metrics.observe('get', () => this.request<ReadOutcome>((callback) => this.node.get(key, options, callback)));
   }
 
   repairNow(): SessionProgress[] {
@@ -152,6 +192,14 @@ export class NodeRuntime {
     clearInterval(this.syncTimer);
     await this.transport.stop();
     this.storage.close();
+  }
+
+  /** A client read or write: the core only sends messages for it (it writes nothing itself). */
+  private request<T>(start: (callback: Callback<T>) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      start((result) => (result.ok ? resolve(result.value) : reject(result.error)));
+      this.flushRequest();
+    });
   }
 
   private call<T>(start: (callback: Callback<T>) => void): Promise<T> {

@@ -6,9 +6,18 @@
 // returns (survives power loss). 'periodic' runs with synchronous = NORMAL: a COMMIT survives a
 // process crash at once (it is in the OS's page cache) but reaches the disk only when the WAL is
 // synced at a checkpoint, which `sync()` forces and the runtime calls on a timer.
+//
+// 'commit' with `deferCommitSync` is as durable as 'commit' for an owner that waits: SQLite runs with
+// synchronous = NORMAL (which keeps the database consistent across power loss, syncing at
+// checkpoints), and the owner calls `whenDurable` after its transactions and acknowledges nothing
+// they wrote before it calls back. `whenDurable` fdatasyncs the WAL on libuv's thread pool, so the
+// event loop goes on (and commits more) while the disk syncs, and one fdatasync covers every commit
+// made before it started (group commit). The node runtime uses it.
 
-import { mkdirSync, statSync } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { assert } from '../core/assert.js';
 import { itemHash, leafOf, ringPosition } from '../core/hash.js';
@@ -20,7 +29,32 @@ import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange }
 
 export interface SqliteStorageOptions {
   readonly fsync: 'commit' | 'periodic';
+  /** With fsync 'commit': commits return before they are synced; see `whenDurable`. */
+  readonly deferCommitSync?: boolean;
+  /**
+   * Checkpoint the WAL into the database from a worker thread (its own connection) instead of inside
+   * the commits of this one: a checkpoint copies up to a thousand pages and syncs twice, which would
+   * otherwise stall the event loop several times a second under a steady write load.
+   */
+  readonly checkpointInBackground?: boolean;
 }
+
+/** How often the background checkpointer looks for WAL frames to copy into the database. */
+const checkpointIntervalMs = 200;
+
+// The checkpointer thread's code: a plain script, so it runs the same from dist/ and under tsx.
+const checkpointerSource = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.module);
+const db = new Database(workerData.path);
+db.pragma('busy_timeout = 0');
+db.pragma('synchronous = NORMAL'); // syncs the WAL before, and the database after, each checkpoint
+const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+const timer = setInterval(() => {
+  try { checkpoint.run(); } catch { /* busy or closing: try again next time */ }
+}, workerData.intervalMs);
+parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.close(); });
+`;
 
 /** The schema this code reads and writes; `PRAGMA user_version` holds the file's. */
 export const schemaVersion = 2;
@@ -101,6 +135,15 @@ interface HintRow extends EntryRow {
 export class SqliteStorage implements Storage {
   private depth = 0;
   private closed = false;
+  /** Whether the running transaction called a writing method. */
+  private wrote = false;
+  /** Counts committed transactions that wrote; `syncedGeneration` is the last one known on disk. */
+  private generation = 0;
+  private syncedGeneration = 0;
+  private syncing = false;
+  private readonly durableWaiters: { readonly generation: number; readonly callback: () => void }[] = [];
+  private walFd: number | undefined;
+  private checkpointer: Worker | undefined;
 
   private readonly begin: Database.Statement;
   private readonly commit: Database.Statement;
@@ -108,9 +151,8 @@ export class SqliteStorage implements Storage {
   private readonly selectEntry: Database.Statement<[string], HeldRow>;
   private readonly upsertEntry: Database.Statement<[string, number, string, Buffer | null, number | null, number, number]>;
   private readonly deleteEntry: Database.Statement<[string]>;
-  private readonly selectLeaf: Database.Statement<[number], { h1: number; h2: number }>;
-  private readonly upsertLeaf: Database.Statement<[number, number, number]>;
-  private readonly deleteLeaf: Database.Statement<[number]>;
+  private readonly xorLeaf: Database.Statement<[number, number, number]>;
+  private readonly deleteEmptyLeaf: Database.Statement<[number]>;
   private readonly selectLeafRange: Database.Statement<[number, number], LeafHash>;
   private readonly selectItemHashes: Database.Statement<[number, number], { h1: number; h2: number }>;
   private readonly selectFloor: Database.Statement<[string], { version: unknown }>;
@@ -138,8 +180,12 @@ export class SqliteStorage implements Storage {
   private constructor(
     private readonly db: Database.Database,
     private readonly path: string,
+    private readonly deferCommitSync: boolean,
   ) {
-    this.begin = db.prepare('BEGIN IMMEDIATE');
+    // Deferred: a transaction that only reads, or touches nothing (ticks, batches of replies), takes no
+    // write lock and writes nothing. This process is the database's only writer, so the upgrade to a
+    // write lock at the first write cannot meet a competing writer.
+    this.begin = db.prepare('BEGIN');
     this.commit = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
 
@@ -151,12 +197,17 @@ export class SqliteStorage implements Storage {
     );
     this.deleteEntry = db.prepare('DELETE FROM entries WHERE key = ?');
 
-    this.selectLeaf = db.prepare('SELECT h1, h2 FROM leaves WHERE leaf = ?');
-    this.upsertLeaf = db.prepare(
-      'INSERT INTO leaves (leaf, h1, h2) VALUES (?, ?, ?) ON CONFLICT (leaf) DO UPDATE SET h1 = excluded.h1, h2 = excluded.h2',
+    // One statement XORs into a leaf (SQLite has no XOR operator: a ^ b = (a | b) - (a & b)), rather
+    // than reading it and writing it back.
+    this.xorLeaf = db.prepare(
+      `INSERT INTO leaves (leaf, h1, h2) VALUES (?, ?, ?) ON CONFLICT (leaf) DO UPDATE SET
+         h1 = (h1 | excluded.h1) - (h1 & excluded.h1), h2 = (h2 | excluded.h2) - (h2 & excluded.h2)`,
     );
-    this.deleteLeaf = db.prepare('DELETE FROM leaves WHERE leaf = ?');
-    this.selectLeafRange = db.prepare('SELECT leaf, h1, h2 FROM leaves WHERE leaf BETWEEN ? AND ? ORDER BY leaf');
+    this.deleteEmptyLeaf = db.prepare('DELETE FROM leaves WHERE leaf = ? AND h1 = 0 AND h2 = 0');
+    // A replacement leaves a leaf empty only if two 64-bit item hashes cancel out; such a row is skipped.
+    this.selectLeafRange = db.prepare(
+      'SELECT leaf, h1, h2 FROM leaves WHERE leaf BETWEEN ? AND ? AND (h1 != 0 OR h2 != 0) ORDER BY leaf',
+    );
     this.selectItemHashes = db.prepare('SELECT h1, h2 FROM entries WHERE position >= ? AND position < ?');
 
     this.selectFloor = db.prepare('SELECT version FROM purge_floors WHERE key = ?');
@@ -218,11 +269,14 @@ export class SqliteStorage implements Storage {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
     try {
+      const deferCommitSync = options.fsync === 'commit' && options.deferCommitSync === true && path !== ':memory:';
       db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${options.fsync === 'commit' ? 'FULL' : 'NORMAL'}`);
+      db.pragma(`synchronous = ${options.fsync === 'commit' && !deferCommitSync ? 'FULL' : 'NORMAL'}`);
       db.pragma('busy_timeout = 5000');
       migrate(db);
-      return new SqliteStorage(db, path);
+      const storage = new SqliteStorage(db, path, deferCommitSync);
+      if (options.checkpointInBackground === true && path !== ':memory:') storage.startCheckpointer();
+      return storage;
     } catch (error) {
       db.close();
       throw error;
@@ -234,10 +288,16 @@ export class SqliteStorage implements Storage {
     if (this.depth > 0) return fn(); // nested calls join the outer transaction
     this.begin.run();
     this.depth = 1;
+    this.wrote = false;
     try {
       const result = fn();
       assert(!isThenable(result), 'transaction fn must be synchronous');
       this.commit.run();
+      if (this.wrote) {
+        this.generation += 1;
+        // Without deferCommitSync, a commit is as durable as the policy makes it once it returns.
+        if (!this.deferCommitSync) this.syncedGeneration = this.generation;
+      }
       return result;
     } catch (error) {
       // SQLite rolls back by itself after some errors (e.g. disk full); then there is nothing to undo.
@@ -245,7 +305,75 @@ export class SqliteStorage implements Storage {
       throw error;
     } finally {
       this.depth = 0;
+      this.wrote = false;
     }
+  }
+
+  private startCheckpointer(): void {
+    this.db.pragma('wal_autocheckpoint = 0');
+    const module = createRequire(import.meta.url).resolve('better-sqlite3');
+    const worker = new Worker(checkpointerSource, {
+      eval: true,
+      workerData: { module, path: this.path, intervalMs: checkpointIntervalMs },
+    });
+    worker.unref();
+    // Without a checkpointer the WAL would grow without bound: fall back to checkpoints on commit.
+    worker.on('error', () => {
+      if (!this.closed) this.db.pragma('wal_autocheckpoint = 1000');
+    });
+    this.checkpointer = worker;
+  }
+
+  /** A transaction of a method that writes: counted, so that `whenDurable` knows what to sync. */
+  private write<T>(fn: () => T): T {
+    if (this.depth > 0) {
+      this.wrote = true;
+      return fn();
+    }
+    return this.transaction(() => {
+      this.wrote = true;
+      return fn();
+    });
+  }
+
+  /** Whether everything committed so far is on disk (always, unless commits defer their sync). */
+  get durable(): boolean {
+    return this.generation === this.syncedGeneration;
+  }
+
+  /** The count of committed writing transactions; `whenDurable` callbacks are per generation. */
+  get commitGeneration(): number {
+    return this.generation;
+  }
+
+  /**
+   * Calls back once every transaction committed before this call is on disk: at once when it is, or
+   * after an fdatasync of the WAL (one at a time; one covers every commit made before it started).
+   * A failed fdatasync throws: acknowledging writes that may not be on disk is never an option.
+   */
+  whenDurable(callback: () => void): void {
+    this.assertOpen();
+    if (this.durable) return callback();
+    assert(this.deferCommitSync, 'commits are synced by SQLite unless deferCommitSync is set');
+    this.durableWaiters.push({ generation: this.generation, callback });
+    this.startSync();
+  }
+
+  private startSync(): void {
+    if (this.syncing || this.closed) return;
+    this.syncing = true;
+    const target = this.generation;
+    this.walFd ??= openSync(`${this.path}-wal`, 'r');
+    fdatasync(this.walFd, (error) => {
+      this.syncing = false;
+      if (this.closed) return;
+      if (error) throw new Error(`fdatasync of the write-ahead log failed: ${error.message}`, { cause: error });
+      this.syncedGeneration = Math.max(this.syncedGeneration, target);
+      while (this.durableWaiters.length > 0 && (this.durableWaiters[0] as { generation: number }).generation <= target) {
+        (this.durableWaiters.shift() as { callback: () => void }).callback();
+      }
+      if (this.durableWaiters.length > 0) this.startSync();
+    });
   }
 
   get(key: string): Entry | undefined {
@@ -256,7 +384,7 @@ export class SqliteStorage implements Storage {
 
   apply(entry: Entry): ApplyOutcome {
     checkEntry(entry);
-    return this.transaction(() => {
+    return this.write(() => {
       const held = this.selectEntry.get(entry.key);
       if (held !== undefined) {
         const heldVersion = checkedVersion(held.version);
@@ -278,11 +406,11 @@ export class SqliteStorage implements Storage {
     checkKey(key);
     assert(isVersion(version), 'not a version');
     checkMs(nowMs);
-    return this.transaction(() => {
+    return this.write(() => {
       const held = this.selectEntry.get(key);
       if (held === undefined || held.version !== version) return false;
       if (held.value !== null && !isExpired(entryFromRow(held), nowMs)) return false;
-      this.xorIntoLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
+      this.removeFromLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
       this.deleteEntry.run(key);
       this.upsertFloor.run(key, version, nowMs);
       return true;
@@ -292,10 +420,10 @@ export class SqliteStorage implements Storage {
   dropEntry(key: string, version: Version): boolean {
     checkKey(key);
     assert(isVersion(version), 'not a version');
-    return this.transaction(() => {
+    return this.write(() => {
       const held = this.selectEntry.get(key);
       if (held === undefined || held.version !== version) return false;
-      this.xorIntoLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
+      this.removeFromLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
       this.deleteEntry.run(key);
       return true;
     });
@@ -308,7 +436,7 @@ export class SqliteStorage implements Storage {
   }
 
   expirePurgeFloors(purgedBeforeMs: number): number {
-    return this.transaction(() => this.deleteFloorsBefore.run(purgedBeforeMs).changes);
+    return this.write(() => this.deleteFloorsBefore.run(purgedBeforeMs).changes);
   }
 
   scan(afterKey: string | null, limit: number): Entry[] {
@@ -387,7 +515,7 @@ export class SqliteStorage implements Storage {
     assert(target.length > 0, 'hint target must not be empty');
     checkEntry(entry);
     checkMs(createdMs);
-    this.transaction(() => {
+    this.write(() => {
       this.insertHint.run(target, entry.key, entry.version, toBlob(entry.value), entry.expiresMs ?? null, createdMs);
     });
   }
@@ -404,16 +532,16 @@ export class SqliteStorage implements Storage {
   }
 
   removeHint(id: number): void {
-    this.transaction(() => this.deleteHint.run(id));
+    this.write(() => this.deleteHint.run(id));
   }
 
   expireHints(createdMsBefore: number): number {
-    return this.transaction(() => this.deleteHintsBefore.run(createdMsBefore).changes);
+    return this.write(() => this.deleteHintsBefore.run(createdMsBefore).changes);
   }
 
   trimHints(target: string, keep: number): number {
     checkLimit(keep);
-    return this.transaction(() => this.deleteOldestHints.run(target, target, keep).changes);
+    return this.write(() => this.deleteOldestHints.run(target, target, keep).changes);
   }
 
   hintCounts(): Map<string, number> {
@@ -428,7 +556,7 @@ export class SqliteStorage implements Storage {
 
   setMeta(name: string, value: string): void {
     assert(typeof name === 'string' && typeof value === 'string', 'meta names and values are strings');
-    this.transaction(() => this.upsertMeta.run(name, value));
+    this.write(() => this.upsertMeta.run(name, value));
   }
 
   /** Syncs the WAL and copies it into the database file: makes 'periodic' commits durable. */
@@ -456,16 +584,25 @@ export class SqliteStorage implements Storage {
     if (this.closed) return;
     assert(this.depth === 0, 'closing a storage inside a transaction');
     this.closed = true;
+    // Waiters are dropped: what they would have acknowledged is not sent by a stopping node.
+    this.durableWaiters.length = 0;
+    if (this.walFd !== undefined) closeSync(this.walFd);
+    // The checkpointer closes its connection when told; no need to wait for it.
+    this.checkpointer?.postMessage('close');
     this.db.close();
   }
 
+  /** XORs an item hash into (or out of) its leaf. */
   private xorIntoLeaf(leaf: number, h1: number, h2: number): void {
-    const held = this.selectLeaf.get(leaf) ?? { h1: 0, h2: 0 };
-    const next1 = (held.h1 ^ h1) >>> 0;
-    const next2 = (held.h2 ^ h2) >>> 0;
-    // Empty leaves are not stored, so two stores with the same entries hold the same rows.
-    if (next1 === 0 && next2 === 0) this.deleteLeaf.run(leaf);
-    else this.upsertLeaf.run(leaf, next1, next2);
+    if (h1 === 0 && h2 === 0) return;
+    this.xorLeaf.run(leaf, h1 >>> 0, h2 >>> 0);
+  }
+
+  /** Takes an item out of its leaf; a leaf left empty is deleted (empty leaves are not stored, so two
+   *  stores with the same entries hold the same rows). */
+  private removeFromLeaf(leaf: number, h1: number, h2: number): void {
+    this.xorIntoLeaf(leaf, h1, h2);
+    this.deleteEmptyLeaf.run(leaf);
   }
 
   private assertOpen(): void {

@@ -7,8 +7,9 @@
 // connection that then fails are lost; the protocol above copes with loss by timeouts. What the
 // transport does guarantee is order per peer and batching:
 // - outgoing frames queued in one event-loop turn are written with one socket.write (throughput);
-// - incoming frames that arrive in one 'data' event are handed to the core as one batch, which the
-//   core applies in one storage transaction (group commit).
+// - incoming frames that arrive in one event-loop turn, from every peer and from this node itself,
+//   are handed to the core as one batch, which the core applies in one storage transaction (group
+//   commit: one fsync for all of them, rather than one per connection and one for local writes).
 //
 // Connections are authenticated with the cluster secret: the server sends a random nonce, the client
 // answers with HMAC-SHA256(secret, nonce), and only then does the server send a welcome and accept
@@ -153,8 +154,10 @@ export class TcpTransport {
   private readonly inbound = new Set<InboundLink>();
   private server: net.Server | null = null;
   private handler: BatchHandler | null = null;
-  private localQueue: Envelope[] = [];
-  private localImmediate: NodeJS.Immediate | null = null;
+  /** Envelopes received (or sent to ourselves) this event-loop turn, delivered together. */
+  private inbox: Envelope[] = [];
+  private localQueued = 0;
+  private inboxImmediate: NodeJS.Immediate | null = null;
   private stopped = false;
   private stopping: Promise<void> | null = null;
   private readonly counters = { sent: 0, received: 0, dropped: 0 };
@@ -214,10 +217,11 @@ export class TcpTransport {
     this.stopped = true;
     for (const peer of this.peers.values()) this.discardPeer(peer);
     for (const link of this.inbound) this.closeInbound(link);
-    if (this.localImmediate) clearImmediate(this.localImmediate);
-    this.localImmediate = null;
-    this.counters.dropped += this.localQueue.length;
-    this.localQueue = [];
+    if (this.inboxImmediate) clearImmediate(this.inboxImmediate);
+    this.inboxImmediate = null;
+    this.counters.dropped += this.inbox.length;
+    this.inbox = [];
+    this.localQueued = 0;
     const server = this.server;
     this.stopping = new Promise((resolve) => {
       if (!server) return resolve();
@@ -328,19 +332,14 @@ export class TcpTransport {
   }
 
   private sendLocally(envelope: Envelope): void {
-    if (this.localQueue.length >= this.queueMessagesMax) {
+    if (this.localQueued >= this.queueMessagesMax) {
       this.counters.dropped += 1;
       return;
     }
-    this.localQueue.push(envelope);
+    this.localQueued += 1;
+    this.counters.sent += 1;
     // Asynchronous like a network delivery, so the core never re-enters itself from inside `send`.
-    this.localImmediate ??= setImmediate(() => {
-      this.localImmediate = null;
-      const batch = this.localQueue;
-      this.localQueue = [];
-      this.counters.sent += batch.length;
-      this.deliver(batch);
-    });
+    this.enqueue([envelope]);
   }
 
   private scheduleFlush(peer: Peer): void {
@@ -350,6 +349,20 @@ export class TcpTransport {
       peer.flushImmediate = null;
       this.flush(peer);
     });
+  }
+
+  /**
+   * Writes now what waits for a scheduled flush. Called after a batch is handled, so that its replies
+   * leave in this event-loop turn: a flush scheduled from inside a setImmediate would run only after
+   * the next turn's I/O.
+   */
+  private flushScheduled(): void {
+    for (const peer of this.peers.values()) {
+      if (peer.flushImmediate === null) continue;
+      clearImmediate(peer.flushImmediate);
+      peer.flushImmediate = null;
+      this.flush(peer);
+    }
   }
 
   private flush(peer: Peer): void {
@@ -558,7 +571,7 @@ export class TcpTransport {
       }
       batch.push(frame as Envelope);
     }
-    if (batch.length > 0) this.deliver(batch);
+    if (batch.length > 0) this.enqueue(batch);
   }
 
   private envelopeProblem(link: InboundLink, frame: unknown): string | null {
@@ -587,6 +600,24 @@ export class TcpTransport {
   /** Sets the handler for incoming batches (one handler; a later call replaces it). */
   onBatch(handler: BatchHandler): void {
     this.handler = handler;
+  }
+
+  /**
+   * Holds envelopes until the end of this event-loop turn's I/O (setImmediate runs after the poll
+   * phase), so that what arrived on every connection in this turn, and what this node sent itself,
+   * reaches the core as one batch.
+   */
+  private enqueue(envelopes: Envelope[]): void {
+    if (this.inbox.length === 0) this.inbox = envelopes;
+    else for (const envelope of envelopes) this.inbox.push(envelope);
+    this.inboxImmediate ??= setImmediate(() => {
+      this.inboxImmediate = null;
+      const batch = this.inbox;
+      this.inbox = [];
+      this.localQueued = 0;
+      this.deliver(batch);
+      this.flushScheduled();
+    });
   }
 
   private deliver(batch: Envelope[]): void {

@@ -150,6 +150,50 @@ describe('SqliteStorage', () => {
       }
     }));
 
+  it('with deferCommitSync, runs synchronous NORMAL and calls back once commits are synced', () =>
+    inTempDir(async (dir) => {
+      const storage = SqliteStorage.open(join(dir, 'data.db'), { fsync: 'commit', deferCommitSync: true });
+      try {
+        assert.deepEqual(storage.durability(), { journalMode: 'wal', synchronous: 1 });
+        assert.equal(storage.durable, true);
+        storage.transaction(() => storage.get('a'));
+        assert.equal(storage.durable, true, 'a transaction that only reads leaves nothing to sync');
+        storage.apply(entry('a', 1, 'one'));
+        assert.equal(storage.durable, false);
+        const first = storage.commitGeneration;
+        const order: string[] = [];
+        const synced = new Promise<void>((resolve) => storage.whenDurable(() => (order.push('first'), resolve())));
+        storage.apply(entry('b', 1, 'two'));
+        assert.equal(storage.commitGeneration, first + 1);
+        const second = new Promise<void>((resolve) => storage.whenDurable(() => (order.push('second'), resolve())));
+        await Promise.all([synced, second]);
+        assert.deepEqual(order, ['first', 'second']);
+        assert.equal(storage.durable, true);
+        let now = false;
+        storage.whenDurable(() => (now = true));
+        assert.equal(now, true, 'calls back at once when nothing waits for a sync');
+      } finally {
+        storage.close();
+      }
+    }));
+
+  it('with checkpointInBackground, leaves checkpoints to another connection and keeps the data', () =>
+    inTempDir((dir) => {
+      const path = join(dir, 'data.db');
+      const storage = SqliteStorage.open(path, { fsync: 'commit', deferCommitSync: true, checkpointInBackground: true });
+      try {
+        for (let i = 0; i < 100; i++) storage.apply(entry(`k${i}`, 1, 'x'.repeat(100)));
+      } finally {
+        storage.close();
+      }
+      const reopened = SqliteStorage.open(path, { fsync: 'commit' });
+      try {
+        assert.deepEqual(reopened.counts(), { live: 100, tombstones: 0 });
+      } finally {
+        reopened.close();
+      }
+    }));
+
   it('refuses a database written by a newer schema', () =>
     inTempDir((dir) => {
       const path = join(dir, 'data.db');
