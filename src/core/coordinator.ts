@@ -375,8 +375,16 @@ class PendingRead implements Operation {
     this.deadlineMs = deps.nowMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
     this.sets = deps.placement().writeReplicaSets(key);
     this.neededPerSet = this.sets.map((set) => requiredReplicas(options.consistency, set.length));
-    this.targets = [...new Set(this.sets.flat())].filter((id) => deps.isAvailable(id));
     this.waitForAll = options.waitForAll ?? false;
+    const self = deps.selfId;
+    if (!this.waitForAll && this.neededPerSet.every((needed) => needed === 1) && this.sets.every((set) => set.includes(self))) {
+      // At `one`, a coordinator that is itself a replica in every set answers from its own copy:
+      // asking the others too would cost each of them a read for an answer nobody waits for (the
+      // first answer is the local one anyway). Anti-entropy, not these reads, repairs the others.
+      this.targets = [self];
+    } else {
+      this.targets = [...new Set(this.sets.flat())].filter((id) => deps.isAvailable(id));
+    }
     this.op = deps.nextOp();
   }
 
