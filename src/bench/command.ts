@@ -380,7 +380,7 @@ export function registerBenchCommands(program: Command): void {
     .addOption(new Option('--fsync <list>', 'quorumkv fsync policies, one cluster each (commit, periodic)').argParser(listOf(fsyncPolicies, 'fsync policy')).default(['commit'], 'commit'))
     .addOption(new Option('--redis-fsync <mode>', "redis persistence: off = --save '' --appendonly no; everysec/always = AOF with that appendfsync").choices(redisPersistences).default('off'))
     .option('--duration <seconds>', 'seconds per measured run', positiveSeconds, 10)
-    .option('--warmup <seconds>', 'unmeasured seconds before each run', nonNegativeSeconds, 1)
+    .option('--warmup <seconds>', 'unmeasured seconds before each run (V8 is still compiling the hot paths in the first seconds)', nonNegativeSeconds, 3)
     .option('--clients <n>', 'concurrent clients', positiveInt, 50)
     .option('--value-size <bytes>', 'bytes per value', nonNegativeInt, 100)
     .option('--keys <n>', 'keys loaded before the read/update workloads', positiveInt, 10_000)
