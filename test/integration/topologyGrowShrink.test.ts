@@ -29,7 +29,11 @@ const changeTimeoutMs = 60_000;
 
 describe('topology: grow and shrink under write load', () => {
   it('grows 3 -> 5 nodes one join at a time (a concurrent change gets 409), decommissions one and removes a SIGKILLed one; every acknowledged key stays readable at quorum and ends on exactly its preference list', async () => {
-    await withCluster({ nodes: 3, strategy: 'consistent', rf: 3, vnodes: 32, settings: topologySettings }, async (cluster) => {
+    // Streaming is slowed down (150 keys per second per session) so that a change surely lasts long
+    // enough for the test to try a second one meanwhile: otherwise a join can complete in a few
+    // hundred milliseconds, before the second request arrives.
+    const settings = [...topologySettings, 'antiEntropyKeysPerSecondMax=150'];
+    await withCluster({ nodes: 3, strategy: 'consistent', rf: 3, vnodes: 32, settings }, async (cluster) => {
       const target = () => cluster.front;
       const load = new WriteLoad(target, { writers: 3, maxKeysPerWriter: 200, prefix: '' });
       const reads = new ContinuousReadCheck(load, target);
