@@ -16,6 +16,8 @@ export interface HintDeliveryDeps {
   readonly isMember: (id: string) => boolean;
   /** The version of the layout this node runs (a replica refuses writes sent on an older one). */
   readonly layoutVersion: () => number;
+  /** The key's replicas under the layout this node runs (every replica set, during a change). */
+  readonly owners: (key: string) => readonly string[];
   readonly send: (to: string, message: Message) => void;
   readonly nextOp: () => number;
 }
@@ -85,9 +87,19 @@ export class HintDelivery {
     }
   }
 
-  handleReply(from: string, reply: WriteReply): void {
+  handleReply(from: string, reply: WriteReply, nowMs: number): void {
     const hint = this.inFlight.get(reply.op);
     if (!hint || hint.target !== from) return;
+    if (!reply.applied && reply.layout !== undefined && reply.layout <= this.deps.layoutVersion()) {
+      // The target no longer replicates the key (a change moved it): the hint goes to the key's
+      // replicas now (this node applies it itself if it is one), rather than back to the target forever.
+      for (const owner of this.deps.owners(hint.entry.key)) {
+        if (owner === this.deps.selfId) this.deps.storage.apply(hint.entry);
+        else if (owner !== from) this.store(owner, hint.entry, nowMs);
+      }
+      this.deps.storage.removeHint(hint.hintId);
+      return this.forget(reply.op, hint);
+    }
     const taken = reply.applied || (reply.current !== undefined && reply.current >= hint.entry.version);
     if (taken) {
       this.deps.storage.removeHint(hint.hintId);

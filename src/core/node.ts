@@ -139,6 +139,7 @@ export class QuorumNode {
       isAvailable: (id) => this.membership.isAvailable(id),
       isMember: (id) => this.currentLayout.members.some((m) => m.id === id),
       layoutVersion: () => this.currentLayout.version,
+      owners: (key) => [...new Set(this.currentPlacement.writeReplicaSets(key).flat())],
       send,
       nextOp: () => this.nextOp(),
     });
@@ -307,7 +308,7 @@ export class QuorumNode {
       case 'read':
         return this.serveRead(from, message);
       case 'write-reply':
-        if (this.hints.owns(message.op)) return this.hints.handleReply(from, message);
+        if (this.hints.owns(message.op)) return this.hints.handleReply(from, message, nowMs);
         return this.coordinator.handleReply(from, message);
       case 'read-reply':
         return this.coordinator.handleReply(from, message);
@@ -364,6 +365,13 @@ export class QuorumNode {
       this.send(from, { kind: 'layout', layout: this.currentLayout });
       return this.send(from, { kind: 'write-reply', op: message.op, applied: false, layout });
     }
+    // On the same layout, a copy of a key this node does not replicate is refused too: a late read
+    // repair or a hint for a range that has moved away would otherwise leave a stray copy after the
+    // change's clean-up had passed (the sender re-plans, or re-homes its hint). A sender on a newer
+    // layout knows better than this node does: its write is taken.
+    if (message.layout === layout && message.hintFor === undefined && !this.replicates(message.entry.key)) {
+      return this.send(from, { kind: 'write-reply', op: message.op, applied: false, layout });
+    }
     if (message.hintFor !== undefined && message.hintFor !== this.id) {
       this.hints.store(message.hintFor, message.entry, this.nowMs());
       return this.send(from, { kind: 'write-reply', op: message.op, applied: true });
@@ -371,6 +379,10 @@ export class QuorumNode {
     const outcome = this.storage.apply(message.entry);
     if (outcome.applied) return this.send(from, { kind: 'write-reply', op: message.op, applied: true });
     this.send(from, { kind: 'write-reply', op: message.op, applied: false, current: outcome.current });
+  }
+
+  private replicates(key: string): boolean {
+    return this.currentPlacement.writeReplicaSets(key).some((set) => set.includes(this.id));
   }
 
   private serveRead(from: string, message: ReadMessage): void {

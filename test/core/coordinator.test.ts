@@ -165,3 +165,17 @@ test('a replica on a newer layout refuses a write planned on an older one; the c
   cluster.deliverAll();
   for (const [id, storage] of cluster.storages) assert.equal(text(storage.get('k')?.value), 'v', `${id} holds the write planned on layout 2`);
 });
+
+test('a replica refuses a copy of a key it does not replicate; a hint for it goes to the key\'s replica instead', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], { rf: 1 }, { hintDeliveryIntervalMs: 10 });
+  const owner = cluster.node('a').placement.readReplicas('k')[0] as string;
+  const [holder, stranger] = ['a', 'b', 'c'].filter((id) => id !== owner) as [string, string];
+  // A hint left over from an earlier layout, for a node that does not replicate the key now.
+  const entry = { key: 'k', version: formatVersion({ wallMs: cluster.nowMs, counter: 0, nodeId: holder }), value: bytes('moved') };
+  const holderStorage = cluster.storages.get(holder)!;
+  holderStorage.transaction(() => holderStorage.addHint(stranger, entry, cluster.nowMs));
+  cluster.advance(200);
+  assert.equal(cluster.storages.get(stranger)?.get('k'), undefined, 'no stray copy on the node that does not replicate the key');
+  assert.equal(text(cluster.storages.get(owner)?.get('k')?.value), 'moved', 'the replica got it');
+  assert.deepEqual(holderStorage.hintCounts(), new Map(), 'no hint left behind');
+});
