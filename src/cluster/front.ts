@@ -133,6 +133,27 @@ export class Front {
     throw new QuorumError('UNAVAILABLE', `no running node answered: ${(lastError as Error)?.message ?? 'unknown error'}`);
   }
 
+  /**
+   * Asks every running node (GET `path`, with the request's headers) and returns the bodies of those
+   * that answered 200. For questions one node may answer from a stale view (is a change under way?).
+   */
+  async askEach(request: FastifyRequest, path: string): Promise<Buffer[]> {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (!hopByHop.has(name) && typeof value === 'string') headers[name] = value;
+    }
+    const answers = await Promise.allSettled(
+      this.options.supervisor.runningIds().map(async (id) => {
+        const member = this.options.supervisor.member(id);
+        if (!member) return undefined;
+        const response = await this.pool(member.http).request({ method: 'GET', path, headers, headersTimeout: 5_000, bodyTimeout: 5_000 });
+        const bytes = Buffer.from(await response.body.arrayBuffer());
+        return response.statusCode === 200 ? bytes : undefined;
+      }),
+    );
+    return answers.flatMap((a) => (a.status === 'fulfilled' && a.value !== undefined ? [a.value] : []));
+  }
+
   private pool(address: string): Pool {
     let pool = this.pools.get(address);
     if (!pool) {

@@ -37,9 +37,9 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
     if (seed === undefined) throw new QuorumError('UNAVAILABLE', 'no running node to join through');
     // Refuse at once while another change runs: the new node would otherwise wait for it inside its
     // start (its join retries on LAYOUT_CONFLICT) and the request would hang, then fail.
-    const topology = await options.front().forward(request, 'GET', '/v1/admin/topology', undefined);
-    if (topology.status === 200) {
-      const view = JSON.parse(topology.body.toString('utf8')) as { inTransition?: boolean; layoutVersion?: number };
+    // Every running node is asked: one that has not yet heard of a change just made would say none runs.
+    for (const body of await options.front().askEach(request, '/v1/admin/topology')) {
+      const view = JSON.parse(body.toString('utf8')) as { inTransition?: boolean; layoutVersion?: number };
       if (view.inTransition) {
         throw new QuorumError('LAYOUT_CONFLICT', `a topology change is under way (layout v${view.layoutVersion}); try again when it completes`);
       }
