@@ -7,25 +7,21 @@
 // process crash at once (it is in the OS's page cache) but reaches the disk only when the WAL is
 // synced at a checkpoint, which `sync()` forces and the runtime calls on a timer.
 //
-// 'commit' with `deferCommitSync` is as durable as 'commit' for an owner that waits: SQLite runs with
-// synchronous = NORMAL (which keeps the database consistent across power loss, syncing at
-// checkpoints), and the owner calls `whenDurable` after its transactions and acknowledges nothing
-// they wrote before it calls back. `whenDurable` fdatasyncs the WAL on libuv's thread pool, so the
-// event loop goes on (and commits more) while the disk syncs, and one fdatasync covers every commit
-// made before it started (group commit). The node runtime uses it.
+// 'commit' with `deferCommitSync` is as durable as 'commit' for an owner that waits for
+// `whenDurable` before acknowledging what it wrote (walSync.ts); the node runtime does.
 
-import { closeSync, fdatasync, mkdirSync, openSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { assert } from '../core/assert.js';
 import { itemHash, leafOf, ringPosition } from '../core/hash.js';
 import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PositionedEntry, Storage } from '../core/storage.js';
 import { isExpiry } from '../core/validate.js';
 import { isExpired, isVersion, wallMsMax, type Entry, type Version } from '../core/version.js';
+import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { compareUtf8 } from './memory.js';
 import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange } from './records.js';
+import { WalSync } from './walSync.js';
 
 export interface SqliteStorageOptions {
   readonly fsync: 'commit' | 'periodic';
@@ -38,23 +34,6 @@ export interface SqliteStorageOptions {
    */
   readonly checkpointInBackground?: boolean;
 }
-
-/** How often the background checkpointer looks for WAL frames to copy into the database. */
-const checkpointIntervalMs = 200;
-
-// The checkpointer thread's code: a plain script, so it runs the same from dist/ and under tsx.
-const checkpointerSource = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.module);
-const db = new Database(workerData.path);
-db.pragma('busy_timeout = 0');
-db.pragma('synchronous = NORMAL'); // syncs the WAL before, and the database after, each checkpoint
-const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
-const timer = setInterval(() => {
-  try { checkpoint.run(); } catch { /* busy or closing: try again next time */ }
-}, workerData.intervalMs);
-parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.close(); });
-`;
 
 /** The schema this code reads and writes; `PRAGMA user_version` holds the file's. */
 export const schemaVersion = 2;
@@ -137,13 +116,8 @@ export class SqliteStorage implements Storage {
   private closed = false;
   /** Whether the running transaction called a writing method. */
   private wrote = false;
-  /** Counts committed transactions that wrote; `syncedGeneration` is the last one known on disk. */
-  private generation = 0;
-  private syncedGeneration = 0;
-  private syncing = false;
-  private readonly durableWaiters: { readonly generation: number; readonly callback: () => void }[] = [];
-  private walFd: number | undefined;
-  private checkpointer: Worker | undefined;
+  private readonly walSync: WalSync;
+  private checkpointer: Checkpointer | undefined;
 
   private readonly begin: Database.Statement;
   private readonly commit: Database.Statement;
@@ -180,8 +154,9 @@ export class SqliteStorage implements Storage {
   private constructor(
     private readonly db: Database.Database,
     private readonly path: string,
-    private readonly deferCommitSync: boolean,
+    deferCommitSync: boolean,
   ) {
+    this.walSync = new WalSync(`${path}-wal`, deferCommitSync);
     // Deferred: a transaction that only reads, or touches nothing (ticks, batches of replies), takes no
     // write lock and writes nothing. This process is the database's only writer, so the upgrade to a
     // write lock at the first write cannot meet a competing writer.
@@ -293,11 +268,7 @@ export class SqliteStorage implements Storage {
       const result = fn();
       assert(!isThenable(result), 'transaction fn must be synchronous');
       this.commit.run();
-      if (this.wrote) {
-        this.generation += 1;
-        // Without deferCommitSync, a commit is as durable as the policy makes it once it returns.
-        if (!this.deferCommitSync) this.syncedGeneration = this.generation;
-      }
+      if (this.wrote) this.walSync.committed();
       return result;
     } catch (error) {
       // SQLite rolls back by itself after some errors (e.g. disk full); then there is nothing to undo.
@@ -311,17 +282,10 @@ export class SqliteStorage implements Storage {
 
   private startCheckpointer(): void {
     this.db.pragma('wal_autocheckpoint = 0');
-    const module = createRequire(import.meta.url).resolve('better-sqlite3');
-    const worker = new Worker(checkpointerSource, {
-      eval: true,
-      workerData: { module, path: this.path, intervalMs: checkpointIntervalMs },
-    });
-    worker.unref();
     // Without a checkpointer the WAL would grow without bound: fall back to checkpoints on commit.
-    worker.on('error', () => {
+    this.checkpointer = startCheckpointer(this.path, () => {
       if (!this.closed) this.db.pragma('wal_autocheckpoint = 1000');
     });
-    this.checkpointer = worker;
   }
 
   /** A transaction of a method that writes: counted, so that `whenDurable` knows what to sync. */
@@ -338,42 +302,18 @@ export class SqliteStorage implements Storage {
 
   /** Whether everything committed so far is on disk (always, unless commits defer their sync). */
   get durable(): boolean {
-    return this.generation === this.syncedGeneration;
+    return this.walSync.durable;
   }
 
   /** The count of committed writing transactions; `whenDurable` callbacks are per generation. */
   get commitGeneration(): number {
-    return this.generation;
+    return this.walSync.generation;
   }
 
-  /**
-   * Calls back once every transaction committed before this call is on disk: at once when it is, or
-   * after an fdatasync of the WAL (one at a time; one covers every commit made before it started).
-   * A failed fdatasync throws: acknowledging writes that may not be on disk is never an option.
-   */
+  /** Calls back once every transaction committed before this call is on disk (walSync.ts). */
   whenDurable(callback: () => void): void {
     this.assertOpen();
-    if (this.durable) return callback();
-    assert(this.deferCommitSync, 'commits are synced by SQLite unless deferCommitSync is set');
-    this.durableWaiters.push({ generation: this.generation, callback });
-    this.startSync();
-  }
-
-  private startSync(): void {
-    if (this.syncing || this.closed) return;
-    this.syncing = true;
-    const target = this.generation;
-    this.walFd ??= openSync(`${this.path}-wal`, 'r');
-    fdatasync(this.walFd, (error) => {
-      this.syncing = false;
-      if (this.closed) return;
-      if (error) throw new Error(`fdatasync of the write-ahead log failed: ${error.message}`, { cause: error });
-      this.syncedGeneration = Math.max(this.syncedGeneration, target);
-      while (this.durableWaiters.length > 0 && (this.durableWaiters[0] as { generation: number }).generation <= target) {
-        (this.durableWaiters.shift() as { callback: () => void }).callback();
-      }
-      if (this.durableWaiters.length > 0) this.startSync();
-    });
+    this.walSync.whenDurable(callback);
   }
 
   get(key: string): Entry | undefined {
@@ -584,11 +524,8 @@ export class SqliteStorage implements Storage {
     if (this.closed) return;
     assert(this.depth === 0, 'closing a storage inside a transaction');
     this.closed = true;
-    // Waiters are dropped: what they would have acknowledged is not sent by a stopping node.
-    this.durableWaiters.length = 0;
-    if (this.walFd !== undefined) closeSync(this.walFd);
-    // The checkpointer closes its connection when told; no need to wait for it.
-    this.checkpointer?.postMessage('close');
+    this.walSync.close();
+    this.checkpointer?.stop();
     this.db.close();
   }
 

@@ -1,0 +1,81 @@
+// Commits that return before they are on disk, and a way to wait until they are: 'fsync commit'
+// without stopping the event loop for every fsync.
+//
+// SQLite runs with synchronous = NORMAL (which keeps the database consistent across power loss,
+// syncing at checkpoints); the store counts its writing commits (generations), and `whenDurable`
+// fdatasyncs the write-ahead log on libuv's thread pool. The event loop goes on (and commits more)
+// while the disk syncs, and one fdatasync covers every commit made before it started (group commit).
+// An owner that acknowledges nothing before `whenDurable` calls back is as durable as with
+// synchronous = FULL. The node runtime holds back its messages this way (runtime/nodeRuntime.ts).
+
+import { closeSync, fdatasync, openSync } from 'node:fs';
+import { assert } from '../core/assert.js';
+
+export class WalSync {
+  /** Committed transactions that wrote; `synced` is the last one known to be on disk. */
+  private committedCount = 0;
+  private synced = 0;
+  private syncing = false;
+  private readonly waiters: { readonly generation: number; readonly callback: () => void }[] = [];
+  private fd: number | undefined;
+  private closed = false;
+
+  /** `deferred` false: SQLite syncs every commit itself (synchronous = FULL) and this only counts. */
+  constructor(
+    private readonly walPath: string,
+    private readonly deferred: boolean,
+  ) {}
+
+  /** Records a commit that wrote. */
+  committed(): void {
+    this.committedCount += 1;
+    if (!this.deferred) this.synced = this.committedCount;
+  }
+
+  /** Whether everything committed so far is on disk. */
+  get durable(): boolean {
+    return this.committedCount === this.synced;
+  }
+
+  /** The count of committed writing transactions; `whenDurable` callbacks are per generation. */
+  get generation(): number {
+    return this.committedCount;
+  }
+
+  /**
+   * Calls back once every transaction committed before this call is on disk: at once when it is, or
+   * after an fdatasync of the WAL (one at a time; one covers every commit made before it started).
+   * A failed fdatasync throws: acknowledging writes that may not be on disk is never an option.
+   */
+  whenDurable(callback: () => void): void {
+    assert(!this.closed, 'storage is closed');
+    if (this.durable) return callback();
+    assert(this.deferred, 'commits are synced by SQLite unless deferCommitSync is set');
+    this.waiters.push({ generation: this.committedCount, callback });
+    this.startSync();
+  }
+
+  /** Drops the waiters: what they would have acknowledged is not sent by a stopping node. */
+  close(): void {
+    this.closed = true;
+    this.waiters.length = 0;
+    if (this.fd !== undefined) closeSync(this.fd);
+  }
+
+  private startSync(): void {
+    if (this.syncing || this.closed) return;
+    this.syncing = true;
+    const target = this.committedCount;
+    this.fd ??= openSync(this.walPath, 'r');
+    fdatasync(this.fd, (error) => {
+      this.syncing = false;
+      if (this.closed) return;
+      if (error) throw new Error(`fdatasync of the write-ahead log failed: ${error.message}`, { cause: error });
+      this.synced = Math.max(this.synced, target);
+      while (this.waiters.length > 0 && (this.waiters[0] as { generation: number }).generation <= target) {
+        (this.waiters.shift() as { callback: () => void }).callback();
+      }
+      if (this.waiters.length > 0) this.startSync();
+    });
+  }
+}
