@@ -123,6 +123,7 @@ export class SqliteStorage implements Storage {
   private readonly commit: Database.Statement;
   private readonly rollback: Database.Statement;
   private readonly selectEntry: Database.Statement<[string], HeldRow>;
+  private readonly selectHeldVersion: Database.Statement<[string], { version: unknown; h1: number; h2: number }>;
   private readonly upsertEntry: Database.Statement<[string, number, string, Buffer | null, number | null, number, number]>;
   private readonly deleteEntry: Database.Statement<[string]>;
   private readonly xorLeaf: Database.Statement<[number, number, number]>;
@@ -165,6 +166,8 @@ export class SqliteStorage implements Storage {
     this.rollback = db.prepare('ROLLBACK');
 
     this.selectEntry = db.prepare('SELECT key, version, value, expires_ms, h1, h2 FROM entries WHERE key = ?');
+    // What `apply` compares and replaces: the version and item hash, not the value (up to 1 MiB).
+    this.selectHeldVersion = db.prepare('SELECT version, h1, h2 FROM entries WHERE key = ?');
     this.upsertEntry = db.prepare(
       `INSERT INTO entries (key, position, version, value, expires_ms, h1, h2) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value,
@@ -325,7 +328,7 @@ export class SqliteStorage implements Storage {
   apply(entry: Entry): ApplyOutcome {
     checkEntry(entry);
     return this.write(() => {
-      const held = this.selectEntry.get(entry.key);
+      const held = this.selectHeldVersion.get(entry.key);
       if (held !== undefined) {
         const heldVersion = checkedVersion(held.version);
         if (heldVersion >= entry.version) return { applied: false, current: heldVersion };
