@@ -11,14 +11,25 @@
 //   are handed to the core as one batch, which the core applies in one storage transaction (group
 //   commit: one fsync for all of them, rather than one per connection and one for local writes).
 //
-// Connections are authenticated with the cluster secret: the server sends a random nonce, the client
-// answers with HMAC-SHA256(secret, nonce), and only then does the server send a welcome and accept
-// envelopes. The client waits for the welcome before writing any envelope, so a rejected connection
+// Connections are authenticated with the cluster secret (handshake.ts): the server sends a random
+// nonce, the client answers with HMAC-SHA256(secret, nonce), and only then does the server send a
+// welcome and accept envelopes. The client waits for the welcome before writing any envelope, so a rejected connection
 // loses nothing from the queue.
 
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import type { Envelope } from '../core/messages.js';
+import {
+  isChallenge,
+  isProof,
+  isWelcome,
+  newNonce,
+  proofFor,
+  proofMatches,
+  protocolVersion,
+  type ChallengeFrame,
+  type ProofFrame,
+  type WelcomeFrame,
+} from './handshake.js';
 import { checkFrameBytesMax, encodeFrame, FrameDecoder, FrameError, frameBytesMaxDefault, frameHeaderBytes, isEnvelope } from './codec.js';
 
 export interface TransportAddress {
@@ -75,26 +86,7 @@ const handshakeFrameBytesMax = 1024;
 const writeBatchBytesMax = 1024 * 1024;
 /** Bound on accepted connections, authenticated or not; a cluster needs one per peer. */
 const inboundConnectionsMax = 1024;
-const nonceBytes = 32;
 const keepAliveDelayMs = 10_000;
-const protocolVersion = 1;
-
-interface ChallengeFrame {
-  handshake: 'challenge';
-  protocolVersion: number;
-  nonce: Uint8Array;
-}
-
-interface ProofFrame {
-  handshake: 'proof';
-  nodeId: string;
-  proof: Uint8Array;
-}
-
-interface WelcomeFrame {
-  handshake: 'welcome';
-  nodeId: string;
-}
 
 /** One outgoing connection attempt; replaced, never reused, after it closes. */
 interface OutgoingLink {
@@ -420,7 +412,7 @@ export class TcpTransport {
   /** Returns false once the link has failed. */
   private advanceOutgoingHandshake(peer: Peer, link: OutgoingLink, frame: unknown): boolean {
     if (link.phase === 'challenge' && isChallenge(frame)) {
-      const proof: ProofFrame = { handshake: 'proof', nodeId: this.nodeId, proof: this.proofFor(frame.nonce) };
+      const proof: ProofFrame = { handshake: 'proof', nodeId: this.nodeId, proof: proofFor(this.secret, frame.nonce) };
       link.phase = 'welcome';
       link.socket.write(encodeFrame(proof));
       return true;
@@ -489,10 +481,6 @@ export class TcpTransport {
     peer.reconnectDelayMs = Math.min(peer.reconnectDelayMs * 2, this.reconnectDelayMaxMs);
   }
 
-  private proofFor(nonce: Uint8Array): Buffer {
-    return createHmac('sha256', this.secret).update(nonce).digest();
-  }
-
   // ---- incoming connections --------------------------------------------------------------------
 
   private accept(socket: net.Socket): void {
@@ -504,7 +492,7 @@ export class TcpTransport {
     socket.setKeepAlive(true, keepAliveDelayMs);
     const link: InboundLink = {
       socket,
-      nonce: randomBytes(nonceBytes),
+      nonce: newNonce(),
       decoder: new FrameDecoder({ frameBytesMax: handshakeFrameBytesMax }),
       phase: 'proof',
       peerId: null,
@@ -543,7 +531,7 @@ export class TcpTransport {
       this.rejectInbound(link, 'sent data before the welcome');
       return;
     }
-    if (!isProof(frame) || !this.proofMatches(link.nonce, frame.proof)) {
+    if (!isProof(frame) || !proofMatches(this.secret, link.nonce, frame.proof)) {
       this.rejectInbound(link, 'authentication failed');
       return;
     }
@@ -555,10 +543,6 @@ export class TcpTransport {
     link.socket.write(encodeFrame(welcome));
   }
 
-  private proofMatches(nonce: Buffer, proof: Uint8Array): boolean {
-    const expected = this.proofFor(nonce);
-    return proof.length === expected.length && timingSafeEqual(proof, expected);
-  }
 
   /** Delivers one 'data' event's frames as one batch, or none of them if any is invalid. */
   private receiveFrames(link: InboundLink, frames: unknown[]): void {
@@ -658,35 +642,6 @@ function takeBatch(peer: Peer): { frames: Buffer[]; bytes: number } {
   const frames = peer.queue.splice(0, count);
   peer.queuedBytes -= bytes;
   return { frames, bytes };
-}
-
-function isChallenge(frame: unknown): frame is ChallengeFrame {
-  const value = frame as Partial<ChallengeFrame> | null;
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    value.handshake === 'challenge' &&
-    value.protocolVersion === protocolVersion &&
-    value.nonce instanceof Uint8Array &&
-    value.nonce.length === nonceBytes
-  );
-}
-
-function isProof(frame: unknown): frame is ProofFrame {
-  const value = frame as Partial<ProofFrame> | null;
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    value.handshake === 'proof' &&
-    typeof value.nodeId === 'string' &&
-    value.nodeId.length > 0 &&
-    value.proof instanceof Uint8Array
-  );
-}
-
-function isWelcome(frame: unknown): frame is WelcomeFrame {
-  const value = frame as Partial<WelcomeFrame> | null;
-  return typeof value === 'object' && value !== null && value.handshake === 'welcome' && typeof value.nodeId === 'string';
 }
 
 function clearHandshakeTimer(link: { handshakeTimer: NodeJS.Timeout | null }): void {
