@@ -14,7 +14,7 @@
 // still has a replica that answers); more fail the listing with UNAVAILABLE.
 
 import { QuorumError } from '../core/errors.js';
-import { compareUtf8 } from '../storage/memory.js';
+import { compareUtf8 } from '../storage/keyOrder.js';
 import type { NodeRuntime } from './nodeRuntime.js';
 
 /** What local-entries returns per entry. */

@@ -1,81 +1,15 @@
 // An in-memory Storage for the deterministic simulator: no clocks, randomness, timers or IO.
 // It must behave exactly like SqliteStorage (both are held to test/storage/contract.ts), so keys
-// are ordered as SQLite's BINARY collation orders UTF-8 text, and a transaction that throws is
-// undone through an undo log of data records (not closures), which also lets `clone` take the
-// committed state while a transaction is open.
+// are ordered as SQLite's BINARY collation orders UTF-8 text (keyOrder.ts), and a transaction that
+// throws is undone through an undo log of data records (not closures), which also lets `clone` take
+// the committed state while a transaction is open.
 
 import { assert } from '../core/assert.js';
 import { itemHash, leafOf, ringPosition } from '../core/hash.js';
 import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PositionedEntry, Storage } from '../core/storage.js';
 import { isExpired, makeEntry, wallMsOf, type Entry, type Version } from '../core/version.js';
+import { compareUtf8, SortedArray } from './keyOrder.js';
 import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange, checkVersion } from './records.js';
-
-/**
- * Orders strings as their UTF-8 bytes order (= code point order). JS `<` compares UTF-16 code
- * units, which agrees except that a surrogate (half of a code point >= U+10000) sorts below
- * U+E000..U+FFFF; shifting both ranges at the first differing unit fixes that.
- */
-export function compareUtf8(a: string, b: string): number {
-  const length = Math.min(a.length, b.length);
-  for (let i = 0; i < length; i++) {
-    const unitA = a.charCodeAt(i);
-    const unitB = b.charCodeAt(i);
-    if (unitA !== unitB) return codePointRank(unitA) - codePointRank(unitB);
-  }
-  return a.length - b.length;
-}
-
-function codePointRank(unit: number): number {
-  if (unit >= 0xe000) return unit - 0x800; // U+E000..U+FFFF sort below every astral code point
-  if (unit >= 0xd800) return unit + 0x2000; // surrogates stand for code points >= U+10000
-  return unit;
-}
-
-/** A sorted array with binary search: O(log n) lookups, O(n) inserts — fine for a simulator. */
-class SortedArray<T> {
-  constructor(
-    private readonly order: (a: T, b: T) => number,
-    readonly items: T[] = [],
-  ) {}
-
-  /** Index of the first item >= probe. */
-  lowerBound(probe: T): number {
-    return this.bound(probe, false);
-  }
-
-  /** Index of the first item > probe. */
-  upperBound(probe: T): number {
-    return this.bound(probe, true);
-  }
-
-  insert(item: T): void {
-    const index = this.lowerBound(item);
-    assert(index === this.items.length || this.order(this.items[index] as T, item) !== 0, 'duplicate sorted item');
-    this.items.splice(index, 0, item);
-  }
-
-  remove(item: T): void {
-    const index = this.lowerBound(item);
-    assert(index < this.items.length && this.order(this.items[index] as T, item) === 0, 'removing a missing sorted item');
-    this.items.splice(index, 1);
-  }
-
-  copy(): SortedArray<T> {
-    return new SortedArray(this.order, this.items.slice());
-  }
-
-  private bound(probe: T, strictlyAfter: boolean): number {
-    let low = 0;
-    let high = this.items.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      const order = this.order(this.items[middle] as T, probe);
-      if (order < 0 || (strictlyAfter && order === 0)) low = middle + 1;
-      else high = middle;
-    }
-    return low;
-  }
-}
 
 interface PositionedKey {
   readonly position: number;

@@ -19,7 +19,7 @@ import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PositionedEntry, Storag
 import { isExpiry } from '../core/validate.js';
 import { isExpired, isVersion, wallMsMax, type Entry, type Version } from '../core/version.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
-import { compareUtf8 } from './memory.js';
+import { compareUtf8 } from './keyOrder.js';
 import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange } from './records.js';
 import { WalSync } from './walSync.js';
 

@@ -36,7 +36,7 @@ import {
   type MemberPage,
   type ScanMember,
 } from '../../src/runtime/clusterScan.js';
-import { compareUtf8 } from '../../src/storage/memory.js';
+import { compareUtf8 } from '../../src/storage/keyOrder.js';
 
 const limits: DecoderLimits = { bulkBytesMax: 1024, argumentCountMax: 1024 * 1024, inlineBytesMax: 64 * 1024 };
 

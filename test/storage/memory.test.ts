@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatVersion, type Entry } from '../../src/core/version.js';
-import { compareUtf8, MemoryStorage } from '../../src/storage/memory.js';
+import { compareUtf8 } from '../../src/storage/keyOrder.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
 import { storageContract } from './contract.js';
 
 storageContract('MemoryStorage', () => ({ storage: new MemoryStorage(), cleanup: () => {} }));
