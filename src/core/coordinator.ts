@@ -269,10 +269,12 @@ class PendingWrite implements Operation {
   }
 
   /**
-   * A replica runs a newer layout than the one this write was planned on. Once acknowledged, the write
-   * is answered already. Otherwise it is planned again on the newer layout (the replica sent it; it is
-   * adopted before, or soon after, this reply) and sent again with the same version, so the replicas
-   * that took it count again. Until the layout arrives, the write waits, checking at every tick.
+   * A replica refused the write for its layout: it runs a newer one than this write was planned on
+   * (or, on the same one, does not replicate the key, which a fresh plan will not ask it to). Once
+   * acknowledged, the write is answered already. Otherwise it is planned again on that layout (the
+   * replica sent it; it is adopted before, or soon after, this reply) and sent again with the same
+   * version, so the replicas that took it count again. Until the layout arrives, the write waits,
+   * checking at every tick.
    */
   private onNewerLayout(layout: number): void {
     if (this.answered || this.replanOp !== 0) return;

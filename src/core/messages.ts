@@ -29,8 +29,9 @@ export interface WriteMessage {
 
 /**
  * `applied` false means the replica holds `current`, a version at least as new as the write's, or,
- * with `layout`, that it refused a write planned on an older layout than its own (it sends that
- * layout along; the coordinator plans the write again on it).
+ * with `layout`, that it refused the write: planned on an older layout than its own (it sends that
+ * layout along), or, on the same layout, of a key it does not replicate. The coordinator plans the
+ * write again on the layout it then holds; a hint is handed to the key's replicas (hints.ts).
  */
 export interface WriteReply {
   readonly kind: 'write-reply';
