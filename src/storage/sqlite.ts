@@ -18,7 +18,7 @@ import { itemHash, leafOf, ringPosition } from '../core/hash.js';
 import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PositionedEntry, Storage } from '../core/storage.js';
 import { isExpiry } from '../core/validate.js';
 import { isExpired, isVersion, wallMsMax, type Entry, type Version } from '../core/version.js';
-import { startCheckpointer, type Checkpointer } from './checkpointer.js';
+import { defaultCheckpointIntervalMs, startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { compareUtf8 } from './keyOrder.js';
 import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange } from './records.js';
 import { WalSync } from './walSync.js';
@@ -33,6 +33,14 @@ export interface SqliteStorageOptions {
    * otherwise stall the event loop several times a second under a steady write load.
    */
   readonly checkpointInBackground?: boolean;
+  /**
+   * With checkpointInBackground: how long (in frames, a page each) the write-ahead log may grow
+   * before this connection finishes a background checkpoint itself so that the log starts over
+   * (startCheckpointer). Default 4096: 16 MiB of 4 KiB pages.
+   */
+  readonly walRestartFrames?: number;
+  /** With checkpointInBackground: how often the worker checkpoints (default 200 ms). */
+  readonly checkpointIntervalMs?: number;
 }
 
 /** The schema this code reads and writes; `PRAGMA user_version` holds the file's. */
@@ -253,7 +261,9 @@ export class SqliteStorage implements Storage {
       db.pragma('busy_timeout = 5000');
       migrate(db);
       const storage = new SqliteStorage(db, path, deferCommitSync);
-      if (options.checkpointInBackground === true && path !== ':memory:') storage.startCheckpointer();
+      if (options.checkpointInBackground === true && path !== ':memory:') {
+        storage.startCheckpointer(options.checkpointIntervalMs ?? defaultCheckpointIntervalMs, options.walRestartFrames ?? 4096);
+      }
       return storage;
     } catch (error) {
       db.close();
@@ -283,12 +293,24 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  private startCheckpointer(): void {
+  private startCheckpointer(intervalMs: number, walRestartFrames: number): void {
     this.db.pragma('wal_autocheckpoint = 0');
-    // Without a checkpointer the WAL would grow without bound: fall back to checkpoints on commit.
-    this.checkpointer = startCheckpointer(this.path, () => {
-      if (!this.closed) this.db.pragma('wal_autocheckpoint = 1000');
-    });
+    this.checkpointer = startCheckpointer(
+      this.path,
+      intervalMs,
+      (report) => {
+        // The worker has copied the log up to where it began; what came after is a few frames.
+        // Copying those here, between transactions, lets the next commit rewind the log (see
+        // checkpointer.ts). It costs this thread two syncs, once per walRestartFrames of log.
+        if (this.closed || this.depth > 0) return;
+        if (report.logFrames < walRestartFrames) return;
+        this.checkpoint.run();
+      },
+      // Without a checkpointer the WAL would grow without bound: fall back to checkpoints on commit.
+      () => {
+        if (!this.closed) this.db.pragma('wal_autocheckpoint = 1000');
+      },
+    );
   }
 
   /** A transaction of a method that writes: counted, so that `whenDurable` knows what to sync. */
