@@ -64,6 +64,8 @@ export function tokenPosition(nodeId: string, index: number): number {
 /** Anti-entropy leaves: 2^16 buckets of the ring, each the XOR of its entries' item hashes. */
 export const leafBits = 16;
 export const leafCount = 2 ** leafBits;
+/** Ring positions per leaf. */
+export const leafSpan = 2 ** (32 - leafBits);
 
 export function leafOf(position: number): number {
   return position >>> (32 - leafBits);

@@ -7,7 +7,7 @@
 // Two replicas exchange level-1 hashes, then level-2 hashes of the ranges that differ, then the keys of
 // the segments that differ: a few hashes when they agree, only the differing keys when they do not.
 
-import { leafBits, ringSize } from './hash.js';
+import { leafSpan, ringSize } from './hash.js';
 import type { PositionedEntry, Storage } from './storage.js';
 
 export interface PositionInterval {
@@ -28,7 +28,6 @@ export interface RingRange {
   readonly end: number;
 }
 
-const leafSpan = 2 ** (32 - leafBits);
 /** Entries hashed per scan when a segment is computed from the data (a named bound per query). */
 const scanBatch = 2048;
 

@@ -1,6 +1,6 @@
 // The durable Storage of a real node: one SQLite database in WAL mode through better-sqlite3.
 // Every statement is prepared once; every write runs inside a transaction (its own, or the
-// caller's), so a row and its anti-entropy leaf always commit together.
+// caller's). The anti-entropy leaves are kept in memory and rebuilt when the store opens (leafTable.ts).
 //
 // Durability: fsync 'commit' runs with synchronous = FULL, so each COMMIT is on disk before it
 // returns (survives power loss). 'periodic' runs with synchronous = NORMAL: a COMMIT survives a
@@ -14,12 +14,13 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { assert } from '../core/assert.js';
-import { itemHash, leafOf, ringPosition } from '../core/hash.js';
+import { itemHash, leafOf, leafSpan, ringPosition } from '../core/hash.js';
 import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PositionedEntry, Storage } from '../core/storage.js';
 import { isExpiry } from '../core/validate.js';
 import { isExpired, isVersion, wallMsMax, type Entry, type Version } from '../core/version.js';
 import { defaultCheckpointIntervalMs, startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { compareUtf8 } from './keyOrder.js';
+import { LeafTable, type HashedRow } from './leafTable.js';
 import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange } from './records.js';
 import { WalSync } from './walSync.js';
 
@@ -43,8 +44,11 @@ export interface SqliteStorageOptions {
   readonly checkpointIntervalMs?: number;
 }
 
+/** Entries counted per step of the leaf rebuild (about 5 ms). */
+const leafRebuildRows = 5000;
+
 /** The schema this code reads and writes; `PRAGMA user_version` holds the file's. */
-export const schemaVersion = 2;
+export const schemaVersion = 3;
 
 /** migrations[i] takes a database from schema version i to i + 1. */
 export const migrations: readonly string[] = [
@@ -95,6 +99,10 @@ export const migrations: readonly string[] = [
   CREATE INDEX entries_expiring ON entries (key, expires_ms) WHERE expires_ms IS NOT NULL;
   ALTER TABLE hints ADD COLUMN expires_ms INTEGER;
   `,
+  // 2 -> 3: the anti-entropy leaves live in memory (leafTable.ts); the table cost a page per write.
+  `
+  DROP TABLE leaves;
+  `,
 ];
 
 interface EntryRow {
@@ -134,10 +142,11 @@ export class SqliteStorage implements Storage {
   private readonly selectHeldVersion: Database.Statement<[string], { version: unknown; h1: number; h2: number }>;
   private readonly upsertEntry: Database.Statement<[string, number, string, Buffer | null, number | null, number, number]>;
   private readonly deleteEntry: Database.Statement<[string]>;
-  private readonly xorLeaf: Database.Statement<[number, number, number]>;
-  private readonly deleteEmptyLeaf: Database.Statement<[number]>;
-  private readonly selectLeafRange: Database.Statement<[number, number], LeafHash>;
+  private readonly leaves = new LeafTable();
+  private readonly selectRebuildFromStart: Database.Statement<[number], HashedRow>;
+  private readonly selectRebuildAfter: Database.Statement<[string, number], HashedRow>;
   private readonly selectItemHashes: Database.Statement<[number, number], { h1: number; h2: number }>;
+  private readonly selectPositionedHashes: Database.Statement<[number, number], [number, number, number]>;
   private readonly selectFloor: Database.Statement<[string], { version: unknown }>;
   private readonly upsertFloor: Database.Statement<[string, string, number]>;
   private readonly deleteFloorsBefore: Database.Statement<[number]>;
@@ -183,18 +192,16 @@ export class SqliteStorage implements Storage {
     );
     this.deleteEntry = db.prepare('DELETE FROM entries WHERE key = ?');
 
-    // One statement XORs into a leaf (SQLite has no XOR operator: a ^ b = (a | b) - (a & b)), rather
-    // than reading it and writing it back.
-    this.xorLeaf = db.prepare(
-      `INSERT INTO leaves (leaf, h1, h2) VALUES (?, ?, ?) ON CONFLICT (leaf) DO UPDATE SET
-         h1 = (h1 | excluded.h1) - (h1 & excluded.h1), h2 = (h2 | excluded.h2) - (h2 & excluded.h2)`,
-    );
-    this.deleteEmptyLeaf = db.prepare('DELETE FROM leaves WHERE leaf = ? AND h1 = 0 AND h2 = 0');
-    // A replacement leaves a leaf empty only if two 64-bit item hashes cancel out; such a row is skipped.
-    this.selectLeafRange = db.prepare(
-      'SELECT leaf, h1, h2 FROM leaves WHERE leaf BETWEEN ? AND ? AND (h1 != 0 OR h2 != 0) ORDER BY leaf',
-    );
+    this.selectRebuildFromStart = db
+      .prepare('SELECT key, position, h1, h2 FROM entries ORDER BY key LIMIT ?')
+      .raw() as Database.Statement<[number], HashedRow>;
+    this.selectRebuildAfter = db
+      .prepare('SELECT key, position, h1, h2 FROM entries WHERE key > ? ORDER BY key LIMIT ?')
+      .raw() as Database.Statement<[string, number], HashedRow>;
     this.selectItemHashes = db.prepare('SELECT h1, h2 FROM entries WHERE position >= ? AND position < ?');
+    this.selectPositionedHashes = db
+      .prepare('SELECT position, h1, h2 FROM entries WHERE position >= ? AND position < ?')
+      .raw() as Database.Statement<[number, number], [number, number, number]>;
 
     this.selectFloor = db.prepare('SELECT version FROM purge_floors WHERE key = ?');
     this.upsertFloor = db.prepare(
@@ -261,6 +268,7 @@ export class SqliteStorage implements Storage {
       db.pragma('busy_timeout = 5000');
       migrate(db);
       const storage = new SqliteStorage(db, path, deferCommitSync);
+      storage.rebuildLeaves();
       if (options.checkpointInBackground === true && path !== ':memory:') {
         storage.startCheckpointer(options.checkpointIntervalMs ?? defaultCheckpointIntervalMs, options.walRestartFrames ?? 4096);
       }
@@ -277,15 +285,18 @@ export class SqliteStorage implements Storage {
     this.begin.run();
     this.depth = 1;
     this.wrote = false;
+    this.leaves.begin();
     try {
       const result = fn();
       assert(!isThenable(result), 'transaction fn must be synchronous');
       this.commit.run();
+      this.leaves.commit();
       if (this.wrote) this.walSync.committed();
       return result;
     } catch (error) {
       // SQLite rolls back by itself after some errors (e.g. disk full); then there is nothing to undo.
       if (this.db.inTransaction) this.rollback.run();
+      this.leaves.rollback();
       throw error;
     } finally {
       this.depth = 0;
@@ -361,7 +372,7 @@ export class SqliteStorage implements Storage {
       const position = ringPosition(entry.key);
       const [h1, h2] = itemHash(entry.key, entry.version);
       // The leaf takes out the replaced item's hash and takes in the new one.
-      this.xorIntoLeaf(leafOf(position), held === undefined ? h1 : h1 ^ held.h1, held === undefined ? h2 : h2 ^ held.h2);
+      this.leaves.update(entry.key, position, held === undefined ? h1 : h1 ^ held.h1, held === undefined ? h2 : h2 ^ held.h2);
       this.upsertEntry.run(entry.key, position, entry.version, toBlob(entry.value), entry.expiresMs ?? null, h1, h2);
       return { applied: true };
     });
@@ -375,7 +386,7 @@ export class SqliteStorage implements Storage {
       const held = this.selectEntry.get(key);
       if (held === undefined || held.version !== version) return false;
       if (held.value !== null && !isExpired(entryFromRow(held), nowMs)) return false;
-      this.removeFromLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
+      this.leaves.update(key, ringPosition(key), held.h1, held.h2);
       this.deleteEntry.run(key);
       this.upsertFloor.run(key, version, nowMs);
       return true;
@@ -388,7 +399,7 @@ export class SqliteStorage implements Storage {
     return this.write(() => {
       const held = this.selectEntry.get(key);
       if (held === undefined || held.version !== version) return false;
-      this.removeFromLeaf(leafOf(ringPosition(key)), held.h1, held.h2);
+      this.leaves.update(key, ringPosition(key), held.h1, held.h2);
       this.deleteEntry.run(key);
       return true;
     });
@@ -446,7 +457,20 @@ export class SqliteStorage implements Storage {
   leafHashes(first: number, last: number): LeafHash[] {
     this.assertOpen();
     checkLeafRange(first, last);
-    return this.selectLeafRange.all(first, last).map((row) => ({ leaf: row.leaf, h1: row.h1, h2: row.h2 }));
+    if (this.leaves.built) return this.leaves.hashes(first, last);
+    // Still rebuilding (leafTable.ts): hash the leaves from their entries.
+    const hashes = new Map<number, LeafHash>();
+    for (const [position, h1, h2] of this.selectPositionedHashes.all(first * leafSpan, (last + 1) * leafSpan)) {
+      const leaf = leafOf(position);
+      const held = hashes.get(leaf);
+      hashes.set(leaf, { leaf, h1: ((held?.h1 ?? 0) ^ h1) >>> 0, h2: ((held?.h2 ?? 0) ^ h2) >>> 0 });
+    }
+    return [...hashes.values()].filter((leaf) => leaf.h1 !== 0 || leaf.h2 !== 0).sort((a, b) => a.leaf - b.leaf);
+  }
+
+  /** Whether the in-memory leaves are rebuilt (leafTable.ts); until then leafHashes reads entries. */
+  get leavesBuilt(): boolean {
+    return this.leaves.built;
   }
 
   tombstonesBefore(wallMsBefore: number, limit: number, afterKey?: string): Entry[] {
@@ -554,17 +578,22 @@ export class SqliteStorage implements Storage {
     this.db.close();
   }
 
-  /** XORs an item hash into (or out of) its leaf. */
-  private xorIntoLeaf(leaf: number, h1: number, h2: number): void {
-    if (h1 === 0 && h2 === 0) return;
-    this.xorLeaf.run(leaf, h1 >>> 0, h2 >>> 0);
-  }
-
-  /** Takes an item out of its leaf; a leaf left empty is deleted (empty leaves are not stored, so two
-   *  stores with the same entries hold the same rows). */
-  private removeFromLeaf(leaf: number, h1: number, h2: number): void {
-    this.xorIntoLeaf(leaf, h1, h2);
-    this.deleteEmptyLeaf.run(leaf);
+  /**
+   * Counts the stored entries into the in-memory leaves, `leafRebuildRows` per step, a step per
+   * event-loop turn and never inside a transaction, until every entry is counted (leafTable.ts).
+   */
+  private rebuildLeaves(): void {
+    if (this.closed || this.leaves.built) return;
+    if (this.depth === 0) {
+      const after = this.leaves.resumeAfter;
+      const rows =
+        after === undefined
+          ? this.selectRebuildFromStart.all(leafRebuildRows)
+          : this.selectRebuildAfter.all(after, leafRebuildRows);
+      this.leaves.addRebuilt(rows, rows.length < leafRebuildRows);
+      if (this.leaves.built) return;
+    }
+    setImmediate(() => this.rebuildLeaves());
   }
 
   private assertOpen(): void {

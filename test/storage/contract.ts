@@ -51,7 +51,7 @@ const sameLeafKeys: string[] = (() => {
 })();
 
 /** Pages through `scan` to read every entry, in the store's order. */
-function allEntries(storage: Storage, pageSize = 7): Entry[] {
+export function allEntries(storage: Storage, pageSize = 7): Entry[] {
   const result: Entry[] = [];
   let cursor: string | null = null;
   for (;;) {
@@ -65,7 +65,7 @@ function allEntries(storage: Storage, pageSize = 7): Entry[] {
 }
 
 /** Leaf hashes recomputed from scratch, empty leaves omitted, as the stores report them. */
-function naiveLeaves(entries: readonly Entry[]): LeafHash[] {
+export function naiveLeaves(entries: readonly Entry[]): LeafHash[] {
   const leaves = new Map<number, [number, number]>();
   for (const held of entries) {
     const leaf = leafOf(ringPosition(held.key));

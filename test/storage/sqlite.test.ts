@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { leafCount } from '../../src/core/hash.js';
 import { formatVersion, type Entry } from '../../src/core/version.js';
 import { migrations, schemaVersion, SqliteStorage } from '../../src/storage/sqlite.js';
-import { storageContract } from './contract.js';
+import { allEntries, naiveLeaves, storageContract } from './contract.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'quorumkv-storage-'));
@@ -218,6 +218,47 @@ describe('SqliteStorage', () => {
         // Each transaction dirties about a page per entry (random ring positions), and a log that never
         // started over holds every one of them: about 10 KiB per entry written here.
         assert.ok(walBytes() < 4096 * written, `a ${walBytes()} B log after ${written} entries`);
+      } finally {
+        storage.close();
+      }
+    }));
+
+  it('rebuilds its anti-entropy leaves in memory when it opens, counting the writes made meanwhile', () =>
+    inTempDir(async (dir) => {
+      const path = join(dir, 'data.db');
+      const key = (i: number) => `k${String(i).padStart(5, '0')}`;
+      const first = SqliteStorage.open(path, { fsync: 'periodic' });
+      first.transaction(() => {
+        for (let i = 0; i < 12_000; i++) first.apply(entry(key(i), 1, 'v')); // more than one rebuild step
+      });
+      first.close();
+      const storage = SqliteStorage.open(path, { fsync: 'periodic' });
+      try {
+        const check = (when: string) =>
+          assert.deepEqual(storage.leafHashes(0, leafCount - 1), naiveLeaves(allEntries(storage, 1000)), when);
+        assert.equal(storage.leavesBuilt, false, 'the first step counts only the first keys');
+        check('while rebuilding, leaves are hashed from the entries');
+        // Writes on both sides of the rebuild's cursor: the first keys are counted, the last ones not yet.
+        storage.transaction(() => {
+          for (const k of [key(1), key(11_999), 'a-new', 'z-new']) storage.apply(entry(k, 2, 'newer'));
+          for (const k of [key(2), key(11_998)]) storage.apply(entry(k, 2, null));
+        });
+        for (const k of [key(2), key(11_998)]) assert.ok(storage.purgeTombstone(k, entry(k, 2, null).version, 10));
+        for (const k of [key(3), key(11_997)]) assert.ok(storage.dropEntry(k, entry(k, 1, 'v').version));
+        assert.throws(
+          () =>
+            storage.transaction(() => {
+              for (const k of [key(4), key(11_996), 'a-gone']) storage.apply(entry(k, 3, 'rolled back'));
+              throw new Error('abort');
+            }),
+          /abort/,
+        );
+        check('during the rebuild, after writes');
+        while (!storage.leavesBuilt) await new Promise((resolve) => setImmediate(resolve));
+        check('once rebuilt');
+        storage.apply(entry(key(5), 4, 'after'));
+        storage.dropEntry(key(6), entry(key(6), 1, 'v').version);
+        check('rebuilt, after more writes');
       } finally {
         storage.close();
       }

@@ -1,0 +1,94 @@
+// The anti-entropy leaf hashes of the SQLite store, kept in memory rather than in a table.
+//
+// A leaf table in the database cost every write one more random page in the write-ahead log (65,536
+// leaves over some 300 pages), which in a write benchmark was a quarter of a node's work. In memory
+// a leaf update is two XORs. The price is a rebuild when the store opens: the table is counted again
+// from the stored item hashes, in steps between event-loop turns (a million keys take about 1.5 s),
+// while the store already serves. Until that is done, `SqliteStorage.leafHashes` hashes leaves from
+// their entries instead.
+//
+// While the rebuild runs, the keys up to its cursor (in key order) are counted and the rest are not:
+// a write to a counted key updates its leaf, a write to a key the rebuild has yet to reach does not
+// (the rebuild will read the row as it is then). Updates inside a transaction are logged so that a
+// rollback takes them out again (XOR is its own inverse).
+
+import { assert } from '../core/assert.js';
+import { leafCount, leafOf } from '../core/hash.js';
+import type { LeafHash } from '../core/storage.js';
+import { compareUtf8 } from './keyOrder.js';
+
+/** An entry's key, ring position and item hash, as the rebuild reads them. */
+export type HashedRow = readonly [key: string, position: number, h1: number, h2: number];
+
+export class LeafTable {
+  private readonly h1 = new Uint32Array(leafCount);
+  private readonly h2 = new Uint32Array(leafCount);
+  /** The last key the rebuild has counted (undefined before its first step). */
+  private countedThrough: string | undefined;
+  private complete = false;
+  /** Updates of the running transaction, as (leaf, h1, h2) triples, to undo on rollback. */
+  private undoLog: number[] = [];
+  private inTransaction = false;
+
+  /** Whether every stored entry is counted: leaf hashes can be read from here. */
+  get built(): boolean {
+    return this.complete;
+  }
+
+  /** Where the rebuild continues: after this key (undefined: from the first key). */
+  get resumeAfter(): string | undefined {
+    return this.countedThrough;
+  }
+
+  /** Counts rows read by the rebuild, in key order after `resumeAfter`; `last` when none follow. */
+  addRebuilt(rows: readonly HashedRow[], last: boolean): void {
+    assert(!this.inTransaction, 'the leaf rebuild runs between transactions');
+    assert(!this.complete, 'the leaves are already built');
+    for (const [, position, h1, h2] of rows) this.toggle(leafOf(position), h1, h2);
+    const lastRow = rows[rows.length - 1];
+    if (lastRow !== undefined) this.countedThrough = lastRow[0];
+    if (last) this.complete = true;
+  }
+
+  /** XORs an item hash into (or out of) the key's leaf, if the rebuild has counted the key. */
+  update(key: string, position: number, h1: number, h2: number): void {
+    if (h1 === 0 && h2 === 0) return;
+    if (!this.complete && (this.countedThrough === undefined || compareUtf8(key, this.countedThrough) > 0)) return;
+    const leaf = leafOf(position);
+    this.toggle(leaf, h1, h2);
+    if (this.inTransaction) this.undoLog.push(leaf, h1, h2);
+  }
+
+  begin(): void {
+    this.inTransaction = true;
+    this.undoLog = [];
+  }
+
+  commit(): void {
+    this.inTransaction = false;
+    this.undoLog = [];
+  }
+
+  rollback(): void {
+    const log = this.undoLog;
+    for (let i = log.length - 3; i >= 0; i -= 3) this.toggle(log[i] as number, log[i + 1] as number, log[i + 2] as number);
+    this.commit();
+  }
+
+  /** The non-empty leaves first..last, once built. */
+  hashes(first: number, last: number): LeafHash[] {
+    assert(this.complete, 'the leaves are still being rebuilt');
+    const result: LeafHash[] = [];
+    for (let leaf = first; leaf <= last; leaf++) {
+      const h1 = this.h1[leaf] as number;
+      const h2 = this.h2[leaf] as number;
+      if (h1 !== 0 || h2 !== 0) result.push({ leaf, h1, h2 });
+    }
+    return result;
+  }
+
+  private toggle(leaf: number, h1: number, h2: number): void {
+    this.h1[leaf] = (this.h1[leaf] as number) ^ h1;
+    this.h2[leaf] = (this.h2[leaf] as number) ^ h2;
+  }
+}
