@@ -3,11 +3,35 @@
 // anti-entropy leaves are the top `leafBits` bits of a key's ring position.
 
 const textEncoder = new TextEncoder();
+/** Reused for the UTF-8 bytes of short strings: hashing runs several times per request. */
+const scratch = new Uint8Array(1024);
+
+/** The UTF-8 bytes of `text`: in `scratch` when they fit (valid until the next call), else a new array. */
+function utf8Of(text: string): { readonly bytes: Uint8Array; readonly length: number } {
+  const length = text.length;
+  if (length <= scratch.length) {
+    // ASCII, the common case, is its own UTF-8; anything else goes through the encoder.
+    let i = 0;
+    for (; i < length; i++) {
+      const code = text.charCodeAt(i);
+      if (code > 0x7f) break;
+      scratch[i] = code;
+    }
+    if (i === length) return { bytes: scratch, length };
+    if (length * 3 <= scratch.length) return { bytes: scratch, length: textEncoder.encodeInto(text, scratch).written };
+  }
+  const bytes = textEncoder.encode(text);
+  return { bytes, length: bytes.length };
+}
 
 /** 32-bit MurmurHash3 (x86) of UTF-8 bytes. */
 export function murmur3(text: string, seed = 0): number {
-  const bytes = textEncoder.encode(text);
-  const length = bytes.length;
+  const { bytes, length } = utf8Of(text);
+  return murmur3Bytes(bytes, length, seed);
+}
+
+/** 32-bit MurmurHash3 (x86) of bytes[0..length). */
+function murmur3Bytes(bytes: Uint8Array, length: number, seed: number): number {
   let h = seed >>> 0;
   const c1 = 0xcc9e2d51;
   const c2 = 0x1b873593;
@@ -73,6 +97,6 @@ export function leafOf(position: number): number {
 
 /** A 64-bit hash of (key, version) as two 32-bit halves; XOR-combined into leaves. */
 export function itemHash(key: string, version: string): [number, number] {
-  const text = `${key}\u0000${version}`;
-  return [murmur3(text, 0x2c1b3c6d), murmur3(text, 0x297a2d39)];
+  const { bytes, length } = utf8Of(`${key}\u0000${version}`);
+  return [murmur3Bytes(bytes, length, 0x2c1b3c6d), murmur3Bytes(bytes, length, 0x297a2d39)];
 }

@@ -148,6 +148,9 @@ export class SqliteStorage implements Storage {
   private readonly selectItemHashes: Database.Statement<[number, number], { h1: number; h2: number }>;
   private readonly selectPositionedHashes: Database.Statement<[number, number], [number, number, number]>;
   private readonly selectFloor: Database.Statement<[string], { version: unknown }>;
+  private readonly selectAnyFloor: Database.Statement<[], { found: number }>;
+  /** False only when no purge floor is stored, so that `apply` can skip looking one up. */
+  private mayHoldFloors: boolean;
   private readonly upsertFloor: Database.Statement<[string, string, number]>;
   private readonly deleteFloorsBefore: Database.Statement<[number]>;
   private readonly scanFromStart: Database.Statement<[number], EntryRow>;
@@ -204,6 +207,8 @@ export class SqliteStorage implements Storage {
       .raw() as Database.Statement<[number, number], [number, number, number]>;
 
     this.selectFloor = db.prepare('SELECT version FROM purge_floors WHERE key = ?');
+    this.selectAnyFloor = db.prepare('SELECT 1 AS found FROM purge_floors LIMIT 1');
+    this.mayHoldFloors = this.selectAnyFloor.get() !== undefined;
     this.upsertFloor = db.prepare(
       `INSERT INTO purge_floors (key, version, purged_ms) VALUES (?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET version = excluded.version, purged_ms = excluded.purged_ms`,
@@ -297,6 +302,7 @@ export class SqliteStorage implements Storage {
       // SQLite rolls back by itself after some errors (e.g. disk full); then there is nothing to undo.
       if (this.db.inTransaction) this.rollback.run();
       this.leaves.rollback();
+      this.mayHoldFloors = true; // the rollback may have brought back floors the transaction expired
       throw error;
     } finally {
       this.depth = 0;
@@ -388,6 +394,7 @@ export class SqliteStorage implements Storage {
       if (held.value !== null && !isExpired(entryFromRow(held), nowMs)) return false;
       this.leaves.update(key, ringPosition(key), held.h1, held.h2);
       this.deleteEntry.run(key);
+      this.mayHoldFloors = true; // stays true if this rolls back: a lookup too many is harmless
       this.upsertFloor.run(key, version, nowMs);
       return true;
     });
@@ -407,12 +414,17 @@ export class SqliteStorage implements Storage {
 
   purgeFloor(key: string): Version | undefined {
     this.assertOpen();
+    if (!this.mayHoldFloors) return undefined;
     const row = this.selectFloor.get(key);
     return row === undefined ? undefined : checkedVersion(row.version);
   }
 
   expirePurgeFloors(purgedBeforeMs: number): number {
-    return this.write(() => this.deleteFloorsBefore.run(purgedBeforeMs).changes);
+    return this.write(() => {
+      const expired = this.deleteFloorsBefore.run(purgedBeforeMs).changes;
+      this.mayHoldFloors = this.selectAnyFloor.get() !== undefined;
+      return expired;
+    });
   }
 
   scan(afterKey: string | null, limit: number): Entry[] {
