@@ -198,11 +198,21 @@ const paths: Json = {
       summary: 'Run anti-entropy (Merkle-tree repair) with every live co-replica now',
       tags: ['admin'],
       parameters: [
-        { name: 'wait', in: 'query', description: 'Answer when the sessions end.', schema: { type: 'boolean', default: false } },
+        { name: 'wait', in: 'query', description: 'Answer when the sessions end (on a node still counting its anti-entropy leaves after a start, wait for that first).', schema: { type: 'boolean', default: false } },
         { name: 'timeout', in: 'query', description: 'With wait: give up waiting after this many ms.', schema: { type: 'integer', minimum: 1, maximum: 600000, default: 60000 } },
       ],
       responses: {
-        '200': json(object({ status: { const: 'success' }, sessions: { type: 'array', items: { type: 'object', additionalProperties: true } } }), 'The sessions started.'),
+        '200': json(
+          object(
+            {
+              status: { const: 'success' },
+              sessions: { type: 'array', items: { type: 'object', additionalProperties: true } },
+              leavesBuilt: { type: 'boolean', description: 'False while the node still counts its anti-entropy leaves after a start: no session starts until it has.' },
+            },
+            ['status', 'sessions', 'leavesBuilt'],
+          ),
+          'The sessions started.',
+        ),
         ...standardErrors('BadRequest', ...guarded),
       },
     },

@@ -97,17 +97,18 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
     };
   });
 
-  // Anti-entropy with every live co-replica now; `?wait=true` answers when the sessions end.
+  // Anti-entropy with every live co-replica now; `?wait=true` answers when the sessions end. No session
+  // starts while the node still counts its leaves after a start (Storage.leavesBuilt): with `wait`, the
+  // route waits for that first.
   app.post('/v1/admin/anti-entropy', async (request) => {
     const query = request.query as Query;
+    const wait = booleanParam(query, 'wait', false);
+    const deadline = Date.now() + integerParam(query, 'timeout', 60_000, 1, 600_000);
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+    while (wait && !runtime.storage.leavesBuilt && Date.now() < deadline) await pause();
     const sessions = runtime.repairNow();
-    if (booleanParam(query, 'wait', false)) {
-      const deadline = Date.now() + integerParam(query, 'timeout', 60_000, 1, 600_000);
-      while (sessions.some((s) => s.state === 'running') && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    }
-    return { status: 'success', sessions };
+    while (wait && sessions.some((s) => s.state === 'running') && Date.now() < deadline) await pause();
+    return { status: 'success', sessions, leavesBuilt: runtime.storage.leavesBuilt };
   });
 
   app.post('/v1/admin/pause', async () => {

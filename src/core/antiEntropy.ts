@@ -122,6 +122,8 @@ export class AntiEntropy {
     onDone?: (progress: SessionProgress) => void,
   ): SessionProgress | undefined {
     if (peer === this.deps.selfId || this.isRunningWith(peer) || !this.deps.isAvailable(peer)) return undefined;
+    // Until the store has counted its leaves, hashing ranges would read every entry in them.
+    if (!this.deps.storage.leavesBuilt) return undefined;
     const chunks: RingRange[][] = [];
     for (let i = 0; i < ranges.length; i += rangesPerChunk) chunks.push(ranges.slice(i, i + rangesPerChunk));
     const id = this.nextSessionId++;
@@ -309,6 +311,10 @@ export class AntiEntropy {
 
   handleRanges(from: string, message: AeRangesMessage): void {
     if (this.behind(from, message.session, message.layout)) return;
+    if (!this.deps.storage.leavesBuilt) {
+      this.deps.send(from, { kind: 'ae-behind', session: message.session });
+      return;
+    }
     const ranges: { start: number; end: number }[] = [];
     const segments: { lo: number; hi: number; h1: number; h2: number }[] = [];
     for (const range of message.ranges) {

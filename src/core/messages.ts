@@ -120,7 +120,10 @@ export interface AeSyncMessage {
   readonly truncated: boolean;
 }
 
-/** The responder runs an older layout than the initiator: the session ends, to start again soon. */
+/**
+ * The responder cannot compare yet: it runs an older layout than the initiator, or it is still counting
+ * its anti-entropy leaves after a start (Storage.leavesBuilt). The session ends, to start again soon.
+ */
 export interface AeBehindMessage {
   readonly kind: 'ae-behind';
   readonly session: number;

@@ -98,6 +98,13 @@ export interface Storage {
   leafHashes(first: number, last: number): LeafHash[];
 
   /**
+   * Whether `leafHashes` reads ready leaf hashes. A store that keeps them in memory counts them again
+   * when it opens; meanwhile it hashes the leaves asked for from their entries, which is far too slow
+   * for a whole anti-entropy session, so sessions wait for this (antiEntropy.ts).
+   */
+  readonly leavesBuilt: boolean;
+
+  /**
    * Tombstones whose version's wall clock is before `wallMsBefore`, and values whose expiry and version
    * are both before it, in key order after `afterKey`: what may be purged once the grace period has
    * passed (an expired value is deleted at its expiry, but never before it was written).

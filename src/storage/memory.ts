@@ -45,6 +45,8 @@ type UndoRecord =
   | { readonly kind: 'nextHintId'; readonly previous: number };
 
 export class MemoryStorage implements Storage {
+  /** The leaves are kept up to date with every write, from the start. */
+  readonly leavesBuilt = true;
   private entries = new Map<string, StoredEntry>();
   private keys = new SortedArray<string>(compareUtf8);
   private positions = new SortedArray<PositionedKey>(comparePositioned);

@@ -122,3 +122,27 @@ test('a stale copy arriving after the purge is refused by the purge floor', () =
     assert.equal(outcome.applied, false);
   }
 });
+
+test('anti-entropy waits until a store has counted its leaves, on both ends of a session', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { antiEntropyIntervalMs: 0 });
+  let wallMs = cluster.nowMs;
+  for (let i = 0; i < 50; i++) {
+    const entry = { key: `k${i}`, version: formatVersion({ wallMs: wallMs++, counter: 0, nodeId: 'a' }), value: bytes(`v${i}`) };
+    for (const id of ['a', 'b']) cluster.storages.get(id)?.transaction(() => cluster.storages.get(id)?.apply(entry));
+  }
+  // c stands for a SQLite store that has just opened and is still counting its leaves.
+  const c = cluster.storages.get('c') as MemoryStorage;
+  Object.defineProperty(c, 'leavesBuilt', { value: false, configurable: true });
+  assert.deepEqual(cluster.node('c').repairNow(), [], 'c starts no session yet');
+  const fromA = cluster.node('a').repairNow().find((s) => s.peer === 'c');
+  cluster.advance(200);
+  assert.equal(fromA?.state, 'failed', 'c answers a session it cannot compare yet with ae-behind');
+  assert.equal(c.get('k1'), undefined);
+
+  Object.defineProperty(c, 'leavesBuilt', { value: true, configurable: true });
+  const sessions = cluster.node('c').repairNow();
+  assert.equal(sessions.length, 2);
+  cluster.advance(200);
+  assert.ok(sessions.every((s) => s.state === 'done'), JSON.stringify(sessions));
+  assert.equal(divergence(cluster), 0);
+});
