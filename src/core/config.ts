@@ -44,6 +44,9 @@ export interface CoreConfig {
   /** Hints sent to a returning target per delivery round. */
   readonly hintBatchMax: number;
   readonly hintDeliveryIntervalMs: number;
+  /** Hints delivered per second to one returning target; 0 means unpaced. Lower spares the node that
+   *  just came back, busy catching up, and the clients; higher brings its copies up to date sooner. */
+  readonly hintsPerSecondMax: number;
 
   /** Pause between anti-entropy sessions with one co-replica; 0 turns scheduled repair off. */
   readonly antiEntropyIntervalMs: number;
@@ -80,6 +83,7 @@ export const defaultConfig: CoreConfig = {
   hintsPerTargetMax: 100_000,
   hintBatchMax: 256,
   hintDeliveryIntervalMs: 1 * second,
+  hintsPerSecondMax: 1000,
 
   antiEntropyIntervalMs: 1 * minute,
   antiEntropyKeysMax: 1000,
@@ -137,6 +141,7 @@ export function validateConfig(config: CoreConfig): void {
   if (config.probeTimeoutMs >= config.probeIntervalMs) {
     throw new Error('setting probeTimeoutMs must be shorter than probeIntervalMs');
   }
+  if (config.hintsPerSecondMax < 0) throw new Error('setting hintsPerSecondMax cannot be negative');
   if (config.antiEntropyIntervalMs < 0 || config.antiEntropyKeysPerSecondMax < 0 || config.tombstoneGraceMs < 0 || config.restampMax < 0 || config.indirectProbes < 0) {
     throw new Error('settings antiEntropyIntervalMs, tombstoneGraceMs, restampMax and indirectProbes cannot be negative');
   }

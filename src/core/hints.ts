@@ -33,6 +33,8 @@ export class HintDelivery {
   private readonly inFlight = new Map<number, InFlightHint>();
   private readonly inFlightPerTarget = new Map<string, number>();
   private nextRunMs = 0;
+  /** When the next round to each target may start, at hintsPerSecondMax. */
+  private readonly nextRoundMs = new Map<string, number>();
   delivered = 0;
   expired = 0;
 
@@ -57,23 +59,32 @@ export class HintDelivery {
     this.expired += storage.expireHints(nowMs - config.hintWindowMs);
     for (const [target, count] of storage.hintCounts()) {
       if (!this.deps.isMember(target)) {
+        this.nextRoundMs.delete(target);
         this.expired += storage.trimHints(target, 0);
         continue;
       }
       if (count > config.hintsPerTargetMax) storage.trimHints(target, config.hintsPerTargetMax);
       if (target === this.deps.selfId) continue;
       if (!this.deps.isAvailable(target) || (this.inFlightPerTarget.get(target) ?? 0) > 0) continue;
+      const pacedUntil = this.nextRoundMs.get(target) ?? 0;
+      if (nowMs < pacedUntil) {
+        this.nextRunMs = Math.min(this.nextRunMs, pacedUntil);
+        continue;
+      }
       this.deliverRound(target, nowMs);
     }
   }
 
-  /** Starts delivery to `target` now (it was just seen alive) instead of at the next round. */
+  /** Starts delivery now (a target was just seen alive, or took a round) instead of at the next
+   *  round; hintsPerSecondMax still paces each target. */
   kick(): void {
     this.nextRunMs = 0;
   }
 
   private deliverRound(target: string, nowMs: number): void {
     const hints = this.deps.storage.hintsFor(target, this.deps.config.hintBatchMax);
+    const rate = this.deps.config.hintsPerSecondMax;
+    if (rate > 0) this.nextRoundMs.set(target, nowMs + (hints.length * 1000) / rate);
     for (const hint of hints) {
       const op = this.deps.nextOp();
       this.inFlight.set(op, {

@@ -179,3 +179,21 @@ test('a replica refuses a copy of a key it does not replicate; a hint for it goe
   assert.equal(text(cluster.storages.get(owner)?.get('k')?.value), 'moved', 'the replica got it');
   assert.deepEqual(holderStorage.hintCounts(), new Map(), 'no hint left behind');
 });
+
+test('hints reach a returning replica no faster than hintsPerSecondMax', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { hintDeliveryIntervalMs: 10, hintBatchMax: 10, hintsPerSecondMax: 100 });
+  const holder = cluster.storages.get('a')!;
+  holder.transaction(() => {
+    for (let i = 0; i < 50; i++) {
+      const entry = { key: `k${i}`, version: formatVersion({ wallMs: cluster.nowMs, counter: i, nodeId: 'a' }), value: bytes('v') };
+      holder.addHint('b', entry, cluster.nowMs);
+    }
+  });
+  const delivered = () => cluster.storages.get('b')!.counts().live;
+  cluster.advance(250);
+  // Rounds of 10 at 100 hints/s: one every 100 ms, so three by now (at 0, 100 and 200 ms).
+  assert.ok(delivered() >= 20 && delivered() <= 30, `${delivered()} hints delivered in 250 ms`);
+  cluster.advance(500);
+  assert.equal(delivered(), 50);
+  assert.deepEqual(holder.hintCounts(), new Map());
+});
