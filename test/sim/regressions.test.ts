@@ -62,4 +62,31 @@ describe('pinned seeds', () => {
       assert.ok(result.ok, describeFailure(result));
     },
   );
+
+  it(
+    // n2's clock ran 259 s slow; its hybrid clock had followed n3's (86 s ahead) and stamped v7 as
+    // 01941f27b89c-00000003-n2. n2 crashed and restarted with its hybrid clock back at its own slow
+    // clock, observed n3's clock again and stamped v8 with the very same version: the replica took
+    // it for v7 (same version) and acknowledged, and v8 was lost. The fix: a restarted node's clock
+    // must start above every version it issued before (a durable ceiling, raised ahead of use).
+    'seed 600117: a node restarted with a slow clock never issues a version it issued before its crash (hlc.ts)',
+    { todo: 'the hybrid clock is not restored above its last issued version on restart' },
+    () => {
+      const result = runSeed(600117);
+      assert.ok(result.ok, describeFailure(result));
+    },
+  );
+
+  it(
+    // Clocks skewed up to 300 s, crashes: 45 s after the heal n1 and n3 hold a tombstone n6 stamped
+    // (on a failed delete) and n6 holds nothing for the key. Not yet diagnosed: n6 may have purged it
+    // early (its clock may run ahead; a purge floor reads as deleted too, but the convergence checker
+    // counts it as disagreeing), or never received it and anti-entropy did not bring it.
+    'seed 500412: replicas agree about a tombstone after the heal though one clock runs minutes ahead (tombstones.ts)',
+    { todo: 'replicas of a tombstone disagree after the heal; not yet diagnosed' },
+    () => {
+      const result = runSeed(500412);
+      assert.ok(result.ok, describeFailure(result));
+    },
+  );
 });
