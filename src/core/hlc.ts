@@ -1,6 +1,11 @@
 // Hybrid logical clock (Kulkarni et al.): versions follow wall-clock time when clocks agree, and never
 // go backwards when they do not. Every message carries the sender's clock reading and the receiver
 // `observe`s it, so causally later events get higher versions even across skewed clocks.
+//
+// A restarted node must never issue a version it issued before its crash: its clock may have followed
+// a faster peer's far ahead of its own, and would follow it to the very same versions again. So every
+// version's wall clock stays below a ceiling that is made durable before it is used (raised ahead, a
+// margin at a time), and a restarted clock starts at the ceiling it left.
 
 import type { Clock } from './ports.js';
 import { counterMax, formatVersion, parseVersion, type Version } from './version.js';
@@ -10,18 +15,38 @@ export interface ClockReading {
   readonly counter: number;
 }
 
+/** How far above the wall clock of the versions issued the durable ceiling is raised at a time. */
+export const ceilingMarginMs = 10_000;
+
+export interface ClockCeiling {
+  /** The ceiling the node left when it last ran (0 the first time). */
+  readonly restoredMs: number;
+  /** Stores a new ceiling durably: the clock issues no version above the old one until this returns. */
+  readonly persist: (ceilingMs: number) => void;
+}
+
 export class HybridClock {
   private wallMs = 0;
   private counter = 0;
+  private ceilingMs: number;
 
   constructor(
     private readonly physical: Clock,
     private readonly nodeId: string,
-  ) {}
+    private readonly ceiling: ClockCeiling = { restoredMs: 0, persist: () => undefined },
+  ) {
+    // Every version issued before a restart had a wall clock below the ceiling it left.
+    this.ceilingMs = ceiling.restoredMs;
+    this.wallMs = ceiling.restoredMs;
+  }
 
   /** A fresh version, strictly greater than every version this clock issued or observed. */
   now(): Version {
     this.tick();
+    if (this.wallMs >= this.ceilingMs - ceilingMarginMs / 2) {
+      this.ceilingMs = this.wallMs + ceilingMarginMs;
+      this.ceiling.persist(this.ceilingMs);
+    }
     return formatVersion({ wallMs: this.wallMs, counter: this.counter, nodeId: this.nodeId });
   }
 

@@ -40,6 +40,8 @@ export interface NodeDeps {
 
 const metaLayout = 'layout';
 const metaIncarnation = 'incarnation';
+/** Above the wall clock of every version this node issued (hlc.ts). */
+const metaClockCeiling = 'clock-ceiling';
 const textEncoder = new TextEncoder();
 
 function checkExpiry(expiresMs: number | undefined): QuorumError | undefined {
@@ -105,7 +107,13 @@ export class QuorumNode {
     this.config = deps.config;
     this.storage = deps.storage;
     this.clock = deps.clock;
-    this.hlc = new HybridClock(deps.clock, deps.id);
+    this.hlc = new HybridClock(deps.clock, deps.id, {
+      restoredMs: Number(deps.storage.getMeta(metaClockCeiling) ?? '0'),
+      persist: (ceilingMs) => {
+        this.storage.transaction(() => this.storage.setMeta(metaClockCeiling, String(ceilingMs)));
+        this.storage.syncNow();
+      },
+    });
     const stored = deps.storage.getMeta(metaLayout);
     const layout = stored !== undefined ? parseLayout(JSON.parse(stored)) : deps.initialLayout;
     if (layout === undefined) {

@@ -125,6 +125,14 @@ export interface Storage {
   trimHints(target: string, keep: number): number;
   hintCounts(): Map<string, number>;
 
+  /**
+   * Returns once everything committed so far is durable (a store that syncs commits lazily syncs now,
+   * on the caller's thread). Inside a transaction it cannot: that one is durable once its commit is,
+   * and the owner holds back what depends on it until then (the node runtime holds every message
+   * produced inside a transaction). Rare: the clock's durable ceiling (hlc.ts) uses it.
+   */
+  syncNow(): void;
+
   getMeta(name: string): string | undefined;
   setMeta(name: string, value: string): void;
 

@@ -352,6 +352,11 @@ export class SqliteStorage implements Storage {
     return this.walSync.generation;
   }
 
+  syncNow(): void {
+    this.assertOpen();
+    if (this.depth === 0) this.walSync.syncNow(); // inside one, see Storage.syncNow
+  }
+
   /** Calls back once every transaction committed before this call is on disk (walSync.ts). */
   whenDurable(callback: () => void): void {
     this.assertOpen();

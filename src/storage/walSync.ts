@@ -8,7 +8,7 @@
 // An owner that acknowledges nothing before `whenDurable` calls back is as durable as with
 // synchronous = FULL. The node runtime holds back its messages this way (runtime/nodeRuntime.ts).
 
-import { closeSync, fdatasync, openSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 import { assert } from '../core/assert.js';
 
 export class WalSync {
@@ -53,6 +53,19 @@ export class WalSync {
     assert(this.deferred, 'commits are synced by SQLite unless deferCommitSync is set');
     this.waiters.push({ generation: this.committedCount, callback });
     this.startSync();
+  }
+
+  /** Makes every commit so far durable before returning (blocking this thread for one fdatasync). */
+  syncNow(): void {
+    assert(!this.closed, 'storage is closed');
+    if (this.durable) return;
+    const target = this.committedCount;
+    this.fd ??= openSync(this.walPath, 'r');
+    fdatasyncSync(this.fd);
+    this.synced = Math.max(this.synced, target);
+    while (this.waiters.length > 0 && (this.waiters[0] as { generation: number }).generation <= this.synced) {
+      (this.waiters.shift() as { callback: () => void }).callback();
+    }
   }
 
   /** Drops the waiters: what they would have acknowledged is not sent by a stopping node. */

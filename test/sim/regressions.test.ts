@@ -67,10 +67,9 @@ describe('pinned seeds', () => {
     // n2's clock ran 259 s slow; its hybrid clock had followed n3's (86 s ahead) and stamped v7 as
     // 01941f27b89c-00000003-n2. n2 crashed and restarted with its hybrid clock back at its own slow
     // clock, observed n3's clock again and stamped v8 with the very same version: the replica took
-    // it for v7 (same version) and acknowledged, and v8 was lost. The fix: a restarted node's clock
-    // must start above every version it issued before (a durable ceiling, raised ahead of use).
+    // it for v7 (same version) and acknowledged, and v8 was lost. A restarted clock now starts at a
+    // durable ceiling above every version it issued.
     'seed 600117: a node restarted with a slow clock never issues a version it issued before its crash (hlc.ts)',
-    { todo: 'the hybrid clock is not restored above its last issued version on restart' },
     () => {
       const result = runSeed(600117);
       assert.ok(result.ok, describeFailure(result));

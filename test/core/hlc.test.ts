@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ceilingMarginMs, HybridClock } from '../../src/core/hlc.js';
+
+test('a restarted clock never issues a version it issued before, though it follows the same faster peer again', () => {
+  // n2's own clock runs far behind a peer's; its hybrid clock follows the peer (seed 600117).
+  const slow = { nowMs: () => 1_000_000 };
+  const peer = { wallMs: 5_000_000, counter: 2 };
+  let durable = 0;
+  const persist = (ceilingMs: number) => {
+    durable = ceilingMs;
+  };
+  const before = new HybridClock(slow, 'n2', { restoredMs: 0, persist });
+  before.observe(peer);
+  const issued = [before.now(), before.now()];
+  assert.ok(durable > peer.wallMs, 'the ceiling was made durable above the versions issued');
+
+  // A crash: the restarted clock knows only the durable ceiling, and observes the same peer again.
+  const after = new HybridClock(slow, 'n2', { restoredMs: durable, persist });
+  after.observe(peer);
+  const next = after.now();
+  for (const version of issued) assert.ok(next > version, `${next} > ${version}`);
+});
+
+test('the ceiling is raised a margin at a time, not for every version', () => {
+  let now = 1_000_000;
+  const persisted: number[] = [];
+  const clock = new HybridClock({ nowMs: () => now }, 'n1', { restoredMs: 0, persist: (ms) => persisted.push(ms) });
+  for (let i = 0; i < 1000; i++) {
+    clock.now();
+    now += 10; // 10 s of clock time in all
+  }
+  assert.ok(persisted.length <= Math.ceil(10_000 / (ceilingMarginMs / 2)) + 1, `persisted ${persisted.length} times`);
+  assert.ok(persisted.every((ms, i) => i === 0 || ms > (persisted[i - 1] as number)));
+});
