@@ -88,6 +88,20 @@ describe('pinned seeds', () => {
   );
 
   it(
+    // Clocks skewed up to 300 s, crashes, a pause: 30 s after the heal n4 holds a tombstone it stamped
+    // on a failed delete and n2, the key's other replica, holds nothing and no purge floor, so
+    // anti-entropy did not bring it over. The key reads as deleted at quorum. It passes without the
+    // clock ceiling of hlc.ts (which moves every later version and timer) and fails with it; whether
+    // the ceiling causes it or only exposes an anti-entropy gap is not diagnosed.
+    'seed 703990: replicas of a tombstone stamped on a failed delete converge after the heal (antiEntropy.ts)',
+    { todo: 'a tombstone on one replica does not reach the other within the heal budget; not yet diagnosed' },
+    () => {
+      const result = runSeed(703990);
+      assert.ok(result.ok, describeFailure(result));
+    },
+  );
+
+  it(
     // Clocks skewed up to 300 s, crashes: 45 s after the heal n1 and n3 hold a tombstone n6 stamped
     // (on a failed delete) and n6 holds nothing for the key. Not yet diagnosed: n6 may have purged it
     // early (its clock may run ahead; a purge floor reads as deleted too, but the convergence checker
