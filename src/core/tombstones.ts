@@ -4,6 +4,7 @@
 // copy when all say yes. The purge leaves a floor (storage.ts) that refuses stale copies arriving late.
 
 import type { CoreConfig } from './config.js';
+import { ceilingMarginMs } from './hlc.js';
 import type { Message, PurgeCheckMessage, PurgeCheckReply } from './messages.js';
 import type { Placement } from './placement.js';
 import type { Storage } from './storage.js';
@@ -44,8 +45,12 @@ export class TombstonePurger {
     this.nextRunMs = nowMs + this.deps.config.tombstonePurgeIntervalMs;
     const { storage, config } = this.deps;
     // A floor must outlive every stale copy that may still be on its way: a hint can arrive as late as
-    // the hint window, a copy from repair within the grace period.
-    storage.expirePurgeFloors(nowMs - Math.max(config.tombstoneGraceMs, config.hintWindowMs) - config.requestTimeoutMs);
+    // the hint window, a copy from repair within the grace period; and another replica may become ready
+    // to purge the same version up to a clock-ceiling margin later (versions may run that far ahead of
+    // their node's clock after a restart, hlc.ts), and until then it still holds a copy.
+    storage.expirePurgeFloors(
+      nowMs - Math.max(config.tombstoneGraceMs, config.hintWindowMs) - config.requestTimeoutMs - ceilingMarginMs,
+    );
     const due = storage.tombstonesBefore(nowMs - config.tombstoneGraceMs, tombstonesPerRound, this.cursor);
     this.cursor = due.length === tombstonesPerRound ? due[due.length - 1]?.key : undefined;
     for (const tombstone of due) this.check(tombstone.key, tombstone.version, nowMs);
