@@ -65,6 +65,17 @@ describe('pinned seeds', () => {
   );
 
   it(
+    // Topology profile, rf 1, a decommission of n4: a write acknowledged at `one` by n3 is gone after
+    // the heal. Fails on the commit this session started from too; likely the same gap as 402117.
+    'seed 202813: a write acknowledged at one survives a decommission under way (topology.ts)',
+    { todo: 'probably the clean-up gap of seed 402117' },
+    () => {
+      const result = runSeed(202813);
+      assert.ok(result.ok, describeFailure(result));
+    },
+  );
+
+  it(
     // Guards the fix of seed 402117 still to come: handing a node's stale copy to a replica that
     // purged a newer tombstone (its floor since expired) brought the deleted key back (README).
     'seed 700075: clean-up never brings back a deleted key by handing over a stale copy (topology.ts)',
