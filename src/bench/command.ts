@@ -23,12 +23,25 @@ import {
 } from './options.js';
 import { workloadNames, workloads, type WorkloadName } from './workload.js';
 import { distributionNames, type DistributionName } from './zipfian.js';
+import type { Cleanup } from './processes.js';
 
 // The modules that do the work (clients, servers, histograms, tables) are imported when a bench
 // command runs, not when `quorumkv` registers its commands.
 const benchRun = () => import('./benchRun.js');
 const chart = () => import('./chart.js');
 const processes = () => import('./processes.js');
+
+/** Runs `body` with a Cleanup that stops every process it started, and removes its data unless kept. */
+async function withProcesses<T>(keepData: boolean, body: (cleanup: Cleanup) => Promise<T>): Promise<T> {
+  const { Cleanup } = await processes();
+  const cleanup = new Cleanup(keepData);
+  try {
+    return await body(cleanup);
+  } finally {
+    await cleanup.stopAll();
+    cleanup.dispose();
+  }
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -171,16 +184,11 @@ async function benchAction(options: BenchCliOptions): Promise<void> {
 }
 
 async function seedAction(options: BenchCliOptions): Promise<void> {
-  const { Cleanup } = await processes();
   const { renderSeedRows, runSeedScenario } = await import('./seedScenario.js');
-  const cleanup = new Cleanup();
-  try {
+  await withProcesses(false, async (cleanup) => {
     const rows = await runSeedScenario(cleanup, { token: options.token, log });
     process.stdout.write(options.json ? JSON.stringify({ scenario: 'seed', rows }) + '\n' : renderSeedRows(rows) + '\n');
-  } finally {
-    await cleanup.stopAll();
-    cleanup.dispose();
-  }
+  });
 }
 
 interface CompareCliOptions {
@@ -204,10 +212,8 @@ interface CompareCliOptions {
 }
 
 async function compareAction(options: CompareCliOptions): Promise<void> {
-  const { Cleanup } = await processes();
   const { compareChartSeries, renderCompare, runCompare } = await import('./compare.js');
-  const cleanup = new Cleanup(options.keepData);
-  try {
+  await withProcesses(options.keepData, async (cleanup) => {
     const result = await runCompare(cleanup, {
       workloads: options.workloads,
       systems: options.systems,
@@ -249,10 +255,7 @@ async function compareAction(options: CompareCliOptions): Promise<void> {
       const { renderChartHtml } = await chart();
       writeChart(options.chart, renderChartHtml('quorumkv bench compare', notes, compareChartSeries(result)));
     }
-  } finally {
-    await cleanup.stopAll();
-    cleanup.dispose();
-  }
+  });
 }
 
 interface FailoverCliOptions {
@@ -272,10 +275,8 @@ interface FailoverCliOptions {
 }
 
 async function failoverAction(options: FailoverCliOptions): Promise<void> {
-  const { Cleanup } = await processes();
   const { renderFailover, runFailover } = await import('./failover.js');
-  const cleanup = new Cleanup(options.keepData);
-  try {
+  await withProcesses(options.keepData, async (cleanup) => {
     const result = await runFailover(cleanup, {
       protocol: options.protocol,
       workload: options.workload,
@@ -291,10 +292,7 @@ async function failoverAction(options: FailoverCliOptions): Promise<void> {
       log,
     });
     process.stdout.write(options.json ? JSON.stringify(result) + '\n' : renderFailover(result) + '\n');
-  } finally {
-    await cleanup.stopAll();
-    cleanup.dispose();
-  }
+  });
 }
 
 interface ScaleCliOptions {
@@ -312,10 +310,8 @@ interface ScaleCliOptions {
 }
 
 async function scaleAction(options: ScaleCliOptions): Promise<void> {
-  const { Cleanup } = await processes();
   const { renderScale, runScale } = await import('./scale.js');
-  const cleanup = new Cleanup(options.keepData);
-  try {
+  await withProcesses(options.keepData, async (cleanup) => {
     const result = await runScale(cleanup, {
       keys: options.keys,
       valueSize: options.valueSize,
@@ -330,10 +326,7 @@ async function scaleAction(options: ScaleCliOptions): Promise<void> {
       log,
     });
     process.stdout.write(options.json ? JSON.stringify(result) + '\n' : renderScale(result) + '\n');
-  } finally {
-    await cleanup.stopAll();
-    cleanup.dispose();
-  }
+  });
 }
 
 export function registerBenchCommands(program: Command): void {
