@@ -62,10 +62,7 @@ export class WalSync {
     const target = this.committedCount;
     this.fd ??= openSync(this.walPath, 'r');
     fdatasyncSync(this.fd);
-    this.synced = Math.max(this.synced, target);
-    while (this.waiters.length > 0 && (this.waiters[0] as { generation: number }).generation <= this.synced) {
-      (this.waiters.shift() as { callback: () => void }).callback();
-    }
+    this.markSynced(target);
   }
 
   /** Drops the waiters: what they would have acknowledged is not sent by a stopping node. */
@@ -84,11 +81,16 @@ export class WalSync {
       this.syncing = false;
       if (this.closed) return;
       if (error) throw new Error(`fdatasync of the write-ahead log failed: ${error.message}`, { cause: error });
-      this.synced = Math.max(this.synced, target);
-      while (this.waiters.length > 0 && (this.waiters[0] as { generation: number }).generation <= target) {
-        (this.waiters.shift() as { callback: () => void }).callback();
-      }
+      this.markSynced(target);
       if (this.waiters.length > 0) this.startSync();
     });
+  }
+
+  /** Records that every commit up to `target` is on disk, and calls back the waiters it covers. */
+  private markSynced(target: number): void {
+    this.synced = Math.max(this.synced, target);
+    while (this.waiters.length > 0 && (this.waiters[0] as { generation: number }).generation <= this.synced) {
+      (this.waiters.shift() as { callback: () => void }).callback();
+    }
   }
 }
