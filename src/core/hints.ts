@@ -18,6 +18,8 @@ export interface HintDeliveryDeps {
   readonly layoutVersion: () => number;
   /** The key's replicas under the layout this node runs (every replica set, during a change). */
   readonly owners: (key: string) => readonly string[];
+  /** Where a target's copy of the key moves to in the change under way (Placement.movesTo). */
+  readonly movesTo: (key: string, target: string) => readonly string[];
   readonly send: (to: string, message: Message) => void;
   readonly nextOp: () => number;
 }
@@ -114,11 +116,25 @@ export class HintDelivery {
     const taken = reply.applied || (reply.current !== undefined && reply.current >= hint.entry.version);
     if (taken) {
       this.deps.storage.removeHint(hint.hintId);
+      this.followMove(hint, nowMs);
       this.delivered += 1;
       // The target is taking hints: deliver the next round without waiting for the interval.
       if ((this.inFlightPerTarget.get(hint.target) ?? 0) === 1) this.kick();
     }
     this.forget(reply.op, hint);
+  }
+
+  /**
+   * A hint taken by a replica that is losing the key in the change under way may have landed after
+   * the key's new owners streamed the range from it; the change then completes and the replica's
+   * clean-up drops the only copy (simulator seed 800993). So the hint also goes to the new owners,
+   * as hints of their own, stored in the transaction that removes this one.
+   */
+  private followMove(hint: InFlightHint, nowMs: number): void {
+    for (const owner of this.deps.movesTo(hint.entry.key, hint.target)) {
+      if (owner === this.deps.selfId) this.deps.storage.apply(hint.entry);
+      else this.store(owner, hint.entry, nowMs);
+    }
   }
 
   pendingCounts(): Record<string, number> {

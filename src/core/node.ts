@@ -148,6 +148,7 @@ export class QuorumNode {
       isMember: (id) => this.currentLayout.members.some((m) => m.id === id),
       layoutVersion: () => this.currentLayout.version,
       owners: (key) => [...new Set(this.currentPlacement.writeReplicaSets(key).flat())],
+      movesTo: (key, target) => this.currentPlacement.movesTo(key, target),
       send,
       nextOp: () => this.nextOp(),
     });

@@ -52,6 +52,19 @@ export class Placement {
     return [serving, next];
   }
 
+  /**
+   * Where the key's copy on `id` moves to in the change under way: the members of the key's next
+   * replica set that are not on its serving one, when `id` itself is not in the next set (it is
+   * leaving the key). Empty when no change is under way or `id` keeps the key.
+   */
+  movesTo(key: string, id: string): string[] {
+    const sets = this.writeReplicaSets(key);
+    if (sets.length < 2) return [];
+    const [serving, next] = sets as [string[], string[]];
+    if (next.includes(id)) return [];
+    return next.filter((member) => !serving.includes(member));
+  }
+
   /** Members after the preference list, nearest first: where hinted writes go when owners are down. */
   fallbacksFor(key: string): string[] {
     return this.serving.walk(ringPosition(key)).slice(this.servingCount);

@@ -197,3 +197,26 @@ test('hints reach a returning replica no faster than hintsPerSecondMax', () => {
   assert.equal(delivered(), 50);
   assert.deepEqual(holder.hintCounts(), new Map());
 });
+
+test('a hint taken by a replica that is losing the key in a change also goes to the key\'s new owner', () => {
+  const ids = ['a', 'b', 'c', 'd'];
+  const cluster = new TestCluster(ids, { rf: 1, members: ids.map((id) => ({ id, peer: `p${id}`, http: `h${id}`, role: id === 'd' ? 'joining' : 'active' })) }, { hintDeliveryIntervalMs: 10 });
+  const placement = cluster.node('a').placement;
+  // A key that moves from an active member to the joining d.
+  const key = Array.from({ length: 200 }, (_, i) => `k${i}`).find((k) => placement.movesTo(k, placement.readReplicas(k)[0] as string).includes('d'));
+  assert.ok(key !== undefined);
+  const loser = placement.readReplicas(key)[0] as string;
+  const holder = ['a', 'b', 'c'].find((id) => id !== loser) as string;
+  // d is cut off, so the change cannot complete and the hint's copy for d stays visible.
+  cluster.isolated.add('d');
+  const entry = { key, version: formatVersion({ wallMs: cluster.nowMs, counter: 0, nodeId: holder }), value: bytes('late') };
+  const holderStorage = cluster.storages.get(holder)!;
+  holderStorage.transaction(() => holderStorage.addHint(loser, entry, cluster.nowMs));
+  cluster.advance(100);
+  assert.equal(text(cluster.storages.get(loser)?.get(key)?.value), 'late', 'the losing replica took its hint');
+  assert.deepEqual(holderStorage.hintCounts(), new Map([['d', 1]]), 'a hint for the new owner took its place');
+  cluster.isolated.delete('d');
+  cluster.advance(5000); // d is seen alive again, then takes the hint
+  assert.equal(text(cluster.storages.get('d')?.get(key)?.value), 'late', 'the new owner got it');
+  assert.deepEqual(holderStorage.hintCounts(), new Map());
+});

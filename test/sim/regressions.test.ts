@@ -83,15 +83,12 @@ describe('pinned seeds', () => {
   // durable ceiling above every version it issued.
   pinned(600117, 'a node restarted with a slow clock never issues a version it issued before its crash (hlc.ts)');
 
-  // Topology profile, 5 nodes, rf 3 -> 1 then a join of n6 (clock +78 s) still under way: n6
-  // coordinated a sloppy quorum write of u79 acknowledged by fallbacks only (replicas=0), and after
-  // the heal no node holds u79. Passes on the commit this session started from and with the clock
-  // ceiling alone; fails with the ceiling once the clean-up hand-over was reverted. Not diagnosed:
-  // likely the hints or the clean-up around the join (see seed 402117), exposed by other timings.
+  // n4 held a hint for n3 (rf 1) from a sloppy write at quorum; it delivered it while n7 was joining,
+  // after n7 had streamed n3's range, so the change's clean-up on n3 dropped the only copy. A hint
+  // taken by a replica that is losing the key now also goes to the key's new owner.
   pinned(
     800993,
-    'a sloppy write acknowledged by fallbacks during a join survives the heal (hints.ts)',
-    'a sloppy write acknowledged only by fallbacks during a join is gone after the heal',
+    'a hint delivered during a join, after the new owner streamed the range, still reaches it (hints.ts followMove)',
   );
 
   // 30 s after the heal n2 and n3 still see n4 dead. Fails on the commit this session started from.
