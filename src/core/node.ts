@@ -357,6 +357,7 @@ export class QuorumNode {
       case 'purge-check':
         return this.purger.handleCheck(from, message);
       case 'purge-check-reply':
+        if (this.topology.ownsCheck(message.op)) return this.topology.handleCheckReply(from, message);
         return this.purger.handleReply(from, message, nowMs);
     }
   }

@@ -28,6 +28,17 @@ interface PendingCheck {
   readonly deadlineMs: number;
 }
 
+/**
+ * How long a purge floor is kept. A floor must outlive every stale copy that may still be on its way:
+ * a hint can arrive as late as the hint window, a copy from repair within the grace period; and
+ * another replica may become ready to purge the same version up to a clock-ceiling margin later
+ * (versions may run that far ahead of their node's clock after a restart, hlc.ts), and until then it
+ * still holds a copy.
+ */
+export function purgeFloorKeepMs(config: CoreConfig): number {
+  return Math.max(config.tombstoneGraceMs, config.hintWindowMs) + config.requestTimeoutMs + ceilingMarginMs;
+}
+
 /** Tombstones examined per round (a named bound on one round's work). */
 const tombstonesPerRound = 256;
 
@@ -44,13 +55,7 @@ export class TombstonePurger {
     if (nowMs < this.nextRunMs) return;
     this.nextRunMs = nowMs + this.deps.config.tombstonePurgeIntervalMs;
     const { storage, config } = this.deps;
-    // A floor must outlive every stale copy that may still be on its way: a hint can arrive as late as
-    // the hint window, a copy from repair within the grace period; and another replica may become ready
-    // to purge the same version up to a clock-ceiling margin later (versions may run that far ahead of
-    // their node's clock after a restart, hlc.ts), and until then it still holds a copy.
-    storage.expirePurgeFloors(
-      nowMs - Math.max(config.tombstoneGraceMs, config.hintWindowMs) - config.requestTimeoutMs - ceilingMarginMs,
-    );
+    storage.expirePurgeFloors(nowMs - purgeFloorKeepMs(config));
     const due = storage.tombstonesBefore(nowMs - config.tombstoneGraceMs, tombstonesPerRound, this.cursor);
     this.cursor = due.length === tombstonesPerRound ? due[due.length - 1]?.key : undefined;
     for (const tombstone of due) this.check(tombstone.key, tombstone.version, nowMs);

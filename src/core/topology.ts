@@ -4,17 +4,18 @@
 // serving and the next replicas of a key (placement.ts), and every node that gains ranges fills them by
 // anti-entropy sessions ('stream') with their serving replicas. When every such node reports it is
 // filled, the layout coordinator finalizes the change; only then, and once every live member runs the
-// final layout, do nodes drop the copies they no longer own.
+// final layout, do nodes drop the copies they no longer own, each once its replicas hold it (cleanup.ts).
 //
 // Changes are serialised through one layout coordinator (the lowest-id serving member that is alive);
 // a change asked for while another is under way is refused with LAYOUT_CONFLICT, never half-applied.
 
 import type { AntiEntropy, SessionProgress } from './antiEntropy.js';
+import { Cleanup } from './cleanup.js';
 import type { Callback } from './coordinator.js';
 import type { CoreConfig } from './config.js';
 import { QuorumError } from './errors.js';
 import type { Layout, LayoutMember, Strategy } from './layout.js';
-import type { LayoutChangeMessage, LayoutChangeReply, Message, MoveDoneMessage } from './messages.js';
+import type { LayoutChangeMessage, LayoutChangeReply, Message, MoveDoneMessage, PurgeCheckReply } from './messages.js';
 import { Placement } from './placement.js';
 import { requiredReplicas } from './quorum.js';
 import type { RingRange } from './segments.js';
@@ -85,8 +86,6 @@ interface Proposal {
   readonly deadlineMs: number;
 }
 
-/** Entries examined per tick when dropping copies no longer owned (a named bound on one step). */
-const cleanupBatch = 500;
 /** A node that finished filling repeats its report this often until the change is finalized. */
 const reportIntervalMs = 1000;
 
@@ -156,10 +155,25 @@ export class Topology {
   private readonly proposals = new Map<number, Proposal>();
   /** Coordinator: who reported its fill done, for the current layout version. */
   private readonly reportedDone = new Map<number, Set<string>>();
-  private cleanup: { version: number; cursor: string | null } | undefined;
-  entriesDropped = 0;
+  private readonly cleanup: Cleanup;
 
-  constructor(private readonly deps: TopologyDeps) {}
+  constructor(private readonly deps: TopologyDeps) {
+    this.cleanup = new Cleanup(deps);
+  }
+
+  /** Copies dropped after the last change moved them to their new owners. */
+  get entriesDropped(): number {
+    return this.cleanup.entriesDropped;
+  }
+
+  /** Whether a purge-check reply answers the clean-up's question (cleanup.ts). */
+  ownsCheck(op: number): boolean {
+    return this.cleanup.owns(op);
+  }
+
+  handleCheckReply(from: string, reply: PurgeCheckReply): void {
+    this.cleanup.handleReply(from, reply);
+  }
 
   coordinator(): string | undefined {
     const candidates = this.deps
@@ -283,13 +297,13 @@ export class Topology {
       this.maybeFinalize(layout);
     } else {
       this.fill = undefined;
-      this.runCleanup(layout);
+      this.cleanup.tick(layout, nowMs);
     }
   }
 
   /** Called when a new layout is adopted: the copies it moves away are dropped once it is final. */
   onLayout(layout: Layout, previous: Layout): void {
-    if (layout.version !== previous.version && !inTransition(layout)) this.cleanup = { version: layout.version, cursor: null };
+    if (layout.version !== previous.version && !inTransition(layout)) this.cleanup.start(layout.version);
   }
 
   private runFill(layout: Layout, nowMs: number): void {
@@ -350,25 +364,6 @@ export class Topology {
     }
   }
 
-  /** Drops, a batch per tick, the copies this node no longer owns, once every live member runs this layout. */
-  private runCleanup(layout: Layout): void {
-    const cleanup = this.cleanup;
-    if (!cleanup || cleanup.version !== layout.version) return;
-    const lagging = layout.members.some(
-      (m) => m.id !== this.deps.selfId && this.deps.isAlive(m.id) && (this.deps.peerLayoutVersion(m.id) ?? 0) < layout.version,
-    );
-    if (lagging) return;
-    const placement = this.deps.placement();
-    const batch = this.deps.storage.scan(cleanup.cursor, cleanupBatch);
-    for (const entry of batch) {
-      if (!placement.readReplicas(entry.key).includes(this.deps.selfId)) {
-        if (this.deps.storage.dropEntry(entry.key, entry.version)) this.entriesDropped += 1;
-      }
-    }
-    cleanup.cursor = batch.length === cleanupBatch ? (batch[batch.length - 1]?.key ?? null) : null;
-    if (batch.length < cleanupBatch) this.cleanup = undefined;
-  }
-
   status(): TopologyStatus {
     const layout = this.deps.layout();
     const fill = this.fill;
@@ -391,8 +386,8 @@ export class Topology {
       coordinator: this.coordinator(),
       fill: fillStatus,
       waitingFor: this.coordinator() === this.deps.selfId && inTransition(layout) ? fillers(layout).filter((id) => !done.has(id)) : [],
-      entriesDropped: this.entriesDropped,
-      cleanupPending: this.cleanup !== undefined,
+      entriesDropped: this.cleanup.entriesDropped,
+      cleanupPending: this.cleanup.pending,
     };
   }
 }

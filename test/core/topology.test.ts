@@ -28,3 +28,32 @@ test('RF 3 -> 1: the one remaining replica gets a write it had missed before the
   assert.ok(read.ok);
   assert.equal(text(read.value.entry?.value), 'acked');
 });
+
+test('RF 3 -> 2 while a replica is cut off: its copy of a write only it holds is handed over, not dropped', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], { rf: 3 }, { antiEntropyIntervalMs: 0 });
+  // A key whose replicas under RF 2 leave c out, written (as if acknowledged at `one`) to c alone.
+  let key = '';
+  for (let i = 0; !key; i++) if (!cluster.node('a').placement.serving.preferenceListFor(`k${i}`, 2).includes('c')) key = `k${i}`;
+  const entry = { key, version: formatVersion({ wallMs: cluster.nowMs, counter: 0, nodeId: 'c' }), value: bytes('only on c') };
+  cluster.storages.get('c')?.transaction(() => cluster.storages.get('c')?.apply(entry));
+  // c is cut off while a and b fill from each other; it comes back, fills from them and the change
+  // completes, and nothing has pulled the write from c.
+  cluster.isolated.add('c');
+  cluster.advance(20_000);
+  for (const id of ['a', 'b']) assert.equal(cluster.node(id).stateOf('c'), 'dead', `${id} sees c dead`);
+  let done = false;
+  cluster.node('a').proposeChange({ type: 'replication', strategy: 'consistent', rf: 2 }, (r) => {
+    assert.ok(r.ok, r.ok ? '' : r.error.message);
+    done = true;
+  });
+  cluster.advance(3000);
+  assert.ok(done);
+  assert.equal(cluster.storages.get('a')?.get(key), undefined, 'a never saw the write');
+  cluster.isolated.delete('c');
+  cluster.advance(10_000);
+  for (const id of ['a', 'b', 'c']) assert.equal(cluster.node(id).layout.pending, undefined, `${id}: the change completed`);
+  assert.equal(cluster.node('c').layout.rf, 2);
+  // c's clean-up handed the copy to the key's replicas before dropping it.
+  for (const id of ['a', 'b']) assert.equal(text(cluster.storages.get(id)?.get(key)?.value), 'only on c', `${id} got the copy`);
+  assert.equal(cluster.storages.get('c')?.get(key), undefined, 'c dropped its copy once they held it');
+});

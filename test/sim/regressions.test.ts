@@ -57,24 +57,21 @@ describe('pinned seeds', () => {
 
   // n3, cut off from n1 and n2, took u19 at `one` (only itself); the RF change 3 -> 2 streamed from
   // n1 and n2 and completed; n3's hints had expired (the simulator's window is 1 s) when it came
-  // back, and its clean-up dropped u19, which it no longer replicates. README, Known limitations.
+  // back, and its clean-up dropped u19, which it no longer replicates. Clean-up now hands a recent
+  // copy to the key's replicas that lack it before dropping it (cleanup.ts).
   pinned(
     402117,
-    'a write acknowledged at one by a replica cut off during an RF change survives its clean-up (topology.ts)',
-    'the clean-up drops unowned copies without asking the new replicas whether they hold them',
+    'a write acknowledged at one by a replica cut off during an RF change survives its clean-up (cleanup.ts)',
   );
 
-  // Topology profile, rf 1, a decommission of n4: a write acknowledged at `one` by n3 is gone after
-  // the heal. Fails on the commit this session started from too; likely the same gap as 402117.
-  pinned(
-    202813,
-    'a write acknowledged at one survives a decommission under way (topology.ts)',
-    'probably the clean-up gap of seed 402117',
-  );
+  // Topology profile, rf 1, a decommission of n4: a write acknowledged at `one` by n3 was gone after
+  // the heal; a hint delivered during the change landed on the replica losing the key (hints.ts).
+  pinned(202813, 'a write acknowledged at one survives a decommission under way (hints.ts followMove)');
 
-  // Guards the fix of seed 402117 still to come: handing a node's stale copy to a replica that
-  // purged a newer tombstone (its floor since expired) brought the deleted key back (README).
-  pinned(700075, 'clean-up never brings back a deleted key by handing over a stale copy (topology.ts)');
+  // Found while the clean-up handed every copy over: a node's stale copy, handed to a replica that
+  // had purged a newer tombstone (its floor since expired), brought the deleted key back. Only copies
+  // younger than the purge floors are handed over now (cleanup.ts; test/core/cleanup.test.ts).
+  pinned(700075, 'clean-up never brings back a deleted key by handing over a stale copy (cleanup.ts)');
 
   // n2's clock ran 259 s slow; its hybrid clock had followed n3's (86 s ahead) and stamped v7 as
   // 01941f27b89c-00000003-n2. n2 crashed and restarted with its hybrid clock back at its own slow

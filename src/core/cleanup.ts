@@ -1,0 +1,142 @@
+// Dropping the copies a node no longer replicates once a topology change is final, without losing any.
+//
+// The new replicas filled their ranges from a quorum of the old ones (topology.ts), which covers every
+// write acknowledged at quorum or all, but not one acknowledged at `one` by a replica that was cut off
+// for the whole change (its hints may have expired by the time it is back). So a copy is dropped only
+// once every replica of its key says it holds that version, a newer one, or a purge floor at or above
+// it (the tombstone purger's check, tombstones.ts). A replica that does not is sent the copy, and the
+// next pass over the store asks again. A copy whose replicas are not all alive is kept for a later pass.
+//
+// Only a copy young enough that every newer tombstone of its key still has its purge floor on the
+// replicas is handed over. An older one is dropped without asking: a replica that purged a newer
+// delete and whose floor has since expired cannot tell "never had it" from "deleted long ago", and
+// would take the stale copy back (simulator seed 700075). With the default settings floors last over
+// ten days; a node cut off longer than that returns with copies that are not handed over, as
+// Cassandra asks for a node down past gc_grace_seconds to be wiped.
+
+import type { CoreConfig } from './config.js';
+import type { Layout } from './layout.js';
+import type { Message, PurgeCheckReply } from './messages.js';
+import type { Placement } from './placement.js';
+import type { Storage } from './storage.js';
+import { purgeFloorKeepMs } from './tombstones.js';
+import { wallMsOf, type Version } from './version.js';
+
+export interface CleanupDeps {
+  readonly selfId: string;
+  readonly config: CoreConfig;
+  readonly storage: Storage;
+  readonly placement: () => Placement;
+  readonly isAlive: (id: string) => boolean;
+  readonly peerLayoutVersion: (id: string) => number | undefined;
+  readonly send: (to: string, message: Message) => void;
+  readonly nextOp: () => number;
+}
+
+/** Entries examined per step, and copies asked about at once (a named bound on one step). */
+const cleanupBatch = 500;
+
+interface Pass {
+  readonly layoutVersion: number;
+  cursor: string | null;
+  /** Copies this pass could not drop yet: another pass follows. */
+  kept: number;
+  notBeforeMs: number;
+}
+
+interface Check {
+  readonly key: string;
+  readonly version: Version;
+  readonly waiting: Set<string>;
+  readonly lacking: string[];
+  readonly deadlineMs: number;
+}
+
+export class Cleanup {
+  private pass: Pass | undefined;
+  private readonly checks = new Map<number, Check>();
+  entriesDropped = 0;
+
+  constructor(private readonly deps: CleanupDeps) {}
+
+  /** A final layout was adopted: the copies it moved away are to go. */
+  start(layoutVersion: number): void {
+    this.pass = { layoutVersion, cursor: null, kept: 0, notBeforeMs: 0 };
+    this.checks.clear();
+  }
+
+  get pending(): boolean {
+    return this.pass !== undefined;
+  }
+
+  owns(op: number): boolean {
+    return this.checks.has(op);
+  }
+
+  /** A step, once every live member runs `layout` and the previous step's checks are answered. */
+  tick(layout: Layout, nowMs: number): void {
+    for (const [op, check] of this.checks) {
+      if (nowMs >= check.deadlineMs) {
+        this.checks.delete(op);
+        if (this.pass) this.pass.kept += 1;
+      }
+    }
+    const pass = this.pass;
+    if (!pass || pass.layoutVersion !== layout.version || nowMs < pass.notBeforeMs || this.checks.size > 0) return;
+    const lagging = layout.members.some(
+      (m) => m.id !== this.deps.selfId && this.deps.isAlive(m.id) && (this.deps.peerLayoutVersion(m.id) ?? 0) < layout.version,
+    );
+    if (lagging) return;
+    const placement = this.deps.placement();
+    const batch = this.deps.storage.scan(pass.cursor, cleanupBatch);
+    // A copy handed over lands within a request timeout; a newer tombstone was purged no earlier than
+    // the grace period after this copy's version, and its floor lasts purgeFloorKeepMs after that.
+    const handOverAfterMs = nowMs - purgeFloorKeepMs(this.deps.config) + this.deps.config.requestTimeoutMs;
+    for (const entry of batch) {
+      const replicas = placement.readReplicas(entry.key);
+      if (replicas.includes(this.deps.selfId)) continue;
+      if (wallMsOf(entry.version) < handOverAfterMs) {
+        if (this.deps.storage.dropEntry(entry.key, entry.version)) this.entriesDropped += 1;
+        continue;
+      }
+      if (!replicas.every((id) => this.deps.isAlive(id))) {
+        pass.kept += 1;
+        continue;
+      }
+      const op = this.deps.nextOp();
+      this.checks.set(op, {
+        key: entry.key,
+        version: entry.version,
+        waiting: new Set(replicas),
+        lacking: [],
+        deadlineMs: nowMs + this.deps.config.requestTimeoutMs,
+      });
+      for (const id of replicas) this.deps.send(id, { kind: 'purge-check', op, key: entry.key, version: entry.version });
+    }
+    if (batch.length === cleanupBatch) {
+      pass.cursor = (batch[batch.length - 1] as { key: string }).key;
+      return;
+    }
+    // The end of the store: done, or another pass once the copies handed over have landed.
+    if (pass.kept === 0 && this.checks.size === 0) this.pass = undefined;
+    else this.pass = { layoutVersion: pass.layoutVersion, cursor: null, kept: 0, notBeforeMs: nowMs + this.deps.config.requestTimeoutMs };
+  }
+
+  handleReply(from: string, reply: PurgeCheckReply): void {
+    const check = this.checks.get(reply.op);
+    if (!check || !check.waiting.delete(from)) return;
+    if (!reply.holds) check.lacking.push(from);
+    if (check.waiting.size > 0) return;
+    this.checks.delete(reply.op);
+    if (check.lacking.length === 0) {
+      if (this.deps.storage.transaction(() => this.deps.storage.dropEntry(check.key, check.version))) this.entriesDropped += 1;
+      return;
+    }
+    // Hand the copy over; the next pass asks again before dropping it.
+    if (this.pass) this.pass.kept += 1;
+    const entry = this.deps.storage.get(check.key);
+    if (entry === undefined || entry.version !== check.version) return;
+    const layout = this.deps.placement().layout.version;
+    for (const id of check.lacking) this.deps.send(id, { kind: 'write', op: this.deps.nextOp(), entry, layout });
+  }
+}

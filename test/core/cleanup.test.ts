@@ -1,0 +1,60 @@
+// The clean-up after a topology change, on its own: which copies it hands over before dropping them.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Cleanup } from '../../src/core/cleanup.js';
+import { resolveConfig } from '../../src/core/config.js';
+import type { Layout } from '../../src/core/layout.js';
+import type { Message } from '../../src/core/messages.js';
+import { Placement } from '../../src/core/placement.js';
+import { purgeFloorKeepMs } from '../../src/core/tombstones.js';
+import { formatVersion } from '../../src/core/version.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import { bytes } from './harness.js';
+
+const nowMs = 1_700_000_000_000;
+// c no longer replicates anything: RF 1 on a, b and c, and the keys below belong to a or b.
+const layout: Layout = {
+  version: 2,
+  members: ['a', 'b', 'c'].map((id) => ({ id, peer: `p${id}`, http: `h${id}`, role: 'active' as const })),
+  strategy: 'consistent',
+  rf: 1,
+  vnodes: 64,
+};
+const placement = new Placement(layout);
+const strayKey = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => placement.readReplicas(k)[0] !== 'c') as string;
+
+/** Runs one clean-up step on c, holding a copy of `strayKey` written `ageMs` ago; returns what it sent. */
+function stepWithCopyAged(ageMs: number, config = resolveConfig({ tombstoneGraceMs: 500, hintWindowMs: 1000 })) {
+  const storage = new MemoryStorage();
+  const version = formatVersion({ wallMs: nowMs - ageMs, counter: 0, nodeId: 'c' });
+  storage.transaction(() => storage.apply({ key: strayKey, version, value: bytes('v') }));
+  const sent: Array<{ to: string; message: Message }> = [];
+  let op = 0;
+  const cleanup = new Cleanup({
+    selfId: 'c',
+    config,
+    storage,
+    placement: () => placement,
+    isAlive: () => true,
+    peerLayoutVersion: () => layout.version,
+    send: (to, message) => sent.push({ to, message }),
+    nextOp: () => ++op,
+  });
+  cleanup.start(layout.version);
+  storage.transaction(() => cleanup.tick(layout, nowMs));
+  return { sent, held: storage.get(strayKey) !== undefined, keepMs: purgeFloorKeepMs(config) };
+}
+
+test('clean-up asks the key\'s replicas before dropping a recent copy, and keeps it until they answer', () => {
+  const { sent, held } = stepWithCopyAged(1000);
+  assert.ok(held, 'the copy is kept until the replicas answer');
+  assert.deepEqual(sent.map((s) => [s.to, s.message.kind]), [[placement.readReplicas(strayKey)[0], 'purge-check']]);
+});
+
+test('clean-up drops a copy older than the purge floors without handing it over: it may be a deleted key\'s leftover', () => {
+  const { keepMs } = stepWithCopyAged(0);
+  const { sent, held } = stepWithCopyAged(keepMs + 1000);
+  assert.ok(!held, 'the copy is dropped');
+  assert.deepEqual(sent, [], 'no replica is asked, so none can be handed the copy');
+});
