@@ -231,6 +231,20 @@ export class Topology {
     this.reportedDone.set(message.layoutVersion, done);
   }
 
+  /**
+   * Whether this node sees a majority of the layout's serving members alive (itself included). A
+   * coordinator publishes a layout only then: under a partition each side may pick its own
+   * coordinator, and two layouts with the same version but different members would never reconcile
+   * (simulator seed 800199: one side finalized a join while the other removed the joiner). Only one
+   * side of a partition can hold a majority; as with etcd, a cluster that lost half its members
+   * cannot change its topology until enough of them are back.
+   */
+  private seesMajority(layout: Layout): boolean {
+    const voters = layout.members.filter((m) => m.role !== 'joining');
+    const reachable = voters.filter((m) => m.id === this.deps.selfId || this.deps.isAlive(m.id)).length;
+    return reachable * 2 > voters.length;
+  }
+
   /** The coordinator's side of a change: check it against the current layout and publish it. */
   private apply(change: LayoutChange): { ok: true; value: Layout } | { ok: false; error: QuorumError } {
     const layout = this.deps.layout();
@@ -238,6 +252,12 @@ export class Topology {
       ok: false as const,
       error: new QuorumError(code, message),
     });
+    if (!this.seesMajority(layout)) {
+      return {
+        ok: false as const,
+        error: new QuorumError('UNAVAILABLE', 'the layout coordinator does not see a majority of the members alive; try again when more are back'),
+      };
+    }
     if (change.type === 'join') {
       const existing = layout.members.find((m) => m.id === change.member.id);
       if (existing && existing.peer === change.member.peer && existing.http === change.member.http) {
@@ -356,7 +376,7 @@ export class Topology {
   }
 
   private maybeFinalize(layout: Layout): void {
-    if (this.coordinator() !== this.deps.selfId) return;
+    if (this.coordinator() !== this.deps.selfId || !this.seesMajority(layout)) return;
     const done = this.reportedDone.get(layout.version) ?? new Set<string>();
     if (fillers(layout).every((id) => done.has(id) || (!this.deps.isAlive(id) && id !== this.deps.selfId && leavingOrAbsent(layout, id)))) {
       this.reportedDone.delete(layout.version);

@@ -57,3 +57,15 @@ test('RF 3 -> 2 while a replica is cut off: its copy of a write only it holds is
   for (const id of ['a', 'b']) assert.equal(text(cluster.storages.get(id)?.get(key)?.value), 'only on c', `${id} got the copy`);
   assert.equal(cluster.storages.get('c')?.get(key), undefined, 'c dropped its copy once they held it');
 });
+
+test('a coordinator that sees no majority of the members alive changes nothing: the other side of a partition may', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], { rf: 3 });
+  cluster.isolated.add('b');
+  cluster.isolated.add('c');
+  cluster.advance(20_000);
+  assert.equal(cluster.node('a').stateOf('b'), 'dead');
+  const change = cluster.run<Layout>((cb) => cluster.node('a').proposeChange({ type: 'replication', strategy: 'consistent', rf: 2 }, cb));
+  assert.ok(!change.ok);
+  assert.equal(change.error.code, 'UNAVAILABLE');
+  assert.equal(cluster.node('a').layout.version, 1, 'no new layout was published');
+});
