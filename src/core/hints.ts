@@ -104,13 +104,17 @@ export class HintDelivery {
     const hint = this.inFlight.get(reply.op);
     if (!hint || hint.target !== from) return;
     if (!reply.applied && reply.layout !== undefined && reply.layout <= this.deps.layoutVersion()) {
-      // The target no longer replicates the key (a change moved it): the hint goes to the key's
-      // replicas now (this node applies it itself if it is one), rather than back to the target forever.
-      for (const owner of this.deps.owners(hint.entry.key)) {
+      // Refused on layout grounds: the hint goes to the key's replicas on the layout this node now
+      // runs (this node applies it itself if it is one). A target that is still one of them keeps
+      // its hint, sent again on that layout: it had refused only the older layout the round was
+      // sent on (simulator seed 920049 lost a write acknowledged at quorum that way). One that no
+      // longer replicates the key (a change moved it) is not sent the hint back forever.
+      const owners = this.deps.owners(hint.entry.key);
+      for (const owner of owners) {
         if (owner === this.deps.selfId) this.deps.storage.apply(hint.entry);
         else if (owner !== from) this.store(owner, hint.entry, nowMs);
       }
-      this.deps.storage.removeHint(hint.hintId);
+      if (!owners.includes(from)) this.deps.storage.removeHint(hint.hintId);
       return this.forget(reply.op, hint);
     }
     const taken = reply.applied || (reply.current !== undefined && reply.current >= hint.entry.version);

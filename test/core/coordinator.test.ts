@@ -220,3 +220,18 @@ test('a hint taken by a replica that is losing the key in a change also goes to 
   assert.equal(text(cluster.storages.get('d')?.get(key)?.value), 'late', 'the new owner got it');
   assert.deepEqual(holderStorage.hintCounts(), new Map());
 });
+
+test('a hint refused only for the older layout it was sent on reaches its target on the newer one', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], { rf: 1 }, { hintDeliveryIntervalMs: 10 });
+  const owner = cluster.node('a').placement.readReplicas('k')[0] as string;
+  const holder = ['a', 'b', 'c'].find((id) => id !== owner) as string;
+  // The owner alone has heard of layout 2, which keeps it the key's replica.
+  assert.ok(cluster.node(owner).adoptLayout({ ...cluster.node(owner).layout, version: 2 }));
+  const entry = { key: 'k', version: formatVersion({ wallMs: cluster.nowMs, counter: 0, nodeId: holder }), value: bytes('hinted') };
+  const holderStorage = cluster.storages.get(holder)!;
+  holderStorage.transaction(() => holderStorage.addHint(owner, entry, cluster.nowMs));
+  cluster.advance(200);
+  assert.equal(cluster.node(holder).layout.version, 2, 'the holder adopted the layout the owner sent');
+  assert.equal(text(cluster.storages.get(owner)?.get('k')?.value), 'hinted', 'the owner took the hint sent again on layout 2');
+  assert.deepEqual(holderStorage.hintCounts(), new Map());
+});

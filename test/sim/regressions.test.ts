@@ -106,4 +106,10 @@ describe('pinned seeds', () => {
   // (on a failed delete) and n6 held nothing. It passes since purge floors are kept a clock-ceiling
   // margin longer (see seed 703990), though that change also moved the run's timings.
   pinned(500412, 'replicas agree about a tombstone after the heal though one clock runs minutes ahead (tombstones.ts)');
+
+  // n3 held a hint for n5 (rf 1) from a write acknowledged at quorum by fallbacks; it sent the round
+  // on layout v4, n5 (on v5, still the key's replica) refused it for the older layout, and n3, on v5
+  // by the time the refusal came, re-homed the hint to the key's replicas other than n5: none. The
+  // target now keeps a hint it refused only for its layout (hints.ts).
+  pinned(920049, 'a hint refused for the older layout of its round is sent again, not dropped (hints.ts)');
 });
