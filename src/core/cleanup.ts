@@ -45,6 +45,8 @@ interface Pass {
 }
 
 interface Check {
+  /** The layout the check was asked on: an answer counts only while this node still runs it. */
+  readonly layoutVersion: number;
   readonly key: string;
   readonly version: Version;
   readonly waiting: Set<string>;
@@ -105,6 +107,7 @@ export class Cleanup {
       }
       const op = this.deps.nextOp();
       this.checks.set(op, {
+        layoutVersion: layout.version,
         key: entry.key,
         version: entry.version,
         waiting: new Set(replicas),
@@ -128,6 +131,11 @@ export class Cleanup {
     if (!reply.holds) check.lacking.push(from);
     if (check.waiting.size > 0) return;
     this.checks.delete(reply.op);
+    // A change that began since may make this node a replica of the key again, and its fill may have
+    // counted this very copy (simulator seed 927902: the answer came under the next layout, and the
+    // copy dropped was the one the key's new replica set relied on). The next final layout's pass
+    // asks again.
+    if (this.deps.placement().layout.version !== check.layoutVersion) return;
     if (check.lacking.length === 0) {
       if (this.deps.storage.transaction(() => this.deps.storage.dropEntry(check.key, check.version))) this.entriesDropped += 1;
       return;

@@ -24,18 +24,22 @@ const layout: Layout = {
 const placement = new Placement(layout);
 const strayKey = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => placement.readReplicas(k)[0] !== 'c') as string;
 
-/** Runs one clean-up step on c, holding a copy of `strayKey` written `ageMs` ago; returns what it sent. */
+/**
+ * Runs one clean-up step on c, holding a copy of `strayKey` written `ageMs` ago; returns what it sent,
+ * and the clean-up (whose placement `current.placement` can be changed afterwards).
+ */
 function stepWithCopyAged(ageMs: number, config = resolveConfig({ tombstoneGraceMs: 500, hintWindowMs: 1000 })) {
   const storage = new MemoryStorage();
   const version = formatVersion({ wallMs: nowMs - ageMs, counter: 0, nodeId: 'c' });
   storage.transaction(() => storage.apply({ key: strayKey, version, value: bytes('v') }));
   const sent: Array<{ to: string; message: Message }> = [];
   let op = 0;
+  const current = { placement };
   const cleanup = new Cleanup({
     selfId: 'c',
     config,
     storage,
-    placement: () => placement,
+    placement: () => current.placement,
     isAlive: () => true,
     peerLayoutVersion: () => layout.version,
     send: (to, message) => sent.push({ to, message }),
@@ -43,7 +47,7 @@ function stepWithCopyAged(ageMs: number, config = resolveConfig({ tombstoneGrace
   });
   cleanup.start(layout.version);
   storage.transaction(() => cleanup.tick(layout, nowMs));
-  return { sent, held: storage.get(strayKey) !== undefined, keepMs: purgeFloorKeepMs(config) };
+  return { sent, held: storage.get(strayKey) !== undefined, keepMs: purgeFloorKeepMs(config), cleanup, storage, current };
 }
 
 test('clean-up asks the key\'s replicas before dropping a recent copy, and keeps it until they answer', () => {
@@ -57,4 +61,14 @@ test('clean-up drops a copy older than the purge floors without handing it over:
   const { sent, held } = stepWithCopyAged(keepMs + 1000);
   assert.ok(!held, 'the copy is dropped');
   assert.deepEqual(sent, [], 'no replica is asked, so none can be handed the copy');
+});
+
+test('an answer that comes after the node moved on to another layout drops nothing', () => {
+  const { sent, cleanup, storage, current } = stepWithCopyAged(1000);
+  const check = sent[0]?.message;
+  assert.ok(check?.kind === 'purge-check');
+  // A change began meanwhile (here: layout 3, which may make c a replica of the key again).
+  current.placement = new Placement({ ...layout, version: 3 });
+  storage.transaction(() => cleanup.handleReply(sent[0]!.to, { kind: 'purge-check-reply', op: check.op, holds: true }));
+  assert.ok(storage.get(strayKey) !== undefined, 'the copy is kept for the next pass to judge');
 });

@@ -112,4 +112,10 @@ describe('pinned seeds', () => {
   // by the time the refusal came, re-homed the hint to the key's replicas other than n5: none. The
   // target now keeps a hint it refused only for its layout (hints.ts).
   pinned(920049, 'a hint refused for the older layout of its round is sent again, not dropped (hints.ts)');
+
+  // n3's clean-up on layout v5 asked n5 whether it held u10; the answer came after n3 had adopted v6
+  // (n5 leaving, n3 the key's next replica, its copy counted by the fill), and n3 dropped its copy
+  // anyway; n5 left and u10, acknowledged at quorum, was gone. An answer counts only on the layout it
+  // was asked on (cleanup.ts).
+  pinned(927902, 'a clean-up answer that arrives under the next layout drops nothing (cleanup.ts)');
 });
