@@ -162,6 +162,49 @@ export interface LayoutChangeReply {
   readonly error?: { readonly code: string; readonly message: string };
 }
 
+/** A layout vote's ballot (layoutVote.ts): higher rounds win, ties go to the higher node id. */
+export interface Ballot {
+  readonly round: number;
+  readonly node: string;
+}
+
+/** Phase 1 of the vote on layout `version`: promise to take no lower ballot for it. */
+export interface LayoutPrepareMessage {
+  readonly kind: 'layout-prepare';
+  readonly op: number;
+  readonly version: number;
+  readonly ballot: Ballot;
+}
+
+/**
+ * A voter's answer to a prepare: `ok` with the layout it accepted for that version already, if any;
+ * or refused, with the layout it runs (at or past that version) or the higher ballot it promised.
+ */
+export interface LayoutPromiseMessage {
+  readonly kind: 'layout-promise';
+  readonly op: number;
+  readonly ok: boolean;
+  readonly accepted?: { readonly ballot: Ballot; readonly layout: Layout };
+  readonly layout?: Layout;
+  readonly promised?: Ballot;
+}
+
+/** Phase 2: accept this layout under this ballot. */
+export interface LayoutAcceptMessage {
+  readonly kind: 'layout-accept';
+  readonly op: number;
+  readonly ballot: Ballot;
+  readonly layout: Layout;
+}
+
+export interface LayoutAcceptedMessage {
+  readonly kind: 'layout-accepted';
+  readonly op: number;
+  readonly ok: boolean;
+  readonly layout?: Layout;
+  readonly promised?: Ballot;
+}
+
 /** A node finished filling the ranges it gains in layout `layoutVersion`. */
 export interface MoveDoneMessage {
   readonly kind: 'move-done';
@@ -188,4 +231,8 @@ export type Message =
   | PurgeCheckReply
   | LayoutChangeMessage
   | LayoutChangeReply
+  | LayoutPrepareMessage
+  | LayoutPromiseMessage
+  | LayoutAcceptMessage
+  | LayoutAcceptedMessage
   | MoveDoneMessage;

@@ -178,6 +178,7 @@ export class QuorumNode {
       layout: () => this.currentLayout,
       placement: () => this.currentPlacement,
       publish: (layout) => this.publishLayout(layout),
+      adopt: (layout) => this.adoptLayout(layout),
       isAlive: (id) => this.membership.stateOf(id) === 'alive',
       peerLayoutVersion: (id) => this.peerLayoutVersions.get(id),
       send,
@@ -328,7 +329,15 @@ export class QuorumNode {
         this.membership.handleAck(from, message, nowMs);
         return this.compareLayouts(from, message.layoutVersion);
       case 'layout-change':
-        return this.topology.handleChange(from, message);
+        return this.topology.handleChange(from, message, nowMs);
+      case 'layout-prepare':
+        return this.topology.vote.handlePrepare(from, message);
+      case 'layout-promise':
+        return this.topology.vote.handlePromise(from, message);
+      case 'layout-accept':
+        return this.topology.vote.handleAccept(from, message);
+      case 'layout-accepted':
+        return this.topology.vote.handleAccepted(from, message);
       case 'layout-change-reply':
         return this.topology.handleChangeReply(message);
       case 'move-done':

@@ -8,9 +8,12 @@
 //
 // Changes are serialised through one layout coordinator (the lowest-id serving member that is alive);
 // a change asked for while another is under way is refused with LAYOUT_CONFLICT, never half-applied.
+// Each new layout (a change, or its finalizing) is published only once a majority of the members voted
+// for it (layoutVote.ts), so two coordinators never publish two layouts of one version.
 
 import type { AntiEntropy, SessionProgress } from './antiEntropy.js';
 import { Cleanup } from './cleanup.js';
+import { LayoutVote } from './layoutVote.js';
 import type { Callback } from './coordinator.js';
 import type { CoreConfig } from './config.js';
 import { QuorumError } from './errors.js';
@@ -35,6 +38,8 @@ export interface TopologyDeps {
   readonly placement: () => Placement;
   /** Adopts and pushes a layout to every member. */
   readonly publish: (layout: Layout) => void;
+  /** Adopts a layout (a newer one a voter runs). */
+  readonly adopt: (layout: Layout) => void;
   readonly isAlive: (id: string) => boolean;
   readonly peerLayoutVersion: (id: string) => number | undefined;
   readonly send: (to: string, message: Message) => void;
@@ -156,9 +161,12 @@ export class Topology {
   /** Coordinator: who reported its fill done, for the current layout version. */
   private readonly reportedDone = new Map<number, Set<string>>();
   private readonly cleanup: Cleanup;
+  /** Chooses each next layout by a majority vote of the members. */
+  readonly vote: LayoutVote;
 
   constructor(private readonly deps: TopologyDeps) {
     this.cleanup = new Cleanup(deps);
+    this.vote = new LayoutVote(deps);
   }
 
   /** Copies dropped after the last change moved them to their new owners. */
@@ -192,7 +200,7 @@ export class Topology {
       return;
     }
     if (coordinator === this.deps.selfId) {
-      callback(this.apply(change));
+      this.apply(change, nowMs, callback);
       return;
     }
     const op = this.deps.nextOp();
@@ -200,15 +208,15 @@ export class Topology {
     this.deps.send(coordinator, { kind: 'layout-change', op, change });
   }
 
-  handleChange(from: string, message: LayoutChangeMessage): void {
-    const result =
-      this.coordinator() === this.deps.selfId
-        ? this.apply(message.change)
-        : { ok: false as const, error: new QuorumError('UNAVAILABLE', 'not the layout coordinator; try again') };
-    const reply: LayoutChangeReply = result.ok
-      ? { kind: 'layout-change-reply', op: message.op, layout: result.value }
-      : { kind: 'layout-change-reply', op: message.op, error: { code: result.error.code, message: result.error.message } };
-    this.deps.send(from, reply);
+  handleChange(from: string, message: LayoutChangeMessage, nowMs: number): void {
+    const answer: Callback<Layout> = (result) => {
+      const reply: LayoutChangeReply = result.ok
+        ? { kind: 'layout-change-reply', op: message.op, layout: result.value }
+        : { kind: 'layout-change-reply', op: message.op, error: { code: result.error.code, message: result.error.message } };
+      this.deps.send(from, reply);
+    };
+    if (this.coordinator() === this.deps.selfId) this.apply(message.change, nowMs, answer);
+    else answer({ ok: false, error: new QuorumError('UNAVAILABLE', 'not the layout coordinator; try again') });
   }
 
   handleChangeReply(message: LayoutChangeReply): void {
@@ -245,8 +253,15 @@ export class Topology {
     return reachable * 2 > voters.length;
   }
 
-  /** The coordinator's side of a change: check it against the current layout and publish it. */
-  private apply(change: LayoutChange): { ok: true; value: Layout } | { ok: false; error: QuorumError } {
+  /** The coordinator's side of a change: check it against the current layout and have it voted in. */
+  private apply(change: LayoutChange, nowMs: number, callback: Callback<Layout>): void {
+    const result = this.nextLayout(change);
+    if (!result.ok || result.value === this.deps.layout()) return callback(result);
+    this.vote.decide(result.value, nowMs, callback);
+  }
+
+  /** The layout `change` leads to from the current one (the current one itself if nothing changes). */
+  private nextLayout(change: LayoutChange): { ok: true; value: Layout } | { ok: false; error: QuorumError } {
     const layout = this.deps.layout();
     const refused = (code: 'LAYOUT_CONFLICT' | 'BAD_REQUEST' | 'UNKNOWN_NODE', message: string) => ({
       ok: false as const,
@@ -257,6 +272,9 @@ export class Topology {
         ok: false as const,
         error: new QuorumError('UNAVAILABLE', 'the layout coordinator does not see a majority of the members alive; try again when more are back'),
       };
+    }
+    if (this.vote.deciding(layout.version)) {
+      return refused('LAYOUT_CONFLICT', `a topology change is being decided (after layout v${layout.version}); try again`);
     }
     if (change.type === 'join') {
       const existing = layout.members.find((m) => m.id === change.member.id);
@@ -270,9 +288,7 @@ export class Topology {
     // Removing a joining member cancels its join (a join that cannot complete, e.g. the node died for
     // good, would otherwise block every later change): serving replicas never changed, nothing moves.
     if (change.type === 'leave' && layout.members.some((m) => m.id === change.id && m.role === 'joining')) {
-      const next = { ...layout, version: layout.version + 1, members: layout.members.filter((m) => m.id !== change.id) };
-      this.deps.publish(next);
-      return { ok: true, value: next };
+      return { ok: true, value: { ...layout, version: layout.version + 1, members: layout.members.filter((m) => m.id !== change.id) } };
     }
     if (inTransition(layout)) {
       return refused('LAYOUT_CONFLICT', `a topology change is under way (layout v${layout.version}); try again when it completes`);
@@ -299,9 +315,7 @@ export class Topology {
         break;
       }
     }
-    next = { ...next, version: layout.version + 1 };
-    this.deps.publish(next);
-    return { ok: true, value: next };
+    return { ok: true, value: { ...next, version: layout.version + 1 } };
   }
 
   tick(nowMs: number): void {
@@ -311,10 +325,11 @@ export class Topology {
         proposal.callback({ ok: false, error: new QuorumError('UNAVAILABLE', 'the layout coordinator did not answer') });
       }
     }
+    this.vote.tick(nowMs);
     const layout = this.deps.layout();
     if (inTransition(layout)) {
       this.runFill(layout, nowMs);
-      this.maybeFinalize(layout);
+      this.maybeFinalize(layout, nowMs);
     } else {
       this.fill = undefined;
       this.cleanup.tick(layout, nowMs);
@@ -375,12 +390,13 @@ export class Topology {
     return { layoutVersion: layout.version, plan, pieces, needed, done: new Set(), sessions: new Map(), reportedMs: 0 };
   }
 
-  private maybeFinalize(layout: Layout): void {
-    if (this.coordinator() !== this.deps.selfId || !this.seesMajority(layout)) return;
+  private maybeFinalize(layout: Layout, nowMs: number): void {
+    if (this.coordinator() !== this.deps.selfId || !this.seesMajority(layout) || this.vote.deciding(layout.version)) return;
     const done = this.reportedDone.get(layout.version) ?? new Set<string>();
     if (fillers(layout).every((id) => done.has(id) || (!this.deps.isAlive(id) && id !== this.deps.selfId && leavingOrAbsent(layout, id)))) {
-      this.reportedDone.delete(layout.version);
-      this.deps.publish(finalized(layout));
+      this.vote.decide(finalized(layout), nowMs, (result) => {
+        if (result.ok) this.reportedDone.delete(layout.version);
+      });
     }
   }
 

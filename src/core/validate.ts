@@ -82,6 +82,11 @@ function isKeyVersion(value: unknown): boolean {
 }
 const isSeq = (value: unknown): boolean => Number.isInteger(value);
 const isLayoutVersion = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
+const isBallot = (value: unknown): boolean =>
+  typeof value === 'object' &&
+  value !== null &&
+  Number.isSafeInteger((value as { round?: unknown }).round) &&
+  typeof (value as { node?: unknown }).node === 'string';
 
 /** Whether `message` has the fields its kind requires (extra fields are ignored). */
 export function isWellFormed(message: Message): boolean {
@@ -127,6 +132,19 @@ export function isWellFormed(message: Message): boolean {
       return isOp(m.op) && isLayoutChange(m.change);
     case 'layout-change-reply':
       return isOp(m.op) && (m.layout === undefined || parseLayout(m.layout) !== undefined) && (m.error === undefined || typeof m.error === 'object');
+    case 'layout-prepare':
+      return isOp(m.op) && isLayoutVersion(m.version) && isBallot(m.ballot);
+    case 'layout-promise':
+      return (
+        isOp(m.op) &&
+        typeof m.ok === 'boolean' &&
+        (m.accepted === undefined || (typeof m.accepted === 'object' && m.accepted !== null && isBallot((m.accepted as { ballot?: unknown }).ballot))) &&
+        (m.promised === undefined || isBallot(m.promised))
+      );
+    case 'layout-accept':
+      return isOp(m.op) && isBallot(m.ballot) && typeof m.layout === 'object' && m.layout !== null;
+    case 'layout-accepted':
+      return isOp(m.op) && typeof m.ok === 'boolean' && (m.promised === undefined || isBallot(m.promised));
     case 'move-done':
       return Number.isInteger(m.layoutVersion);
     default:

@@ -14,6 +14,8 @@ export class TestCluster {
   readonly skewMs = new Map<string, number>();
   /** Nodes whose messages (both ways) are dropped. */
   readonly isolated = new Set<string>();
+  /** Drops the messages it returns true for (one-way and per-kind faults). */
+  drop: ((envelope: Envelope) => boolean) | undefined;
   nowMs = 1_700_000_000_000;
   private seed = 1;
 
@@ -58,7 +60,7 @@ export class TestCluster {
       for (const node of this.nodes.values()) pending.push(...node.takeOutbox());
       if (pending.length === 0) return;
       for (const envelope of pending) {
-        if (this.isolated.has(envelope.from) || this.isolated.has(envelope.to)) continue;
+        if (this.isolated.has(envelope.from) || this.isolated.has(envelope.to) || this.drop?.(envelope)) continue;
         this.nodes.get(envelope.to)?.receive([envelope]);
       }
     }
