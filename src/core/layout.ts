@@ -46,8 +46,21 @@ export interface Layout {
 export const vnodesDefault = 128;
 export const rfDefault = 3;
 
+/**
+ * A digest of the layout's content, whatever order its objects' fields were built in (a layout parsed
+ * from a peer and the same one built by the coordinator must agree).
+ */
 export function layoutDigest(layout: Layout): number {
-  return murmur3(JSON.stringify(layout));
+  return murmur3(
+    JSON.stringify([
+      layout.version,
+      layout.members.map((m) => [m.id, m.peer, m.http, m.resp ?? null, m.role]),
+      layout.strategy,
+      layout.rf,
+      layout.vnodes,
+      layout.pending ? [layout.pending.strategy, layout.pending.rf] : null,
+    ]),
+  );
 }
 
 /** True when `candidate` should replace `held`. */

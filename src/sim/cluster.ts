@@ -17,7 +17,7 @@
 
 import type { Callback, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome } from '../core/coordinator.js';
 import { resolveConfig, type CoreConfig } from '../core/config.js';
-import type { Layout } from '../core/layout.js';
+import { layoutDigest, type Layout } from '../core/layout.js';
 import type { LayoutChange } from '../core/topology.js';
 import type { Envelope } from '../core/messages.js';
 import { QuorumNode } from '../core/node.js';
@@ -88,6 +88,10 @@ export class SimCluster {
   readonly config: CoreConfig;
   readonly layout: Layout;
   private readonly nodes = new Map<string, SimNode>();
+  /** The first layout adopted under each version, to catch two different ones (layoutForks). */
+  private readonly layoutsByVersion = new Map<number, { readonly node: string; readonly digest: number; readonly text: string }>();
+  /** Two nodes adopted different layouts of one version: the cluster's metadata forked. */
+  readonly layoutForks: string[] = [];
   /** Client answers produced during one node step, handed out only if the step completes. */
   private answers: (() => void)[] | undefined;
 
@@ -331,12 +335,21 @@ export class SimCluster {
       initialLayout: layout,
       onMemberState: (member, state) => this.deps.trace.event(`${id} sees ${member} ${state}`),
       onLayout: (adopted) => {
-        this.deps.trace.event(`${id} adopts layout v${adopted.version} ${describeLayout(adopted)}`);
+        const text = describeLayout(adopted);
+        this.deps.trace.event(`${id} adopts layout v${adopted.version} ${text}`);
+        this.noteLayout(id, adopted, text);
       },
     });
     sim.node = node;
     sim.paused = false;
     this.step(id, (n) => n.start());
+  }
+
+  private noteLayout(id: string, layout: Layout, text: string): void {
+    const digest = layoutDigest(layout);
+    const first = this.layoutsByVersion.get(layout.version);
+    if (first === undefined) this.layoutsByVersion.set(layout.version, { node: id, digest, text });
+    else if (first.digest !== digest) this.layoutForks.push(`v${layout.version}: ${first.node} adopted ${first.text}, ${id} adopted ${text}`);
   }
 
   /**

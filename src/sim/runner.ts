@@ -141,6 +141,8 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
     trace.event('heal: final reads at quorum');
     sim.readEveryKey(keys, 'quorum', 'final', false);
 
+    // Every layout version is one layout: the vote lets no two coordinators publish different ones.
+    for (const fork of sim.cluster.layoutForks) violations.push({ checker: 'layout-agreement', message: fork });
     violations.push(
       ...checkAll({
         history: sim.history.operations,

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Layout } from '../../src/core/layout.js';
+import { layoutDigest, parseLayout, type Layout } from '../../src/core/layout.js';
 import { TestCluster } from './harness.js';
 
 const lowerRf = { type: 'replication', strategy: 'consistent', rf: 2 } as const;
@@ -35,4 +35,19 @@ test('a layout a majority accepted is completed by the next coordinator instead 
     assert.equal(cluster.node(id).layout.version, 2, `${id} runs layout 2`);
     assert.deepEqual(cluster.node(id).layout.pending, { strategy: 'consistent', rf: 2 }, `${id}: layout 2 is the change a majority accepted`);
   }
+});
+
+test('a layout has one digest whatever order its fields were built in (a parsed copy and the original agree)', () => {
+  const built: Layout = {
+    version: 3,
+    members: [{ id: 'a', peer: 'pa', http: 'ha', resp: 'ra', role: 'active' }],
+    strategy: 'consistent',
+    rf: 1,
+    vnodes: 8,
+    pending: { strategy: 'full', rf: 1 },
+  };
+  const reordered = parseLayout(JSON.parse(JSON.stringify({ pending: { rf: 1, strategy: 'full' }, vnodes: 8, rf: 1, strategy: 'consistent', members: [{ role: 'active', resp: 'ra', http: 'ha', peer: 'pa', id: 'a' }], version: 3 })));
+  assert.ok(reordered);
+  assert.equal(layoutDigest(reordered), layoutDigest(built));
+  assert.notEqual(layoutDigest({ ...built, rf: 2 }), layoutDigest(built));
 });
