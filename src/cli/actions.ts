@@ -19,8 +19,13 @@ export interface Level {
   readonly consistency?: Consistency | undefined;
 }
 
-export async function putAction(client: QuorumKvClient, key: string, value: string, level: Level = {}): Promise<ActionResult> {
-  const result = await client.put(checkKey(key), value, level);
+export async function putAction(
+  client: QuorumKvClient,
+  key: string,
+  value: string,
+  options: Level & { readonly ttlMs?: number } = {},
+): Promise<ActionResult> {
+  const result = await client.put(checkKey(key), value, options);
   return { text: `OK ${result.version}\n`, json: { status: 'success', ...result } };
 }
 

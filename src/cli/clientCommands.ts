@@ -113,14 +113,19 @@ export async function putCommand(options: ClientOptions, key: string, value: str
   return withClient(options, async (client) => ({ status: 'success', ...(await client.put(key, value, { ...levelOf(options), ...ttl })) }));
 }
 
-/** --ttl in seconds as the client's ttlMs; anything but a positive number is a usage error. */
+/** --ttl in seconds as the client's ttlMs. */
 function ttlOf(options: ClientOptions): { ttlMs?: number } {
   if (options.ttl === undefined) return {};
-  const seconds = Number(options.ttl);
-  if (options.ttl.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
-    throw new CliError(`--ttl must be a positive number of seconds, got "${options.ttl}"`, exitCodes.usage);
+  return { ttlMs: ttlMsOf(options.ttl, '--ttl') };
+}
+
+/** A time to live typed in seconds (`30`, `0.5`), in ms; anything but a positive number is a usage error. */
+export function ttlMsOf(text: string, label: string): number {
+  const seconds = Number(text);
+  if (text.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new CliError(`${label} must be a positive number of seconds, got "${text}"`, exitCodes.usage, { code: 'BAD_REQUEST' });
   }
-  return { ttlMs: Math.ceil(seconds * 1000) };
+  return Math.ceil(seconds * 1000);
 }
 
 export async function getCommand(options: ClientOptions, key: string): Promise<{ key: string; value: string; version: string | null; expiresAt?: string }> {

@@ -20,6 +20,7 @@ import {
   writeAction,
   type ActionResult,
 } from './actions.js';
+import { ttlMsOf } from './clientCommands.js';
 import { checkValue, usage } from './inputChecks.js';
 
 export interface ShellState {
@@ -61,6 +62,17 @@ export const shellCommands: readonly ShellCommand[] = [
     min: 2,
     max: Infinity,
     run: (s, a) => putAction(s.client, a[0] as string, valueOf(a), { consistency: s.consistency }),
+  },
+  {
+    name: 'setex',
+    args: '<key> <seconds> <value>',
+    help: 'write a key that expires after this many seconds (as Redis SETEX)',
+    min: 3,
+    max: Infinity,
+    run: (s, a) => {
+      const ttlMs = ttlMsOf(a[1] as string, 'TTL');
+      return putAction(s.client, a[0] as string, checkValue(a.slice(2).join(' ')), { consistency: s.consistency, ttlMs });
+    },
   },
   {
     name: 'write',

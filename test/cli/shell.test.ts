@@ -38,6 +38,20 @@ describe('quorumkv shell with piped commands', { timeout: 10 * testTimeoutMs }, 
     assert.equal(run.code, 1, 'the exit code of the last failure (not found)');
   });
 
+  it('writes a key that expires with setex', { timeout: testTimeoutMs }, async () => {
+    const run = await shell(['setex session 600 abc def', 'get session', 'setex session soon abc', 'setex session 600'].join('\n') + '\n');
+    const lines = run.stdout.trimEnd().split('\n');
+    assert.match(lines[0] as string, /^OK /);
+    assert.equal(lines[1], 'abc def');
+    assert.deepEqual(run.stderr.trimEnd().split('\n'), [
+      'error: TTL must be a positive number of seconds, got "soon"',
+      'error: usage: setex <key> <seconds> <value>',
+    ]);
+    const response = await fetch(`${cluster.front}/v1/kv/session`);
+    const expiresAt = Number(response.headers.get('x-quorumkv-expires-at'));
+    assert.ok(expiresAt > Date.now() + 500_000 && expiresAt <= Date.now() + 600_000, `expires at ${expiresAt}`);
+  });
+
   it('checks input before sending, as the prototype did', { timeout: testTimeoutMs }, async () => {
     const run = await shell(
       [
