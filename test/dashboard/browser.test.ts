@@ -121,6 +121,17 @@ describe('dashboard in a browser', () => {
       await page.getByRole('button', { name: 'Read' }).click();
       await page.locator('#kv-result dd', { hasText: 'hello from the dashboard' }).waitFor();
 
+      // A write with an expiry: the form's TTL reaches the store, and a read shows when it expires.
+      await page.getByRole('textbox', { name: 'Key', exact: true }).fill('dashboard-session');
+      await page.getByRole('textbox', { name: 'Value', exact: true }).fill('expiring');
+      await page.getByRole('spinbutton', { name: 'Expires after (s)' }).fill('600');
+      await page.getByRole('button', { name: 'Write' }).click();
+      await page.locator('#kv-result dt', { hasText: 'Expires' }).waitFor();
+      const expiring = await http('GET', `${front}/v1/kv/dashboard-session`);
+      const expiresAt = Number(expiring.headers.get('x-quorumkv-expires-at'));
+      assert.ok(expiresAt > Date.now() + 500_000 && expiresAt <= Date.now() + 600_000, `expires at ${expiresAt}`);
+      await page.getByRole('spinbutton', { name: 'Expires after (s)' }).fill('');
+
       // Let traffic and the sparklines fill in a little, then keep a picture.
       for (let i = 0; i < 30; i++) await http('PUT', `${front}/v1/kv/traffic-${i}`, { body: `t${i}` });
       await page.waitForFunction(

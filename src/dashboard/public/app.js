@@ -601,9 +601,18 @@ function renderReplication(state) {
 
 // ---- the key form ------------------------------------------------------------------------------
 
-function kvPath(key, consistency) {
-  const query = consistency ? `?consistency=${encodeURIComponent(consistency)}` : '';
-  return `/v1/kv/${encodeURIComponent(key)}${query}`;
+function kvPath(key, consistency, ttl) {
+  const params = new URLSearchParams();
+  if (consistency) params.set('consistency', consistency);
+  if (ttl) params.set('ttl', ttl);
+  const query = params.toString();
+  return `/v1/kv/${encodeURIComponent(key)}${query ? `?${query}` : ''}`;
+}
+
+/** When an expiring value expires, from a read's header, as local time. */
+function expiresText(headers) {
+  const at = Number(headers.get('x-quorumkv-expires-at'));
+  return at > 0 ? new Date(at).toLocaleString() : 'never';
 }
 
 async function showReplicas(key, lines) {
@@ -643,11 +652,13 @@ function kvError(action, result) {
 async function kvWrite() {
   const key = $('kv-key').value;
   if (!key) return;
-  const result = await api('PUT', kvPath(key, $('kv-consistency').value), { body: $('kv-value').value, contentType: 'text/plain; charset=utf-8' });
+  const ttl = $('kv-ttl').value.trim();
+  const result = await api('PUT', kvPath(key, $('kv-consistency').value, ttl), { body: $('kv-value').value, contentType: 'text/plain; charset=utf-8' });
   if (!result.ok) return kvError('Write', result);
   await showReplicas(key, [
     ['Written', key],
     ['Version', result.json?.version ?? result.headers.get('x-quorumkv-version') ?? '–'],
+    ...(result.json?.expiresMs ? [['Expires', new Date(result.json.expiresMs).toLocaleString()]] : []),
   ]);
 }
 
@@ -665,6 +676,7 @@ async function kvRead() {
     ['Read', key],
     ['Value', result.text.length > 200 ? `${result.text.slice(0, 200)}…` : result.text],
     ['Version', result.headers.get('x-quorumkv-version') ?? '–'],
+    ['Expires', expiresText(result.headers)],
     ['Replicas answered', result.headers.get('x-quorumkv-replicas-answered') ?? '–'],
   ]);
 }
