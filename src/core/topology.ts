@@ -204,7 +204,8 @@ export class Topology {
       return;
     }
     const op = this.deps.nextOp();
-    this.proposals.set(op, { callback, deadlineMs: nowMs + this.deps.config.requestTimeoutMs });
+    // The coordinator answers once the vote is over, which may itself take a request timeout.
+    this.proposals.set(op, { callback, deadlineMs: nowMs + 2 * this.deps.config.requestTimeoutMs });
     this.deps.send(coordinator, { kind: 'layout-change', op, change });
   }
 
