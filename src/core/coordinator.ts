@@ -104,7 +104,12 @@ export class Coordinator {
       callback({ ok: false, error: overloaded(this.operations.size) });
       return;
     }
-    const read = new PendingRead(this, this.deps, key, options, callback);
+    this.startRead(key, options, callback, 0);
+  }
+
+  /** Starts a read; `replans` counts the times it was planned again on a newer layout. */
+  startRead(key: string, options: ReadOptions, callback: Callback<ReadOutcome>, replans: number): void {
+    const read = new PendingRead(this, this.deps, key, options, callback, replans);
     read.start();
   }
 
@@ -366,16 +371,21 @@ class PendingRead implements Operation {
   private repaired = 0;
   private readonly repairsSent = new Map<string, Version>();
   private answered = false;
+  /** The layout version the replicas below were chosen on (replicas on a newer one refuse). */
+  private readonly layout: number;
 
   constructor(
     private readonly coordinator: Coordinator,
     private readonly deps: CoordinatorDeps,
     private readonly key: string,
-    options: ReadOptions,
+    private readonly options: ReadOptions,
     private readonly callback: Callback<ReadOutcome>,
+    private readonly replans: number,
   ) {
     this.deadlineMs = deps.nowMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
-    this.sets = deps.placement().writeReplicaSets(key);
+    const placement = deps.placement();
+    this.layout = placement.layout.version;
+    this.sets = placement.writeReplicaSets(key);
     this.neededPerSet = this.sets.map((set) => requiredReplicas(options.consistency, set.length));
     this.waitForAll = options.waitForAll ?? false;
     const self = deps.selfId;
@@ -413,7 +423,7 @@ class PendingRead implements Operation {
       return;
     }
     this.coordinator.register(this.op, this);
-    for (const target of this.targets) this.deps.send(target, { kind: 'read', op: this.op, key: this.key });
+    for (const target of this.targets) this.deps.send(target, { kind: 'read', op: this.op, key: this.key, layout: this.layout });
   }
 
   onReply(from: string, message: WriteReply | ReadReply): void {
@@ -423,6 +433,7 @@ class PendingRead implements Operation {
   }
 
   private onReadReply(from: string, message: ReadReply): void {
+    if (message.layout !== undefined) return this.onNewerLayout(message.layout);
     if (this.replies.has(from)) return;
     if (message.entry !== null && message.entry.key !== this.key) return;
     this.replies.set(from, message.entry);
@@ -447,6 +458,42 @@ class PendingRead implements Operation {
       return;
     }
     this.decide();
+  }
+
+  /**
+   * A replica refused the read: it runs a newer layout than the read was planned on, whose change may
+   * have moved the key to other replicas and dropped this copy. Once answered, nothing to do; otherwise
+   * this read ends and a new one is planned on that layout (the replica sent it; until it arrives, the
+   * retry waits, checking at every tick), within the same deadline.
+   */
+  private onNewerLayout(layout: number): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.unregisterAll();
+    if (this.replans >= this.deps.config.restampMax) {
+      this.callback({ ok: false, error: new QuorumError('UNAVAILABLE', `read of "${this.key}" kept meeting newer layouts`, { layout }) });
+      return;
+    }
+    const retryOp = this.deps.nextOp();
+    const retry = (): void => {
+      const nowMs = this.deps.nowMs();
+      if (nowMs >= this.deadlineMs) {
+        this.callback({ ok: false, error: new QuorumError('UNAVAILABLE', `read of "${this.key}" timed out waiting for layout v${layout}`, { layout }) });
+        return;
+      }
+      if (this.deps.placement().layout.version < layout) {
+        this.coordinator.register(retryOp, { deadlineMs: nowMs, onReply: () => undefined, expire: retry });
+        return;
+      }
+      this.coordinator.startRead(this.key, { ...this.options, timeoutMs: this.deadlineMs - nowMs }, this.callback, this.replans + 1);
+    };
+    retry();
+  }
+
+  private unregisterAll(): void {
+    this.coordinator.unregister(this.op);
+    if (this.repairOp !== 0) this.coordinator.unregister(this.repairOp);
+    if (this.stragglerOp !== 0) this.coordinator.unregister(this.stragglerOp);
   }
 
   /** Repairs the answering replicas that are behind, and answers once R of them hold the newest. */
@@ -524,9 +571,7 @@ class PendingRead implements Operation {
   }
 
   expire(): void {
-    this.coordinator.unregister(this.op);
-    if (this.repairOp !== 0) this.coordinator.unregister(this.repairOp);
-    if (this.stragglerOp !== 0) this.coordinator.unregister(this.stragglerOp);
+    this.unregisterAll();
     if (this.answered) return;
     this.answered = true;
     if (this.enoughUpToDate()) {

@@ -41,16 +41,23 @@ export interface WriteReply {
   readonly layout?: number;
 }
 
+/** Replica read. `layout` is the layout version the coordinator chose the replicas on. */
 export interface ReadMessage {
   readonly kind: 'read';
   readonly op: number;
   readonly key: string;
+  readonly layout: number;
 }
 
+/**
+ * With `layout`, the replica refused the read: it runs that newer layout than the read was planned on
+ * (and sends it along); the coordinator plans the read again on it.
+ */
 export interface ReadReply {
   readonly kind: 'read-reply';
   readonly op: number;
   readonly entry: Entry | null;
+  readonly layout?: number;
 }
 
 /** SWIM probe; carries gossip and the sender's layout version. */

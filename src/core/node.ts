@@ -404,7 +404,16 @@ export class QuorumNode {
     return this.currentPlacement.writeReplicaSets(key).some((set) => set.includes(this.id));
   }
 
+  /**
+   * Replica side of a read. A read planned on an older layout is refused, with the layout sent along,
+   * as writes are: the replicas it chose may have handed the key to new owners and dropped it.
+   */
   private serveRead(from: string, message: ReadMessage): void {
+    const layout = this.currentLayout.version;
+    if (message.layout < layout) {
+      this.send(from, { kind: 'layout', layout: this.currentLayout });
+      return this.send(from, { kind: 'read-reply', op: message.op, entry: null, layout });
+    }
     const entry = this.storage.get(message.key) ?? null;
     this.send(from, { kind: 'read-reply', op: message.op, entry });
   }

@@ -100,9 +100,9 @@ export function isWellFormed(message: Message): boolean {
         (m.layout === undefined || isLayoutVersion(m.layout))
       );
     case 'read':
-      return isOp(m.op) && typeof m.key === 'string' && m.key.length > 0;
+      return isOp(m.op) && typeof m.key === 'string' && m.key.length > 0 && isLayoutVersion(m.layout);
     case 'read-reply':
-      return isOp(m.op) && (m.entry === null || isEntry(m.entry));
+      return isOp(m.op) && (m.entry === null || isEntry(m.entry)) && (m.layout === undefined || isLayoutVersion(m.layout));
     case 'ping':
     case 'ack':
       return isSeq(m.seq) && Array.isArray(m.updates) && Number.isInteger(m.layoutVersion);

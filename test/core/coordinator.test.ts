@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatVersion } from '../../src/core/version.js';
 import type { ReadOutcome, WriteOutcome } from '../../src/core/coordinator.js';
+import type { Layout } from '../../src/core/layout.js';
+import { Placement } from '../../src/core/placement.js';
 import { TestCluster, bytes, text } from './harness.js';
 
 const minute = 60_000;
@@ -234,4 +236,30 @@ test('a hint refused only for the older layout it was sent on reaches its target
   assert.equal(cluster.node(holder).layout.version, 2, 'the holder adopted the layout the owner sent');
   assert.equal(text(cluster.storages.get(owner)?.get('k')?.value), 'hinted', 'the owner took the hint sent again on layout 2');
   assert.deepEqual(holderStorage.hintCounts(), new Map());
+});
+
+test('a replica on a newer layout refuses a read planned on an older one; the coordinator reads again on the newer one', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], { rf: 1 });
+  const base = cluster.node('a').layout;
+  // A key and a layout 2 (other tokens) that moves it between two nodes; the third coordinates.
+  let found: { key: string; owner: string; newOwner: string; moved: Layout } | undefined;
+  for (let i = 0; i < 100 && !found; i++) {
+    const key = `k${i}`;
+    const owner = cluster.node('a').placement.readReplicas(key)[0] as string;
+    const moved = { ...base, version: 2, vnodes: 16 };
+    const newOwner = new Placement(moved).readReplicas(key)[0] as string;
+    if (newOwner !== owner) found = { key, owner, newOwner, moved };
+  }
+  assert.ok(found, 'a key that layout 2 moves');
+  const { key, owner, newOwner, moved } = found;
+  const coordinator = ['a', 'b', 'c'].find((id) => id !== owner && id !== newOwner) as string;
+  // Only the new owner holds the key (as once the change and its clean-up completed), and only the
+  // two owners run layout 2: the coordinator has not heard of it yet.
+  const entry = { key, version: formatVersion({ wallMs: cluster.nowMs, counter: 0, nodeId: newOwner }), value: bytes('moved') };
+  cluster.storages.get(newOwner)!.transaction(() => cluster.storages.get(newOwner)!.apply(entry));
+  for (const id of [owner, newOwner]) assert.ok(cluster.node(id).adoptLayout(moved));
+  const read = cluster.run<ReadOutcome>((cb) => cluster.node(coordinator).get(key, { consistency: 'quorum' }, cb));
+  assert.ok(read.ok, read.ok ? '' : read.error.message);
+  assert.equal(text(read.value.entry?.value), 'moved', 'read from the owner on layout 2, not the old owner');
+  assert.equal(cluster.node(coordinator).layout.version, 2, 'the coordinator adopted the layout the replica sent');
 });
