@@ -146,3 +146,20 @@ test('anti-entropy waits until a store has counted its leaves, on both ends of a
   assert.ok(sessions.every((s) => s.state === 'done'), JSON.stringify(sessions));
   assert.equal(divergence(cluster), 0);
 });
+
+test('scheduled anti-entropy meets every co-replica once per rotation, in the same order each time', () => {
+  const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const cluster = new TestCluster(ids, { strategy: 'full' }, { antiEntropyIntervalMs: 1000 });
+  const started: string[] = [];
+  cluster.drop = (envelope) => {
+    if (envelope.from === 'a' && envelope.message.kind === 'ae-ranges' && !started.includes(`${envelope.message.session}`)) {
+      started.push(`${envelope.message.session}`, envelope.to);
+    }
+    return false;
+  };
+  cluster.advance(15_500);
+  const peers = started.filter((_, i) => i % 2 === 1);
+  assert.ok(peers.length >= 15, `${peers.length} sessions started`);
+  // Every window of 5 scheduled sessions (one rotation) meets each of a's 5 co-replicas once.
+  for (let i = 0; i + 5 <= peers.length; i++) assert.equal(new Set(peers.slice(i, i + 5)).size, 5, `sessions ${i}..${i + 4}: ${peers.join(',')}`);
+});
