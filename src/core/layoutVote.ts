@@ -58,6 +58,8 @@ interface Election {
 }
 
 const metaVote = 'layout-vote';
+/** The highest ballot round this node proposed with. */
+const metaRound = 'layout-round';
 
 export function compareBallots(a: Ballot, b: Ballot): number {
   if (a.round !== b.round) return a.round < b.round ? -1 : 1;
@@ -98,8 +100,11 @@ export class LayoutVote {
       return;
     }
     const state = this.voterState();
-    const round = Math.max(this.roundSeen, state?.promised?.round ?? 0) + 1;
+    const round = Math.max(this.roundSeen, state?.promised?.round ?? 0, Number(this.deps.storage.getMeta(metaRound) ?? 0)) + 1;
     this.roundSeen = round;
+    // Kept before any prepare leaves (messages wait for the commit, and a runtime for its fsync), so
+    // that a restarted proposer never reuses a ballot it sent with another layout.
+    this.deps.storage.transaction(() => this.deps.storage.setMeta(metaRound, String(round)));
     const op = this.deps.nextOp();
     const election: Election = {
       version: proposed.version,

@@ -28,22 +28,36 @@ export class TestCluster {
       vnodes: 64,
       ...layout,
     };
-    const resolved = resolveConfig(config);
+    this.config = resolveConfig(config);
+    this.initialLayout = fullLayout;
     for (const id of ids) {
-      const storage = new MemoryStorage();
-      this.storages.set(id, storage);
+      this.storages.set(id, new MemoryStorage());
       this.skewMs.set(id, 0);
-      const node = new QuorumNode({
-        id,
-        storage,
-        clock: { nowMs: () => this.nowMs + (this.skewMs.get(id) ?? 0) },
-        random: { next: () => ((this.seed = (this.seed * 48271) % 2147483647) / 2147483647) },
-        config: resolved,
-        initialLayout: fullLayout,
-      });
-      this.nodes.set(id, node);
+      this.nodes.set(id, this.makeNode(id));
     }
     for (const node of this.nodes.values()) node.start();
+    this.deliverAll();
+  }
+
+  private readonly config: CoreConfig;
+  private readonly initialLayout: Layout;
+
+  private makeNode(id: string): QuorumNode {
+    return new QuorumNode({
+      id,
+      storage: this.storages.get(id) as MemoryStorage,
+      clock: { nowMs: () => this.nowMs + (this.skewMs.get(id) ?? 0) },
+      random: { next: () => ((this.seed = (this.seed * 48271) % 2147483647) / 2147483647) },
+      config: this.config,
+      initialLayout: this.initialLayout,
+    });
+  }
+
+  /** A crash and restart of `id`: a new node on the same storage; what was only in memory is gone. */
+  restart(id: string): void {
+    const node = this.makeNode(id);
+    this.nodes.set(id, node);
+    node.start();
     this.deliverAll();
   }
 

@@ -51,3 +51,19 @@ test('a layout has one digest whatever order its fields were built in (a parsed 
   assert.equal(layoutDigest(reordered), layoutDigest(built));
   assert.notEqual(layoutDigest({ ...built, rf: 2 }), layoutDigest(built));
 });
+
+test('a restarted proposer never reuses a ballot round it proposed with', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], { rf: 3 });
+  // a's prepares reach no one, itself included: only the round it keeps in meta remembers them.
+  const rounds: number[] = [];
+  cluster.drop = (envelope) => {
+    if (envelope.message.kind !== 'layout-prepare') return false;
+    rounds.push(envelope.message.ballot.round);
+    return true;
+  };
+  assert.ok(!cluster.run<Layout>((cb) => cluster.node('a').proposeChange(lowerRf, cb)).ok);
+  cluster.restart('a');
+  assert.ok(!cluster.run<Layout>((cb) => cluster.node('a').proposeChange(lowerRf, cb)).ok);
+  const distinct = new Set(rounds);
+  assert.ok(distinct.size >= 2, `the two proposals used rounds ${[...distinct].join(', ')}`);
+});
