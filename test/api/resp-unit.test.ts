@@ -15,13 +15,11 @@ import {
   encodeReply,
   ErrorReply,
   MapReply,
-  RequestDecoder,
   SetReply,
   SimpleString,
-  splitInlineArguments,
   VerbatimReply,
-  type DecoderLimits,
-} from '../../src/api/resp/codec.js';
+} from '../../src/api/resp/replies.js';
+import { RequestDecoder, splitInlineArguments, type DecoderLimits } from '../../src/api/resp/requests.js';
 import { parseInt64, unknownCommand } from '../../src/api/resp/commands/common.js';
 import { parseSynopsis } from '../../src/api/resp/commands/arguments.js';
 import { ScanCursors } from '../../src/api/resp/commands/cursors.js';

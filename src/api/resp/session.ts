@@ -5,7 +5,7 @@
 // state that the commands before it left.
 
 import type { ConsistencyLevel } from '../../core/quorum.js';
-import type { Protocol } from './codec.js';
+import type { Protocol } from './replies.js';
 
 export class Session {
   protocol: Protocol = 2;

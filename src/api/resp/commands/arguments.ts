@@ -4,7 +4,7 @@
 // token followed by a lower-case word is that argument with the token), [ ... ] is optional, "|"
 // separates alternatives, and "..." repeats what precedes it.
 
-import { MapReply, SetReply, SimpleString, type RespValue } from '../codec.js';
+import { MapReply, SetReply, SimpleString, type RespValue } from '../replies.js';
 
 export interface CommandArgument {
   readonly name: string;

@@ -5,7 +5,7 @@
 import type { ReadOutcome, WriteOutcome } from '../../../core/coordinator.js';
 import { QuorumError } from '../../../core/errors.js';
 import type { ConsistencyLevel } from '../../../core/quorum.js';
-import { encodeError } from '../codec.js';
+import { encodeError } from '../replies.js';
 import type { Entry } from '../../../core/version.js';
 import type { Call, CommandSpec, KvStore, StoreResult, StoreWrite } from './types.js';
 

@@ -7,7 +7,7 @@
 
 import { timingSafeEqual } from 'node:crypto';
 import { isConsistencyLevel } from '../../../core/quorum.js';
-import { encodeBulk, encodeError, encodeInteger, encodeNull, encodeReply, MapReply, replyOk, replyPong, SimpleString, VerbatimReply } from '../codec.js';
+import { encodeBulk, encodeError, encodeInteger, encodeNull, encodeReply, MapReply, replyOk, replyPong, SimpleString, VerbatimReply } from '../replies.js';
 import { isValidClientName, type Session } from '../session.js';
 import { errors, parseSmallInteger, unknownSubcommand, word, wrongArity } from './common.js';
 import { defineCommand } from './define.js';

@@ -8,7 +8,7 @@
 // overwritten). An expiry at or before now deletes the key, as in Redis.
 
 import { wallMsMax } from '../../../core/version.js';
-import { encodeBulk, encodeError, encodeInteger, encodeNull, replyOk, replyOne, replyZero } from '../codec.js';
+import { encodeBulk, encodeError, encodeInteger, encodeNull, replyOk, replyOne, replyZero } from '../replies.js';
 import { errors, keyOf, parseInt64, readEntry, removeKey, replyWithError, runAsync, word, writeValue, type LiveEntry } from './common.js';
 import { defineCommand } from './define.js';
 import type { Call } from './types.js';

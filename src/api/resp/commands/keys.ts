@@ -6,7 +6,7 @@
 // they return is not a quorum read. Every key holds a string, so TYPE answers "string" or "none" and
 // WRONGTYPE never happens.
 
-import { encodeError, encodeInteger, encodeReply, SimpleString } from '../codec.js';
+import { encodeError, encodeInteger, encodeReply, SimpleString } from '../replies.js';
 import { allSettledOrThrow, errors, keyOf, parseSmallInteger, readValue, removeKey, runAsync, word } from './common.js';
 import { defineCommand } from './define.js';
 import type { Call } from './types.js';

@@ -3,7 +3,7 @@
 // its help and hints, and redis-benchmark reads CONFIG GET save/appendonly.
 
 import { arch, platform } from 'node:os';
-import { encodeError, encodeInteger, encodeReply, MapReply, SetReply, SimpleString, VerbatimReply, type RespValue } from '../codec.js';
+import { encodeError, encodeInteger, encodeReply, MapReply, SetReply, SimpleString, VerbatimReply, type RespValue } from '../replies.js';
 import { compileGlob } from '../../../runtime/clusterScan.js';
 import { argumentReply, parseSynopsis } from './arguments.js';
 import { keysOf, unknownSubcommand, wrongArity } from './common.js';

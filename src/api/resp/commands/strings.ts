@@ -9,7 +9,7 @@
 // commands on a key run one after the other, so a pipeline of INCRs from one client counts right.
 // As in Redis, APPEND and INCR keep the key's expiry; SET, MSET and GETDEL end it.
 
-import { encodeBulk, encodeInteger, encodeNull, encodeReply, replyOk, replyOne, replyZero } from '../codec.js';
+import { encodeBulk, encodeInteger, encodeNull, encodeReply, replyOk, replyOne, replyZero } from '../replies.js';
 import {
   allSettledOrThrow,
   errors,

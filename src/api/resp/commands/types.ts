@@ -6,7 +6,7 @@ import type { ReadOutcome, WriteOutcome } from '../../../core/coordinator.js';
 import type { ConsistencyLevel } from '../../../core/quorum.js';
 import type { ClusterScan } from '../../../runtime/clusterScan.js';
 import type { ApiAuth } from '../../auth.js';
-import type { Protocol } from '../codec.js';
+import type { Protocol } from '../replies.js';
 import type { Session } from '../session.js';
 import type { ScanCursors } from './cursors.js';
 
