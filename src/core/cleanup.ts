@@ -7,19 +7,22 @@
 // it (the tombstone purger's check, tombstones.ts). A replica that does not is sent the copy, and the
 // next pass over the store asks again. A copy whose replicas are not all alive is kept for a later pass.
 //
-// Only a copy young enough that every newer tombstone of its key still has its purge floor on the
-// replicas is handed over. An older one is dropped without asking: a replica that purged a newer
-// delete and whose floor has since expired cannot tell "never had it" from "deleted long ago", and
-// would take the stale copy back (simulator seed 700075). With the default settings floors last over
-// ten days; a node cut off longer than that returns with copies that are not handed over, as
-// Cassandra asks for a node down past gc_grace_seconds to be wiped.
+// Only a copy younger than the tombstone grace period is handed over: no delete newer than it can have
+// been purged anywhere yet, so a replica that lacks the key truly holds nothing newer, and a newer
+// tombstone, still held by some replica, reaches it before any purge. An older copy is dropped
+// without asking. A replica cannot tell "never had it" from "deleted and purged long ago": purge
+// floors do not help, as they stay with the replicas that purged, while the key may have moved to
+// replicas that never held it since (simulator seeds 700075 and 977780 brought deleted keys back
+// when older copies were handed over). With the default grace (10 days), a node cut off for the whole
+// change that returns within it hands its copies over; one cut off longer returns with copies that are
+// dropped, as Cassandra asks for a node down past gc_grace_seconds to be wiped.
 
 import type { CoreConfig } from './config.js';
+import { ceilingMarginMs } from './hlc.js';
 import type { Layout } from './layout.js';
 import type { Message, PurgeCheckReply } from './messages.js';
 import type { Placement } from './placement.js';
 import type { Storage } from './storage.js';
-import { purgeFloorKeepMs } from './tombstones.js';
 import { wallMsOf, type Version } from './version.js';
 
 export interface CleanupDeps {
@@ -28,6 +31,8 @@ export interface CleanupDeps {
   readonly storage: Storage;
   readonly placement: () => Placement;
   readonly isAlive: (id: string) => boolean;
+  /** The hybrid clock's wall time: at least the newest clock this node has heard from (hlc.ts). */
+  readonly clockWallMs: () => number;
   readonly peerLayoutVersion: (id: string) => number | undefined;
   readonly send: (to: string, message: Message) => void;
   readonly nextOp: () => number;
@@ -91,9 +96,13 @@ export class Cleanup {
     if (lagging) return;
     const placement = this.deps.placement();
     const batch = this.deps.storage.scan(pass.cursor, cleanupBatch);
-    // A copy handed over lands within a request timeout; a newer tombstone was purged no earlier than
-    // the grace period after this copy's version, and its floor lasts purgeFloorKeepMs after that.
-    const handOverAfterMs = nowMs - purgeFloorKeepMs(this.deps.config) + this.deps.config.requestTimeoutMs;
+    // A tombstone newer than a copy is purged no earlier than the grace period after the copy's version,
+    // by the purging node's clock. Time is read from the hybrid clock too, which has followed every
+    // clock this node heard from; the copy must land within a request timeout, and the clock-ceiling
+    // margin covers what the clocks may still disagree by.
+    const clockMs = Math.max(nowMs, this.deps.clockWallMs());
+    const { tombstoneGraceMs, requestTimeoutMs } = this.deps.config;
+    const handOverAfterMs = clockMs - tombstoneGraceMs + requestTimeoutMs + ceilingMarginMs;
     for (const entry of batch) {
       const replicas = placement.readReplicas(entry.key);
       if (replicas.includes(this.deps.selfId)) continue;

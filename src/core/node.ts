@@ -179,6 +179,7 @@ export class QuorumNode {
       placement: () => this.currentPlacement,
       publish: (layout) => this.publishLayout(layout),
       adopt: (layout) => this.adoptLayout(layout),
+      clockWallMs: () => this.hlc.reading().wallMs,
       isAlive: (id) => this.membership.stateOf(id) === 'alive',
       peerLayoutVersion: (id) => this.peerLayoutVersions.get(id),
       send,

@@ -41,6 +41,8 @@ export interface TopologyDeps {
   /** Adopts a layout (a newer one a voter runs). */
   readonly adopt: (layout: Layout) => void;
   readonly isAlive: (id: string) => boolean;
+  /** The hybrid clock's wall time (the clean-up's notion of how old a copy is). */
+  readonly clockWallMs: () => number;
   readonly peerLayoutVersion: (id: string) => number | undefined;
   readonly send: (to: string, message: Message) => void;
   readonly nextOp: () => number;
