@@ -56,7 +56,14 @@ export class HybridClock {
     return this.now();
   }
 
+  /**
+   * What this clock says now (sent with every message), without issuing a version: the physical clock
+   * when it is ahead of every version seen, so that peers follow this node's time, not only the time
+   * of its last write.
+   */
   reading(): ClockReading {
+    const physicalMs = Math.floor(this.physical.nowMs());
+    if (physicalMs > this.wallMs) return { wallMs: physicalMs, counter: 0 };
     return { wallMs: this.wallMs, counter: this.counter };
   }
 

@@ -167,6 +167,7 @@ export class QuorumNode {
       storage: deps.storage,
       placement: () => this.currentPlacement,
       isAlive: (id) => this.membership.stateOf(id) === 'alive',
+      clockWallMs: () => this.hlc.reading().wallMs,
       send,
       nextOp: () => this.nextOp(),
     });

@@ -17,6 +17,8 @@ export interface TombstonePurgerDeps {
   readonly placement: () => Placement;
   /** Purging needs every replica's word: only members known alive are asked. */
   readonly isAlive: (id: string) => boolean;
+  /** The hybrid clock's wall time: at least the newest clock this node has heard from (hlc.ts). */
+  readonly clockWallMs: () => number;
   readonly send: (to: string, message: Message) => void;
   readonly nextOp: () => number;
 }
@@ -56,7 +58,14 @@ export class TombstonePurger {
     this.nextRunMs = nowMs + this.deps.config.tombstonePurgeIntervalMs;
     const { storage, config } = this.deps;
     storage.expirePurgeFloors(nowMs - purgeFloorKeepMs(config));
-    const due = storage.tombstonesBefore(nowMs - config.tombstoneGraceMs, tombstonesPerRound, this.cursor);
+    // A tombstone's age is read on the hybrid clock, the clock its version was stamped on: replicas
+    // whose own clocks lag one that stamped it then become ready to purge it about when that one
+    // does. On local clocks a node minutes behind would wait minutes longer, while the node that
+    // stamped it purged at once and forgot its floor, and anti-entropy bounced the tombstone between
+    // them (simulator seed 1113942, clocks skewed up to 300 s). Floors keep local time: they are
+    // timed from this node's own purge.
+    const clockMs = Math.max(nowMs, this.deps.clockWallMs());
+    const due = storage.tombstonesBefore(clockMs - config.tombstoneGraceMs, tombstonesPerRound, this.cursor);
     this.cursor = due.length === tombstonesPerRound ? due[due.length - 1]?.key : undefined;
     for (const tombstone of due) this.check(tombstone.key, tombstone.version, nowMs);
   }

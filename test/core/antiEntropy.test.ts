@@ -109,6 +109,18 @@ test('a tombstone is purged only after the grace period, once every replica hold
   assert.equal(read.value.entry, undefined, 'the deleted key never comes back');
 });
 
+test('replicas whose clocks lag the one that stamped a tombstone purge it about when that one does', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { tombstoneGraceMs: 2 * second, tombstonePurgeIntervalMs: 100, antiEntropyIntervalMs: 0 });
+  // c's clock runs a minute ahead: the delete it coordinates is stamped a minute "in the future" of a and b.
+  cluster.skewMs.set('c', 60 * second);
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('c').put('gone', bytes('v'), { consistency: 'all' }, cb)).ok);
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('c').remove('gone', { consistency: 'all' }, cb)).ok);
+  cluster.advance(4 * second);
+  // a and b have heard c's clock (its pings), so the grace period has passed for them too: all purge,
+  // rather than a and b waiting a minute while c, purged and its floor gone, takes the tombstone back.
+  for (const [id, storage] of cluster.storages) assert.equal(storage.get('gone'), undefined, `${id} purged the tombstone`);
+});
+
 test('a stale copy arriving after the purge is refused by the purge floor', () => {
   const cluster = new TestCluster(['a', 'b', 'c'], {}, { tombstoneGraceMs: 1 * second, tombstonePurgeIntervalMs: 100, antiEntropyIntervalMs: 0 });
   const put = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('old'), { consistency: 'all' }, cb));

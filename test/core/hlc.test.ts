@@ -33,3 +33,17 @@ test('the ceiling is raised a margin at a time, not for every version', () => {
   assert.ok(persisted.length <= Math.ceil(10_000 / (ceilingMarginMs / 2)) + 1, `persisted ${persisted.length} times`);
   assert.ok(persisted.every((ms, i) => i === 0 || ms > (persisted[i - 1] as number)));
 });
+
+test('a reading carries the physical clock when it is ahead, so peers follow this node\'s time, not only its last write', () => {
+  let now = 2_000_000;
+  const clock = new HybridClock({ nowMs: () => now }, 'n1');
+  const version = clock.now();
+  now += 60_000;
+  assert.deepEqual(clock.reading(), { wallMs: 2_060_000, counter: 0 });
+  // Reading issues nothing: the next version is still above the last one, and above the reading.
+  const next = clock.now();
+  assert.ok(next > version);
+  const peer = new HybridClock({ nowMs: () => 1_000_000 }, 'n2');
+  peer.observe(clock.reading());
+  assert.equal(peer.reading().wallMs, 2_060_000, 'a peer whose own clock lags follows this one');
+});

@@ -132,4 +132,11 @@ describe('pinned seeds', () => {
   // clean-up gated copies by the purge floors' keep time (1 h here); it now hands over only copies
   // younger than the grace period, before which no newer delete can have been purged (cleanup.ts).
   pinned(977780, 'clean-up hands over no copy a purged delete superseded (cleanup.ts)');
+
+  // Clocks skewed up to 300 s, grace 500 ms: n3, whose clock ran ahead, purged k8's tombstone as soon
+  // as the others said they held it and forgot its floor 13.5 s later; n1 and n5, minutes behind by
+  // their own clocks, kept the tombstone and anti-entropy handed it back to n3, again and again. A
+  // tombstone's age is now read on the hybrid clock, which follows the clocks of every peer (their
+  // messages carry their physical time), so the replicas purge it together (tombstones.ts, hlc.ts).
+  pinned(1113942, 'replicas with skewed clocks purge a tombstone together and agree after the heal (tombstones.ts)');
 });
