@@ -110,10 +110,7 @@ export class HintDelivery {
       // sent on (simulator seed 920049 lost a write acknowledged at quorum that way). One that no
       // longer replicates the key (a change moved it) is not sent the hint back forever.
       const owners = this.deps.owners(hint.entry.key);
-      for (const owner of owners) {
-        if (owner === this.deps.selfId) this.deps.storage.apply(hint.entry);
-        else if (owner !== from) this.store(owner, hint.entry, nowMs);
-      }
+      this.handTo(owners.filter((owner) => owner !== from), hint.entry, nowMs);
       if (!owners.includes(from)) this.deps.storage.removeHint(hint.hintId);
       return this.forget(reply.op, hint);
     }
@@ -135,9 +132,14 @@ export class HintDelivery {
    * as hints of their own, stored in the transaction that removes this one.
    */
   private followMove(hint: InFlightHint, nowMs: number): void {
-    for (const owner of this.deps.movesTo(hint.entry.key, hint.target)) {
-      if (owner === this.deps.selfId) this.deps.storage.apply(hint.entry);
-      else this.store(owner, hint.entry, nowMs);
+    this.handTo(this.deps.movesTo(hint.entry.key, hint.target), hint.entry, nowMs);
+  }
+
+  /** Gives `entry` to each of `owners`: applied here if this node is one, kept as a hint for the others. */
+  private handTo(owners: readonly string[], entry: Entry, nowMs: number): void {
+    for (const owner of owners) {
+      if (owner === this.deps.selfId) this.deps.storage.apply(entry);
+      else this.store(owner, entry, nowMs);
     }
   }
 
