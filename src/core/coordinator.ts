@@ -72,6 +72,12 @@ export interface CoordinatorDeps {
   /** Keeps a hint on this node for an owner that never acknowledged a write. */
   readonly storeHint: (target: string, entry: Entry) => void;
   readonly nextOp: () => number;
+  /**
+   * This node's own copy of a key, for a read that it answers alone (`readsOwnCopyOnly`): an entry,
+   * undefined when it holds none, or null when it cannot answer from its store right now (then the
+   * read goes the way of every other, as a message to itself).
+   */
+  readonly readOwnCopy: (key: string) => Entry | undefined | null;
 }
 
 interface Operation {
@@ -109,8 +115,30 @@ export class Coordinator {
 
   /** Starts a read; `replans` counts the times it was planned again on a newer layout. */
   startRead(key: string, options: ReadOptions, callback: Callback<ReadOutcome>, replans: number): void {
+    if (this.answerFromOwnCopy(key, options, callback)) return;
     const read = new PendingRead(this, this.deps, key, options, callback, replans);
     read.start();
+  }
+
+  /**
+   * A read this node answers alone is answered at once from its store: no operation, no message to
+   * itself and back, no deadline. Returns false when it must go the usual way.
+   */
+  private answerFromOwnCopy(key: string, options: ReadOptions, callback: Callback<ReadOutcome>): boolean {
+    const self = this.deps.selfId;
+    if (!readsOwnCopyOnly(this.deps.placement().writeReplicaSets(key), options, self)) return false;
+    const own = this.deps.readOwnCopy(key);
+    if (own === null) return false;
+    callback({
+      ok: true,
+      value: {
+        entry: own === undefined ? undefined : visibleEntry(own, this.deps.nowMs()),
+        source: own === undefined ? undefined : self,
+        replicasAnswered: 1,
+        replicasRepaired: 0,
+      },
+    });
+    return true;
   }
 
   handleReply(from: string, message: WriteReply | ReadReply): void {
@@ -136,6 +164,16 @@ export class Coordinator {
   unregister(op: number): void {
     this.operations.delete(op);
   }
+}
+
+/**
+ * At `one` (R = 1 in every replica set), a coordinator that is itself a replica in every set answers
+ * from its own copy: asking the others too would cost each of them a read for an answer nobody waits
+ * for (the first answer is the local one anyway). Anti-entropy, not these reads, repairs the others.
+ */
+function readsOwnCopyOnly(sets: readonly string[][], options: ReadOptions, self: string): boolean {
+  if (options.waitForAll) return false;
+  return sets.every((set) => set.includes(self) && requiredReplicas(options.consistency, set.length) === 1);
 }
 
 function overloaded(inFlight: number): QuorumError {
@@ -388,12 +426,8 @@ class PendingRead implements Operation {
     this.sets = placement.writeReplicaSets(key);
     this.neededPerSet = this.sets.map((set) => requiredReplicas(options.consistency, set.length));
     this.waitForAll = options.waitForAll ?? false;
-    const self = deps.selfId;
-    if (!this.waitForAll && this.neededPerSet.every((needed) => needed === 1) && this.sets.every((set) => set.includes(self))) {
-      // At `one`, a coordinator that is itself a replica in every set answers from its own copy:
-      // asking the others too would cost each of them a read for an answer nobody waits for (the
-      // first answer is the local one anyway). Anti-entropy, not these reads, repairs the others.
-      this.targets = [self];
+    if (readsOwnCopyOnly(this.sets, options, deps.selfId)) {
+      this.targets = [deps.selfId]; // its store could not be read directly (Coordinator.answerFromOwnCopy)
     } else {
       this.targets = [...new Set(this.sets.flat())].filter((id) => deps.isAvailable(id));
     }

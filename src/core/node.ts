@@ -196,6 +196,9 @@ export class QuorumNode {
       nowMs: () => this.nowMs(),
       storeHint: (target, entry) => this.storage.transaction(() => this.hints.store(target, entry, this.nowMs())),
       nextOp: () => this.nextOp(),
+      // Not while paused (a crashed node answers nothing), nor inside a batch's transaction: its
+      // writes are not committed yet, and a reply message would have waited for the commit.
+      readOwnCopy: (key) => (this.paused || this.staged !== undefined ? null : this.storage.get(key)),
     });
   }
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatVersion } from '../../src/core/version.js';
-import type { ReadOutcome, WriteOutcome } from '../../src/core/coordinator.js';
+import type { ReadOutcome, Result, WriteOutcome } from '../../src/core/coordinator.js';
 import type { Layout } from '../../src/core/layout.js';
 import { Placement } from '../../src/core/placement.js';
 import { TestCluster, bytes, text } from './harness.js';
@@ -262,4 +262,45 @@ test('a replica on a newer layout refuses a read planned on an older one; the co
   assert.ok(read.ok, read.ok ? '' : read.error.message);
   assert.equal(text(read.value.entry?.value), 'moved', 'read from the owner on layout 2, not the old owner');
   assert.equal(cluster.node(coordinator).layout.version, 2, 'the coordinator adopted the layout the replica sent');
+});
+
+test('a read at `one` by a replica of the key is answered from its own store at once, without a message', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  const put = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'all' }, cb));
+  assert.ok(put.ok);
+  const expiresMs = cluster.nowMs + 100;
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('x', bytes('soon'), { consistency: 'all', expiresMs }, cb)).ok);
+
+  let read: Result<ReadOutcome> | undefined;
+  cluster.node('b').get('k', { consistency: 'one' }, (result) => (read = result));
+  assert.ok(read?.ok, 'answered before get returned');
+  assert.equal(text(read.value.entry?.value), 'v');
+  assert.equal(read.value.source, 'b');
+  assert.equal(read.value.replicasAnswered, 1);
+  assert.deepEqual(cluster.node('b').takeOutbox(), [], 'nothing sent, not even to itself');
+  assert.equal(cluster.node('b').status().operationsInFlight, 0, 'no operation left waiting for a deadline');
+
+  let missing: Result<ReadOutcome> | undefined;
+  cluster.node('c').get('nobody', { consistency: 'one' }, (result) => (missing = result));
+  assert.ok(missing?.ok);
+  assert.equal(missing.value.entry, undefined);
+  assert.equal(missing.value.source, undefined);
+
+  cluster.advance(200);
+  let expired: Result<ReadOutcome> | undefined;
+  cluster.node('c').get('x', { consistency: 'one' }, (result) => (expired = result));
+  assert.ok(expired?.ok);
+  assert.equal(expired.value.entry?.value, null, 'an expired value reads as a tombstone of its version');
+});
+
+test('a paused replica does not answer a read at `one` from its store', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { requestTimeoutMs: 200 });
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'all' }, cb)).ok);
+  cluster.node('b').pause();
+  let read: Result<ReadOutcome> | undefined;
+  cluster.node('b').get('k', { consistency: 'one' }, (result) => (read = result));
+  assert.equal(read, undefined, 'not answered at once');
+  cluster.node('b').resume();
+  cluster.deliverAll();
+  assert.equal(read, undefined, 'the read sent while paused is lost, as a crashed node loses it');
 });
