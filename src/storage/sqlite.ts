@@ -130,6 +130,8 @@ interface HintRow extends EntryRow {
 export class SqliteStorage implements Storage {
   private depth = 0;
   private closed = false;
+  /** A read transaction shared by the lone reads of this event-loop turn (see `get`). */
+  private readSnapshot = false;
   /** Whether the running transaction called a writing method. */
   private wrote = false;
   private readonly walSync: WalSync;
@@ -287,6 +289,7 @@ export class SqliteStorage implements Storage {
   transaction<T>(fn: () => T): T {
     this.assertOpen();
     if (this.depth > 0) return fn(); // nested calls join the outer transaction
+    this.endReadSnapshot();
     this.begin.run();
     this.depth = 1;
     this.wrote = false;
@@ -321,6 +324,7 @@ export class SqliteStorage implements Storage {
         // checkpointer.ts). It costs this thread two syncs, once per walRestartFrames of log.
         if (this.closed || this.depth > 0) return;
         if (report.logFrames < walRestartFrames) return;
+        this.endReadSnapshot();
         this.checkpoint.run();
       },
       // Without a checkpointer the WAL would grow without bound: fall back to checkpoints on commit.
@@ -363,10 +367,30 @@ export class SqliteStorage implements Storage {
     this.walSync.whenDurable(callback);
   }
 
+  /**
+   * Outside a transaction, the reads of one event-loop turn share a read transaction (a client's reads
+   * at `one` come here one by one). On its own, every statement starts and ends a read transaction of
+   * its own: a lock, an unlock and a stat of the file, 8 of the 12 µs a lone get took on this machine.
+   * The shared one ends before any transaction begins and at the end of the turn, so it never hides a
+   * commit: this connection is the database's only writer.
+   */
   get(key: string): Entry | undefined {
     this.assertOpen();
+    if (this.depth === 0 && !this.readSnapshot) this.beginReadSnapshot();
     const row = this.selectEntry.get(key);
     return row === undefined ? undefined : entryFromRow(row);
+  }
+
+  private beginReadSnapshot(): void {
+    this.begin.run();
+    this.readSnapshot = true;
+    setImmediate(() => this.endReadSnapshot());
+  }
+
+  private endReadSnapshot(): void {
+    if (!this.readSnapshot) return;
+    this.readSnapshot = false;
+    if (this.db.open && this.db.inTransaction) this.commit.run();
   }
 
   apply(entry: Entry): ApplyOutcome {
@@ -569,6 +593,7 @@ export class SqliteStorage implements Storage {
   sync(): void {
     this.assertOpen();
     assert(this.depth === 0, 'sync inside a transaction');
+    this.endReadSnapshot();
     this.checkpoint.run();
   }
 
@@ -589,6 +614,7 @@ export class SqliteStorage implements Storage {
   close(): void {
     if (this.closed) return;
     assert(this.depth === 0, 'closing a storage inside a transaction');
+    this.endReadSnapshot();
     this.closed = true;
     this.walSync.close();
     this.checkpointer?.stop();

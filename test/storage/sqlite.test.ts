@@ -224,6 +224,34 @@ describe('SqliteStorage', () => {
       }
     }));
 
+  it('lets the reads of one event-loop turn share a read transaction that hides no commit and ends with the turn', () =>
+    inTempDir(async (dir) => {
+      const path = join(dir, 'data.db');
+      const storage = SqliteStorage.open(path, { fsync: 'commit', deferCommitSync: true, checkpointInBackground: true, checkpointIntervalMs: 20, walRestartFrames: 64 });
+      const other = new Database(path);
+      const text = (key: string) => {
+        const value = storage.get(key)?.value;
+        return value ? new TextDecoder().decode(value) : undefined;
+      };
+      try {
+        const end = Date.now() + 500;
+        for (let turn = 1; Date.now() < end; turn++) {
+          assert.equal(text('k'), turn === 1 ? undefined : String(turn - 1), 'a lone read sees the last commit');
+          storage.apply(entry('k', turn, String(turn)));
+          assert.equal(text('k'), String(turn), 'and one made after it, in the same turn');
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        assert.equal(text('k') !== undefined, true);
+        await new Promise((resolve) => setImmediate(resolve));
+        // A truncating checkpoint waits for no reader: the turn's read transaction has ended.
+        const [result] = other.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+        assert.equal(result?.busy, 0, 'no read transaction left open after the turn');
+      } finally {
+        other.close();
+        storage.close();
+      }
+    }));
+
   it('rebuilds its anti-entropy leaves in memory when it opens, counting the writes made meanwhile', () =>
     inTempDir(async (dir) => {
       const path = join(dir, 'data.db');
