@@ -43,17 +43,11 @@ export function buildServer(context: ApiContext): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.url === '/v1/health') return undefined;
-    const denied = checkToken(request, context.auth, isAdminRoute(request));
-    if (denied) return sendError(reply, denied);
-    if (!context.runtime.node.isMember && request.routeOptions.url !== '/v1/health' && request.routeOptions.url !== '/v1/cluster') {
-      return sendError(reply, new QuorumError('UNKNOWN_NODE', `node ${context.runtime.node.id} was removed from the cluster; it serves nothing`));
-    }
-    if (context.runtime.node.isPaused && !answeredWhilePaused.has(request.routeOptions.url ?? '')) {
-      return sendError(reply, new QuorumError('UNAVAILABLE', `node ${context.runtime.node.id} is failed (simulated crash)`, { paused: true }));
-    }
-    return undefined;
+  // A callback hook, not an async one: it runs on every request, and a promise per request shows.
+  app.addHook('onRequest', (request, reply, done) => {
+    const refused = refusal(request, context);
+    if (refused) sendError(reply, refused); // a hook that replies does not call done
+    else done();
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
@@ -78,6 +72,22 @@ export function buildServer(context: ApiContext): FastifyInstance {
   registerTopologyRoutes(app, context);
   registerOpenApiRoute(app);
   return app;
+}
+
+/** Why this node does not serve `request` (token, removed from the cluster, paused), if it does not. */
+function refusal(request: FastifyRequest, context: ApiContext): QuorumError | undefined {
+  const url = request.routeOptions.url ?? '';
+  if (url === '/v1/health') return undefined;
+  const denied = checkToken(request, context.auth, isAdminRoute(request));
+  if (denied) return denied;
+  const { node } = context.runtime;
+  if (!node.isMember && url !== '/v1/cluster') {
+    return new QuorumError('UNKNOWN_NODE', `node ${node.id} was removed from the cluster; it serves nothing`);
+  }
+  if (node.isPaused && !answeredWhilePaused.has(url)) {
+    return new QuorumError('UNAVAILABLE', `node ${node.id} is failed (simulated crash)`, { paused: true });
+  }
+  return undefined;
 }
 
 function isAdminRoute(request: FastifyRequest): boolean {
