@@ -6,6 +6,9 @@
 // once every replica of its key says it holds that version, a newer one, or a purge floor at or above
 // it (the tombstone purger's check, tombstones.ts). A replica that does not is sent the copy, and the
 // next pass over the store asks again. A copy whose replicas are not all alive is kept for a later pass.
+// Passes that get nowhere (a replica stays dead) come ever further apart, up to `passDelayMaxFactor`
+// request timeouts, rather than scanning a big store every request timeout; a member coming back
+// starts the next one at once (`kick`).
 //
 // Only a copy younger than the tombstone grace period is handed over: no delete newer than it can have
 // been purged anywhere yet, so a replica that lacks the key truly holds nothing newer, and a newer
@@ -40,12 +43,20 @@ export interface CleanupDeps {
 
 /** Entries examined per step, and copies asked about at once (a named bound on one step). */
 const cleanupBatch = 500;
+/** Passes that get nowhere wait 1, 2, 4... request timeouts before the next, at most this many. */
+const passDelayMaxFactor = 32;
 
 interface Pass {
   readonly layoutVersion: number;
   cursor: string | null;
+  /** Scanned to the end of the store; it ends once its checks are answered or expired. */
+  scanned: boolean;
   /** Copies this pass could not drop yet: another pass follows. */
   kept: number;
+  /** Copies this pass dropped or handed over. */
+  progress: number;
+  /** Passes in a row, before this one, that dropped and handed over nothing. */
+  idle: number;
   notBeforeMs: number;
 }
 
@@ -59,6 +70,10 @@ interface Check {
   readonly deadlineMs: number;
 }
 
+function newPass(layoutVersion: number, idle: number, notBeforeMs: number): Pass {
+  return { layoutVersion, cursor: null, scanned: false, kept: 0, progress: 0, idle, notBeforeMs };
+}
+
 export class Cleanup {
   private pass: Pass | undefined;
   private readonly checks = new Map<number, Check>();
@@ -68,8 +83,14 @@ export class Cleanup {
 
   /** A final layout was adopted: the copies it moved away are to go. */
   start(layoutVersion: number): void {
-    this.pass = { layoutVersion, cursor: null, kept: 0, notBeforeMs: 0 };
+    this.pass = newPass(layoutVersion, 0, 0);
     this.checks.clear();
+  }
+
+  /** A member came back: a pass waiting for it need not wait any longer. */
+  kick(): void {
+    const pass = this.pass;
+    if (pass && pass.cursor === null && !pass.scanned) this.pass = newPass(pass.layoutVersion, 0, 0);
   }
 
   get pending(): boolean {
@@ -90,6 +111,7 @@ export class Cleanup {
     }
     const pass = this.pass;
     if (!pass || pass.layoutVersion !== layout.version || nowMs < pass.notBeforeMs || this.checks.size > 0) return;
+    if (pass.scanned) return this.endPass(pass, nowMs);
     const lagging = layout.members.some(
       (m) => m.id !== this.deps.selfId && this.deps.isAlive(m.id) && (this.deps.peerLayoutVersion(m.id) ?? 0) < layout.version,
     );
@@ -108,6 +130,7 @@ export class Cleanup {
       if (replicas.includes(this.deps.selfId)) continue;
       if (wallMsOf(entry.version) < handOverAfterMs) {
         if (this.deps.storage.dropEntry(entry.key, entry.version)) this.entriesDropped += 1;
+        pass.progress += 1;
         continue;
       }
       if (!replicas.every((id) => this.deps.isAlive(id))) {
@@ -129,9 +152,19 @@ export class Cleanup {
       pass.cursor = (batch[batch.length - 1] as { key: string }).key;
       return;
     }
-    // The end of the store: done, or another pass once the copies handed over have landed.
-    if (pass.kept === 0 && this.checks.size === 0) this.pass = undefined;
-    else this.pass = { layoutVersion: pass.layoutVersion, cursor: null, kept: 0, notBeforeMs: nowMs + this.deps.config.requestTimeoutMs };
+    pass.scanned = true;
+    if (this.checks.size === 0) this.endPass(pass, nowMs);
+  }
+
+  /** Every check of the pass is answered or expired: done, or another pass once the copies handed over have landed. */
+  private endPass(pass: Pass, nowMs: number): void {
+    if (pass.kept === 0) {
+      this.pass = undefined;
+      return;
+    }
+    const idle = pass.progress === 0 ? pass.idle + 1 : 0;
+    const delayMs = this.deps.config.requestTimeoutMs * Math.min(2 ** idle, passDelayMaxFactor);
+    this.pass = newPass(pass.layoutVersion, idle, nowMs + delayMs);
   }
 
   handleReply(from: string, reply: PurgeCheckReply): void {
@@ -145,6 +178,7 @@ export class Cleanup {
     // copy dropped was the one the key's new replica set relied on). The next final layout's pass
     // asks again.
     if (this.deps.placement().layout.version !== check.layoutVersion) return;
+    if (this.pass) this.pass.progress += 1;
     if (check.lacking.length === 0) {
       if (this.deps.storage.transaction(() => this.deps.storage.dropEntry(check.key, check.version))) this.entriesDropped += 1;
       return;

@@ -585,7 +585,10 @@ export class QuorumNode {
   }
 
   private onMemberState(id: string, state: MemberState): void {
-    if (state === 'alive') this.hints.kick();
+    if (state === 'alive') {
+      this.hints.kick();
+      this.topology.onMemberAlive();
+    }
     this.deps.onMemberState?.(id, state);
   }
 

@@ -176,6 +176,11 @@ export class Topology {
     return this.cleanup.entriesDropped;
   }
 
+  /** A member came back: clean-up that waits for it goes on at once. */
+  onMemberAlive(): void {
+    this.cleanup.kick();
+  }
+
   /** Whether a purge-check reply answers the clean-up's question (cleanup.ts). */
   ownsCheck(op: number): boolean {
     return this.cleanup.owns(op);

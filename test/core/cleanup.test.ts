@@ -73,3 +73,45 @@ test('an answer that comes after the node moved on to another layout drops nothi
   storage.transaction(() => cleanup.handleReply(sent[0]!.to, { kind: 'purge-check-reply', op: check.op, holds: true }));
   assert.ok(storage.get(strayKey) !== undefined, 'the copy is kept for the next pass to judge');
 });
+
+test('passes that get nowhere while a replica is dead come ever further apart; its return starts the next at once', () => {
+  const storage = new MemoryStorage();
+  const version = formatVersion({ wallMs: nowMs - 1000, counter: 0, nodeId: 'c' });
+  storage.transaction(() => storage.apply({ key: strayKey, version, value: bytes('v') }));
+  let scans = 0;
+  const scan = storage.scan.bind(storage);
+  storage.scan = (cursor, limit) => {
+    scans += 1;
+    return scan(cursor, limit);
+  };
+  const replica = placement.readReplicas(strayKey)[0] as string;
+  let replicaAlive = false;
+  const sent: Message[] = [];
+  const config = resolveConfig({ requestTimeoutMs: 2000 }); // the default grace: days, so the copy is handed over
+  const cleanup = new Cleanup({
+    selfId: 'c',
+    config,
+    storage,
+    placement: () => placement,
+    isAlive: (id) => id !== replica || replicaAlive,
+    clockWallMs: () => nowMs,
+    peerLayoutVersion: () => layout.version,
+    send: (_to, message) => sent.push(message),
+    nextOp: () => sent.length + 1,
+  });
+  cleanup.start(layout.version);
+  let t = nowMs;
+  const runFor = (ms: number) => {
+    for (const end = t + ms; t < end; t += 100) storage.transaction(() => cleanup.tick(layout, t));
+  };
+  runFor(300_000);
+  // Every 2 s, 150 passes over the store; backing off (2, 4, ... 64 s), 9.
+  assert.ok(scans <= 12, `${scans} passes in 5 minutes`);
+  assert.ok(cleanup.pending, 'the copy is still kept');
+  assert.equal(sent.length, 0, 'a dead replica is not asked');
+
+  replicaAlive = true;
+  cleanup.kick();
+  runFor(100);
+  assert.deepEqual(sent.map((m) => m.kind), ['purge-check'], 'asked at once');
+});
