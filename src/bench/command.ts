@@ -383,7 +383,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--json', 'print {"rows":[...]} for scripts', false)
     .option('--chart <file.html>', 'write an HTML page with every run\'s latency curve and throughput')
     .option('--keep-data', 'keep the temporary data directories', false)
-    .option('--no-half-rate', 'skip the open-loop run at half throughput after each quorumkv row')
+    .option('--no-half-rate', 'skip the open-loop run at half throughput after each row')
     .action(compareAction);
 
   bench
