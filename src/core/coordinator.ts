@@ -73,9 +73,9 @@ export interface CoordinatorDeps {
   readonly storeHint: (target: string, entry: Entry) => void;
   readonly nextOp: () => number;
   /**
-   * This node's own copy of a key, for a read that it answers alone (`readsOwnCopyOnly`): an entry,
-   * undefined when it holds none, or null when it cannot answer from its store right now (then the
-   * read goes the way of every other, as a message to itself).
+   * This node's own copy of a key, read at once for a read it coordinates and replicates: an entry,
+   * undefined when it holds none, or null when it cannot answer from its store right now (then it
+   * asks itself by message, as it asks the others).
    */
   readonly readOwnCopy: (key: string) => Entry | undefined | null;
 }
@@ -427,7 +427,7 @@ class PendingRead implements Operation {
     this.neededPerSet = this.sets.map((set) => requiredReplicas(options.consistency, set.length));
     this.waitForAll = options.waitForAll ?? false;
     if (readsOwnCopyOnly(this.sets, options, deps.selfId)) {
-      this.targets = [deps.selfId]; // its store could not be read directly (Coordinator.answerFromOwnCopy)
+      this.targets = [deps.selfId]; // its store could not be read at once (Coordinator.answerFromOwnCopy)
     } else {
       this.targets = [...new Set(this.sets.flat())].filter((id) => deps.isAvailable(id));
     }
@@ -457,7 +457,15 @@ class PendingRead implements Operation {
       return;
     }
     this.coordinator.register(this.op, this);
-    for (const target of this.targets) this.deps.send(target, { kind: 'read', op: this.op, key: this.key, layout: this.layout });
+    // This node's own copy is read here and now when it can be (the others are asked meanwhile),
+    // rather than by a message to itself and a reply back.
+    const self = this.deps.selfId;
+    const own = this.targets.includes(self) ? this.deps.readOwnCopy(this.key) : null;
+    for (const target of this.targets) {
+      if (target === self && own !== null) continue;
+      this.deps.send(target, { kind: 'read', op: this.op, key: this.key, layout: this.layout });
+    }
+    if (own !== null) this.onReadReply(self, { kind: 'read-reply', op: this.op, entry: own ?? null });
   }
 
   onReply(from: string, message: WriteReply | ReadReply): void {

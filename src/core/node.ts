@@ -196,9 +196,10 @@ export class QuorumNode {
       nowMs: () => this.nowMs(),
       storeHint: (target, entry) => this.storage.transaction(() => this.hints.store(target, entry, this.nowMs())),
       nextOp: () => this.nextOp(),
-      // Not while paused (a crashed node answers nothing), nor inside a batch's transaction: its
-      // writes are not committed yet, and a reply message would have waited for the commit.
-      readOwnCopy: (key) => (this.paused || this.staged !== undefined ? null : this.storage.get(key)),
+      // Not while paused (a crashed node answers nothing), nor inside a batch's transaction (its writes
+      // are not committed yet), nor before the store's last commits are durable: a reply message
+      // would have waited for the commit and for the sync.
+      readOwnCopy: (key) => (this.paused || this.staged !== undefined || !this.storage.durable ? null : this.storage.get(key)),
     });
   }
 

@@ -132,6 +132,12 @@ export interface Storage {
    * produced inside a transaction). Rare: the clock's durable ceiling (hlc.ts) uses it.
    */
   syncNow(): void;
+  /**
+   * Whether everything committed so far is durable. A store that syncs commits lazily says false
+   * until its sync is done; the node then shows nothing from it without going through a message,
+   * which its owner holds back until then (reads answered from the node's own copy, coordinator.ts).
+   */
+  readonly durable: boolean;
 
   getMeta(name: string): string | undefined;
   setMeta(name: string, value: string): void;

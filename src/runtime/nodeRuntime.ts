@@ -160,19 +160,7 @@ export class NodeRuntime {
   }
 
   get(key: string, options: Partial<ReadOptions>): Promise<ReadOutcome> {
-    return this.metrics.observe('get', () =>
-      this.request<ReadOutcome>((callback) => {
-        // An answer given before node.get returns was read from this node's own store (a read at
-        // `one`, Coordinator.answerFromOwnCopy). Like a reply message (flush), it must not show what
-        // a power loss could take back, so it waits for the pending fdatasync, if any.
-        let synchronous = true;
-        this.node.get(key, options, (result) => {
-          if (synchronous && !this.storage.durable) this.storage.whenDurable(() => callback(result));
-          else callback(result);
-        });
-        synchronous = false;
-      }),
-    );
+    return this.metrics.observe('get', () => this.request<ReadOutcome>((callback) => this.node.get(key, options, callback)));
   }
 
   repairNow(): SessionProgress[] {

@@ -50,6 +50,8 @@ export class MemoryStorage implements Storage {
 
   /** What a transaction committed is durable already (a crash discards only an open transaction). */
   syncNow(): void {}
+
+  readonly durable = true;
   private entries = new Map<string, StoredEntry>();
   private keys = new SortedArray<string>(compareUtf8);
   private positions = new SortedArray<PositionedKey>(comparePositioned);

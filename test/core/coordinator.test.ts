@@ -293,6 +293,29 @@ test('a read at `one` by a replica of the key is answered from its own store at 
   assert.equal(expired.value.entry?.value, null, 'an expired value reads as a tombstone of its version');
 });
 
+test('a quorum read takes the coordinator\'s own copy at once and asks only the others', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'all' }, cb)).ok);
+  let read: Result<ReadOutcome> | undefined;
+  cluster.node('b').get('k', { consistency: 'quorum' }, (result) => (read = result));
+  assert.deepEqual(
+    cluster.node('b').takeOutbox().map((e) => [e.to, e.message.kind]).sort(),
+    [['a', 'read'], ['c', 'read']],
+    'no read sent to itself',
+  );
+  assert.equal(read, undefined, 'one answer of the two needed');
+});
+
+test('a replica whose last commits are not yet durable answers from its store only by message', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'all' }, cb)).ok);
+  Object.defineProperty(cluster.storages.get('b'), 'durable', { value: false });
+  let read: Result<ReadOutcome> | undefined;
+  cluster.node('b').get('k', { consistency: 'one' }, (result) => (read = result));
+  assert.equal(read, undefined, 'not answered within the call');
+  assert.deepEqual(cluster.node('b').takeOutbox().map((e) => [e.to, e.message.kind]), [['b', 'read']], 'asked itself by message, which its owner holds until the sync');
+});
+
 test('a paused replica does not answer a read at `one` from its store', () => {
   const cluster = new TestCluster(['a', 'b', 'c'], {}, { requestTimeoutMs: 200 });
   assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'all' }, cb)).ok);
