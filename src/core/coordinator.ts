@@ -115,8 +115,10 @@ export class Coordinator {
 
   /** Starts a read; `replans` counts the times it was planned again on a newer layout. */
   startRead(key: string, options: ReadOptions, callback: Callback<ReadOutcome>, replans: number): void {
-    if (this.answerFromOwnCopy(key, options, callback)) return;
-    const read = new PendingRead(this, this.deps, key, options, callback, replans);
+    const placement = this.deps.placement();
+    const sets = placement.writeReplicaSets(key);
+    if (this.answerFromOwnCopy(key, sets, options, callback)) return;
+    const read = new PendingRead(this, this.deps, key, placement.layout.version, sets, options, callback, replans);
     read.start();
   }
 
@@ -124,9 +126,9 @@ export class Coordinator {
    * A read this node answers alone is answered at once from its store: no operation, no message to
    * itself and back, no deadline. Returns false when it must go the usual way.
    */
-  private answerFromOwnCopy(key: string, options: ReadOptions, callback: Callback<ReadOutcome>): boolean {
+  private answerFromOwnCopy(key: string, sets: string[][], options: ReadOptions, callback: Callback<ReadOutcome>): boolean {
     const self = this.deps.selfId;
-    if (!readsOwnCopyOnly(this.deps.placement().writeReplicaSets(key), options, self)) return false;
+    if (!readsOwnCopyOnly(sets, options, self)) return false;
     const own = this.deps.readOwnCopy(key);
     if (own === null) return false;
     callback({
@@ -397,9 +399,6 @@ class PendingRead implements Operation {
   private repairOp = 0;
   private stragglerOp = 0;
   private readonly targets: string[];
-  /** The replica sets a read must reach a quorum in: the serving one, and the next one during a change
-   *  (so that a read sees what a write acknowledged on either, and its repair reaches both). */
-  private readonly sets: string[][];
   private readonly neededPerSet: number[];
   private readonly replies = new Map<string, Entry | null>();
   private newest: Entry | undefined;
@@ -409,21 +408,21 @@ class PendingRead implements Operation {
   private repaired = 0;
   private readonly repairsSent = new Map<string, Version>();
   private answered = false;
-  /** The layout version the replicas below were chosen on (replicas on a newer one refuse). */
-  private readonly layout: number;
 
   constructor(
     private readonly coordinator: Coordinator,
     private readonly deps: CoordinatorDeps,
     private readonly key: string,
+    /** The layout version the replicas below were chosen on (replicas on a newer one refuse). */
+    private readonly layout: number,
+    /** The replica sets a read must reach a quorum in: the serving one, and the next one during a
+     *  change (so that a read sees what a write acknowledged on either, and its repair reaches both). */
+    private readonly sets: string[][],
     private readonly options: ReadOptions,
     private readonly callback: Callback<ReadOutcome>,
     private readonly replans: number,
   ) {
     this.deadlineMs = deps.nowMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
-    const placement = deps.placement();
-    this.layout = placement.layout.version;
-    this.sets = placement.writeReplicaSets(key);
     this.neededPerSet = this.sets.map((set) => requiredReplicas(options.consistency, set.length));
     this.waitForAll = options.waitForAll ?? false;
     if (readsOwnCopyOnly(this.sets, options, deps.selfId)) {
