@@ -24,6 +24,7 @@ import {
 import { workloadNames, workloads, type WorkloadName } from './workload.js';
 import { distributionNames, type DistributionName } from './zipfian.js';
 import type { Cleanup } from './processes.js';
+import type { CompareResult } from './compare.js';
 
 // The modules that do the work (clients, servers, histograms, tables) are imported when a bench
 // command runs, not when `quorumkv` registers its commands.
@@ -209,12 +210,55 @@ interface CompareCliOptions {
   chart?: string;
   keepData: boolean;
   halfRate: boolean;
+  runs: number;
 }
 
 async function compareAction(options: CompareCliOptions): Promise<void> {
   const { compareChartSeries, renderCompare, runCompare } = await import('./compare.js');
+  const { summarizeRuns } = await import('./compareRuns.js');
   await withProcesses(options.keepData, async (cleanup) => {
-    const result = await runCompare(cleanup, {
+    const runs: CompareResult[] = [];
+    for (let run = 1; run <= options.runs && !cleanup.abort.signal.aborted; run++) {
+      if (options.runs > 1) log(`run ${run} of ${options.runs}`);
+      runs.push(await runOnce(cleanup));
+    }
+    const summary = options.runs > 1 ? summarizeRuns(runs) : undefined;
+    const result = summary?.result ?? (runs[0] as CompareResult);
+    const settings = {
+      clients: options.clients,
+      valueSize: options.valueSize,
+      keys: options.keys,
+      distribution: options.distribution,
+      durationS: options.duration,
+      warmupS: options.warmup,
+      runs: options.runs,
+      cpus: cpus().length,
+      node: process.version,
+      versions: result.versions,
+      loadAverage: result.loadAverage,
+    };
+    if (options.json) {
+      const rows = summary ? summary.rows : result.rows;
+      const perRun = summary ? { runs: runs.map((run) => run.rows) } : {};
+      process.stdout.write(JSON.stringify({ rows, settings, skipped: result.skipped, ...perRun }) + '\n');
+    } else {
+      const medians = summary ? { count: options.runs, rows: summary.rows } : undefined;
+      process.stdout.write(renderCompare(result, { ...options, durationS: options.duration }, medians) + '\n');
+    }
+    if (options.chart && result.rows.length > 0) {
+      const notes = [
+        `${options.clients} clients, ${options.valueSize} B values, ${options.keys} keys (${options.distribution}), ${options.duration} s per run`,
+        ...(summary ? [`each curve: the run with the median throughput of ${options.runs}`] : []),
+        ...Object.values(result.versions),
+        ...machineNotes(),
+      ];
+      const { renderChartHtml } = await chart();
+      writeChart(options.chart, renderChartHtml('quorumkv bench compare', notes, compareChartSeries(result)));
+    }
+  });
+
+  function runOnce(cleanup: Cleanup): Promise<CompareResult> {
+    return runCompare(cleanup, {
       workloads: options.workloads,
       systems: options.systems,
       protocols: options.protocols,
@@ -232,30 +276,7 @@ async function compareAction(options: CompareCliOptions): Promise<void> {
       progress: true,
       log,
     });
-    const settings = {
-      clients: options.clients,
-      valueSize: options.valueSize,
-      keys: options.keys,
-      distribution: options.distribution,
-      durationS: options.duration,
-      warmupS: options.warmup,
-      cpus: cpus().length,
-      node: process.version,
-      versions: result.versions,
-      loadAverage: result.loadAverage,
-    };
-    if (options.json) process.stdout.write(JSON.stringify({ rows: result.rows, settings, skipped: result.skipped }) + '\n');
-    else process.stdout.write(renderCompare(result, { ...options, durationS: options.duration }) + '\n');
-    if (options.chart && result.rows.length > 0) {
-      const notes = [
-        `${options.clients} clients, ${options.valueSize} B values, ${options.keys} keys (${options.distribution}), ${options.duration} s per run`,
-        ...Object.values(result.versions),
-        ...machineNotes(),
-      ];
-      const { renderChartHtml } = await chart();
-      writeChart(options.chart, renderChartHtml('quorumkv bench compare', notes, compareChartSeries(result)));
-    }
-  });
+  }
 }
 
 interface FailoverCliOptions {
@@ -384,6 +405,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--chart <file.html>', 'write an HTML page with every run\'s latency curve and throughput')
     .option('--keep-data', 'keep the temporary data directories', false)
     .option('--no-half-rate', 'skip the open-loop run at half throughput after each row')
+    .option('--runs <n>', 'run the whole comparison n times and print medians (ratios: the median of each run\'s)', positiveInt, 1)
     .action(compareAction);
 
   bench

@@ -27,6 +27,7 @@ import {
 } from './processes.js';
 import type { CompareSystem, FsyncPolicy, QuorumkvProtocol, RedisPersistence, WorkloadSpec } from './options.js';
 import { formatMs, formatRate, plainTable, round } from './report.js';
+import type { SummaryRow } from './compareRuns.js';
 import type { BenchTarget } from './target.js';
 import { openTarget } from './targets.js';
 import { workloads } from './workload.js';
@@ -166,7 +167,7 @@ export async function runCompare(cleanup: Cleanup, options: CompareOptions): Pro
             errors: r.errors,
             ratePerSec,
           });
-          // An open-loop row has no peer row of the same spec, so it gets no ratio.
+          // An open-loop row's spec is marked apart: its throughput is a schedule, not compared (ratio).
           const specName = `${spec.workload}:${spec.consistency}${ratePerSec === null ? '' : '@rate'}`;
           result.details.push({ spec: specName, protocol: target.protocol, errorsByKind: r.errorsByKind, outcome });
         };
@@ -242,25 +243,37 @@ export async function runCompare(cleanup: Cleanup, options: CompareOptions): Pro
   return result;
 }
 
-/** A row's throughput over the row of `system` for the same workload spec, or undefined. */
+/**
+ * A row's throughput over the row of `system` for the same workload spec, or undefined. Not for an
+ * open-loop row: its throughput is its schedule, half of its own closed-loop row's.
+ */
 export function ratio(result: CompareResult, index: number, system: string): number | undefined {
   const spec = result.details[index]?.spec;
   const own = result.rows[index];
+  if (own?.ratePerSec !== null) return undefined;
   const baseIndex = result.rows.findIndex((row, i) => row.system === system && result.details[i]?.spec === spec);
   const base = result.rows[baseIndex];
   if (!own || !base || base.opsPerSec <= 0) return undefined;
   return own.opsPerSec / base.opsPerSec;
 }
 
-export function renderCompare(result: CompareResult, options: Pick<CompareOptions, 'clients' | 'valueSize' | 'durationS' | 'keys' | 'distribution'>): string {
+/**
+ * The table of one comparison, or of the medians of several (`runs`: summarizeRuns's rows, whose
+ * ratios are the medians of each run's own ratios).
+ */
+export function renderCompare(
+  result: CompareResult,
+  options: Pick<CompareOptions, 'clients' | 'valueSize' | 'durationS' | 'keys' | 'distribution'>,
+  runs?: { readonly count: number; readonly rows: readonly SummaryRow[] },
+): string {
   const table = plainTable(
     ['system', 'via', 'workload', 'consistency', 'fsync', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'errors', 'x etcd', 'x redis', 'bench CPU'],
     ['left', 'left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   );
   result.rows.forEach((row, i) => {
     const detail = result.details[i];
-    const vsEtcd = ratio(result, i, 'etcd');
-    const vsRedis = ratio(result, i, 'redis');
+    const vsEtcd = runs ? (runs.rows[i]?.xEtcd ?? undefined) : ratio(result, i, 'etcd');
+    const vsRedis = runs ? (runs.rows[i]?.xRedis ?? undefined) : ratio(result, i, 'redis');
     table.push([
       row.system,
       detail?.protocol ?? '',
@@ -281,6 +294,7 @@ export function renderCompare(result: CompareResult, options: Pick<CompareOption
   });
   const lines = [
     `${options.clients} clients, ${options.valueSize} B values, ${options.keys.toLocaleString('en-US')} keys (${options.distribution}), ${options.durationS} s per run; all on 127.0.0.1 of this machine`,
+    ...(runs ? [`medians of ${runs.count} runs of the whole comparison; x etcd / x redis: the median of the ratios taken within each run`] : []),
     `machine: ${cpus().length} CPUs; 1-minute load average ${result.loadAverage.start.toFixed(1)} at the start, ${result.loadAverage.end.toFixed(1)} at the end (anything else running skews every row)`,
     table.toString(),
     'x etcd / x redis: ops/s divided by the etcd (or redis) row of the same workload. bench CPU: the benchmark',
@@ -289,6 +303,7 @@ export function renderCompare(result: CompareResult, options: Pick<CompareOption
     'request is timed from when it was due, so a stall is charged to every request queued behind it).',
     'etcd: `one` = serializable range (a member\'s local state), otherwise linearizable; quorumkv RF 3 on 3 nodes.',
   ];
+  if (runs) lines.push(...perRunLines(result, runs.rows));
   for (const skipped of result.skipped) lines.push(`skipped ${skipped.system}: ${skipped.reason}`);
   const errorLines = result.details
     .map((detail, i) => ({ row: result.rows[i], kinds: Object.entries(detail.errorsByKind) }))
@@ -296,6 +311,21 @@ export function renderCompare(result: CompareResult, options: Pick<CompareOption
     .map((entry) => `errors of ${entry.row?.system} ${entry.row?.workload}: ${entry.kinds.map(([kind, count]) => `${kind} x${count}`).join(', ')}`);
   lines.push(...errorLines);
   return lines.join('\n');
+}
+
+/** Each run's throughput and ratios, for the quorumkv rows measured as fast as they could go. */
+function perRunLines(result: CompareResult, rows: readonly SummaryRow[]): string[] {
+  const times = (values: readonly number[], peer: string) =>
+    values.length === 0 ? '' : `; ${values.map((value) => `${round(value, 2).toFixed(2)}x`).join(', ')} ${peer}`;
+  return rows
+    .map((row, i) => ({ row, protocol: result.details[i]?.protocol ?? '' }))
+    .filter(({ row }) => row.system === 'quorumkv' && row.ratePerSec === null)
+    .map(
+      ({ row, protocol }) =>
+        `per run, quorumkv ${protocol} ${row.workload} at ${row.consistency}: ${row.runsOpsPerSec.map((ops) => formatRate(ops)).join(', ')} ops/s` +
+        times(row.runsXEtcd, 'etcd') +
+        times(row.runsXRedis, 'redis'),
+    );
 }
 
 function workloadLabel(workload: string): string {
