@@ -43,7 +43,7 @@ export interface CleanupDeps {
 
 /** Entries examined per step, and copies asked about at once (a named bound on one step). */
 const cleanupBatch = 500;
-/** Passes that get nowhere wait 1, 2, 4... request timeouts before the next, at most this many. */
+/** Passes that get nowhere wait 2, 4, 8... request timeouts before the next, at most this many. */
 const passDelayMaxFactor = 32;
 
 interface Pass {
