@@ -73,9 +73,9 @@ export interface CoordinatorDeps {
   readonly storeHint: (target: string, entry: Entry) => void;
   readonly nextOp: () => number;
   /**
-   * This node's own copy of a key, read at once for a read it coordinates and replicates: an entry,
-   * undefined when it holds none, or null when it cannot answer from its store right now (then it
-   * asks itself by message, as it asks the others).
+   * This node's own copy of a key, for a read that it answers alone (`readsOwnCopyOnly`): an entry,
+   * undefined when it holds none, or null when it cannot answer from its store right now (then the
+   * read asks it by message, as every other read does).
    */
   readonly readOwnCopy: (key: string) => Entry | undefined | null;
 }
@@ -456,15 +456,7 @@ class PendingRead implements Operation {
       return;
     }
     this.coordinator.register(this.op, this);
-    // This node's own copy is read here and now when it can be (the others are asked meanwhile),
-    // rather than by a message to itself and a reply back.
-    const self = this.deps.selfId;
-    const own = this.targets.includes(self) ? this.deps.readOwnCopy(this.key) : null;
-    for (const target of this.targets) {
-      if (target === self && own !== null) continue;
-      this.deps.send(target, { kind: 'read', op: this.op, key: this.key, layout: this.layout });
-    }
-    if (own !== null) this.onReadReply(self, { kind: 'read-reply', op: this.op, entry: own ?? null });
+    for (const target of this.targets) this.deps.send(target, { kind: 'read', op: this.op, key: this.key, layout: this.layout });
   }
 
   onReply(from: string, message: WriteReply | ReadReply): void {
