@@ -117,18 +117,18 @@ export class Coordinator {
   startRead(key: string, options: ReadOptions, callback: Callback<ReadOutcome>, replans: number): void {
     const placement = this.deps.placement();
     const sets = placement.writeReplicaSets(key);
-    if (this.answerFromOwnCopy(key, sets, options, callback)) return;
-    const read = new PendingRead(this, this.deps, key, placement.layout.version, sets, options, callback, replans);
+    const ownCopyOnly = readsOwnCopyOnly(sets, options, this.deps.selfId);
+    if (ownCopyOnly && this.answerFromOwnCopy(key, callback)) return;
+    const read = new PendingRead(this, this.deps, key, placement.layout.version, sets, ownCopyOnly, options, callback, replans);
     read.start();
   }
 
   /**
-   * A read this node answers alone is answered at once from its store: no operation, no message to
-   * itself and back, no deadline. Returns false when it must go the usual way.
+   * A read this node answers alone (`readsOwnCopyOnly`) is answered at once from its store: no
+   * operation, no message to itself and back, no deadline. Returns false when it must go the usual way.
    */
-  private answerFromOwnCopy(key: string, sets: string[][], options: ReadOptions, callback: Callback<ReadOutcome>): boolean {
+  private answerFromOwnCopy(key: string, callback: Callback<ReadOutcome>): boolean {
     const self = this.deps.selfId;
-    if (!readsOwnCopyOnly(sets, options, self)) return false;
     const own = this.deps.readOwnCopy(key);
     if (own === null) return false;
     callback({
@@ -418,6 +418,8 @@ class PendingRead implements Operation {
     /** The replica sets a read must reach a quorum in: the serving one, and the next one during a
      *  change (so that a read sees what a write acknowledged on either, and its repair reaches both). */
     private readonly sets: string[][],
+    /** Only this node's own copy is asked (`readsOwnCopyOnly`): its store could not be read at once. */
+    ownCopyOnly: boolean,
     private readonly options: ReadOptions,
     private readonly callback: Callback<ReadOutcome>,
     private readonly replans: number,
@@ -425,11 +427,7 @@ class PendingRead implements Operation {
     this.deadlineMs = deps.nowMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
     this.neededPerSet = this.sets.map((set) => requiredReplicas(options.consistency, set.length));
     this.waitForAll = options.waitForAll ?? false;
-    if (readsOwnCopyOnly(this.sets, options, deps.selfId)) {
-      this.targets = [deps.selfId]; // its store could not be read at once (Coordinator.answerFromOwnCopy)
-    } else {
-      this.targets = [...new Set(this.sets.flat())].filter((id) => deps.isAvailable(id));
-    }
+    this.targets = ownCopyOnly ? [deps.selfId] : [...new Set(this.sets.flat())].filter((id) => deps.isAvailable(id));
     this.op = deps.nextOp();
   }
 
