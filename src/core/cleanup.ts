@@ -2,23 +2,26 @@
 //
 // The new replicas filled their ranges from a quorum of the old ones (topology.ts), which covers every
 // write acknowledged at quorum or all, but not one acknowledged at `one` by a replica that was cut off
-// for the whole change (its hints may have expired by the time it is back). So a copy is dropped only
-// once every replica of its key says it holds that version, a newer one, or a purge floor at or above
-// it (the tombstone purger's check, tombstones.ts). A replica that does not is sent the copy, and the
-// next pass over the store asks again. A copy whose replicas are not all alive is kept for a later pass.
-// Passes that get nowhere (a replica stays dead) come ever further apart, up to `passDelayMaxFactor`
-// request timeouts, rather than scanning a big store every request timeout; a member coming back
-// starts the next one at once (`kick`).
+// for the whole change (its hints may have expired by the time it is back), nor a sloppy write that a
+// leaving owner and a hint for the joining one acknowledged, once that hint expired (simulator seed
+// 1808193). So a copy is dropped only once every replica of its key says it holds that version, a
+// newer one, or a purge floor at or above it (the tombstone purger's check, tombstones.ts). A replica
+// that does not is sent the copy, and the next pass over the store asks again. A copy whose replicas
+// are not all alive is kept for a later pass. Passes that get nowhere (a replica stays dead) come ever
+// further apart, up to `passDelayMaxFactor` request timeouts, rather than scanning a big store every
+// request timeout; a member coming back starts the next one at once (`kick`).
 //
-// Only a copy younger than the tombstone grace period is handed over: no delete newer than it can have
-// been purged anywhere yet, so a replica that lacks the key truly holds nothing newer, and a newer
-// tombstone, still held by some replica, reaches it before any purge. An older copy is dropped
-// without asking. A replica cannot tell "never had it" from "deleted and purged long ago": purge
-// floors do not help, as they stay with the replicas that purged, while the key may have moved to
-// replicas that never held it since (simulator seeds 700075 and 977780 brought deleted keys back
-// when older copies were handed over). With the default grace (10 days), a node cut off for the whole
-// change that returns within it hands its copies over; one cut off longer returns with copies that are
-// dropped, as Cassandra asks for a node down past gc_grace_seconds to be wiped.
+// A member hands a copy over whatever its age. That is safe because no tombstone is purged anywhere
+// while a member may still hold an older leftover copy of its key: the purger asks every member that
+// has not said it is settled under the current layout (`settled`: a pass ended with no copy kept),
+// and a leftover older than the tombstone keeps it (tombstones.ts). So a replica that lacks the key
+// never held anything newer. A node the layout removed is asked by no purger: it hands over only
+// copies younger than the grace period, before which no newer delete can have been purged, and drops
+// older ones without asking. (A replica cannot tell "never had it" from "deleted and purged", and
+// purge floors cannot either, as they stay with the replicas that purged while the key may have
+// moved: simulator seeds 700075 and 977780, when every copy was handed over before purges waited.)
+// A node runs a pass when it starts, too: a crash may have cut one short, and until one ends it is
+// not settled.
 
 import type { CoreConfig } from './config.js';
 import { ceilingMarginMs } from './hlc.js';
@@ -78,6 +81,8 @@ export class Cleanup {
   private pass: Pass | undefined;
   private readonly checks = new Map<number, Check>();
   entriesDropped = 0;
+  /** The layout whose pass ended with no copy kept; 0 until one has since this node started. */
+  settled = 0;
 
   constructor(private readonly deps: CleanupDeps) {}
 
@@ -103,6 +108,7 @@ export class Cleanup {
 
   /** A step, once every live member runs `layout` and the previous step's checks are answered. */
   tick(layout: Layout, nowMs: number): void {
+    if (this.pass === undefined && this.settled !== layout.version) this.pass = newPass(layout.version, 0, 0);
     for (const [op, check] of this.checks) {
       if (nowMs >= check.deadlineMs) {
         this.checks.delete(op);
@@ -118,13 +124,15 @@ export class Cleanup {
     if (lagging) return;
     const placement = this.deps.placement();
     const batch = this.deps.storage.scan(pass.cursor, cleanupBatch);
-    // A tombstone newer than a copy is purged no earlier than the grace period after the copy's version,
-    // by the purging node's clock. Time is read from the hybrid clock too, which has followed every
-    // clock this node heard from; the copy must land within a request timeout, and the clock-ceiling
-    // margin covers what the clocks may still disagree by.
+    // A node the layout removed is asked by no purger: it hands over only copies younger than the grace
+    // period. A tombstone newer than a copy is purged no earlier than the grace period after the copy's
+    // version, by the purging node's clock. Time is read from the hybrid clock too, which has followed
+    // every clock this node heard from; the copy must land within a request timeout, and the
+    // clock-ceiling margin covers what the clocks may still disagree by.
+    const removed = !layout.members.some((m) => m.id === this.deps.selfId);
     const clockMs = Math.max(nowMs, this.deps.clockWallMs());
     const { tombstoneGraceMs, requestTimeoutMs } = this.deps.config;
-    const handOverAfterMs = clockMs - tombstoneGraceMs + requestTimeoutMs + ceilingMarginMs;
+    const handOverAfterMs = removed ? clockMs - tombstoneGraceMs + requestTimeoutMs + ceilingMarginMs : -Infinity;
     for (const entry of batch) {
       const replicas = placement.readReplicas(entry.key);
       if (replicas.includes(this.deps.selfId)) continue;
@@ -160,6 +168,7 @@ export class Cleanup {
   private endPass(pass: Pass, nowMs: number): void {
     if (pass.kept === 0) {
       this.pass = undefined;
+      this.settled = pass.layoutVersion;
       return;
     }
     const idle = pass.progress === 0 ? pass.idle + 1 : 0;

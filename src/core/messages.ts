@@ -141,18 +141,27 @@ export interface AePushMessage {
   readonly entries: readonly Entry[];
 }
 
-/** Does the receiver hold this tombstone (or something newer, or a purge floor at least as new)? */
+/**
+ * Does the receiver hold this version of the key (or something newer, or a purge floor at least as
+ * new)? Asked of the key's replicas by the tombstone purger and by clean-up. With `orNothing`, asked
+ * by the purger of a member that does not replicate the key: holding no copy at all counts as yes,
+ * only an older copy (a leftover of a topology change) as no.
+ */
 export interface PurgeCheckMessage {
   readonly kind: 'purge-check';
   readonly op: number;
   readonly key: string;
   readonly version: Version;
+  readonly orNothing?: boolean;
 }
 
 export interface PurgeCheckReply {
   readonly kind: 'purge-check-reply';
   readonly op: number;
   readonly holds: boolean;
+  /** The layout whose clean-up the replier finished: it holds no copy of a key it does not replicate
+   *  under it (cleanup.ts). 0 while a clean-up is pending, or none has ended since the node started. */
+  readonly settled?: number;
 }
 
 /** A layout change asked of the layout coordinator (topology.ts). */

@@ -168,6 +168,7 @@ export class QuorumNode {
       placement: () => this.currentPlacement,
       isAlive: (id) => this.membership.stateOf(id) === 'alive',
       clockWallMs: () => this.hlc.reading().wallMs,
+      settledLayout: () => this.topology.settledLayout,
       send,
       nextOp: () => this.nextOp(),
     });

@@ -2,6 +2,12 @@
 // replica of its key is known to hold it (or something newer, or has purged it already), so a deleted
 // key never comes back. Each replica checks for itself: it asks the other replicas, and purges its own
 // copy when all say yes. The purge leaves a floor (storage.ts) that refuses stale copies arriving late.
+//
+// Members that do not replicate the key are asked too, unless they said they are settled under the
+// current layout (their clean-up ended with no copy kept, cleanup.ts): one may still hold an older
+// leftover copy from a topology change, which its clean-up would hand over to the replicas once the
+// tombstone is gone. Such a leftover keeps the tombstone, and a member that cannot be asked (not alive)
+// keeps every tombstone until it answers. That is what lets clean-up hand over copies of any age.
 
 import type { CoreConfig } from './config.js';
 import { ceilingMarginMs } from './hlc.js';
@@ -19,6 +25,8 @@ export interface TombstonePurgerDeps {
   readonly isAlive: (id: string) => boolean;
   /** The hybrid clock's wall time: at least the newest clock this node has heard from (hlc.ts). */
   readonly clockWallMs: () => number;
+  /** The layout whose clean-up this node finished, 0 if none since it started (cleanup.ts). */
+  readonly settledLayout: () => number;
   readonly send: (to: string, message: Message) => void;
   readonly nextOp: () => number;
 }
@@ -46,6 +54,8 @@ const tombstonesPerRound = 256;
 
 export class TombstonePurger {
   private readonly pending = new Map<number, PendingCheck>();
+  /** Member -> the layout it last said it is settled under (its replies to purge checks). */
+  private readonly settledAt = new Map<string, number>();
   private nextRunMs = 0;
   private cursor: string | undefined;
   purged = 0;
@@ -71,10 +81,15 @@ export class TombstonePurger {
   }
 
   private check(key: string, version: Version, nowMs: number): void {
-    const replicas = [...new Set(this.deps.placement().writeReplicaSets(key).flat())];
-    const others = replicas.filter((id) => id !== this.deps.selfId);
-    if (others.some((id) => !this.deps.isAlive(id))) return;
-    if (others.length === 0) {
+    const placement = this.deps.placement();
+    const layoutVersion = placement.layout.version;
+    const replicas = new Set(placement.writeReplicaSets(key).flat());
+    const others = [...replicas].filter((id) => id !== this.deps.selfId);
+    const unsettled = placement.layout.members
+      .map((m) => m.id)
+      .filter((id) => id !== this.deps.selfId && !replicas.has(id) && this.settledAt.get(id) !== layoutVersion);
+    if ([...others, ...unsettled].some((id) => !this.deps.isAlive(id))) return;
+    if (others.length === 0 && unsettled.length === 0) {
       this.purge(key, version, nowMs);
       return;
     }
@@ -82,17 +97,21 @@ export class TombstonePurger {
     this.pending.set(op, {
       key,
       version,
-      waiting: new Set(others),
+      waiting: new Set([...others, ...unsettled]),
       deadlineMs: nowMs + this.deps.config.requestTimeoutMs,
     });
     for (const id of others) this.deps.send(id, { kind: 'purge-check', op, key, version });
+    for (const id of unsettled) this.deps.send(id, { kind: 'purge-check', op, key, version, orNothing: true });
   }
 
   handleCheck(from: string, message: PurgeCheckMessage): void {
     const entry = this.deps.storage.get(message.key);
     const floor = this.deps.storage.purgeFloor(message.key);
-    const holds = (entry !== undefined && entry.version >= message.version) || (floor !== undefined && floor >= message.version);
-    this.deps.send(from, { kind: 'purge-check-reply', op: message.op, holds });
+    const holds =
+      (entry === undefined && message.orNothing === true) ||
+      (entry !== undefined && entry.version >= message.version) ||
+      (floor !== undefined && floor >= message.version);
+    this.deps.send(from, { kind: 'purge-check-reply', op: message.op, holds, settled: this.deps.settledLayout() });
   }
 
   owns(op: number): boolean {
@@ -100,6 +119,7 @@ export class TombstonePurger {
   }
 
   handleReply(from: string, message: PurgeCheckReply, nowMs: number): void {
+    if (message.settled !== undefined) this.settledAt.set(from, message.settled);
     const check = this.pending.get(message.op);
     if (!check) return;
     if (!message.holds) {

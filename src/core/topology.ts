@@ -176,6 +176,11 @@ export class Topology {
     return this.cleanup.entriesDropped;
   }
 
+  /** The layout whose clean-up this node finished (cleanup.ts); 0 when none has since it started. */
+  get settledLayout(): number {
+    return this.cleanup.settled;
+  }
+
   /** A member came back: clean-up that waits for it goes on at once. */
   onMemberAlive(): void {
     this.cleanup.kick();

@@ -125,9 +125,9 @@ export function isWellFormed(message: Message): boolean {
     case 'ae-push':
       return isArrayOf(m.entries, isEntry);
     case 'purge-check':
-      return isOp(m.op) && isKey(m.key) && isVersion(m.version);
+      return isOp(m.op) && isKey(m.key) && isVersion(m.version) && (m.orNothing === undefined || typeof m.orNothing === 'boolean');
     case 'purge-check-reply':
-      return isOp(m.op) && typeof m.holds === 'boolean';
+      return isOp(m.op) && typeof m.holds === 'boolean' && (m.settled === undefined || isLayoutVersion(m.settled));
     case 'layout-change':
       return isOp(m.op) && isLayoutChange(m.change);
     case 'layout-change-reply':

@@ -27,13 +27,13 @@ const strayKey = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => plac
  * Runs one clean-up step on c, holding a copy of `strayKey` written `ageMs` ago; returns what it sent,
  * and the clean-up (whose placement `current.placement` can be changed afterwards).
  */
-function stepWithCopyAged(ageMs: number, config = resolveConfig({ tombstoneGraceMs: 60_000 })) {
+function stepWithCopyAged(ageMs: number, config = resolveConfig({ tombstoneGraceMs: 60_000 }), onLayout = layout) {
   const storage = new MemoryStorage();
   const version = formatVersion({ wallMs: nowMs - ageMs, counter: 0, nodeId: 'c' });
   storage.transaction(() => storage.apply({ key: strayKey, version, value: bytes('v') }));
   const sent: Array<{ to: string; message: Message }> = [];
   let op = 0;
-  const current = { placement };
+  const current = { placement: new Placement(onLayout) };
   const cleanup = new Cleanup({
     selfId: 'c',
     config,
@@ -41,12 +41,12 @@ function stepWithCopyAged(ageMs: number, config = resolveConfig({ tombstoneGrace
     placement: () => current.placement,
     isAlive: () => true,
     clockWallMs: () => nowMs,
-    peerLayoutVersion: () => layout.version,
+    peerLayoutVersion: () => onLayout.version,
     send: (to, message) => sent.push({ to, message }),
     nextOp: () => ++op,
   });
-  cleanup.start(layout.version);
-  storage.transaction(() => cleanup.tick(layout, nowMs));
+  cleanup.start(onLayout.version);
+  storage.transaction(() => cleanup.tick(onLayout, nowMs));
   return { sent, held: storage.get(strayKey) !== undefined, cleanup, storage, current };
 }
 
@@ -56,12 +56,63 @@ test('clean-up asks the key\'s replicas before dropping a recent copy, and keeps
   assert.deepEqual(sent.map((s) => [s.to, s.message.kind]), [[placement.readReplicas(strayKey)[0], 'purge-check']]);
 });
 
-test('clean-up drops a copy older than the tombstone grace period without handing it over: it may be a deleted key\'s leftover', () => {
-  // A delete newer than the copy may have been purged by now, and the key's replicas may not even
-  // hold its purge floor (they may have gained the key after the purge).
-  const { sent, held } = stepWithCopyAged(60_000);
-  assert.ok(!held, 'the copy is dropped');
-  assert.deepEqual(sent, [], 'no replica is asked, so none can be handed the copy');
+test('clean-up hands over a copy older than the tombstone grace period too: no newer delete can have been purged meanwhile', () => {
+  // Seed 1808193: a sloppy write at `all` during a join rested on the leaving owner's copy and on a
+  // hint for the joining one, which expired; the change ended after the grace period, and the old
+  // owner dropped its copy without asking. Purges now wait for leftovers like this one (tombstones.ts).
+  const { sent, held, cleanup, storage } = stepWithCopyAged(60_000);
+  assert.ok(held, 'the copy is kept until the replicas answer');
+  const check = sent[0];
+  const asked = check?.message;
+  assert.ok(check && asked?.kind === 'purge-check');
+  assert.equal(check.to, placement.readReplicas(strayKey)[0]);
+  storage.transaction(() => cleanup.handleReply(check.to, { kind: 'purge-check-reply', op: asked.op, holds: false }));
+  const handedOver = sent.slice(1).map((s) => [s.to, s.message.kind, s.message.kind === 'write' ? s.message.entry.key : '']);
+  assert.deepEqual(handedOver, [[check.to, 'write', strayKey]], 'the replica that lacks it is sent the copy');
+  assert.ok(storage.get(strayKey) !== undefined, 'and it is kept until the next pass hears that the replica holds it');
+  assert.equal(cleanup.settled, 0, 'a node holding a leftover is not settled');
+});
+
+test('a node the layout removed drops a copy older than the grace period without asking: no purger waits for it', () => {
+  // c left: purgers no longer ask it about leftovers, so a delete newer than its copy may have been
+  // purged, and the key's replicas may not even hold its purge floor (simulator seed 977780).
+  const withoutC: Layout = { ...layout, version: 3, members: layout.members.filter((m) => m.id !== 'c') };
+  const old = stepWithCopyAged(60_000, undefined, withoutC);
+  assert.ok(!old.held, 'the old copy is dropped');
+  assert.deepEqual(old.sent, [], 'no replica is asked, so none can be handed the copy');
+  const recent = stepWithCopyAged(1000, undefined, withoutC);
+  assert.ok(recent.held, 'a recent copy is kept until its replicas answer');
+  assert.equal(recent.sent[0]?.message.kind, 'purge-check');
+});
+
+test('a node runs a clean-up pass when it starts, and is settled under the layout once the pass keeps nothing', () => {
+  const storage = new MemoryStorage();
+  const version = formatVersion({ wallMs: nowMs - 1000, counter: 0, nodeId: 'c' });
+  storage.transaction(() => storage.apply({ key: strayKey, version, value: bytes('v') }));
+  const sent: Array<{ to: string; message: Message }> = [];
+  const cleanup = new Cleanup({
+    selfId: 'c',
+    config: resolveConfig({}),
+    storage,
+    placement: () => placement,
+    isAlive: () => true,
+    clockWallMs: () => nowMs,
+    peerLayoutVersion: () => layout.version,
+    send: (to, message) => sent.push({ to, message }),
+    nextOp: () => sent.length + 1,
+  });
+  // No start(): a restarted node has no layout change to react to, but a crash may have cut its last
+  // pass short.
+  storage.transaction(() => cleanup.tick(layout, nowMs));
+  const check = sent[0];
+  const asked = check?.message;
+  assert.ok(check && asked?.kind === 'purge-check', 'the leftover is asked about');
+  assert.equal(cleanup.settled, 0);
+  storage.transaction(() => cleanup.handleReply(check.to, { kind: 'purge-check-reply', op: asked.op, holds: true }));
+  assert.equal(storage.get(strayKey), undefined, 'dropped once its replica holds it');
+  storage.transaction(() => cleanup.tick(layout, nowMs));
+  assert.equal(cleanup.settled, layout.version, 'no copy kept: settled under the layout');
+  assert.equal(cleanup.pending, false);
 });
 
 test('an answer that comes after the node moved on to another layout drops nothing', () => {

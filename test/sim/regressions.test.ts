@@ -71,8 +71,9 @@ describe('pinned seeds', () => {
   pinned(202813, 'a write acknowledged at one survives a decommission under way (hints.ts followMove)');
 
   // Found while the clean-up handed every copy over: a node's stale copy, handed to a replica that
-  // had purged a newer tombstone (its floor since expired), brought the deleted key back. Only copies
-  // younger than the tombstone grace period are handed over now (cleanup.ts; test/core/cleanup.test.ts).
+  // had purged a newer tombstone (its floor since expired), brought the deleted key back. Purges now
+  // wait until no member may hold an older leftover (tombstones.ts; test/core/tombstones.test.ts);
+  // a removed node hands over only copies younger than the grace period (cleanup.ts).
   pinned(700075, 'clean-up never brings back a deleted key by handing over a stale copy (cleanup.ts)');
 
   // n2's clock ran 259 s slow; its hybrid clock had followed n3's (86 s ahead) and stamped v7 as
@@ -129,8 +130,9 @@ describe('pinned seeds', () => {
   // Grace 500 ms, hint window 1 h: n5, removed by a leave, still held v17 of k0, which a delete had
   // replaced and which every replica had purged since. Its clean-up handed v17 to a replica that had
   // gained k0 after the purge, so held neither the tombstone nor its floor, and k0 came back. The
-  // clean-up gated copies by the purge floors' keep time (1 h here); it now hands over only copies
-  // younger than the grace period, before which no newer delete can have been purged (cleanup.ts).
+  // clean-up gated copies by the purge floors' keep time (1 h here). A node the layout removed, which
+  // no purger asks, now hands over only copies younger than the grace period, before which no newer
+  // delete can have been purged (cleanup.ts).
   pinned(977780, 'clean-up hands over no copy a purged delete superseded (cleanup.ts)');
 
   // Clocks skewed up to 300 s, grace 500 ms: n3, whose clock ran ahead, purged k8's tombstone as soon
@@ -145,4 +147,12 @@ describe('pinned seeds', () => {
   // `one` that a replica answers alone still read its store directly (coordinator.ts).
   pinned(1726684, 'a quorum read asks the coordinator\'s own copy by message, like every other replica');
   pinned(1815471, 'a quorum read asks the coordinator\'s own copy by message (a delete at `one` stays deleted)');
+
+  // RF 1, grace 500 ms, hint window 1 s: a sloppy write at `all` during n6's join was acknowledged by
+  // the leaving owner n3 and by a hint for n6, which expired while n6 was paused. The change ended
+  // seconds later, and n3's clean-up dropped its copy without asking, as it was older than the grace
+  // period. Clean-up now hands over copies of any age, which is safe because no tombstone is purged
+  // while a member that is not settled under the current layout may hold an older leftover
+  // (cleanup.ts, tombstones.ts).
+  pinned(1808193, 'clean-up hands over a leftover copy older than the grace period (cleanup.ts, tombstones.ts)');
 });
