@@ -12,7 +12,7 @@ export interface HintDeliveryDeps {
   readonly config: CoreConfig;
   readonly storage: Storage;
   readonly isAvailable: (id: string) => boolean;
-  /** Hints for a member that left the layout are dropped: its ranges were moved to new owners. */
+  /** Hints for a member that left the layout go to the key's replicas instead (`rehome`). */
   readonly isMember: (id: string) => boolean;
   /** The version of the layout this node runs (a replica refuses writes sent on an older one). */
   readonly layoutVersion: () => number;
@@ -62,7 +62,7 @@ export class HintDelivery {
     for (const [target, count] of storage.hintCounts()) {
       if (!this.deps.isMember(target)) {
         this.nextRoundMs.delete(target);
-        this.expired += storage.trimHints(target, 0);
+        this.rehome(target, nowMs);
         continue;
       }
       if (count > config.hintsPerTargetMax) storage.trimHints(target, config.hintsPerTargetMax);
@@ -133,6 +133,23 @@ export class HintDelivery {
    */
   private followMove(hint: InFlightHint, nowMs: number): void {
     this.handTo(this.deps.movesTo(hint.entry.key, hint.target), hint.entry, nowMs);
+  }
+
+  /**
+   * Hints for a member that left the layout go to the key's replicas on the layout this node runs, a
+   * batch per round. The leave moved the member's ranges by streaming them from the member itself,
+   * which never held what its hints carry: dropping them lost a sloppy write that only a hint for the
+   * leaving member had acknowledged (simulator seed 2012993).
+   */
+  private rehome(target: string, nowMs: number): void {
+    for (const hint of this.deps.storage.hintsFor(target, this.deps.config.hintBatchMax)) {
+      this.handTo(
+        this.deps.owners(hint.entry.key).filter((owner) => owner !== target),
+        hint.entry,
+        nowMs,
+      );
+      this.deps.storage.removeHint(hint.id);
+    }
   }
 
   /** Gives `entry` to each of `owners`: applied here if this node is one, kept as a hint for the others. */

@@ -69,3 +69,29 @@ test('a coordinator that sees no majority of the members alive changes nothing: 
   assert.equal(change.error.code, 'UNAVAILABLE');
   assert.equal(cluster.node('a').layout.version, 1, 'no new layout was published');
 });
+
+test('a hint for a member that leaves before it could be delivered goes to the key\'s new replica', () => {
+  const cluster = new TestCluster(['a', 'b', 'c', 'd'], { rf: 1 }, { antiEntropyIntervalMs: 0 });
+  // A key of d's under RF 1, and a hint for d on a (a sloppy write that only the hint acknowledged).
+  let key = '';
+  for (let i = 0; !key; i++) if (cluster.node('a').placement.serving.preferenceListFor(`k${i}`, 1)[0] === 'd') key = `k${i}`;
+  const entry = { key, version: formatVersion({ wallMs: cluster.nowMs, counter: 0, nodeId: 'a' }), value: bytes('hinted') };
+  const storageA = cluster.storages.get('a');
+  storageA?.transaction(() => storageA.addHint('d', entry, cluster.nowMs));
+  // a's writes to d are lost, so the hint stays on a while d leaves: d streams its ranges to their new
+  // owners, and it never held this write.
+  cluster.drop = (envelope) => envelope.from === 'a' && envelope.to === 'd' && envelope.message.kind === 'write';
+  let done = false;
+  cluster.node('b').proposeChange({ type: 'leave', id: 'd' }, (r) => {
+    assert.ok(r.ok, r.ok ? '' : r.error.message);
+    done = true;
+  });
+  cluster.advance(5000);
+  assert.ok(done);
+  for (const id of ['a', 'b', 'c']) assert.equal(cluster.node(id).layout.members.length, 3, `${id}: d is gone`);
+  const owner = cluster.node('a').placement.readReplicas(key)[0] as string;
+  assert.equal(text(cluster.storages.get(owner)?.get(key)?.value), 'hinted', `the new replica ${owner} got the write`);
+  const read = cluster.run<ReadOutcome>((cb) => cluster.node('b').get(key, { consistency: 'quorum' }, cb));
+  assert.ok(read.ok);
+  assert.equal(text(read.value.entry?.value), 'hinted');
+});
