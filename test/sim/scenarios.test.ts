@@ -323,4 +323,37 @@ describe('topology changes', () => {
       assert.notEqual(read.outcome === 'ok' ? read.read : undefined, 'old', `${x} read the old value at quorum after "new" was acknowledged`);
     },
   );
+
+  it('a member cut off with an old copy a change moved away keeps its key\'s tombstone from being purged, and the key stays deleted', () => {
+    // RF 3 -> 2 on four nodes: x, one of k's three replicas and none of its two, is cut off as soon
+    // as it runs the final layout, before its clean-up could ask about its copy of k. k is deleted
+    // meanwhile. The replicas must not purge the tombstone while x may still hold an older copy
+    // (tombstones.ts): x's clean-up, once back, hands over copies of any age (cleanup.ts), and with
+    // the tombstone gone "old" would come back.
+    const s = scenario({ nodes: 4, rf: 3, config: { tombstoneGraceMs: 500, tombstonePurgeIntervalMs: 200, antiEntropyIntervalMs: 60 * 1000 } });
+    const rf2 = (k: string) => new Placement({ ...s.sim.cluster.layout, rf: 2 }).readReplicas(k);
+    const movedFrom = (k: string) => s.replicasOf(k).find((id) => id !== 'n1' && !rf2(k).includes(id));
+    const key = Array.from({ length: 50 }, (_, i) => `k${i}`).find((k) => movedFrom(k) !== undefined) as string;
+    const x = movedFrom(key) as string;
+    const others = ['n1', 'n2', 'n3', 'n4'].filter((id) => id !== x);
+    const [replica] = rf2(key) as [string];
+    assert.equal(s.put(key, 'old', { at: replica, level: 'all' }).outcome, 'ok');
+    const proposed = s.change({ type: 'replication', strategy: 'consistent', rf: 2 }, 'n1').layout;
+    assert.ok(proposed);
+    const final = () => s.sim.cluster.node(x)?.layout;
+    assert.ok(s.sim.runUntil(() => (final()?.version ?? 0) > proposed.version && final()?.pending === undefined, 10_000));
+    s.partition([x], others);
+    assert.equal(s.stored(x, key)?.value, 'old', `${x} holds a copy of k, which it no longer replicates`);
+    assert.equal(s.del(key, { at: replica, level: 'quorum' }).outcome, 'ok');
+    s.runFor(3000); // far past the grace period
+    for (const id of rf2(key)) assert.equal(s.stored(id, key)?.value, null, `${id} keeps the tombstone while ${x} is away`);
+    assert.equal(s.stored(x, key)?.value, 'old', `${x} still holds its old copy`);
+    s.heal();
+    assert.deepEqual(s.settle(), []);
+    s.runFor(5000);
+    assert.equal(s.stored(x, key), undefined, `${x} dropped its old copy once the replicas held something newer`);
+    for (const id of rf2(key)) assert.equal(s.stored(id, key), undefined, `${id} purged the tombstone once ${x} settled`);
+    assert.equal(s.get(key, { at: x, level: 'all' }).read, null, '"old" did not come back');
+    assertNoViolations(s);
+  });
 });
