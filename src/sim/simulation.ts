@@ -118,6 +118,14 @@ export class Simulation {
       if (status.topology.inTransition) reasons.push(`${id} is in a topology change`);
       if (status.topology.cleanupPending) reasons.push(`${id} is dropping copies it no longer owns`);
     }
+    // A node the layout removed, still running, may hold copies no member has (written at `one` while
+    // it was cut off for the whole change): its clean-up hands them over, and repair is not over
+    // until it has.
+    for (const id of this.cluster.ids) {
+      if (members.includes(id) || this.cluster.stateOf(id) !== 'up') continue;
+      const status = this.cluster.node(id)?.status();
+      if (status?.topology.cleanupPending) reasons.push(`${id}, removed, is handing over copies it no longer owns`);
+    }
     if (reasons.length === 0 && keys.length > 0) {
       const disagreeing = checkConvergence({ history: [], answerSlackMs: 0, hintWindowMs: 0, finalState: this.finalState(keys) });
       if (disagreeing.length > 0) reasons.push(`${disagreeing.length} keys not converged, e.g. ${disagreeing[0]?.message}`);

@@ -161,4 +161,10 @@ describe('pinned seeds', () => {
   // write, and once n4 was gone n5 dropped its hints for it. They now go to the key's replicas
   // (hints.ts rehome; test/core/topology.test.ts).
   pinned(2012993, 'hints for a member that left go to the key\'s replicas, not away (hints.ts)');
+
+  // Full strategy: n1 acknowledged a write at `one` while cut off, and was removed by a leave meanwhile.
+  // Back, its clean-up hands the copy to the members, but the heal phase waited only for members, and
+  // the final reads came first (after the change to hints.ts moved the schedule). A removed node that
+  // still runs now keeps the cluster unsettled until its clean-up ends (simulation.ts unsettled).
+  pinned(2115460, 'repair is over only once a removed node still running has handed its copies over (sim oracle)');
 });
