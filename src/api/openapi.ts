@@ -574,6 +574,10 @@ const schemas: Json = {
     pending: { type: ['object', 'null'] },
     members: { type: 'array', items: ref('Member') },
     hintsPending: { type: 'object', additionalProperties: { type: 'integer' }, description: 'Hints this node holds, by target node.' },
+    cleanupPending: {
+      type: 'boolean',
+      description: 'This node still drops or hands over copies a topology change moved away (also answered by a removed node: keep it running until false).',
+    },
   }),
   Health: {
     ...object(

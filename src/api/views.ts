@@ -23,6 +23,8 @@ export interface ClusterJson {
   pending: { strategy: string; rf: number } | null;
   members: MemberJson[];
   hintsPending: Record<string, number>;
+  /** This node still drops or hands over copies a topology change moved away (a removed node too). */
+  cleanupPending: boolean;
   /** This node's own catching up after a (re)start. */
   recovery: { phase: string; peersSynced: string[]; peersPending: string[] };
 }
@@ -53,6 +55,7 @@ export function clusterView(runtime: NodeRuntime): ClusterJson {
       };
     }),
     hintsPending: node.hintsPending(),
+    cleanupPending: node.cleanupPending,
     recovery: node.recoveryStatus(),
   };
 }

@@ -117,6 +117,8 @@ export interface ClusterView {
   readonly pending: { strategy: string; rf: number } | null;
   readonly members: Member[];
   readonly hintsPending: Record<string, number>;
+  /** This node still drops or hands over copies a topology change moved away (a removed node too). */
+  readonly cleanupPending: boolean;
 }
 
 export interface ReplicasView {

@@ -1,6 +1,7 @@
 // Topology changes on the local cluster's front: `POST /v1/admin/nodes` starts one more node process
 // and joins it; `DELETE /v1/admin/nodes/{id}` asks the cluster to move the node's ranges away (or, for a
-// dead node, to re-replicate them from the survivors) and stops its process once it is out of the layout.
+// dead node, to re-replicate them from the survivors) and stops its process once it is out of the layout
+// and has handed over what it still held.
 
 import { readdirSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -98,7 +99,11 @@ function nextIndex(ids: readonly string[], dataDir: string): number {
   return used.length === 0 ? 0 : Math.max(...used) + 1;
 }
 
-/** Waits until no running node lists `id` in its layout, then stops its process and forgets it. */
+/**
+ * Waits until no running node lists `id` in its layout and `id` has handed over what it still holds
+ * (a write it acknowledged at `one` that the move did not carry: its clean-up sends it to the new
+ * owners), then stops its process and forgets it.
+ */
 async function stopWhenGone(options: TopologyFrontOptions, id: string): Promise<void> {
   const { supervisor, cluster } = options;
   const deadline = Date.now() + leaveWaitMs;
@@ -118,7 +123,7 @@ async function stopWhenGone(options: TopologyFrontOptions, id: string): Promise<
         }
       }),
     );
-    if (observers.length > 0 && views.every((listed) => !listed)) {
+    if (observers.length > 0 && views.every((listed) => !listed) && !(await handingOver(options, id))) {
       await supervisor.stop(id);
       supervisor.remove(id);
       const at = cluster.members.findIndex((m) => m.id === id);
@@ -127,5 +132,16 @@ async function stopWhenGone(options: TopologyFrontOptions, id: string): Promise<
       options.log(`node ${id} left the cluster and was stopped`);
       return;
     }
+  }
+}
+
+/** Whether the removed node `id` still hands over copies (its /v1/cluster says so); false if it does not answer. */
+async function handingOver(options: TopologyFrontOptions, id: string): Promise<boolean> {
+  try {
+    const response = await fetch(`http://${options.supervisor.member(id)?.http}/v1/cluster`, { signal: AbortSignal.timeout(2000) });
+    const body = (await response.json()) as { cleanupPending?: boolean };
+    return body.cleanupPending === true;
+  } catch {
+    return false;
   }
 }

@@ -547,6 +547,11 @@ export class QuorumNode {
     return this.hints.pendingCounts();
   }
 
+  /** Whether this node still drops or hands over copies a topology change moved away (cleanup.ts). */
+  get cleanupPending(): boolean {
+    return this.topology.cleanupPending;
+  }
+
   recoveryStatus(): RecoveryStatus {
     return {
       phase: this.recovering ? 'recovering' : 'ready',

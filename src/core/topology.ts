@@ -181,6 +181,11 @@ export class Topology {
     return this.cleanup.settled;
   }
 
+  /** Copies a change moved away are still to be dropped or handed over (cleanup.ts). */
+  get cleanupPending(): boolean {
+    return this.cleanup.pending;
+  }
+
   /** A member came back: clean-up that waits for it goes on at once. */
   onMemberAlive(): void {
     this.cleanup.kick();

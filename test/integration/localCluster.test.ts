@@ -59,6 +59,7 @@ describe('the local cluster', () => {
       const replicas = (await http('GET', `${front}/v1/cluster`)).json();
       assert.equal(replicas.strategy, 'consistent');
       assert.equal(replicas.rf, 2, 'the same replication factor');
+      assert.equal(replicas.cleanupPending, false, 'no topology change left copies to drop or hand over');
     });
   });
 
