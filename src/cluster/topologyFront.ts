@@ -133,6 +133,7 @@ async function stopWhenGone(options: TopologyFrontOptions, id: string): Promise<
       return;
     }
   }
+  options.log(`node ${id} is still running: it has not left the layout, or still hands over copies (GET /v1/cluster on it)`);
 }
 
 /** Whether the removed node `id` still hands over copies (its /v1/cluster says so); false if it does not answer. */
