@@ -182,6 +182,12 @@ export class SimCluster {
     return this.newestLayout().members.map((m) => m.id);
   }
 
+  /** Nodes the newest layout does not list that are down: removed while down, they stay down (nemesis.ts). */
+  lostForGood(): Set<string> {
+    const members = this.members();
+    return new Set(this.ids.filter((id) => !members.includes(id) && this.stateOf(id) === 'crashed'));
+  }
+
   /** Up, and a member in its own view and in the newest layout: may coordinate client requests. */
   serves(id: string): boolean {
     const node = this.sim(id).node;

@@ -148,6 +148,7 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
         history: sim.history.operations,
         answerSlackMs: answerSlackMs(parameters),
         hintWindowMs: sim.cluster.config.hintWindowMs,
+        lostForGood: sim.cluster.lostForGood(),
         finalState,
       }),
     );

@@ -91,6 +91,16 @@ describe('lost-writes checker', () => {
     assert.deepEqual(checkLostWrites(input([first, inDoubt, finalRead('v2', v(100))])), []);
   });
 
+  it('exempts a write at one that only its coordinator may have held, once that node was removed while down for good', () => {
+    const atOne = put('v1', 0, v(0, 'n2'), { level: 'one', replicasAcked: 1, node: 'n2' });
+    const gone = { ...input([atOne, finalRead(null, undefined)]), lostForGood: new Set(['n2']) };
+    assert.deepEqual(checkLostWrites(gone), []);
+    const elsewhere = { ...gone, lostForGood: new Set(['n3']) };
+    assert.equal(checkLostWrites(elsewhere).length, 1, 'another node lost for good explains nothing');
+    const atQuorum = put('v1', 0, v(0, 'n2'), { node: 'n2' });
+    assert.equal(checkLostWrites({ ...input([atQuorum, finalRead(null, undefined)]), lostForGood: new Set(['n2']) }).length, 1, 'a quorum write outlives any one node');
+  });
+
   it('fails when the final read did not succeed', () => {
     const failed = read(null, 10_000, undefined, { purpose: 'final', outcome: 'fail', error: 'UNAVAILABLE' });
     assert.equal(checkLostWrites(input([first, failed])).length, 1);

@@ -40,7 +40,14 @@ export function checkLostWrites(input: CheckInput): Violation[] {
     // (a known limit of hint expiry, see the simulator's notes; seed 73 with a 1 s hint window).
     const hintsMayHaveExpired = (w: Operation) =>
       w.sloppy && w.replicasAcked === 0 && final.invokeMs - w.invokeMs > input.hintWindowMs;
-    const acknowledged = writes.filter((w) => w.outcome === 'ok' && w.version !== undefined && !hintsMayHaveExpired(w));
+    // A write at `one` that a single replica acknowledged may have lived only on its coordinator; if
+    // that node was removed while down and never came back, the write went with it (seed 2138586:
+    // n2, cut off, acknowledged writes at `one`, crashed, and was removed for good).
+    const lostWithItsNode = (w: Operation) =>
+      w.level === 'one' && (w.replicasAcked ?? 0) <= 1 && (input.lostForGood?.has(w.node) ?? false);
+    const acknowledged = writes.filter(
+      (w) => w.outcome === 'ok' && w.version !== undefined && !hintsMayHaveExpired(w) && !lostWithItsNode(w),
+    );
     const newest = acknowledged.reduce<(typeof acknowledged)[number] | undefined>(
       (best, w) => (best === undefined || (w.version as string) > (best.version as string) ? w : best),
       undefined,

@@ -49,6 +49,12 @@ export interface CheckInput {
    * hint holders (sloppy, no owner among its acknowledgers) is durable only while its hints live.
    */
   readonly hintWindowMs: number;
+  /**
+   * Nodes removed from the cluster while they were down, and never started again: what only they
+   * held is gone with them, as with a disk lost for good (`remove-node`). A write at `one` that one
+   * replica acknowledged, coordinated by such a node, may have lived only there.
+   */
+  readonly lostForGood?: ReadonlySet<string>;
   /** The replicas' state after heal, by key (used by the convergence checker). */
   readonly finalState: ReadonlyMap<string, KeyState>;
 }
