@@ -143,11 +143,7 @@ export class HintDelivery {
    */
   private rehome(target: string, nowMs: number): void {
     for (const hint of this.deps.storage.hintsFor(target, this.deps.config.hintBatchMax)) {
-      this.handTo(
-        this.deps.owners(hint.entry.key).filter((owner) => owner !== target),
-        hint.entry,
-        nowMs,
-      );
+      this.handTo(this.deps.owners(hint.entry.key), hint.entry, nowMs); // `target` is not among them
       this.deps.storage.removeHint(hint.id);
     }
   }

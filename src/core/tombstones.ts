@@ -88,18 +88,14 @@ export class TombstonePurger {
     const unsettled = placement.layout.members
       .map((m) => m.id)
       .filter((id) => id !== this.deps.selfId && !replicas.has(id) && this.settledAt.get(id) !== layoutVersion);
-    if ([...others, ...unsettled].some((id) => !this.deps.isAlive(id))) return;
-    if (others.length === 0 && unsettled.length === 0) {
+    const asked = [...others, ...unsettled];
+    if (asked.some((id) => !this.deps.isAlive(id))) return;
+    if (asked.length === 0) {
       this.purge(key, version, nowMs);
       return;
     }
     const op = this.deps.nextOp();
-    this.pending.set(op, {
-      key,
-      version,
-      waiting: new Set([...others, ...unsettled]),
-      deadlineMs: nowMs + this.deps.config.requestTimeoutMs,
-    });
+    this.pending.set(op, { key, version, waiting: new Set(asked), deadlineMs: nowMs + this.deps.config.requestTimeoutMs });
     for (const id of others) this.deps.send(id, { kind: 'purge-check', op, key, version });
     for (const id of unsettled) this.deps.send(id, { kind: 'purge-check', op, key, version, orNothing: true });
   }

@@ -123,8 +123,7 @@ export class Simulation {
     // until it has.
     for (const id of this.cluster.ids) {
       if (members.includes(id) || this.cluster.stateOf(id) !== 'up') continue;
-      const status = this.cluster.node(id)?.status();
-      if (status?.topology.cleanupPending) reasons.push(`${id}, removed, is handing over copies it no longer owns`);
+      if (this.cluster.node(id)?.cleanupPending) reasons.push(`${id}, removed, is handing over copies it no longer owns`);
     }
     if (reasons.length === 0 && keys.length > 0) {
       const disagreeing = checkConvergence({ history: [], answerSlackMs: 0, hintWindowMs: 0, finalState: this.finalState(keys) });

@@ -9,17 +9,11 @@ import type { Message } from '../../src/core/messages.js';
 import { Placement } from '../../src/core/placement.js';
 import { formatVersion } from '../../src/core/version.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import { bytes } from './harness.js';
+import { bytes, layoutOf } from './harness.js';
 
 const nowMs = 1_700_000_000_000;
 // c no longer replicates anything: RF 1 on a, b and c, and the keys below belong to a or b.
-const layout: Layout = {
-  version: 2,
-  members: ['a', 'b', 'c'].map((id) => ({ id, peer: `p${id}`, http: `h${id}`, role: 'active' as const })),
-  strategy: 'consistent',
-  rf: 1,
-  vnodes: 64,
-};
+const layout: Layout = layoutOf(['a', 'b', 'c'], { version: 2, rf: 1 });
 const placement = new Placement(layout);
 const strayKey = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => placement.readReplicas(k)[0] !== 'c') as string;
 

@@ -8,6 +8,18 @@ import type { Envelope } from '../../src/core/messages.js';
 import { QuorumNode } from '../../src/core/node.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 
+/** A layout of active members `ids` (consistent hashing, RF 3, 64 vnodes, version 1 unless given). */
+export function layoutOf(ids: readonly string[], layout: Partial<Layout> = {}): Layout {
+  return {
+    version: 1,
+    members: ids.map((id) => ({ id, peer: `p${id}`, http: `h${id}`, role: 'active' as const })),
+    strategy: 'consistent',
+    rf: 3,
+    vnodes: 64,
+    ...layout,
+  };
+}
+
 export class TestCluster {
   readonly nodes = new Map<string, QuorumNode>();
   readonly storages = new Map<string, MemoryStorage>();
@@ -20,14 +32,7 @@ export class TestCluster {
   private seed = 1;
 
   constructor(ids: string[], layout: Partial<Layout> = {}, config: Partial<CoreConfig> = {}) {
-    const fullLayout: Layout = {
-      version: 1,
-      members: ids.map((id) => ({ id, peer: `p${id}`, http: `h${id}`, role: 'active' as const })),
-      strategy: 'consistent',
-      rf: 3,
-      vnodes: 64,
-      ...layout,
-    };
+    const fullLayout = layoutOf(ids, layout);
     this.config = resolveConfig(config);
     this.initialLayout = fullLayout;
     for (const id of ids) {

@@ -9,18 +9,12 @@ import { Placement } from '../../src/core/placement.js';
 import { TombstonePurger } from '../../src/core/tombstones.js';
 import { formatVersion, type Version } from '../../src/core/version.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import { bytes } from './harness.js';
+import { bytes, layoutOf } from './harness.js';
 
 const nowMs = 1_700_000_000_000;
 const graceMs = 60_000;
 // RF 1 on a, b and c: the key below is a's alone, so b and c are asked only about leftovers.
-const layout: Layout = {
-  version: 4,
-  members: ['a', 'b', 'c'].map((id) => ({ id, peer: `p${id}`, http: `h${id}`, role: 'active' as const })),
-  strategy: 'consistent',
-  rf: 1,
-  vnodes: 64,
-};
+const layout: Layout = layoutOf(['a', 'b', 'c'], { version: 4, rf: 1 });
 const placement = new Placement(layout);
 const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => placement.readReplicas(k)[0] === 'a') as string;
 const at = (ageMs: number, nodeId = 'a') => formatVersion({ wallMs: nowMs - ageMs, counter: 0, nodeId });
