@@ -319,7 +319,7 @@ class PendingWrite implements Operation {
    * acknowledged, the write is answered already. Otherwise it is planned again on that layout (the
    * replica sent it; it is adopted before, or soon after, this reply) and sent again with the same
    * version, so the replicas that took it count again. Until the layout arrives, the write waits,
-   * checking at every tick.
+   * checking at every tick; if its deadline comes first, it fails then.
    */
   private onNewerLayout(layout: number): void {
     if (this.answered || this.replanOp !== 0) return;
@@ -330,7 +330,13 @@ class PendingWrite implements Operation {
     this.replanOp = this.deps.nextOp();
     const retry = (): void => {
       if (this.answered) return;
-      if (this.deps.placement().layout.version < layout && this.deps.nowMs() < this.deadlineMs) {
+      // Past the deadline, the write fails now: sent again, it would be answered a tick late.
+      if (this.deps.nowMs() >= this.deadlineMs) {
+        this.replanOp = 0;
+        this.expire();
+        return;
+      }
+      if (this.deps.placement().layout.version < layout) {
         this.coordinator.register(this.replanOp, { deadlineMs: this.deps.nowMs(), onReply: () => undefined, expire: retry });
         return;
       }

@@ -168,6 +168,33 @@ test('a replica on a newer layout refuses a write planned on an older one; the c
   for (const [id, storage] of cluster.storages) assert.equal(text(storage.get('k')?.value), 'v', `${id} holds the write planned on layout 2`);
 });
 
+test('a write waiting for the newer layout a replica refused it for fails at its deadline, and is not sent again', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], { rf: 1 });
+  const owner = cluster.node('a').placement.readReplicas('k')[0] as string;
+  const coordinator = ['a', 'b', 'c'].find((id) => id !== owner) as string;
+  assert.ok(cluster.node(owner).adoptLayout({ ...cluster.node(owner).layout, version: 2, rf: 3 }));
+  // The layout never reaches the coordinator; it learns only that a newer one exists.
+  cluster.drop = (envelope) => envelope.to === coordinator && envelope.message.kind === 'layout';
+  const startMs = cluster.nowMs;
+  let answeredMs: number | undefined;
+  let result: Result<WriteOutcome> | undefined;
+  cluster.node(coordinator).put('k', bytes('v'), { consistency: 'one', timeoutMs: 200 }, (r) => {
+    result = r;
+    answeredMs = cluster.nowMs;
+  });
+  let writesAfterDeadline = 0;
+  const inner = cluster.drop;
+  cluster.drop = (envelope) => {
+    if (envelope.message.kind === 'write' && cluster.nowMs >= startMs + 200) writesAfterDeadline += 1;
+    return inner(envelope);
+  };
+  cluster.advance(400);
+  assert.ok(result !== undefined && !result.ok);
+  assert.equal(result.error.code, 'UNAVAILABLE');
+  assert.equal(answeredMs, startMs + 200, 'answered at the tick that reached its deadline');
+  assert.equal(writesAfterDeadline, 0, 'not sent again past its deadline');
+});
+
 test('a replica refuses a copy of a key it does not replicate; a hint for it goes to the key\'s replica instead', () => {
   const cluster = new TestCluster(['a', 'b', 'c'], { rf: 1 }, { hintDeliveryIntervalMs: 10 });
   const owner = cluster.node('a').placement.readReplicas('k')[0] as string;

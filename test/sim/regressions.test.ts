@@ -173,4 +173,10 @@ describe('pinned seeds', () => {
   // disk lost for good. The lost-writes checker now knows the nodes removed for good (checkers/
   // lostWrites.ts); a quorum write still has to survive them.
   pinned(2138586, 'a write at one lives only as long as the node that alone holds it (checker: lost for good)');
+
+  // A sloppy write at quorum was refused by a replica on a newer layout and waited for that layout,
+  // which arrived 5 ms after the write's deadline. The write was then planned again and sent, and
+  // failed at the next tick: 527 ms after it began, against a 500 ms timeout. Past its deadline, a
+  // waiting write now fails at once (coordinator.ts onNewerLayout).
+  pinned(2290810, 'a write waiting for a newer layout fails at its deadline, not a tick later');
 });
