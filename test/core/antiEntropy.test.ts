@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { itemHash, ringPosition } from '../../src/core/hash.js';
+import { segmentsPerKeysStep } from '../../src/core/antiEntropy.js';
 import { hashRange, rangeSegments } from '../../src/core/segments.js';
 import { formatVersion } from '../../src/core/version.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
@@ -43,6 +44,27 @@ test('a replica that missed writes converges through anti-entropy alone', () => 
   assert.equal(divergence(cluster), 0);
   const moved = sessions.reduce((sum, s) => sum + s.keysReceived + s.keysSent, 0);
   assert.ok(moved >= 300 && moved <= 320, `moved only the differing keys (${moved})`);
+});
+
+test('a step asks about a bounded number of segments, however few keys each holds', () => {
+  const cluster = new TestCluster(['a', 'b'], {}, { antiEntropyIntervalMs: 0 });
+  // 2,000 keys that only a holds: b asks about every segment a lists, each with at most a key or two.
+  cluster.storages.get('a')?.transaction(() => {
+    for (let i = 0; i < 2000; i++) {
+      const version = formatVersion({ wallMs: cluster.nowMs, counter: i, nodeId: 'a' });
+      cluster.storages.get('a')?.apply({ key: `k${i}`, version, value: bytes('v') });
+    }
+  });
+  const asked: number[] = [];
+  cluster.drop = (envelope) => {
+    if (envelope.message.kind === 'ae-keys') asked.push(envelope.message.segments.length);
+    return false;
+  };
+  const [session] = cluster.node('b').repairNow();
+  cluster.advance(2000);
+  assert.equal(session?.state, 'done', JSON.stringify(session));
+  assert.equal(cluster.storages.get('b')?.counts().live, 2000, 'b got every key');
+  assert.ok(asked.length > 1 && Math.max(...asked) <= segmentsPerKeysStep, `segments per step: ${asked.join(', ')}`);
 });
 
 test('replicas that agree exchange hashes only', () => {
