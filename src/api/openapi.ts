@@ -578,6 +578,11 @@ const schemas: Json = {
       type: 'boolean',
       description: 'This node still drops or hands over copies a topology change moved away (also answered by a removed node: keep it running until false).',
     },
+    departed: {
+      type: 'array',
+      items: object({ id: str, removedIn: int }),
+      description: 'Nodes a leave removed that this member still waits for: it asks them before purging a tombstone.',
+    },
   }),
   Health: {
     ...object(

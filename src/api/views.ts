@@ -25,6 +25,8 @@ export interface ClusterJson {
   hintsPending: Record<string, number>;
   /** This node still drops or hands over copies a topology change moved away (a removed node too). */
   cleanupPending: boolean;
+  /** Nodes a leave removed that this member still waits for: it asks them before purging (departed.ts). */
+  departed: { id: string; removedIn: number }[];
   /** This node's own catching up after a (re)start. */
   recovery: { phase: string; peersSynced: string[]; peersPending: string[] };
 }
@@ -56,6 +58,7 @@ export function clusterView(runtime: NodeRuntime): ClusterJson {
     }),
     hintsPending: node.hintsPending(),
     cleanupPending: node.cleanupPending,
+    departed: node.departed.map(({ id, removedIn }) => ({ id, removedIn })),
     recovery: node.recoveryStatus(),
   };
 }

@@ -119,6 +119,8 @@ export interface ClusterView {
   readonly hintsPending: Record<string, number>;
   /** This node still drops or hands over copies a topology change moved away (a removed node too). */
   readonly cleanupPending: boolean;
+  /** Nodes a leave removed that this member still waits for: it asks them before purging a tombstone. */
+  readonly departed: readonly { readonly id: string; readonly removedIn: number }[];
 }
 
 export interface ReplicasView {

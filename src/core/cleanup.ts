@@ -15,21 +15,22 @@
 // while a member may still hold an older leftover copy of its key: the purger asks every member that
 // has not said it is settled under the current layout (`settled`: a pass ended with no copy kept),
 // and a leftover older than the tombstone keeps it (tombstones.ts). So a replica that lacks the key
-// never held anything newer. A node the layout removed is asked by no purger: it hands over only
-// copies younger than the grace period, before which no newer delete can have been purged, and drops
-// older ones without asking. (A replica cannot tell "never had it" from "deleted and purged", and
-// purge floors cannot either, as they stay with the replicas that purged while the key may have
-// moved: simulator seeds 700075 and 977780, when every copy was handed over before purges waited.)
+// never held anything newer. A node the layout removed is asked too, by the members that remember it
+// (departed.ts); a member that does not, answers its question about an old copy with "drop it"
+// (tombstones.ts). (A replica cannot tell "never had it" from "deleted and purged", and purge floors
+// cannot either, as they stay with the replicas that purged while the key may have moved: simulator
+// seeds 700075 and 977780, when every copy was handed over before purges waited.) Once a removed
+// node's pass ends with no copy kept, it says farewell to the members until each live one has heard
+// it, so that they stop asking it; until then its clean-up is pending.
 // A node runs a pass when it starts, too: a crash may have cut one short, and until one ends it is
 // not settled.
 
 import type { CoreConfig } from './config.js';
-import { ceilingMarginMs } from './hlc.js';
 import type { Layout } from './layout.js';
-import type { Message, PurgeCheckReply } from './messages.js';
+import type { FarewellAck, Message, PurgeCheckReply } from './messages.js';
 import type { Placement } from './placement.js';
 import type { Storage } from './storage.js';
-import { wallMsOf, type Version } from './version.js';
+import type { Version } from './version.js';
 
 export interface CleanupDeps {
   readonly selfId: string;
@@ -37,8 +38,6 @@ export interface CleanupDeps {
   readonly storage: Storage;
   readonly placement: () => Placement;
   readonly isAlive: (id: string) => boolean;
-  /** The hybrid clock's wall time: at least the newest clock this node has heard from (hlc.ts). */
-  readonly clockWallMs: () => number;
   readonly peerLayoutVersion: (id: string) => number | undefined;
   readonly send: (to: string, message: Message) => void;
   readonly nextOp: () => number;
@@ -83,6 +82,8 @@ export class Cleanup {
   entriesDropped = 0;
   /** The layout whose pass ended with no copy kept; 0 until one has since this node started. */
   settled = 0;
+  /** A removed node's farewell (see the top of this file): the members that have not heard it yet. */
+  private farewell: { readonly layoutVersion: number; readonly waiting: Set<string>; nextMs: number } | undefined;
 
   constructor(private readonly deps: CleanupDeps) {}
 
@@ -90,6 +91,7 @@ export class Cleanup {
   start(layoutVersion: number): void {
     this.pass = newPass(layoutVersion, 0, 0);
     this.checks.clear();
+    this.farewell = undefined;
   }
 
   /** A member came back: a pass waiting for it need not wait any longer. */
@@ -99,7 +101,11 @@ export class Cleanup {
   }
 
   get pending(): boolean {
-    return this.pass !== undefined;
+    return this.pass !== undefined || [...(this.farewell?.waiting ?? [])].some((id) => this.deps.isAlive(id));
+  }
+
+  handleFarewellAck(from: string, ack: FarewellAck): void {
+    if (this.farewell !== undefined && ack.layout >= this.farewell.layoutVersion) this.farewell.waiting.delete(from);
   }
 
   owns(op: number): boolean {
@@ -109,6 +115,7 @@ export class Cleanup {
   /** A step, once every live member runs `layout` and the previous step's checks are answered. */
   tick(layout: Layout, nowMs: number): void {
     if (this.pass === undefined && this.settled !== layout.version) this.pass = newPass(layout.version, 0, 0);
+    this.sayFarewell(nowMs);
     for (const [op, check] of this.checks) {
       if (nowMs >= check.deadlineMs) {
         this.checks.delete(op);
@@ -124,23 +131,9 @@ export class Cleanup {
     if (lagging) return;
     const placement = this.deps.placement();
     const batch = this.deps.storage.scan(pass.cursor, cleanupBatch);
-    // A node the layout removed is asked by no purger: it hands over only copies younger than the grace
-    // period. A tombstone newer than a copy is purged no earlier than the grace period after the copy's
-    // version, by the purging node's clock. Time is read from the hybrid clock too, which has followed
-    // every clock this node heard from; the copy must land within a request timeout, and the
-    // clock-ceiling margin covers what the clocks may still disagree by.
-    const removed = !layout.members.some((m) => m.id === this.deps.selfId);
-    const clockMs = Math.max(nowMs, this.deps.clockWallMs());
-    const { tombstoneGraceMs, requestTimeoutMs } = this.deps.config;
-    const handOverAfterMs = removed ? clockMs - tombstoneGraceMs + requestTimeoutMs + ceilingMarginMs : -Infinity;
     for (const entry of batch) {
       const replicas = placement.readReplicas(entry.key);
       if (replicas.includes(this.deps.selfId)) continue;
-      if (wallMsOf(entry.version) < handOverAfterMs) {
-        if (this.deps.storage.dropEntry(entry.key, entry.version)) this.entriesDropped += 1;
-        pass.progress += 1;
-        continue;
-      }
       if (!replicas.every((id) => this.deps.isAlive(id))) {
         pass.kept += 1;
         continue;
@@ -154,7 +147,7 @@ export class Cleanup {
         lacking: [],
         deadlineMs: nowMs + this.deps.config.requestTimeoutMs,
       });
-      for (const id of replicas) this.deps.send(id, { kind: 'purge-check', op, key: entry.key, version: entry.version });
+      for (const id of replicas) this.deps.send(id, { kind: 'purge-check', op, key: entry.key, version: entry.version, handOver: true });
     }
     if (batch.length === cleanupBatch) {
       pass.cursor = (batch[batch.length - 1] as { key: string }).key;
@@ -169,11 +162,26 @@ export class Cleanup {
     if (pass.kept === 0) {
       this.pass = undefined;
       this.settled = pass.layoutVersion;
+      const layout = this.deps.placement().layout;
+      if (layout.version === pass.layoutVersion && !layout.members.some((m) => m.id === this.deps.selfId)) {
+        this.farewell = { layoutVersion: pass.layoutVersion, waiting: new Set(layout.members.map((m) => m.id)), nextMs: nowMs };
+        this.sayFarewell(nowMs);
+      }
       return;
     }
     const idle = pass.progress === 0 ? pass.idle + 1 : 0;
     const delayMs = this.deps.config.requestTimeoutMs * Math.min(2 ** idle, passDelayMaxFactor);
     this.pass = newPass(pass.layoutVersion, idle, nowMs + delayMs);
+  }
+
+  /** Says farewell to the live members that have not acknowledged it, once per request timeout. */
+  private sayFarewell(nowMs: number): void {
+    const farewell = this.farewell;
+    if (farewell === undefined || farewell.waiting.size === 0 || nowMs < farewell.nextMs) return;
+    farewell.nextMs = nowMs + this.deps.config.requestTimeoutMs;
+    for (const id of farewell.waiting) {
+      if (this.deps.isAlive(id)) this.deps.send(id, { kind: 'farewell', layout: farewell.layoutVersion });
+    }
   }
 
   handleReply(from: string, reply: PurgeCheckReply): void {

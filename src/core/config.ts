@@ -59,6 +59,12 @@ export interface CoreConfig {
   /** Tombstones are purged only after this long, and only once every replica holds them. */
   readonly tombstoneGraceMs: number;
   readonly tombstonePurgeIntervalMs: number;
+  /**
+   * How long members wait for a node the layout removed to hand over what it still holds (departed.ts):
+   * until then they ask it before purging a tombstone, and take its old copies. A node removed for
+   * good holds back purges this long; one back later drops its copies older than the grace period.
+   */
+  readonly departedKeepMs: number;
 
   /** Key and value size limits (DESIGN.md §1). */
   readonly keyBytesMax: number;
@@ -91,6 +97,7 @@ export const defaultConfig: CoreConfig = {
 
   tombstoneGraceMs: 10 * 24 * hour,
   tombstonePurgeIntervalMs: 1 * minute,
+  departedKeepMs: 10 * 24 * hour,
 
   keyBytesMax: 1024,
   valueBytesMax: 1024 * 1024,
@@ -142,7 +149,14 @@ export function validateConfig(config: CoreConfig): void {
     throw new Error('setting probeTimeoutMs must be shorter than probeIntervalMs');
   }
   if (config.hintsPerSecondMax < 0) throw new Error('setting hintsPerSecondMax cannot be negative');
-  if (config.antiEntropyIntervalMs < 0 || config.antiEntropyKeysPerSecondMax < 0 || config.tombstoneGraceMs < 0 || config.restampMax < 0 || config.indirectProbes < 0) {
-    throw new Error('settings antiEntropyIntervalMs, tombstoneGraceMs, restampMax and indirectProbes cannot be negative');
+  if (
+    config.antiEntropyIntervalMs < 0 ||
+    config.antiEntropyKeysPerSecondMax < 0 ||
+    config.tombstoneGraceMs < 0 ||
+    config.departedKeepMs < 0 ||
+    config.restampMax < 0 ||
+    config.indirectProbes < 0
+  ) {
+    throw new Error('settings antiEntropyIntervalMs, tombstoneGraceMs, departedKeepMs, restampMax and indirectProbes cannot be negative');
   }
 }

@@ -153,6 +153,8 @@ export interface PurgeCheckMessage {
   readonly key: string;
   readonly version: Version;
   readonly orNothing?: boolean;
+  /** Asked by a clean-up, about a copy it would hand over if the receiver lacks it (cleanup.ts). */
+  readonly handOver?: boolean;
 }
 
 export interface PurgeCheckReply {
@@ -227,6 +229,20 @@ export interface MoveDoneMessage {
   readonly layoutVersion: number;
 }
 
+/**
+ * A node the layout removed has handed over every copy it held (its clean-up under `layout` ended with
+ * none kept): members need no longer ask it before purging (departed.ts). Repeated until acknowledged.
+ */
+export interface FarewellMessage {
+  readonly kind: 'farewell';
+  readonly layout: number;
+}
+
+export interface FarewellAck {
+  readonly kind: 'farewell-ack';
+  readonly layout: number;
+}
+
 export type Message =
   | WriteMessage
   | WriteReply
@@ -251,4 +267,6 @@ export type Message =
   | LayoutPromiseMessage
   | LayoutAcceptMessage
   | LayoutAcceptedMessage
-  | MoveDoneMessage;
+  | MoveDoneMessage
+  | FarewellMessage
+  | FarewellAck;

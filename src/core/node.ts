@@ -9,6 +9,7 @@
 import { AntiEntropy, type SessionProgress } from './antiEntropy.js';
 import { assert } from './assert.js';
 import type { CoreConfig } from './config.js';
+import { DepartedNodes, type DepartedNode } from './departed.js';
 import { Coordinator, type Callback, type ReadOptions, type ReadOutcome, type WriteOptions, type WriteOutcome } from './coordinator.js';
 import { QuorumError } from './errors.js';
 import { HintDelivery } from './hints.js';
@@ -101,6 +102,8 @@ export class QuorumNode {
   private opCounter: number;
   private paused = false;
   private previousMembers: string[] = [];
+  /** Nodes a layout removed that may still hand over copies (departed.ts). */
+  private readonly departedNodes: DepartedNodes;
 
   constructor(private readonly deps: NodeDeps) {
     this.id = deps.id;
@@ -140,6 +143,7 @@ export class QuorumNode {
     });
     this.membership.setMembers(this.memberIds(), this.nowMs());
     this.previousMembers = this.memberIds();
+    this.departedNodes = new DepartedNodes(deps.storage);
     this.hints = new HintDelivery({
       selfId: deps.id,
       config: deps.config,
@@ -169,6 +173,8 @@ export class QuorumNode {
       isAlive: (id) => this.membership.stateOf(id) === 'alive',
       clockWallMs: () => this.hlc.reading().wallMs,
       settledLayout: () => this.topology.settledLayout,
+      departed: () => this.departedNodes.ids,
+      isMember: (id) => this.currentLayout.members.some((m) => m.id === id),
       send,
       nextOp: () => this.nextOp(),
     });
@@ -181,7 +187,6 @@ export class QuorumNode {
       placement: () => this.currentPlacement,
       publish: (layout) => this.publishLayout(layout),
       adopt: (layout) => this.adoptLayout(layout),
-      clockWallMs: () => this.hlc.reading().wallMs,
       isAlive: (id) => this.membership.stateOf(id) === 'alive',
       peerLayoutVersion: (id) => this.peerLayoutVersions.get(id),
       send,
@@ -349,6 +354,11 @@ export class QuorumNode {
         return this.topology.handleChangeReply(message);
       case 'move-done':
         return this.topology.handleMoveDone(from, message);
+      case 'farewell':
+        this.departedNodes.farewell(from, message.layout);
+        return this.send(from, { kind: 'farewell-ack', layout: message.layout });
+      case 'farewell-ack':
+        return this.topology.handleFarewellAck(from, message);
       case 'ping-req':
         return this.membership.handlePingRequest(from, message, nowMs);
       case 'layout': {
@@ -371,7 +381,7 @@ export class QuorumNode {
       case 'ae-push':
         return this.antiEntropy.handlePush(message);
       case 'purge-check':
-        return this.purger.handleCheck(from, message);
+        return this.purger.handleCheck(from, message, nowMs);
       case 'purge-check-reply':
         if (this.topology.ownsCheck(message.op)) return this.topology.handleCheckReply(from, message);
         return this.purger.handleReply(from, message, nowMs);
@@ -442,6 +452,7 @@ export class QuorumNode {
     this.currentPlacement = new Placement(layout);
     this.storage.transaction(() => this.storage.setMeta(metaLayout, JSON.stringify(layout)));
     this.antiEntropy.abortAll(this.nowMs());
+    this.departedNodes.onLayout(previous, layout, this.id, this.nowMs());
     this.topology.onLayout(layout, previous);
     this.membership.setMembers(this.memberIds(), this.nowMs());
     this.deps.onLayout?.(layout);
@@ -469,6 +480,11 @@ export class QuorumNode {
     this.previousMembers = layout.members.map((m) => m.id);
   }
 
+  /** Nodes a layout removed that this member still asks before purging (departed.ts). */
+  get departed(): readonly DepartedNode[] {
+    return this.departedNodes.list;
+  }
+
   /** Whether this node is still a member of the layout it holds (a removed node serves nothing). */
   get isMember(): boolean {
     return this.currentLayout.members.some((m) => m.id === this.id);
@@ -494,6 +510,7 @@ export class QuorumNode {
       this.hints.tick(nowMs);
       this.antiEntropy.tick(nowMs);
       this.continueRecovery(nowMs);
+      this.departedNodes.expire(nowMs, this.config.departedKeepMs);
       this.purger.tick(nowMs);
       this.topology.tick(nowMs);
     });

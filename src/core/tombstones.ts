@@ -8,13 +8,18 @@
 // leftover copy from a topology change, which its clean-up would hand over to the replicas once the
 // tombstone is gone. Such a leftover keeps the tombstone, and a member that cannot be asked (not alive)
 // keeps every tombstone until it answers. That is what lets clean-up hand over copies of any age.
+//
+// Nodes a layout removed and this member still remembers (departed.ts) are asked the same way: one
+// may come back from a partition with a copy nobody else has. And a removed node's clean-up, asking
+// whether to hand over an old copy, is told to drop it by a member that does not remember it: that
+// member may have purged a newer tombstone without its word.
 
 import type { CoreConfig } from './config.js';
 import { ceilingMarginMs } from './hlc.js';
 import type { Message, PurgeCheckMessage, PurgeCheckReply } from './messages.js';
 import type { Placement } from './placement.js';
 import type { Storage } from './storage.js';
-import type { Version } from './version.js';
+import { wallMsOf, type Version } from './version.js';
 
 export interface TombstonePurgerDeps {
   readonly selfId: string;
@@ -27,6 +32,9 @@ export interface TombstonePurgerDeps {
   readonly clockWallMs: () => number;
   /** The layout whose clean-up this node finished, 0 if none since it started (cleanup.ts). */
   readonly settledLayout: () => number;
+  /** Nodes a layout removed that this member still remembers (departed.ts). */
+  readonly departed: () => readonly string[];
+  readonly isMember: (id: string) => boolean;
   readonly send: (to: string, message: Message) => void;
   readonly nextOp: () => number;
 }
@@ -47,6 +55,17 @@ interface PendingCheck {
  */
 export function purgeFloorKeepMs(config: CoreConfig): number {
   return Math.max(config.tombstoneGraceMs, config.hintWindowMs) + config.requestTimeoutMs + ceilingMarginMs;
+}
+
+/**
+ * Whether a copy at `version` is young enough that no newer tombstone of its key can have been purged
+ * anywhere yet: a tombstone is purged no earlier than the grace period after its version, by the
+ * purging node's clock. `clockMs` is read from the hybrid clock, which has followed every clock this
+ * node heard from; the copy must land within a request timeout, and the clock-ceiling margin covers
+ * what the clocks may still disagree by.
+ */
+export function youngerThanAnyPurge(config: CoreConfig, version: Version, clockMs: number): boolean {
+  return wallMsOf(version) >= clockMs - config.tombstoneGraceMs + config.requestTimeoutMs + ceilingMarginMs;
 }
 
 /** Tombstones examined per round (a named bound on one round's work). */
@@ -88,8 +107,10 @@ export class TombstonePurger {
     const unsettled = placement.layout.members
       .map((m) => m.id)
       .filter((id) => id !== this.deps.selfId && !replicas.has(id) && this.settledAt.get(id) !== layoutVersion);
-    const asked = [...others, ...unsettled];
-    if (asked.some((id) => !this.deps.isAlive(id))) return;
+    if ([...others, ...unsettled].some((id) => !this.deps.isAlive(id))) return;
+    // No liveness is known of a departed node: it is asked, and a check it does not answer expires.
+    const departed = this.deps.departed().filter((id) => id !== this.deps.selfId && !replicas.has(id));
+    const asked = [...others, ...unsettled, ...departed];
     if (asked.length === 0) {
       this.purge(key, version, nowMs);
       return;
@@ -97,13 +118,22 @@ export class TombstonePurger {
     const op = this.deps.nextOp();
     this.pending.set(op, { key, version, waiting: new Set(asked), deadlineMs: nowMs + this.deps.config.requestTimeoutMs });
     for (const id of others) this.deps.send(id, { kind: 'purge-check', op, key, version });
-    for (const id of unsettled) this.deps.send(id, { kind: 'purge-check', op, key, version, orNothing: true });
+    for (const id of [...unsettled, ...departed]) this.deps.send(id, { kind: 'purge-check', op, key, version, orNothing: true });
   }
 
-  handleCheck(from: string, message: PurgeCheckMessage): void {
+  handleCheck(from: string, message: PurgeCheckMessage, nowMs: number): void {
     const entry = this.deps.storage.get(message.key);
     const floor = this.deps.storage.purgeFloor(message.key);
+    // A removed node this member does not remember (it forgot it, or never knew it) asks whether to
+    // hand over its copy: an old one may be of a key whose newer tombstone was purged here without its
+    // word, so it is told to drop it, as held.
+    const refused =
+      message.handOver === true &&
+      !this.deps.isMember(from) &&
+      !this.deps.departed().includes(from) &&
+      !youngerThanAnyPurge(this.deps.config, message.version, Math.max(nowMs, this.deps.clockWallMs()));
     const holds =
+      refused ||
       (entry === undefined && message.orNothing === true) ||
       (entry !== undefined && entry.version >= message.version) ||
       (floor !== undefined && floor >= message.version);

@@ -18,7 +18,7 @@ import type { Callback } from './coordinator.js';
 import type { CoreConfig } from './config.js';
 import { QuorumError } from './errors.js';
 import type { Layout, LayoutMember, Strategy } from './layout.js';
-import type { LayoutChangeMessage, LayoutChangeReply, Message, MoveDoneMessage, PurgeCheckReply } from './messages.js';
+import type { FarewellAck, LayoutChangeMessage, LayoutChangeReply, Message, MoveDoneMessage, PurgeCheckReply } from './messages.js';
 import { Placement } from './placement.js';
 import { requiredReplicas } from './quorum.js';
 import type { RingRange } from './segments.js';
@@ -41,8 +41,6 @@ export interface TopologyDeps {
   /** Adopts a layout (a newer one a voter runs). */
   readonly adopt: (layout: Layout) => void;
   readonly isAlive: (id: string) => boolean;
-  /** The hybrid clock's wall time (the clean-up's notion of how old a copy is). */
-  readonly clockWallMs: () => number;
   readonly peerLayoutVersion: (id: string) => number | undefined;
   readonly send: (to: string, message: Message) => void;
   readonly nextOp: () => number;
@@ -194,6 +192,11 @@ export class Topology {
   /** Whether a purge-check reply answers the clean-up's question (cleanup.ts). */
   ownsCheck(op: number): boolean {
     return this.cleanup.owns(op);
+  }
+
+  /** A member heard this removed node's farewell (cleanup.ts). */
+  handleFarewellAck(from: string, ack: FarewellAck): void {
+    this.cleanup.handleFarewellAck(from, ack);
   }
 
   handleCheckReply(from: string, reply: PurgeCheckReply): void {

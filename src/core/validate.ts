@@ -125,7 +125,13 @@ export function isWellFormed(message: Message): boolean {
     case 'ae-push':
       return isArrayOf(m.entries, isEntry);
     case 'purge-check':
-      return isOp(m.op) && isKey(m.key) && isVersion(m.version) && (m.orNothing === undefined || typeof m.orNothing === 'boolean');
+      return (
+        isOp(m.op) &&
+        isKey(m.key) &&
+        isVersion(m.version) &&
+        (m.orNothing === undefined || typeof m.orNothing === 'boolean') &&
+        (m.handOver === undefined || typeof m.handOver === 'boolean')
+      );
     case 'purge-check-reply':
       return isOp(m.op) && typeof m.holds === 'boolean' && (m.settled === undefined || isLayoutVersion(m.settled));
     case 'layout-change':
@@ -147,6 +153,9 @@ export function isWellFormed(message: Message): boolean {
       return isOp(m.op) && typeof m.ok === 'boolean' && (m.promised === undefined || isBallot(m.promised));
     case 'move-done':
       return Number.isInteger(m.layoutVersion);
+    case 'farewell':
+    case 'farewell-ack':
+      return isLayoutVersion(m.layout);
     default:
       return false; // an unknown kind (from a newer node, or garbage)
   }

@@ -223,8 +223,9 @@ export class NodeRuntime {
     }
   }
 
+  /** Peer addresses of the members, and of the removed nodes the purger still asks (departed.ts). */
   private applyPeerAddresses(layout: Layout): void {
-    for (const member of layout.members) {
+    for (const member of [...layout.members, ...this.node.departed]) {
       if (member.id === this.options.id) continue;
       this.transport.setPeer(member.id, parseHostPort(member.peer));
     }

@@ -34,7 +34,6 @@ function stepWithCopyAged(ageMs: number, config = resolveConfig({ tombstoneGrace
     storage,
     placement: () => current.placement,
     isAlive: () => true,
-    clockWallMs: () => nowMs,
     peerLayoutVersion: () => onLayout.version,
     send: (to, message) => sent.push({ to, message }),
     nextOp: () => ++op,
@@ -67,16 +66,31 @@ test('clean-up hands over a copy older than the tombstone grace period too: no n
   assert.equal(cleanup.settled, 0, 'a node holding a leftover is not settled');
 });
 
-test('a node the layout removed drops a copy older than the grace period without asking: no purger waits for it', () => {
-  // c left: purgers no longer ask it about leftovers, so a delete newer than its copy may have been
-  // purged, and the key's replicas may not even hold its purge floor (simulator seed 977780).
+test('a node the layout removed asks about old copies too, and once it keeps none says farewell until every live member has heard it', () => {
+  // c left while cut off: the members that remember it ask it before purging (departed.ts), and tell
+  // it to drop an old copy if they do not (tombstones.ts). So it asks, whatever the copy's age.
   const withoutC: Layout = { ...layout, version: 3, members: layout.members.filter((m) => m.id !== 'c') };
-  const old = stepWithCopyAged(60_000, undefined, withoutC);
-  assert.ok(!old.held, 'the old copy is dropped');
-  assert.deepEqual(old.sent, [], 'no replica is asked, so none can be handed the copy');
-  const recent = stepWithCopyAged(1000, undefined, withoutC);
-  assert.ok(recent.held, 'a recent copy is kept until its replicas answer');
-  assert.equal(recent.sent[0]?.message.kind, 'purge-check');
+  const { sent, held, cleanup, storage } = stepWithCopyAged(60_000, undefined, withoutC);
+  assert.ok(held, 'the old copy is kept until the replicas answer');
+  const check = sent[0];
+  const asked = check?.message;
+  assert.ok(check && asked?.kind === 'purge-check' && asked.handOver === true, 'asked as a hand-over');
+  storage.transaction(() => cleanup.handleReply(check.to, { kind: 'purge-check-reply', op: asked.op, holds: true }));
+  assert.equal(storage.get(strayKey), undefined, 'dropped once the replica holds it (or says to drop it)');
+  sent.length = 0;
+  storage.transaction(() => cleanup.tick(withoutC, nowMs));
+  assert.equal(cleanup.settled, withoutC.version);
+  assert.deepEqual(sent.map((s) => [s.to, s.message]).sort(), [
+    ['a', { kind: 'farewell', layout: 3 }],
+    ['b', { kind: 'farewell', layout: 3 }],
+  ]);
+  assert.ok(cleanup.pending, 'pending until the members have heard it');
+  cleanup.handleFarewellAck('a', { kind: 'farewell-ack', layout: 3 });
+  sent.length = 0;
+  storage.transaction(() => cleanup.tick(withoutC, nowMs + 60_000));
+  assert.deepEqual(sent.map((s) => s.to), ['b'], 'said again to the member that has not acknowledged it');
+  cleanup.handleFarewellAck('b', { kind: 'farewell-ack', layout: 3 });
+  assert.equal(cleanup.pending, false);
 });
 
 test('a node runs a clean-up pass when it starts, and is settled under the layout once the pass keeps nothing', () => {
@@ -90,7 +104,6 @@ test('a node runs a clean-up pass when it starts, and is settled under the layou
     storage,
     placement: () => placement,
     isAlive: () => true,
-    clockWallMs: () => nowMs,
     peerLayoutVersion: () => layout.version,
     send: (to, message) => sent.push({ to, message }),
     nextOp: () => sent.length + 1,
@@ -139,7 +152,6 @@ test('passes that get nowhere while a replica is dead come ever further apart; i
     storage,
     placement: () => placement,
     isAlive: (id) => id !== replica || replicaAlive,
-    clockWallMs: () => nowMs,
     peerLayoutVersion: () => layout.version,
     send: (_to, message) => sent.push(message),
     nextOp: () => sent.length + 1,

@@ -19,14 +19,19 @@ const placement = new Placement(layout);
 const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => placement.readReplicas(k)[0] === 'a') as string;
 const at = (ageMs: number, nodeId = 'a') => formatVersion({ wallMs: nowMs - ageMs, counter: 0, nodeId });
 
-/** Purgers on a, b and c over storages of their own; messages are kept for the test to deliver. */
+/**
+ * Purgers on a, b and c, and on d, which the layout removed; storages of their own; messages are kept
+ * for the test to deliver. `departed` holds the removed nodes each node still remembers (departed.ts).
+ */
 function cluster(alive: (id: string) => boolean = () => true) {
-  const storages = new Map(['a', 'b', 'c'].map((id) => [id, new MemoryStorage()]));
-  const settled = new Map<string, number>([['a', 0], ['b', 0], ['c', 0]]);
+  const ids = ['a', 'b', 'c', 'd'];
+  const storages = new Map(ids.map((id) => [id, new MemoryStorage()]));
+  const settled = new Map<string, number>(ids.map((id) => [id, 0]));
+  const departed = new Map<string, string[]>(ids.map((id) => [id, []]));
   const queue: Array<{ from: string; to: string; message: Message }> = [];
   let op = 0;
   const purgers = new Map(
-    ['a', 'b', 'c'].map((id) => [
+    ids.map((id) => [
       id,
       new TombstonePurger({
         selfId: id,
@@ -36,6 +41,8 @@ function cluster(alive: (id: string) => boolean = () => true) {
         isAlive: alive,
         clockWallMs: () => nowMs,
         settledLayout: () => settled.get(id) as number,
+        departed: () => departed.get(id) as string[],
+        isMember: (other) => layout.members.some((m) => m.id === other),
         send: (to, message) => queue.push({ from: id, to, message }),
         nextOp: () => ++op,
       }),
@@ -45,7 +52,7 @@ function cluster(alive: (id: string) => boolean = () => true) {
     while (queue.length > 0) {
       const { from, to, message } = queue.shift() as (typeof queue)[number];
       const purger = purgers.get(to) as TombstonePurger;
-      if (message.kind === 'purge-check') purger.handleCheck(from, message);
+      if (message.kind === 'purge-check') purger.handleCheck(from, message, nowMs);
       if (message.kind === 'purge-check-reply') purger.handleReply(from, message, nowMs);
     }
   };
@@ -58,7 +65,7 @@ function cluster(alive: (id: string) => boolean = () => true) {
     tickMs += 1000;
     (purgers.get('a') as TombstonePurger).tick(tickMs);
   };
-  return { storages, settled, queue, deliverAll, store, purgeRound };
+  return { storages, settled, departed, queue, purgers, deliverAll, store, purgeRound };
 }
 
 test('a leftover older copy on a member that no longer replicates the key keeps its tombstone', () => {
@@ -99,4 +106,39 @@ test('members settled under the current layout are not asked; one that is not an
   fresh.purgeRound();
   assert.deepEqual(fresh.queue, [], 'nothing is asked while c cannot answer');
   assert.ok(fresh.storages.get('a')?.get(key), 'and the tombstone stays: c may hold an older copy');
+});
+
+test('a removed node that a member remembers is asked before it purges, and an older copy it holds keeps the tombstone', () => {
+  const c = cluster();
+  c.settled.set('b', layout.version);
+  c.settled.set('c', layout.version);
+  c.departed.set('a', ['d']); // d was removed while cut off, and has not said farewell
+  c.store('a', at(2 * graceMs), null);
+  c.store('d', at(3 * graceMs, 'd'), 'old'); // d held the key before the delete, and still does
+  c.purgeRound();
+  const asked = c.queue.map((m) => [m.to, m.message.kind === 'purge-check' && m.message.orNothing === true]);
+  assert.deepEqual(asked.sort(), [['b', true], ['c', true], ['d', true]], 'd is asked about a leftover, though no layout names it');
+  c.deliverAll();
+  assert.ok(c.storages.get('a')?.get(key), 'd holds an older copy: the tombstone stays');
+
+  c.departed.set('a', []); // d said farewell (or was forgotten): no longer asked, nor are b and c (settled)
+  c.purgeRound();
+  assert.deepEqual(c.queue, []);
+  assert.equal(c.storages.get('a')?.get(key), undefined, 'purged without asking d');
+});
+
+test('a removed node asking whether to hand over an old copy is told to drop it by a member that does not remember it', () => {
+  const c = cluster();
+  const a = c.purgers.get('a') as TombstonePurger;
+  // d asks a, as its clean-up does (handOver) and as a purger does: a's answers to each.
+  const ask = (version: Version) => {
+    a.handleCheck('d', { kind: 'purge-check', op: 1, key, version, handOver: true }, nowMs);
+    a.handleCheck('d', { kind: 'purge-check', op: 2, key, version }, nowMs);
+    return c.queue.splice(0).map(({ message }) => message.kind === 'purge-check-reply' && message.holds);
+  };
+  // a holds nothing of the key, and may have purged a delete newer than d's old copy without d's word.
+  assert.deepEqual(ask(at(2 * graceMs, 'd')), [true, false], 'an old copy: "drop it", but only to a clean-up\'s question');
+  assert.deepEqual(ask(at(1000, 'd')), [false, false], 'a copy younger than any purge is wanted');
+  c.departed.set('a', ['d']);
+  assert.deepEqual(ask(at(2 * graceMs, 'd')), [false, false], 'remembered, d is sent for its old copy too');
 });

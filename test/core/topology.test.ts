@@ -8,6 +8,17 @@ import type { Layout } from '../../src/core/layout.js';
 import { formatVersion } from '../../src/core/version.js';
 import { TestCluster, bytes, text } from './harness.js';
 
+/** Has `by` propose removing `id`, and runs the cluster `ms`: the change must be accepted by then. */
+function leaveAndRun(cluster: TestCluster, by: string, id: string, ms: number): void {
+  let done = false;
+  cluster.node(by).proposeChange({ type: 'leave', id }, (r) => {
+    assert.ok(r.ok, r.ok ? '' : r.error.message);
+    done = true;
+  });
+  cluster.advance(ms);
+  assert.ok(done, `the leave of ${id} was accepted`);
+}
+
 test('RF 3 -> 1: the one remaining replica gets a write it had missed before the change completes', () => {
   const cluster = new TestCluster(['a', 'b', 'c'], { rf: 3 }, { antiEntropyIntervalMs: 0 });
   // A key whose only replica under RF 1 will be a, written (as if acknowledged at quorum) to b and c only.
@@ -81,17 +92,35 @@ test('a hint for a member that leaves before it could be delivered goes to the k
   // a's writes to d are lost, so the hint stays on a while d leaves: d streams its ranges to their new
   // owners, and it never held this write.
   cluster.drop = (envelope) => envelope.from === 'a' && envelope.to === 'd' && envelope.message.kind === 'write';
-  let done = false;
-  cluster.node('b').proposeChange({ type: 'leave', id: 'd' }, (r) => {
-    assert.ok(r.ok, r.ok ? '' : r.error.message);
-    done = true;
-  });
-  cluster.advance(5000);
-  assert.ok(done);
+  leaveAndRun(cluster, 'b', 'd', 5000);
   for (const id of ['a', 'b', 'c']) assert.equal(cluster.node(id).layout.members.length, 3, `${id}: d is gone`);
   const owner = cluster.node('a').placement.readReplicas(key)[0] as string;
   assert.equal(text(cluster.storages.get(owner)?.get(key)?.value), 'hinted', `the new replica ${owner} got the write`);
   const read = cluster.run<ReadOutcome>((cb) => cluster.node('b').get(key, { consistency: 'quorum' }, cb));
   assert.ok(read.ok);
   assert.equal(text(read.value.entry?.value), 'hinted');
+});
+
+test('a node removed while cut off hands over, once back, a write only it holds, however old; its farewell ends the wait for it', () => {
+  const cluster = new TestCluster(['a', 'b', 'c', 'd'], { rf: 3 }, { antiEntropyIntervalMs: 0, tombstoneGraceMs: 1000 });
+  // A key of d's, written (as if acknowledged at `one`) to d alone, which is then cut off.
+  let key = '';
+  for (let i = 0; !key; i++) if (cluster.node('a').placement.serving.preferenceListFor(`k${i}`, 3).includes('d')) key = `k${i}`;
+  const entry = { key, version: formatVersion({ wallMs: cluster.nowMs, counter: 0, nodeId: 'd' }), value: bytes('only on d') };
+  cluster.storages.get('d')?.transaction(() => cluster.storages.get('d')?.apply(entry));
+  cluster.isolated.add('d');
+  cluster.advance(20_000);
+  leaveAndRun(cluster, 'a', 'd', 5000);
+  for (const id of ['a', 'b', 'c']) {
+    assert.equal(cluster.node(id).layout.members.length, 3, `${id}: d is removed`);
+    assert.deepEqual(cluster.node(id).departed.map((n) => n.id), ['d'], `${id} waits for d`);
+  }
+  // Back long after the grace period: its copy is far older than any tombstone a purge could have taken.
+  cluster.isolated.delete('d');
+  cluster.advance(10_000);
+  const owners = cluster.node('a').placement.readReplicas(key);
+  for (const id of owners) assert.equal(text(cluster.storages.get(id)?.get(key)?.value), 'only on d', `${id} got d's copy`);
+  assert.equal(cluster.storages.get('d')?.get(key), undefined, 'd dropped it once they held it');
+  for (const id of ['a', 'b', 'c']) assert.deepEqual(cluster.node(id).departed, [], `${id} heard d's farewell`);
+  assert.equal(cluster.node('d').cleanupPending, false, 'd is done: it may be stopped');
 });

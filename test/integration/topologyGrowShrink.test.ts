@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { waitFor, withCluster } from './harness.js';
+import { expectStatus, http, waitFor, withCluster } from './harness.js';
 import {
   addNode,
   addNodeRetrying,
@@ -23,6 +23,12 @@ import {
   waitForSettled,
   WriteLoad,
 } from './topologyHarness.js';
+
+/** The removed nodes a member still waits for (`departed` in GET /v1/cluster). */
+async function departedOf(nodeUrl: string): Promise<string[]> {
+  const view = expectStatus(await http('GET', `${nodeUrl}/v1/cluster`), 200, `cluster view of ${nodeUrl}`).json<{ departed: { id: string }[] }>();
+  return view.departed.map((d) => d.id);
+}
 
 /** Bound on one change, from the request to every member settled (generous: CI machines are shared). */
 const changeTimeoutMs = 60_000;
@@ -93,6 +99,8 @@ describe('topology: grow and shrink under write load', () => {
         const four = five.filter((id) => id !== '2');
         await waitForSettled(cluster, four, changeTimeoutMs, 'node 2 to be gone');
         assert.ok(!cluster.nodes.some((n) => n.id === '2'), 'the front stopped and forgot node 2');
+        // The front stops a removed node only once the members have heard its farewell: none waits for it.
+        for (const id of four) assert.deepEqual(await departedOf(cluster.url(id)), [], `node ${id} waits for no removed node`);
         log.completed('node 2 gone');
         reads.assertClean('decommissioning node 2');
 
@@ -106,6 +114,8 @@ describe('topology: grow and shrink under write load', () => {
         const survivors = four.filter((id) => id !== '0');
         const final = await waitForSettled(cluster, survivors, changeTimeoutMs, 'node 0 to be removed');
         log.completed(`node 0 removed (layout v${final.layoutVersion})`);
+        // Node 0 is dead and cannot say farewell: the survivors keep asking it before purging.
+        for (const id of survivors) assert.deepEqual(await departedOf(cluster.url(id)), ['0'], `node ${id} waits for node 0`);
         reads.assertClean('removing dead node 0');
       } finally {
         await load.stop();

@@ -179,4 +179,11 @@ describe('pinned seeds', () => {
   // failed at the next tick: 527 ms after it began, against a 500 ms timeout. Past its deadline, a
   // waiting write now fails at once (coordinator.ts onNewerLayout).
   pinned(2290810, 'a write waiting for a newer layout fails at its deadline, not a tick later');
+
+  // A node cut off during a leave that removed it had acknowledged writes at `one` that nobody else
+  // held. Back more than the grace period after them, its clean-up dropped those copies without
+  // asking, as no purger waited for it. Members now remember a removed node (departed.ts), ask it
+  // before purging, and take its copies of any age until it says farewell (cleanup.ts).
+  pinned(2280016, 'a node removed while cut off hands over its old copies when back (departed.ts)');
+  pinned(2401778, 'a node removed while cut off hands over its old copies when back, consistent hashing (departed.ts)');
 });

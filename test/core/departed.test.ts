@@ -1,0 +1,51 @@
+// The removed nodes a member remembers (departed.ts): who is added, when one is forgotten, and that
+// the list outlives a restart.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DepartedNodes } from '../../src/core/departed.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import { layoutOf } from './harness.js';
+
+const nowMs = 1_700_000_000_000;
+const withD = layoutOf(['a', 'b', 'c', 'd'], { version: 4 });
+const withoutD = layoutOf(['a', 'b', 'c'], { version: 5 });
+
+test('a member remembers the nodes a layout removed, across a restart, until their farewell', () => {
+  const storage = new MemoryStorage();
+  const departed = new DepartedNodes(storage);
+  departed.onLayout(withD, withoutD, 'a', nowMs);
+  assert.deepEqual(departed.list, [{ id: 'd', peer: withD.members[3]?.peer, removedIn: 5, sinceMs: nowMs }]);
+  const restarted = new DepartedNodes(storage);
+  assert.deepEqual(restarted.ids, ['d'], 'kept in the store');
+  restarted.farewell('d', 4);
+  assert.deepEqual(restarted.ids, ['d'], 'a farewell under an older layout does not count');
+  restarted.farewell('d', 5);
+  assert.deepEqual(restarted.ids, []);
+  assert.deepEqual(new DepartedNodes(storage).ids, [], 'forgotten in the store too');
+});
+
+test('the removed node itself remembers nobody; a node the layout names again is no longer departed; all are forgotten in time', () => {
+  const removed = new DepartedNodes(new MemoryStorage());
+  removed.onLayout(withD, withoutD, 'd', nowMs);
+  assert.deepEqual(removed.ids, []);
+
+  const member = new DepartedNodes(new MemoryStorage());
+  member.onLayout(withD, withoutD, 'a', nowMs);
+  member.onLayout(withoutD, { ...withD, version: 6 }, 'a', nowMs);
+  assert.deepEqual(member.ids, [], 'd joined again');
+
+  member.onLayout(withD, withoutD, 'a', nowMs);
+  member.expire(nowMs + 999, 1000);
+  assert.deepEqual(member.ids, ['d']);
+  member.expire(nowMs + 1000, 1000);
+  assert.deepEqual(member.ids, [], 'forgotten once the wait is over');
+});
+
+test('a damaged record is ignored rather than trusted', () => {
+  const storage = new MemoryStorage();
+  storage.transaction(() => storage.setMeta('departed', '[{"id":"d"},"x",{"id":"e","peer":"p","removedIn":3,"sinceMs":1}]'));
+  assert.deepEqual(new DepartedNodes(storage).ids, ['e']);
+  storage.transaction(() => storage.setMeta('departed', 'not json'));
+  assert.deepEqual(new DepartedNodes(storage).ids, []);
+});
