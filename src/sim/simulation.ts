@@ -121,9 +121,13 @@ export class Simulation {
     // A node the layout removed, still running, may hold copies no member has (written at `one` while
     // it was cut off for the whole change): its clean-up hands them over, and repair is not over
     // until it has.
+    // It first has to learn that it was removed (seed 2918321: cut off during the leave, it still ran
+    // the transitional layout when the heal began).
     for (const id of this.cluster.ids) {
       if (members.includes(id) || this.cluster.stateOf(id) !== 'up') continue;
-      if (this.cluster.node(id)?.cleanupPending) reasons.push(`${id}, removed, is handing over copies it no longer owns`);
+      const node = this.cluster.node(id);
+      if (node !== undefined && node.layout.version < newest.version) reasons.push(`${id}, removed, runs layout v${node.layout.version}, not v${newest.version}`);
+      else if (node?.cleanupPending) reasons.push(`${id}, removed, is handing over copies it no longer owns`);
     }
     if (reasons.length === 0 && keys.length > 0) {
       const disagreeing = checkConvergence({ history: [], answerSlackMs: 0, hintWindowMs: 0, finalState: this.finalState(keys) });

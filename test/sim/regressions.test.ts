@@ -186,4 +186,10 @@ describe('pinned seeds', () => {
   // before purging, and take its copies of any age until it says farewell (cleanup.ts).
   pinned(2280016, 'a node removed while cut off hands over its old copies when back (departed.ts)');
   pinned(2401778, 'a node removed while cut off hands over its old copies when back, consistent hashing (departed.ts)');
+
+  // Full strategy: n3, cut off during the leave that removed it, held a write at `one` nobody else
+  // had, and still ran the transitional layout when the heal began. The heal phase waited for removed
+  // nodes' clean-up but not for them to learn of their removal, and its final reads came first. The
+  // oracle now waits until a removed node that still runs has the newest layout (simulation.ts).
+  pinned(2918321, 'repair is over only once a removed node still running has learned of its removal (sim oracle)');
 });
