@@ -99,8 +99,9 @@ describe('topology: grow and shrink under write load', () => {
         const four = five.filter((id) => id !== '2');
         await waitForSettled(cluster, four, changeTimeoutMs, 'node 2 to be gone');
         assert.ok(!cluster.nodes.some((n) => n.id === '2'), 'the front stopped and forgot node 2');
-        // The front stops a removed node only once the members have heard its farewell: none waits for it.
-        for (const id of four) assert.deepEqual(await departedOf(cluster.url(id)), [], `node ${id} waits for no removed node`);
+        // The front stops a removed node only once the members have heard its farewell: none waits for
+        // it. (A joining node that failed to start and was taken out again may still be waited for.)
+        for (const id of four) assert.ok(!(await departedOf(cluster.url(id))).includes('2'), `node ${id} no longer waits for node 2`);
         log.completed('node 2 gone');
         reads.assertClean('decommissioning node 2');
 
@@ -115,7 +116,7 @@ describe('topology: grow and shrink under write load', () => {
         const final = await waitForSettled(cluster, survivors, changeTimeoutMs, 'node 0 to be removed');
         log.completed(`node 0 removed (layout v${final.layoutVersion})`);
         // Node 0 is dead and cannot say farewell: the survivors keep asking it before purging.
-        for (const id of survivors) assert.deepEqual(await departedOf(cluster.url(id)), ['0'], `node ${id} waits for node 0`);
+        for (const id of survivors) assert.ok((await departedOf(cluster.url(id))).includes('0'), `node ${id} waits for node 0`);
         reads.assertClean('removing dead node 0');
       } finally {
         await load.stop();
