@@ -7,8 +7,7 @@
 // back. So a member remembers the nodes a layout removed ("departed"); its purger asks them too before
 // it purges (tombstones.ts); and it takes a departed node's old copies only while it remembers it. A
 // member forgets a departed node when that node says farewell (its clean-up ended with no copy kept),
-// or once the tombstone grace period has passed since the removal: a node removed for good must not
-// hold back purges for ever. A member that never knew a removed node (it joined after) refuses its old
+// or `departedKeepMs` after the removal: a node removed for good must not hold back purges for ever. A member that never knew a removed node (it joined after) refuses its old
 // copies, and the removed node drops them.
 
 import type { Layout } from './layout.js';
@@ -40,10 +39,6 @@ export class DepartedNodes {
 
   get list(): DepartedNode[] {
     return [...this.byId.values()];
-  }
-
-  has(id: string): boolean {
-    return this.byId.has(id);
   }
 
   /**

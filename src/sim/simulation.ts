@@ -120,9 +120,8 @@ export class Simulation {
     }
     // A node the layout removed, still running, may hold copies no member has (written at `one` while
     // it was cut off for the whole change): its clean-up hands them over, and repair is not over
-    // until it has.
-    // It first has to learn that it was removed (seed 2918321: cut off during the leave, it still ran
-    // the transitional layout when the heal began).
+    // until it has. First it has to learn that it was removed (seed 2918321: cut off during the
+    // leave, it still ran the transitional layout when the heal began).
     for (const id of this.cluster.ids) {
       if (members.includes(id) || this.cluster.stateOf(id) !== 'up') continue;
       const node = this.cluster.node(id);
