@@ -15,7 +15,7 @@ import type { CoreConfig } from './config.js';
 import type { AeBehindMessage, AeDiffMessage, AeKeysMessage, AePushMessage, AeRangesMessage, AeSyncMessage, Message } from './messages.js';
 import type { Placement } from './placement.js';
 import { shuffled, type Random } from './ports.js';
-import { entriesIn, hashRange, hashSegments, type PositionInterval, type RingRange } from './segments.js';
+import { entriesIn, SegmentHasher, type PositionInterval, type RingRange } from './segments.js';
 import type { Storage } from './storage.js';
 import type { Entry, Version } from './version.js';
 
@@ -63,8 +63,11 @@ export interface AntiEntropyDeps {
   readonly send: (to: string, message: Message) => void;
 }
 
-/** Ranges per ae-ranges message. */
-const rangesPerChunk = 64;
+/**
+ * Ranges per ae-ranges message. Both ends hash each range (segments.ts); the code runs once every few
+ * seconds, so V8 runs it cold, at 30-60 µs a range: 64 ranges held an event loop for 2-13 ms per step.
+ */
+export const rangesPerChunk = 16;
 /**
  * Segments per ae-keys message. Each costs both ends a range query whatever it holds (about 25 µs on
  * an idle machine), so in a small store, where most segments hold a key or two, a step of
@@ -82,6 +85,8 @@ export class AntiEntropy {
   private readonly history: SessionProgress[] = [];
   private nextSessionId = 1;
   private coReplicasOf: { readonly placement: Placement; readonly peers: readonly string[] } | undefined;
+  /** sharedRanges by peer, for the placement they were computed on (a walk of the ring per range). */
+  private sharedRangesOf: { readonly placement: Placement; readonly byPeer: Map<string, readonly RingRange[]> } | undefined;
   private nextScheduledMs = 0;
   /**
    * The order scheduled sessions go through the co-replicas in: shuffled once per set of co-replicas,
@@ -91,9 +96,12 @@ export class AntiEntropy {
    */
   private rotation: { readonly peers: readonly string[]; readonly order: readonly string[] } | undefined;
   private rotationIndex = 0;
+  private readonly hasher: SegmentHasher;
   keysRepaired = 0;
 
-  constructor(private readonly deps: AntiEntropyDeps) {}
+  constructor(private readonly deps: AntiEntropyDeps) {
+    this.hasher = new SegmentHasher(deps.storage);
+  }
 
   /** Members that share at least one range with this node on the serving ring. */
   coReplicas(): readonly string[] {
@@ -111,15 +119,21 @@ export class AntiEntropy {
   }
 
   /** The ranges of the serving ring whose replicas include both this node and `peer`. */
-  sharedRanges(peer: string): RingRange[] {
+  sharedRanges(peer: string): readonly RingRange[] {
     const placement = this.deps.placement();
-    return placement.serving
-      .ranges()
-      .filter((range) => {
-        const replicas = placement.serving.walk(range.end, placement.servingCount);
-        return replicas.includes(this.deps.selfId) && replicas.includes(peer);
-      })
-      .map((range) => ({ start: range.start, end: range.end }));
+    if (this.sharedRangesOf?.placement !== placement) this.sharedRangesOf = { placement, byPeer: new Map() };
+    let ranges = this.sharedRangesOf.byPeer.get(peer);
+    if (ranges === undefined) {
+      ranges = placement.serving
+        .ranges()
+        .filter((range) => {
+          const replicas = placement.serving.walk(range.end, placement.servingCount);
+          return replicas.includes(this.deps.selfId) && replicas.includes(peer);
+        })
+        .map((range) => ({ start: range.start, end: range.end }));
+      this.sharedRangesOf.byPeer.set(peer, ranges);
+    }
+    return ranges;
   }
 
   isRunningWith(peer: string): boolean {
@@ -132,7 +146,7 @@ export class AntiEntropy {
     peer: string,
     reason: SessionReason,
     nowMs: number,
-    ranges: RingRange[] = this.sharedRanges(peer),
+    ranges: readonly RingRange[] = this.sharedRanges(peer),
     onDone?: (progress: SessionProgress) => void,
   ): SessionProgress | undefined {
     if (peer === this.deps.selfId || this.isRunningWith(peer) || !this.deps.isAvailable(peer)) return undefined;
@@ -245,7 +259,7 @@ export class AntiEntropy {
     const chunk = session.chunks[session.chunk];
     if (chunk === undefined) return this.finish(session, 'done', nowMs);
     session.chunk += 1;
-    const ranges = chunk.map((range) => ({ ...range, ...hashRange(this.deps.storage, range) }));
+    const ranges = chunk.map((range) => ({ ...range, ...this.hasher.range(range) }));
     session.awaiting = 'diff';
     session.lastHeardMs = nowMs;
     this.deps.send(session.peer, { kind: 'ae-ranges', session: session.progress.id, layout: this.layoutVersion(), ranges });
@@ -261,7 +275,7 @@ export class AntiEntropy {
     session.progress.rangesDiffering += message.ranges.length;
     const theirs = new Map(message.segments.map((segment) => [segment.lo, segment]));
     for (const range of message.ranges) {
-      for (const ours of hashSegments(this.deps.storage, range)) {
+      for (const ours of this.hasher.segments(range)) {
         const other = theirs.get(ours.lo);
         theirs.delete(ours.lo);
         if (!other || other.hi !== ours.hi || other.h1 !== ours.h1 || other.h2 !== ours.h2) {
@@ -337,10 +351,10 @@ export class AntiEntropy {
     const ranges: { start: number; end: number }[] = [];
     const segments: { lo: number; hi: number; h1: number; h2: number }[] = [];
     for (const range of message.ranges) {
-      const ours = hashRange(this.deps.storage, range);
+      const ours = this.hasher.range(range);
       if (ours.h1 === range.h1 && ours.h2 === range.h2) continue;
       ranges.push({ start: range.start, end: range.end });
-      segments.push(...hashSegments(this.deps.storage, range));
+      segments.push(...this.hasher.segments(range));
     }
     this.deps.send(from, { kind: 'ae-diff', session: message.session, ranges, segments });
   }

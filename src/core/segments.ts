@@ -7,7 +7,7 @@
 // Two replicas exchange level-1 hashes, then level-2 hashes of the ranges that differ, then the keys of
 // the segments that differ: a few hashes when they agree, only the differing keys when they do not.
 
-import { leafSpan, ringSize } from './hash.js';
+import { leafOf, leafSpan, ringSize } from './hash.js';
 import type { PositionedEntry, Storage } from './storage.js';
 
 export interface PositionInterval {
@@ -61,24 +61,76 @@ export function rangeSegments(range: RingRange): PositionInterval[] {
 }
 
 /**
- * The non-empty segments of `range` as held by `storage`, with their hashes. Empty ones are left out:
- * both sides of a comparison list theirs, and a segment only one side lists differs.
+ * Hashes the ranges and segments of one store. A range has a partial leaf at each end, hashed from its
+ * entries with a range query: about 25 µs whatever it finds, so hashing a chunk of ranges cost each
+ * end of a session about 3 ms of queries, holding its event loop that long every few seconds. The
+ * ranges' ends stay put between layout changes, so the hasher remembers each partial leaf's hash with
+ * the hash its whole leaf had then: while the leaf table shows the same hash for the leaf, it holds the
+ * same entries, and so does every part of it. A leaf the table shows empty has no entries to query.
+ * (Taking equal leaf hashes for equal contents is the bet the whole tree makes: a 2^-64 chance.)
  */
-export function hashSegments(storage: Storage, range: RingRange): HashedInterval[] {
-  const hashed: HashedInterval[] = [];
-  for (const interval of rangeIntervals(range)) {
-    const { head, wholeLeaves, tail } = splitInterval(interval);
-    // Partial leaves are hashed from their entries' stored item hashes (no values read).
-    if (head) pushIfNotEmpty(hashed, { ...head, ...storage.hashPositions(head.lo, head.hi) });
-    if (wholeLeaves) {
-      for (const leaf of storage.leafHashes(wholeLeaves.first, wholeLeaves.last)) {
-        pushIfNotEmpty(hashed, { lo: leaf.leaf * leafSpan, hi: (leaf.leaf + 1) * leafSpan, h1: leaf.h1, h2: leaf.h2 });
-      }
+export class SegmentHasher {
+  /** Partial leaves by their first position (the last differs only after a layout change). */
+  private readonly partials = new Map<number, { readonly hi: number; readonly leafH1: number; readonly leafH2: number; readonly h1: number; readonly h2: number }>();
+
+  constructor(private readonly storage: Storage) {}
+
+  /** The range's level-1 hash: the XOR of its segments (the whole leaves' at once, from the store). */
+  range(range: RingRange): { h1: number; h2: number } {
+    let h1 = 0;
+    let h2 = 0;
+    const add = (part: { readonly h1: number; readonly h2: number }) => {
+      h1 = (h1 ^ part.h1) >>> 0;
+      h2 = (h2 ^ part.h2) >>> 0;
+    };
+    for (const interval of rangeIntervals(range)) {
+      const { head, wholeLeaves, tail } = splitInterval(interval);
+      if (head) add(this.partialLeaf(head));
+      if (wholeLeaves) add(this.storage.leafRangeHash(wholeLeaves.first, wholeLeaves.last));
+      if (tail) add(this.partialLeaf(tail));
     }
-    if (tail) pushIfNotEmpty(hashed, { ...tail, ...storage.hashPositions(tail.lo, tail.hi) });
+    return { h1, h2 };
   }
-  return hashed;
+
+  /**
+   * The non-empty segments of `range` as held by the store, with their hashes. Empty ones are left
+   * out: both sides of a comparison list theirs, and a segment only one side lists differs.
+   */
+  segments(range: RingRange): HashedInterval[] {
+    const hashed: HashedInterval[] = [];
+    for (const interval of rangeIntervals(range)) {
+      const { head, wholeLeaves, tail } = splitInterval(interval);
+      if (head) pushIfNotEmpty(hashed, this.partialLeaf(head));
+      if (wholeLeaves) {
+        for (const leaf of this.storage.leafHashes(wholeLeaves.first, wholeLeaves.last)) {
+          pushIfNotEmpty(hashed, { lo: leaf.leaf * leafSpan, hi: (leaf.leaf + 1) * leafSpan, h1: leaf.h1, h2: leaf.h2 });
+        }
+      }
+      if (tail) pushIfNotEmpty(hashed, this.partialLeaf(tail));
+    }
+    return hashed;
+  }
+
+  /** A part of one leaf, from its entries' stored item hashes (no values read), or remembered. */
+  private partialLeaf(segment: PositionInterval): HashedInterval {
+    // Until the leaf table is counted, leafHashes itself reads entries: query the part directly.
+    if (!this.storage.leavesBuilt) return { ...segment, ...this.storage.hashPositions(segment.lo, segment.hi) };
+    const leaf = this.storage.leafHashes(leafOf(segment.lo), leafOf(segment.lo))[0];
+    if (leaf === undefined) return { ...segment, h1: 0, h2: 0 };
+    const known = this.partials.get(segment.lo);
+    if (known !== undefined && known.hi === segment.hi && known.leafH1 === leaf.h1 && known.leafH2 === leaf.h2) {
+      return { ...segment, h1: known.h1, h2: known.h2 };
+    }
+    const { h1, h2 } = this.storage.hashPositions(segment.lo, segment.hi);
+    // Two per range of the ring; a layout change leaves the old ones unused, so start afresh now and then.
+    if (this.partials.size >= partialLeavesRemembered) this.partials.clear();
+    this.partials.set(segment.lo, { hi: segment.hi, leafH1: leaf.h1, leafH2: leaf.h2, h1, h2 });
+    return { ...segment, h1, h2 };
+  }
 }
+
+/** Partial leaves a hasher remembers: both ends of every range of a ring of 1,024 nodes x 8 tokens. */
+const partialLeavesRemembered = 16_384;
 
 function pushIfNotEmpty(list: HashedInterval[], segment: HashedInterval): void {
   if (segment.h1 !== 0 || segment.h2 !== 0) list.push(segment);
@@ -106,16 +158,6 @@ function splitInterval(interval: PositionInterval): {
   };
 }
 
-/** The range's level-1 hash: the XOR of its segments. */
-export function hashRange(storage: Storage, range: RingRange): { h1: number; h2: number } {
-  let h1 = 0;
-  let h2 = 0;
-  for (const segment of hashSegments(storage, range)) {
-    h1 = (h1 ^ segment.h1) >>> 0;
-    h2 = (h2 ^ segment.h2) >>> 0;
-  }
-  return { h1, h2 };
-}
 
 
 /** Every entry with a ring position in the interval, in (position, key) order. */

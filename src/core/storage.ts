@@ -97,6 +97,9 @@ export interface Storage {
   /** Leaf hashes for leaves first..last inclusive; leaves absent from the result are empty (0, 0). */
   leafHashes(first: number, last: number): LeafHash[];
 
+  /** The XOR of the leaf hashes of leaves first..last inclusive: (0, 0) when they are all empty. */
+  leafRangeHash(first: number, last: number): { readonly h1: number; readonly h2: number };
+
   /**
    * Whether `leafHashes` reads ready leaf hashes. A store that keeps them in memory counts them again
    * when it opens; meanwhile it hashes the leaves asked for from their entries, which is far too slow

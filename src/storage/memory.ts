@@ -230,6 +230,16 @@ export class MemoryStorage implements Storage {
     return result.sort((a, b) => a.leaf - b.leaf);
   }
 
+  leafRangeHash(first: number, last: number): { h1: number; h2: number } {
+    let h1 = 0;
+    let h2 = 0;
+    for (const leaf of this.leafHashes(first, last)) {
+      h1 = (h1 ^ leaf.h1) >>> 0;
+      h2 = (h2 ^ leaf.h2) >>> 0;
+    }
+    return { h1, h2 };
+  }
+
   tombstonesBefore(wallMsBefore: number, limit: number, afterKey?: string): Entry[] {
     this.assertOpen();
     checkLimit(limit);

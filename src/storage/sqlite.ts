@@ -509,6 +509,13 @@ export class SqliteStorage implements Storage {
     return [...hashes.values()].filter((leaf) => leaf.h1 !== 0 || leaf.h2 !== 0).sort((a, b) => a.leaf - b.leaf);
   }
 
+  leafRangeHash(first: number, last: number): { h1: number; h2: number } {
+    this.assertOpen();
+    checkLeafRange(first, last);
+    if (this.leaves.built) return this.leaves.rangeHash(first, last);
+    return this.hashPositions(first * leafSpan, (last + 1) * leafSpan);
+  }
+
   /** Whether the in-memory leaves are rebuilt (leafTable.ts); until then leafHashes reads entries. */
   get leavesBuilt(): boolean {
     return this.leaves.built;

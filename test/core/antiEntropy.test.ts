@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { itemHash, ringPosition } from '../../src/core/hash.js';
 import { segmentsPerKeysStep } from '../../src/core/antiEntropy.js';
-import { hashRange, rangeSegments } from '../../src/core/segments.js';
+import { rangeSegments, SegmentHasher } from '../../src/core/segments.js';
 import { formatVersion } from '../../src/core/version.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { ReadOutcome, WriteOutcome } from '../../src/core/coordinator.js';
@@ -90,7 +90,7 @@ test('range hashes are the same function of the data on every store, whatever th
   a.transaction(() => entries.forEach((e) => a.apply(e)));
   b.transaction(() => [...entries].reverse().forEach((e) => b.apply(e)));
   for (const range of [{ start: 0, end: 2 ** 32 - 1 }, { start: 2 ** 31, end: 2 ** 30 }, { start: 12345, end: 9_999_999 }]) {
-    assert.deepEqual(hashRange(a, range), hashRange(b, range));
+    assert.deepEqual(new SegmentHasher(a).range(range), new SegmentHasher(b).range(range));
     // ... and equal to the naive XOR over the entries in the range (leaf table and scans agree).
     let h1 = 0;
     let h2 = 0;
@@ -102,9 +102,52 @@ test('range hashes are the same function of the data on every store, whatever th
       h1 = (h1 ^ x) >>> 0;
       h2 = (h2 ^ y) >>> 0;
     }
-    assert.deepEqual(hashRange(a, range), { h1, h2 }, `range ${range.start}..${range.end}`);
+    assert.deepEqual(new SegmentHasher(a).range(range), { h1, h2 }, `range ${range.start}..${range.end}`);
   }
   assert.equal(rangeSegments({ start: 5, end: 5 }).length, 65536, 'a single-token ring is one range of every leaf');
+});
+
+test('a hasher queries the partial leaves at range edges once, and again only after their leaf changes', () => {
+  const store = new MemoryStorage();
+  let queries = 0;
+  const hashPositions = store.hashPositions.bind(store);
+  store.hashPositions = (start, end) => {
+    queries += 1;
+    return hashPositions(start, end);
+  };
+  const leafSpan = 2 ** 16;
+  const positioned = (wanted: (position: number) => boolean, prefix: string) => {
+    for (let i = 0; ; i++) if (wanted(ringPosition(`${prefix}${i}`))) return `${prefix}${i}`;
+  };
+  const write = (key: string, wallMs: number) =>
+    store.transaction(() => store.apply({ key, version: formatVersion({ wallMs, counter: 0, nodeId: 'n' }), value: bytes(key) }));
+  // A range whose first position lies in the middle of a leaf that holds a key inside the range.
+  const inside = positioned((p) => p % leafSpan > 1000 && p % leafSpan < leafSpan - 1000, 'in');
+  const leafStart = ringPosition(inside) - (ringPosition(inside) % leafSpan);
+  const range = { start: ringPosition(inside) - 500, end: leafStart + 40 * leafSpan };
+  write(inside, 1000);
+  const fresh = () => new SegmentHasher(store).range(range);
+  const hasher = new SegmentHasher(store);
+
+  const first = hasher.range(range);
+  assert.equal(queries, 1, 'the head leaf holds a key: one query; the tail leaf is empty: none');
+  assert.deepEqual(hasher.range(range), first);
+  assert.equal(queries, 1, 'remembered while its leaf is unchanged');
+
+  // A key in the same leaf but before the range: the leaf's hash changes, the part's does not.
+  const before = positioned((p) => p >= leafStart && p < range.start + 1, 'out');
+  write(before, 2000);
+  queries = 0;
+  assert.deepEqual(hasher.range(range), first);
+  assert.equal(queries, 1, 'its leaf changed: asked again');
+  // A newer version of the key inside: the part's hash changes, and the hasher sees it.
+  write(inside, 3000);
+  queries = 0;
+  const updated = hasher.range(range);
+  assert.notDeepEqual(updated, first);
+  assert.equal(queries, 1);
+  queries = 0;
+  assert.deepEqual(updated, fresh());
 });
 
 test('a tombstone is purged only after the grace period, once every replica holds it', () => {

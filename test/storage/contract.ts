@@ -88,6 +88,7 @@ function observe(storage: Storage, keys: readonly string[], targets: readonly st
   return {
     entries: allEntries(storage),
     leaves: allLeaves(storage),
+    ringHash: storage.leafRangeHash(0, leafCount - 1),
     counts: storage.counts(),
     floors: keys.map((key) => storage.purgeFloor(key)),
     hints: targets.map((target) => storage.hintsFor(target, 1000)),
@@ -460,6 +461,30 @@ export function storageContract(name: string, make: () => StoreUnderTest): void 
             all.filter(({ leaf }) => leaf >= first && leaf <= last),
           );
         }
+      });
+
+      test('a run of leaves hashes as the XOR of its leaves, through writes and purges', (storage) => {
+        const xorOf = (first: number, last: number) => {
+          let h1 = 0;
+          let h2 = 0;
+          for (const leaf of storage.leafHashes(first, last)) {
+            h1 = (h1 ^ leaf.h1) >>> 0;
+            h2 = (h2 ^ leaf.h2) >>> 0;
+          }
+          return { h1, h2 };
+        };
+        assert.deepEqual(storage.leafRangeHash(0, leafCount - 1), { h1: 0, h2: 0 });
+        for (let i = 0; i < 300; i++) storage.apply(entry(`x${i}`, version(i + 1), i % 7 === 0 ? null : 'v'));
+        for (let i = 0; i < 300; i += 3) storage.apply(entry(`x${i}`, version(1000 + i), 'newer'));
+        for (let i = 0; i < 300; i += 7) storage.purgeTombstone(`x${i}`, version(i + 1), 10);
+        const leaves = allLeaves(storage).map(({ leaf }) => leaf);
+        const runs: [number, number][] = [[0, leafCount - 1], [0, 0], [leafCount - 1, leafCount - 1]];
+        for (let i = 0; i + 5 < leaves.length; i += 5) {
+          const a = leaves[i] as number;
+          const b = leaves[i + 5] as number;
+          runs.push([a, b], [a + 1, b - 1], [a, a], [Math.max(0, a - 1000), Math.min(leafCount - 1, b + 3000)]);
+        }
+        for (const [first, last] of runs) assert.deepEqual(storage.leafRangeHash(first, last), xorOf(first, last), `leaves ${first}..${last}`);
       });
 
       it('agree with a model and a naive recomputation after random applies and purges (property)', () => {
