@@ -75,6 +75,8 @@ export class NodeRuntime {
       nodeId: options.id,
       listen: options.peer,
       clusterSecret: options.clusterSecret,
+      // By then a request has been answered or has failed, and its writes are hints (tcp.ts).
+      queueAgeMaxMs: options.config.requestTimeoutMs,
       logger: { warn: (obj, msg) => logger.warn(obj, msg) },
     });
     let runtime: NodeRuntime | undefined;

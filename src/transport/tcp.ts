@@ -15,6 +15,12 @@
 // nonce, the client answers with HMAC-SHA256(secret, nonce), and only then does the server send a
 // welcome and accept envelopes. The client waits for the welcome before writing any envelope, so a rejected connection
 // loses nothing from the queue.
+//
+// A frame that waited in a peer's queue longer than `queueAgeMaxMs` (the runtime passes the request
+// timeout) is dropped rather than sent: its request has been answered or has failed by then, and a
+// write it carried is kept as a hint by its coordinator. Sent anyway, the few seconds of traffic
+// queued while a peer was down reached it in one flood when it came back: thousands of reads and
+// writes nobody waited for, handled before anything current (`bench failover`).
 
 import net from 'node:net';
 import type { Envelope } from '../core/messages.js';
@@ -49,6 +55,8 @@ export interface TcpTransportOptions {
   queueMessagesMax?: number;
   /** Bound on bytes queued for one peer: 50,000 messages of up to 1 MiB would not fit in memory. */
   queueBytesMax?: number;
+  /** Frames queued longer than this are dropped, not sent (default: kept until sent). */
+  queueAgeMaxMs?: number;
   frameBytesMax?: number;
   /** First reconnect delay; it doubles on each failure up to `reconnectDelayMaxMs`. */
   reconnectDelayMs?: number;
@@ -103,6 +111,8 @@ interface Peer {
   address: TransportAddress;
   /** Encoded frames waiting for the connection; bounded by queueMessagesMax and queueBytesMax. */
   queue: Buffer[];
+  /** When each frame of `queue` was queued (performance.now()). */
+  queuedAt: number[];
   queuedBytes: number;
   link: OutgoingLink | null;
   reconnectTimer: NodeJS.Timeout | null;
@@ -136,6 +146,7 @@ export class TcpTransport {
   private readonly secret: string;
   private readonly queueMessagesMax: number;
   private readonly queueBytesMax: number;
+  private readonly queueAgeMaxMs: number;
   private readonly frameBytesMax: number;
   private readonly reconnectDelayMs: number;
   private readonly reconnectDelayMaxMs: number;
@@ -160,6 +171,7 @@ export class TcpTransport {
     this.listenAddress = requireAddress(options.listen, 'listen', 0); // port 0: any free port
     this.queueMessagesMax = requirePositiveInteger(options.queueMessagesMax ?? queueMessagesMaxDefault, 'queueMessagesMax');
     this.queueBytesMax = requirePositiveInteger(options.queueBytesMax ?? queueBytesMaxDefault, 'queueBytesMax');
+    this.queueAgeMaxMs = options.queueAgeMaxMs === undefined ? Infinity : requirePositiveInteger(options.queueAgeMaxMs, 'queueAgeMaxMs');
     this.frameBytesMax = checkFrameBytesMax(options.frameBytesMax ?? frameBytesMaxDefault);
     this.reconnectDelayMs = requirePositiveInteger(options.reconnectDelayMs ?? reconnectDelayMsDefault, 'reconnectDelayMs');
     this.reconnectDelayMaxMs = Math.max(
@@ -264,6 +276,7 @@ export class TcpTransport {
       nodeId,
       address: { host: address.host, port: address.port },
       queue: [],
+      queuedAt: [],
       queuedBytes: 0,
       link: null,
       reconnectTimer: null,
@@ -283,6 +296,7 @@ export class TcpTransport {
     peer.flushImmediate = null;
     this.counters.dropped += peer.queue.length;
     peer.queue = [];
+    peer.queuedAt = [];
     peer.queuedBytes = 0;
     if (peer.link) this.detachLink(peer, peer.link);
   }
@@ -309,6 +323,7 @@ export class TcpTransport {
       return;
     }
     peer.queue.push(frame);
+    peer.queuedAt.push(performance.now());
     peer.queuedBytes += frame.length;
     if (peer.link?.phase === 'ready') this.scheduleFlush(peer);
     else if (!peer.link && !peer.reconnectTimer) this.connect(peer);
@@ -360,6 +375,8 @@ export class TcpTransport {
   private flush(peer: Peer): void {
     const link = peer.link;
     if (!link || link.phase !== 'ready' || peer.queue.length === 0 || peer.awaitingDrain) return;
+    this.counters.dropped += dropStale(peer, performance.now() - this.queueAgeMaxMs);
+    if (peer.queue.length === 0) return;
     const batch = takeBatch(peer);
     this.counters.sent += batch.frames.length;
     const data = batch.frames.length === 1 ? (batch.frames[0] as Buffer) : Buffer.concat(batch.frames, batch.bytes);
@@ -629,6 +646,7 @@ function takeBatch(peer: Peer): { frames: Buffer[]; bytes: number } {
     const frames = peer.queue;
     const bytes = peer.queuedBytes;
     peer.queue = [];
+    peer.queuedAt = [];
     peer.queuedBytes = 0;
     return { frames, bytes };
   }
@@ -640,8 +658,19 @@ function takeBatch(peer: Peer): { frames: Buffer[]; bytes: number } {
     count += 1;
   }
   const frames = peer.queue.splice(0, count);
+  peer.queuedAt.splice(0, count);
   peer.queuedBytes -= bytes;
   return { frames, bytes };
+}
+
+/** Drops the frames at the front of the queue queued before `before`; returns how many. */
+function dropStale(peer: Peer, before: number): number {
+  let count = 0;
+  while (count < peer.queuedAt.length && (peer.queuedAt[count] as number) < before) count += 1;
+  if (count === 0) return 0;
+  for (const frame of peer.queue.splice(0, count)) peer.queuedBytes -= frame.length;
+  peer.queuedAt.splice(0, count);
+  return count;
 }
 
 function clearHandshakeTimer(link: { handshakeTimer: NodeJS.Timeout | null }): void {

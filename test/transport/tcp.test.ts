@@ -185,6 +185,25 @@ scenario('a peer that starts later receives what was queued for it, up to the qu
   assert.deepEqual(a.transport.stats().peers['b'], { connected: true, queued: 0 });
 });
 
+scenario('frames queued longer than queueAgeMaxMs are dropped, not sent, when the peer comes back', { timeout: 10_000 }, async (t) => {
+  const port = await freePort();
+  const a = await open(t, 'a', { queueAgeMaxMs: 300, reconnectDelayMs: 20 });
+  a.transport.setPeer('b', { host, port });
+  for (let op = 0; op < 20; op++) a.transport.send(writeEnvelope('a', 'b', op));
+  await delay(400);
+  // Younger frames behind the stale ones are still sent, in order.
+  for (let op = 20; op < 25; op++) a.transport.send(writeEnvelope('a', 'b', op));
+  assert.deepEqual(a.transport.stats().peers['b'], { connected: false, queued: 25 });
+  const b = await open(t, 'b', { listen: { host, port } });
+  await waitUntil(() => b.received.length === 5, 'the frames queued within the age bound');
+  assert.deepEqual(b.received.map(opOf), [20, 21, 22, 23, 24]);
+  assert.equal(a.transport.stats().dropped, 20);
+  // Once connected, frames go out at once and none is too old.
+  for (let op = 25; op < 30; op++) a.transport.send(writeEnvelope('a', 'b', op));
+  await waitUntil(() => b.received.length === 10, 'the frames sent while connected');
+  assert.equal(a.transport.stats().dropped, 20);
+});
+
 scenario('a wrong cluster secret is rejected and nothing is delivered', { timeout: 10_000 }, async (t) => {
   const a = await open(t, 'a', { clusterSecret: 'wrong-secret' });
   const b = await open(t, 'b');
