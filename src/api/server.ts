@@ -10,6 +10,7 @@ import { checkToken, type ApiAuth } from './auth.js';
 import { sendError } from './errors.js';
 import { registerListRoutes } from './listRoutes.js';
 import { registerOpenApiRoute } from './openapi.js';
+import { lazySchemaController } from './schemaCompilers.js';
 import { registerSeedRoutes } from './seedRoutes.js';
 import { registerTopologyRoutes } from './topologyRoutes.js';
 import { registerV1Routes } from './v1Routes.js';
@@ -39,6 +40,7 @@ export function buildServer(context: ApiContext): FastifyInstance {
     keepAliveTimeout: 65_000,
     requestTimeout: 30_000,
     logger: false,
+    schemaController: lazySchemaController,
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));

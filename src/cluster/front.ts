@@ -8,6 +8,7 @@ import { Pool } from 'undici';
 import { QuorumError } from '../core/errors.js';
 import { sendError } from '../api/errors.js';
 import { checkToken, type ApiAuth } from '../api/auth.js';
+import { lazySchemaController } from '../api/schemaCompilers.js';
 import type { Supervisor } from './supervisor.js';
 
 export interface FrontOptions {
@@ -25,7 +26,12 @@ export class Front {
   private cursor = 0;
 
   constructor(private readonly options: FrontOptions) {
-    this.app = Fastify({ bodyLimit: options.bodyLimitBytes, logger: false, routerOptions: { maxParamLength: 4096 } });
+    this.app = Fastify({
+      bodyLimit: options.bodyLimitBytes,
+      logger: false,
+      routerOptions: { maxParamLength: 4096 },
+      schemaController: lazySchemaController,
+    });
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     this.app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
