@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { defaultConfig } from '../core/config.js';
 import type { ConsistencyLevel } from '../core/quorum.js';
 import {
   compareSystems,
@@ -66,6 +67,13 @@ function nonNegativeSeconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds, 0 or more');
   return n;
+}
+
+/** A repeatable `--set name=value` node setting (the nodes check the value when they start). */
+function setting(value: string, previous: readonly string[]): string[] {
+  const name = value.slice(0, value.indexOf('='));
+  if (!(name in defaultConfig)) throw new InvalidArgumentError(`"${value}" is not name=value of a node setting; known: ${Object.keys(defaultConfig).join(', ')}`);
+  return [...previous, value];
 }
 
 function percent(value: string): number {
@@ -291,6 +299,7 @@ interface FailoverCliOptions {
   seed: number;
   timeout: number;
   stall: number;
+  set: string[];
   json: boolean;
   keepData: boolean;
 }
@@ -310,6 +319,7 @@ async function failoverAction(options: FailoverCliOptions): Promise<void> {
       seed: options.seed,
       timeoutMs: options.timeout,
       stallMs: options.stall,
+      settings: options.set,
       log,
     });
     process.stdout.write(options.json ? JSON.stringify(result) + '\n' : renderFailover(result) + '\n');
@@ -422,6 +432,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--seed <n>', 'seed of the operation and key choices', nonNegativeInt, 1)
     .option('--timeout <ms>', 'per-request timeout', positiveInt, 2_000)
     .option('--stall <ms>', 'a request slower than this counts as stalled', positiveInt, 50)
+    .option('--set <name=value>', 'override a node setting, as `quorumkv start --set` (repeatable)', setting, [])
     .option('--json', 'print one JSON document', false)
     .option('--keep-data', 'keep the temporary data directory', false)
     .action(failoverAction);

@@ -33,6 +33,8 @@ export interface FailoverOptions {
   readonly timeoutMs: number;
   /** A request slower than this counts as stalled. */
   readonly stallMs: number;
+  /** `name=value` node settings. */
+  readonly settings?: readonly string[];
   readonly log: (line: string) => void;
 }
 
@@ -56,6 +58,8 @@ export interface FailoverResult {
   /** What the closed-loop calibration reached, when the rate was not given. */
   readonly calibratedOpsPerSec: number | null;
   readonly killedNode: string;
+  /** The `name=value` node settings the cluster ran with (none: the defaults). */
+  readonly settings: readonly string[];
   readonly killAtS: number;
   readonly restartAtS: number;
   readonly stallMs: number;
@@ -71,7 +75,7 @@ const slowestListed = 5;
 export async function runFailover(cleanup: Cleanup, options: FailoverOptions): Promise<FailoverResult> {
   const signal = cleanup.abort.signal;
   options.log('starting a 3-node quorumkv cluster (RF 3, fsync commit)');
-  const started = await startQuorumkv(cleanup, { nodes: 3, rf: 3, fsync: 'commit' });
+  const started = await startQuorumkv(cleanup, { nodes: 3, rf: 3, fsync: 'commit', settings: options.settings ?? [] });
   const [first, second, victim] = started.cluster.members;
   if (!first || !second || !victim) throw new Error('the cluster has fewer than 3 members');
   const addresses = options.protocol === 'http' ? [first.http, second.http] : [first.resp, second.resp];
@@ -144,6 +148,7 @@ export async function runFailover(cleanup: Cleanup, options: FailoverOptions): P
       ratePerSec,
       calibratedOpsPerSec: calibrated,
       killedNode: victim.id,
+      settings: options.settings ?? [],
       killAtS: round(killAtMs / 1000, 2),
       restartAtS: round(restartAtMs / 1000, 2),
       stallMs: options.stallMs,
@@ -180,7 +185,8 @@ export function renderFailover(result: FailoverResult): string {
   const lines = [
     `workload ${result.workload} at ${result.consistency} over ${result.protocol}, ${formatRate(result.ratePerSec)} requests/s` +
       (result.calibratedOpsPerSec === null ? '' : ` (half of the ${formatRate(result.calibratedOpsPerSec)} ops/s a closed loop reached)`) +
-      `, to the two nodes that stay up; node ${result.killedNode} killed at ${result.killAtS} s, started again at ${result.restartAtS} s`,
+      `, to the two nodes that stay up; node ${result.killedNode} killed at ${result.killAtS} s, started again at ${result.restartAtS} s` +
+      (result.settings.length === 0 ? '' : `; node settings ${result.settings.join(', ')}`),
     table.toString(),
     'latency counts from when each request was due, so a stall is charged to every request queued behind it',
     `slowest: ${result.slowest.map((s) => `${formatMs(s.latencyMs)} ms${s.ok ? '' : ' (failed)'} due ${s.dueAfterKillS >= 0 ? '+' : ''}${s.dueAfterKillS} s from the kill`).join('; ')}`,

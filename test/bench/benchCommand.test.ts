@@ -103,21 +103,29 @@ describe('quorumkv bench against a 3-node local cluster', () => {
   });
 
   it('bench failover kills and restarts a node of its own cluster and reports three windows', { timeout: 120_000 }, async () => {
-    const args = ['bench', 'failover', '--duration', '3', '--rate', '50', '--keys', '100', '--clients', '4', '--json'];
+    const args = ['bench', 'failover', '--duration', '3', '--rate', '50', '--keys', '100', '--clients', '4', '--set', 'hintsPerSecondMax=500', '--json'];
     const { code, stdout, stderr } = await runCli(args);
     assert.equal(code, 0, stderr);
     const result = JSON.parse(stdout) as {
       ratePerSec: number;
       killedNode: string;
+      settings: string[];
       windows: { name: string; requests: number; errors: number; stalled: number; latency: { p99Ms: number } }[];
       slowest: unknown[];
     };
     assert.equal(result.ratePerSec, 50);
     assert.equal(result.killedNode, '2');
+    assert.deepEqual(result.settings, ['hintsPerSecondMax=500']);
     assert.deepEqual(result.windows.map((w) => w.name), ['before the kill', 'node down', 'after the restart']);
     assert.equal(result.windows.reduce((sum, w) => sum + w.requests, 0), 150);
     assert.ok(result.windows.every((w) => typeof w.stalled === 'number' && typeof w.latency.p99Ms === 'number'));
     assert.equal(result.slowest.length, 5);
+  });
+
+  it('bench failover refuses a setting nodes do not have, before starting anything', async () => {
+    const { code, stderr } = await runCli(['bench', 'failover', '--set', 'hintsPerSecond=5']);
+    assert.equal(code, 1);
+    assert.match(stderr, /"hintsPerSecond=5" is not name=value of a node setting; known: .*hintsPerSecondMax/);
   });
 
   it('counts failed requests by kind, and exits 1 when none succeeded', async () => {
