@@ -158,8 +158,6 @@ function splitInterval(interval: PositionInterval): {
   };
 }
 
-
-
 /** Every entry with a ring position in the interval, in (position, key) order. */
 export function* entriesIn(storage: Storage, interval: PositionInterval): Generator<PositionedEntry> {
   let after: { position: number; key: string } | undefined;
