@@ -313,11 +313,14 @@ export class TcpTransport {
       return;
     }
     const peer = this.peers.get(envelope.to);
+    // A queue full of frames too old to send makes room for new ones.
+    if (peer && peer.queue.length >= this.queueMessagesMax) this.dropStale(peer);
     if (!peer || peer.queue.length >= this.queueMessagesMax) {
       this.counters.dropped += 1;
       return;
     }
     const frame = encodeFrame(envelope);
+    if (peer.queuedBytes + frame.length > this.queueBytesMax) this.dropStale(peer);
     if (!this.admitFrame(peer, frame)) {
       this.counters.dropped += 1;
       return;
@@ -327,6 +330,17 @@ export class TcpTransport {
     peer.queuedBytes += frame.length;
     if (peer.link?.phase === 'ready') this.scheduleFlush(peer);
     else if (!peer.link && !peer.reconnectTimer) this.connect(peer);
+  }
+
+  /** Drops (and counts) the frames at the front of the queue that waited longer than queueAgeMaxMs. */
+  private dropStale(peer: Peer): void {
+    const before = performance.now() - this.queueAgeMaxMs;
+    let count = 0;
+    while (count < peer.queuedAt.length && (peer.queuedAt[count] as number) < before) count += 1;
+    if (count === 0) return;
+    for (const frame of peer.queue.splice(0, count)) peer.queuedBytes -= frame.length;
+    peer.queuedAt.splice(0, count);
+    this.counters.dropped += count;
   }
 
   private admitFrame(peer: Peer, frame: Buffer): boolean {
@@ -375,7 +389,7 @@ export class TcpTransport {
   private flush(peer: Peer): void {
     const link = peer.link;
     if (!link || link.phase !== 'ready' || peer.queue.length === 0 || peer.awaitingDrain) return;
-    this.counters.dropped += dropStale(peer, performance.now() - this.queueAgeMaxMs);
+    this.dropStale(peer);
     if (peer.queue.length === 0) return;
     const batch = takeBatch(peer);
     this.counters.sent += batch.frames.length;
@@ -661,16 +675,6 @@ function takeBatch(peer: Peer): { frames: Buffer[]; bytes: number } {
   peer.queuedAt.splice(0, count);
   peer.queuedBytes -= bytes;
   return { frames, bytes };
-}
-
-/** Drops the frames at the front of the queue queued before `before`; returns how many. */
-function dropStale(peer: Peer, before: number): number {
-  let count = 0;
-  while (count < peer.queuedAt.length && (peer.queuedAt[count] as number) < before) count += 1;
-  if (count === 0) return 0;
-  for (const frame of peer.queue.splice(0, count)) peer.queuedBytes -= frame.length;
-  peer.queuedAt.splice(0, count);
-  return count;
 }
 
 function clearHandshakeTimer(link: { handshakeTimer: NodeJS.Timeout | null }): void {

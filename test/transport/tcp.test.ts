@@ -204,6 +204,22 @@ scenario('frames queued longer than queueAgeMaxMs are dropped, not sent, when th
   assert.equal(a.transport.stats().dropped, 20);
 });
 
+scenario('a queue full of stale frames makes room for new ones', { timeout: 10_000 }, async (t) => {
+  const port = await freePort();
+  const a = await open(t, 'a', { queueMessagesMax: 5, queueAgeMaxMs: 200, reconnectDelayMs: 20 });
+  a.transport.setPeer('b', { host, port });
+  for (let op = 0; op < 5; op++) a.transport.send(writeEnvelope('a', 'b', op));
+  a.transport.send(writeEnvelope('a', 'b', 5));
+  assert.equal(a.transport.stats().dropped, 1, 'full of fresh frames: the new one is dropped');
+  await delay(300);
+  for (let op = 6; op < 9; op++) a.transport.send(writeEnvelope('a', 'b', op));
+  assert.deepEqual(a.transport.stats().peers['b'], { connected: false, queued: 3 });
+  assert.equal(a.transport.stats().dropped, 6);
+  const b = await open(t, 'b', { listen: { host, port } });
+  await waitUntil(() => b.received.length === 3, 'the fresh frames');
+  assert.deepEqual(b.received.map(opOf), [6, 7, 8]);
+});
+
 scenario('a wrong cluster secret is rejected and nothing is delivered', { timeout: 10_000 }, async (t) => {
   const a = await open(t, 'a', { clusterSecret: 'wrong-secret' });
   const b = await open(t, 'b');
