@@ -39,6 +39,8 @@ export class HintDelivery {
   private readonly nextRoundMs = new Map<string, number>();
   delivered = 0;
   expired = 0;
+  /** Hints dropped because this node holds something newer for their key (`superseded`). */
+  dropped = 0;
 
   constructor(private readonly deps: HintDeliveryDeps) {}
 
@@ -88,6 +90,11 @@ export class HintDelivery {
     const rate = this.deps.config.hintsPerSecondMax;
     if (rate > 0) this.nextRoundMs.set(target, nowMs + (hints.length * 1000) / rate);
     for (const hint of hints) {
+      if (this.superseded(hint.entry)) {
+        this.deps.storage.removeHint(hint.id);
+        this.dropped += 1;
+        continue;
+      }
       const op = this.deps.nextOp();
       this.inFlight.set(op, {
         hintId: hint.id,
@@ -146,6 +153,20 @@ export class HintDelivery {
       this.handTo(this.deps.owners(hint.entry.key), hint.entry, nowMs); // `target` is not among them
       this.deps.storage.removeHint(hint.id);
     }
+  }
+
+  /**
+   * Whether this node holds a newer version of the hint's key, or purged a tombstone at least as new.
+   * The hint's copy is then stale, and a replica without that key's history would take it: one that
+   * joined after the purge took a hint its holder had kept since before the delete, and the deleted
+   * key came back (simulator seed 4226968: RF lowered to 1, then a node joined). The newer version
+   * reaches the replica by hints and repair of its own.
+   */
+  private superseded(entry: Entry): boolean {
+    const floor = this.deps.storage.purgeFloor(entry.key);
+    if (floor !== undefined && floor >= entry.version) return true;
+    const held = this.deps.storage.get(entry.key);
+    return held !== undefined && held.version > entry.version;
   }
 
   /** Gives `entry` to each of `owners`: applied here if this node is one, kept as a hint for the others. */

@@ -209,6 +209,30 @@ test('a replica refuses a copy of a key it does not replicate; a hint for it goe
   assert.deepEqual(holderStorage.hintCounts(), new Map(), 'no hint left behind');
 });
 
+test('a hint its holder has superseded is dropped, not delivered: a newer version, or a purged tombstone', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { hintDeliveryIntervalMs: 10 });
+  const holder = cluster.storages.get('a')!;
+  const version = (wallMs: number) => formatVersion({ wallMs, counter: 0, nodeId: 'a' });
+  const old = (key: string) => ({ key, version: version(cluster.nowMs - 100), value: bytes('old') });
+  holder.transaction(() => {
+    // Held newer here: the hint is stale.
+    holder.addHint('b', old('overwritten'), cluster.nowMs);
+    holder.apply({ key: 'overwritten', version: version(cluster.nowMs), value: bytes('new') });
+    // Deleted and purged here: only the floor remembers the tombstone.
+    holder.addHint('b', old('purged'), cluster.nowMs);
+    holder.apply({ key: 'purged', version: version(cluster.nowMs), value: null });
+    // Nothing newer here: the hint is delivered.
+    holder.addHint('b', old('current'), cluster.nowMs);
+  });
+  holder.transaction(() => assert.ok(holder.purgeTombstone('purged', version(cluster.nowMs), cluster.nowMs)));
+  cluster.advance(200);
+  const replica = cluster.storages.get('b')!;
+  assert.equal(replica.get('overwritten')?.version === version(cluster.nowMs - 100), false, 'the stale copy did not land');
+  assert.equal(replica.get('purged'), undefined, 'the purged key did not come back');
+  assert.equal(text(replica.get('current')?.value), 'old', 'a hint nothing supersedes is delivered');
+  assert.deepEqual(holder.hintCounts(), new Map(), 'no hint left behind');
+});
+
 test('hints reach a returning replica no faster than hintsPerSecondMax', () => {
   const cluster = new TestCluster(['a', 'b', 'c'], {}, { hintDeliveryIntervalMs: 10, hintBatchMax: 10, hintsPerSecondMax: 100 });
   const holder = cluster.storages.get('a')!;

@@ -192,4 +192,5 @@ describe('pinned seeds', () => {
   // nodes' clean-up but not for them to learn of their removal, and its final reads came first. The
   // oracle now waits until a removed node that still runs has the newest layout (simulation.ts).
   pinned(2918321, 'repair is over only once a removed node still running has learned of its removal (sim oracle)');
+  pinned(4226968, 'a hint its holder has superseded (a newer version, or a purged tombstone) is dropped, not delivered to a node that joined after the purge');
 });
