@@ -7,8 +7,9 @@
 // back. So a member remembers the nodes a layout removed ("departed"); its purger asks them too before
 // it purges (tombstones.ts); and it takes a departed node's old copies only while it remembers it. A
 // member forgets a departed node when that node says farewell (its clean-up ended with no copy kept),
-// or `departedKeepMs` after the removal: a node removed for good must not hold back purges for ever. A member that never knew a removed node (it joined after) refuses its old
-// copies, and the removed node drops them.
+// or `departedKeepMs` after the removal: a node removed for good must not hold back purges for ever.
+// A member that never knew a removed node (it joined after) refuses its old copies, and the removed
+// node drops them.
 
 import type { Layout } from './layout.js';
 import type { Storage } from './storage.js';
