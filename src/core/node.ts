@@ -149,7 +149,7 @@ export class QuorumNode {
       config: deps.config,
       storage: deps.storage,
       isAvailable: (id) => this.membership.isAvailable(id),
-      isMember: (id) => this.currentLayout.members.some((m) => m.id === id),
+      isMember: (id) => this.isMemberId(id),
       layoutVersion: () => this.currentLayout.version,
       owners: (key) => [...new Set(this.currentPlacement.writeReplicaSets(key).flat())],
       movesTo: (key, target) => this.currentPlacement.movesTo(key, target),
@@ -174,7 +174,7 @@ export class QuorumNode {
       clockWallMs: () => this.hlc.reading().wallMs,
       settledLayout: () => this.topology.settledLayout,
       departed: () => this.departedNodes.ids,
-      isMember: (id) => this.currentLayout.members.some((m) => m.id === id),
+      isMember: (id) => this.isMemberId(id),
       send,
       nextOp: () => this.nextOp(),
     });
@@ -487,7 +487,11 @@ export class QuorumNode {
 
   /** Whether this node is still a member of the layout it holds (a removed node serves nothing). */
   get isMember(): boolean {
-    return this.currentLayout.members.some((m) => m.id === this.id);
+    return this.isMemberId(this.id);
+  }
+
+  private isMemberId(id: string): boolean {
+    return this.currentLayout.members.some((m) => m.id === id);
   }
 
   member(id: string): LayoutMember | undefined {
