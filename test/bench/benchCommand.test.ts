@@ -1,7 +1,7 @@
 // A few-second smoke of `quorumkv bench` against a real 3-node local cluster over HTTP: the command
 // runs, prints one JSON document of the promised shape, requests happened, and `--chart` writes an
 // HTML page with inline SVG. No timing is asserted: benchmarks are commands, not tests. Node processes
-// run the compiled dist/src/main.js: run `npx tsc -p .` first (npm test does).
+// run the compiled dist/src/main.js: run `npm run build` first (npm test does).
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -33,7 +33,7 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
 }
 
 describe('quorumkv bench against a 3-node local cluster', () => {
-  assert.ok(existsSync(compiledMain), `${compiledMain} is missing: run npx tsc -p . first`);
+  assert.ok(existsSync(compiledMain), `${compiledMain} is missing: run npm run build first`);
   let processes: Processes;
   let cleanup: InstanceType<Processes['Cleanup']>;
   let target = '';

@@ -1,6 +1,6 @@
 // The scriptable CLI against a real local cluster: each command's text and --json output, and the
 // exit codes scripts rely on: 0 ok, 1 not found, 2 usage, 3 unreachable, 4 refused.
-// Build first (`npx tsc -p .`): commands run as `node dist/src/main.js ...`.
+// Build first (`npm run build`): commands run as `node dist/src/main.js ...`.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -2,7 +2,7 @@
 // cluster. Without a terminal it prints results only (no prompts, no menu screens), reports errors on
 // stderr, checks input before sending, and exits with the code of the last failed command. Covers
 // the prototype's numbered menu step by step, fail/recover/recover-all and the nodes table.
-// Build first (`npx tsc -p .`): the shell runs as `node dist/src/main.js shell`.
+// Build first (`npm run build`): the shell runs as `node dist/src/main.js shell`.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -1,7 +1,7 @@
 // The typed client (`import { connect } from 'quorumkv'`) against a real local cluster: reads, writes,
 // deletes and batches round-trip bytes and text; failures come back as QuorumKvError with stable
 // codes; AbortSignal and deadlines end requests; and with several node URLs the client keeps working
-// when a node is killed or paused. Build first (`npx tsc -p .`): the cluster runs the compiled nodes.
+// when a node is killed or paused. Build first (`npm run build`): the cluster runs the compiled nodes.
 
 import assert from 'node:assert/strict';
 import net from 'node:net';

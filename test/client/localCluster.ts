@@ -1,6 +1,6 @@
 // A real local cluster for the client, CLI and shell tests: node processes plus the front, on free
-// ports in a temp directory. It is started from the compiled tree (build first: `npx tsc -p .`), so
-// the nodes run as `node dist/src/main.js node`, as users run them, and start fast.
+// ports in a temp directory. It is started from the compiled tree (build first: `npm run build`), so
+// the nodes run from the build, as `npm start` runs them, and start fast.
 
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -25,7 +25,7 @@ export interface LocalCluster {
 }
 
 export function assertBuilt(): void {
-  if (!existsSync(compiledMain)) throw new Error(`${compiledMain} is missing: run \`npx tsc -p .\` first`);
+  if (!existsSync(compiledMain)) throw new Error(`${compiledMain} is missing: run \`npm run build\` first`);
 }
 
 export async function startLocalCluster(options: Partial<StartOptions> = {}): Promise<LocalCluster> {

@@ -1,6 +1,6 @@
 // Helpers of the dashboard tests: a real local cluster (startCluster from the compiled tree, so that
 // the supervisor runs nodes as `node dist/src/main.js`), free ports, polling with a deadline, and
-// fetch with a timeout. Build first: `npx tsc -p .` (npm test does).
+// fetch with a timeout. Build first: `npm run build` (npm test does).
 //
 // QUORUMKV_DIST points at another build output (default <project>/dist), e.g. a private
 // `tsc --outDir` while others rebuild dist/ on the same tree.
@@ -18,7 +18,7 @@ export const distRoot = process.env.QUORUMKV_DIST ?? join(projectRoot, 'dist');
 
 export function assertBuilt(): void {
   const main = join(distRoot, 'src', 'main.js');
-  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npx tsc -p .\` before the dashboard tests`);
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` before the dashboard tests`);
 }
 
 export async function importCompiled<T>(relative: string): Promise<T> {

@@ -1,7 +1,8 @@
 // The integration tests' harness: real local clusters of node processes on free loopback ports in a
 // temp directory, a tiny HTTP client with timeouts, a node's whole local listing, polling with a
 // deadline, and cleanup that always stops every process and removes the directory, also when a test
-// fails. Node processes run the compiled dist/src/main.js: run `npx tsc -p .` first (npm test does).
+// fails. Node processes run the build (dist/bundle/, else dist/src/main.js): run `npm run build` first
+// (npm test does).
 //
 // A failing test's message ends with what the node processes wrote to stderr. Set QUORUMKV_TEST_LOGS=1
 // to add the tail of each node's log, QUORUMKV_TEST_KEEP=1 to keep a failed test's data directory
@@ -31,14 +32,14 @@ export const hintsOff = 'hintWindowMs=1';
 
 export function assertBuilt(): void {
   if (!existsSync(compiledMain)) {
-    throw new Error(`${compiledMain} is missing: run \`npx tsc -p .\` before the integration tests`);
+    throw new Error(`${compiledMain} is missing: run \`npm run build\` before the integration tests`);
   }
 }
 
 /**
- * startCluster from the compiled tree, so that the supervisor starts its nodes as
- * `node dist/src/main.js` (from the sources it would run them through tsx, slower to start and not
- * what users run). Typed by the sources.
+ * startCluster from the compiled tree, so that the supervisor starts its nodes from the build, as
+ * `npm start` does (from the sources it would run them through tsx, slower to start and not what
+ * users run). Typed by the sources.
  */
 async function startCluster(options: StartOptions): Promise<StartedCluster> {
   assertBuilt();
