@@ -37,6 +37,7 @@ import {
   type WelcomeFrame,
 } from './handshake.js';
 import { checkFrameBytesMax, encodeFrame, FrameDecoder, FrameError, frameBytesMaxDefault, frameHeaderBytes, isEnvelope } from './codec.js';
+import { FrameQueue } from './frameQueue.js';
 
 export interface TransportAddress {
   host: string;
@@ -109,11 +110,8 @@ interface OutgoingLink {
 interface Peer {
   readonly nodeId: string;
   address: TransportAddress;
-  /** Encoded frames waiting for the connection; bounded by queueMessagesMax and queueBytesMax. */
-  queue: Buffer[];
-  /** When each frame of `queue` was queued (performance.now()). */
-  queuedAt: number[];
-  queuedBytes: number;
+  /** Frames waiting for the connection (queued at performance.now()); bounded by queueMessagesMax and queueBytesMax. */
+  readonly queue: FrameQueue;
   link: OutgoingLink | null;
   reconnectTimer: NodeJS.Timeout | null;
   reconnectDelayMs: number;
@@ -275,9 +273,7 @@ export class TcpTransport {
     return {
       nodeId,
       address: { host: address.host, port: address.port },
-      queue: [],
-      queuedAt: [],
-      queuedBytes: 0,
+      queue: new FrameQueue(),
       link: null,
       reconnectTimer: null,
       reconnectDelayMs: this.reconnectDelayMs,
@@ -294,10 +290,7 @@ export class TcpTransport {
     if (peer.flushImmediate) clearImmediate(peer.flushImmediate);
     peer.reconnectTimer = null;
     peer.flushImmediate = null;
-    this.counters.dropped += peer.queue.length;
-    peer.queue = [];
-    peer.queuedAt = [];
-    peer.queuedBytes = 0;
+    this.counters.dropped += peer.queue.clear();
     if (peer.link) this.detachLink(peer, peer.link);
   }
 
@@ -320,27 +313,19 @@ export class TcpTransport {
       return;
     }
     const frame = encodeFrame(envelope);
-    if (peer.queuedBytes + frame.length > this.queueBytesMax) this.dropStale(peer);
+    if (peer.queue.bytes + frame.length > this.queueBytesMax) this.dropStale(peer);
     if (!this.admitFrame(peer, frame)) {
       this.counters.dropped += 1;
       return;
     }
-    peer.queue.push(frame);
-    peer.queuedAt.push(performance.now());
-    peer.queuedBytes += frame.length;
+    peer.queue.push(frame, performance.now());
     if (peer.link?.phase === 'ready') this.scheduleFlush(peer);
     else if (!peer.link && !peer.reconnectTimer) this.connect(peer);
   }
 
   /** Drops (and counts) the frames at the front of the queue that waited longer than queueAgeMaxMs. */
   private dropStale(peer: Peer): void {
-    const before = performance.now() - this.queueAgeMaxMs;
-    let count = 0;
-    while (count < peer.queuedAt.length && (peer.queuedAt[count] as number) < before) count += 1;
-    if (count === 0) return;
-    for (const frame of peer.queue.splice(0, count)) peer.queuedBytes -= frame.length;
-    peer.queuedAt.splice(0, count);
-    this.counters.dropped += count;
+    this.counters.dropped += peer.queue.dropQueuedBefore(performance.now() - this.queueAgeMaxMs);
   }
 
   private admitFrame(peer: Peer, frame: Buffer): boolean {
@@ -349,7 +334,7 @@ export class TcpTransport {
       this.logger.warn({ peer: peer.nodeId, frameBytes: frame.length, frameBytesMax: this.frameBytesMax }, 'dropping oversized message');
       return false;
     }
-    return peer.queuedBytes + frame.length <= this.queueBytesMax;
+    return peer.queue.bytes + frame.length <= this.queueBytesMax;
   }
 
   private sendLocally(envelope: Envelope): void {
@@ -391,7 +376,7 @@ export class TcpTransport {
     if (!link || link.phase !== 'ready' || peer.queue.length === 0 || peer.awaitingDrain) return;
     this.dropStale(peer);
     if (peer.queue.length === 0) return;
-    const batch = takeBatch(peer);
+    const batch = peer.queue.take(writeBatchBytesMax);
     this.counters.sent += batch.frames.length;
     const data = batch.frames.length === 1 ? (batch.frames[0] as Buffer) : Buffer.concat(batch.frames, batch.bytes);
     if (!link.socket.write(data)) peer.awaitingDrain = true;
@@ -652,29 +637,6 @@ export class TcpTransport {
     }
     return { ...this.counters, peers };
   }
-}
-
-/** Takes frames from the front of the queue, up to writeBatchBytesMax (at least one frame). */
-function takeBatch(peer: Peer): { frames: Buffer[]; bytes: number } {
-  if (peer.queuedBytes <= writeBatchBytesMax) {
-    const frames = peer.queue;
-    const bytes = peer.queuedBytes;
-    peer.queue = [];
-    peer.queuedAt = [];
-    peer.queuedBytes = 0;
-    return { frames, bytes };
-  }
-  let count = 0;
-  let bytes = 0;
-  for (const frame of peer.queue) {
-    if (count > 0 && bytes + frame.length > writeBatchBytesMax) break;
-    bytes += frame.length;
-    count += 1;
-  }
-  const frames = peer.queue.splice(0, count);
-  peer.queuedAt.splice(0, count);
-  peer.queuedBytes -= bytes;
-  return { frames, bytes };
 }
 
 function clearHandshakeTimer(link: { handshakeTimer: NodeJS.Timeout | null }): void {
