@@ -3,7 +3,7 @@
 // hands them to the layer that does the work.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { defaultConfig, type CoreConfig } from './core/config.js';
+import { parseSettings } from './core/config.js';
 import { isStrategy, rfDefault, vnodesDefault, type Strategy } from './core/layout.js';
 import { parseHostPort } from './runtime/address.js';
 
@@ -31,22 +31,6 @@ function strategy(value: string): Strategy {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-/** `--set name=value` overrides of core settings, validated against the known names. */
-export function parseSettings(pairs: readonly string[]): Partial<CoreConfig> {
-  const settings: Record<string, unknown> = {};
-  for (const pair of pairs) {
-    const at = pair.indexOf('=');
-    const name = pair.slice(0, at);
-    const raw = pair.slice(at + 1);
-    if (at <= 0 || !(name in defaultConfig)) {
-      throw new InvalidArgumentError(`unknown setting "${name}"; known: ${Object.keys(defaultConfig).join(', ')}`);
-    }
-    const current = defaultConfig[name as keyof CoreConfig];
-    settings[name] = typeof current === 'number' ? Number(raw) : raw;
-  }
-  return settings as Partial<CoreConfig>;
 }
 
 program

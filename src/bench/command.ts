@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { defaultConfig } from '../core/config.js';
+import { parseSettings } from '../core/config.js';
 import type { ConsistencyLevel } from '../core/quorum.js';
 import {
   compareSystems,
@@ -69,10 +69,13 @@ function nonNegativeSeconds(value: string): number {
   return n;
 }
 
-/** A repeatable `--set name=value` node setting (the nodes check the value when they start). */
+/** A repeatable `--set name=value` node setting (values are checked when the cluster starts). */
 function setting(value: string, previous: readonly string[]): string[] {
-  const name = value.slice(0, value.indexOf('='));
-  if (!(name in defaultConfig)) throw new InvalidArgumentError(`"${value}" is not name=value of a node setting; known: ${Object.keys(defaultConfig).join(', ')}`);
+  try {
+    parseSettings([value]);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
   return [...previous, value];
 }
 

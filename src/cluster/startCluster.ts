@@ -2,6 +2,7 @@
 // Data lives under ./data and survives restarts; Ctrl-C or SIGTERM stops every process.
 
 import { resolve } from 'node:path';
+import { checkDeploymentConfig, parseSettings, presets, resolveConfig } from '../core/config.js';
 import type { Strategy } from '../core/layout.js';
 import { registerDashboard } from '../dashboard/dashboard.js';
 import { Front } from './front.js';
@@ -33,6 +34,8 @@ export interface StartedCluster {
 }
 
 export async function startCluster(options: StartOptions): Promise<StartedCluster> {
+  // Every node would refuse bad settings, one by one, into its stderr file: say it once, up front.
+  checkDeploymentConfig(resolveConfig({ ...presets.local, ...parseSettings(options.settings) }));
   const dataDir = resolve(options.data);
   const existing = loadCluster(dataDir);
   const cluster =

@@ -1,7 +1,7 @@
 // Settings of the core, each with its unit, default and trade-off (memberlist's config.go habit).
 // Validated once at start; presets for a local cluster (fast detection on loopback) and for a LAN.
 
-import type { ConsistencyLevel } from './quorum.js';
+import { consistencyLevels, isConsistencyLevel, type ConsistencyLevel } from './quorum.js';
 
 const second = 1000;
 const minute = 60 * second;
@@ -145,6 +145,9 @@ export function validateConfig(config: CoreConfig): void {
       throw new Error(`setting ${name} must be a positive number, got ${String(value)}`);
     }
   }
+  if (!isConsistencyLevel(config.defaultConsistency)) {
+    throw new Error(`setting defaultConsistency must be one of ${consistencyLevels.join(', ')}, got ${String(config.defaultConsistency)}`);
+  }
   if (config.probeTimeoutMs >= config.probeIntervalMs) {
     throw new Error('setting probeTimeoutMs must be shorter than probeIntervalMs');
   }
@@ -159,4 +162,41 @@ export function validateConfig(config: CoreConfig): void {
   ) {
     throw new Error('settings antiEntropyIntervalMs, tombstoneGraceMs, departedKeepMs, restampMax and indirectProbes cannot be negative');
   }
+}
+
+/**
+ * What a real node refuses on top of validateConfig, though the core runs with it (the simulator
+ * explores such settings on purpose): tombstones purged before the hints of older writes expire. A
+ * fallback node holding such a hint, and no newer copy of its key, would deliver it after the purge;
+ * a replica that joined after the purge holds no purge floor, takes it, and the deleted key is back.
+ */
+export function checkDeploymentConfig(config: CoreConfig): void {
+  if (config.tombstoneGraceMs <= config.hintWindowMs) {
+    throw new Error(
+      `setting tombstoneGraceMs (${config.tombstoneGraceMs} ms) must be longer than hintWindowMs ` +
+        `(${config.hintWindowMs} ms): a hint older than a purge could bring a deleted key back; lower hintWindowMs too`,
+    );
+  }
+}
+
+/** `--set name=value` overrides, checked against the known names; a number where the setting is one. */
+export function parseSettings(pairs: readonly string[]): Partial<CoreConfig> {
+  const settings: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error(`"${pair}" is not name=value`);
+    const name = pair.slice(0, at);
+    const raw = pair.slice(at + 1);
+    if (!(name in defaultConfig)) {
+      throw new Error(`unknown setting "${name}"; known: ${Object.keys(defaultConfig).join(', ')}`);
+    }
+    if (typeof defaultConfig[name as keyof CoreConfig] !== 'number') {
+      settings[name] = raw;
+      continue;
+    }
+    const value = raw.trim() === '' ? NaN : Number(raw);
+    if (!Number.isFinite(value)) throw new Error(`setting ${name} must be a number, got "${raw}"`);
+    settings[name] = value;
+  }
+  return settings as Partial<CoreConfig>;
 }

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { QuorumError } from '../core/errors.js';
-import { resolveConfig, presets, type CoreConfig } from '../core/config.js';
+import { checkDeploymentConfig, resolveConfig, presets, type CoreConfig } from '../core/config.js';
 import { parseLayout, rfDefault, vnodesDefault, type Layout, type LayoutMember, type Strategy } from '../core/layout.js';
 import { buildServer, type NodeControl } from '../api/server.js';
 import { startRespServer, type RespServerHandle } from '../api/resp/server.js';
@@ -59,6 +59,8 @@ export function parseInitialCluster(text: string): LayoutMember[] {
 }
 
 export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
+  const config = resolveConfig({ ...presets[options.preset], ...options.settings });
+  checkDeploymentConfig(config);
   const exposed = !isLoopback(options.http.host) || !isLoopback(options.peer.host);
   if (exposed && (!options.token || !options.clusterSecret)) {
     throw new Error(
@@ -69,7 +71,6 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
   const logger: Logger = options.logFile
     ? pino({ base: { node: options.id } }, pino.destination({ dest: options.logFile, sync: true, mkdir: true }))
     : pino({ base: { node: options.id } });
-  const config = resolveConfig({ ...presets[options.preset], ...options.settings });
   const initialLayout: Layout | undefined = options.initialCluster
     ? { version: 1, members: options.initialCluster, strategy: options.strategy, rf: options.rf, vnodes: options.vnodes }
     : undefined;

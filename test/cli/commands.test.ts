@@ -3,6 +3,9 @@
 // Build first (`npm run build`): commands run as `node dist/src/main.js ...`.
 
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { closedPort, host, startLocalCluster, type LocalCluster } from '../client/localCluster.js';
 import { runCli } from './runCli.js';
@@ -47,6 +50,20 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     const badTtl = await cli('put', 'session', 'abc', '--ttl', 'soon');
     assert.equal(badTtl.code, 2);
     assert.match(badTtl.stderr, /--ttl must be a positive number of seconds/);
+  });
+
+  it('start refuses settings its nodes would refuse, before starting any node', { timeout: testTimeoutMs }, async () => {
+    const dataDir = join(tmpdir(), `quorumkv-badsettings-${process.pid}`);
+    const port = await closedPort();
+    const start = (...settings: string[]) =>
+      runCli(['start', '--data', dataDir, '--port', String(port), ...settings.flatMap((s) => ['--set', s])]);
+    const purgeBeforeHints = await start('tombstoneGraceMs=60000');
+    assert.equal(purgeBeforeHints.code, 2);
+    assert.match(purgeBeforeHints.stderr, /setting tombstoneGraceMs \(60000 ms\) must be longer than hintWindowMs \(10800000 ms\)/);
+    const probes = await start('probeTimeoutMs=5000');
+    assert.equal(probes.code, 2);
+    assert.equal(probes.stderr, 'quorumkv: setting probeTimeoutMs must be shorter than probeIntervalMs\n');
+    assert.equal(existsSync(dataDir), false, 'nothing was created');
   });
 
   it('usage errors exit with 2', { timeout: testTimeoutMs }, async () => {

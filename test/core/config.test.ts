@@ -1,0 +1,39 @@
+// Settings: `--set` pairs parsed against the known names, and what a real node refuses on top of
+// what the core accepts.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { checkDeploymentConfig, parseSettings, resolveConfig } from '../../src/core/config.js';
+
+describe('settings', () => {
+  it('parses name=value pairs, as numbers where the setting is a number', () => {
+    assert.deepEqual(parseSettings(['hintWindowMs=1000', 'probeIntervalMs=200']), { hintWindowMs: 1000, probeIntervalMs: 200 });
+    assert.deepEqual(parseSettings([]), {});
+  });
+
+  it('refuses unknown names and pairs without a name', () => {
+    assert.throws(() => parseSettings(['hintWindow=1']), /unknown setting "hintWindow"; known: .*hintWindowMs/);
+    assert.throws(() => parseSettings(['=5']), /"=5" is not name=value/);
+    assert.throws(() => parseSettings(['hintWindowMs']), /"hintWindowMs" is not name=value/);
+  });
+
+  it('refuses a number setting whose value is not a number', () => {
+    for (const raw of ['abc', '', ' ', '10ms', 'Infinity']) {
+      assert.throws(() => parseSettings([`restampMax=${raw}`]), new RegExp(`setting restampMax must be a number, got "${raw}"`));
+    }
+    assert.deepEqual(parseSettings(['restampMax=0', 'defaultConsistency=all']), { restampMax: 0, defaultConsistency: 'all' });
+  });
+
+  it('refuses a default consistency level that does not exist', () => {
+    assert.throws(() => resolveConfig(parseSettings(['defaultConsistency=most'])), /defaultConsistency must be one of one, quorum, all, got most/);
+  });
+
+  it('a node refuses tombstones that may be purged before older hints expire', () => {
+    assert.doesNotThrow(() => checkDeploymentConfig(resolveConfig()), 'the defaults: 10 days against 3 hours');
+    assert.doesNotThrow(() => checkDeploymentConfig(resolveConfig({ tombstoneGraceMs: 500, hintWindowMs: 1 })));
+    for (const tombstoneGraceMs of [0, 60_000, 3 * 3_600_000]) {
+      const config = resolveConfig({ tombstoneGraceMs });
+      assert.throws(() => checkDeploymentConfig(config), /tombstoneGraceMs \(\d+ ms\) must be longer than hintWindowMs \(10800000 ms\)/);
+    }
+  });
+});
