@@ -61,6 +61,8 @@ export class NodeRuntime {
       fsync: options.fsync,
       deferCommitSync: true,
       checkpointInBackground: true,
+      onCheckpointerFailure: (error) =>
+        logger.warn({ err: error }, 'background checkpointer failed; checkpointing on commit instead'),
     });
     let initialLayout = options.initialLayout;
     if (storage.getMeta('layout') === undefined && options.joinLayout) {

@@ -50,7 +50,7 @@ export function startCheckpointer(
   path: string,
   intervalMs: number,
   onReport: (report: CheckpointReport) => void,
-  onFailure: () => void,
+  onFailure: (error: Error) => void,
 ): Checkpointer {
   const module = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(checkpointerSource, { eval: true, workerData: { module, path, intervalMs } });

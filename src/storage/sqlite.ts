@@ -42,6 +42,11 @@ export interface SqliteStorageOptions {
   readonly walRestartFrames?: number;
   /** With checkpointInBackground: how often the worker checkpoints (default 200 ms). */
   readonly checkpointIntervalMs?: number;
+  /**
+   * With checkpointInBackground: told when the worker dies (the store then checkpoints on commit,
+   * on the event loop, and keeps working; the owner should say so).
+   */
+  readonly onCheckpointerFailure?: (error: Error) => void;
 }
 
 /** Entries counted per step of the leaf rebuild (about 5 ms). */
@@ -277,7 +282,11 @@ export class SqliteStorage implements Storage {
       const storage = new SqliteStorage(db, path, deferCommitSync);
       storage.rebuildLeaves();
       if (options.checkpointInBackground === true && path !== ':memory:') {
-        storage.startCheckpointer(options.checkpointIntervalMs ?? defaultCheckpointIntervalMs, options.walRestartFrames ?? 4096);
+        storage.startCheckpointer(
+          options.checkpointIntervalMs ?? defaultCheckpointIntervalMs,
+          options.walRestartFrames ?? 4096,
+          options.onCheckpointerFailure,
+        );
       }
       return storage;
     } catch (error) {
@@ -313,7 +322,7 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  private startCheckpointer(intervalMs: number, walRestartFrames: number): void {
+  private startCheckpointer(intervalMs: number, walRestartFrames: number, onFailure?: (error: Error) => void): void {
     this.db.pragma('wal_autocheckpoint = 0');
     this.checkpointer = startCheckpointer(
       this.path,
@@ -328,8 +337,10 @@ export class SqliteStorage implements Storage {
         this.checkpoint.run();
       },
       // Without a checkpointer the WAL would grow without bound: fall back to checkpoints on commit.
-      () => {
-        if (!this.closed) this.db.pragma('wal_autocheckpoint = 1000');
+      (error) => {
+        if (this.closed) return;
+        this.db.pragma('wal_autocheckpoint = 1000');
+        onFailure?.(error);
       },
     );
   }
