@@ -13,8 +13,8 @@
 //
 // Connections are authenticated with the cluster secret (handshake.ts): the server sends a random
 // nonce, the client answers with HMAC-SHA256(secret, nonce), and only then does the server send a
-// welcome and accept envelopes. The client waits for the welcome before writing any envelope, so a rejected connection
-// loses nothing from the queue.
+// welcome and accept envelopes. The client waits for the welcome before writing any envelope, so a
+// rejected connection loses nothing from the queue (frameQueue.ts).
 //
 // A frame that waited in a peer's queue longer than `queueAgeMaxMs` (the runtime passes the request
 // timeout) is dropped rather than sent: its request has been answered or has failed by then, and a
