@@ -403,6 +403,12 @@ class PendingRead implements Operation {
   readonly deadlineMs: number;
   private readonly op: number;
   private repairOp = 0;
+  /**
+   * The version `repairOp`'s writes carry. A replica's acknowledgement says it applied a write, not
+   * which: each newer version gets an op of its own, so that a replica that took the repair of an
+   * older one is never counted as holding the newest (simulator seed 4814367).
+   */
+  private repairVersion: Version | undefined;
   private stragglerOp = 0;
   private readonly targets: string[];
   private readonly neededPerSet: number[];
@@ -562,8 +568,10 @@ class PendingRead implements Operation {
     if (entry === undefined) return;
     const due = ids.filter((id) => this.repairsSent.get(id) !== entry.version);
     if (due.length === 0) return;
-    if (this.repairOp === 0) {
+    if (this.repairVersion !== entry.version) {
+      if (this.repairOp !== 0) this.coordinator.unregister(this.repairOp); // late answers are for an older version
       this.repairOp = this.deps.nextOp();
+      this.repairVersion = entry.version;
       this.coordinator.register(this.repairOp, this);
     }
     for (const id of due) {

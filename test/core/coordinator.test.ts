@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { formatVersion } from '../../src/core/version.js';
 import type { ReadOutcome, Result, WriteOutcome } from '../../src/core/coordinator.js';
 import type { Layout } from '../../src/core/layout.js';
+import type { Envelope } from '../../src/core/messages.js';
 import { Placement } from '../../src/core/placement.js';
 import { TestCluster, bytes, text } from './harness.js';
 
@@ -364,4 +365,54 @@ test('a paused replica does not answer a read at `one` from its store', () => {
   cluster.node('b').resume();
   cluster.deliverAll();
   assert.equal(read, undefined, 'the read sent while paused is lost, as a crashed node loses it');
+});
+
+test('a read does not count a repair of an older version as holding the newest (simulator seed 4814367)', () => {
+  // b holds v2, c the older v1, a the newest v3 (a write at quorum that reached only a). The read's
+  // first answers (b, c) make v2 the newest and repair c with it; then a's answer makes v3 the newest.
+  // c's acknowledgement of the v2 repair must not count as c holding v3: answering v3 with one copy
+  // would let a later quorum read of b and c return v2, back in time.
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { requestTimeoutMs: 500 });
+  const at = (offsetMs: number, id: string) => formatVersion({ wallMs: cluster.nowMs + offsetMs, counter: 0, nodeId: id });
+  const [v1, v2, v3] = [at(-3000, 'c'), at(-2000, 'b'), at(-1000, 'a')];
+  const hold = (id: string, version: typeof v1, value: string) => {
+    const storage = cluster.storages.get(id);
+    storage?.transaction(() => storage.apply({ key: 'k', version, value: bytes(value) }));
+  };
+  hold('a', v3, 'three');
+  hold('b', v2, 'two');
+  hold('c', v1, 'one');
+
+  // A network that delivers only what each step names; the rest waits, or is dropped.
+  let pending: Envelope[] = [];
+  const deliver = (pick: (envelope: Envelope) => boolean) => {
+    for (const node of cluster.nodes.values()) pending.push(...node.takeOutbox());
+    const now = pending.filter(pick);
+    pending = pending.filter((envelope) => !pick(envelope));
+    for (const envelope of now) cluster.node(envelope.to).receive([envelope]);
+  };
+  const isRepairOf = (envelope: Envelope, version: string) =>
+    envelope.message.kind === 'write' && envelope.message.entry.version === version;
+
+  const read: { result?: Result<ReadOutcome> } = {};
+  cluster.node('a').get('k', { consistency: 'quorum' }, (r) => (read.result = r));
+  deliver((e) => e.message.kind === 'read' && e.to !== 'a'); // b and c answer
+  deliver((e) => e.message.kind === 'read-reply'); // a: v2 is the newest; c is repaired with it
+  deliver((e) => e.message.kind === 'read' && e.to === 'a');
+  deliver((e) => e.message.kind === 'read-reply'); // a's own answer: v3 is the newest now
+  pending = pending.filter((e) => !isRepairOf(e, v3)); // the v3 repairs are lost
+  deliver((e) => isRepairOf(e, v2)); // c takes v2
+  deliver((e) => e.message.kind === 'write-reply'); // and says so
+  assert.equal(read.result === undefined, true, 'v3 is on one replica only: no answer yet');
+
+  cluster.advance(600);
+  const { result } = read;
+  assert.ok(result !== undefined && !result.ok, 'the read fails rather than answer v3 from one copy');
+  assert.equal(result.error.code, 'UNAVAILABLE');
+  assert.match(result.error.message, /read repair did not finish in time/);
+
+  // With its repairs delivered, the same read answers v3, held by a quorum.
+  const again = cluster.run<ReadOutcome>((cb) => cluster.node('a').get('k', { consistency: 'quorum' }, cb));
+  assert.ok(again.ok);
+  assert.equal(text(again.value.entry?.value), 'three');
 });

@@ -193,4 +193,7 @@ describe('pinned seeds', () => {
   // oracle now waits until a removed node that still runs has the newest layout (simulation.ts).
   pinned(2918321, 'repair is over only once a removed node still running has learned of its removal (sim oracle)');
   pinned(4226968, 'a hint its holder has superseded (a newer version, or a purged tombstone) is dropped, not delivered to a node that joined after the purge');
+  // A quorum read repaired a replica with v2, then a third answer made v3 the newest; the replica's
+  // acknowledgement of the v2 repair was counted as holding v3, and v3, on one replica, was answered.
+  pinned(4814367, 'a repair acknowledgement counts only for the version it answered: one repair op per version');
 });
