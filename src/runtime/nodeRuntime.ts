@@ -196,6 +196,7 @@ export class NodeRuntime {
     clearInterval(this.syncTimer);
     await this.transport.stop();
     this.storage.close();
+    await this.storage.whenClosed(); // so that the data directory can be removed once stop resolves
   }
 
   /** A client read or write: the core only sends messages for it (it writes nothing itself). */

@@ -38,8 +38,12 @@ export interface CheckpointReport {
 }
 
 export interface Checkpointer {
-  /** Tells the thread to close its connection (not waited for). */
-  stop(): void;
+  /**
+   * Tells the thread to close its connection; resolves once it has exited. Until then it may still
+   * touch the database's files (closing the last connection removes the log), so whoever removes
+   * them waits for this.
+   */
+  stop(): Promise<void>;
 }
 
 /**
@@ -57,5 +61,12 @@ export function startCheckpointer(
   worker.unref();
   worker.on('message', onReport);
   worker.on('error', onFailure);
-  return { stop: () => worker.postMessage('close') };
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  return {
+    stop: () => {
+      worker.ref(); // the process now waits for the thread's exit, which stop's caller awaits
+      worker.postMessage('close');
+      return exited;
+    },
+  };
 }

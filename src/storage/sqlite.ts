@@ -141,6 +141,7 @@ export class SqliteStorage implements Storage {
   private wrote = false;
   private readonly walSync: WalSync;
   private checkpointer: Checkpointer | undefined;
+  private threadsDone: Promise<void> = Promise.resolve();
 
   private readonly begin: Database.Statement;
   private readonly commit: Database.Statement;
@@ -635,8 +636,13 @@ export class SqliteStorage implements Storage {
     this.endReadSnapshot();
     this.closed = true;
     this.walSync.close();
-    this.checkpointer?.stop();
+    if (this.checkpointer) this.threadsDone = this.checkpointer.stop();
     this.db.close();
+  }
+
+  /** After close: resolves once no thread of this store touches its files any more. */
+  whenClosed(): Promise<void> {
+    return this.threadsDone;
   }
 
   /**

@@ -1,7 +1,7 @@
 // The background checkpointer's thread: a failure reaches its owner, with the reason.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -49,6 +49,21 @@ describe('background checkpointer', () => {
       assert.ok(statSync(path).size >= before + 200 * 100, `the database file grew from ${before} to ${statSync(path).size} bytes`);
     } finally {
       storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is done with the files once the store says it is closed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quorumkv-checkpointer-'));
+    try {
+      const storage = SqliteStorage.open(join(dir, 'q.db'), { fsync: 'commit', checkpointInBackground: true });
+      storage.transaction(() => storage.apply({ key: 'k', version: formatVersion({ wallMs: 1_000, counter: 0, nodeId: 'n1' }), value: null }));
+      await new Promise((resolve) => setTimeout(resolve, 500)); // the thread has opened the database
+      storage.close();
+      await storage.whenClosed();
+      // The last connection to close removes the log and its index: both connections are gone.
+      assert.deepEqual(readdirSync(dir), ['q.db']);
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
