@@ -1,6 +1,7 @@
 // The durable Storage of a real node: one SQLite database in WAL mode through better-sqlite3.
 // Every statement is prepared once; every write runs inside a transaction (its own, or the
 // caller's). The anti-entropy leaves are kept in memory and rebuilt when the store opens (leafTable.ts).
+// Its tables, and the migrations of older files, are in schema.ts.
 //
 // Durability: fsync 'commit' runs with synchronous = FULL, so each COMMIT is on disk before it
 // returns (survives power loss). 'periodic' runs with synchronous = NORMAL: a COMMIT survives a
@@ -20,6 +21,7 @@ import { isExpiry } from '../core/validate.js';
 import { isExpired, isVersion, wallMsMax, type Entry, type Version } from '../core/version.js';
 import { defaultCheckpointIntervalMs, startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { compareUtf8 } from './keyOrder.js';
+import { migrate } from './schema.js';
 import { LeafTable, type HashedRow } from './leafTable.js';
 import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange } from './records.js';
 import { WalSync } from './walSync.js';
@@ -51,64 +53,6 @@ export interface SqliteStorageOptions {
 
 /** Entries counted per step of the leaf rebuild (about 5 ms). */
 const leafRebuildRows = 5000;
-
-/** The schema this code reads and writes; `PRAGMA user_version` holds the file's. */
-export const schemaVersion = 3;
-
-/** migrations[i] takes a database from schema version i to i + 1. */
-export const migrations: readonly string[] = [
-  `
-  CREATE TABLE entries (
-    key TEXT PRIMARY KEY,
-    position INTEGER NOT NULL,
-    version TEXT NOT NULL,
-    value BLOB,
-    h1 INTEGER NOT NULL,
-    h2 INTEGER NOT NULL
-  ) STRICT, WITHOUT ROWID;
-  CREATE INDEX entries_by_position ON entries (position, key);
-  CREATE INDEX entries_tombstones ON entries (key) WHERE value IS NULL;
-
-  CREATE TABLE leaves (
-    leaf INTEGER PRIMARY KEY,
-    h1 INTEGER NOT NULL,
-    h2 INTEGER NOT NULL
-  ) STRICT;
-
-  CREATE TABLE hints (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    target TEXT NOT NULL,
-    key TEXT NOT NULL,
-    version TEXT NOT NULL,
-    value BLOB,
-    created_ms INTEGER NOT NULL
-  ) STRICT;
-  CREATE INDEX hints_by_target ON hints (target, id);
-  CREATE INDEX hints_by_created ON hints (created_ms);
-
-  CREATE TABLE purge_floors (
-    key TEXT PRIMARY KEY,
-    version TEXT NOT NULL,
-    purged_ms INTEGER NOT NULL
-  ) STRICT;
-  CREATE INDEX purge_floors_by_time ON purge_floors (purged_ms);
-
-  CREATE TABLE meta (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-  ) STRICT;
-  `,
-  // 1 -> 2: values may expire (key expiry, Redis's EX/PX); NULL means never.
-  `
-  ALTER TABLE entries ADD COLUMN expires_ms INTEGER;
-  CREATE INDEX entries_expiring ON entries (key, expires_ms) WHERE expires_ms IS NOT NULL;
-  ALTER TABLE hints ADD COLUMN expires_ms INTEGER;
-  `,
-  // 2 -> 3: the anti-entropy leaves live in memory (leafTable.ts); the table cost a page per write.
-  `
-  DROP TABLE leaves;
-  `,
-];
 
 interface EntryRow {
   key: unknown;
@@ -666,21 +610,6 @@ export class SqliteStorage implements Storage {
   private assertOpen(): void {
     assert(!this.closed, 'storage is closed');
   }
-}
-
-function migrate(db: Database.Database): void {
-  const fileVersion = db.pragma('user_version', { simple: true }) as number;
-  assert(
-    fileVersion <= schemaVersion,
-    `database schema version ${fileVersion} is newer than this quorumkv's (${schemaVersion})`,
-  );
-  if (fileVersion === schemaVersion) return;
-  db.transaction(() => {
-    for (let version = fileVersion; version < schemaVersion; version++) {
-      db.exec(migrations[version] as string);
-    }
-    db.pragma(`user_version = ${schemaVersion}`);
-  }).immediate();
 }
 
 /** The smallest version string at or past wall clock `wallMs`; '' when no version is below it. */

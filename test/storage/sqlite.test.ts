@@ -9,7 +9,8 @@ import Database from 'better-sqlite3';
 import { leafCount } from '../../src/core/hash.js';
 import { formatVersion, type Entry } from '../../src/core/version.js';
 import type { LeafHash } from '../../src/core/storage.js';
-import { migrations, schemaVersion, SqliteStorage } from '../../src/storage/sqlite.js';
+import { migrations, schemaVersion } from '../../src/storage/schema.js';
+import { SqliteStorage } from '../../src/storage/sqlite.js';
 import { allEntries, naiveLeaves, storageContract } from './contract.js';
 
 function tempDir(): string {
