@@ -9,7 +9,7 @@ import type { ReadOutcome, Result, WriteOutcome } from '../../src/core/coordinat
 import type { Layout } from '../../src/core/layout.js';
 import type { Envelope } from '../../src/core/messages.js';
 import { Placement } from '../../src/core/placement.js';
-import { TestCluster, bytes, text } from './harness.js';
+import { HeldNetwork, TestCluster, bytes, text } from './harness.js';
 
 const minute = 60_000;
 
@@ -375,34 +375,20 @@ test('a read does not count a repair of an older version as holding the newest (
   const cluster = new TestCluster(['a', 'b', 'c'], {}, { requestTimeoutMs: 500 });
   const at = (offsetMs: number, id: string) => formatVersion({ wallMs: cluster.nowMs + offsetMs, counter: 0, nodeId: id });
   const [v1, v2, v3] = [at(-3000, 'c'), at(-2000, 'b'), at(-1000, 'a')];
-  const hold = (id: string, version: typeof v1, value: string) => {
-    const storage = cluster.storages.get(id);
-    storage?.transaction(() => storage.apply({ key: 'k', version, value: bytes(value) }));
-  };
-  hold('a', v3, 'three');
-  hold('b', v2, 'two');
-  hold('c', v1, 'one');
-
-  // A network that delivers only what each step names; the rest waits, or is dropped.
-  let pending: Envelope[] = [];
-  const deliver = (pick: (envelope: Envelope) => boolean) => {
-    for (const node of cluster.nodes.values()) pending.push(...node.takeOutbox());
-    const now = pending.filter(pick);
-    pending = pending.filter((envelope) => !pick(envelope));
-    for (const envelope of now) cluster.node(envelope.to).receive([envelope]);
-  };
-  const isRepairOf = (envelope: Envelope, version: string) =>
-    envelope.message.kind === 'write' && envelope.message.entry.version === version;
+  cluster.store('a', 'k', v3, 'three');
+  cluster.store('b', 'k', v2, 'two');
+  cluster.store('c', 'k', v1, 'one');
+  const network = new HeldNetwork(cluster);
 
   const read: { result?: Result<ReadOutcome> } = {};
   cluster.node('a').get('k', { consistency: 'quorum' }, (r) => (read.result = r));
-  deliver((e) => e.message.kind === 'read' && e.to !== 'a'); // b and c answer
-  deliver((e) => e.message.kind === 'read-reply'); // a: v2 is the newest; c is repaired with it
-  deliver((e) => e.message.kind === 'read' && e.to === 'a');
-  deliver((e) => e.message.kind === 'read-reply'); // a's own answer: v3 is the newest now
-  pending = pending.filter((e) => !isRepairOf(e, v3)); // the v3 repairs are lost
-  deliver((e) => isRepairOf(e, v2)); // c takes v2
-  deliver((e) => e.message.kind === 'write-reply'); // and says so
+  network.deliver((e) => e.message.kind === 'read' && e.to !== 'a'); // b and c answer
+  network.deliver((e) => e.message.kind === 'read-reply'); // a: v2 is the newest; c is repaired with it
+  network.deliver((e) => e.message.kind === 'read' && e.to === 'a');
+  network.deliver((e) => e.message.kind === 'read-reply'); // a's own answer: v3 is the newest now
+  network.discard((e) => isRepairOf(e, v3)); // the v3 repairs are lost
+  network.deliver((e) => isRepairOf(e, v2)); // c takes v2
+  network.deliver((e) => e.message.kind === 'write-reply'); // and says so
   assert.equal(read.result === undefined, true, 'v3 is on one replica only: no answer yet');
 
   cluster.advance(600);
@@ -416,3 +402,45 @@ test('a read does not count a repair of an older version as holding the newest (
   assert.ok(again.ok);
   assert.equal(text(again.value.entry?.value), 'three');
 });
+
+test('a read that waits for every replica repairs a newer version that comes after the wait, and counts only its repair', () => {
+  // RF 5, R 3, read by e waiting for every replica. a, b, d answer (a v2, b and d v1); the straggler
+  // wait ends and b, d are repaired with v2. Then c answers with v3, held by c alone. The acks of the
+  // v2 repairs must not count as holding v3 (a later quorum read of a, b, d would return v2), and v3
+  // must be repaired: before the fix, the read answered v3 from c's copy alone, or never repaired it.
+  const ids = ['a', 'b', 'c', 'd', 'e'];
+  const cluster = new TestCluster(ids, { rf: 5 }, { readStragglerWaitMs: 50, requestTimeoutMs: 2000 });
+  const at = (offsetMs: number) => formatVersion({ wallMs: cluster.nowMs + offsetMs, counter: 0, nodeId: 'x' });
+  const [v1, v2, v3] = [at(-3000), at(-2000), at(-1000)];
+  cluster.store('a', 'k', v2, 'two');
+  for (const id of ['b', 'd', 'e']) cluster.store(id, 'k', v1, 'one');
+  cluster.store('c', 'k', v3, 'three');
+  const network = new HeldNetwork(cluster);
+  const first = ['a', 'b', 'd'];
+
+  const read: { result?: Result<ReadOutcome> } = {};
+  cluster.node('e').get('k', { consistency: 'quorum', waitForAll: true }, (r) => (read.result = r));
+  network.deliver((e) => e.message.kind === 'read' && first.includes(e.to));
+  network.deliver((e) => e.message.kind === 'read-reply' && first.includes(e.from));
+  network.tick(['e'], 60); // the straggler wait ends: b and d are repaired with v2
+  assert.deepEqual(network.held((e) => isRepairOf(e, v2)).map((e) => e.to).sort(), ['b', 'd']);
+  network.deliver((e) => isRepairOf(e, v2)); // b and d take v2; their acks wait
+  network.deliver((e) => e.message.kind === 'read' && e.to === 'c');
+  network.deliver((e) => e.message.kind === 'read-reply' && e.from === 'c'); // v3, on c alone
+  network.deliver((e) => e.message.kind === 'write-reply' && (e.from === 'b' || e.from === 'd'));
+  assert.equal(read.result, undefined, 'v2 acknowledgements do not make v3 a quorum');
+  assert.deepEqual(network.held((e) => isRepairOf(e, v3)).map((e) => e.to).sort(), ['a', 'b', 'd'], 'v3 is repaired');
+
+  network.deliver((e) => isRepairOf(e, v3));
+  network.deliver((e) => e.message.kind === 'write-reply');
+  const { result } = read;
+  assert.ok(result?.ok, 'the read answers once v3 reached a quorum');
+  assert.equal(text(result.value.entry?.value), 'three');
+  const holders = ids.filter((id) => cluster.storages.get(id)?.get('k')?.version === v3);
+  assert.ok(holders.length >= 3, `v3 is held by ${holders.join(', ')}`);
+});
+
+/** A read repair: a write from the coordinator carrying `version`. */
+function isRepairOf(envelope: Envelope, version: string): boolean {
+  return envelope.message.kind === 'write' && envelope.message.entry.version === version;
+}

@@ -7,6 +7,7 @@ import type { Layout } from '../../src/core/layout.js';
 import type { Envelope } from '../../src/core/messages.js';
 import { QuorumNode } from '../../src/core/node.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import type { Version } from '../../src/core/version.js';
 
 /** A layout of active members `ids` (consistent hashing, RF 3, 64 vnodes, version 1 unless given). */
 export function layoutOf(ids: readonly string[], layout: Partial<Layout> = {}): Layout {
@@ -95,6 +96,12 @@ export class TestCluster {
     }
   }
 
+  /** Puts `version` of `key` into `id`'s store directly, as if a write had reached it earlier. */
+  store(id: string, key: string, version: Version, value: string): void {
+    const storage = this.storages.get(id) as MemoryStorage;
+    storage.transaction(() => storage.apply({ key, version, value: bytes(value) }));
+  }
+
   /** Runs a callback-style operation and delivers until it answers. */
   run<T>(start: (callback: (result: Result<T>) => void) => void): Result<T> {
     let result: Result<T> | undefined;
@@ -111,3 +118,46 @@ export class TestCluster {
 export const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 export const text = (value: Uint8Array | null | undefined): string | undefined =>
   value ? new TextDecoder().decode(value) : undefined;
+
+/**
+ * The cluster's messages held until a test hands them over: for interleavings that `deliverAll`, which
+ * delivers everything in rounds, never produces.
+ */
+export class HeldNetwork {
+  private pending: Envelope[] = [];
+
+  constructor(private readonly cluster: TestCluster) {}
+
+  /** Delivers the held messages `pick` chooses, in the order they were sent; keeps the rest. */
+  deliver(pick: (envelope: Envelope) => boolean): number {
+    this.collect();
+    const now = this.pending.filter(pick);
+    this.pending = this.pending.filter((envelope) => !pick(envelope));
+    for (const envelope of now) this.cluster.node(envelope.to).receive([envelope]);
+    return now.length;
+  }
+
+  /** Drops the held messages `pick` chooses: lost. */
+  discard(pick: (envelope: Envelope) => boolean): void {
+    this.collect();
+    this.pending = this.pending.filter((envelope) => !pick(envelope));
+  }
+
+  /** The held messages `pick` chooses, left where they are. */
+  held(pick: (envelope: Envelope) => boolean): Envelope[] {
+    this.collect();
+    return this.pending.filter(pick);
+  }
+
+  /** Moves time on by `ms`, ticking only `ids`; what they send is held like the rest. */
+  tick(ids: readonly string[], ms: number): void {
+    for (let t = 0; t < ms; t += 10) {
+      this.cluster.nowMs += 10;
+      for (const id of ids) this.cluster.node(id).tick();
+    }
+  }
+
+  private collect(): void {
+    for (const node of this.cluster.nodes.values()) this.pending.push(...node.takeOutbox());
+  }
+}
