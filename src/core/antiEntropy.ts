@@ -10,6 +10,12 @@
 //   ae-push    (the wanted entries)      ->
 // Sessions run on a schedule with each co-replica in turn, on demand, and when a node (re)starts.
 // They are paced by a key rate so that repair never starves client traffic.
+//
+// Every request carries the session's step number and its answer carries it back: an answer to an
+// earlier step (a duplicate, or one from before the initiator restarted) is ignored rather than taken
+// for the current one, which would skip a chunk of ranges or a batch of keys and still end "done".
+// Session ids come from the node's operation counter, which starts at random, so a restarted node's
+// sessions do not reuse the ids its earlier run had in flight.
 
 import type { CoreConfig } from './config.js';
 import type { AeBehindMessage, AeDiffMessage, AeKeysMessage, AePushMessage, AeRangesMessage, AeSyncMessage, Message } from './messages.js';
@@ -44,6 +50,8 @@ interface Session {
   readonly peer: string;
   readonly chunks: RingRange[][];
   chunk: number;
+  /** Requests sent so far; only the answer carrying the latest one is taken. */
+  step: number;
   /** Segments found to differ, waiting for their keys to be exchanged. */
   differing: PositionInterval[];
   awaiting: 'diff' | 'sync' | 'nothing';
@@ -61,6 +69,8 @@ export interface AntiEntropyDeps {
   readonly placement: () => Placement;
   readonly isAvailable: (id: string) => boolean;
   readonly send: (to: string, message: Message) => void;
+  /** A fresh number, never used before by this node or its earlier runs (QuorumNode.nextOp). */
+  readonly nextId: () => number;
 }
 
 /**
@@ -84,7 +94,6 @@ const historyMax = 32;
 export class AntiEntropy {
   private readonly sessions = new Map<number, Session>();
   private readonly history: SessionProgress[] = [];
-  private nextSessionId = 1;
   private coReplicasOf: { readonly placement: Placement; readonly peers: readonly string[] } | undefined;
   /** sharedRanges by peer, for the placement they were computed on (a walk of the ring per range). */
   private sharedRangesOf: { readonly placement: Placement; readonly byPeer: Map<string, readonly RingRange[]> } | undefined;
@@ -155,7 +164,7 @@ export class AntiEntropy {
     if (!this.deps.storage.leavesBuilt) return undefined;
     const chunks: RingRange[][] = [];
     for (let i = 0; i < ranges.length; i += rangesPerChunk) chunks.push(ranges.slice(i, i + rangesPerChunk));
-    const id = this.nextSessionId++;
+    const id = this.deps.nextId();
     const progress: SessionProgress = {
       id,
       peer,
@@ -177,6 +186,7 @@ export class AntiEntropy {
       peer,
       chunks,
       chunk: 0,
+      step: 0,
       differing: [],
       awaiting: 'nothing',
       lastHeardMs: nowMs,
@@ -240,16 +250,23 @@ export class AntiEntropy {
    * and every write it accepted under the old layout is in what it sends: writes planned on older
    * layouts it refuses from then on (node.ts).
    */
-  private behind(initiator: string, session: number, initiatorLayout: number): boolean {
-    if (initiatorLayout <= this.layoutVersion()) return false;
+  private behind(initiator: string, request: AeRangesMessage | AeKeysMessage): boolean {
+    if (request.layout <= this.layoutVersion()) return false;
     this.deps.send(initiator, { kind: 'layout-pull' });
-    this.deps.send(initiator, { kind: 'ae-behind', session });
+    this.deps.send(initiator, { kind: 'ae-behind', session: request.session, step: request.step });
     return true;
   }
 
   handleBehind(from: string, message: AeBehindMessage, nowMs: number): void {
+    const session = this.answered(from, message);
+    if (session) this.finish(session, 'failed', nowMs);
+  }
+
+  /** The session `message` answers the latest request of, if any (else it is stale: ignored). */
+  private answered(from: string, message: { readonly session: number; readonly step: number }): Session | undefined {
     const session = this.sessions.get(message.session);
-    if (session && session.peer === from) this.finish(session, 'failed', nowMs);
+    if (!session || session.peer !== from || session.step !== message.step) return undefined;
+    return session;
   }
 
   // ---- initiator ------------------------------------------------------------------------------
@@ -263,12 +280,13 @@ export class AntiEntropy {
     const ranges = chunk.map((range) => ({ ...range, ...this.hasher.range(range) }));
     session.awaiting = 'diff';
     session.lastHeardMs = nowMs;
-    this.deps.send(session.peer, { kind: 'ae-ranges', session: session.progress.id, layout: this.layoutVersion(), ranges });
+    session.step += 1;
+    this.deps.send(session.peer, { kind: 'ae-ranges', session: session.progress.id, step: session.step, layout: this.layoutVersion(), ranges });
   }
 
   handleDiff(from: string, message: AeDiffMessage, nowMs: number): void {
-    const session = this.sessions.get(message.session);
-    if (!session || session.peer !== from || session.awaiting !== 'diff') return;
+    const session = this.answered(from, message);
+    if (!session || session.awaiting !== 'diff') return;
     session.lastHeardMs = nowMs;
     session.awaiting = 'nothing';
     const chunk = session.chunks[session.chunk - 1] ?? [];
@@ -305,12 +323,14 @@ export class AntiEntropy {
     }
     session.awaiting = 'sync';
     session.lastHeardMs = nowMs;
-    this.deps.send(session.peer, { kind: 'ae-keys', session: session.progress.id, layout: this.layoutVersion(), segments, items });
+    session.step += 1;
+    const { id } = session.progress;
+    this.deps.send(session.peer, { kind: 'ae-keys', session: id, step: session.step, layout: this.layoutVersion(), segments, items });
   }
 
   handleSync(from: string, message: AeSyncMessage, nowMs: number): void {
-    const session = this.sessions.get(message.session);
-    if (!session || session.peer !== from || session.awaiting !== 'sync') return;
+    const session = this.answered(from, message);
+    if (!session || session.awaiting !== 'sync') return;
     session.lastHeardMs = nowMs;
     session.awaiting = 'nothing';
     const received = this.applyEntries(message.entries);
@@ -344,9 +364,9 @@ export class AntiEntropy {
   // ---- responder ------------------------------------------------------------------------------
 
   handleRanges(from: string, message: AeRangesMessage): void {
-    if (this.behind(from, message.session, message.layout)) return;
+    if (this.behind(from, message)) return;
     if (!this.deps.storage.leavesBuilt) {
-      this.deps.send(from, { kind: 'ae-behind', session: message.session });
+      this.deps.send(from, { kind: 'ae-behind', session: message.session, step: message.step });
       return;
     }
     const ranges: { start: number; end: number }[] = [];
@@ -357,11 +377,11 @@ export class AntiEntropy {
       ranges.push({ start: range.start, end: range.end });
       segments.push(...this.hasher.segments(range));
     }
-    this.deps.send(from, { kind: 'ae-diff', session: message.session, ranges, segments });
+    this.deps.send(from, { kind: 'ae-diff', session: message.session, step: message.step, ranges, segments });
   }
 
   handleKeys(from: string, message: AeKeysMessage): void {
-    if (this.behind(from, message.session, message.layout)) return;
+    if (this.behind(from, message)) return;
     const theirs = new Map<string, Version>(message.items);
     const entries: Entry[] = [];
     const want: string[] = [];
@@ -392,7 +412,7 @@ export class AntiEntropy {
       if (floor !== undefined && floor >= version) offer({ key, version: floor, value: null });
       else if (this.owns(key)) want.push(key);
     }
-    this.deps.send(from, { kind: 'ae-sync', session: message.session, entries, want, truncated });
+    this.deps.send(from, { kind: 'ae-sync', session: message.session, step: message.step, entries, want, truncated });
   }
 
   handlePush(message: AePushMessage): void {

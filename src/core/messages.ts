@@ -96,6 +96,8 @@ export interface LayoutPullMessage {
 export interface AeRangesMessage {
   readonly kind: 'ae-ranges';
   readonly session: number;
+  /** Counts the session's requests; the answer carries it back (see antiEntropy.ts). */
+  readonly step: number;
   /** The initiator's layout version: a responder on an older one does not answer (antiEntropy.ts). */
   readonly layout: number;
   readonly ranges: readonly { readonly start: number; readonly end: number; readonly h1: number; readonly h2: number }[];
@@ -105,6 +107,7 @@ export interface AeRangesMessage {
 export interface AeDiffMessage {
   readonly kind: 'ae-diff';
   readonly session: number;
+  readonly step: number;
   readonly ranges: readonly { readonly start: number; readonly end: number }[];
   readonly segments: readonly { readonly lo: number; readonly hi: number; readonly h1: number; readonly h2: number }[];
 }
@@ -113,6 +116,7 @@ export interface AeDiffMessage {
 export interface AeKeysMessage {
   readonly kind: 'ae-keys';
   readonly session: number;
+  readonly step: number;
   readonly layout: number;
   readonly segments: readonly { readonly lo: number; readonly hi: number }[];
   readonly items: readonly (readonly [string, Version])[];
@@ -122,6 +126,7 @@ export interface AeKeysMessage {
 export interface AeSyncMessage {
   readonly kind: 'ae-sync';
   readonly session: number;
+  readonly step: number;
   readonly entries: readonly Entry[];
   readonly want: readonly string[];
   readonly truncated: boolean;
@@ -134,6 +139,7 @@ export interface AeSyncMessage {
 export interface AeBehindMessage {
   readonly kind: 'ae-behind';
   readonly session: number;
+  readonly step: number;
 }
 
 export interface AePushMessage {

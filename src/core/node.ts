@@ -164,6 +164,7 @@ export class QuorumNode {
       placement: () => this.currentPlacement,
       isAvailable: (id) => this.membership.isAvailable(id),
       send,
+      nextId: () => this.nextOp(),
     });
     this.purger = new TombstonePurger({
       selfId: deps.id,

@@ -32,6 +32,7 @@ export function isExpiry(value: unknown): value is number {
 
 const isOp = (value: unknown): boolean => Number.isSafeInteger(value);
 const isSession = isOp;
+const isStep = isOp;
 const isKey = (value: unknown): boolean => typeof value === 'string' && value.length > 0;
 const isUint32 = (value: unknown): boolean => Number.isInteger(value) && (value as number) >= 0 && (value as number) < ringSize;
 /** Bound on the items of one array field (a named limit on what a peer can make us process). */
@@ -113,15 +114,27 @@ export function isWellFormed(message: Message): boolean {
     case 'layout-pull':
       return true;
     case 'ae-ranges':
-      return isSession(m.session) && isLayoutVersion(m.layout) && isArrayOf(m.ranges, isHashedRange);
+      return isSession(m.session) && isStep(m.step) && isLayoutVersion(m.layout) && isArrayOf(m.ranges, isHashedRange);
     case 'ae-diff':
-      return isSession(m.session) && isArrayOf(m.ranges, isRange) && isArrayOf(m.segments, isHashedSegment);
+      return isSession(m.session) && isStep(m.step) && isArrayOf(m.ranges, isRange) && isArrayOf(m.segments, isHashedSegment);
     case 'ae-keys':
-      return isSession(m.session) && isLayoutVersion(m.layout) && isArrayOf(m.segments, isSegment) && isArrayOf(m.items, isKeyVersion);
+      return (
+        isSession(m.session) &&
+        isStep(m.step) &&
+        isLayoutVersion(m.layout) &&
+        isArrayOf(m.segments, isSegment) &&
+        isArrayOf(m.items, isKeyVersion)
+      );
     case 'ae-sync':
-      return isSession(m.session) && isArrayOf(m.entries, isEntry) && isArrayOf(m.want, isKey) && typeof m.truncated === 'boolean';
+      return (
+        isSession(m.session) &&
+        isStep(m.step) &&
+        isArrayOf(m.entries, isEntry) &&
+        isArrayOf(m.want, isKey) &&
+        typeof m.truncated === 'boolean'
+      );
     case 'ae-behind':
-      return isSession(m.session);
+      return isSession(m.session) && isStep(m.step);
     case 'ae-push':
       return isArrayOf(m.entries, isEntry);
     case 'purge-check':

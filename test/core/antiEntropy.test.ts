@@ -10,7 +10,10 @@ import { rangeSegments, SegmentHasher } from '../../src/core/segments.js';
 import { formatVersion } from '../../src/core/version.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { ReadOutcome, WriteOutcome } from '../../src/core/coordinator.js';
-import { TestCluster, bytes, text } from './harness.js';
+import { Placement } from '../../src/core/placement.js';
+import { rangeContains } from '../../src/core/ring.js';
+import type { Envelope } from '../../src/core/messages.js';
+import { HeldNetwork, TestCluster, bytes, layoutOf, text } from './harness.js';
 
 const second = 1000;
 
@@ -239,4 +242,47 @@ test('scheduled anti-entropy meets every co-replica once per rotation, in the sa
   assert.ok(peers.length >= 15, `${peers.length} sessions started`);
   // Every window of 5 scheduled sessions (one rotation) meets each of a's 5 co-replicas once.
   for (let i = 0; i + 5 <= peers.length; i++) assert.equal(new Set(peers.slice(i, i + 5)).size, 5, `sessions ${i}..${i + 4}: ${peers.join(',')}`);
+});
+
+test('an answer to an earlier step of a session is ignored, not taken for the current step', () => {
+  // 192 ranges shared by a and b: three chunks of 64. A key only b holds lies in the third. A duplicate
+  // of b's answer to the first chunk, taken for the second, made a skip a chunk, and the session ended
+  // "done" without the key (found in review; the simulator's network duplicates messages, and a
+  // restarted node's sessions reused the ids its earlier run had in flight).
+  const ids = ['a', 'b', 'c'];
+  const cluster = new TestCluster(ids, {}, { antiEntropyIntervalMs: 0 });
+  const ranges = new Placement(layoutOf(ids)).serving.ranges();
+  assert.equal(ranges.length, 192);
+  let key = '';
+  for (let i = 0; key === ''; i++) if (rangeContains(ranges[150] as (typeof ranges)[number], ringPosition(`k${i}`))) key = `k${i}`;
+  cluster.store('b', key, formatVersion({ wallMs: cluster.nowMs, counter: 0, nodeId: 'b' }), 'only on b');
+  const network = new HeldNetwork(cluster);
+  const session = cluster.node('a').repairNow().find((progress) => progress.peer === 'b');
+  assert.ok(session);
+  const betweenAB = (e: Envelope) => e.message.kind.startsWith('ae-') && (e.from === 'a' || e.from === 'b') && (e.to === 'a' || e.to === 'b');
+  network.discard((e) => !betweenAB(e));
+
+  network.deliver((e) => e.message.kind === 'ae-ranges'); // the first chunk
+  const [firstDiff] = network.held((e) => e.message.kind === 'ae-diff');
+  assert.ok(firstDiff);
+  network.deliver((e) => e === firstDiff); // a sends the second chunk
+  cluster.node('a').receive([firstDiff]); // a duplicate of the first answer
+  assert.equal(network.held((e) => e.message.kind === 'ae-ranges').length, 1, 'the duplicate did not move the session on');
+  for (let round = 0; round < 20 && session.state === 'running'; round++) {
+    network.deliver(betweenAB);
+    network.tick(['a'], 10); // a paced step goes on at a tick
+  }
+  assert.equal(session.state, 'done');
+  assert.equal(session.rangesCompared, 192);
+  assert.equal(text(cluster.storages.get('a')?.get(key)?.value), 'only on b');
+});
+
+test('a restarted node does not reuse the session ids of its earlier run', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { antiEntropyIntervalMs: 0 });
+  const before = cluster.node('a').repairNow().map((progress) => progress.id);
+  cluster.restart('a');
+  const after = cluster.node('a').repairNow().map((progress) => progress.id);
+  assert.equal(before.length, 2);
+  assert.equal(after.length, 2);
+  assert.ok(after.every((id) => !before.includes(id)), `${before} then ${after}`);
 });

@@ -36,6 +36,7 @@ describe('topology: streaming moves a bounded number of keys per step', () => {
       }
     });
     const queue: { from: 'source' | 'filler'; to: 'source' | 'filler'; message: Message }[] = [];
+    let lastId = 0;
     const sides = Object.fromEntries(
       (['source', 'filler'] as const).map((id) => [
         id,
@@ -47,6 +48,7 @@ describe('topology: streaming moves a bounded number of keys per step', () => {
           placement: () => placement,
           isAvailable: () => true,
           send: (to, message) => queue.push({ from: id, to: to as 'source' | 'filler', message }),
+          nextId: () => ++lastId,
         }),
       ]),
     ) as Record<'source' | 'filler', AntiEntropy>;
