@@ -8,7 +8,7 @@
 // margin at a time), and a restarted clock starts at the ceiling it left.
 
 import type { Clock } from './ports.js';
-import { counterMax, formatVersion, parseVersion, type Version } from './version.js';
+import { counterMax, formatVersion, parseVersion, wallMsMax, type Version } from './version.js';
 
 export interface ClockReading {
   readonly wallMs: number;
@@ -17,6 +17,14 @@ export interface ClockReading {
 
 /** How far above the wall clock of the versions issued the durable ceiling is raised at a time. */
 export const ceilingMarginMs = 10_000;
+
+/**
+ * The latest wall clock a reading may carry to be followed: beyond it the clock could not issue a
+ * version (its ceiling would pass what a version holds), and every write would fail from then on,
+ * on this node, on every peer its next messages reach, and after restarts (the ceiling is durable).
+ * Only a broken peer sends such a reading (the year 10,000 and later); it is ignored.
+ */
+export const followableWallMsMax = wallMsMax - 2 * ceilingMarginMs;
 
 export interface ClockCeiling {
   /** The ceiling the node left when it last ran (0 the first time). */
@@ -68,6 +76,7 @@ export class HybridClock {
   }
 
   observe(remote: ClockReading): void {
+    if (remote.wallMs > followableWallMsMax) return;
     if (remote.wallMs > this.wallMs || (remote.wallMs === this.wallMs && remote.counter > this.counter)) {
       this.wallMs = remote.wallMs;
       this.counter = remote.counter;

@@ -22,7 +22,7 @@ import type { Clock, Random } from './ports.js';
 import type { Storage } from './storage.js';
 import { TombstonePurger } from './tombstones.js';
 import { Topology, type LayoutChange, type TopologyStatus } from './topology.js';
-import { isExpiry, isWellFormed, loneSurrogate } from './validate.js';
+import { isClockReading, isExpiry, isWellFormed, loneSurrogate } from './validate.js';
 import { visibleEntry, type Entry } from './version.js';
 
 export interface NodeDeps {
@@ -322,7 +322,7 @@ export class QuorumNode {
 
   private dispatch(envelope: Envelope): void {
     const { from, message } = envelope;
-    if (envelope.to !== this.id || !isWellFormed(message)) return;
+    if (envelope.to !== this.id || !isClockReading(envelope.clock) || !isWellFormed(message)) return;
     this.hlc.observe(envelope.clock);
     const nowMs = this.nowMs();
     switch (message.kind) {

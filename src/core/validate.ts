@@ -2,12 +2,13 @@
 // a record is checked on its way out and again on its way in). A malformed message is dropped, never
 // allowed to throw inside a storage transaction.
 
+import type { ClockReading } from './hlc.js';
 import type { Message } from './messages.js';
 import { ringSize } from './hash.js';
 import { isStrategy, parseLayout } from './layout.js';
 import type { LayoutChange } from './topology.js';
 import { isSegment } from './segments.js';
-import { isVersion, wallMsMax, type Entry } from './version.js';
+import { counterMax, isVersion, wallMsMax, type Entry } from './version.js';
 
 /** A UTF-16 surrogate without its pair: such a key has no UTF-8 form and no store accepts it. */
 export const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -28,6 +29,23 @@ export function isEntry(value: unknown): value is Entry {
 /** A wall-clock millisecond a value can expire at: one a version's wall clock can hold. */
 export function isExpiry(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= wallMsMax;
+}
+
+/**
+ * A peer's clock reading: whole numbers within what a version holds. Anything else (a fraction, NaN,
+ * a counter past its maximum) would end in a version that cannot be formatted, once observed.
+ */
+export function isClockReading(value: unknown): value is ClockReading {
+  if (typeof value !== 'object' || value === null) return false;
+  const { wallMs, counter } = value as Record<string, unknown>;
+  return (
+    Number.isSafeInteger(wallMs) &&
+    (wallMs as number) >= 0 &&
+    (wallMs as number) <= wallMsMax &&
+    Number.isSafeInteger(counter) &&
+    (counter as number) >= 0 &&
+    (counter as number) <= counterMax
+  );
 }
 
 const isOp = (value: unknown): boolean => Number.isSafeInteger(value);

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ceilingMarginMs, HybridClock } from '../../src/core/hlc.js';
+import type { WriteOutcome } from '../../src/core/coordinator.js';
+import { ceilingMarginMs, followableWallMsMax, HybridClock } from '../../src/core/hlc.js';
+import { counterMax, formatVersion, wallMsMax, wallMsOf } from '../../src/core/version.js';
+import { TestCluster, bytes } from './harness.js';
 
 test('a restarted clock never issues a version it issued before, though it follows the same faster peer again', () => {
   // n2's own clock runs far behind a peer's; its hybrid clock follows the peer (seed 600117).
@@ -46,4 +49,34 @@ test('a reading carries the physical clock when it is ahead, so peers follow thi
   const peer = new HybridClock({ nowMs: () => 1_000_000 }, 'n2');
   peer.observe(clock.reading());
   assert.equal(peer.reading().wallMs, 2_060_000, 'a peer whose own clock lags follows this one');
+});
+
+test('a reading past what a version can hold is not followed: the clock keeps issuing versions', () => {
+  let durable = 0;
+  const clock = new HybridClock({ nowMs: () => 1_000_000 }, 'n1', { restoredMs: 0, persist: (ms) => (durable = ms) });
+  clock.observe({ wallMs: wallMsMax, counter: counterMax }); // only a broken peer sends this
+  clock.observe({ wallMs: followableWallMsMax + 1, counter: 0 });
+  const version = clock.now();
+  assert.ok(version < formatVersion({ wallMs: 2_000_000, counter: 0, nodeId: 'n1' }), version);
+  assert.ok(durable < 2_000_000, 'the durable ceiling stays near the wall clock');
+});
+
+test('a node drops a message whose clock reading is not one a version can hold, and goes on writing', () => {
+  // Observed, such a reading raised the durable clock ceiling past the version range: every later
+  // write threw, on this node, on the peers its next messages reached, and after a restart (review).
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  for (const clock of [
+    { wallMs: 2 ** 52, counter: 0 },
+    { wallMs: cluster.nowMs + 0.5, counter: 0 },
+    { wallMs: cluster.nowMs, counter: counterMax + 1 },
+    { wallMs: -1, counter: 0 },
+  ]) {
+    cluster.node('a').receive([{ from: 'b', to: 'a', clock, message: { kind: 'layout-pull' } }]);
+  }
+  cluster.deliverAll();
+  const write = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('v'), { consistency: 'all' }, cb));
+  assert.ok(write.ok);
+  assert.ok(wallMsOf(write.value.version) < cluster.nowMs + ceilingMarginMs, write.value.version);
+  cluster.restart('a');
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('w'), { consistency: 'all' }, cb)).ok);
 });
