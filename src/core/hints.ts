@@ -1,6 +1,10 @@
 // Hinted handoff: writes kept for a replica that could not take them (on a fallback node, or on the
 // coordinator), delivered when that replica is alive again. Hints are durable (in the store), bounded
 // per target and expire after a window; anti-entropy repairs whatever they no longer carry.
+//
+// A hint handed on to other owners (its target left, refused it on layout grounds, or is losing the
+// key) keeps the age of the first: the window bounds how long any copy of a write lives as a hint, which
+// is what a tombstone's grace period must outlast (config.ts, checkDeploymentConfig).
 
 import type { CoreConfig } from './config.js';
 import type { Message, WriteReply } from './messages.js';
@@ -28,6 +32,8 @@ interface InFlightHint {
   readonly hintId: number;
   readonly target: string;
   readonly entry: Entry;
+  /** When the first hint of this write was stored (handed-on hints keep it). */
+  readonly createdMs: number;
   readonly deadlineMs: number;
 }
 
@@ -64,7 +70,7 @@ export class HintDelivery {
     for (const [target, count] of storage.hintCounts()) {
       if (!this.deps.isMember(target)) {
         this.nextRoundMs.delete(target);
-        this.rehome(target, nowMs);
+        this.rehome(target);
         continue;
       }
       if (count > config.hintsPerTargetMax) storage.trimHints(target, config.hintsPerTargetMax);
@@ -100,6 +106,7 @@ export class HintDelivery {
         hintId: hint.id,
         target,
         entry: hint.entry,
+        createdMs: hint.createdMs,
         deadlineMs: nowMs + this.deps.config.requestTimeoutMs,
       });
       this.inFlightPerTarget.set(target, (this.inFlightPerTarget.get(target) ?? 0) + 1);
@@ -117,14 +124,14 @@ export class HintDelivery {
       // sent on (simulator seed 920049 lost a write acknowledged at quorum that way). One that no
       // longer replicates the key (a change moved it) is not sent the hint back forever.
       const owners = this.deps.owners(hint.entry.key);
-      this.handTo(owners.filter((owner) => owner !== from), hint.entry, nowMs);
+      this.handTo(owners.filter((owner) => owner !== from), hint.entry, hint.createdMs);
       if (!owners.includes(from)) this.deps.storage.removeHint(hint.hintId);
       return this.forget(reply.op, hint);
     }
     const taken = reply.applied || (reply.current !== undefined && reply.current >= hint.entry.version);
     if (taken) {
       this.deps.storage.removeHint(hint.hintId);
-      this.followMove(hint, nowMs);
+      this.followMove(hint);
       this.delivered += 1;
       // The target is taking hints: deliver the next round without waiting for the interval.
       if ((this.inFlightPerTarget.get(hint.target) ?? 0) === 1) this.kick();
@@ -138,8 +145,8 @@ export class HintDelivery {
    * clean-up drops the only copy (simulator seed 800993). So the hint also goes to the new owners,
    * as hints of their own, stored in the transaction that removes this one.
    */
-  private followMove(hint: InFlightHint, nowMs: number): void {
-    this.handTo(this.deps.movesTo(hint.entry.key, hint.target), hint.entry, nowMs);
+  private followMove(hint: InFlightHint): void {
+    this.handTo(this.deps.movesTo(hint.entry.key, hint.target), hint.entry, hint.createdMs);
   }
 
   /**
@@ -148,9 +155,9 @@ export class HintDelivery {
    * which never held what its hints carry: dropping them lost a sloppy write that only a hint for the
    * leaving member had acknowledged (simulator seed 2012993).
    */
-  private rehome(target: string, nowMs: number): void {
+  private rehome(target: string): void {
     for (const hint of this.deps.storage.hintsFor(target, this.deps.config.hintBatchMax)) {
-      this.handTo(this.deps.owners(hint.entry.key), hint.entry, nowMs); // `target` is not among them
+      this.handTo(this.deps.owners(hint.entry.key), hint.entry, hint.createdMs); // `target` is not among them
       this.deps.storage.removeHint(hint.id);
     }
   }
@@ -169,11 +176,15 @@ export class HintDelivery {
     return held !== undefined && held.version > entry.version;
   }
 
-  /** Gives `entry` to each of `owners`: applied here if this node is one, kept as a hint for the others. */
-  private handTo(owners: readonly string[], entry: Entry, nowMs: number): void {
+  /**
+   * Gives a hint's `entry` to each of `owners`: applied here if this node is one, kept as a hint of
+   * the same age for the others, unless this node holds something newer (`superseded`).
+   */
+  private handTo(owners: readonly string[], entry: Entry, createdMs: number): void {
     for (const owner of owners) {
       if (owner === this.deps.selfId) this.deps.storage.apply(entry);
-      else this.store(owner, entry, nowMs);
+      else if (this.superseded(entry)) this.dropped += 1;
+      else this.deps.storage.addHint(owner, entry, createdMs);
     }
   }
 
