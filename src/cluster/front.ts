@@ -18,7 +18,20 @@ export interface FrontOptions {
   readonly registerExtraRoutes?: (app: FastifyInstance) => void;
 }
 
-const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length', 'upgrade']);
+// Headers that describe one connection, not the request, so not forwarded. `expect: 100-continue`
+// was already answered (the front reads the whole body before forwarding), and undici refuses it.
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'host',
+  'content-length',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+  'proxy-connection',
+]);
 
 export class Front {
   readonly app: FastifyInstance;
@@ -37,7 +50,7 @@ export class Front {
     this.app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
       if (error instanceof QuorumError) return sendError(reply, error);
       if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        return sendError(reply, new QuorumError('VALUE_TOO_LARGE', 'request body is too large'));
+        return sendError(reply, new QuorumError('VALUE_TOO_LARGE', `request body is over ${options.bodyLimitBytes} bytes`));
       }
       const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? 400 : 500;
       return reply.code(status).send({ status: 'error', error: status === 400 ? 'Bad Request' : 'Internal Server Error', message: error.message });
@@ -67,6 +80,8 @@ export class Front {
       const id = (request.params as { id: string }).id;
       if (!supervisor.member(id)) throw new QuorumError('UNKNOWN_NODE', `Node ${id} does not exist`);
       await supervisor.start(id);
+      // Its process may have run all along, paused by a node's own /fail route: resume it too.
+      await this.resume(id);
       return { status: 'success', message: `Node ${id} recovered` };
     });
 
@@ -158,6 +173,25 @@ export class Front {
       }),
     );
     return answers.flatMap((a) => (a.status === 'fulfilled' && a.value !== undefined ? [a.value] : []));
+  }
+
+  /** Asks node `id` to resume (a no-op for a node that is not paused). */
+  private async resume(id: string): Promise<void> {
+    const member = this.options.supervisor.member(id);
+    if (!member) return;
+    const { adminToken, token } = this.options.auth;
+    const bearer = adminToken ?? token;
+    const response = await this.pool(member.http).request({
+      method: 'POST',
+      path: '/v1/admin/resume',
+      headers: bearer ? { authorization: `Bearer ${bearer}` } : {},
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
+    const body = await response.body.text();
+    if (response.statusCode !== 200) {
+      throw new QuorumError('UNAVAILABLE', `node ${id} did not resume: it answered ${response.statusCode} ${body}`);
+    }
   }
 
   private pool(address: string): Pool {

@@ -89,6 +89,14 @@ describe("the prototype's routes", () => {
       assert.equal(wayTooLarge.status, 413, 'a body far over the limit is 413 too');
     }
     expectStatus(await put(node, 'big', new Uint8Array(1024 * 1024)), 200, 'a value of exactly 1 MiB is fine');
+    // curl sends `Expect: 100-continue` with a body over 1 MiB: the front passed the header on, and its
+    // HTTP client refused the request (503 "expect header not supported") instead of a 200 or a 413.
+    for (const base of [node, cluster.front]) {
+      const headers = { 'content-type': 'application/octet-stream', expect: '100-continue' };
+      expectStatus(await http('PUT', `${base}/v1/kv/expecting`, { body: 'fine', headers }), 200, `Expect on ${base}`);
+      const over = await http('PUT', `${base}/v1/kv/expecting`, { body: new Uint8Array(1024 * 1024 + 1), headers });
+      assert.equal(over.status, 413, `a value over 1 MiB with Expect on ${base}: ${over.text()}`);
+    }
 
     for (const base of [node, cluster.front]) {
       const invalid = await http('POST', `${base}/write`, { body: '{"key": "k", "value": ', headers: { 'content-type': 'application/json' } });
@@ -172,6 +180,18 @@ describe("the prototype's routes", () => {
         { what: `node ${node.id} to be back on consistent hashing with RF 2` },
       );
     }
+  });
+
+  it("recover on the front resumes a node paused through a node's own fail route", async () => {
+    const cluster = shared();
+    const pid = cluster.pid('2');
+    expectStatus(await post(`${cluster.nodes[0]!.url}/fail/2`), 200, 'node 0 pauses node 2');
+    const health = async () => (await http('GET', `${cluster.url('2')}/v1/health`)).json() as { paused: boolean };
+    await waitFor(async () => (await health()).paused, 10_000);
+    // It said "recovered" and left the node paused: the process runs, so there was nothing to restart.
+    expectStatus(await post(`${cluster.front}/recover/2`), 200, 'recover on the front');
+    assert.equal(cluster.pid('2'), pid, 'the same process');
+    assert.equal((await health()).paused, false, 'node 2 is resumed');
   });
 
   it('fail and recover on the front kill and restart the node process (last: it restarts a node)', async () => {
