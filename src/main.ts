@@ -11,6 +11,9 @@ import { parseHostPort } from './runtime/address.js';
 const program = new Command();
 program.name('quorumkv').description('A replicated key-value store that loses nothing while servers fail.').version('0.1.0');
 program.showHelpAfterError();
+// A usage error (an unknown command, a bad option value) exits 2, as for every client command; 1 is
+// "not found" (README). Subcommands inherit this.
+program.exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -47,20 +50,25 @@ program
   .option('--admin-token <token>', 'separate token for fail/recover/layout changes')
   .addOption(new Option('--fsync <policy>', 'commit: fsync every commit (group commit); periodic: fsync every second').choices(['commit', 'periodic']).default('commit'))
   .option('--set <name=value>', 'override a node setting (repeatable)', collect, [])
-  .action(async (options) => {
+  .action(async (options, command: Command) => {
     const rf = Math.min(options.rf, options.nodes);
     const { startCluster } = await import('./cluster/startCluster.js');
-    const cluster = await startCluster({ ...options, rf, settings: options.set });
+    const given = new Set(Object.keys(options).filter((name) => command.getOptionValueSource(name) === 'cli'));
+    // Listening before the cluster is up: a Ctrl-C while it starts exits too (startCluster kills the
+    // node processes it started when this process exits).
+    let cluster: Awaited<ReturnType<typeof startCluster>> | undefined;
     let stopping = false;
     const stop = async () => {
       if (stopping) return;
       stopping = true;
       process.stdout.write('\nstopping the cluster...\n');
-      await cluster.stop();
+      await cluster?.stop();
+      process.stdout.write('stopped\n');
       process.exit(0);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    cluster = await startCluster({ ...options, rf, settings: options.set, given });
   });
 
 program

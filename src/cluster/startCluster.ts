@@ -23,6 +23,8 @@ export interface StartOptions {
   readonly fsync: 'commit' | 'periodic';
   readonly settings: readonly string[];
   readonly quiet?: boolean;
+  /** Options given on the command line (not defaults): on a restart, those the data overrules are named. */
+  readonly given?: ReadonlySet<string>;
 }
 
 export interface StartedCluster {
@@ -69,7 +71,9 @@ export async function startCluster(options: StartOptions): Promise<StartedCluste
     supervisor.killAllNow();
     throw error;
   }
-  await waitForMutualAlive(supervisor, options.token, 10_000);
+  // The nodes' layout, not cluster.json: a strategy change at runtime lives in the nodes' stores.
+  const view = await waitForMutualAlive(supervisor, options.token, 10_000);
+  const layout = { strategy: view?.strategy ?? cluster.strategy, rf: view?.rf ?? cluster.rf };
   const auth = { token: options.token, adminToken: options.adminToken };
   const front: Front = new Front({
     supervisor,
@@ -88,9 +92,16 @@ export async function startCluster(options: StartOptions): Promise<StartedCluste
   }
   const frontUrl = `http://${cluster.host}:${cluster.frontPort}`;
   log(`quorumkv local cluster ${existing ? '(restarted from ' + dataDir + ')' : 'started'}`);
+  if (existing) {
+    const ignored = overruledOptions(options, existing, layout);
+    if (ignored.length > 0) {
+      log(`  note:     ${ignored.join(', ')} ignored: ${dataDir} holds a cluster already (use another --data for a`);
+      log('            new one, or change this one with add-node, decommission and strategy)');
+    }
+  }
   log(`  front:    ${frontUrl}  (the prototype's routes and /v1/*)`);
   log(`  dashboard: ${frontUrl}/`);
-  log(`  strategy: ${cluster.strategy}${cluster.strategy === 'consistent' ? `, replication factor ${cluster.rf}` : ''}`);
+  log(`  strategy: ${layout.strategy}${layout.strategy === 'consistent' ? `, replication factor ${layout.rf}` : ''}`);
   for (const member of cluster.members) {
     log(`  node ${member.id}:   http://${member.http}  redis ${member.resp}  peer ${member.peer}  pid ${supervisor.pid(member.id)}`);
   }
@@ -109,27 +120,49 @@ export async function startCluster(options: StartOptions): Promise<StartedCluste
   };
 }
 
+interface LayoutView {
+  readonly strategy: Strategy;
+  readonly rf: number;
+  readonly members?: { readonly state: string }[];
+}
+
 /**
  * Waits (bounded) until every node sees every member alive, so that the cluster a user gets back has
  * finished its first round of failure detection (a node that started a little later is briefly
- * suspected by the others until it answers their probes).
+ * suspected by the others until it answers their probes). Returns a node's view of the layout.
  */
-async function waitForMutualAlive(supervisor: Supervisor, token: string | undefined, timeoutMs: number): Promise<void> {
+async function waitForMutualAlive(supervisor: Supervisor, token: string | undefined, timeoutMs: number): Promise<LayoutView | undefined> {
   const deadline = Date.now() + timeoutMs;
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  let view: LayoutView | undefined;
   while (Date.now() < deadline) {
     const views = await Promise.all(
       supervisor.runningIds().map(async (id) => {
         try {
           const response = await fetch(`http://${supervisor.member(id)?.http}/v1/cluster`, { headers, signal: AbortSignal.timeout(1000) });
-          const body = (await response.json()) as { members?: { state: string }[] };
-          return body.members?.every((m) => m.state === 'alive') === true;
+          return (await response.json()) as LayoutView;
         } catch {
-          return false;
+          return undefined;
         }
       }),
     );
-    if (views.every(Boolean)) return;
+    view = views.find((each) => each !== undefined) ?? view;
+    if (views.every((each) => each?.members?.every((m) => m.state === 'alive') === true)) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  return view;
+}
+
+/** The options given for a new cluster that a restart on existing data does not follow, with what it has. */
+function overruledOptions(options: StartOptions, existing: LocalCluster, layout: { strategy: Strategy; rf: number }): string[] {
+  const given = options.given ?? new Set<string>();
+  const has: [string, string | number, string | number][] = [
+    ['nodes', options.nodes, existing.members.length],
+    ['strategy', options.strategy, layout.strategy],
+    ['rf', options.rf, layout.rf],
+    ['vnodes', options.vnodes, existing.vnodes],
+    ['port', options.port, existing.frontPort],
+    ['host', options.host, existing.host],
+  ];
+  return has.filter(([name, wanted, actual]) => given.has(name) && wanted !== actual).map(([name, wanted, actual]) => `--${name} ${wanted} (it has ${actual})`);
 }

@@ -3,7 +3,7 @@
 // Build first (`npm run build`): commands run as `node dist/src/main.js ...`.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -79,6 +79,31 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     assert.equal((await cli('fail', 'one')).code, 2);
     assert.equal((await cli('write', 'k', '   ')).code, 2);
     assert.equal((await cli('local-entries', '--node', '0', '--limit', '0')).code, 2);
+    // commander's own errors exited 1, which means "not found"
+    assert.equal((await runCli(['bogus'])).code, 2, 'unknown command');
+    assert.equal((await runCli(['start', '--nodes', '0'])).code, 2, 'bad option value');
+  });
+
+  it('start on existing data names the options it does not follow; Ctrl-C says when all is stopped', { timeout: testTimeoutMs }, async () => {
+    const dataDir = join(tmpdir(), `quorumkv-restart-${process.pid}`);
+    const port = String(await closedPort());
+    const ready = (stdout: string) => stdout.includes('Press Ctrl-C to stop.');
+    try {
+      const first = await runCli(['start', '--nodes', '1', '--port', port, '--data', dataDir], { interruptWhen: ready });
+      assert.equal(first.code, 0, first.stderr);
+      assert.doesNotMatch(first.stdout, /note:/);
+      assert.match(first.stdout, /stopping the cluster\.\.\.\nstopped\n$/);
+
+      const again = await runCli(['start', '--nodes', '3', '--strategy', 'full', '--rf', '1', '--port', port, '--data', dataDir], {
+        interruptWhen: ready,
+      });
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /restarted from/);
+      assert.match(again.stdout, /note: +--nodes 3 \(it has 1\), --strategy full \(it has consistent\) ignored/);
+      assert.doesNotMatch(again.stdout, /--rf/, '--rf 1 is what it has');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('write is create-only (exit 4 when the key exists); read says which replica answered', { timeout: testTimeoutMs }, async () => {

@@ -10,7 +10,15 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-export function runCli(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliRun> {
+export interface CliOptions {
+  readonly input?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly timeoutMs?: number;
+  /** Sends SIGINT (Ctrl-C) once the output so far passes this test: for commands that run until stopped. */
+  readonly interruptWhen?: (stdout: string) => boolean;
+}
+
+export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     // No history file from tests, no colours, and no cluster address from the caller's shell.
     const env: NodeJS.ProcessEnv = { ...process.env, QUORUMKV_HISTORY: '', NO_COLOR: '1' };
@@ -23,7 +31,14 @@ export function runCli(args: readonly string[], options: { input?: string; env?:
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    let interrupted = false;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      if (!interrupted && options.interruptWhen?.(stdout)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timeoutMs = options.timeoutMs ?? 90_000;
     const timer = setTimeout(() => {
