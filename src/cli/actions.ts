@@ -13,6 +13,8 @@ export interface ActionResult {
   readonly json: unknown;
   /** Non-zero when part of the action failed (recover-all), though it completed. */
   readonly exitCode?: number;
+  /** For people, not part of the output (a command writes it to stderr): say, that a list goes on. */
+  readonly note?: string;
 }
 
 export interface Level {
@@ -104,13 +106,17 @@ export async function localEntriesAction(client: QuorumKvClient, id: string, pag
   return { text: renderLocalEntries(result), json: result };
 }
 
-export async function keysAction(client: QuorumKvClient, prefix: string | undefined, limit: number): Promise<ActionResult> {
+/** Up to `limit` keys in key order, from `cursor` on; when more may follow, says how to go on. */
+export async function keysAction(client: QuorumKvClient, prefix: string | undefined, limit: number, cursor?: string): Promise<ActionResult> {
   const keys: string[] = [];
-  for await (const key of client.keys(prefix ? { prefix } : {})) {
-    if (keys.length >= limit) break;
-    keys.push(key);
-  }
-  return { text: keys.map((k) => `${k}\n`).join(''), json: { keys } };
+  let next: string | null = cursor ?? null;
+  do {
+    const page = await client.list({ ...(prefix ? { prefix } : {}), cursor: next, limit: limit - keys.length });
+    keys.push(...page.keys);
+    next = page.cursor;
+  } while (next !== null && keys.length < limit);
+  const note = next === null ? undefined : `more: --cursor ${JSON.stringify(next)}\n`;
+  return { text: keys.map((k) => `${k}\n`).join(''), json: { keys, next }, ...(note ? { note } : {}) };
 }
 
 /** The prototype's delete: says whether the key was there (the shell's `del`). */

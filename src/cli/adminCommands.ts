@@ -25,6 +25,7 @@ export function registerAdminCommands(program: Command): void {
     runCommand(options, async () => {
       const result = await withClient(options, action);
       process.stdout.write(options.json ? JSON.stringify(result.json) + '\n' : result.text);
+      if (!options.json && result.note) process.stderr.write(result.note);
       if (result.exitCode) process.exitCode = result.exitCode;
     });
 
@@ -72,9 +73,10 @@ export function registerAdminCommands(program: Command): void {
 
   command('keys', 'list keys across the cluster, in key order')
     .argument('[prefix]', 'only keys starting with this')
-    .option('--limit <n>', 'at most this many keys', pageLimit, 1000)
-    .action((prefix: string | undefined, options: ClientOptions & { limit: number }) =>
-      run(options, (client) => keysAction(client, prefix, options.limit)),
+    .option('--limit <n>', 'at most this many keys (when more follow, a "more" line on stderr says how to go on)', pageLimit, 1000)
+    .option('--cursor <cursor>', 'go on where a listing stopped (its "more" line, or "next" in --json)')
+    .action((prefix: string | undefined, options: ClientOptions & { limit: number; cursor?: string }) =>
+      run(options, (client) => keysAction(client, prefix, options.limit, options.cursor)),
     );
 }
 

@@ -68,7 +68,7 @@ export async function runShell(options: ShellOptions, streams: ShellStreams): Pr
 
   // --json: one JSON line per result or failure on stdout, for programs driving the shell.
   const print = (result: ActionResult) =>
-    streams.output.write(options.json && result.json !== null ? JSON.stringify(result.json) + '\n' : result.text);
+    streams.output.write(options.json && result.json !== null ? JSON.stringify(result.json) + '\n' : result.text + (result.note ?? ''));
   const report = (error: unknown) => {
     const failure = asCliError(error, options);
     const message = failure instanceof Error ? failure.message : String(failure);

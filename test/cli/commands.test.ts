@@ -147,7 +147,19 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     assert.equal((await cli('local-entries', '--node', '7')).code, 1, 'unknown node');
 
     assert.equal((await cli('keys', 'prot')).stdout, 'proto\n');
-    assert.deepEqual(await json('keys', 'prot', '--limit', '5'), { keys: ['proto'] });
+    assert.deepEqual(await json('keys', 'prot', '--limit', '5'), { keys: ['proto'], next: null });
+
+    // A listing cut at --limit says so, and --cursor goes on from there: keys used to stop at 1,000
+    // without a word.
+    for (const key of ['page-a', 'page-b', 'page-c']) assert.equal((await cli('put', key, 'v')).code, 0);
+    const first = await cli('keys', 'page-', '--limit', '2');
+    assert.equal(first.stdout, 'page-a\npage-b\n');
+    const more = /^more: --cursor (".*")\n$/.exec(first.stderr);
+    assert.ok(more, `a "more" line on stderr: ${first.stderr}`);
+    const rest = await cli('keys', 'page-', '--cursor', JSON.parse(more[1] as string) as string);
+    assert.deepEqual([rest.stdout, rest.stderr], ['page-c\n', '']);
+    const firstJson = await json('keys', 'page-', '--limit', '2');
+    assert.equal(typeof firstJson.next, 'string');
   });
 
   it('fail, recover, recover-all and strategy', { timeout: 2 * testTimeoutMs }, async () => {
