@@ -83,8 +83,8 @@ export async function nodesAction(client: QuorumKvClient): Promise<ActionResult>
 }
 
 export async function statusAction(client: QuorumKvClient): Promise<ActionResult> {
-  const cluster = await client.cluster();
-  return { text: renderStatus(cluster), json: cluster };
+  const status = await client.admin.clusterStatus();
+  return { text: renderStatus(status), json: status };
 }
 
 /** Checked against the cluster's node count first, as the prototype's menu did. */

@@ -141,7 +141,7 @@ export async function delCommand(options: ClientOptions, key: string): Promise<u
 }
 
 export async function statusCommand(options: ClientOptions): Promise<unknown> {
-  return withClient(options, (client) => client.cluster());
+  return withClient(options, (client) => client.admin.clusterStatus());
 }
 
 function levelOf(options: ClientOptions): { consistency?: 'one' | 'quorum' | 'all' } {

@@ -3,17 +3,18 @@
 // Plain borders and no colours, so the text is the same in a terminal, a pipe and a test.
 
 import Table from 'cli-table3';
-import type { ClusterView, LocalEntriesPage, NodeOverview } from '../client/index.js';
+import type { ClusterStatus, ClusterView, LocalEntriesPage, NodeOverview } from '../client/index.js';
 
 const plain = { head: [] as string[], border: [] as string[] };
 /** No line between rows: a table of 20 nodes should fit a screen. */
 const chars = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
 
+/** `hints for it`: held for the member by every node that answered (ClusterStatus.hintsFor). */
 export function renderStatus(value: unknown): string {
-  const status = value as ClusterView;
+  const status = value as ClusterStatus;
   const table = new Table({ head: ['node', 'state', 'role', 'http', 'redis', 'hints for it'], style: plain, chars });
   for (const m of status.members) {
-    table.push([m.id, m.state, m.role, m.http, m.resp ?? '-', String(status.hintsPending[m.id] ?? 0)]);
+    table.push([m.id, m.state, m.role, m.http, m.resp ?? '-', String(status.hintsFor[m.id] ?? 0)]);
   }
   return `${clusterLine(status)}\n${table.toString()}\n`;
 }

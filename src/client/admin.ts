@@ -3,7 +3,7 @@
 
 import { QuorumKvError } from './errors.js';
 import type { QuorumKvClient } from './client.js';
-import type { ClusterView, LocalEntriesPage, NodeOverview, NodeStatus, PrototypeNodes, RequestOptions } from './types.js';
+import type { ClusterStatus, ClusterView, LocalEntriesPage, NodeOverview, NodeStatus, PrototypeNodes, RequestOptions } from './types.js';
 
 /** Deadline for asking one node for its key count in overview(): a slow node shows "-" quickly. */
 const nodeStatusTimeoutMs = 1_500;
@@ -92,32 +92,50 @@ export class AdminApi {
   async overview(options: RequestOptions = {}): Promise<{ cluster: ClusterView; nodes: NodeOverview[] }> {
     const [cluster, prototype] = await Promise.all([this.client.cluster(options), this.nodes(options).catch(() => undefined)]);
     const byId = new Map((prototype?.nodes ?? []).map((n) => [String(n.node_id), n]));
-    const nodes = await Promise.all(
-      cluster.members.map(async (member): Promise<NodeOverview> => {
-        const seen = byId.get(member.id);
-        let entries: NodeStatus['entries'] | undefined;
-        if (seen?.process !== 'stopped') {
-          try {
-            const timeoutMs = Math.min(options.timeoutMs ?? nodeStatusTimeoutMs, nodeStatusTimeoutMs);
-            entries = (await this.client.status({ ...options, timeoutMs, nodeUrl: `http://${member.http}` })).entries;
-          } catch (error) {
-            if (options.signal?.aborted) throw error;
-          }
+    const statuses = await this.memberStatuses(cluster, options, (id) => byId.get(id)?.process !== 'stopped');
+    const hints = hintsByTarget(statuses.values());
+    const nodes = cluster.members.map((member): NodeOverview => {
+      const seen = byId.get(member.id);
+      const entries = statuses.get(member.id)?.entries;
+      return {
+        id: member.id,
+        state: seen?.status ?? member.state,
+        process: seen?.process ?? null,
+        role: member.role,
+        http: member.http,
+        resp: member.resp,
+        keys: entries?.live ?? null,
+        tombstones: entries?.tombstones ?? null,
+        hintsFor: hints[member.id] ?? 0,
+      };
+    });
+    return { cluster, nodes };
+  }
+
+  /**
+   * The cluster as the answering node sees it, with `hintsFor`: the hints held for each member summed
+   * over every node that answers (each node holds its own; `hintsPending` is the answering node's).
+   */
+  async clusterStatus(options: RequestOptions = {}): Promise<ClusterStatus> {
+    const cluster = await this.client.cluster(options);
+    return { ...cluster, hintsFor: hintsByTarget((await this.memberStatuses(cluster, options, () => true)).values()) };
+  }
+
+  /** GET /v1/status of each member `ask` names, asked of the node itself; those that do not answer are left out. */
+  private async memberStatuses(cluster: ClusterView, options: RequestOptions, ask: (id: string) => boolean): Promise<Map<string, NodeStatus>> {
+    const timeoutMs = Math.min(options.timeoutMs ?? nodeStatusTimeoutMs, nodeStatusTimeoutMs);
+    const answers = await Promise.all(
+      cluster.members.map(async (member) => {
+        if (!ask(member.id)) return undefined;
+        try {
+          return [member.id, await this.client.status({ ...options, timeoutMs, nodeUrl: `http://${member.http}` })] as const;
+        } catch (error) {
+          if (options.signal?.aborted) throw error;
+          return undefined;
         }
-        return {
-          id: member.id,
-          state: seen?.status ?? member.state,
-          process: seen?.process ?? null,
-          role: member.role,
-          http: member.http,
-          resp: member.resp,
-          keys: entries?.live ?? null,
-          tombstones: entries?.tombstones ?? null,
-          hintsFor: cluster.hintsPending[member.id] ?? 0,
-        };
       }),
     );
-    return { cluster, nodes };
+    return new Map(answers.filter((answer) => answer !== undefined));
   }
 
   private async nodeAction(action: 'fail' | 'recover', id: string, options: RequestOptions): Promise<{ message: string }> {
@@ -137,4 +155,12 @@ export class AdminApi {
     }
     return member;
   }
+}
+
+function hintsByTarget(statuses: Iterable<NodeStatus>): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const status of statuses) {
+    for (const [target, count] of Object.entries(status.hintsPending ?? {})) totals[target] = (totals[target] ?? 0) + count;
+  }
+  return totals;
 }

@@ -123,6 +123,11 @@ export interface ClusterView {
   readonly departed: readonly { readonly id: string; readonly removedIn: number }[];
 }
 
+/** ClusterView plus the hints every node that answered holds for each member (`quorumkv status`). */
+export interface ClusterStatus extends ClusterView {
+  readonly hintsFor: Record<string, number>;
+}
+
 export interface ReplicasView {
   readonly key: string;
   readonly strategy: string;

@@ -170,6 +170,18 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     assert.equal((await cli('put', 'while-down', 'yes')).code, 0);
     assert.equal((await cli('fail', '9')).code, 1, 'no such node');
 
+    // Each write while node 2 is down leaves a hint for it on the node that coordinated it, and the
+    // front spreads writes over nodes 0 and 1. status and nodes count every node's hints; they showed
+    // the answering node's alone, so the count changed with the node that answered.
+    for (const key of ['down-1', 'down-2', 'down-3']) assert.equal((await cli('put', key, 'yes')).code, 0);
+    const hintsForTwo = async () => ((await json('status')).hintsFor as Record<string, number>)['2'];
+    const deadline = Date.now() + 30_000;
+    while ((await hintsForTwo()) !== 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+    assert.equal(await hintsForTwo(), 4, 'a hint for each write while down');
+    const overview = (await json('nodes')).nodes as { id: string; hintsFor: number }[];
+    assert.equal(overview.find((n) => n.id === '2')?.hintsFor, 4);
+    assert.match((await cli('status')).stdout, /│ 2 +│ dead .*│ 4 +│/);
+
     const all = await json('recover-all');
     assert.deepEqual(all, {
       status: 'success',
