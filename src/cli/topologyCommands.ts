@@ -34,7 +34,7 @@ export function registerTopologyCommands(program: Command): void {
 
   for (const [name, description] of [
     ['decommission', 'move a node\'s ranges to their new owners, then stop it'],
-    ['remove-node', 'remove a dead node for good; its ranges are re-replicated from the survivors'],
+    ['remove-node', 'remove a node for good: a dead one\'s ranges are re-replicated from the survivors (a live one decommissions)'],
   ] as const) {
     addClientOptions(program.command(name).description(description))
       .argument('<id>')
