@@ -96,7 +96,7 @@ describe('request decoder', () => {
     ['letters in a count', '*1x\r\n', 'invalid multibulk length'],
     ['letters in a bulk length', '*1\r\n$abc\r\n', 'invalid bulk length'],
     ['too many arguments', '*1048577\r\n', 'invalid multibulk length'],
-    ['a bulk over the limit', '*1\r\n$1025\r\n', 'invalid bulk length'],
+    ['a bulk over the limit', '*1\r\n$1025\r\n', 'invalid bulk length: 1025 bytes, the limit is 1024'],
     ['unbalanced quotes', 'set a "b\r\n', 'unbalanced quotes in request'],
   ];
   for (const [name, input, message] of malformed) {

@@ -122,7 +122,11 @@ describe('malformed and oversized frames close only their connection', { timeout
     ['a nested array', Buffer.from('*2\r\n$3\r\nGET\r\n*1\r\n$1\r\na\r\n'), "expected '$', got '*'"],
     ['letters in the count', Buffer.from('*x\r\n'), 'invalid multibulk length'],
     ['more than 1M arguments', Buffer.from('*1048577\r\n'), 'invalid multibulk length'],
-    ['a bulk longer than valueBytesMax', Buffer.from(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${valueBytesMax + 1}\r\nabc`), 'invalid bulk length'],
+    [
+      'a bulk longer than valueBytesMax',
+      Buffer.from(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${valueBytesMax + 1}\r\nabc`),
+      `invalid bulk length: ${valueBytesMax + 1} bytes, the limit is ${valueBytesMax}`,
+    ],
     ['an inline request over 64 KiB', Buffer.alloc(70 * 1024, 0x61), 'too big inline request'],
     ['unbalanced quotes', Buffer.from('SET k "v\r\n'), 'unbalanced quotes in request'],
   ];

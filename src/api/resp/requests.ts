@@ -187,8 +187,13 @@ export class RequestDecoder {
   /** What is wrong with one element of a request array, if anything. */
   private checkElement(element: unknown): string | undefined {
     if (!Buffer.isBuffer(element)) return element === null ? 'invalid bulk length' : `expected '$', got '${describeElement(element)}'`;
-    if (element.length > this.limits.bulkBytesMax) return 'invalid bulk length';
+    if (element.length > this.limits.bulkBytesMax) return this.overLimit(element.length);
     return undefined;
+  }
+
+  /** Redis's words for a bulk over its limit, and then ours: which limit (a value too big to store). */
+  private overLimit(bytes: number): string {
+    return `invalid bulk length: ${bytes} bytes, the limit is ${this.limits.bulkBytesMax}`;
   }
 
   private deliver(args: Buffer[]): void {
@@ -222,8 +227,12 @@ export class RequestDecoder {
     if (state.bigStrSize > 0) {
       // redis-parser keeps offset at the start of the bulk data and bigStrSize at its end + 2.
       const declared = state.bigStrSize - state.offset - 2;
-      if (declared > this.limits.bulkBytesMax || declared < 0 || !isBulkHeaderBefore(state.buffer, state.offset)) {
+      if (declared < 0 || !isBulkHeaderBefore(state.buffer, state.offset)) {
         this.fail('invalid bulk length');
+        return false;
+      }
+      if (declared > this.limits.bulkBytesMax) {
+        this.fail(this.overLimit(declared));
         return false;
       }
       return true;
