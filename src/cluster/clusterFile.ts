@@ -2,7 +2,7 @@
 // data directory brings back the same members, ports, secret and settings.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Strategy } from '../core/layout.js';
 
@@ -37,7 +37,10 @@ export function loadCluster(dataDir: string): LocalCluster | undefined {
 
 export function saveCluster(dataDir: string, cluster: LocalCluster): void {
   mkdirSync(dataDir, { recursive: true });
-  writeFileSync(join(dataDir, clusterFileName), JSON.stringify(cluster, null, 2) + '\n');
+  // It holds the cluster secret: readable by its owner only.
+  const path = join(dataDir, clusterFileName);
+  writeFileSync(path, JSON.stringify(cluster, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(path, 0o600); // a file written by an earlier version keeps its mode otherwise
 }
 
 /** Ports after the front's: HTTP at P+1+i, peer at P+101+i, RESP at P+201+i. */

@@ -116,7 +116,6 @@ export class Supervisor {
       '--peer', child.member.peer,
       '--resp', child.member.resp,
       '--data', dir,
-      '--cluster-secret', cluster.clusterSecret,
       '--fsync', this.options.fsync,
       '--preset', 'local',
       '--log-file', join(dir, 'node.log'),
@@ -132,12 +131,16 @@ export class Supervisor {
         '--vnodes', String(cluster.vnodes),
       );
     }
-    if (this.options.token) args.push('--token', this.options.token);
-    if (this.options.adminToken) args.push('--admin-token', this.options.adminToken);
     for (const setting of this.options.settings) args.push('--set', setting);
+    // Secrets go in the environment, not the command line, which every user of the machine can read.
+    const env: NodeJS.ProcessEnv = { ...process.env, QUORUMKV_CLUSTER_SECRET: cluster.clusterSecret };
+    for (const [name, value] of [['QUORUMKV_TOKEN', this.options.token], ['QUORUMKV_ADMIN_TOKEN', this.options.adminToken]] as const) {
+      if (value) env[name] = value;
+      else delete env[name];
+    }
     const errFile = join(dataDir, `node-${id}.stderr`);
     const errFd = openSync(errFile, 'a');
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', errFd, errFd, 'ipc'] });
+    const proc = spawn(process.execPath, args, { env, stdio: ['ignore', errFd, errFd, 'ipc'] });
     closeSync(errFd);
     child.process = proc;
     child.state = 'starting';

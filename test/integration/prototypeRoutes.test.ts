@@ -4,6 +4,8 @@
 // with a clear 4xx while the nodes keep working.
 
 import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { expectStatus, get, headersOnly, http, put, restartTimeoutMs, sharedCluster, waitFor, withCluster, type HttpResponse } from './harness.js';
 
@@ -237,6 +239,17 @@ describe("the prototype's API token", () => {
         const read = expectStatus(await http('GET', `${base}/read/${key}`, { token: 'secret' }), 200, 'read with the token');
         assert.equal(jsonOf(read).value, 'v');
       }
+
+      // Secrets reach the node processes in their environment: a command line is readable by every
+      // user of the machine (ps), and the cluster file only by its owner.
+      const { clusterSecret } = cluster.started.cluster;
+      for (const node of cluster.nodes) {
+        const commandLine = readFileSync(`/proc/${cluster.pid(node.id)}/cmdline`, 'utf8').replaceAll('\0', ' ');
+        assert.match(commandLine, / node --id /);
+        assert.doesNotMatch(commandLine, /secret/, `node ${node.id}: ${commandLine}`);
+        assert.ok(!commandLine.includes(clusterSecret), `node ${node.id}'s command line holds the cluster secret`);
+      }
+      assert.equal(statSync(join(cluster.dataDir, 'cluster.json')).mode & 0o777, 0o600);
     });
   });
 });
