@@ -124,7 +124,7 @@ describe('quorumkv bench against a 3-node local cluster', () => {
 
   it('bench failover refuses a setting nodes do not have, before starting anything', async () => {
     const { code, stderr } = await runCli(['bench', 'failover', '--set', 'hintsPerSecond=5']);
-    assert.equal(code, 1);
+    assert.equal(code, 2, 'a usage error');
     assert.match(stderr, /unknown setting "hintsPerSecond"; known: .*hintsPerSecondMax/);
   });
 
