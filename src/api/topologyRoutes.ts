@@ -3,7 +3,9 @@
 // layout coordinator; a change asked for while another runs answers 409 LAYOUT_CONFLICT.
 
 import type { FastifyInstance } from 'fastify';
+import type { LayoutChange } from '../core/topology.js';
 import { isLayoutChange } from '../core/validate.js';
+import { parseHostPort } from '../runtime/address.js';
 import { badRequest } from './errors.js';
 import { parseJsonBody } from './seedRoutes.js';
 import type { ApiContext } from './server.js';
@@ -15,6 +17,7 @@ export function registerTopologyRoutes(app: FastifyInstance, context: ApiContext
     const member = parseJsonBody(request.body);
     const change = { type: 'join', member };
     if (!isLayoutChange(change)) throw badRequest('a joining member needs id (letters, digits, . _ -), peer and http addresses');
+    checkAddresses(change);
     const layout = await runtime.proposeChange(change);
     return { status: 'success', layout };
   });
@@ -24,6 +27,7 @@ export function registerTopologyRoutes(app: FastifyInstance, context: ApiContext
     if (!isLayoutChange(change)) {
       throw badRequest('expected {"type":"join","member":{...}}, {"type":"leave","id"} or {"type":"replication","strategy","rf"}');
     }
+    checkAddresses(change);
     const layout = await runtime.proposeChange(change);
     return { status: 'success', layout };
   });
@@ -46,4 +50,24 @@ export function registerTopologyRoutes(app: FastifyInstance, context: ApiContext
     const status = runtime.node.status();
     return { layout: status.layout, ...status.topology };
   });
+}
+
+/**
+ * A joining member's addresses must be ones every node can dial (host:port, port 1 to 65535). The
+ * core takes addresses as opaque names (the simulator's are not host:port); voted into a layout, one
+ * the transport cannot use only showed when each node applied it.
+ */
+function checkAddresses(change: LayoutChange): void {
+  if (change.type !== 'join') return;
+  const { peer, http, resp } = change.member;
+  for (const [name, address] of [['peer', peer], ['http', http], ['resp', resp]] as const) {
+    if (address === undefined) continue;
+    let port = 0;
+    try {
+      port = parseHostPort(address).port;
+    } catch {
+      // refused below
+    }
+    if (!/^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):\d{1,5}$/.test(address) || port < 1) throw badRequest(`member ${name} address "${address}" is not host:port with a port from 1 to 65535`);
+  }
 }

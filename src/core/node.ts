@@ -119,6 +119,9 @@ export class QuorumNode {
     });
     const stored = deps.storage.getMeta(metaLayout);
     const layout = stored !== undefined ? parseLayout(JSON.parse(stored)) : deps.initialLayout;
+    if (layout === undefined && stored !== undefined) {
+      throw new QuorumError('BAD_REQUEST', `node ${deps.id}'s stored cluster layout is malformed (a member address?): ${stored}`);
+    }
     if (layout === undefined) {
       throw new QuorumError('BAD_REQUEST', `node ${deps.id} has no cluster layout: start it with an initial cluster or join one`);
     }

@@ -228,11 +228,19 @@ export class NodeRuntime {
     }
   }
 
-  /** Peer addresses of the members, and of the removed nodes the purger still asks (departed.ts). */
+  /**
+   * Peer addresses of the members, and of the removed nodes the purger still asks (departed.ts).
+   * Called while the core adopts a layout, inside its storage transaction: an address the transport
+   * cannot use is logged, never thrown, which would roll the adoption back on disk only.
+   */
   private applyPeerAddresses(layout: Layout): void {
     for (const member of [...layout.members, ...this.node.departed]) {
       if (member.id === this.options.id) continue;
-      this.transport.setPeer(member.id, parseHostPort(member.peer));
+      try {
+        this.transport.setPeer(member.id, parseHostPort(member.peer));
+      } catch (error) {
+        this.options.logger.error({ err: error, member: member.id, peer: member.peer }, 'cannot use the peer address of a member');
+      }
     }
   }
 }

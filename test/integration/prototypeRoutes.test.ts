@@ -109,6 +109,16 @@ describe("the prototype's routes", () => {
       assert.equal((await http('POST', `${base}/set_replication_strategy`, { body: '{nope', headers: { 'content-type': 'application/json' } })).status, 400);
     }
 
+    // A join whose addresses no node could dial is refused before the vote. Voted in, it broke every
+    // member's layout handling: applying it threw, and each node's save of the layout rolled back.
+    const versionBefore = jsonOf(await http('GET', `${node}/v1/cluster`)).layoutVersion;
+    for (const peer of ['10.0.0.5', '127.0.0.1:0', '127.0.0.1:70000', 'host name:5001']) {
+      const join = await http('POST', `${node}/v1/admin/join`, { body: { id: 'x', peer, http: '127.0.0.1:6999' } });
+      assert.equal(join.status, 400, `a join with peer ${peer}: ${join.text()}`);
+      assert.match(jsonOf(join).message, /not host:port/);
+    }
+    assert.equal(jsonOf(await http('GET', `${node}/v1/cluster`)).layoutVersion, versionBefore, 'no layout change');
+
     // Every node still answers and still replicates.
     for (const each of cluster.nodes) expectStatus(await http('GET', `${each.url}/v1/health`), 200, `node ${each.id} is healthy`);
     expectStatus(await put(cluster.nodes[1]!.url, 'after', 'still fine', 'all'), 200, 'write at all after the bad input');
