@@ -52,10 +52,20 @@ export class HybridClock {
   now(): Version {
     this.tick();
     if (this.wallMs >= this.ceilingMs - ceilingMarginMs / 2) {
-      this.ceilingMs = this.wallMs + ceilingMarginMs;
-      this.ceiling.persist(this.ceilingMs);
+      const raised = this.wallMs + ceilingMarginMs;
+      this.ceiling.persist(raised); // throws if it cannot be stored: then no version is issued
+      this.ceilingMs = raised;
     }
     return formatVersion({ wallMs: this.wallMs, counter: this.counter, nodeId: this.nodeId });
+  }
+
+  /**
+   * The store's transaction that raised the ceiling rolled back: the ceiling on disk is `storedMs`
+   * again, and the next version raises (and stores) it anew. Versions issued meanwhile were part of
+   * what rolled back, or stayed below the stored ceiling less half a margin.
+   */
+  ceilingRolledBack(storedMs: number): void {
+    this.ceilingMs = Math.min(this.ceilingMs, storedMs);
   }
 
   /** A fresh version strictly greater than `version` (used to re-stamp a write that met a newer one). */

@@ -611,6 +611,10 @@ export class QuorumNode {
     try {
       this.storage.transaction(fn);
       if (outer) this.outbox.push(...(this.staged as Envelope[]));
+    } catch (error) {
+      // A ceiling the clock raised inside the transaction was rolled back with it (hlc.ts).
+      if (outer) this.hlc.ceilingRolledBack(Number(this.storage.getMeta(metaClockCeiling) ?? '0'));
+      throw error;
     } finally {
       if (outer) this.staged = undefined;
     }

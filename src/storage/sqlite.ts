@@ -128,6 +128,8 @@ export class SqliteStorage implements Storage {
     private readonly db: Database.Database,
     private readonly path: string,
     deferCommitSync: boolean,
+    /** fsync 'periodic': commits reach the disk at the periodic sync, not before. */
+    private readonly periodic: boolean,
   ) {
     this.walSync = new WalSync(`${path}-wal`, deferCommitSync);
     // Deferred: a transaction that only reads, or touches nothing (ticks, batches of replies), takes no
@@ -224,7 +226,7 @@ export class SqliteStorage implements Storage {
       db.pragma(`synchronous = ${options.fsync === 'commit' && !deferCommitSync ? 'FULL' : 'NORMAL'}`);
       db.pragma('busy_timeout = 5000');
       migrate(db);
-      const storage = new SqliteStorage(db, path, deferCommitSync);
+      const storage = new SqliteStorage(db, path, deferCommitSync, options.fsync === 'periodic' && path !== ':memory:');
       storage.rebuildLeaves();
       if (options.checkpointInBackground === true && path !== ':memory:') {
         storage.startCheckpointer(
@@ -314,7 +316,8 @@ export class SqliteStorage implements Storage {
 
   syncNow(): void {
     this.assertOpen();
-    if (this.depth === 0) this.walSync.syncNow(); // inside one, see Storage.syncNow
+    // Under 'periodic' too: what asks (the clock's ceiling) must not wait for the periodic sync.
+    if (this.depth === 0) this.walSync.syncNow(this.periodic); // inside one, see Storage.syncNow
   }
 
   /** Calls back once every transaction committed before this call is on disk (walSync.ts). */

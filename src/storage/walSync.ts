@@ -20,10 +20,15 @@ export class WalSync {
   private fd: number | undefined;
   private closed = false;
 
-  /** `deferred` false: SQLite syncs every commit itself (synchronous = FULL) and this only counts. */
+  /**
+   * `deferred` false: SQLite syncs every commit itself (synchronous = FULL) and this only counts, or
+   * nothing syncs commits before the periodic sync (fsync 'periodic'). `syncFile` is fdatasync on
+   * this thread (tests count its calls).
+   */
   constructor(
     private readonly walPath: string,
     private readonly deferred: boolean,
+    private readonly syncFile: (fd: number) => void = fdatasyncSync,
   ) {}
 
   /** Records a commit that wrote. */
@@ -55,13 +60,17 @@ export class WalSync {
     this.startSync();
   }
 
-  /** Makes every commit so far durable before returning (blocking this thread for one fdatasync). */
-  syncNow(): void {
+  /**
+   * Makes every commit so far durable before returning (blocking this thread for one fdatasync).
+   * `always`: sync even when the counts say there is nothing to, for commits that SQLite itself left
+   * unsynced (synchronous = NORMAL without deferral: fsync 'periodic').
+   */
+  syncNow(always = false): void {
     assert(!this.closed, 'storage is closed');
-    if (this.durable) return;
+    if (this.durable && !always) return;
     const target = this.committedCount;
     this.fd ??= openSync(this.walPath, 'r');
-    fdatasyncSync(this.fd);
+    this.syncFile(this.fd);
     this.markSynced(target);
   }
 

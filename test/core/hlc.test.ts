@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import type { WriteOutcome } from '../../src/core/coordinator.js';
 import { ceilingMarginMs, followableWallMsMax, HybridClock } from '../../src/core/hlc.js';
 import { counterMax, formatVersion, wallMsMax, wallMsOf } from '../../src/core/version.js';
-import { TestCluster, bytes } from './harness.js';
+import type { Envelope } from '../../src/core/messages.js';
+import type { MemoryStorage } from '../../src/storage/memory.js';
+import { HeldNetwork, TestCluster, bytes } from './harness.js';
 
 test('a restarted clock never issues a version it issued before, though it follows the same faster peer again', () => {
   // n2's own clock runs far behind a peer's; its hybrid clock follows the peer (seed 600117).
@@ -79,4 +81,56 @@ test('a node drops a message whose clock reading is not one a version can hold, 
   assert.ok(wallMsOf(write.value.version) < cluster.nowMs + ceilingMarginMs, write.value.version);
   cluster.restart('a');
   assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('w'), { consistency: 'all' }, cb)).ok);
+});
+
+test('a ceiling that could not be stored is not taken as raised', () => {
+  let fail = true;
+  const stored: number[] = [];
+  const clock = new HybridClock({ nowMs: () => 1_000_000 }, 'n1', {
+    restoredMs: 0,
+    persist: (ms) => {
+      if (fail) throw new Error('disk full');
+      stored.push(ms);
+    },
+  });
+  assert.throws(() => clock.now(), /disk full/, 'no version without a stored ceiling');
+  fail = false;
+  const version = clock.now();
+  assert.equal(stored.length, 1, 'the next version stores the ceiling');
+  assert.ok((stored[0] as number) > wallMsOf(version));
+});
+
+test('a ceiling raised inside a batch that rolls back is stored again before a version passes it', () => {
+  // A refusal naming a version a minute ahead makes the coordinator re-stamp above it, which raises
+  // the clock's durable ceiling inside the batch's transaction; another message of the batch fails
+  // (a full disk), and the batch rolls back, the raise with it. The next versions went above the
+  // ceiling on disk without storing it again (found in review): after a crash, the clock could
+  // issue them a second time.
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  const storage = cluster.storages.get('a') as MemoryStorage;
+  const ceiling = () => Number(storage.getMeta('clock-ceiling'));
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('first', bytes('v'), { consistency: 'all' }, cb)).ok);
+  const before = ceiling();
+  const ahead = formatVersion({ wallMs: cluster.nowMs + 60_000, counter: 0, nodeId: 'x' });
+  cluster.store('b', 'k', ahead, 'from the future');
+  const network = new HeldNetwork(cluster);
+  cluster.node('a').put('k', bytes('now'), { consistency: 'quorum' }, () => undefined);
+  network.deliver((e) => e.message.kind === 'write' && e.to === 'b');
+  const [refusal] = network.held((e) => e.message.kind === 'write-reply' && e.from === 'b');
+  assert.ok(refusal);
+  const other = { key: 'other', version: formatVersion({ wallMs: cluster.nowMs, counter: 1, nodeId: 'b' }), value: bytes('v') };
+  const failing: Envelope = { from: 'b', to: 'a', clock: refusal.clock, message: { kind: 'write', op: 1, entry: other, layout: 1 } };
+  const apply = storage.apply.bind(storage);
+  storage.apply = (entry) => {
+    if (entry.key === 'other') throw new Error('disk full');
+    return apply(entry);
+  };
+  assert.throws(() => cluster.node('a').receive([refusal, failing]), /disk full/);
+  storage.apply = apply;
+  assert.equal(ceiling(), before, 'the raise rolled back with the batch');
+
+  const next = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('next', bytes('v'), { consistency: 'all' }, cb));
+  assert.ok(next.ok);
+  assert.ok(wallMsOf(next.value.version) > before, 'the clock follows the version it saw');
+  assert.ok(ceiling() > wallMsOf(next.value.version), `ceiling ${ceiling()} stored above ${next.value.version}`);
 });
