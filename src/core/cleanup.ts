@@ -112,6 +112,15 @@ export class Cleanup {
     return this.checks.has(op);
   }
 
+  /**
+   * A transaction of this node rolled back (a full disk, say): a drop made in it was undone, though
+   * its check is answered. The pass does not settle on it, and another pass asks again; settled,
+   * the node would be left out of every purge while still holding the copy (found in review).
+   */
+  rolledBack(): void {
+    if (this.pass) this.pass.kept += 1;
+  }
+
   /** A step, once every live member runs `layout` and the previous step's checks are answered. */
   tick(layout: Layout, nowMs: number): void {
     if (this.pass === undefined && this.settled !== layout.version) this.pass = newPass(layout.version, 0, 0);

@@ -612,8 +612,12 @@ export class QuorumNode {
       this.storage.transaction(fn);
       if (outer) this.outbox.push(...(this.staged as Envelope[]));
     } catch (error) {
-      // A ceiling the clock raised inside the transaction was rolled back with it (hlc.ts).
-      if (outer) this.hlc.ceilingRolledBack(Number(this.storage.getMeta(metaClockCeiling) ?? '0'));
+      // What the transaction stored is gone: a ceiling the clock raised in it (hlc.ts), copies the
+      // clean-up dropped in it (cleanup.ts).
+      if (outer) {
+        this.hlc.ceilingRolledBack(Number(this.storage.getMeta(metaClockCeiling) ?? '0'));
+        this.topology.rolledBack();
+      }
       throw error;
     } finally {
       if (outer) this.staged = undefined;

@@ -194,6 +194,11 @@ export class Topology {
     return this.cleanup.owns(op);
   }
 
+  /** A transaction of this node rolled back: what the clean-up dropped in it is back (cleanup.ts). */
+  rolledBack(): void {
+    this.cleanup.rolledBack();
+  }
+
   /** A member heard this removed node's farewell (cleanup.ts). */
   handleFarewellAck(from: string, ack: FarewellAck): void {
     this.cleanup.handleFarewellAck(from, ack);

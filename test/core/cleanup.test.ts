@@ -122,6 +122,35 @@ test('a node runs a clean-up pass when it starts, and is settled under the layou
   assert.equal(cleanup.pending, false);
 });
 
+test('a drop undone by a rolled-back transaction keeps the pass from settling; the next pass drops the copy', () => {
+  const { sent, cleanup, storage } = stepWithCopyAged(1000);
+  const check = sent[0];
+  const asked = check?.message;
+  assert.ok(check && asked?.kind === 'purge-check');
+  // The answer comes in a batch that fails after it (a full disk, say): the drop is rolled back.
+  assert.throws(() =>
+    storage.transaction(() => {
+      cleanup.handleReply(check.to, { kind: 'purge-check-reply', op: asked.op, holds: true });
+      throw new Error('disk full');
+    }),
+  );
+  cleanup.rolledBack(); // what the node does when its transaction fails
+  assert.ok(storage.get(strayKey) !== undefined, 'the copy is back');
+  storage.transaction(() => cleanup.tick(layout, nowMs));
+  assert.equal(cleanup.settled, 0, 'not settled while the copy is held');
+  assert.equal(cleanup.pending, true);
+
+  const later = nowMs + 10 * 60_000; // the next pass, after its back-off
+  storage.transaction(() => cleanup.tick(layout, later));
+  const again = sent.slice(1).find((s) => s.message.kind === 'purge-check');
+  const askedAgain = again?.message;
+  assert.ok(again && askedAgain?.kind === 'purge-check', 'the next pass asks again');
+  storage.transaction(() => cleanup.handleReply(again.to, { kind: 'purge-check-reply', op: askedAgain.op, holds: true }));
+  assert.equal(storage.get(strayKey), undefined);
+  storage.transaction(() => cleanup.tick(layout, later));
+  assert.equal(cleanup.settled, layout.version);
+});
+
 test('an answer that comes after the node moved on to another layout drops nothing', () => {
   const { sent, cleanup, storage, current } = stepWithCopyAged(1000);
   const check = sent[0]?.message;
