@@ -64,6 +64,12 @@ export interface TcpTransportOptions {
   reconnectDelayMaxMs?: number;
   /** A connection that has not completed its handshake by then is closed. */
   handshakeTimeoutMs?: number;
+  /**
+   * A connection whose peer takes in nothing for this long while there is data for it is closed and
+   * dialled again. TCP alone would keep it for minutes: a peer host that vanished without a reset (a
+   * power loss, a partition), or came back as a new process that the old socket never reaches.
+   */
+  stallTimeoutMs?: number;
   logger?: TransportLogger;
 }
 
@@ -89,6 +95,7 @@ const queueBytesMaxDefault = 64 * 1024 * 1024;
 const reconnectDelayMsDefault = 100;
 const reconnectDelayMaxMsDefault = 1000;
 const handshakeTimeoutMsDefault = 5000;
+const stallTimeoutMsDefault = 5000;
 /** Handshake frames are tiny; a small bound keeps unauthenticated clients from making us buffer much. */
 const handshakeFrameBytesMax = 1024;
 /** Bound on one socket.write, so draining a long queue does not build one huge buffer. */
@@ -103,6 +110,8 @@ interface OutgoingLink {
   readonly decoder: FrameDecoder;
   phase: 'challenge' | 'welcome' | 'ready';
   handshakeTimer: NodeJS.Timeout | null;
+  /** Runs while a write waits for 'drain': the peer stopped taking data if it fires. */
+  stallTimer: NodeJS.Timeout | null;
   /** Why the link failed, reported once when it closes. */
   failure: string | null;
 }
@@ -149,6 +158,7 @@ export class TcpTransport {
   private readonly reconnectDelayMs: number;
   private readonly reconnectDelayMaxMs: number;
   private readonly handshakeTimeoutMs: number;
+  private readonly stallTimeoutMs: number;
   private readonly logger: TransportLogger;
 
   private readonly peers = new Map<string, Peer>();
@@ -177,6 +187,7 @@ export class TcpTransport {
       requirePositiveInteger(options.reconnectDelayMaxMs ?? reconnectDelayMaxMsDefault, 'reconnectDelayMaxMs'),
     );
     this.handshakeTimeoutMs = requirePositiveInteger(options.handshakeTimeoutMs ?? handshakeTimeoutMsDefault, 'handshakeTimeoutMs');
+    this.stallTimeoutMs = requirePositiveInteger(options.stallTimeoutMs ?? stallTimeoutMsDefault, 'stallTimeoutMs');
     this.logger = options.logger ?? stderrLogger;
   }
 
@@ -379,8 +390,10 @@ export class TcpTransport {
     const batch = peer.queue.take(writeBatchBytesMax);
     this.counters.sent += batch.frames.length;
     const data = batch.frames.length === 1 ? (batch.frames[0] as Buffer) : Buffer.concat(batch.frames, batch.bytes);
-    if (!link.socket.write(data)) peer.awaitingDrain = true;
-    else if (peer.queue.length > 0) this.scheduleFlush(peer);
+    if (!link.socket.write(data)) {
+      peer.awaitingDrain = true;
+      link.stallTimer ??= setTimeout(() => this.failOutgoing(link, `peer took in nothing for ${this.stallTimeoutMs} ms`), this.stallTimeoutMs);
+    } else if (peer.queue.length > 0) this.scheduleFlush(peer);
   }
 
   // ---- outgoing connections --------------------------------------------------------------------
@@ -396,11 +409,13 @@ export class TcpTransport {
       decoder: new FrameDecoder({ frameBytesMax: handshakeFrameBytesMax }),
       phase: 'challenge',
       handshakeTimer: setTimeout(() => this.failOutgoing(link, 'handshake timed out'), this.handshakeTimeoutMs),
+      stallTimer: null,
       failure: null,
     };
     peer.link = link;
     socket.on('data', (chunk: Buffer) => this.onOutgoingData(peer, link, chunk));
     socket.on('drain', () => {
+      clearStallTimer(link);
       if (peer.link !== link) return;
       peer.awaitingDrain = false;
       this.scheduleFlush(peer);
@@ -461,6 +476,7 @@ export class TcpTransport {
 
   private closeOutgoing(link: OutgoingLink): void {
     clearHandshakeTimer(link);
+    clearStallTimer(link);
     link.socket.destroy();
   }
 
@@ -475,6 +491,7 @@ export class TcpTransport {
 
   private onOutgoingClose(peer: Peer, link: OutgoingLink): void {
     clearHandshakeTimer(link);
+    clearStallTimer(link);
     if (peer.link !== link) return; // replaced (address change) or discarded
     this.detachLink(peer, link);
     if (peer.removed || this.stopped) return;
@@ -642,6 +659,11 @@ export class TcpTransport {
 function clearHandshakeTimer(link: { handshakeTimer: NodeJS.Timeout | null }): void {
   if (link.handshakeTimer) clearTimeout(link.handshakeTimer);
   link.handshakeTimer = null;
+}
+
+function clearStallTimer(link: OutgoingLink): void {
+  if (link.stallTimer) clearTimeout(link.stallTimer);
+  link.stallTimer = null;
 }
 
 function formatAddress(address: TransportAddress): string {

@@ -328,6 +328,41 @@ scenario('unknown peers, full queues and oversized messages are dropped and coun
   assert.deepEqual(a.transport.stats().peers['b'], { connected: false, queued: 0 });
 });
 
+scenario('a peer that takes in nothing is dialled again, and a new process at its address is reached', { timeout: 20_000 }, async (t) => {
+  // A "b" that completes the handshake, then reads nothing more: its host froze or vanished without a
+  // reset. The link waited for 'drain' for ever, so nothing reached b's next process (found in review).
+  const stalled: net.Socket[] = [];
+  const frozen = net.createServer((socket) => {
+    stalled.push(socket);
+    socket.write(encodeFrame({ handshake: 'challenge', protocolVersion: 1, nonce: Buffer.alloc(32, 7) }));
+    socket.once('data', () => {
+      socket.write(encodeFrame({ handshake: 'welcome', nodeId: 'b' }));
+      socket.pause();
+    });
+  });
+  await new Promise<void>((resolve) => frozen.listen(0, host, resolve));
+  t.after(() => {
+    for (const socket of stalled) socket.destroy();
+    frozen.close();
+  });
+  const { port } = frozen.address() as net.AddressInfo;
+  const a = await open(t, 'a', { stallTimeoutMs: 300, reconnectDelayMs: 20 });
+  a.transport.setPeer('b', { host, port });
+  a.transport.send(writeEnvelope('a', 'b', 0));
+  await waitUntil(() => a.transport.stats().peers['b']?.connected === true, 'the frozen link');
+  const big = new Uint8Array(256 * 1024);
+  for (let op = 1; op < 64; op++) a.transport.send(writeEnvelope('a', 'b', op, big)); // more than the socket takes
+
+  frozen.close(); // b's next process listens at the same address; the frozen socket stays open
+  const b = await open(t, 'b', { listen: { host, port } });
+  for (let op = 1000; !b.received.some((e) => opOf(e) >= 1000); op++) {
+    a.transport.send(writeEnvelope('a', 'b', op));
+    await delay(100);
+    assert.ok(op < 1050, 'b is reached within 5 s');
+  }
+  assert.ok(a.warnings.some((w) => /took in nothing/.test(JSON.stringify(w.obj))), JSON.stringify(a.warnings));
+});
+
 scenario('setPeer with a new address moves the connection there', { timeout: 10_000 }, async (t) => {
   const a = await open(t, 'a');
   const oldB = await open(t, 'b');
