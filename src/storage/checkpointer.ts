@@ -16,6 +16,9 @@ import { Worker } from 'node:worker_threads';
 /** How often the checkpointer looks for WAL frames to copy into the database, by default. */
 export const defaultCheckpointIntervalMs = 200;
 
+/** Checkpoints failed in a row before the thread counts as failed (at the default interval, 10 s). */
+const failuresReported = 50;
+
 // The thread's code: a plain script, so it runs the same from dist/ and under tsx.
 const checkpointerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -24,9 +27,17 @@ const db = new Database(workerData.path);
 db.pragma('busy_timeout = 0');
 db.pragma('synchronous = NORMAL'); // syncs the WAL before, and the database after, each checkpoint
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+let failures = 0;
 const timer = setInterval(() => {
   let row;
-  try { row = checkpoint.get(); } catch { return; /* busy or closing: try again next time */ }
+  try {
+    row = checkpoint.get();
+  } catch (error) {
+    // Busy or closing: try again next time. Failing for ${failuresReported} times in a row is not that.
+    if (++failures === ${failuresReported}) parentPort.postMessage({ failure: String(error && error.message || error) });
+    return;
+  }
+  failures = 0;
   if (row.busy === 0 && row.log > 0) parentPort.postMessage({ logFrames: row.log });
 }, workerData.intervalMs);
 parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.close(); });
@@ -59,7 +70,10 @@ export function startCheckpointer(
   const module = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(checkpointerSource, { eval: true, workerData: { module, path, intervalMs } });
   worker.unref();
-  worker.on('message', onReport);
+  worker.on('message', (message: CheckpointReport | { failure: string }) => {
+    if ('failure' in message) onFailure(new Error(`background checkpoints keep failing: ${message.failure}`));
+    else onReport(message);
+  });
   worker.on('error', onFailure);
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   return {

@@ -258,10 +258,14 @@ export class SqliteStorage implements Storage {
       if (this.wrote) this.walSync.committed();
       return result;
     } catch (error) {
-      // SQLite rolls back by itself after some errors (e.g. disk full); then there is nothing to undo.
-      if (this.db.inTransaction) this.rollback.run();
-      this.leaves.rollback();
-      this.mayHoldFloors = true; // the rollback may have brought back floors the transaction expired
+      try {
+        // SQLite rolls back by itself after some errors (e.g. disk full); then there is nothing to undo.
+        if (this.db.inTransaction) this.rollback.run();
+      } finally {
+        // Even if ROLLBACK failed too: the leaves must not keep what the store did not.
+        this.leaves.rollback();
+        this.mayHoldFloors = true; // the rollback may have brought back floors the transaction expired
+      }
       throw error;
     } finally {
       this.depth = 0;
