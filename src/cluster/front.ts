@@ -123,8 +123,9 @@ export class Front {
       if (!hopByHop.has(name) && typeof value === 'string') headers[name] = value;
     }
     let lastError: unknown;
+    const first = this.cursor++;
     for (let attempt = 0; attempt < running.length; attempt++) {
-      const id = running[(this.cursor++ + attempt) % running.length] as string;
+      const id = running[(first + attempt) % running.length] as string;
       const member = this.options.supervisor.member(id);
       if (!member) continue;
       try {
@@ -149,9 +150,15 @@ export class Front {
         return { status: response.statusCode, headers: outHeaders, body: bytes };
       } catch (error) {
         lastError = error;
+        // A request that may have reached the node is sent again only if sending it twice is harmless:
+        // a create-only write applied by the first node would answer "exists" from the second, a
+        // delete-existing "absent" (the client library makes the same distinction, client.ts).
+        if (!mayRepeat(method, path) && !neverSent(error)) {
+          throw new QuorumError('UNAVAILABLE', `node ${id} did not answer, and ${method} ${path.split('?')[0]} may have been applied there: not sent again (${errorText(error)})`);
+        }
       }
     }
-    throw new QuorumError('UNAVAILABLE', `no running node answered: ${(lastError as Error)?.message ?? 'unknown error'}`);
+    throw new QuorumError('UNAVAILABLE', `no running node answered: ${errorText(lastError)}`);
   }
 
   /**
@@ -216,4 +223,21 @@ export class Front {
 /** Whether an answer says its node was removed from the cluster (src/api/server.ts). */
 function removedNode(body: Buffer): boolean {
   return body.includes('"code":"UNKNOWN_NODE"') && body.includes('was removed from the cluster');
+}
+
+/** Requests whose repetition changes nothing a reader can tell apart: reads, and blind writes (LWW). */
+function mayRepeat(method: string, path: string): boolean {
+  if (method === 'GET' || method === 'HEAD') return true;
+  const route = path.split('?')[0] ?? '';
+  return ((method === 'PUT' || method === 'DELETE') && route.startsWith('/v1/kv/')) || (method === 'POST' && route === '/v1/batch');
+}
+
+/** The connection was refused or could not be opened: the request never reached the node. */
+function neverSent(error: unknown): boolean {
+  const code = (error as { code?: string } | undefined)?.code;
+  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND';
+}
+
+function errorText(error: unknown): string {
+  return (error as Error | undefined)?.message ?? 'unknown error';
 }

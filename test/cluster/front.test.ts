@@ -1,0 +1,92 @@
+// The local cluster's front on its own, over stand-in nodes: which node it tries, and which requests it
+// sends to another node after one failed (found in review: it retried the same node, and it sent
+// create-only writes again after they may have been applied).
+
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { Front } from '../../src/cluster/front.js';
+import type { Supervisor } from '../../src/cluster/supervisor.js';
+
+const host = '127.0.0.1';
+
+/** A stand-in node: answers 200 with its name, or takes the request in and drops the connection. */
+async function standIn(name: string, behaviour: 'answer' | 'drop', seen: string[]): Promise<Server> {
+  const server = createServer((request: IncomingMessage, response) => {
+    request.resume();
+    request.on('end', () => {
+      seen.push(`${name} ${request.method} ${request.url}`);
+      if (behaviour === 'drop') request.socket.destroy();
+      else response.setHeader('content-type', 'application/json').end(JSON.stringify({ status: 'success', node: name }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return server;
+}
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function frontOver(addresses: Record<string, string>): Promise<{ url: string; front: Front }> {
+  const ids = Object.keys(addresses);
+  const supervisor = {
+    runningIds: () => ids,
+    member: (id: string) => (addresses[id] ? { id, http: addresses[id] } : undefined),
+    stateOf: () => 'running',
+  } as unknown as Supervisor;
+  const front = new Front({ supervisor, auth: {}, bodyLimitBytes: 1 << 20 });
+  await front.listen(host, 0);
+  const { port } = front.app.server.address() as AddressInfo;
+  return { url: `http://${host}:${port}`, front };
+}
+
+const address = (server: Server) => `${host}:${(server.address() as AddressInfo).port}`;
+
+describe('the front over stand-in nodes', () => {
+  const servers: Server[] = [];
+  const fronts: Front[] = [];
+  after(async () => {
+    for (const front of fronts) await front.close();
+    for (const server of servers) server.close();
+  });
+
+  it('tries every running node once before giving up', async () => {
+    const seen: string[] = [];
+    const [one, three] = [await standIn('1', 'answer', seen), await standIn('3', 'answer', seen)];
+    servers.push(one, three);
+    const down = `${host}:${await closedPort()}`;
+    const { url, front } = await frontOver({ '0': down, '1': address(one), '2': down, '3': address(three) });
+    fronts.push(front);
+    for (let i = 0; i < 4; i++) {
+      const response = await fetch(`${url}/v1/kv/k`);
+      assert.equal(response.status, 200, await response.text());
+    }
+    assert.equal(seen.length, 4);
+  });
+
+  it('sends a create-only write again only if it surely never arrived; blind writes go to the next node', async () => {
+    const seen: string[] = [];
+    const [dropping, answering] = [await standIn('0', 'drop', seen), await standIn('1', 'answer', seen)];
+    servers.push(dropping, answering);
+    const { url, front } = await frontOver({ '0': address(dropping), '1': address(answering) });
+    fronts.push(front);
+
+    const create = await fetch(`${url}/write`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"key":"k","value":"v"}' });
+    assert.equal(create.status, 503);
+    assert.match((await create.json()).message, /may have been applied there: not sent again/);
+    assert.deepEqual(seen, ['0 POST /write'], 'node 1 never got it');
+
+    for (let i = 0; i < 2; i++) {
+      const put = await fetch(`${url}/v1/kv/k`, { method: 'PUT', body: 'v' }); // one of them starts at node 0
+      assert.equal(put.status, 200, 'a blind write is sent to the next node');
+    }
+    assert.deepEqual(seen.slice(1).sort(), ['0 PUT /v1/kv/k', '1 PUT /v1/kv/k', '1 PUT /v1/kv/k']);
+  });
+});
