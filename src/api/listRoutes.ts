@@ -21,7 +21,7 @@ import { isConsistencyLevel, type ConsistencyLevel } from '../core/quorum.js';
 import { createClusterScan } from '../runtime/clusterScan.js';
 import type { NodeRuntime } from '../runtime/nodeRuntime.js';
 import { badRequest } from './errors.js';
-import { expiryFromTtl, integerParam, type Query } from './params.js';
+import { deadlineOf, expiryFromTtl, integerParam, type Query } from './params.js';
 import type { ApiContext } from './server.js';
 
 export const listLimitDefault = 100;
@@ -46,7 +46,7 @@ export function registerListRoutes(app: FastifyInstance, context: ApiContext): v
   });
 
   app.post('/v1/batch', async (request) => {
-    const batch = parseBatch(request.body, Date.now());
+    const batch = { ...parseBatch(request.body, Date.now()), ...deadlineOf(request.headers) };
     const results = await runBatch(runtime, batch);
     const failed = results.filter((r) => r.status === 'error').length;
     return { status: failed === 0 ? 'success' : 'partial', failed, results };
@@ -62,6 +62,8 @@ interface Batch {
   readonly ops: BatchOp[];
   readonly consistency: ConsistencyLevel | undefined;
   readonly timeoutMs: number | undefined;
+  /** From the deadline header: writes not started by then are not started (coordinator.ts). */
+  readonly startBy?: number;
 }
 
 type BatchResult = Record<string, unknown> & { readonly status: 'success' | 'error' };
@@ -122,15 +124,16 @@ async function runOp(runtime: NodeRuntime, op: BatchOp, batch: Batch): Promise<B
     ...(batch.consistency ? { consistency: batch.consistency } : {}),
     ...(batch.timeoutMs ? { timeoutMs: batch.timeoutMs } : {}),
   };
+  const deadline = batch.startBy === undefined ? {} : { startBy: batch.startBy };
   try {
     switch (op.op) {
       case 'put': {
         const expiry = op.expiresMs === undefined ? {} : { expiresMs: op.expiresMs };
-        const outcome = await runtime.put(op.key, op.value, { ...options, ...expiry });
+        const outcome = await runtime.put(op.key, op.value, { ...options, ...expiry, ...deadline });
         return { op: 'put', key: op.key, status: 'success', version: outcome.version, replicasAcked: outcome.replicasAcked, hintsAcked: outcome.hintsAcked };
       }
       case 'delete': {
-        const outcome = await runtime.remove(op.key, options);
+        const outcome = await runtime.remove(op.key, { ...options, ...deadline });
         return { op: 'delete', key: op.key, status: 'success', deleted: true, version: outcome.version };
       }
       case 'get': {

@@ -38,6 +38,19 @@ export function timeoutParam(query: Query): number | undefined {
   return integerParam(query, 'timeout', 0, 1, 60_000);
 }
 
+/** The header a client sends its request's deadline in: a wall-clock millisecond (client.ts). */
+export const deadlineHeader = 'x-quorumkv-deadline';
+
+/** `startBy` from the deadline header, when the request has one (a write is not started after it). */
+export function deadlineOf(headers: Record<string, string | string[] | undefined>): { startBy?: number } {
+  const value = headers[deadlineHeader];
+  if (value === undefined) return {};
+  if (typeof value !== 'string' || !/^\d{1,16}$/.test(value)) {
+    throw badRequest(`${deadlineHeader} must be a wall-clock time in milliseconds since 1970, got ${JSON.stringify(value)}`);
+  }
+  return { startBy: Number(value) };
+}
+
 export function keyParam(params: unknown): string {
   const key = (params as Record<string, string | undefined>)['*'] ?? (params as Record<string, string | undefined>).key;
   if (key === undefined || key === '') throw badRequest('key must not be empty');

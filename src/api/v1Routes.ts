@@ -3,7 +3,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { wallMsOf } from '../core/version.js';
-import { booleanParam, consistencyParam, integerParam, keyParam, timeoutParam, ttlParam, type Query } from './params.js';
+import { booleanParam, consistencyParam, deadlineOf, integerParam, keyParam, timeoutParam, ttlParam, type Query } from './params.js';
 import type { ApiContext } from './server.js';
 import { clusterView } from './views.js';
 
@@ -20,7 +20,7 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
     const body = request.body;
     const value = body instanceof Uint8Array ? body : new Uint8Array(0);
     const expiry = ttlParam(query, Date.now());
-    const outcome = await runtime.put(key, value, { ...writeOptions(query), ...expiry });
+    const outcome = await runtime.put(key, value, { ...writeOptions(query), ...expiry, ...deadlineOf(request.headers) });
     return reply.header(versionHeader, outcome.version).send({ status: 'success', key, ...outcome, ...expiry });
   });
 
@@ -48,7 +48,7 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
 
   app.delete('/v1/kv/*', async (request, reply) => {
     const key = keyParam(request.params);
-    const outcome = await runtime.remove(key, writeOptions(request.query as Query));
+    const outcome = await runtime.remove(key, { ...writeOptions(request.query as Query), ...deadlineOf(request.headers) });
     return reply.header(versionHeader, outcome.version).send({ status: 'success', key, deleted: true, ...outcome });
   });
 

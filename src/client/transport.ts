@@ -57,6 +57,9 @@ const notSentCodes = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+/** The header the HTTP API reads a request's deadline from (api/params.ts). */
+export const deadlineHeader = 'x-quorumkv-deadline';
+
 export class Transport {
   constructor(
     readonly nodes: NodeSet,
@@ -113,7 +116,9 @@ export class Transport {
     const onAbort = () => controller.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const headers: Record<string, string> = { 'user-agent': 'quorumkv-client' };
+      // When this attempt gives up, the next node may get the same write: the node that has this one
+      // must not start it after that (coordinator.ts, WriteOptions.startBy).
+      const headers: Record<string, string> = { 'user-agent': 'quorumkv-client', [deadlineHeader]: String(this.now() + options.timeoutMs) };
       if (this.token) headers.authorization = `Bearer ${this.token}`;
       if (spec.body !== undefined) headers['content-type'] = spec.contentType ?? 'application/octet-stream';
       const response = await node.pool.request({

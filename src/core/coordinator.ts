@@ -28,6 +28,12 @@ export interface WriteOptions {
   readonly timeoutMs?: number;
   /** The wall-clock millisecond from which the written value reads as deleted (values only). */
   readonly expiresMs?: number;
+  /**
+   * The wall-clock millisecond after which the write is not started: its client gave up on it by
+   * then and may have sent it to another node. Started later, it would get a newer version than the
+   * retry, and than the client's next writes, and undo them.
+   */
+  readonly startBy?: number;
 }
 
 export interface ReadOptions {
@@ -86,6 +92,9 @@ interface Operation {
   expire(): void;
 }
 
+/** How far past a client's deadline (`WriteOptions.startBy`, by its clock) a write still starts. */
+export const startBySkewMs = 1000;
+
 export class Coordinator {
   private readonly operations = new Map<number, Operation>();
   private readonly deadlines = new DeadlineQueue();
@@ -99,6 +108,14 @@ export class Coordinator {
   write(key: string, value: Uint8Array | null, options: WriteOptions, callback: Callback<WriteOutcome>): void {
     if (this.operations.size >= this.deps.config.pendingOperationsMax) {
       callback({ ok: false, error: overloaded(this.operations.size) });
+      return;
+    }
+    // Checked here, just before the write is stamped: a node that stalled (a long pause, a stopped
+    // process) with the request in hand must not apply it once it wakes. The deadline is the client's
+    // clock: a second's grace for the skew between its clock and this node's.
+    const lateMs = options.startBy === undefined ? 0 : this.deps.nowMs() - options.startBy;
+    if (lateMs > startBySkewMs) {
+      callback({ ok: false, error: new QuorumError('UNAVAILABLE', `write of "${key}" not started: it came ${lateMs} ms after its deadline`, { lateMs }) });
       return;
     }
     const write = new PendingWrite(this, this.deps, key, value, options, callback);

@@ -120,6 +120,24 @@ describe('client failover rules', { timeout: 60_000 }, () => {
     await Promise.all([kv.close(), kv2.close()]);
   });
 
+  it('every attempt carries its deadline, so a node that wakes after it does not apply the write', async () => {
+    // A node stalled past the client's timeout still held the first attempt; woken after the retry
+    // and the client's next write, it stamped it newer and undid them (found in review). The node
+    // refuses to start a write after the deadline the attempt carries (coordinator.ts).
+    const deadlines: number[] = [];
+    const recorder = await fakeNode((request, _body, response) => {
+      deadlines.push(Number(request.headers['x-quorumkv-deadline']));
+      sendJson(response, 200, { status: 'success', key: 'k', version: '000000000001-00000000-0', replicasAcked: 3, hintsAcked: 0 });
+    });
+    const kv = connect({ urls: [recorder.url], timeoutMs: 700 });
+    const before = Date.now();
+    await kv.put('k', 'v');
+    await kv.delete('k');
+    for (const deadline of deadlines) assert.ok(deadline >= before + 700 && deadline <= Date.now() + 700, `deadline ${deadline}`);
+    assert.equal(deadlines.length, 2);
+    await kv.close();
+  });
+
   it('batch() without the batch route: single requests, one key\'s in order', async () => {
     const store = new Map<string, string>();
     const log: string[] = [];

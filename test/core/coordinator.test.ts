@@ -440,6 +440,18 @@ test('a read that waits for every replica repairs a newer version that comes aft
   assert.ok(holders.length >= 3, `v3 is held by ${holders.join(', ')}`);
 });
 
+test('a write is not started more than a second after the deadline its client sent (startBy)', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  const late = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('late'), { consistency: 'quorum', startBy: cluster.nowMs - 1500 }, cb));
+  assert.ok(!late.ok);
+  assert.equal(late.error.code, 'UNAVAILABLE');
+  assert.match(late.error.message, /not started: it came 1500 ms after its deadline/);
+  for (const storage of cluster.storages.values()) assert.equal(storage.get('k'), undefined, 'nothing written');
+  // Within the second of grace for clock skew between client and node, it goes ahead.
+  const skewed = cluster.run<WriteOutcome>((cb) => cluster.node('a').put('k', bytes('ok'), { consistency: 'quorum', startBy: cluster.nowMs - 500 }, cb));
+  assert.ok(skewed.ok);
+});
+
 /** A read repair: a write from the coordinator carrying `version`. */
 function isRepairOf(envelope: Envelope, version: string): boolean {
   return envelope.message.kind === 'write' && envelope.message.entry.version === version;

@@ -109,6 +109,16 @@ describe("the prototype's routes", () => {
       assert.equal((await http('POST', `${base}/set_replication_strategy`, { body: '{nope', headers: { 'content-type': 'application/json' } })).status, 400);
     }
 
+    // A write whose client gave up on it (its deadline header is past) is not applied by a node that
+    // gets to it late; a deadline that is not a time is a 400.
+    const late = await http('PUT', `${node}/v1/kv/late`, { body: 'v', headers: { 'x-quorumkv-deadline': String(Date.now() - 5000) } });
+    assert.equal(late.status, 503, late.text());
+    assert.match(jsonOf(late).message, /after its deadline/);
+    assert.equal((await get(node, 'late', 'all')).status, 404, 'not written');
+    const soon = await http('PUT', `${node}/v1/kv/late`, { body: 'v', headers: { 'x-quorumkv-deadline': 'soon' } });
+    assert.equal(soon.status, 400);
+    expectStatus(await http('PUT', `${node}/v1/kv/late`, { body: 'v', headers: { 'x-quorumkv-deadline': String(Date.now() + 5000) } }), 200, 'in time');
+
     // A join whose addresses no node could dial is refused before the vote. Voted in, it broke every
     // member's layout handling: applying it threw, and each node's save of the layout rolled back.
     const versionBefore = jsonOf(await http('GET', `${node}/v1/cluster`)).layoutVersion;
