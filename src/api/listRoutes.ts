@@ -21,7 +21,7 @@ import { isConsistencyLevel, type ConsistencyLevel } from '../core/quorum.js';
 import { createClusterScan } from '../runtime/clusterScan.js';
 import type { NodeRuntime } from '../runtime/nodeRuntime.js';
 import { badRequest } from './errors.js';
-import { deadlineOf, expiryFromTtl, integerParam, type Query } from './params.js';
+import { deadlineOf, expiryFromTtl, integerParam, textParam, type Query } from './params.js';
 import type { ApiContext } from './server.js';
 
 export const listLimitDefault = 100;
@@ -35,13 +35,10 @@ export function registerListRoutes(app: FastifyInstance, context: ApiContext): v
   app.get('/v1/keys', async (request) => {
     const query = request.query as Query;
     const limit = integerParam(query, 'limit', listLimitDefault, 1, listLimitMax);
-    const cursor = query.cursor === undefined || query.cursor === '' ? null : query.cursor;
-    const page = await scan.list({
-      cursor,
-      limit,
-      ...(query.prefix ? { prefix: query.prefix } : {}),
-      ...(query.match ? { match: query.match } : {}),
-    });
+    const cursor = textParam(query, 'cursor') ?? null;
+    const prefix = textParam(query, 'prefix');
+    const match = textParam(query, 'match');
+    const page = await scan.list({ cursor, limit, ...(prefix ? { prefix } : {}), ...(match ? { match } : {}) });
     return { keys: page.keys, next: page.next };
   });
 

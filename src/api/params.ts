@@ -51,6 +51,14 @@ export function deadlineOf(headers: Record<string, string | string[] | undefined
   return { startBy: Number(value) };
 }
 
+/** A text parameter given at most once (`?prefix=a&prefix=b` is a 400, not two values). */
+export function textParam(query: Query, name: string): string | undefined {
+  const value = (query as Record<string, unknown>)[name];
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw badRequest(`${name} must be given once`);
+  return value;
+}
+
 export function keyParam(params: unknown): string {
   const key = (params as Record<string, string | undefined>)['*'] ?? (params as Record<string, string | undefined>).key;
   if (key === undefined || key === '') throw badRequest('key must not be empty');

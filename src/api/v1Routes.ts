@@ -3,7 +3,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { wallMsOf } from '../core/version.js';
-import { booleanParam, consistencyParam, deadlineOf, integerParam, keyParam, timeoutParam, ttlParam, type Query } from './params.js';
+import { booleanParam, consistencyParam, deadlineOf, integerParam, keyParam, textParam, timeoutParam, ttlParam, type Query } from './params.js';
 import type { ApiContext } from './server.js';
 import { clusterView } from './views.js';
 
@@ -86,7 +86,7 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
   app.get('/v1/admin/local-entries', async (request) => {
     const query = request.query as Query;
     const limit = integerParam(query, 'limit', 1000, 1, 10_000);
-    const cursor = query.cursor === undefined || query.cursor === '' ? null : query.cursor;
+    const cursor = textParam(query, 'cursor') ?? null;
     const entries = runtime.node.localEntries(cursor, limit + 1);
     const page = entries.slice(0, limit);
     const next = entries.length > limit ? (page[page.length - 1]?.key ?? null) : null;

@@ -297,9 +297,14 @@ function badResponse(response: RawResponse, why: string): QuorumKvError {
   return new QuorumKvError('BAD_RESPONSE', `unexpected answer from ${response.node}: ${why}`, response.status, { node: response.node });
 }
 
+/** The longest delay a timer can wait (2^31 - 1 ms, about 24.8 days); beyond it Node fires at once. */
+const timerMsMax = 2 ** 31 - 1;
+
 function positiveMs(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new QuorumKvError('BAD_REQUEST', `${name} must be a positive number of ms`, undefined);
+  if (!Number.isFinite(value) || value <= 0 || value > timerMsMax) {
+    throw new QuorumKvError('BAD_REQUEST', `${name} must be a positive number of ms, at most ${timerMsMax}`, undefined);
+  }
   return value;
 }
 

@@ -135,6 +135,10 @@ describe('client failover rules', { timeout: 60_000 }, () => {
     await kv.delete('k');
     for (const deadline of deadlines) assert.ok(deadline >= before + 700 && deadline <= Date.now() + 700, `deadline ${deadline}`);
     assert.equal(deadlines.length, 2);
+    // A timeout no timer can wait for fired at once, and the write went ahead anyway (found in review).
+    const tooLong = await kv.put('k', 'v', { timeoutMs: 3e9 }).catch((e: unknown) => e);
+    assert.ok(tooLong instanceof QuorumKvError && tooLong.code === 'BAD_REQUEST', String(tooLong));
+    assert.equal(deadlines.length, 2, 'nothing sent');
     await kv.close();
   });
 

@@ -119,6 +119,13 @@ describe("the prototype's routes", () => {
     assert.equal(soon.status, 400);
     expectStatus(await http('PUT', `${node}/v1/kv/late`, { body: 'v', headers: { 'x-quorumkv-deadline': String(Date.now() + 5000) } }), 200, 'in time');
 
+    // A listing parameter given twice is a 400, not a 500.
+    for (const path of ['/v1/keys?prefix=a&prefix=b', '/v1/keys?cursor=a&cursor=b', '/v1/admin/local-entries?cursor=a&cursor=b']) {
+      const twice = await http('GET', `${node}${path}`);
+      assert.equal(twice.status, 400, `${path}: ${twice.text()}`);
+      assert.match(jsonOf(twice).message, /must be given once/);
+    }
+
     // A join whose addresses no node could dial is refused before the vote. Voted in, it broke every
     // member's layout handling: applying it threw, and each node's save of the layout rolled back.
     const versionBefore = jsonOf(await http('GET', `${node}/v1/cluster`)).layoutVersion;
