@@ -54,7 +54,8 @@ export class AdminApi {
   ): Promise<{ message: string; strategy: string; replication_factor: number; layoutVersion: number }> {
     const body = textEncoder.encode(JSON.stringify({ strategy, ...(rf !== undefined ? { replication_factor: rf } : {}) }));
     const json = await this.client.json(
-      { method: 'POST', path: '/set_replication_strategy', body, contentType: 'application/json', retry: 'always' },
+      // Not sent again once it may have arrived: a change already under way refuses a second one (409).
+      { method: 'POST', path: '/set_replication_strategy', body, contentType: 'application/json', retry: 'unsent' },
       options,
     );
     return json as unknown as { message: string; strategy: string; replication_factor: number; layoutVersion: number };

@@ -112,7 +112,7 @@ export class QuorumKvClient {
 
   /** The prototype's read (GET /read/<key>): the newest value among the replicas that answer at `one`. */
   async read(key: string, options: RequestOptions = {}): Promise<PrototypeRead | null> {
-    const response = await this.send({ method: 'GET', path: `/read/${encodeURIComponent(key)}${this.query(options)}`, retry: 'always' }, options);
+    const response = await this.send({ method: 'GET', path: `/read/${encodeKey(key)}${this.query(options)}`, retry: 'always' }, options);
     if (response.status === 404 && errorFromResponse(404, response.body, response.node).code === 'NOT_FOUND') return null;
     const json = this.parse(response);
     return { key: String(json.key), value: String(json.value), message: String(json.message), version: String(json.version) };
@@ -124,7 +124,7 @@ export class QuorumKvClient {
    */
   async deleteExisting(key: string, options: RequestOptions = {}): Promise<boolean> {
     if (key === '') throw new QuorumKvError('BAD_REQUEST', 'key must be a non-empty string', undefined);
-    const path = `/delete/${encodeURIComponent(key)}${this.query(options)}`;
+    const path = `/delete/${encodeKey(key)}${this.query(options)}`;
     const response = await this.send({ method: 'DELETE', path, retry: 'unsent' }, options);
     if (response.status === 404 && errorFromResponse(404, response.body, response.node).code === 'NOT_FOUND') return false;
     this.parse(response);
@@ -170,7 +170,7 @@ export class QuorumKvClient {
 
   /** The replicas that hold `key` (the preference list). */
   async replicas(key: string, options: RequestOptions = {}): Promise<ReplicasView> {
-    const path = `/v1/keys/${encodeURIComponent(key)}/replicas`;
+    const path = `/v1/keys/${encodeKey(key)}/replicas`;
     return (await this.json({ method: 'GET', path, retry: 'always' }, options)) as unknown as ReplicasView;
   }
 
@@ -253,8 +253,17 @@ export class QuorumKvClient {
 }
 
 export function kvPath(key: string, query: string): string {
+  return `/v1/kv/${encodeKey(key)}${query}`;
+}
+
+/** A key as a path segment; a key that is not text (a lone UTF-16 surrogate) is a BAD_REQUEST. */
+export function encodeKey(key: string): string {
   if (typeof key !== 'string' || key === '') throw new QuorumKvError('BAD_REQUEST', 'key must be a non-empty string', undefined);
-  return `/v1/kv/${encodeURIComponent(key)}${query}`;
+  try {
+    return encodeURIComponent(key);
+  } catch {
+    throw new QuorumKvError('BAD_REQUEST', 'key must be valid UTF-8 text (it holds a lone UTF-16 surrogate)', undefined);
+  }
 }
 
 /** A member's http address as a URL; an unspecified listen address means "the host I asked". */

@@ -111,6 +111,12 @@ describe('client failover rules', { timeout: 60_000 }, () => {
     const error = await kv.create('k', 'v').catch((e: unknown) => e);
     assert.ok(error instanceof QuorumKvError && error.code === 'TIMEOUT', String(error));
     assert.equal(other.seen.length, 0, 'not retried on another node');
+    // Nor is a strategy change: a second one meets the first under way and is refused (409).
+    const kv3 = connect({ urls: [silent.url, other.url], timeoutMs: 200 }); // silent first again
+    const strategy = await kv3.admin.setStrategy('full').catch((e: unknown) => e);
+    assert.ok(strategy instanceof QuorumKvError && strategy.code === 'TIMEOUT', JSON.stringify(strategy));
+    assert.equal(other.seen.length, 0, 'the strategy change is not sent again');
+    await kv3.close();
     // A PUT, though, is: a repeated PUT is harmless under last-writer-wins.
     const store = new Map<string, string>();
     const memory = await fakeNode(memoryNode(store, []));
@@ -135,6 +141,11 @@ describe('client failover rules', { timeout: 60_000 }, () => {
     await kv.delete('k');
     for (const deadline of deadlines) assert.ok(deadline >= before + 700 && deadline <= Date.now() + 700, `deadline ${deadline}`);
     assert.equal(deadlines.length, 2);
+    // A key that is not text is the caller's mistake, typed like every other (it threw a URIError).
+    for (const call of [() => kv.get('\ud800'), () => kv.put('\ud800', 'v'), () => kv.replicas('a\udc00')]) {
+      const error = await call().catch((e: unknown) => e);
+      assert.ok(error instanceof QuorumKvError && error.code === 'BAD_REQUEST', String(error));
+    }
     // A timeout no timer can wait for fired at once, and the write went ahead anyway (found in review).
     const tooLong = await kv.put('k', 'v', { timeoutMs: 3e9 }).catch((e: unknown) => e);
     assert.ok(tooLong instanceof QuorumKvError && tooLong.code === 'BAD_REQUEST', String(tooLong));
