@@ -26,6 +26,17 @@ export function sendError(reply: FastifyReply, error: QuorumError): FastifyReply
     .send({ status: 'error', error: shortNames[error.code] ?? error.code, message: error.message, code: error.code, ...error.details });
 }
 
+/**
+ * fastify's `frameworkErrors`: a URL it cannot route (bad percent-encoding, a path parameter over its
+ * bound) answered in fastify's own shape, without `status`, and a long key as 414 rather than the
+ * 413 KEY_TOO_LARGE every other route gives.
+ */
+export function frameworkError(error: Error & { code?: string }, _request: unknown, reply: FastifyReply): FastifyReply {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, new QuorumError('KEY_TOO_LARGE', 'key is too long'));
+  const message = error.code === 'FST_ERR_BAD_URL' ? 'the URL path is not valid percent-encoded UTF-8' : error.message;
+  return sendError(reply, new QuorumError('BAD_REQUEST', message));
+}
+
 export function badRequest(message: string): QuorumError {
   return new QuorumError('BAD_REQUEST', message);
 }

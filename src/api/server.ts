@@ -7,7 +7,7 @@ import type { NodeRuntime } from '../runtime/nodeRuntime.js';
 
 export type { ApiAuth };
 import { checkToken, type ApiAuth } from './auth.js';
-import { sendError } from './errors.js';
+import { frameworkError, sendError } from './errors.js';
 import { registerListRoutes } from './listRoutes.js';
 import { registerOpenApiRoute } from './openapi.js';
 import { lazySchemaController } from './schemaCompilers.js';
@@ -41,6 +41,7 @@ export function buildServer(context: ApiContext): FastifyInstance {
     requestTimeout: 30_000,
     logger: false,
     schemaController: lazySchemaController,
+    frameworkErrors: frameworkError,
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));

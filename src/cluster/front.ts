@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Pool } from 'undici';
 import { QuorumError } from '../core/errors.js';
-import { sendError } from '../api/errors.js';
+import { frameworkError, sendError } from '../api/errors.js';
 import { checkToken, type ApiAuth } from '../api/auth.js';
 import { lazySchemaController } from '../api/schemaCompilers.js';
 import type { Supervisor } from './supervisor.js';
@@ -44,6 +44,7 @@ export class Front {
       logger: false,
       routerOptions: { maxParamLength: 4096 },
       schemaController: lazySchemaController,
+      frameworkErrors: frameworkError,
     });
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -52,8 +53,8 @@ export class Front {
       if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         return sendError(reply, new QuorumError('VALUE_TOO_LARGE', `request body is over ${options.bodyLimitBytes} bytes`));
       }
-      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? 400 : 500;
-      return reply.code(status).send({ status: 'error', error: status === 400 ? 'Bad Request' : 'Internal Server Error', message: error.message });
+      if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return sendError(reply, new QuorumError('BAD_REQUEST', error.message));
+      return reply.code(500).send({ status: 'error', error: 'Internal Server Error', message: error.message, code: 'INTERNAL' });
     });
     this.routes();
     options.registerExtraRoutes?.(this.app);
