@@ -12,6 +12,11 @@ import type { BatchOp, BatchResult, RequestOptions } from './types.js';
 export const batchOpsMax = 100_000;
 /** Operations per POST /v1/batch: the server takes at most 1000 (src/api/listRoutes.ts). */
 export const batchChunkOps = 1000;
+/**
+ * Bytes of operations per POST /v1/batch: a node takes bodies of twice its largest value plus 64 KiB
+ * (2 MiB + 64 KiB by default). An operation larger than this goes alone.
+ */
+export const batchChunkBytes = 1024 * 1024;
 /** Single requests in flight at once when the server has no batch route. */
 export const batchFallbackConcurrency = 16;
 
@@ -31,39 +36,60 @@ export async function runBatch(client: QuorumKvClient, ops: readonly BatchOp[], 
   return viaSingleRequests(client, ops, options);
 }
 
-/** Results from POST /v1/batch (chunks of the server's size, in order), or undefined without the route. */
+/**
+ * Results from POST /v1/batch (chunks of at most `batchChunkOps` operations and about `batchChunkBytes`
+ * of JSON, in order), or undefined without the route. Chunks cut by count alone could exceed the
+ * node's body limit: 413 for the chunk, after earlier chunks were applied (found in review).
+ */
 async function viaBatchRoute(client: QuorumKvClient, ops: readonly BatchOp[], options: RequestOptions): Promise<BatchResult[] | undefined> {
   const results: BatchResult[] = [];
+  const encoded = ops.map(encodeOp);
   // Chunks go one after another, so one key's operations keep their order across chunks too.
-  for (let start = 0; start < ops.length; start += batchChunkOps) {
-    const chunk = await sendChunk(client, ops.slice(start, start + batchChunkOps), options);
+  for (let start = 0; start < ops.length; ) {
+    let end = start + 1;
+    let bytes = (encoded[start] as string).length;
+    while (end < ops.length && end - start < batchChunkOps && bytes + (encoded[end] as string).length <= batchChunkBytes) {
+      bytes += (encoded[end] as string).length;
+      end += 1;
+    }
+    const chunk = await sendChunk(client, ops.slice(start, end), encoded.slice(start, end), options);
     if (!chunk) return undefined;
     results.push(...chunk);
+    start = end;
   }
   return results;
 }
 
-async function sendChunk(client: QuorumKvClient, ops: readonly BatchOp[], options: RequestOptions): Promise<BatchResult[] | undefined> {
+function encodeOp(op: BatchOp): string {
+  return JSON.stringify(
+    op.op === 'put'
+      ? {
+          op: 'put',
+          key: op.key,
+          ...(typeof op.value === 'string' ? { value: op.value } : { valueBase64: Buffer.from(op.value).toString('base64') }),
+          ...(op.ttlMs === undefined ? {} : { ttl: Number(ttlSecondsOf(op.ttlMs)) }),
+        }
+      : { op: op.op, key: op.key },
+  );
+}
+
+async function sendChunk(
+  client: QuorumKvClient,
+  ops: readonly BatchOp[],
+  encoded: readonly string[],
+  options: RequestOptions,
+): Promise<BatchResult[] | undefined> {
   const consistency = client.levelFor(options);
   const timeout = client.serverTimeoutFor(options);
-  const body = textEncoder.encode(
-    JSON.stringify({
-      ops: ops.map((op) =>
-        op.op === 'put'
-          ? {
-              op: 'put',
-              key: op.key,
-              ...(typeof op.value === 'string' ? { value: op.value } : { valueBase64: Buffer.from(op.value).toString('base64') }),
-              ...(op.ttlMs === undefined ? {} : { ttl: Number(ttlSecondsOf(op.ttlMs)) }),
-            }
-          : { op: op.op, key: op.key },
-      ),
-      ...(consistency ? { consistency } : {}),
-      ...(timeout !== undefined ? { timeout } : {}),
-    }),
-  );
-  // Every op is a read, a last-writer-wins put or a delete, so sending it again elsewhere is safe.
-  const response = await client.send({ method: 'POST', path: '/v1/batch', body, contentType: 'application/json', retry: 'always' }, options);
+  const rest = JSON.stringify({ ...(consistency ? { consistency } : {}), ...(timeout !== undefined ? { timeout } : {}) });
+  const body = textEncoder.encode(`{"ops":[${encoded.join(',')}]${rest === '{}' ? '' : `,${rest.slice(1, -1)}`}}`);
+  const only = ops.length === 1 ? (ops[0] as BatchOp) : undefined;
+  const response = await sendBatch(client, body, options).catch((error: unknown) => {
+    // An operation too large for any request fails alone, as in the single-request fallback.
+    if (only && error instanceof QuorumKvError && error.code === 'VALUE_TOO_LARGE') return error;
+    throw error;
+  });
+  if (response instanceof QuorumKvError) return [{ op: (only as BatchOp).op, key: (only as BatchOp).key, ok: false, error: response }];
   if (response.status === 404) {
     const error = errorFromResponse(response.status, response.body, response.node);
     if (error.code === 'NO_ROUTE') return undefined;
@@ -75,6 +101,14 @@ async function sendChunk(client: QuorumKvClient, ops: readonly BatchOp[], option
     throw new QuorumKvError('BAD_RESPONSE', `POST /v1/batch answered ${count} results for ${ops.length} ops`, response.status, { node: response.node });
   }
   return results.map((raw, index) => batchResult(ops[index] as BatchOp, raw as Record<string, unknown>, response.node));
+}
+
+/** POST /v1/batch; an error status other than 404 (a missing route, decided by the caller) throws. */
+async function sendBatch(client: QuorumKvClient, body: Uint8Array, options: RequestOptions) {
+  // Every op is a read, a last-writer-wins put or a delete, so sending it again elsewhere is safe.
+  const response = await client.send({ method: 'POST', path: '/v1/batch', body, contentType: 'application/json', retry: 'always' }, options);
+  if (response.status >= 400 && response.status !== 404) throw errorFromResponse(response.status, response.body, response.node);
+  return response;
 }
 
 /** One result of the route: {"status":"success",...} or {"status":"error","code","message"}. */

@@ -156,6 +156,23 @@ describe('typed client against a 3-node cluster', { timeout: 10 * testTimeoutMs 
     await assert.rejects(kv.batch([{ op: 'nope', key: 'x' } as never]), (e: unknown) => e instanceof QuorumKvError && e.code === 'BAD_REQUEST');
   });
 
+  it('a batch too large for one request is sent in pieces; a value too large for any fails alone', { timeout: testTimeoutMs }, async () => {
+    // Chunks were cut by count alone: 1,500 puts of 3 KB made a body over the node's limit (413 for
+    // the whole call, after the first chunk had been applied), and so did two values of 1 MiB.
+    const many = Array.from({ length: 1500 }, (_, i) => ({ op: 'put' as const, key: `bulk:${i}`, value: 'v'.repeat(3000) }));
+    const results = await kv.batch(many);
+    assert.ok(results.every((r) => r.ok), JSON.stringify(results.find((r) => !r.ok)));
+    const big = await kv.batch([
+      { op: 'put', key: 'big:1', value: new Uint8Array(1024 * 1024) },
+      { op: 'put', key: 'big:2', value: new Uint8Array(1024 * 1024) },
+      { op: 'put', key: 'big:huge', value: new Uint8Array(2 * 1024 * 1024) },
+      { op: 'get', key: 'bulk:1499' },
+    ]);
+    assert.deepEqual(big.map((r) => r.ok), [true, true, false, true]);
+    const huge = big[2];
+    assert.ok(huge && !huge.ok && huge.error.code === 'VALUE_TOO_LARGE', JSON.stringify(huge));
+  });
+
   it('gives typed errors with stable codes and statuses', { timeout: testTimeoutMs }, async () => {
     await rejectsWith(kv.put('k'.repeat(2000), 'x'), 'KEY_TOO_LARGE', 413);
     const tooLarge = await rejectsWith(kv.put('big', new Uint8Array(1024 * 1024 + 1)), 'VALUE_TOO_LARGE', 413);
