@@ -36,7 +36,7 @@ import {
 } from '../../src/runtime/clusterScan.js';
 import { compareUtf8 } from '../../src/storage/keyOrder.js';
 
-const limits: DecoderLimits = { bulkBytesMax: 1024, argumentCountMax: 1024 * 1024, inlineBytesMax: 64 * 1024 };
+const limits: DecoderLimits = { bulkBytesMax: 1024, argumentCountMax: 1024 * 1024, inlineBytesMax: 64 * 1024, commandBytesMax: 128 * 1024 };
 
 interface Decoded {
   commands: string[][];
@@ -99,6 +99,21 @@ describe('request decoder', () => {
     ['a bulk over the limit', '*1\r\n$1025\r\n', 'invalid bulk length: 1025 bytes, the limit is 1024'],
     ['unbalanced quotes', 'set a "b\r\n', 'unbalanced quotes in request'],
   ];
+  test('a command that grows past commandBytesMax unfinished is a protocol error; complete ones reset the count', () => {
+    // Each argument is bounded, but a million of them were not: one unfinished command held 100 MiB
+    // of a node's memory (found in review).
+    const bulk = `$1000\r\n${'x'.repeat(1000)}\r\n`;
+    const unfinished = Buffer.from(`*1000\r\n$3\r\nSET\r\n${bulk.repeat(140)}`, 'latin1');
+    const decoded = decode([Buffer.from(resp('PING'), 'latin1'), unfinished]);
+    assert.equal(decoded.error, 'command over 131072 bytes');
+    assert.deepEqual(decoded.commands, [['PING']]);
+    // Many complete commands in a row, together far over the bound, are fine.
+    const many = Array.from({ length: 200 }, () => Buffer.from(`*2\r\n$4\r\nECHO\r\n${bulk}`, 'latin1'));
+    const fine = decode(many);
+    assert.equal(fine.error, undefined);
+    assert.equal(fine.commands.length, 200);
+  });
+
   for (const [name, input, message] of malformed) {
     test(`${name} is a protocol error, however it is split`, () => {
       for (const chunks of splits(Buffer.from(input, 'latin1'))) {

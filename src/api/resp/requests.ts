@@ -18,9 +18,15 @@ export interface DecoderLimits {
   readonly argumentCountMax: number;
   /** Longest inline command line or header line, in bytes (Redis: 64 KiB). */
   readonly inlineBytesMax: number;
+  /**
+   * Most bytes of one command still incomplete (Redis: client-query-buffer-limit). Each argument is
+   * bounded, but a million of them were not: one unfinished command could fill the node's memory.
+   */
+  readonly commandBytesMax: number;
 }
 
 export const argumentCountMaxDefault = 1024 * 1024;
+export const commandBytesMaxDefault = 64 * 1024 * 1024;
 export const inlineBytesMaxDefault = 64 * 1024;
 
 // ---- request decoding -----------------------------------------------------------------------------
@@ -58,6 +64,8 @@ export class RequestDecoder {
   private stopped = false;
   /** Elements of the partial top-level array already checked. */
   private elementsChecked = 0;
+  /** Bytes pushed since the last complete command (short by at most the chunk that completed it). */
+  private pendingBytes = 0;
 
   constructor(
     private readonly sink: DecoderSink,
@@ -84,6 +92,11 @@ export class RequestDecoder {
   }
 
   push(chunk: Buffer): void {
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes > this.limits.commandBytesMax && !this.stopped) {
+      this.fail(`command over ${this.limits.commandBytesMax} bytes`);
+      return;
+    }
     let data: Buffer | null = chunk;
     while (data !== null && data.length > 0 && !this.stopped) {
       if (this.state.buffer !== null) {
@@ -197,6 +210,7 @@ export class RequestDecoder {
   }
 
   private deliver(args: Buffer[]): void {
+    this.pendingBytes = 0;
     this.sink.command(args);
   }
 

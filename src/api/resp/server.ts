@@ -28,7 +28,7 @@ import type { NodeRuntime } from '../../runtime/nodeRuntime.js';
 import type { ApiAuth } from '../auth.js';
 import { clusterView } from '../views.js';
 import { encodeError, type Protocol } from './replies.js';
-import { argumentCountMaxDefault, inlineBytesMaxDefault, RequestDecoder, type DecoderLimits, type DecoderSink } from './requests.js';
+import { argumentCountMaxDefault, commandBytesMaxDefault, inlineBytesMaxDefault, RequestDecoder, type DecoderLimits, type DecoderSink } from './requests.js';
 import { errorReplyFor, errors, keyOf, keysOf, replyWithError, unknownCommand, wrongArity } from './commands/common.js';
 import { ScanCursors } from './commands/cursors.js';
 import { commandTable } from './commands/index.js';
@@ -58,6 +58,7 @@ export async function startRespServer(runtime: NodeRuntime, address: HostPort, a
     bulkBytesMax: config.valueBytesMax,
     argumentCountMax: argumentCountMaxDefault,
     inlineBytesMax: inlineBytesMaxDefault,
+    commandBytesMax: commandBytesMaxDefault,
     pendingCommandsMax: pendingCommandsMaxDefault,
     outputBytesHighWater: outputBytesHighWaterDefault,
   };
