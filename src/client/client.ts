@@ -5,7 +5,7 @@ import { AdminApi } from './admin.js';
 import { runBatch } from './batch.js';
 import { errorFromResponse, parseJsonObject, QuorumKvError } from './errors.js';
 import { connectionsPerNodeDefault, NodeSet } from './nodes.js';
-import { Transport, type Method, type RawResponse, type RequestSpec } from './transport.js';
+import { Transport, unlessAborted, type Method, type RawResponse, type RequestSpec } from './transport.js';
 import {
   consistencyLevels,
   type BatchOp,
@@ -188,7 +188,8 @@ export class QuorumKvClient {
 
   /** Sends with failover and the client's defaults, discovering the cluster's nodes first if asked. */
   async send(spec: RequestSpec, options: RequestOptions = {}): Promise<RawResponse> {
-    if (this.discover && spec.target === undefined) await this.discoverOnce(options.signal);
+    // The discovery is shared by the calls that wait for it; each still answers to its own signal.
+    if (this.discover && spec.target === undefined) await unlessAborted(this.discoverOnce(options.signal), options.signal);
     const timeoutMs = positiveMs(options.timeoutMs, this.timeoutMs, 'timeoutMs');
     try {
       return await this.transport.send(spec, { timeoutMs, signal: options.signal });

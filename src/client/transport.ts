@@ -174,12 +174,28 @@ function errorCode(error: unknown): string | undefined {
   return typeof cause === 'string' ? cause : undefined;
 }
 
+/** Waits for `work`, or throws as soon as the caller's `signal` fires (work goes on for others). */
+export async function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  throwIfAborted(signal);
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(abortedError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortedError(signal);
 }
 
 /** The caller's signal fired: TIMEOUT when it was a timeout signal (AbortSignal.timeout), else ABORTED. */
-function abortedError(signal: AbortSignal): QuorumKvError {
+export function abortedError(signal: AbortSignal): QuorumKvError {
   const reason: unknown = signal.reason;
   if ((reason as { name?: unknown })?.name === 'TimeoutError') {
     return new QuorumKvError('TIMEOUT', 'the caller\'s deadline passed (AbortSignal timeout)', undefined, {}, { cause: reason });

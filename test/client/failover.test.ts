@@ -153,6 +153,23 @@ describe('client failover rules', { timeout: 60_000 }, () => {
     await kv.close();
   });
 
+  it('a call waiting for the node discovery another started still answers to its own signal', async () => {
+    // It waited for the whole discovery (the client's timeout) whatever its signal said (found in review).
+    const silent = await fakeNode(() => undefined);
+    const kv = connect({ urls: [silent.url], timeoutMs: 3000, discover: true });
+    const first = kv.get('a').catch((e: unknown) => e); // starts the discovery
+    const started = Date.now();
+    const second = await kv.get('b', { signal: AbortSignal.timeout(100) }).catch((e: unknown) => e);
+    assert.ok(second instanceof QuorumKvError && second.code === 'TIMEOUT', String(second));
+    assert.ok(Date.now() - started < 1500, `answered after ${Date.now() - started} ms`);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const third = await kv.get('c', { signal: controller.signal }).catch((e: unknown) => e);
+    assert.ok(third instanceof QuorumKvError && third.code === 'ABORTED', String(third));
+    await kv.close();
+    await first;
+  });
+
   it('batch() without the batch route: single requests, one key\'s in order', async () => {
     const store = new Map<string, string>();
     const log: string[] = [];
