@@ -177,7 +177,7 @@ export class SimNetwork {
 export function describeMessage(envelope: Envelope): string {
   const message = envelope.message as unknown as Record<string, unknown>;
   const parts: string[] = [String(message.kind)];
-  for (const field of ['op', 'seq', 'key', 'applied', 'current', 'hintFor', 'target']) {
+  for (const field of ['op', 'seq', 'key', 'version', 'applied', 'current', 'holds', 'handOver', 'orNothing', 'hintFor', 'target']) {
     if (message[field] !== undefined) parts.push(`${field}=${String(message[field])}`);
   }
   const entry = message.entry as { key?: string; version?: string } | null | undefined;
