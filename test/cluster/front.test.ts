@@ -89,4 +89,17 @@ describe('the front over stand-in nodes', () => {
     }
     assert.deepEqual(seen.slice(1).sort(), ['0 PUT /v1/kv/k', '1 PUT /v1/kv/k', '1 PUT /v1/kv/k']);
   });
+
+  it('sends a create-only write on when the first node refused the connection: it never arrived', async () => {
+    const seen: string[] = [];
+    const answering = await standIn('1', 'answer', seen);
+    servers.push(answering);
+    const { url, front } = await frontOver({ '0': `${host}:${await closedPort()}`, '1': address(answering) });
+    fronts.push(front);
+    for (let i = 0; i < 2; i++) {
+      const create = await fetch(`${url}/write`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"key":"k","value":"v"}' });
+      assert.equal(create.status, 200, await create.text());
+    }
+    assert.deepEqual(seen, ['1 POST /write', '1 POST /write']);
+  });
 });
