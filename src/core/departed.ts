@@ -8,8 +8,8 @@
 // it purges (tombstones.ts); and it takes a departed node's old copies only while it remembers it. A
 // member forgets a departed node when that node says farewell (its clean-up ended with no copy kept),
 // or `departedKeepMs` after the removal: a node removed for good must not hold back purges for ever.
-// A member that never knew a removed node (it joined after) refuses its old copies, and the removed
-// node drops them.
+// A node that joined after a removal learns of the removed node from the members, with the layout
+// they send it; one that never heard of it refuses its old copies, and the removed node drops them.
 
 import type { Layout } from './layout.js';
 import type { Storage } from './storage.js';
@@ -59,6 +59,21 @@ export class DepartedNodes {
     for (const id of this.byId.keys()) {
       if (!inNext.has(id)) continue;
       this.byId.delete(id);
+      changed = true;
+    }
+    if (changed) this.save();
+  }
+
+  /**
+   * Removed nodes a member told of with a layout (a node that joined after their removal never saw
+   * them go): remembered from now, unless the layout names them. Without this, such a node refused a
+   * removed node's hand-over of the only copy of an acknowledged write (simulator seed 5611695).
+   */
+  learn(told: readonly { readonly id: string; readonly peer: string; readonly removedIn: number }[], layout: Layout, selfId: string, nowMs: number): void {
+    let changed = false;
+    for (const node of told) {
+      if (node.id === selfId || this.byId.has(node.id) || layout.members.some((m) => m.id === node.id)) continue;
+      this.byId.set(node.id, { id: node.id, peer: node.peer, removedIn: node.removedIn, sinceMs: nowMs });
       changed = true;
     }
     if (changed) this.save();

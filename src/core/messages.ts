@@ -86,6 +86,11 @@ export interface PingRequestMessage {
 export interface LayoutMessage {
   readonly kind: 'layout';
   readonly layout: Layout;
+  /**
+   * The removed nodes the sender still waits for (departed.ts): a node that joined after a removal
+   * learns them here, so that it neither purges without their word nor refuses their hand-over.
+   */
+  readonly departed?: readonly { readonly id: string; readonly peer: string; readonly removedIn: number }[];
 }
 
 export interface LayoutPullMessage {

@@ -368,10 +368,11 @@ export class QuorumNode {
       case 'layout': {
         const layout = parseLayout(message.layout);
         if (layout) this.adoptLayout(layout);
+        if (message.departed && this.isMember) this.departedNodes.learn(message.departed, this.currentLayout, this.id, nowMs);
         return;
       }
       case 'layout-pull':
-        return this.send(from, { kind: 'layout', layout: this.currentLayout });
+        return this.send(from, this.layoutMessage(this.currentLayout));
       case 'ae-ranges':
         return this.antiEntropy.handleRanges(from, message);
       case 'ae-diff':
@@ -402,7 +403,7 @@ export class QuorumNode {
   private applyWrite(from: string, message: WriteMessage): void {
     const layout = this.currentLayout.version;
     if (message.layout < layout) {
-      this.send(from, { kind: 'layout', layout: this.currentLayout });
+      this.send(from, this.layoutMessage(this.currentLayout));
       return this.send(from, { kind: 'write-reply', op: message.op, applied: false, layout });
     }
     // On the same layout, a copy of a key this node does not replicate is refused too: a late read
@@ -432,7 +433,7 @@ export class QuorumNode {
   private serveRead(from: string, message: ReadMessage): void {
     const layout = this.currentLayout.version;
     if (message.layout < layout) {
-      this.send(from, { kind: 'layout', layout: this.currentLayout });
+      this.send(from, this.layoutMessage(this.currentLayout));
       return this.send(from, { kind: 'read-reply', op: message.op, entry: null, layout });
     }
     const entry = this.storage.get(message.key) ?? null;
@@ -444,7 +445,13 @@ export class QuorumNode {
   private compareLayouts(peer: string, peerVersion: number): void {
     this.peerLayoutVersions.set(peer, peerVersion);
     if (peerVersion > this.currentLayout.version) this.send(peer, { kind: 'layout-pull' });
-    else if (peerVersion < this.currentLayout.version) this.send(peer, { kind: 'layout', layout: this.currentLayout });
+    else if (peerVersion < this.currentLayout.version) this.send(peer, this.layoutMessage(this.currentLayout));
+  }
+
+  /** A layout to send, with the removed nodes this node still waits for (departed.ts). */
+  private layoutMessage(layout: Layout): Message {
+    const departed = this.departedNodes.list.map(({ id, peer, removedIn }) => ({ id, peer, removedIn }));
+    return departed.length > 0 ? { kind: 'layout', layout, departed } : { kind: 'layout', layout };
   }
 
   /** Adopts `layout` if it supersedes the held one; returns whether it did. */
@@ -475,7 +482,7 @@ export class QuorumNode {
   private publishLayout(layout: Layout): void {
     this.adoptLayout(layout);
     for (const member of layout.members) {
-      if (member.id !== this.id) this.send(member.id, { kind: 'layout', layout });
+      if (member.id !== this.id) this.send(member.id, this.layoutMessage(layout));
     }
     // A member that was just removed learns it too, so it can stop.
     for (const member of this.previousMembers) {

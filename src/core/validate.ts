@@ -81,6 +81,11 @@ export function isLayoutChange(value: unknown): value is LayoutChange {
   }
 }
 
+function isDepartedNode(value: unknown): boolean {
+  const d = value as Record<string, unknown>;
+  return typeof d === 'object' && d !== null && isKey(d.id) && typeof d.peer === 'string' && isLayoutVersion(d.removedIn);
+}
+
 function isRange(value: unknown): boolean {
   const r = value as Record<string, unknown>;
   return typeof r === 'object' && r !== null && isUint32(r.start) && isUint32(r.end);
@@ -128,7 +133,7 @@ export function isWellFormed(message: Message): boolean {
     case 'ping-req':
       return isSeq(m.seq) && typeof m.target === 'string';
     case 'layout':
-      return typeof m.layout === 'object' && m.layout !== null;
+      return typeof m.layout === 'object' && m.layout !== null && (m.departed === undefined || isArrayOf(m.departed, isDepartedNode));
     case 'layout-pull':
       return true;
     case 'ae-ranges':

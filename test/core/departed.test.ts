@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DepartedNodes } from '../../src/core/departed.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import { layoutOf } from './harness.js';
+import type { Envelope } from '../../src/core/messages.js';
+import { formatVersion } from '../../src/core/version.js';
+import { HeldNetwork, TestCluster, layoutOf } from './harness.js';
 
 const nowMs = 1_700_000_000_000;
 const withD = layoutOf(['a', 'b', 'c', 'd'], { version: 4 });
@@ -48,4 +50,31 @@ test('a damaged record is ignored rather than trusted', () => {
   assert.deepEqual(new DepartedNodes(storage).ids, ['e']);
   storage.transaction(() => storage.setMeta('departed', 'not json'));
   assert.deepEqual(new DepartedNodes(storage).ids, []);
+});
+
+test('a node that joined after a removal learns the removed node from a member, and takes its hand-over', () => {
+  // It never saw d go, so it answered "held" to d's hand-over of an old copy, and d dropped the only
+  // copy of an acknowledged write (simulator seed 5611695, grace 500 ms).
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { tombstoneGraceMs: 1000, hintWindowMs: 500 });
+  const network = new HeldNetwork(cluster);
+  const c = cluster.node('c');
+  const old = formatVersion({ wallMs: cluster.nowMs - 60_000, counter: 0, nodeId: 'd' });
+  const handOver = (op: number): Envelope => ({
+    from: 'd',
+    to: 'c',
+    clock: { wallMs: cluster.nowMs, counter: 0 },
+    message: { kind: 'purge-check', op, key: 'k', version: old, handOver: true },
+  });
+  const answer = (op: number) => {
+    const [reply] = network.held((e) => e.message.kind === 'purge-check-reply' && e.to === 'd' && e.message.op === op);
+    return reply?.message.kind === 'purge-check-reply' ? reply.message.holds : undefined;
+  };
+  c.receive([handOver(1)]);
+  assert.equal(answer(1), true, 'a node that never heard of d refuses its old copy');
+
+  const layout = c.layout;
+  c.receive([{ from: 'a', to: 'c', clock: { wallMs: cluster.nowMs, counter: 0 }, message: { kind: 'layout', layout, departed: [{ id: 'd', peer: 'pd', removedIn: 1 }] } }]);
+  assert.deepEqual(c.departed.map((d) => d.id), ['d'], 'learned from the member');
+  c.receive([handOver(2)]);
+  assert.equal(answer(2), false, 'c lacks the copy, and says so: d hands it over');
 });

@@ -196,4 +196,8 @@ describe('pinned seeds', () => {
   // A quorum read repaired a replica with v2, then a third answer made v3 the newest; the replica's
   // acknowledgement of the v2 repair was counted as holding v3, and v3, on one replica, was answered.
   pinned(4814367, 'a repair acknowledgement counts only for the version it answered: one repair op per version');
+  // A node that joined after a removal refused the removed node's hand-over of the only copy of an
+  // acknowledged write (too old for a node that never saw the removal); it now learns removed nodes
+  // with the layouts members send it.
+  pinned(5611695, 'a node that joined after a removal learns the removed node from the members and takes its hand-over');
 });
