@@ -220,12 +220,44 @@ type GlobToken =
 
 /**
  * Compiles a Redis glob (`*`, `?`, `[abc]`, `[^a-z]`, `\x`) into a matcher over a key's code points
- * (Redis matches bytes; here `?` is one character). Runs in O(key * pattern): a star backtracks to
- * the last star only.
+ * (Redis matches bytes; here `?` is one character). The tokens before the first star and after the
+ * last match one character each, so they are checked against the key's two ends first, in O(key);
+ * only what lies between two stars needs the O(key * pattern) search, where a star backtracks to the
+ * last star only. Searched whole, `g*` and 500 a's took 0.4 s over 300 long keys, on the event loop
+ * (found in review).
  */
 export function compileGlob(pattern: string): (key: string) => boolean {
   const tokens = tokenizeGlob(pattern);
-  return (key: string) => matchTokens(tokens, key);
+  const first = tokens.findIndex((token) => token.kind === 'star');
+  if (first < 0) {
+    return (key: string) => {
+      const text = Array.from(key, codePointOf);
+      return text.length === tokens.length && matchFixed(tokens, text, 0);
+    };
+  }
+  const last = tokens.length - 1 - [...tokens].reverse().findIndex((token) => token.kind === 'star');
+  const head = tokens.slice(0, first);
+  const tail = tokens.slice(last + 1);
+  const middle = tokens.slice(first, last + 1); // starts and ends with a star
+  return (key: string) => {
+    const text = Array.from(key, codePointOf);
+    if (text.length < head.length + tail.length) return false;
+    if (!matchFixed(head, text, 0) || !matchFixed(tail, text, text.length - tail.length)) return false;
+    return middle.length === 1 || matchTokens(middle, text.slice(head.length, text.length - tail.length));
+  };
+}
+
+function codePointOf(char: string): number {
+  return char.codePointAt(0) as number;
+}
+
+/** Whether `tokens` (none a star) match the characters of `text` from `at` on, one each. */
+function matchFixed(tokens: readonly GlobToken[], text: readonly number[], at: number): boolean {
+  for (let i = 0; i < tokens.length; i++) {
+    const codePoint = text[at + i];
+    if (codePoint === undefined || !matchesOne(tokens[i] as GlobToken, codePoint)) return false;
+  }
+  return true;
 }
 
 /** The literal text a glob pattern starts with (before its first special character). */
@@ -299,8 +331,7 @@ function matchesOne(token: GlobToken, codePoint: number): boolean {
   }
 }
 
-function matchTokens(tokens: readonly GlobToken[], key: string): boolean {
-  const text = Array.from(key).map((c) => c.codePointAt(0) as number);
+function matchTokens(tokens: readonly GlobToken[], text: readonly number[]): boolean {
   let p = 0;
   let s = 0;
   let starAt = -1;
