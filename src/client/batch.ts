@@ -44,12 +44,13 @@ export async function runBatch(client: QuorumKvClient, ops: readonly BatchOp[], 
 async function viaBatchRoute(client: QuorumKvClient, ops: readonly BatchOp[], options: RequestOptions): Promise<BatchResult[] | undefined> {
   const results: BatchResult[] = [];
   const encoded = ops.map(encodeOp);
+  const sizes = encoded.map((json) => Buffer.byteLength(json));
   // Chunks go one after another, so one key's operations keep their order across chunks too.
   for (let start = 0; start < ops.length; ) {
     let end = start + 1;
-    let bytes = (encoded[start] as string).length;
-    while (end < ops.length && end - start < batchChunkOps && bytes + (encoded[end] as string).length <= batchChunkBytes) {
-      bytes += (encoded[end] as string).length;
+    let bytes = sizes[start] as number;
+    while (end < ops.length && end - start < batchChunkOps && bytes + (sizes[end] as number) <= batchChunkBytes) {
+      bytes += sizes[end] as number;
       end += 1;
     }
     const chunk = await sendChunk(client, ops.slice(start, end), encoded.slice(start, end), options);
@@ -81,8 +82,9 @@ async function sendChunk(
 ): Promise<BatchResult[] | undefined> {
   const consistency = client.levelFor(options);
   const timeout = client.serverTimeoutFor(options);
-  const rest = JSON.stringify({ ...(consistency ? { consistency } : {}), ...(timeout !== undefined ? { timeout } : {}) });
-  const body = textEncoder.encode(`{"ops":[${encoded.join(',')}]${rest === '{}' ? '' : `,${rest.slice(1, -1)}`}}`);
+  const level = consistency ? `,"consistency":${JSON.stringify(consistency)}` : '';
+  const deadline = timeout !== undefined ? `,"timeout":${timeout}` : '';
+  const body = textEncoder.encode(`{"ops":[${encoded.join(',')}]${level}${deadline}}`);
   const only = ops.length === 1 ? (ops[0] as BatchOp) : undefined;
   const response = await sendBatch(client, body, options).catch((error: unknown) => {
     // An operation too large for any request fails alone, as in the single-request fallback.
