@@ -181,11 +181,14 @@ export class HintDelivery {
    * the same age for the others, unless this node holds something newer (`superseded`).
    */
   private handTo(owners: readonly string[], entry: Entry, createdMs: number): void {
-    for (const owner of owners) {
-      if (owner === this.deps.selfId) this.deps.storage.apply(entry);
-      else if (this.superseded(entry)) this.dropped += 1;
-      else this.deps.storage.addHint(owner, entry, createdMs);
+    const others = owners.filter((owner) => owner !== this.deps.selfId);
+    if (others.length < owners.length) this.deps.storage.apply(entry);
+    if (others.length === 0) return;
+    if (this.superseded(entry)) {
+      this.dropped += others.length;
+      return;
     }
+    for (const owner of others) this.deps.storage.addHint(owner, entry, createdMs);
   }
 
   pendingCounts(): Record<string, number> {
