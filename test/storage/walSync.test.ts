@@ -9,39 +9,35 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { WalSync } from '../../src/storage/walSync.js';
 
-function withLog(run: (path: string) => void): void {
+/** A WalSync over a log file in a fresh directory, one commit made, counting its syncs. */
+function withCommit(deferred: boolean, run: (wal: WalSync, syncs: () => number) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'quorumkv-walsync-'));
+  let count = 0;
+  const wal = new WalSync(join(dir, 'db-wal'), deferred, () => (count += 1));
   try {
-    const path = join(dir, 'db-wal');
-    writeFileSync(path, 'frames');
-    run(path);
+    writeFileSync(join(dir, 'db-wal'), 'frames');
+    wal.committed();
+    run(wal, () => count);
   } finally {
+    wal.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 test('commits SQLite syncs itself need no sync; `always` syncs what SQLite left unsynced', () =>
-  withLog((path) => {
-    let syncs = 0;
-    const wal = new WalSync(path, false, () => (syncs += 1));
-    wal.committed();
+  withCommit(false, (wal, syncs) => {
     assert.equal(wal.durable, true);
     wal.syncNow();
-    assert.equal(syncs, 0, 'synchronous = FULL: SQLite synced the commit');
+    assert.equal(syncs(), 0, 'synchronous = FULL: SQLite synced the commit');
     wal.syncNow(true);
-    assert.equal(syncs, 1, "fsync 'periodic': synced now, not at the next periodic sync");
-    wal.close();
+    assert.equal(syncs(), 1, "fsync 'periodic': synced now, not at the next periodic sync");
   }));
 
 test('deferred commits are synced by syncNow, once', () =>
-  withLog((path) => {
-    let syncs = 0;
-    const wal = new WalSync(path, true, () => (syncs += 1));
-    wal.committed();
+  withCommit(true, (wal, syncs) => {
     assert.equal(wal.durable, false);
     wal.syncNow();
     wal.syncNow();
-    assert.equal(syncs, 1);
+    assert.equal(syncs(), 1);
     assert.equal(wal.durable, true);
-    wal.close();
   }));
