@@ -162,9 +162,15 @@ function isPaused(response: RawResponse): boolean {
 function describeFailure(error: unknown, timeoutMs: number): { kind: FailureKind; reason: string } {
   if (error instanceof AttemptTimeout) return { kind: 'timeout', reason: `no answer within ${timeoutMs} ms` };
   const code = errorCode(error);
-  if (error instanceof undiciErrors.ConnectTimeoutError) return { kind: 'refused', reason: 'connect timeout' };
-  if (code !== undefined && notSentCodes.has(code)) return { kind: 'refused', reason: code };
+  if (neverSent(error)) return { kind: 'refused', reason: code ?? 'connect timeout' };
   return { kind: 'failed', reason: code ?? (error as Error)?.message ?? String(error) };
+}
+
+/** A connection error that proves the request never reached the server (the front uses it too). */
+export function neverSent(error: unknown): boolean {
+  if (error instanceof undiciErrors.ConnectTimeoutError) return true;
+  const code = errorCode(error);
+  return code !== undefined && notSentCodes.has(code);
 }
 
 function errorCode(error: unknown): string | undefined {

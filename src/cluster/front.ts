@@ -5,6 +5,7 @@
 
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Pool } from 'undici';
+import { neverSent } from '../client/transport.js';
 import { QuorumError } from '../core/errors.js';
 import { frameworkError, sendError } from '../api/errors.js';
 import { checkToken, type ApiAuth } from '../api/auth.js';
@@ -153,7 +154,7 @@ export class Front {
         lastError = error;
         // A request that may have reached the node is sent again only if sending it twice is harmless:
         // a create-only write applied by the first node would answer "exists" from the second, a
-        // delete-existing "absent" (the client library makes the same distinction, client.ts).
+        // delete-existing "absent" (the client library makes the same distinction: transport.ts).
         if (!mayRepeat(method, path) && !neverSent(error)) {
           throw new QuorumError('UNAVAILABLE', `node ${id} did not answer, and ${method} ${path.split('?')[0]} may have been applied there: not sent again (${errorText(error)})`);
         }
@@ -231,12 +232,6 @@ function mayRepeat(method: string, path: string): boolean {
   if (method === 'GET' || method === 'HEAD') return true;
   const route = path.split('?')[0] ?? '';
   return ((method === 'PUT' || method === 'DELETE') && route.startsWith('/v1/kv/')) || (method === 'POST' && route === '/v1/batch');
-}
-
-/** The connection was refused or could not be opened: the request never reached the node. */
-function neverSent(error: unknown): boolean {
-  const code = (error as { code?: string } | undefined)?.code;
-  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND';
 }
 
 function errorText(error: unknown): string {
