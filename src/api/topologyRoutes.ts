@@ -5,7 +5,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { LayoutChange } from '../core/topology.js';
 import { isLayoutChange } from '../core/validate.js';
-import { parseHostPort } from '../runtime/address.js';
 import { badRequest } from './errors.js';
 import { parseJsonBody } from './seedRoutes.js';
 import type { ApiContext } from './server.js';
@@ -62,12 +61,7 @@ function checkAddresses(change: LayoutChange): void {
   const { peer, http, resp } = change.member;
   for (const [name, address] of [['peer', peer], ['http', http], ['resp', resp]] as const) {
     if (address === undefined) continue;
-    let port = 0;
-    try {
-      port = parseHostPort(address).port;
-    } catch {
-      // refused below
-    }
-    if (!/^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):\d{1,5}$/.test(address) || port < 1) throw badRequest(`member ${name} address "${address}" is not host:port with a port from 1 to 65535`);
+    const port = Number(/^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(\d{1,5})$/.exec(address)?.[1] ?? 0);
+    if (port < 1 || port > 65535) throw badRequest(`member ${name} address "${address}" is not host:port with a port from 1 to 65535`);
   }
 }
