@@ -36,6 +36,13 @@ const timeout: Json = {
   description: "Coordinator's deadline in ms (1 to 60000); past it the request fails with UNAVAILABLE. Default: the node's requestTimeoutMs (2000).",
   schema: { type: 'integer', minimum: 1, maximum: 60000 },
 };
+const deadline: Json = {
+  name: 'x-quorumkv-deadline',
+  in: 'header',
+  description:
+    'When the client gives up on this request (ms since 1970). A write that reaches a node more than a second after it is not started (503), so that a retry sent elsewhere is not undone by it.',
+  schema: { type: 'integer', minimum: 0 },
+};
 const sloppy: Json = {
   name: 'sloppy',
   in: 'query',
@@ -97,7 +104,7 @@ const paths: Json = {
       summary: 'Write a key',
       description: 'Stamps a new version and answers once the level of replicas have it durably. Last writer (highest version) wins. With ttl the value expires; without, it never does (a write replaces the expiry too).',
       tags: ['keys'],
-      parameters: [consistency('quorum'), timeout, sloppy, ttl],
+      parameters: [consistency('quorum'), timeout, sloppy, ttl, deadline],
       requestBody: {
         required: true,
         description: 'The value as raw bytes (any content type), at most 1 MiB by default.',
@@ -113,7 +120,7 @@ const paths: Json = {
       summary: 'Delete a key',
       description: 'Writes a tombstone; succeeds whether or not the key was present.',
       tags: ['keys'],
-      parameters: [consistency('quorum'), timeout, sloppy],
+      parameters: [consistency('quorum'), timeout, sloppy, deadline],
       responses: {
         '200': { ...json(ref('DeleteResult'), 'Deleted.'), headers: { 'x-quorumkv-version': versionHeader } },
         ...standardErrors('BadRequest', 'TooLarge', ...guarded),
@@ -142,6 +149,7 @@ const paths: Json = {
       description:
         'Operations on different keys run concurrently, one key\'s in the order given. Not a transaction: each operation succeeds or fails on its own, with its own result.',
       tags: ['keys'],
+      parameters: [deadline],
       requestBody: { required: true, content: { 'application/json': { schema: ref('BatchRequest') } } },
       responses: { '200': json(ref('BatchResponse'), 'One result per operation, in order.'), ...standardErrors('BadRequest', 'TooLarge', ...guarded) },
     },
