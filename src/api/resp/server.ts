@@ -16,7 +16,9 @@
 //
 // Limits. A malformed or oversized frame is answered `-ERR Protocol error: ...` and closes that
 // connection (after the answers before it), never the server. Reading pauses while a connection
-// has too many unanswered commands or too many unsent bytes.
+// holds too many unwritten commands, or too many of their bytes (arguments and answers: 10,000
+// pipelined SETs of 1 MiB waiting behind a slow one would otherwise hold 10 GiB), or too many
+// unsent bytes.
 
 import net from 'node:net';
 import type { ReadOptions, WriteOptions } from '../../core/coordinator.js';
@@ -41,13 +43,16 @@ export interface RespServerHandle {
 }
 
 export interface RespServerLimits extends DecoderLimits {
-  /** Unanswered commands on one connection before it stops reading. */
+  /** Unwritten commands on one connection before it stops reading. */
   readonly pendingCommandsMax: number;
+  /** Bytes of unwritten commands (their arguments and answers) on one connection before it stops reading. */
+  readonly pendingBytesMax: number;
   /** Unsent reply bytes on one connection before it stops reading. */
   readonly outputBytesHighWater: number;
 }
 
 const pendingCommandsMaxDefault = 10_000;
+const pendingBytesMaxDefault = 64 * 1024 * 1024;
 const outputBytesHighWaterDefault = 64 * 1024 * 1024;
 /** After a protocol error or QUIT, a peer that keeps the connection open is cut off after this. */
 const closeGraceMs = 10_000;
@@ -60,6 +65,7 @@ export async function startRespServer(runtime: NodeRuntime, address: HostPort, a
     inlineBytesMax: inlineBytesMaxDefault,
     commandBytesMax: commandBytesMaxDefault,
     pendingCommandsMax: pendingCommandsMaxDefault,
+    pendingBytesMax: pendingBytesMaxDefault,
     outputBytesHighWater: outputBytesHighWaterDefault,
   };
   const connections = new Set<Connection>();
@@ -186,6 +192,8 @@ class PendingCall implements Call {
   ordered = false;
   done = false;
   spec: CommandSpec | undefined = undefined;
+  /** The bytes of its arguments, counted in the connection's `heldBytes` until it is written. */
+  readonly argBytes: number;
 
   constructor(
     private readonly connection: Connection,
@@ -195,7 +203,11 @@ class PendingCall implements Call {
     readonly consistency: ConsistencyLevel | undefined,
     readonly session: Session,
     readonly server: ServerContext,
-  ) {}
+  ) {
+    let argBytes = 0;
+    for (const arg of args) argBytes += arg.length;
+    this.argBytes = argBytes;
+  }
 
   reply(bytes: Buffer): void {
     this.connection.complete(this, bytes);
@@ -215,9 +227,11 @@ const readersCompactThreshold = 64;
 class Connection implements DecoderSink {
   private readonly decoder: RequestDecoder;
   private readonly session: Session;
-  /** Commands in request order; [head, length) are not yet written. */
-  private queue: PendingCall[] = [];
+  /** Commands in request order; [head, length) are not yet written, and those before are released. */
+  private queue: (PendingCall | undefined)[] = [];
   private head = 0;
+  /** Arguments and answers of the commands in [head, length): what reading more would add to. */
+  private heldBytes = 0;
   private nextSeq = 0;
   /** Data commands not yet answered. */
   private outstanding = 0;
@@ -263,6 +277,7 @@ class Connection implements DecoderSink {
     this.decoder.stop();
     this.queue = [];
     this.head = 0;
+    this.heldBytes = 0;
     this.locks.clear();
     this.socket.destroy();
     this.onClose();
@@ -297,6 +312,7 @@ class Connection implements DecoderSink {
     session.lastCommandAtMs = Date.now();
     const call = new PendingCall(this, this.nextSeq++, args, session.protocol, session.consistency, session, server);
     this.queue.push(call);
+    this.heldBytes += call.argBytes;
 
     const name = (args[0] as Buffer).toString('latin1').toLowerCase();
     const spec = server.commands.get(name);
@@ -416,6 +432,7 @@ class Connection implements DecoderSink {
   complete(call: PendingCall, bytes: Buffer): void {
     if (call.answer !== undefined) return; // answered once only
     call.answer = bytes;
+    this.heldBytes += bytes.length;
     if (call.ordered) this.finishOrdered(call);
     if (this.inRead || this.closed) return;
     if (!this.flushScheduled) {
@@ -424,7 +441,7 @@ class Connection implements DecoderSink {
     }
   }
 
-  /** Writes the answered prefix of the queue in one write. */
+  /** Writes the answered prefix of the queue in one write, and lets go of the commands written. */
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed) return;
@@ -438,16 +455,13 @@ class Connection implements DecoderSink {
       end += 1;
     }
     if (end > this.head) {
-      let data: Buffer;
-      if (end - this.head === 1) data = (queue[this.head] as PendingCall).answer as Buffer;
-      else {
-        data = Buffer.allocUnsafe(bytes);
-        let offset = 0;
-        for (let i = this.head; i < end; i++) {
-          const answer = (queue[i] as PendingCall).answer as Buffer;
-          answer.copy(data, offset);
-          offset += answer.length;
-        }
+      const data = end - this.head === 1 ? ((queue[this.head] as PendingCall).answer as Buffer) : Buffer.allocUnsafe(bytes);
+      let offset = 0;
+      for (let i = this.head; i < end; i++) {
+        const call = queue[i] as PendingCall;
+        if (data !== call.answer) offset += (call.answer as Buffer).copy(data, offset);
+        this.heldBytes -= call.argBytes + (call.answer as Buffer).length;
+        queue[i] = undefined;
       }
       if (end === queue.length) {
         this.queue = [];
@@ -474,7 +488,9 @@ class Connection implements DecoderSink {
   private updateFlow(): void {
     if (this.closed) return;
     const tooMuch =
-      this.queue.length - this.head > this.limits.pendingCommandsMax || this.socket.writableLength > this.limits.outputBytesHighWater;
+      this.queue.length - this.head > this.limits.pendingCommandsMax ||
+      this.heldBytes > this.limits.pendingBytesMax ||
+      this.socket.writableLength > this.limits.outputBytesHighWater;
     if (tooMuch && !this.readingPaused) {
       this.readingPaused = true;
       this.socket.pause();
