@@ -226,6 +226,7 @@ export class SqliteStorage implements Storage {
       db.pragma(`synchronous = ${options.fsync === 'commit' && !deferCommitSync ? 'FULL' : 'NORMAL'}`);
       db.pragma('busy_timeout = 5000');
       migrate(db);
+      if (path !== ':memory:') checkpointWhatSurvived(db);
       const storage = new SqliteStorage(db, path, deferCommitSync, options.fsync === 'periodic' && path !== ':memory:');
       storage.rebuildLeaves();
       if (options.checkpointInBackground === true && path !== ':memory:') {
@@ -647,6 +648,23 @@ function entryFromRow(row: EntryRow): Entry {
 function checkedVersion(value: unknown): Version {
   assert(isVersion(value), `stored version is malformed: ${JSON.stringify(value)}`);
   return value;
+}
+
+/**
+ * Copies into the database file, and syncs, whatever log the last run left: after a crash, commits
+ * whose fdatasync had not finished, or had failed. A failed fdatasync is why a node stops (walSync.ts),
+ * but the kernel may already have marked those log pages clean ("fsyncgate"): they are in its cache,
+ * so this run would read them as written, while no later sync of the log would ever write them. A
+ * power loss would then lose them, and with them, through the log's chained checksums, every later
+ * commit of the log, acknowledged ones included. The checkpoint writes them again, to the database
+ * file, and syncs it; if the disk still fails, the node does not start.
+ */
+function checkpointWhatSurvived(db: Database.Database): void {
+  const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+  assert(
+    result !== undefined && result.busy === 0 && result.checkpointed === result.log,
+    `the write-ahead log left by the last run could not be checkpointed (${JSON.stringify(result)}): is another process using the database?`,
+  );
 }
 
 function fileSize(path: string): number {
