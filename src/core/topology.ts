@@ -316,6 +316,19 @@ export class Topology {
     if (change.type === 'leave' && layout.members.some((m) => m.id === change.id && m.role === 'joining')) {
       return { ok: true, value: { ...layout, version: layout.version + 1, members: layout.members.filter((m) => m.id !== change.id) } };
     }
+    // The change under way asked again (its first answer was lost, or was a 503 after the vote went
+    // ahead) is answered as a join asked again is: with the layout that runs it, not a conflict that
+    // reports a change going ahead as failed.
+    if (change.type === 'leave' && layout.members.some((m) => m.id === change.id && m.role === 'leaving')) {
+      return { ok: true, value: layout };
+    }
+    if (
+      change.type === 'replication' &&
+      layout.pending?.strategy === change.strategy &&
+      layout.pending.rf === (change.rf ?? layout.rf)
+    ) {
+      return { ok: true, value: layout };
+    }
     if (inTransition(layout)) {
       return refused('LAYOUT_CONFLICT', `a topology change is under way (layout v${layout.version}); try again when it completes`);
     }

@@ -124,3 +124,29 @@ test('a node removed while cut off hands over, once back, a write only it holds,
   for (const id of ['a', 'b', 'c']) assert.deepEqual(cluster.node(id).departed, [], `${id} heard d's farewell`);
   assert.equal(cluster.node('d').cleanupPending, false, 'd is done: it may be stopped');
 });
+
+test('a leave or an RF change asked again while it runs answers the change under way, not a conflict', () => {
+  const cluster = new TestCluster(['a', 'b', 'c', 'd'], { rf: 3 }, { antiEntropyIntervalMs: 0 });
+  // Fillers' reports are lost, so the change stays under way.
+  cluster.drop = (envelope) => envelope.message.kind === 'move-done';
+  const first = cluster.run<Layout>((cb) => cluster.node('b').proposeChange({ type: 'leave', id: 'd' }, cb));
+  assert.ok(first.ok, first.ok ? '' : first.error.message);
+  // The answer was lost (a timeout, a 503 after the vote went ahead): the admin asks again.
+  const again = cluster.run<Layout>((cb) => cluster.node('c').proposeChange({ type: 'leave', id: 'd' }, cb));
+  assert.ok(again.ok, again.ok ? '' : `${again.error.code}: ${again.error.message}`);
+  assert.equal(again.value.version, first.value.version, 'no new layout');
+  assert.equal(cluster.node('a').layout.version, first.value.version);
+  // Another change is still refused.
+  const other = cluster.run<Layout>((cb) => cluster.node('c').proposeChange({ type: 'leave', id: 'c' }, cb));
+  assert.ok(!other.ok && other.error.code === 'LAYOUT_CONFLICT');
+
+  const rf = new TestCluster(['a', 'b', 'c'], { rf: 3 }, { antiEntropyIntervalMs: 0 });
+  rf.drop = (envelope) => envelope.message.kind === 'move-done';
+  const lower = rf.run<Layout>((cb) => rf.node('b').proposeChange({ type: 'replication', strategy: 'consistent', rf: 2 }, cb));
+  assert.ok(lower.ok && lower.value.pending?.rf === 2);
+  const lowerAgain = rf.run<Layout>((cb) => rf.node('c').proposeChange({ type: 'replication', strategy: 'consistent', rf: 2 }, cb));
+  assert.ok(lowerAgain.ok, lowerAgain.ok ? '' : `${lowerAgain.error.code}: ${lowerAgain.error.message}`);
+  assert.equal(lowerAgain.value.version, lower.value.version);
+  const different = rf.run<Layout>((cb) => rf.node('c').proposeChange({ type: 'replication', strategy: 'consistent', rf: 1 }, cb));
+  assert.ok(!different.ok && different.error.code === 'LAYOUT_CONFLICT');
+});
