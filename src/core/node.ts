@@ -620,9 +620,11 @@ export class QuorumNode {
       if (outer) this.outbox.push(...(this.staged as Envelope[]));
     } catch (error) {
       // What the transaction stored is gone: a ceiling the clock raised in it (hlc.ts), copies the
-      // clean-up dropped in it (cleanup.ts).
+      // clean-up dropped in it (cleanup.ts), entries anti-entropy sessions applied in it (they start
+      // again, and a topology change's fill streams again: topology.ts).
       if (outer) {
         this.hlc.ceilingRolledBack(Number(this.storage.getMeta(metaClockCeiling) ?? '0'));
+        this.antiEntropy.abortAll(this.nowMs());
         this.topology.rolledBack();
       }
       throw error;

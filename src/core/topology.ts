@@ -197,6 +197,10 @@ export class Topology {
   /** A transaction of this node rolled back: what the clean-up dropped in it is back (cleanup.ts). */
   rolledBack(): void {
     this.cleanup.rolledBack();
+    // A stream session may have applied entries in it and gone on, or ended 'done', in memory (the
+    // node aborts its sessions too): the fill streams every source again, or it could report itself
+    // filled without them, and the change complete with the only copy of a write on its way out.
+    this.fill = undefined;
   }
 
   /** A member heard this removed node's farewell (cleanup.ts). */

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ReadOutcome } from '../../src/core/coordinator.js';
 import type { Layout } from '../../src/core/layout.js';
+import { Placement } from '../../src/core/placement.js';
 import { formatVersion } from '../../src/core/version.js';
+import type { MemoryStorage } from '../../src/storage/memory.js';
 import { TestCluster, bytes, text } from './harness.js';
 
 /** Has `by` propose removing `id`, and runs the cluster `ms`: the change must be accepted by then. */
@@ -149,4 +151,58 @@ test('a leave or an RF change asked again while it runs answers the change under
   assert.equal(lowerAgain.value.version, lower.value.version);
   const different = rf.run<Layout>((cb) => rf.node('c').proposeChange({ type: 'replication', strategy: 'consistent', rf: 1 }, cb));
   assert.ok(!different.ok && different.error.code === 'LAYOUT_CONFLICT');
+});
+
+test('a stream whose batch rolls back (a full disk) is streamed again: the change does not complete without what it carried', () => {
+  const cluster = new TestCluster(['a', 'b', 'c', 'd'], { rf: 1 }, { antiEntropyIntervalMs: 0 });
+  // A key of d's under RF 1, acknowledged (at quorum, which is 1) by d alone.
+  let key = '';
+  for (let i = 0; !key; i++) if (cluster.node('a').placement.serving.preferenceListFor(`k${i}`, 1)[0] === 'd') key = `k${i}`;
+  const entry = { key, version: formatVersion({ wallMs: cluster.nowMs, counter: 0, nodeId: 'd' }), value: bytes('acked') };
+  cluster.storages.get('d')?.transaction(() => cluster.storages.get('d')?.apply(entry));
+  const owner = new Placement({ ...cluster.node('a').layout, members: cluster.node('a').layout.members.filter((m) => m.id !== 'd') })
+    .readReplicas(key)[0] as string;
+  // The new owner's batch that applies the streamed copy fails at its commit (a full disk, say): the
+  // store rolls it back, and the node goes on (as the runtime does: it logs the failed batch).
+  const storage = cluster.storages.get(owner) as MemoryStorage;
+  const transaction = storage.transaction.bind(storage);
+  const apply = storage.apply.bind(storage);
+  let depth = 0;
+  let streamed = false;
+  let failed = false;
+  storage.apply = (e) => {
+    if (e.key === key && !failed) streamed = true;
+    return apply(e);
+  };
+  storage.transaction = <T>(fn: () => T): T =>
+    transaction(() => {
+      depth += 1;
+      try {
+        const result = fn();
+        if (depth === 1 && streamed && !failed) {
+          failed = true;
+          throw new Error('disk full');
+        }
+        return result;
+      } finally {
+        depth -= 1;
+      }
+    });
+  const node = cluster.node(owner);
+  const receive = node.receive.bind(node);
+  node.receive = (batch) => {
+    try {
+      receive(batch);
+    } catch {
+      // logged by the runtime
+    }
+  };
+  // d is cut off from clean-up once the change is final: its hand-over cannot make up for the loss.
+  cluster.drop = (envelope) => envelope.from === 'd' && envelope.message.kind === 'purge-check';
+  leaveAndRun(cluster, 'a', 'd', 10_000);
+  assert.ok(failed, 'the batch with the streamed copy rolled back');
+  for (const id of ['a', 'b', 'c']) assert.equal(cluster.node(id).layout.members.length, 3, `${id}: d is gone`);
+  const read = cluster.run<ReadOutcome>((cb) => cluster.node('a').get(key, { consistency: 'quorum' }, cb));
+  assert.ok(read.ok);
+  assert.equal(text(read.value.entry?.value), 'acked', `the new owner ${owner} holds the write`);
 });
