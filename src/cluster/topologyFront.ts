@@ -106,6 +106,7 @@ function nextIndex(ids: readonly string[], dataDir: string): number {
  */
 async function stopWhenGone(options: TopologyFrontOptions, id: string): Promise<void> {
   const { supervisor, cluster } = options;
+  const headers = bearer(options.auth);
   const deadline = Date.now() + leaveWaitMs;
   while (Date.now() < deadline) {
     // Unref'd: a cluster being stopped must not be kept alive by this wait.
@@ -115,7 +116,7 @@ async function stopWhenGone(options: TopologyFrontOptions, id: string): Promise<
     const views = await Promise.all(
       observers.map(async (other) => {
         try {
-          const response = await fetch(`http://${supervisor.member(other)?.http}/v1/cluster`, { signal: AbortSignal.timeout(2000) });
+          const response = await fetch(`http://${supervisor.member(other)?.http}/v1/cluster`, { headers, signal: AbortSignal.timeout(2000) });
           const body = (await response.json()) as { members: { id: string }[] };
           return body.members.some((m) => m.id === id);
         } catch {
@@ -139,10 +140,23 @@ async function stopWhenGone(options: TopologyFrontOptions, id: string): Promise<
 /** Whether the removed node `id` still hands over copies (its /v1/cluster says so); false if it does not answer. */
 async function handingOver(options: TopologyFrontOptions, id: string): Promise<boolean> {
   try {
-    const response = await fetch(`http://${options.supervisor.member(id)?.http}/v1/cluster`, { signal: AbortSignal.timeout(2000) });
+    const response = await fetch(`http://${options.supervisor.member(id)?.http}/v1/cluster`, {
+      headers: bearer(options.auth),
+      signal: AbortSignal.timeout(2000),
+    });
     const body = (await response.json()) as { cleanupPending?: boolean };
     return body.cleanupPending === true;
   } catch {
     return false;
   }
+}
+
+/**
+ * The token the nodes' GET /v1/cluster takes (either token is accepted there). Without it, on a
+ * cluster started with tokens, every answer was a 401, read as "still listed", and a decommissioned
+ * node was never stopped.
+ */
+function bearer(auth: ApiAuth): Record<string, string> {
+  const token = auth.token ?? auth.adminToken;
+  return token ? { authorization: `Bearer ${token}` } : {};
 }

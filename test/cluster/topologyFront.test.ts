@@ -1,0 +1,75 @@
+// The local cluster's front after a decommission: it stops the node's process once no member lists
+// it and the node says it has handed everything over (found in review: on a cluster with a client
+// token, its polls of GET /v1/cluster were 401s, read as "still listed", and the node was never stopped).
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Fastify from 'fastify';
+import type { LocalCluster } from '../../src/cluster/clusterFile.js';
+import type { Front } from '../../src/cluster/front.js';
+import type { Supervisor } from '../../src/cluster/supervisor.js';
+import { registerTopologyFrontRoutes } from '../../src/cluster/topologyFront.js';
+
+const host = '127.0.0.1';
+const token = 'client-secret';
+
+/** A stand-in node's GET /v1/cluster: 401 without the client token, as a node started with one answers. */
+async function standIn(body: object): Promise<Server> {
+  const server = createServer((request, response) => {
+    request.resume();
+    response.setHeader('content-type', 'application/json');
+    if (request.headers.authorization !== `Bearer ${token}`) {
+      response.statusCode = 401;
+      response.end(JSON.stringify({ error: 'Unauthorized', message: 'Missing API token' }));
+      return;
+    }
+    response.end(JSON.stringify(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return server;
+}
+
+describe('the front\'s decommission', () => {
+  const servers: Server[] = [];
+  const dataDir = mkdtempSync(join(tmpdir(), 'qkv-topofront-'));
+  after(() => {
+    for (const server of servers) server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('stops the node once it is out of the layout and done, on a cluster with a client token', async () => {
+    // Node 0 stays (its layout no longer lists node 1); node 1 left and has handed everything over.
+    const stays = await standIn({ members: [{ id: '0' }], cleanupPending: false });
+    const leaves = await standIn({ members: [{ id: '0' }], cleanupPending: false });
+    servers.push(stays, leaves);
+    const http = (server: Server) => `${host}:${(server.address() as AddressInfo).port}`;
+    const members = new Map([
+      ['0', { id: '0', http: http(stays) }],
+      ['1', { id: '1', http: http(leaves) }],
+    ]);
+    const stopped: string[] = [];
+    const supervisor = {
+      member: (id: string) => members.get(id),
+      runningIds: () => [...members.keys()],
+      stop: async (id: string) => void stopped.push(id),
+      remove: (id: string) => void members.delete(id),
+    } as unknown as Supervisor;
+    const front = {
+      forward: async () => ({ status: 202, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"status":"success"}') }),
+    } as unknown as Front;
+    const cluster = { members: [...members.values()], host, frontPort: 0 } as unknown as LocalCluster;
+    const app = Fastify();
+    registerTopologyFrontRoutes(app, { supervisor, front: () => front, cluster, dataDir, auth: { token }, log: () => undefined });
+    const answer = await app.inject({ method: 'DELETE', url: '/v1/admin/nodes/1', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(answer.statusCode, 202);
+    const deadline = Date.now() + 5000;
+    while (stopped.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(stopped, ['1'], 'the decommissioned node was stopped');
+    await app.close();
+  });
+});
