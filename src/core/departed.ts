@@ -66,14 +66,22 @@ export class DepartedNodes {
 
   /**
    * Removed nodes a member told of with a layout (a node that joined after their removal never saw
-   * them go): remembered from now, unless the layout names them. Without this, such a node refused a
-   * removed node's hand-over of the only copy of an acknowledged write (simulator seed 5611695).
+   * them go): remembered unless the layout names them, until the teller's own wait for them ends
+   * (`ageMs`, how long it has waited already). Without this, such a node refused a removed node's
+   * hand-over of the only copy of an acknowledged write (simulator seed 5611695). Counted from the
+   * telling instead, members that told each other again and again kept a node removed for good, and
+   * every purge with it, for ever (found in review).
    */
-  learn(told: readonly { readonly id: string; readonly peer: string; readonly removedIn: number }[], layout: Layout, selfId: string, nowMs: number): void {
+  learn(
+    told: readonly { readonly id: string; readonly peer: string; readonly removedIn: number; readonly ageMs?: number }[],
+    layout: Layout,
+    selfId: string,
+    nowMs: number,
+  ): void {
     let changed = false;
     for (const node of told) {
       if (node.id === selfId || this.byId.has(node.id) || layout.members.some((m) => m.id === node.id)) continue;
-      this.byId.set(node.id, { id: node.id, peer: node.peer, removedIn: node.removedIn, sinceMs: nowMs });
+      this.byId.set(node.id, { id: node.id, peer: node.peer, removedIn: node.removedIn, sinceMs: nowMs - (node.ageMs ?? 0) });
       changed = true;
     }
     if (changed) this.save();

@@ -89,8 +89,9 @@ export interface LayoutMessage {
   /**
    * The removed nodes the sender still waits for (departed.ts): a node that joined after a removal
    * learns them here, so that it neither purges without their word nor refuses their hand-over.
+   * `ageMs`: how long the sender has waited for it already (the learner's wait ends with the sender's).
    */
-  readonly departed?: readonly { readonly id: string; readonly peer: string; readonly removedIn: number }[];
+  readonly departed?: readonly { readonly id: string; readonly peer: string; readonly removedIn: number; readonly ageMs?: number }[];
 }
 
 export interface LayoutPullMessage {

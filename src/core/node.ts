@@ -448,9 +448,15 @@ export class QuorumNode {
     else if (peerVersion < this.currentLayout.version) this.send(peer, this.layoutMessage(this.currentLayout));
   }
 
-  /** A layout to send, with the removed nodes this node still waits for (departed.ts). */
+  /** A layout to send, with the removed nodes this node still waits for, and for how long already (departed.ts). */
   private layoutMessage(layout: Layout): Message {
-    const departed = this.departedNodes.list.map(({ id, peer, removedIn }) => ({ id, peer, removedIn }));
+    const nowMs = this.nowMs();
+    const departed = this.departedNodes.list.map(({ id, peer, removedIn, sinceMs }) => ({
+      id,
+      peer,
+      removedIn,
+      ageMs: Math.max(0, Math.floor(nowMs - sinceMs)),
+    }));
     return departed.length > 0 ? { kind: 'layout', layout, departed } : { kind: 'layout', layout };
   }
 

@@ -83,7 +83,14 @@ export function isLayoutChange(value: unknown): value is LayoutChange {
 
 function isDepartedNode(value: unknown): boolean {
   const d = value as Record<string, unknown>;
-  return typeof d === 'object' && d !== null && isKey(d.id) && typeof d.peer === 'string' && isLayoutVersion(d.removedIn);
+  return (
+    typeof d === 'object' &&
+    d !== null &&
+    isKey(d.id) &&
+    typeof d.peer === 'string' &&
+    isLayoutVersion(d.removedIn) &&
+    (d.ageMs === undefined || isLayoutVersion(d.ageMs)) // a whole, non-negative number of ms
+  );
 }
 
 function isRange(value: unknown): boolean {

@@ -78,3 +78,35 @@ test('a node that joined after a removal learns the removed node from a member, 
   c.receive([handOver(2)]);
   assert.equal(answer(2), false, 'c lacks the copy, and says so: d hands it over');
 });
+
+test('a removed node learned from another member is forgotten when that member forgets it, not a wait later', () => {
+  // Members that tell each other of d with their layouts restarted each other's wait at every telling:
+  // two of them could keep a node removed for good (and every purge, which asks it) for ever.
+  const keepMs = 10_000;
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { departedKeepMs: keepMs, antiEntropyIntervalMs: 0 });
+  const a = cluster.node('a');
+  const c = cluster.node('c');
+  const envelope = (from: string, to: string, message: Envelope['message']): Envelope => ({ from, to, clock: { wallMs: cluster.nowMs, counter: 0 }, message });
+  a.receive([envelope('b', 'a', { kind: 'layout', layout: a.layout, departed: [{ id: 'd', peer: 'pd', removedIn: 1 }] })]);
+  const start = cluster.nowMs;
+  assert.deepEqual(a.departed.map((n) => n.id), ['d']);
+  /** `to` asks `from` for its layout (as after seeing a newer version), which carries what `from` waits for. */
+  const pull = (from: string, to: string) => {
+    cluster.node(from).receive([envelope(to, from, { kind: 'layout-pull' })]);
+    cluster.deliverAll();
+  };
+  const remembering = () => ['a', 'b', 'c'].filter((id) => cluster.node(id).departed.some((n) => n.id === 'd'));
+  cluster.advance(keepMs / 2);
+  pull('a', 'c');
+  assert.deepEqual(remembering(), ['a', 'c'], 'c learned d from a');
+  cluster.advance(keepMs / 2 + 1000);
+  assert.deepEqual(remembering(), [], `${keepMs} ms after a learned of it, nobody waits for d`);
+  // Telling each other again and again does not keep d for ever either.
+  for (let round = 0; round < 4; round++) {
+    const [holder] = remembering();
+    if (holder === undefined) break;
+    pull(holder, holder === 'a' ? 'c' : 'a');
+    cluster.advance(keepMs / 2 + 1000);
+  }
+  assert.deepEqual(remembering(), [], `still waited for ${cluster.nowMs - start} ms after the removal was learned`);
+});
