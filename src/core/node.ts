@@ -465,9 +465,13 @@ export class QuorumNode {
     if (!supersedes(layout, this.currentLayout)) return false;
     validateLayout(layout);
     const previous = this.currentLayout;
+    // Stored before it is taken: if the store fails (a full disk), the node stays on the layout it had,
+    // and takes this one in full when it comes again. Taken first, a failure skipped the rest of the
+    // adoption (the removed nodes remembered, members, clean-up), and the same layout coming again
+    // was no longer newer (found in review).
+    this.storage.transaction(() => this.storage.setMeta(metaLayout, JSON.stringify(layout)));
     this.currentLayout = layout;
     this.currentPlacement = new Placement(layout);
-    this.storage.transaction(() => this.storage.setMeta(metaLayout, JSON.stringify(layout)));
     this.antiEntropy.abortAll(this.nowMs());
     this.departedNodes.onLayout(previous, layout, this.id, this.nowMs());
     this.topology.onLayout(layout, previous);

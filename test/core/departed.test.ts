@@ -110,3 +110,27 @@ test('a removed node learned from another member is forgotten when that member f
   }
   assert.deepEqual(remembering(), [], `still waited for ${cluster.nowMs - start} ms after the removal was learned`);
 });
+
+test('a layout whose adoption failed in the store (a full disk) is adopted in full when it comes again', () => {
+  // The node took the layout in memory before storing it; the store's failure then skipped the rest
+  // of the adoption (the removed node remembered, members, clean-up), and the same layout coming again
+  // was no longer newer: the member never waited for the removed node before purging.
+  const cluster = new TestCluster(['a', 'b', 'c', 'd'], {}, { antiEntropyIntervalMs: 0 });
+  const a = cluster.node('a');
+  const storage = cluster.storages.get('a') as MemoryStorage;
+  const setMeta = storage.setMeta.bind(storage);
+  let full = true;
+  storage.setMeta = (name, value) => {
+    if (name === 'layout' && full) {
+      full = false;
+      throw new Error('SQLITE_FULL: database or disk is full');
+    }
+    setMeta(name, value);
+  };
+  const removed = layoutOf(['a', 'b', 'c'], { version: 2 });
+  const layout = (): Envelope => ({ from: 'b', to: 'a', clock: { wallMs: cluster.nowMs, counter: 0 }, message: { kind: 'layout', layout: removed } });
+  assert.throws(() => a.receive([layout()]), /disk is full/);
+  a.receive([layout()]);
+  assert.equal(a.layout.version, 2);
+  assert.deepEqual(a.departed.map((n) => n.id), ['d'], 'a waits for d');
+});
