@@ -32,10 +32,27 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
     return denied === undefined;
   };
 
+  /** The node an add-node is starting: its join is not voted in yet, so no node says a change runs. */
+  let adding: string | undefined;
+
   app.post('/v1/admin/nodes', async (request, reply) => {
     if (!admin(request, reply)) return reply;
     const seed = supervisor.runningIds()[0];
     if (seed === undefined) throw new QuorumError('UNAVAILABLE', 'no running node to join through');
+    // Two at once both passed the check below, and the second node's join waited for the first's
+    // change inside its start, then failed (found in review).
+    if (adding !== undefined) {
+      throw new QuorumError('LAYOUT_CONFLICT', `another node${adding ? ` (${adding})` : ''} is being added; try again when it has joined`);
+    }
+    adding = '';
+    try {
+      return await addNode(request, reply, seed, (id) => (adding = id));
+    } finally {
+      adding = undefined;
+    }
+  });
+
+  const addNode = async (request: FastifyRequest, reply: FastifyReply, seed: string, naming: (id: string) => void) => {
     // Refuse at once while another change runs: the new node would otherwise wait for it inside its
     // start (its join retries on LAYOUT_CONFLICT) and the request would hang, then fail.
     // Every running node is asked: one that has not yet heard of a change just made would say none runs.
@@ -47,6 +64,7 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
     }
     const index = nextIndex(supervisor.ids(), options.dataDir);
     const member = memberAt(cluster.host, cluster.frontPort, index);
+    naming(member.id);
     supervisor.add(member);
     cluster.members.push(member);
     saveCluster(options.dataDir, cluster);
@@ -66,7 +84,7 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
     }
     options.log(`node ${member.id} joined: http://${member.http}  redis ${member.resp}`);
     return reply.code(201).send({ status: 'success', message: `Node ${member.id} started and joining`, node: member });
-  });
+  };
 
   app.delete('/v1/admin/nodes/:id', async (request, reply) => {
     if (!admin(request, reply)) return reply;

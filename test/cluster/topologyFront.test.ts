@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Fastify from 'fastify';
+import { sendError } from '../../src/api/errors.js';
+import { QuorumError } from '../../src/core/errors.js';
 import type { LocalCluster } from '../../src/cluster/clusterFile.js';
 import type { Front } from '../../src/cluster/front.js';
 import type { Supervisor } from '../../src/cluster/supervisor.js';
@@ -70,6 +72,42 @@ describe('the front\'s decommission', () => {
     const deadline = Date.now() + 5000;
     while (stopped.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     assert.deepEqual(stopped, ['1'], 'the decommissioned node was stopped');
+    await app.close();
+  });
+
+  it('refuses a second add-node while the first is starting its node: it would wait inside its join, then fail', async () => {
+    const members = new Map([['0', { id: '0', http: '127.0.0.1:1' }]]);
+    let release: () => void = () => undefined;
+    const starting = new Promise<void>((resolve) => (release = resolve));
+    const started: string[] = [];
+    const supervisor = {
+      member: (id: string) => members.get(id),
+      runningIds: () => ['0'],
+      ids: () => [...members.keys()],
+      add: (member: { id: string; http: string }) => void members.set(member.id, member),
+      start: async (id: string) => {
+        started.push(id);
+        await starting;
+      },
+    } as unknown as Supervisor;
+    // No change under way yet: every node says so.
+    const front = { askEach: async () => [Buffer.from('{"inTransition":false,"layoutVersion":1}')] } as unknown as Front;
+    const cluster = { members: [...members.values()], host, frontPort: 7000 } as unknown as LocalCluster;
+    const app = Fastify();
+    app.setErrorHandler((error, _request, reply) => (error instanceof QuorumError ? sendError(reply, error) : reply.code(500).send(error)));
+    registerTopologyFrontRoutes(app, { supervisor, front: () => front, cluster, dataDir, auth: {}, log: () => undefined });
+    const first = app.inject({ method: 'POST', url: '/v1/admin/nodes' });
+    while (started.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    const second = await Promise.race([
+      app.inject({ method: 'POST', url: '/v1/admin/nodes' }),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000)),
+    ]);
+    assert.ok(second !== undefined, 'the second add-node is answered at once');
+    assert.equal(second.statusCode, 409, second.body);
+    assert.equal(JSON.parse(second.body).code, 'LAYOUT_CONFLICT');
+    assert.deepEqual(started, ['1'], 'no second node was started');
+    release();
+    assert.equal((await first).statusCode, 201);
     await app.close();
   });
 });
