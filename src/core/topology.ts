@@ -333,6 +333,15 @@ export class Topology {
     ) {
       return { ok: true, value: layout };
     }
+    // A change that could never be made is refused as such before a conflict, which says to try again.
+    if (change.type === 'leave' && !layout.members.some((m) => m.id === change.id)) return refused('UNKNOWN_NODE', `no member with id ${change.id}`);
+    const rf = change.type === 'replication' ? (change.rf ?? layout.rf) : layout.rf;
+    if (change.type === 'replication') {
+      if (!Number.isInteger(rf) || rf < 1) return refused('BAD_REQUEST', 'replication factor must be a positive integer');
+      if (change.strategy === 'consistent' && rf > layout.members.length) {
+        return refused('BAD_REQUEST', `replication factor ${rf} is larger than the node count (${layout.members.length})`);
+      }
+    }
     if (inTransition(layout)) {
       return refused('LAYOUT_CONFLICT', `a topology change is under way (layout v${layout.version}); try again when it completes`);
     }
@@ -342,17 +351,11 @@ export class Topology {
         next = { ...layout, members: [...layout.members, { ...change.member, role: 'joining' }] };
         break;
       case 'leave': {
-        if (!layout.members.some((m) => m.id === change.id)) return refused('UNKNOWN_NODE', `no member with id ${change.id}`);
         if (layout.members.length === 1) return refused('BAD_REQUEST', 'cannot remove the last member');
         next = { ...layout, members: layout.members.map((m) => (m.id === change.id ? { ...m, role: 'leaving' as const } : m)) };
         break;
       }
       case 'replication': {
-        const rf = change.rf ?? layout.rf;
-        if (!Number.isInteger(rf) || rf < 1) return refused('BAD_REQUEST', 'replication factor must be a positive integer');
-        if (change.strategy === 'consistent' && rf > layout.members.length) {
-          return refused('BAD_REQUEST', `replication factor ${rf} is larger than the node count (${layout.members.length})`);
-        }
         if (change.strategy === layout.strategy && rf === layout.rf) return { ok: true, value: layout };
         next = { ...layout, pending: { strategy: change.strategy, rf } };
         break;

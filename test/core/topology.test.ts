@@ -221,3 +221,16 @@ test.skip('removing one of two nodes lost for good completes: ranges whose live 
   const next = cluster.run<Layout>((cb) => cluster.node('a').proposeChange({ type: 'leave', id: 'e' }, cb));
   assert.ok(next.ok, next.ok ? '' : `${next.error.code}: ${next.error.message}`);
 });
+
+test('a change that could never be made is refused as such while another runs, not as a conflict to retry', () => {
+  const cluster = new TestCluster(['a', 'b', 'c', 'd'], { rf: 3 }, { antiEntropyIntervalMs: 0 });
+  cluster.drop = (envelope) => envelope.message.kind === 'move-done'; // the change stays under way
+  const leave = cluster.run<Layout>((cb) => cluster.node('b').proposeChange({ type: 'leave', id: 'd' }, cb));
+  assert.ok(leave.ok);
+  const unknown = cluster.run<Layout>((cb) => cluster.node('b').proposeChange({ type: 'leave', id: 'x' }, cb));
+  assert.ok(!unknown.ok);
+  assert.equal(unknown.error.code, 'UNKNOWN_NODE', unknown.error.message);
+  const tooMany = cluster.run<Layout>((cb) => cluster.node('b').proposeChange({ type: 'replication', strategy: 'consistent', rf: 9 }, cb));
+  assert.ok(!tooMany.ok);
+  assert.equal(tooMany.error.code, 'BAD_REQUEST', tooMany.error.message);
+});
