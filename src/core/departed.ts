@@ -48,20 +48,19 @@ export class DepartedNodes {
    */
   onLayout(previous: Layout, next: Layout, selfId: string, nowMs: number): void {
     const inNext = new Set(next.members.map((m) => m.id));
-    let changed = false;
+    const updated = new Map(this.byId);
     if (inNext.has(selfId)) {
       for (const member of previous.members) {
-        if (member.id === selfId || inNext.has(member.id) || this.byId.has(member.id)) continue;
-        this.byId.set(member.id, { id: member.id, peer: member.peer, removedIn: next.version, sinceMs: nowMs });
-        changed = true;
+        if (member.id === selfId || inNext.has(member.id) || updated.has(member.id)) continue;
+        updated.set(member.id, { id: member.id, peer: member.peer, removedIn: next.version, sinceMs: nowMs });
       }
     }
-    for (const id of this.byId.keys()) {
-      if (!inNext.has(id)) continue;
-      this.byId.delete(id);
-      changed = true;
-    }
-    if (changed) this.save();
+    for (const id of updated.keys()) if (inNext.has(id)) updated.delete(id);
+    // Stored before it is taken, as the layout is (node.ts adoptLayout): if the store fails, the
+    // adoption is not made, and is made in full when the layout comes again.
+    this.storage.transaction(() => this.storage.setMeta(metaDeparted, JSON.stringify([...updated.values()])));
+    this.byId.clear();
+    for (const [id, node] of updated) this.byId.set(id, node);
   }
 
   /**

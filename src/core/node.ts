@@ -465,15 +465,15 @@ export class QuorumNode {
     if (!supersedes(layout, this.currentLayout)) return false;
     validateLayout(layout);
     const previous = this.currentLayout;
-    // Stored before it is taken: if the store fails (a full disk), the node stays on the layout it had,
-    // and takes this one in full when it comes again. Taken first, a failure skipped the rest of the
-    // adoption (the removed nodes remembered, members, clean-up), and the same layout coming again
-    // was no longer newer (found in review).
+    // Stored before it is taken, with the nodes it removed: if the store fails (a full disk), the node
+    // stays on the layout it had, and takes this one in full when it comes again. Taken first, a
+    // failure skipped the rest of the adoption (the removed nodes remembered, members, clean-up), and
+    // the same layout coming again was no longer newer (found in review).
     this.storage.transaction(() => this.storage.setMeta(metaLayout, JSON.stringify(layout)));
+    this.departedNodes.onLayout(previous, layout, this.id, this.nowMs());
     this.currentLayout = layout;
     this.currentPlacement = new Placement(layout);
     this.antiEntropy.abortAll(this.nowMs());
-    this.departedNodes.onLayout(previous, layout, this.id, this.nowMs());
     this.topology.onLayout(layout, previous);
     this.membership.setMembers(this.memberIds(), this.nowMs());
     this.deps.onLayout?.(layout);

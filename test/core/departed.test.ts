@@ -119,10 +119,11 @@ test('a layout whose adoption failed in the store (a full disk) is adopted in fu
   const a = cluster.node('a');
   const storage = cluster.storages.get('a') as MemoryStorage;
   const setMeta = storage.setMeta.bind(storage);
-  let full = true;
+  // The store fails once on the layout, then once on the removed nodes' record.
+  const failing = ['layout', 'departed'];
   storage.setMeta = (name, value) => {
-    if (name === 'layout' && full) {
-      full = false;
+    if (name === failing[0]) {
+      failing.shift();
       throw new Error('SQLITE_FULL: database or disk is full');
     }
     setMeta(name, value);
@@ -130,6 +131,8 @@ test('a layout whose adoption failed in the store (a full disk) is adopted in fu
   const removed = layoutOf(['a', 'b', 'c'], { version: 2 });
   const layout = (): Envelope => ({ from: 'b', to: 'a', clock: { wallMs: cluster.nowMs, counter: 0 }, message: { kind: 'layout', layout: removed } });
   assert.throws(() => a.receive([layout()]), /disk is full/);
+  assert.throws(() => a.receive([layout()]), /disk is full/);
+  assert.equal(a.layout.version, 1, 'not taken while the store fails');
   a.receive([layout()]);
   assert.equal(a.layout.version, 2);
   assert.deepEqual(a.departed.map((n) => n.id), ['d'], 'a waits for d');
