@@ -41,6 +41,12 @@ export interface Layout {
   readonly vnodes: number;
   /** Strategy and RF being moved to: writes reach both settings' replicas until the move completes. */
   readonly pending?: { readonly strategy: Strategy; readonly rf: number };
+  /**
+   * The leave under way was forced (`remove-node --force`): its fill waits only for the live serving
+   * replicas and live fillers, so writes that only dead nodes held are given up. Only with a leaving
+   * member; dropped when the change is finalized.
+   */
+  readonly forced?: true;
 }
 
 export const vnodesDefault = 128;
@@ -59,6 +65,8 @@ export function layoutDigest(layout: Layout): number {
       layout.rf,
       layout.vnodes,
       layout.pending ? [layout.pending.strategy, layout.pending.rf] : null,
+      // Only when set, so that the digest of every unforced layout stays what it was.
+      ...(layout.forced ? [true] : []),
     ]),
   );
 }
@@ -80,6 +88,7 @@ export function validateLayout(layout: Layout): void {
   assert(new Set(layout.members.map((m) => m.id)).size === layout.members.length, 'layout member ids must be unique');
   assert(Number.isInteger(layout.rf) && layout.rf >= 1, 'layout rf must be a positive integer');
   assert(Number.isInteger(layout.vnodes) && layout.vnodes >= 1, 'layout vnodes must be a positive integer');
+  assert(layout.forced === undefined || (layout.forced === true && layout.members.some((m) => m.role === 'leaving')), 'only a leave is forced');
 }
 
 /** Parses and checks a layout that arrived from outside (a peer, the disk); undefined if malformed. */
@@ -109,6 +118,8 @@ export function parseLayout(value: unknown): Layout | undefined {
     if (!isStrategy(p.strategy) || !Number.isInteger(p.rf) || (p.rf as number) < 1) return undefined;
     pending = { strategy: p.strategy, rf: p.rf as number };
   }
+  // A forced layout removes a member: without a leaving one the flag means nothing, and is refused.
+  if (candidate.forced !== undefined && (candidate.forced !== true || !members.some((m) => m.role === 'leaving'))) return undefined;
   return {
     version: candidate.version as number,
     members,
@@ -116,5 +127,6 @@ export function parseLayout(value: unknown): Layout | undefined {
     rf: candidate.rf as number,
     vnodes: candidate.vnodes as number,
     ...(pending ? { pending } : {}),
+    ...(candidate.forced ? { forced: true as const } : {}),
   };
 }

@@ -192,6 +192,7 @@ export class QuorumNode {
       publish: (layout) => this.publishLayout(layout),
       adopt: (layout) => this.adoptLayout(layout),
       isAlive: (id) => this.membership.stateOf(id) === 'alive',
+      isDead: (id) => this.membership.stateOf(id) === 'dead',
       peerLayoutVersion: (id) => this.peerLayoutVersions.get(id),
       send,
       nextOp: () => this.nextOp(),

@@ -26,7 +26,12 @@ import type { Storage } from './storage.js';
 
 export type LayoutChange =
   | { readonly type: 'join'; readonly member: Omit<LayoutMember, 'role'> }
-  | { readonly type: 'leave'; readonly id: string }
+  /**
+   * force: the operator gives up the writes that only dead nodes hold, so that the removal of a node
+   * lost for good completes (the layout carries `forced`). Refused for a member the coordinator does
+   * not see dead; asked for the leave under way, it forces that one (a new layout version).
+   */
+  | { readonly type: 'leave'; readonly id: string; readonly force?: boolean | undefined }
   | { readonly type: 'replication'; readonly strategy: Strategy; readonly rf?: number | undefined };
 
 export interface TopologyDeps {
@@ -41,6 +46,8 @@ export interface TopologyDeps {
   /** Adopts a layout (a newer one a voter runs). */
   readonly adopt: (layout: Layout) => void;
   readonly isAlive: (id: string) => boolean;
+  /** Dead in this node's view (not merely suspect): only such a member's removal can be forced. */
+  readonly isDead: (id: string) => boolean;
   readonly peerLayoutVersion: (id: string) => number | undefined;
   readonly send: (to: string, message: Message) => void;
   readonly nextOp: () => number;
@@ -73,7 +80,10 @@ interface Fill {
   readonly plan: Map<string, RingRange[]>;
   /** Each range gained, with the sources it streams from (computed once: checked on every tick). */
   readonly pieces: readonly FillPiece[];
-  /** Finished sources a piece needs when some are dead: N - quorum + 1 of the serving replicas. */
+  /**
+   * Finished sources a piece needs when some are dead: N - quorum + 1 of the serving replicas; none
+   * in a forced change (every live one still).
+   */
   readonly needed: number;
   readonly done: Set<string>;
   readonly sessions: Map<string, SessionProgress>;
@@ -100,7 +110,7 @@ export function inTransition(layout: Layout): boolean {
 
 /** The layout once the change in `layout` has completed. */
 export function finalized(layout: Layout): Layout {
-  const { pending, ...rest } = layout;
+  const { pending, forced: _forced, ...rest } = layout;
   return {
     ...rest,
     version: layout.version + 1,
@@ -306,6 +316,17 @@ export class Topology {
     if (this.vote.deciding(layout.version)) {
       return refused('LAYOUT_CONFLICT', `a topology change is being decided (after layout v${layout.version}); try again`);
     }
+    // Force gives up what only dead nodes hold: never for a member that may still hand its copies
+    // over (alive, or merely suspect). Its removal needs no force: its ranges stream from it.
+    if (change.type === 'leave' && change.force) {
+      const member = layout.members.find((m) => m.id === change.id);
+      if (member && !(member.id !== this.deps.selfId && this.deps.isDead(member.id))) {
+        return refused(
+          'BAD_REQUEST',
+          `node ${change.id} is not dead in the layout coordinator's view: remove it without force (its ranges are handed over first); force is only for a node lost for good`,
+        );
+      }
+    }
     if (change.type === 'join') {
       const existing = layout.members.find((m) => m.id === change.member.id);
       if (existing && existing.peer === change.member.peer && existing.http === change.member.http) {
@@ -323,7 +344,10 @@ export class Topology {
     // The change under way asked again (its first answer was lost, or was a 503 after the vote went
     // ahead) is answered as a join asked again is: with the layout that runs it, not a conflict that
     // reports a change going ahead as failed.
+    // Forcing the leave under way (stuck on a dead node's ranges) forces it in place: the same change,
+    // a new layout version voted in as any. Asked again unforced, a forced leave answers as it is.
     if (change.type === 'leave' && layout.members.some((m) => m.id === change.id && m.role === 'leaving')) {
+      if (change.force && !layout.forced) return { ok: true, value: { ...layout, version: layout.version + 1, forced: true } };
       return { ok: true, value: layout };
     }
     if (
@@ -352,7 +376,11 @@ export class Topology {
         break;
       case 'leave': {
         if (layout.members.length === 1) return refused('BAD_REQUEST', 'cannot remove the last member');
-        next = { ...layout, members: layout.members.map((m) => (m.id === change.id ? { ...m, role: 'leaving' as const } : m)) };
+        next = {
+          ...layout,
+          members: layout.members.map((m) => (m.id === change.id ? { ...m, role: 'leaving' as const } : m)),
+          ...(change.force ? { forced: true as const } : {}),
+        };
         break;
       }
       case 'replication': {
@@ -408,7 +436,8 @@ export class Topology {
 
   /**
    * Filled when, for every range gained, enough serving replicas were streamed from that any write
-   * acknowledged at quorum on the serving replicas is among them (N - quorum + 1 of them).
+   * acknowledged at quorum on the serving replicas is among them (N - quorum + 1 of them). In a forced
+   * change, once every live one has finished.
    */
   private isFilled(fill: Fill): boolean {
     for (const { sources, selfServes } of fill.pieces) {
@@ -432,14 +461,18 @@ export class Topology {
       sources,
       selfServes: placement.serving.walk(end, placement.servingCount).includes(this.deps.selfId) ? 1 : 0,
     }));
-    const needed = placement.servingCount - requiredReplicas('quorum', placement.servingCount) + 1;
+    const needed = layout.forced ? 0 : placement.servingCount - requiredReplicas('quorum', placement.servingCount) + 1;
     return { layoutVersion: layout.version, plan, pieces, needed, done: new Set(), sessions: new Map(), reportedMs: 0 };
   }
 
   private maybeFinalize(layout: Layout, nowMs: number): void {
     if (this.coordinator() !== this.deps.selfId || !this.seesMajority(layout) || this.vote.deciding(layout.version)) return;
     const done = this.reportedDone.get(layout.version) ?? new Set<string>();
-    if (fillers(layout).every((id) => done.has(id) || (!this.deps.isAlive(id) && id !== this.deps.selfId && leavingOrAbsent(layout, id)))) {
+    // A dead filler is waited for (it fills once back), unless it is leaving, or the change is forced:
+    // one leave changes each piece's replicas by one node, so a piece whose new replica is dead still
+    // has its other staying replicas, and its fill gives up nothing the removal did not.
+    const skippable = (id: string) => !this.deps.isAlive(id) && id !== this.deps.selfId && (layout.forced === true || leavingOrAbsent(layout, id));
+    if (fillers(layout).every((id) => done.has(id) || skippable(id))) {
       this.vote.decide(finalized(layout), nowMs, (result) => {
         if (result.ok) this.reportedDone.delete(layout.version);
       });

@@ -73,7 +73,7 @@ export function isLayoutChange(value: unknown): value is LayoutChange {
       );
     }
     case 'leave':
-      return isKey(c.id);
+      return isKey(c.id) && (c.force === undefined || typeof c.force === 'boolean');
     case 'replication':
       return isStrategy(c.strategy) && (c.rf === undefined || (Number.isInteger(c.rf) && (c.rf as number) >= 1));
     default:

@@ -4,11 +4,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ReadOutcome } from '../../src/core/coordinator.js';
-import type { Layout } from '../../src/core/layout.js';
+import { layoutDigest, parseLayout, type Layout } from '../../src/core/layout.js';
 import { Placement } from '../../src/core/placement.js';
+import { finalized } from '../../src/core/topology.js';
+import { isLayoutChange } from '../../src/core/validate.js';
 import { formatVersion } from '../../src/core/version.js';
 import type { MemoryStorage } from '../../src/storage/memory.js';
-import { TestCluster, bytes, text } from './harness.js';
+import { TestCluster, bytes, layoutOf, text } from './harness.js';
 
 /** Has `by` propose removing `id`, and runs the cluster `ms`: the change must be accepted by then. */
 function leaveAndRun(cluster: TestCluster, by: string, id: string, ms: number): void {
@@ -207,19 +209,116 @@ test('a stream whose batch rolls back (a full disk) is streamed again: the chang
   assert.equal(text(read.value.entry?.value), 'acked', `the new owner ${owner} holds the write`);
 });
 
-test.skip('removing one of two nodes lost for good completes: ranges whose live replicas are fewer than a fill needs do not block it for ever', () => {
-  // Not fixed (see docs/decisions.md, "Removing nodes lost for good"): with RF 3, a piece of the
-  // ring whose other two replicas are both dead has one live source, and a fill waits for
-  // N - quorum + 1 = 2. Neither removal can then complete, nor can any later change start.
+/** A cluster of five at RF 3 whose nodes d and e are dead for good, with a key whose only live replica is `survivor`. */
+function twoLost(): { cluster: TestCluster; key: string; survivor: string } {
   const cluster = new TestCluster(['a', 'b', 'c', 'd', 'e'], { rf: 3 }, { antiEntropyIntervalMs: 0 });
+  // A key whose replicas are d, e and one live node, written to all three (acknowledged at quorum).
+  let key = '';
+  let survivor = '';
+  for (let i = 0; !key; i++) {
+    const replicas = cluster.node('a').placement.serving.preferenceListFor(`k${i}`, 3);
+    if (replicas.includes('d') && replicas.includes('e')) {
+      key = `k${i}`;
+      survivor = replicas.find((id) => id !== 'd' && id !== 'e') as string;
+    }
+  }
+  const entry = { key, version: formatVersion({ wallMs: cluster.nowMs, counter: 0, nodeId: 'a' }), value: bytes('kept') };
+  for (const id of ['d', 'e', survivor]) cluster.storages.get(id)?.transaction(() => cluster.storages.get(id)?.apply(entry));
   cluster.isolated.add('d');
   cluster.isolated.add('e');
   cluster.advance(20_000);
-  for (const id of ['a', 'b', 'c']) assert.equal(cluster.node(id).stateOf('d'), 'dead');
+  for (const id of ['a', 'b', 'c']) for (const lost of ['d', 'e']) assert.equal(cluster.node(id).stateOf(lost), 'dead');
+  return { cluster, key, survivor };
+}
+
+test('removing one of two nodes lost for good completes when forced, and the other removal can then run', () => {
+  // With RF 3, a piece of the ring whose other two replicas are both dead has one live source, and a
+  // fill waits for N - quorum + 1 = 2: unforced, neither removal could complete (see the next test).
+  const { cluster, key } = twoLost();
+  let forced: Layout | undefined;
+  cluster.node('b').proposeChange({ type: 'leave', id: 'd', force: true }, (r) => {
+    assert.ok(r.ok, r.ok ? '' : r.error.message);
+    forced = r.value;
+  });
+  cluster.advance(30_000);
+  assert.equal(forced?.forced, true, 'the change runs forced');
+  for (const id of ['a', 'b', 'c']) {
+    const layout = cluster.node(id).layout;
+    assert.deepEqual(layout.members.map((m) => m.id), ['a', 'b', 'c', 'e'], `${id}: d is removed`);
+    assert.equal(layout.forced, undefined, `${id}: the final layout is not forced`);
+  }
+  // The copy on the one live replica was streamed to the key's new replica: force gave up only what
+  // the dead nodes alone held.
+  const holders = cluster.node('a').placement.readReplicas(key).filter((id) => id !== 'e');
+  for (const id of holders) assert.equal(text(cluster.storages.get(id)?.get(key)?.value), 'kept', `${id} holds the key`);
+  // e's ranges now each have two live replicas: its removal needs no force.
+  leaveAndRun(cluster, 'a', 'e', 30_000);
+  for (const id of ['a', 'b', 'c']) assert.deepEqual(cluster.node(id).layout.members.map((m) => m.id), ['a', 'b', 'c'], `${id}: e is removed`);
+  const read = cluster.run<ReadOutcome>((cb) => cluster.node('c').get(key, { consistency: 'quorum' }, cb));
+  assert.ok(read.ok);
+  assert.equal(text(read.value.entry?.value), 'kept');
+});
+
+test('unforced, the removal of one of two lost nodes waits; force is refused for a member that is not dead', () => {
+  const { cluster } = twoLost();
   leaveAndRun(cluster, 'a', 'd', 30_000);
-  for (const id of ['a', 'b', 'c']) assert.equal(cluster.node(id).layout.members.length, 4, `${id}: d is removed`);
-  const next = cluster.run<Layout>((cb) => cluster.node('a').proposeChange({ type: 'leave', id: 'e' }, cb));
-  assert.ok(next.ok, next.ok ? '' : `${next.error.code}: ${next.error.message}`);
+  for (const id of ['a', 'b', 'c']) {
+    assert.equal(cluster.node(id).layout.members.find((m) => m.id === 'd')?.role, 'leaving', `${id}: d is still leaving`);
+  }
+  const other = cluster.run<Layout>((cb) => cluster.node('a').proposeChange({ type: 'leave', id: 'e' }, cb));
+  assert.ok(!other.ok && other.error.code === 'LAYOUT_CONFLICT', 'another change waits for it');
+  const forcedOther = cluster.run<Layout>((cb) => cluster.node('a').proposeChange({ type: 'leave', id: 'e', force: true }, cb));
+  assert.ok(!forcedOther.ok && forcedOther.error.code === 'LAYOUT_CONFLICT', 'forcing another leave is still another change');
+  // A live member hands its ranges over: force, which would give up its copies, is refused.
+  for (const live of ['c', 'a']) {
+    const refused = cluster.run<Layout>((cb) => cluster.node('b').proposeChange({ type: 'leave', id: live, force: true }, cb));
+    assert.ok(!refused.ok);
+    assert.equal(refused.error.code, 'BAD_REQUEST', refused.error.message);
+    assert.match(refused.error.message, /not dead/);
+  }
+  const steady = new TestCluster(['a', 'b', 'c'], { rf: 3 }, { antiEntropyIntervalMs: 0 });
+  const live = steady.run<Layout>((cb) => steady.node('a').proposeChange({ type: 'leave', id: 'c', force: true }, cb));
+  assert.ok(!live.ok && live.error.code === 'BAD_REQUEST', 'a live member is not removed by force');
+  assert.equal(steady.node('a').layout.version, 1, 'nothing changed');
+});
+
+test('forcing the stuck removal under way forces it in place: a new layout version, then it completes', () => {
+  const { cluster } = twoLost();
+  leaveAndRun(cluster, 'a', 'd', 30_000);
+  const stuck = cluster.node('a').layout;
+  assert.ok(stuck.members.some((m) => m.id === 'd' && m.role === 'leaving') && !stuck.forced, 'the removal is stuck');
+  // Fillers' reports are held back for a moment, so the forced layout can be looked at before it completes.
+  cluster.drop = (envelope) => envelope.message.kind === 'move-done';
+  const upgrade = cluster.run<Layout>((cb) => cluster.node('c').proposeChange({ type: 'leave', id: 'd', force: true }, cb));
+  assert.ok(upgrade.ok, upgrade.ok ? '' : `${upgrade.error.code}: ${upgrade.error.message}`);
+  assert.equal(upgrade.value.version, stuck.version + 1);
+  assert.equal(upgrade.value.forced, true);
+  assert.deepEqual(upgrade.value.members, stuck.members, 'the same change');
+  // Asked again, forced or not, it answers the forced layout.
+  for (const force of [true, false]) {
+    const again = cluster.run<Layout>((cb) => cluster.node('b').proposeChange({ type: 'leave', id: 'd', force }, cb));
+    assert.ok(again.ok && again.value.version === upgrade.value.version && again.value.forced === true, `asked again (force ${force})`);
+  }
+  cluster.drop = () => false;
+  cluster.advance(30_000);
+  for (const id of ['a', 'b', 'c']) {
+    const layout = cluster.node(id).layout;
+    assert.deepEqual(layout.members.map((m) => m.id), ['a', 'b', 'c', 'e'], `${id}: d is removed`);
+    assert.equal(layout.forced, undefined);
+  }
+});
+
+test('a forced layout is one that removes a member: the flag is parsed, digested, and dropped when final', () => {
+  const leaving = layoutOf(['a', 'b', 'c'], { version: 2 });
+  const transition: Layout = { ...leaving, members: leaving.members.map((m) => (m.id === 'c' ? { ...m, role: 'leaving' as const } : m)) };
+  const forced: Layout = { ...transition, forced: true };
+  assert.deepEqual(parseLayout(JSON.parse(JSON.stringify(forced))), forced);
+  assert.equal(parseLayout({ ...transition, forced: false }), undefined, 'only true');
+  assert.equal(parseLayout({ ...leaving, forced: true }), undefined, 'only with a leaving member');
+  assert.notEqual(layoutDigest(forced), layoutDigest(transition), 'the vote tells them apart');
+  assert.equal(finalized(forced).forced, undefined);
+  assert.ok(isLayoutChange({ type: 'leave', id: 'c', force: true }));
+  assert.ok(!isLayoutChange({ type: 'leave', id: 'c', force: 'maybe' }));
 });
 
 test('a change that could never be made is refused as such while another runs, not as a conflict to retry', () => {
