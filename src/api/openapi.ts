@@ -283,9 +283,18 @@ const paths: Json = {
     delete: {
       operationId: 'removeNode',
       summary: "Remove a member: a live one decommissions (its ranges move first), a dead one's ranges are re-replicated",
-      description: "On a local cluster's front the node's process is stopped once it has left the layout.",
+      description:
+        "On a local cluster's front the node's process is stopped once it has left the layout. A removal waits, for each range, for every live replica and at least N - quorum + 1 replicas to have streamed it; with two of three replicas lost for good (or the only one at RF 1) it never completes, and every later change is refused. `force=true` removes such a node anyway: its ranges are re-replicated from the live replicas only, and a write that only dead nodes held is lost. Refused (400) for a member the answering coordinator does not see dead. Asked while that node's unforced removal runs, it forces it (a new layout version).",
       tags: ['admin'],
-      parameters: [nodeIdInPath],
+      parameters: [
+        nodeIdInPath,
+        {
+          name: 'force',
+          in: 'query',
+          description: 'Remove a node lost for good even though writes only the dead nodes held are lost (like `nodetool removenode force`). Only for a node the coordinator sees dead. Default false.',
+          schema: { type: 'boolean', default: false },
+        },
+      ],
       responses: {
         '202': json(object({ status: { const: 'success' }, message: str, layout: ref('Layout') }), 'Leaving; its ranges move to their new owners.'),
         ...standardErrors('BadRequest', 'NotFound', 'Conflict', ...guarded),
@@ -549,6 +558,7 @@ const schemas: Json = {
       rf: int,
       vnodes: int,
       pending: object({ strategy: { type: 'string', enum: ['consistent', 'full'] }, rf: int }),
+      forced: { const: true, description: 'The leave under way was forced: it waits only for live replicas, giving up writes only dead nodes held.' },
     },
     ['version', 'members', 'strategy', 'rf', 'vnodes'],
   ),
@@ -556,7 +566,7 @@ const schemas: Json = {
   LayoutChange: {
     oneOf: [
       object({ type: { const: 'join' }, member: ref('NewMember') }),
-      object({ type: { const: 'leave' }, id: str }),
+      object({ type: { const: 'leave' }, id: str, force: { type: 'boolean', description: 'See DELETE /v1/admin/nodes/{id}?force=true.' } }, ['type', 'id']),
       object({ type: { const: 'replication' }, strategy: { type: 'string', enum: ['consistent', 'full'] }, rf: { type: 'integer', minimum: 1 } }, ['type', 'strategy']),
     ],
   },

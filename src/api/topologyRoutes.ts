@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { LayoutChange } from '../core/topology.js';
 import { isLayoutChange } from '../core/validate.js';
 import { badRequest } from './errors.js';
+import { booleanParam, type Query } from './params.js';
 import { parseJsonBody } from './seedRoutes.js';
 import type { ApiContext } from './server.js';
 
@@ -24,7 +25,7 @@ export function registerTopologyRoutes(app: FastifyInstance, context: ApiContext
   app.post('/v1/admin/layout', async (request) => {
     const change = parseJsonBody(request.body);
     if (!isLayoutChange(change)) {
-      throw badRequest('expected {"type":"join","member":{...}}, {"type":"leave","id"} or {"type":"replication","strategy","rf"}');
+      throw badRequest('expected {"type":"join","member":{...}}, {"type":"leave","id","force"?} or {"type":"replication","strategy","rf"}');
     }
     checkAddresses(change);
     const layout = await runtime.proposeChange(change);
@@ -33,8 +34,10 @@ export function registerTopologyRoutes(app: FastifyInstance, context: ApiContext
 
   app.delete('/v1/admin/nodes/:id', async (request, reply) => {
     const id = (request.params as { id: string }).id;
-    const layout = await runtime.proposeChange({ type: 'leave', id });
-    return reply.code(202).send({ status: 'success', message: `Node ${id} is leaving; its ranges move to their new owners`, layout });
+    const force = booleanParam(request.query as Query, 'force', false);
+    const layout = await runtime.proposeChange({ type: 'leave', id, ...(force ? { force } : {}) });
+    const message = force ? forcedRemovalMessage(id) : `Node ${id} is leaving; its ranges move to their new owners`;
+    return reply.code(202).send({ status: 'success', message, layout });
   });
 
   app.post('/v1/admin/replication', async (request) => {
@@ -64,4 +67,12 @@ function checkAddresses(change: LayoutChange): void {
     const port = Number(/^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(\d{1,5})$/.exec(address)?.[1] ?? 0);
     if (port < 1 || port > 65535) throw badRequest(`member ${name} address "${address}" is not host:port with a port from 1 to 65535`);
   }
+}
+
+/** What a forced removal gives up, said wherever one is asked for (the HTTP answer, the CLI). */
+export function forcedRemovalMessage(id: string): string {
+  return (
+    `Node ${id} is being removed by force: its ranges are re-replicated from the live replicas only, and a write ` +
+    'that only dead nodes held (acknowledged at quorum on them alone) is lost'
+  );
 }

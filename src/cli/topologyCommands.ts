@@ -32,20 +32,41 @@ export function registerTopologyCommands(program: Command): void {
       ),
   );
 
-  for (const [name, description] of [
-    ['decommission', 'move a node\'s ranges to their new owners, then stop it'],
-    ['remove-node', 'remove a node for good: a dead one\'s ranges are re-replicated from the survivors (a live one decommissions)'],
-  ] as const) {
-    addClientOptions(program.command(name).description(description))
-      .argument('<id>')
-      .action((id: string, options: ClientOptions) =>
-        run(
-          options,
-          () => call(options, 'DELETE', `/v1/admin/nodes/${encodeURIComponent(id)}`),
-          () => `node ${id} is leaving; see progress with: quorumkv topology`,
-        ),
+  addClientOptions(program.command('decommission').description('move a node\'s ranges to their new owners, then stop it'))
+    .argument('<id>')
+    .action((id: string, options: ClientOptions) =>
+      run(
+        options,
+        () => call(options, 'DELETE', `/v1/admin/nodes/${encodeURIComponent(id)}`),
+        () => `node ${id} is leaving; see progress with: quorumkv topology`,
+      ),
+    );
+
+  addClientOptions(
+    program
+      .command('remove-node')
+      .description('remove a node for good: a dead one\'s ranges are re-replicated from the survivors (a live one decommissions)'),
+  )
+    .argument('<id>')
+    .option(
+      '--force',
+      'for a node lost for good whose removal cannot complete (RF 3 with two of a range\'s replicas dead, RF 1 with one): ' +
+        're-replicate from the live replicas only, losing writes that only dead nodes held; refused for a node not seen dead',
+      false,
+    )
+    .action((id: string, options: ClientOptions & { force: boolean }) => {
+      const path = `/v1/admin/nodes/${encodeURIComponent(id)}${options.force ? '?force=true' : ''}`;
+      return run(
+        options,
+        () => call(options, 'DELETE', path),
+        () =>
+          options.force
+            ? `warning: node ${id} is being removed by force: its ranges are re-replicated from the live replicas only, ` +
+              'and a write that only dead nodes held (acknowledged at quorum on them alone) is lost.\n' +
+              `node ${id} is leaving; see progress with: quorumkv topology`
+            : `node ${id} is leaving; see progress with: quorumkv topology`,
       );
-  }
+    });
 
   addClientOptions(program.command('topology').description('the layout and the progress of the change under way')).action(
     (options: ClientOptions) =>
@@ -55,7 +76,7 @@ export function registerTopologyCommands(program: Command): void {
         (r) => {
           const lines = [
             `layout v${r.layoutVersion}: ${r.layout.strategy}${r.layout.pending ? ` -> ${r.layout.pending.strategy} rf ${r.layout.pending.rf}` : ` rf ${r.layout.rf}`}`,
-            `members: ${r.layout.members.map((m: { id: string; role: string }) => `${m.id} (${m.role})`).join(', ')}`,
+            `members: ${r.layout.members.map((m: { id: string; role: string }) => `${m.id} (${m.role})`).join(', ')}${r.layout.forced ? ' (removal forced)' : ''}`,
             r.inTransition ? `change under way; waiting for: ${r.waitingFor.join(', ') || '(coordinator: ' + r.coordinator + ')'}` : 'no change under way',
           ];
           if (r.fill) {

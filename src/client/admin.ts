@@ -3,7 +3,7 @@
 
 import { QuorumKvError } from './errors.js';
 import type { QuorumKvClient } from './client.js';
-import type { ClusterStatus, ClusterView, LocalEntriesPage, NodeOverview, NodeStatus, PrototypeNodes, RequestOptions } from './types.js';
+import type { ClusterStatus, ClusterView, LayoutView, LocalEntriesPage, NodeOverview, NodeStatus, PrototypeNodes, RequestOptions } from './types.js';
 
 /** Deadline for asking one node for its key count in overview(): a slow node shows "-" quickly. */
 const nodeStatusTimeoutMs = 1_500;
@@ -59,6 +59,27 @@ export class AdminApi {
       options,
     );
     return json as unknown as { message: string; strategy: string; replication_factor: number; layoutVersion: number };
+  }
+
+  /**
+   * Removes a member (DELETE /v1/admin/nodes/{id}): a live one hands its ranges over first, a dead
+   * one's are re-replicated from the survivors; on a local cluster's front its process is stopped once
+   * it has left. Answers once the change is under way (it completes in the background).
+   *
+   * `force`: for a node lost for good whose removal cannot complete (with RF 3, two of a range's
+   * replicas dead; with RF 1, its only one). Its ranges are re-replicated from the live replicas only,
+   * so a write that only dead nodes held is lost. Refused (BAD_REQUEST) for a member the cluster does
+   * not see dead; asked while the node's unforced removal runs, it forces that one.
+   */
+  async removeNode(id: string, removal: { force?: boolean } = {}, options: RequestOptions = {}): Promise<{ message: string; layout: LayoutView }> {
+    if (typeof id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) {
+      throw new QuorumKvError('BAD_REQUEST', `not a node id: "${id}"`, undefined);
+    }
+    const path = `/v1/admin/nodes/${encodeURIComponent(id)}${removal.force ? '?force=true' : ''}`;
+    // Not sent again once it may have arrived, as setStrategy (asked again, the node answers the
+    // removal under way, but the front would start a second wait to stop the node's process).
+    const json = await this.client.json({ method: 'DELETE', path, retry: 'unsent' }, options);
+    return { message: String(json.message), layout: json.layout as unknown as LayoutView };
   }
 
   /** The prototype's GET /nodes (the front adds each node's process state). */

@@ -123,6 +123,18 @@ export interface ClusterView {
   readonly departed: readonly { readonly id: string; readonly removedIn: number }[];
 }
 
+/** A cluster layout as a topology change answers it (the Layout schema of the OpenAPI document). */
+export interface LayoutView {
+  readonly version: number;
+  readonly members: readonly { readonly id: string; readonly peer: string; readonly http: string; readonly resp?: string; readonly role: string }[];
+  readonly strategy: 'consistent' | 'full';
+  readonly rf: number;
+  readonly vnodes: number;
+  readonly pending?: { readonly strategy: string; readonly rf: number };
+  /** The leave under way was forced: writes only dead nodes held are given up. */
+  readonly forced?: true;
+}
+
 /** ClusterView plus the hints every node that answered holds for each member (`quorumkv status`). */
 export interface ClusterStatus extends ClusterView {
   readonly hintsFor: Record<string, number>;

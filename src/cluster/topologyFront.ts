@@ -1,12 +1,14 @@
 // Topology changes on the local cluster's front: `POST /v1/admin/nodes` starts one more node process
 // and joins it; `DELETE /v1/admin/nodes/{id}` asks the cluster to move the node's ranges away (or, for a
-// dead node, to re-replicate them from the survivors) and stops its process once it is out of the layout
-// and has handed over what it still held.
+// dead node, to re-replicate them from the survivors; `?force=true` for one lost for good, see
+// docs/decisions.md) and stops its process once it is out of the layout and has handed over what it
+// still held.
 
 import { readdirSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { checkToken, type ApiAuth } from '../api/auth.js';
 import { sendError } from '../api/errors.js';
+import { booleanParam, type Query } from '../api/params.js';
 import { QuorumError } from '../core/errors.js';
 import { memberAt, saveCluster, type LocalCluster } from './clusterFile.js';
 import type { Front } from './front.js';
@@ -89,8 +91,10 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
   app.delete('/v1/admin/nodes/:id', async (request, reply) => {
     if (!admin(request, reply)) return reply;
     const id = (request.params as { id: string }).id;
+    // Checked here too, so that a bad value is a 400 whatever node the request goes on to.
+    const force = booleanParam(request.query as Query, 'force', false);
     if (!supervisor.member(id)) throw new QuorumError('UNKNOWN_NODE', `Node ${id} does not exist`);
-    const path = `/v1/admin/nodes/${encodeURIComponent(id)}`;
+    const path = `/v1/admin/nodes/${encodeURIComponent(id)}${force ? '?force=true' : ''}`;
     const upstream = await options.front().forward(request, 'DELETE', path, undefined, id);
     if (upstream.status < 300) void stopWhenGone(options, id);
     return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);

@@ -1,6 +1,7 @@
 // The local cluster's front after a decommission: it stops the node's process once no member lists
 // it and the node says it has handed everything over (found in review: on a cluster with a client
-// token, its polls of GET /v1/cluster were 401s, read as "still listed", and the node was never stopped).
+// token, its polls of GET /v1/cluster were 401s, read as "still listed", and the node was never stopped),
+// and refuses a second add-node at once; a forced removal's ?force=true reaches the node.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -108,6 +109,32 @@ describe('the front\'s decommission', () => {
     assert.deepEqual(started, ['1'], 'no second node was started');
     release();
     assert.equal((await first).statusCode, 201);
+    await app.close();
+  });
+  it('passes ?force=true on to the node, and answers a bad force value with a 400 without asking any node', async () => {
+    const members = new Map([
+      ['0', { id: '0', http: '127.0.0.1:1' }],
+      ['1', { id: '1', http: '127.0.0.1:1' }],
+    ]);
+    const supervisor = { member: (id: string) => members.get(id), runningIds: () => [] } as unknown as Supervisor;
+    const forwarded: string[] = [];
+    const front = {
+      forward: async (_request: unknown, method: string, path: string) => {
+        forwarded.push(`${method} ${path}`);
+        return { status: 202, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"status":"success"}') };
+      },
+    } as unknown as Front;
+    const cluster = { members: [...members.values()], host, frontPort: 0 } as unknown as LocalCluster;
+    const app = Fastify();
+    app.setErrorHandler((error, _request, reply) => (error instanceof QuorumError ? sendError(reply, error) : reply.code(500).send(error)));
+    registerTopologyFrontRoutes(app, { supervisor, front: () => front, cluster, dataDir, auth: {}, log: () => undefined });
+    const bad = await app.inject({ method: 'DELETE', url: '/v1/admin/nodes/1?force=maybe' });
+    assert.equal(bad.statusCode, 400, bad.body);
+    assert.match(JSON.parse(bad.body).message, /force must be true or false/);
+    assert.deepEqual(forwarded, [], 'no node was asked');
+    assert.equal((await app.inject({ method: 'DELETE', url: '/v1/admin/nodes/1?force=true' })).statusCode, 202);
+    assert.equal((await app.inject({ method: 'DELETE', url: '/v1/admin/nodes/1' })).statusCode, 202);
+    assert.deepEqual(forwarded, ['DELETE /v1/admin/nodes/1?force=true', 'DELETE /v1/admin/nodes/1']);
     await app.close();
   });
 });
