@@ -357,8 +357,12 @@ export class AntiEntropy {
     this.history.push(session.progress);
     if (this.history.length > historyMax) this.history.shift();
     session.onDone?.(session.progress);
-    // A session cut short by a bound continues right away rather than at the next scheduled round.
-    if (state === 'done' && session.progress.truncated) this.start(session.peer, session.progress.reason, nowMs);
+    // A session cut short by a bound continues right away rather than at the next scheduled round, if
+    // it moved anything. One that moved nothing would only do the same again: the peer's offers that
+    // filled the bound were all refused here (tombstones this node purged and the peer still holds),
+    // and restarted at once the two nodes would run sessions back to back for as long as that lasts.
+    const moved = session.progress.keysReceived + session.progress.keysSent;
+    if (state === 'done' && session.progress.truncated && moved > 0) this.start(session.peer, session.progress.reason, nowMs);
   }
 
   // ---- responder ------------------------------------------------------------------------------

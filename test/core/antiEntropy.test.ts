@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { itemHash, ringPosition } from '../../src/core/hash.js';
+import { itemHash, leafOf, ringPosition } from '../../src/core/hash.js';
 import { segmentsPerKeysStep } from '../../src/core/antiEntropy.js';
 import { rangeSegments, SegmentHasher } from '../../src/core/segments.js';
 import { formatVersion } from '../../src/core/version.js';
@@ -285,4 +285,54 @@ test('a restarted node does not reuse the session ids of its earlier run', () =>
   assert.equal(before.length, 2);
   assert.equal(after.length, 2);
   assert.ok(after.every((id) => !before.includes(id)), `${before} then ${after}`);
+});
+
+/** Three keys of one anti-entropy leaf (so one step of a session covers them all). */
+function threeKeysOfOneLeaf(): string[] {
+  const byLeaf = new Map<number, string[]>();
+  for (let i = 0; ; i++) {
+    const key = `k${i}`;
+    const keys = [...(byLeaf.get(leafOf(ringPosition(key))) ?? []), key];
+    if (keys.length === 3) return keys;
+    byLeaf.set(leafOf(ringPosition(key)), keys);
+  }
+}
+
+test('a session cut short by the key bound continues at once only while it moves keys', () => {
+  const cluster = new TestCluster(['a', 'b'], { rf: 2 }, { antiEntropyIntervalMs: 0, antiEntropyKeysMax: 2 });
+  const a = cluster.storages.get('a') as MemoryStorage;
+  const b = cluster.storages.get('b') as MemoryStorage;
+  let sessionsStarted = 0;
+  cluster.drop = (envelope) => {
+    if (envelope.message.kind === 'ae-ranges' && envelope.message.step === 1) sessionsStarted += 1;
+    return false;
+  };
+
+  // b holds three values a lacks: the first session takes two (the bound), the next one the third.
+  const values = threeKeysOfOneLeaf();
+  const written = formatVersion({ wallMs: cluster.nowMs - 1000, counter: 0, nodeId: 'b' });
+  for (const key of values) b.transaction(() => b.apply({ key, version: written, value: bytes('v') }));
+  cluster.node('a').repairNow();
+  cluster.advance(100);
+  assert.equal(sessionsStarted, 2);
+  assert.equal(divergence(cluster), 0);
+
+  // Now three deleted keys whose tombstones a has purged (purge floors) and b still holds (its purge
+  // waits, say, for a member that went down after a's purge). b offers them, a refuses them: a
+  // session restarted at once would do just the same again, and before the fix the two nodes ran
+  // sessions back to back without end (here: the harness's "messages kept flowing").
+  const deleted = formatVersion({ wallMs: cluster.nowMs - 1000, counter: 1, nodeId: 'b' });
+  for (const key of values) {
+    a.transaction(() => {
+      a.apply({ key, version: deleted, value: null });
+      a.purgeTombstone(key, deleted, cluster.nowMs);
+    });
+    b.transaction(() => b.apply({ key, version: deleted, value: null }));
+  }
+  sessionsStarted = 0;
+  const [session] = cluster.node('a').repairNow();
+  cluster.advance(100);
+  assert.equal(session?.state, 'done');
+  assert.equal(session?.truncated, true);
+  assert.equal(sessionsStarted, 1, 'no session follows at once');
 });
