@@ -84,6 +84,10 @@ export class TombstonePurger {
   tick(nowMs: number): void {
     for (const [op, check] of this.pending) if (nowMs >= check.deadlineMs) this.pending.delete(op);
     if (nowMs < this.nextRunMs) return;
+    // A pass that found a full round goes on as soon as that round's checks are answered (or have
+    // expired), not at the next interval: at one round of 256 a minute, deletes and expiring values
+    // coming faster than about 4 a second piled up without end. One round in flight bounds the work.
+    if (this.cursor !== undefined && this.pending.size > 0) return;
     this.nextRunMs = nowMs + this.deps.config.tombstonePurgeIntervalMs;
     const { storage, config } = this.deps;
     storage.expirePurgeFloors(nowMs - purgeFloorKeepMs(config));
@@ -96,6 +100,7 @@ export class TombstonePurger {
     const clockMs = Math.max(nowMs, this.deps.clockWallMs());
     const due = storage.tombstonesBefore(clockMs - config.tombstoneGraceMs, tombstonesPerRound, this.cursor);
     this.cursor = due.length === tombstonesPerRound ? due[due.length - 1]?.key : undefined;
+    if (this.cursor !== undefined) this.nextRunMs = nowMs; // more may be due: the next tick goes on
     for (const tombstone of due) this.check(tombstone.key, tombstone.version, nowMs);
   }
 

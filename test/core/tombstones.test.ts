@@ -9,7 +9,7 @@ import { Placement } from '../../src/core/placement.js';
 import { TombstonePurger } from '../../src/core/tombstones.js';
 import { formatVersion, type Version } from '../../src/core/version.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import { bytes, layoutOf } from './harness.js';
+import { bytes, layoutOf, TestCluster } from './harness.js';
 
 const nowMs = 1_700_000_000_000;
 const graceMs = 60_000;
@@ -141,4 +141,19 @@ test('a removed node asking whether to hand over an old copy is told to drop it 
   assert.deepEqual(ask(at(1000, 'd')), [false, false], 'a copy younger than any purge is wanted');
   c.departed.set('a', ['d']);
   assert.deepEqual(ask(at(2 * graceMs, 'd')), [false, false], 'remembered, d is sent for its old copy too');
+});
+
+test('a node purges more than one round of tombstones per purge interval when more are due', () => {
+  // Each round looks at 256 due tombstones. At one round per interval (a minute by default) a node
+  // purged at most 256 a minute, about 4 a second: deletes or expiring values (Redis's EX/PX) coming
+  // faster than that piled up in every store without end.
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { tombstoneGraceMs: 1000, hintWindowMs: 500, tombstonePurgeIntervalMs: 60_000 });
+  const deleted = formatVersion({ wallMs: cluster.nowMs - 5000, counter: 0, nodeId: 'a' });
+  for (const storage of cluster.storages.values()) {
+    storage.transaction(() => {
+      for (let i = 0; i < 1000; i++) storage.apply({ key: `gone${i}`, version: deleted, value: null });
+    });
+  }
+  cluster.advance(2000);
+  for (const [id, storage] of cluster.storages) assert.equal(storage.counts().tombstones, 0, `tombstones left on ${id}`);
 });
