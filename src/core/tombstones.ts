@@ -100,11 +100,16 @@ export class TombstonePurger {
     const clockMs = Math.max(nowMs, this.deps.clockWallMs());
     const due = storage.tombstonesBefore(clockMs - config.tombstoneGraceMs, tombstonesPerRound, this.cursor);
     this.cursor = due.length === tombstonesPerRound ? due[due.length - 1]?.key : undefined;
-    if (this.cursor !== undefined) this.nextRunMs = nowMs; // more may be due: the next tick goes on
-    for (const tombstone of due) this.check(tombstone.key, tombstone.version, nowMs);
+    let progressed = false;
+    for (const tombstone of due) if (this.check(tombstone.key, tombstone.version, nowMs)) progressed = true;
+    // More may be due: the next tick goes on, if this round checked or purged anything. A round whose
+    // every key waits for a member that is down waits for the interval: going on, a pass would walk
+    // every due tombstone, a query a tick, every interval, for as long as that member is down.
+    if (this.cursor !== undefined && progressed) this.nextRunMs = nowMs;
   }
 
-  private check(key: string, version: Version, nowMs: number): void {
+  /** Purges the tombstone or asks about it; false when it must wait (a replica or member is down). */
+  private check(key: string, version: Version, nowMs: number): boolean {
     const placement = this.deps.placement();
     const layoutVersion = placement.layout.version;
     const replicas = new Set(placement.writeReplicaSets(key).flat());
@@ -112,18 +117,19 @@ export class TombstonePurger {
     const unsettled = placement.layout.members
       .map((m) => m.id)
       .filter((id) => id !== this.deps.selfId && !replicas.has(id) && this.settledAt.get(id) !== layoutVersion);
-    if ([...others, ...unsettled].some((id) => !this.deps.isAlive(id))) return;
+    if ([...others, ...unsettled].some((id) => !this.deps.isAlive(id))) return false;
     // No liveness is known of a departed node: it is asked, and a check it does not answer expires.
     const departed = this.deps.departed().filter((id) => id !== this.deps.selfId && !replicas.has(id));
     const asked = [...others, ...unsettled, ...departed];
     if (asked.length === 0) {
       this.purge(key, version, nowMs);
-      return;
+      return true;
     }
     const op = this.deps.nextOp();
     this.pending.set(op, { key, version, waiting: new Set(asked), deadlineMs: nowMs + this.deps.config.requestTimeoutMs });
     for (const id of others) this.deps.send(id, { kind: 'purge-check', op, key, version });
     for (const id of [...unsettled, ...departed]) this.deps.send(id, { kind: 'purge-check', op, key, version, orNothing: true });
+    return true;
   }
 
   handleCheck(from: string, message: PurgeCheckMessage, nowMs: number): void {

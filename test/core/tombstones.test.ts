@@ -157,3 +157,28 @@ test('a node purges more than one round of tombstones per purge interval when mo
   cluster.advance(2000);
   for (const [id, storage] of cluster.storages) assert.equal(storage.counts().tombstones, 0, `tombstones left on ${id}`);
 });
+
+test('while a replica is down, a purge pass does not walk every due tombstone, a round a tick', () => {
+  // Nothing can be purged while c is down (every key has it as a replica): a pass that went on at
+  // once after each full round queried all 2,000 due tombstones, 256 a tick, every interval.
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { tombstoneGraceMs: 1000, hintWindowMs: 500, tombstonePurgeIntervalMs: 60_000 });
+  const deleted = formatVersion({ wallMs: cluster.nowMs - 5000, counter: 0, nodeId: 'a' });
+  for (const storage of cluster.storages.values()) {
+    storage.transaction(() => {
+      for (let i = 0; i < 2000; i++) storage.apply({ key: `gone${i}`, version: deleted, value: null });
+    });
+  }
+  cluster.isolated.add('c');
+  cluster.advance(20_000);
+  assert.equal(cluster.node('a').stateOf('c'), 'dead');
+  const storage = cluster.storages.get('a') as MemoryStorage;
+  const tombstonesBefore = storage.tombstonesBefore.bind(storage);
+  let rounds = 0;
+  storage.tombstonesBefore = (...args) => {
+    rounds += 1;
+    return tombstonesBefore(...args);
+  };
+  cluster.advance(120_000);
+  assert.ok(rounds <= 4, `${rounds} rounds in two intervals`);
+  assert.equal(storage.counts().tombstones, 2000);
+});
