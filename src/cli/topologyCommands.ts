@@ -72,13 +72,33 @@ export function registerTopologyCommands(program: Command): void {
     (options: ClientOptions) =>
       run(
         options,
-        () => call(options, 'GET', '/v1/admin/topology'),
+        async () => {
+          const [topology, cluster] = (await Promise.all([
+            call(options, 'GET', '/v1/admin/topology'),
+            call(options, 'GET', '/v1/cluster'),
+          ])) as [Record<string, unknown>, { members: { id: string; state: string }[] }];
+          return { ...topology, dead: cluster.members.filter((m) => m.state === 'dead').map((m) => m.id) };
+        },
         (r) => {
+          const dead = new Set<string>(r.dead);
+          const members: { id: string; role: string }[] = r.layout.members;
           const lines = [
             `layout v${r.layoutVersion}: ${r.layout.strategy}${r.layout.pending ? ` -> ${r.layout.pending.strategy} rf ${r.layout.pending.rf}` : ` rf ${r.layout.rf}`}`,
-            `members: ${r.layout.members.map((m: { id: string; role: string }) => `${m.id} (${m.role})`).join(', ')}${r.layout.forced ? ' (removal forced)' : ''}`,
-            r.inTransition ? `change under way; waiting for: ${r.waitingFor.join(', ') || '(coordinator: ' + r.coordinator + ')'}` : 'no change under way',
+            `members: ${members.map((m) => `${m.id} (${m.role}${dead.has(m.id) ? ', dead' : ''})`).join(', ')}${r.layout.forced ? ' (removal forced)' : ''}`,
+            r.inTransition
+              ? `change under way; waiting for: ${r.waitingFor.map((id: string) => (dead.has(id) ? `${id} (dead)` : id)).join(', ') || '(coordinator: ' + r.coordinator + ')'}`
+              : 'no change under way',
           ];
+          // The removal of a dead node waits for ranges whose live replicas are too few when another
+          // node is dead too (or at RF 1): it never completes, and only the operator can give those up.
+          const leavingDead = members.find((m) => m.role === 'leaving' && dead.has(m.id));
+          if (r.inTransition && !r.layout.forced && leavingDead && (dead.size > 1 || r.layout.rf === 1)) {
+            lines.push(
+              `node ${leavingDead.id} is dead${dead.size > 1 ? ', and so is another node' : ' and held the only copy of its ranges'}: ` +
+                'ranges whose live replicas are too few keep this change from completing. ' +
+                `If ${leavingDead.id} is lost for good, \`quorumkv remove-node ${leavingDead.id} --force\` completes it, losing the writes that only dead nodes held.`,
+            );
+          }
           if (r.fill) {
             lines.push(
               `this node fills ${r.fill.rangesTotal} ranges: ${r.fill.keysReceived} keys / ${r.fill.bytesReceived} bytes received, ${r.fill.done ? 'done' : 'in progress'}`,

@@ -54,6 +54,11 @@ describe('remove-node --force', { timeout: testTimeoutMs }, () => {
     const other = await cli('remove-node', '1');
     assert.equal(other.code, 4, 'another change waits for it (409)');
     assert.match(other.stderr, /409/);
+    // `topology` marks the dead and says what would complete the change, and what it costs.
+    const topology = await cli('topology');
+    assert.equal(topology.code, 0, topology.stderr);
+    assert.match(topology.stdout, /2 \(leaving, dead\)/);
+    assert.match(topology.stdout, /node 2 is dead and held the only copy of its ranges: .* `quorumkv remove-node 2 --force` completes it, losing the writes that only dead nodes held/);
 
     // Forced: a new layout version with the flag, a warning of what is lost, and it completes.
     const forced = await cli('remove-node', '2', '--force');
