@@ -51,6 +51,19 @@ export class NodeMetrics {
       g.set(runtime.node.recoveryStatus().phase === 'recovering' ? 1 : 0),
     );
     gauge('quorumkv_layout_version', 'The cluster layout version this node runs.', [], (g) => g.set(runtime.node.layout.version));
+    const fsyncs = new Histogram({
+      name: 'quorumkv_wal_fsync_duration_seconds',
+      help: 'How long each fdatasync of the write-ahead log took (fsync commit; etcd: etcd_disk_wal_fsync_duration_seconds).',
+      buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [this.registry],
+    });
+    runtime.storage.observeSyncs((seconds) => fsyncs.observe(seconds));
+    gauge('quorumkv_wal_fsync_running_seconds', 'How long the fdatasync under way has run (0 when none): a disk that stops answering grows it.', [], (g) =>
+      g.set(runtime.storage.syncRunningMs() / 1000),
+    );
+    gauge('quorumkv_messages_held', 'Messages (acknowledgements, read answers) waiting for an fdatasync before they are sent.', [], (g) =>
+      g.set(runtime.messagesHeld),
+    );
     gauge('quorumkv_peer_messages_dropped', 'Peer messages dropped by the transport (full queues, unknown peers).', [], (g) =>
       g.set(runtime.transport.stats().dropped),
     );

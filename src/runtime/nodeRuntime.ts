@@ -34,6 +34,9 @@ export interface NodeRuntimeOptions {
   readonly tickIntervalMs?: number;
 }
 
+/** An fdatasync running this long is warned of, and again every as long while it runs. */
+const slowSyncWarnMs = 5000;
+
 export const systemClock: Clock = { nowMs: () => Date.now() };
 export const systemRandom: Random = { next: () => Math.random() };
 
@@ -43,6 +46,9 @@ export class NodeRuntime {
   private stopped = false;
   /** Messages waiting for the fdatasync of the commit generation they were produced at. */
   private held: { readonly generation: number; readonly envelopes: Envelope[] } | undefined;
+  /** Messages held for an fdatasync, all generations together. */
+  private heldCount = 0;
+  private slowSyncWarnedAt = 0;
   readonly metrics: NodeMetrics;
 
   private constructor(
@@ -134,6 +140,7 @@ export class NodeRuntime {
       return;
     }
     const generation = storage.commitGeneration;
+    this.heldCount += envelopes.length;
     if (this.held?.generation === generation) {
       this.held.envelopes.push(...envelopes);
       return;
@@ -142,6 +149,7 @@ export class NodeRuntime {
     this.held = held;
     storage.whenDurable(() => {
       if (this.held === held) this.held = undefined;
+      this.heldCount -= held.envelopes.length;
       if (this.stopped || this.node.isPaused) return;
       for (const envelope of held.envelopes) this.transport.send(envelope);
     });
@@ -214,6 +222,11 @@ export class NodeRuntime {
     });
   }
 
+  /** Messages that wait for an fdatasync to be sent (acknowledgements, read answers). */
+  get messagesHeld(): number {
+    return this.heldCount;
+  }
+
   private startTimers(): void {
     this.tickTimer = setInterval(() => {
       try {
@@ -222,10 +235,27 @@ export class NodeRuntime {
         this.options.logger.error({ err: error }, 'tick failed');
       }
       this.flush();
+      this.warnOfSlowSync();
     }, this.options.tickIntervalMs ?? 10);
     if (this.options.fsync === 'periodic') {
       this.syncTimer = setInterval(() => this.storage.sync(), this.options.syncIntervalMs ?? 1000);
     }
+  }
+
+  /**
+   * A disk that stops answering leaves an fdatasync running for ever: the node then acknowledges
+   * nothing and holds every message that waits for it. Nothing is lost (they were not acknowledged),
+   * but the node is as good as down while it looks up: said every few seconds, as etcd warns of
+   * slow fsyncs, so that an operator sees why.
+   */
+  private warnOfSlowSync(): void {
+    const runningMs = this.storage.syncRunningMs();
+    if (runningMs < slowSyncWarnMs || Date.now() - this.slowSyncWarnedAt < slowSyncWarnMs) return;
+    this.slowSyncWarnedAt = Date.now();
+    this.options.logger.warn(
+      { runningMs: Math.round(runningMs), messagesHeld: this.heldCount },
+      'the fdatasync of the write-ahead log has not returned: this node acknowledges nothing until it does; is the disk failing?',
+    );
   }
 
   /**

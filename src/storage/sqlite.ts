@@ -325,6 +325,16 @@ export class SqliteStorage implements Storage {
     if (this.depth === 0) this.walSync.syncNow(this.periodic); // inside one, see Storage.syncNow
   }
 
+  /** How long the fdatasync under way has run, 0 when none does (walSync.ts). */
+  syncRunningMs(): number {
+    return this.walSync.syncRunningMs();
+  }
+
+  /** Tells `observer` how long each fdatasync of the log off this thread took, in seconds. */
+  observeSyncs(observer: (seconds: number) => void): void {
+    this.walSync.onSynced = observer;
+  }
+
   /** Calls back once every transaction committed before this call is on disk (walSync.ts). */
   whenDurable(callback: () => void): void {
     this.assertOpen();

@@ -9,7 +9,11 @@
 // synchronous = FULL. The node runtime holds back its messages this way (runtime/nodeRuntime.ts).
 
 import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { assert } from '../core/assert.js';
+
+/** fdatasync on libuv's thread pool, calling back with its error or null. */
+export type AsyncSync = (fd: number, done: (error: Error | null) => void) => void;
 
 export class WalSync {
   /** Committed transactions that wrote; `synced` is the last one known to be on disk. */
@@ -19,6 +23,10 @@ export class WalSync {
   private readonly waiters: { readonly generation: number; readonly callback: () => void }[] = [];
   private fd: number | undefined;
   private closed = false;
+  /** When the fdatasync under way started (performance.now()), for `syncRunningMs`. */
+  private syncStartedAt: number | undefined;
+  /** Told how long each fdatasync off this thread took, in seconds (the node's metrics). */
+  onSynced: ((seconds: number) => void) | undefined;
 
   /**
    * `deferred` false: SQLite syncs every commit itself (synchronous = FULL) and this only counts, or
@@ -29,6 +37,7 @@ export class WalSync {
     private readonly walPath: string,
     private readonly deferred: boolean,
     private readonly syncFile: (fd: number) => void = fdatasyncSync,
+    private readonly syncFileAsync: AsyncSync = fdatasync,
   ) {}
 
   /** Records a commit that wrote. */
@@ -74,6 +83,14 @@ export class WalSync {
     this.markSynced(target);
   }
 
+  /**
+   * How long the fdatasync under way has run, 0 when none does. A disk that stops answering leaves it
+   * running for ever, and every message that waits for it held (the runtime warns of it).
+   */
+  syncRunningMs(): number {
+    return this.syncStartedAt === undefined ? 0 : performance.now() - this.syncStartedAt;
+  }
+
   /** Drops the waiters: what they would have acknowledged is not sent by a stopping node. */
   close(): void {
     this.closed = true;
@@ -86,9 +103,13 @@ export class WalSync {
     this.syncing = true;
     const target = this.committedCount;
     this.fd ??= openSync(this.walPath, 'r');
-    fdatasync(this.fd, (error) => {
+    const startedAt = performance.now();
+    this.syncStartedAt = startedAt;
+    this.syncFileAsync(this.fd, (error) => {
       this.syncing = false;
+      this.syncStartedAt = undefined;
       if (this.closed) return;
+      this.onSynced?.((performance.now() - startedAt) / 1000);
       if (error) throw new Error(`fdatasync of the write-ahead log failed: ${error.message}`, { cause: error });
       this.markSynced(target);
       if (this.waiters.length > 0) this.startSync();

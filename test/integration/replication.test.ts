@@ -91,6 +91,17 @@ describe('replication across node processes (3 nodes, RF 2)', () => {
     await updateAndDeleteReachExactlyTheReplicas(cluster, keys);
   });
 
+  it("a node's /metrics times its fdatasyncs and shows none running, nothing held, once writes are acknowledged", async () => {
+    const cluster = consistent();
+    const node = cluster.nodes[0]!;
+    for (let i = 0; i < 5; i++) expectStatus(await put(node.url, `synced-${i}`, 'v', 'all'), 200, `PUT synced-${i} at all`);
+    const text = (await http('GET', `${node.url}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]);
+    assert.ok(value('quorumkv_wal_fsync_duration_seconds_count') >= 1, 'fsync commit: the replica synced before it acknowledged');
+    assert.equal(value('quorumkv_wal_fsync_running_seconds'), 0);
+    assert.equal(value('quorumkv_messages_held'), 0);
+  });
+
 });
 
 describe('replication across node processes (full)', () => {

@@ -41,3 +41,29 @@ test('deferred commits are synced by syncNow, once', () =>
     assert.equal(syncs(), 1);
     assert.equal(wal.durable, true);
   }));
+
+test('an fdatasync under way reports how long it has run, and its duration once done', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quorumkv-walsync-'));
+  let finish: ((error: Error | null) => void) | undefined;
+  const wal = new WalSync(join(dir, 'db-wal'), true, () => {}, (_fd, done) => (finish = done));
+  const durations: number[] = [];
+  wal.onSynced = (seconds) => durations.push(seconds);
+  try {
+    writeFileSync(join(dir, 'db-wal'), 'frames');
+    wal.committed();
+    assert.equal(wal.syncRunningMs(), 0, 'no sync yet');
+    let acknowledged = false;
+    wal.whenDurable(() => (acknowledged = true));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.ok(wal.syncRunningMs() >= 25, `a disk that does not answer: ${wal.syncRunningMs()} ms`);
+    assert.equal(acknowledged, false);
+    finish?.(null);
+    assert.equal(acknowledged, true);
+    assert.equal(wal.syncRunningMs(), 0);
+    assert.equal(durations.length, 1);
+    assert.ok((durations[0] as number) >= 0.025);
+  } finally {
+    wal.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
