@@ -70,7 +70,9 @@ function parseSetOptions(args: readonly Buffer[], nowMs: number): SetOptions | B
     else if (option === 'XX' && !options.onlyIfAbsent) options.onlyIfPresent = true;
     else if (option === 'GET') options.returnOld = true;
     else if (option === 'KEEPTTL' && !expiry) options.keepTtl = true;
-    else if (isExpiryUnit(option) && !expiry && !options.keepTtl && i + 1 < args.length) {
+    // As in Redis, the same expiry option may be repeated (the last one counts), but not mixed with
+    // another unit or KEEPTTL; its amount is only checked once every option parsed.
+    else if (isExpiryUnit(option) && (!expiry || expiry.unit === option) && !options.keepTtl && i + 1 < args.length) {
       expiry = { unit: option, amount: args[i + 1] as Buffer };
       i += 1;
     } else return errors.syntax;
