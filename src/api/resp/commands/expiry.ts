@@ -176,14 +176,29 @@ export const persist = defineCommand({
   },
 });
 
-/** GETEX's option: a new expiry, PERSIST (null), or none (undefined: a plain GET). */
-function parseGetexOption(call: Call): number | null | undefined | Buffer {
-  const args = call.args;
-  if (args.length === 2) return undefined;
-  const option = word(args[2]);
-  if (option === 'PERSIST' && args.length === 3) return null;
-  if (isExpiryUnit(option) && args.length === 4) return positiveExpiry('getex', option, args[3] as Buffer, call.server.nowMs());
-  return errors.syntax;
+/** GETEX's options: PERSIST, or an expiry whose amount is checked later, or neither (a plain GET). */
+interface GetexOptions {
+  readonly persist: boolean;
+  readonly expiry: { readonly unit: ExpiryUnit; readonly amount: Buffer } | undefined;
+}
+
+/**
+ * Redis's rules: an option may be repeated (the last expiry counts) but PERSIST and the expiry units
+ * do not mix, and anything else is a syntax error. The amount is only checked once the key is found,
+ * so a missing key answers nil even for `EX 0`.
+ */
+function parseGetexOptions(args: readonly Buffer[]): GetexOptions | Buffer {
+  let persist = false;
+  let expiry: GetexOptions['expiry'];
+  for (let i = 2; i < args.length; i++) {
+    const option = word(args[i]);
+    if (option === 'PERSIST' && !expiry) persist = true;
+    else if (isExpiryUnit(option) && !persist && (!expiry || expiry.unit === option) && i + 1 < args.length) {
+      expiry = { unit: option, amount: args[i + 1] as Buffer };
+      i += 1;
+    } else return errors.syntax;
+  }
+  return { persist, expiry };
 }
 
 export const getex = defineCommand({
@@ -199,14 +214,19 @@ export const getex = defineCommand({
     synopsis: 'key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]',
   },
   run(call) {
-    const option = parseGetexOption(call);
-    if (Buffer.isBuffer(option)) return call.reply(option);
+    const options = parseGetexOptions(call.args);
+    if (Buffer.isBuffer(options)) return call.reply(options);
     runAsync(call, async () => {
       const key = keyOf(call.args[1] as Buffer);
       const entry = await readEntry(call.server.store, key, call.consistency);
       if (entry === undefined) return call.reply(encodeNull(call.protocol));
-      if (option === null && entry.expiresMs !== undefined) await rewriteExpiry(call, key, entry, undefined);
-      if (typeof option === 'number') await rewriteExpiry(call, key, entry, option);
+      if (options.expiry) {
+        const expiresMs = positiveExpiry('getex', options.expiry.unit, options.expiry.amount, call.server.nowMs());
+        if (Buffer.isBuffer(expiresMs)) return call.reply(expiresMs);
+        await rewriteExpiry(call, key, entry, expiresMs);
+      } else if (options.persist && entry.expiresMs !== undefined) {
+        await rewriteExpiry(call, key, entry, undefined);
+      }
       call.reply(encodeBulk(entry.value));
     });
   },
