@@ -100,10 +100,11 @@ function expireCommand(name: string, unit: ExpiryUnit, summary: string, since: s
     keys: [1, 1, 1],
     docs: { summary: `${summary} (read, then write: not atomic).`, since, group: 'generic', synopsis: `key ${argument} [NX | XX | GT | LT]` },
     run(call) {
-      const amount = parseInt64(call.args[2] as Buffer);
-      if (amount === undefined) return call.reply(errors.notInteger);
+      // Redis checks the options before the amount.
       const condition = parseCondition(call.args);
       if (Buffer.isBuffer(condition)) return call.reply(condition);
+      const amount = parseInt64(call.args[2] as Buffer);
+      if (amount === undefined) return call.reply(errors.notInteger);
       const expiresMs = expiryMsOf(unit, amount, call.server.nowMs());
       if (expiresMs === undefined) return call.reply(invalidExpireTime(name));
       runAsync(call, async () => {
