@@ -23,11 +23,16 @@ export function invalidExpireTime(command: string): Buffer {
   return encodeError(`ERR invalid expire time in '${command}' command`);
 }
 
+/** LLONG_MIN / 1000 in C (truncated): the smallest number of seconds Redis accepts. */
+const secondsMin = -9_223_372_036_854_775n;
+
 /**
  * The wall-clock millisecond an EX/PX/EXAT/PXAT amount means, or undefined when it lies beyond what a
  * version can hold (Redis answers "invalid expire time" for overflows; so do we, a little earlier).
  */
 export function expiryMsOf(unit: ExpiryUnit, amount: bigint, nowMs: number): number | undefined {
+  // Redis refuses seconds whose milliseconds would overflow 64 bits, negative ones too.
+  if ((unit === 'EX' || unit === 'EXAT') && amount < secondsMin) return undefined;
   const ms =
     unit === 'EX' ? BigInt(nowMs) + amount * 1000n
     : unit === 'PX' ? BigInt(nowMs) + amount
