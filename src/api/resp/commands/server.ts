@@ -248,8 +248,22 @@ export const config = defineCommand({
     const sub = (call.args[1] as Buffer).toString('latin1').toUpperCase();
     if (sub !== 'GET') return call.reply(unknownSubcommand(call.args[1] as Buffer, 'config'));
     if (call.args.length < 3) return call.reply(wrongArity('config|get'));
-    const patterns = call.args.slice(2).map((bytes) => compileGlob(bytes.toString('utf8').toLowerCase()));
-    const matches = configValues(call.server).filter(([name]) => patterns.some((matches) => matches(name)));
+    // As in Redis, a plain name (no glob character) is answered with the name as given
+    // (`CONFIG GET APPENDONLY` -> APPENDONLY), a pattern with the settings' own names; each setting once.
+    const values = configValues(call.server);
+    const answered = new Set<string>();
+    const matches: [string, string][] = [];
+    for (const bytes of call.args.slice(2)) {
+      const given = bytes.toString('utf8');
+      const pattern = given.toLowerCase();
+      const plain = !/[[*?]/.test(given);
+      const matchesName = plain ? (name: string) => name === pattern : compileGlob(pattern);
+      for (const [name, value] of values) {
+        if (answered.has(name) || !matchesName(name)) continue;
+        answered.add(name);
+        matches.push([plain ? given : name, value]);
+      }
+    }
     call.reply(encodeReply(new MapReply(matches), call.protocol));
   },
 });
