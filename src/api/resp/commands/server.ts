@@ -199,7 +199,8 @@ function runCommand(call: Call): void {
       return call.reply(encodeReply(new MapReply(specs.map((spec) => [spec.name, commandDocs(spec)])), call.protocol));
     }
     case 'GETKEYS': {
-      if (args.length < 3) return call.reply(wrongArity('command|getkeys'));
+      // Redis's arity for COMMAND GETKEYS is -4: a command and at least one argument.
+      if (args.length < 4) return call.reply(wrongArity('command|getkeys'));
       const spec = lookup(server, args[2] as Buffer);
       const words = args.slice(2);
       if (!spec) return call.reply(encodeError('ERR Invalid command specified'));
