@@ -192,6 +192,12 @@ const clientHelp = [
   '    Print this help.',
 ];
 
+/** CLIENT NO-EVICT / NO-TOUCH: ON or OFF (ignored), anything else a syntax error, as in Redis. */
+function onOrOff(call: Call): void {
+  const value = word(call.args[2]);
+  call.reply(value === 'ON' || value === 'OFF' ? replyOk : errors.syntax);
+}
+
 const clientSubcommands: readonly CommandSpec[] = [
   clientSubcommand(
     'setname',
@@ -238,8 +244,8 @@ const clientSubcommands: readonly CommandSpec[] = [
     },
     'LIB-NAME libname | LIB-VER libver',
   ),
-  clientSubcommand('no-evict', 3, 'Accepted and ignored (nothing is evicted).', (call) => call.reply(replyOk), 'ON | OFF'),
-  clientSubcommand('no-touch', 3, 'Accepted and ignored.', (call) => call.reply(replyOk), 'ON | OFF'),
+  clientSubcommand('no-evict', 3, 'Accepted and ignored (nothing is evicted).', onOrOff, 'ON | OFF'),
+  clientSubcommand('no-touch', 3, 'Accepted and ignored.', onOrOff, 'ON | OFF'),
   clientSubcommand('help', 2, 'Shows the CLIENT subcommands.', (call) => call.reply(encodeReply(clientHelp.map((line) => new SimpleString(line)), call.protocol))),
 ];
 
