@@ -198,6 +198,34 @@ function onOrOff(call: Call): void {
   call.reply(value === 'ON' || value === 'OFF' ? replyOk : errors.syntax);
 }
 
+const clientTypes = new Set(['NORMAL', 'MASTER', 'SLAVE', 'REPLICA', 'PUBSUB']);
+
+/**
+ * CLIENT LIST's lines, with Redis's options and errors: `TYPE t` (every connection here is of type
+ * normal), or `ID id ...` (those connections).
+ */
+function clientListLines(call: Call): string[] | Buffer {
+  const { args } = call;
+  const lines = call.server.clientLines(Date.now());
+  if (args.length === 2) return lines;
+  const option = word(args[2]);
+  if (option === 'TYPE' && args.length === 4) {
+    const type = word(args[3]);
+    if (!clientTypes.has(type)) return encodeError(`ERR Unknown client type '${(args[3] as Buffer).toString('utf8')}'`);
+    return type === 'NORMAL' ? lines : [];
+  }
+  if (option === 'ID' && args.length > 3) {
+    const ids = new Set<number>();
+    for (const bytes of args.slice(3)) {
+      const id = parseSmallInteger(bytes);
+      if (id === undefined) return encodeError('ERR Invalid client ID');
+      ids.add(id);
+    }
+    return lines.filter((line) => ids.has(Number(/^id=(\d+)/.exec(line)?.[1])));
+  }
+  return errors.syntax;
+}
+
 const clientSubcommands: readonly CommandSpec[] = [
   clientSubcommand(
     'setname',
@@ -222,8 +250,12 @@ const clientSubcommands: readonly CommandSpec[] = [
     'list',
     -2,
     'Lists the open connections of this node.',
-    (call) => call.reply(encodeReply(new VerbatimReply(call.server.clientLines(Date.now()).map((line) => line + '\n').join('')), call.protocol)),
-    '[TYPE NORMAL]',
+    (call) => {
+      const lines = clientListLines(call);
+      if (Buffer.isBuffer(lines)) return call.reply(lines);
+      call.reply(encodeReply(new VerbatimReply(lines.map((line) => line + '\n').join('')), call.protocol));
+    },
+    '[TYPE type] [ID client-id ...]',
   ),
   clientSubcommand(
     'setinfo',
