@@ -168,18 +168,18 @@ describe('reply encoding', () => {
     ];
     assert.equal(
       encodeReply(value, 2).toString(),
-      '*7\r\n*4\r\n$5\r\nproto\r\n:3\r\n$7\r\nmodules\r\n*0\r\n*1\r\n+write\r\n$5\r\na:1\r\n\r\n$3\r\n1.5\r\n:1\r\n$-1\r\n-ERR x y\r\n',
+      '*7\r\n*4\r\n$5\r\nproto\r\n:3\r\n$7\r\nmodules\r\n*0\r\n*1\r\n+write\r\n$5\r\na:1\r\n\r\n$3\r\n1.5\r\n:1\r\n$-1\r\n-ERR x  y\r\n',
     );
     assert.equal(
       encodeReply(value, 3).toString(),
-      '*7\r\n%2\r\n$5\r\nproto\r\n:3\r\n$7\r\nmodules\r\n*0\r\n~1\r\n+write\r\n=9\r\ntxt:a:1\r\n\r\n,1.5\r\n#t\r\n_\r\n-ERR x y\r\n',
+      '*7\r\n%2\r\n$5\r\nproto\r\n:3\r\n$7\r\nmodules\r\n*0\r\n~1\r\n+write\r\n=9\r\ntxt:a:1\r\n\r\n,1.5\r\n#t\r\n_\r\n-ERR x  y\r\n',
     );
   });
 
   test('unknown command text matches Redis 7', () => {
     const args = ['FOO', 'a', 'b'].map((s) => Buffer.from(s));
     assert.equal(unknownCommand(args).toString(), "-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n");
-    assert.equal(unknownCommand([Buffer.from('x\r\ny')]).toString(), "-ERR unknown command 'x y', with args beginning with: \r\n");
+    assert.equal(unknownCommand([Buffer.from('x\r\ny')]).toString(), "-ERR unknown command 'x  y', with args beginning with: \r\n");
   });
 });
 

@@ -106,9 +106,12 @@ export function encodeBulkString(text: string): Buffer {
   return encodeBulk(Buffer.from(text, 'utf8'));
 }
 
-/** `-text`; CR and LF inside are replaced by spaces so that they cannot break the stream. */
-export function encodeError(text: string): Buffer {
-  return Buffer.from(`-${text.replace(/[\r\n]+/g, ' ')}\r\n`, 'utf8');
+/**
+ * `-text`; every CR and LF inside becomes a space (one each, as Redis does) so that they cannot break
+ * the stream. `latin1` when the text holds a client's bytes one per character (see `echoed`).
+ */
+export function encodeError(text: string, encoding: 'utf8' | 'latin1' = 'utf8'): Buffer {
+  return Buffer.from(`-${text.replace(/[\r\n]/g, ' ')}\r\n`, encoding);
 }
 
 export function encodeSimple(text: string): Buffer {
@@ -149,7 +152,7 @@ export function encodeReply(value: RespValue, protocol: Protocol): Buffer {
     } else if (item instanceof SimpleString) {
       text += `+${item.text.replace(/[\r\n]+/g, ' ')}${crlf}`;
     } else if (item instanceof ErrorReply) {
-      text += `-${item.text.replace(/[\r\n]+/g, ' ')}${crlf}`;
+      text += `-${item.text.replace(/[\r\n]/g, ' ')}${crlf}`;
     } else if (item instanceof MapReply) {
       text += protocol === 3 ? `%${item.entries.length}${crlf}` : `*${item.entries.length * 2}${crlf}`;
       for (const [key, entry] of item.entries) {
