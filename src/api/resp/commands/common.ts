@@ -28,18 +28,29 @@ export function wrongArity(name: string): Buffer {
   return encodeError(`ERR wrong number of arguments for '${name}' command`);
 }
 
+/**
+ * A client's bytes as Redis's `%s` / `%.Ns` put them in a message: up to the first NUL byte, at most
+ * `max` bytes, unchanged (one latin1 character per byte: encode the message with `encodeError(text,
+ * 'latin1')`, so that non-ASCII and invalid UTF-8 bytes come back exactly as sent).
+ */
+export function echoed(bytes: Buffer, max = Infinity): string {
+  const nul = bytes.indexOf(0);
+  const end = Math.min(nul < 0 ? bytes.length : nul, max);
+  return bytes.toString('latin1', 0, end);
+}
+
 /** Redis 7's text: the command as sent and up to 128 bytes of its arguments, each quoted. */
 export function unknownCommand(args: readonly Buffer[]): Buffer {
   let listed = '';
   for (let i = 1; i < args.length && listed.length < 128; i++) {
-    listed += `'${(args[i] as Buffer).toString('utf8').slice(0, 128 - listed.length)}' `;
+    listed += `'${echoed(args[i] as Buffer, 128 - listed.length)}' `;
   }
-  const name = (args[0] as Buffer).toString('utf8').slice(0, 128);
-  return encodeError(`ERR unknown command '${name}', with args beginning with: ${listed}`);
+  const name = echoed(args[0] as Buffer, 128);
+  return encodeError(`ERR unknown command '${name}', with args beginning with: ${listed}`, 'latin1');
 }
 
 export function unknownSubcommand(sub: Buffer, parent: string): Buffer {
-  return encodeError(`ERR unknown subcommand '${sub.toString('utf8').slice(0, 128)}'. Try ${parent.toUpperCase()} HELP.`);
+  return encodeError(`ERR unknown subcommand '${echoed(sub, 128)}'. Try ${parent.toUpperCase()} HELP.`, 'latin1');
 }
 
 /**

@@ -9,7 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { isConsistencyLevel } from '../../../core/quorum.js';
 import { encodeBulk, encodeError, encodeInteger, encodeNull, encodeReply, MapReply, replyOk, replyPong, SimpleString, VerbatimReply } from '../replies.js';
 import { isValidClientName, type Session } from '../session.js';
-import { errors, parseSmallInteger, unknownSubcommand, word, wrongArity } from './common.js';
+import { echoed, errors, parseSmallInteger, unknownSubcommand, word, wrongArity } from './common.js';
 import { defineCommand } from './define.js';
 import type { Call, CommandSpec, ServerContext } from './types.js';
 
@@ -118,7 +118,7 @@ export const hello = defineCommand({
         name = (args[i + 1] as Buffer).toString('utf8');
         i += 1;
       } else {
-        return call.reply(encodeError(`ERR Syntax error in HELLO option '${(args[i] as Buffer).toString('utf8')}'`));
+        return call.reply(encodeError(`ERR Syntax error in HELLO option '${echoed(args[i] as Buffer)}'`, 'latin1'));
       }
     }
     if (credentials && !credentialsAccepted(server, credentials[0], credentials[1])) return call.reply(errors.wrongPass);
@@ -211,7 +211,7 @@ function clientListLines(call: Call): string[] | Buffer {
   const option = word(args[2]);
   if (option === 'TYPE' && args.length === 4) {
     const type = word(args[3]);
-    if (!clientTypes.has(type)) return encodeError(`ERR Unknown client type '${(args[3] as Buffer).toString('utf8')}'`);
+    if (!clientTypes.has(type)) return encodeError(`ERR Unknown client type '${echoed(args[3] as Buffer)}'`, 'latin1');
     return type === 'NORMAL' ? lines : [];
   }
   if (option === 'ID' && args.length > 3) {
@@ -265,7 +265,7 @@ const clientSubcommands: readonly CommandSpec[] = [
       const option = word(call.args[2]);
       const value = (call.args[3] as Buffer).toString('utf8');
       if (option !== 'LIB-NAME' && option !== 'LIB-VER') {
-        return call.reply(encodeError(`ERR Unrecognized option '${(call.args[2] as Buffer).toString('utf8')}'`));
+        return call.reply(encodeError(`ERR Unrecognized option '${echoed(call.args[2] as Buffer)}'`, 'latin1'));
       }
       if (!isValidClientName(value)) {
         return call.reply(encodeError(`ERR ${option.toLowerCase()} cannot contain spaces, newlines or special characters.`));

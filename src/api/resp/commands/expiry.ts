@@ -9,7 +9,7 @@
 
 import { wallMsMax } from '../../../core/version.js';
 import { encodeBulk, encodeError, encodeInteger, encodeNull, replyOk, replyOne, replyZero } from '../replies.js';
-import { errors, keyOf, parseInt64, readEntry, removeKey, replyWithError, runAsync, word, writeValue, type LiveEntry } from './common.js';
+import { echoed, errors, keyOf, parseInt64, readEntry, removeKey, replyWithError, runAsync, word, writeValue, type LiveEntry } from './common.js';
 import { defineCommand } from './define.js';
 import type { Call } from './types.js';
 
@@ -78,7 +78,7 @@ function parseCondition(args: readonly Buffer[]): ExpireCondition | Buffer {
     else if (option === 'XX') condition.xx = true;
     else if (option === 'GT') condition.gt = true;
     else if (option === 'LT') condition.lt = true;
-    else return encodeError(`ERR Unsupported option ${(args[i] as Buffer).toString('utf8')}`);
+    else return encodeError(`ERR Unsupported option ${echoed(args[i] as Buffer)}`, 'latin1');
   }
   if (condition.nx && (condition.xx || condition.gt || condition.lt)) {
     return encodeError('ERR NX and XX, GT or LT options at the same time are not compatible');

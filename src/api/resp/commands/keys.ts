@@ -7,7 +7,7 @@
 // WRONGTYPE never happens.
 
 import { encodeError, encodeInteger, encodeReply, SimpleString } from '../replies.js';
-import { allSettledOrThrow, errors, keyOf, parseSmallInteger, readValue, removeKey, runAsync, word } from './common.js';
+import { allSettledOrThrow, echoed, errors, keyOf, parseSmallInteger, readValue, removeKey, runAsync, word } from './common.js';
 import { defineCommand } from './define.js';
 import type { Call } from './types.js';
 
@@ -118,7 +118,7 @@ export const scan = defineCommand({
         count = parsed;
       } else if (option === 'TYPE') {
         const name = value.toString('utf8').toLowerCase();
-        if (!redisTypes.has(name)) return call.reply(encodeError(`ERR unknown type name '${value.toString('utf8')}'`));
+        if (!redisTypes.has(name)) return call.reply(encodeError(`ERR unknown type name '${echoed(value)}'`, 'latin1'));
         onlyStrings = name === 'string';
       } else return call.reply(errors.syntax);
     }
