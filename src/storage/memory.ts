@@ -66,6 +66,14 @@ export class MemoryStorage implements Storage {
   private meta = new Map<string, string>();
   private nextHintId = 1;
 
+  /**
+   * Fault injection (the simulator's full or failing disk): called before every change a transaction
+   * makes, and before it commits one that changed anything. What it throws fails that write or that
+   * commit, and the whole transaction rolls back, as SqliteStorage's does on SQLITE_FULL or
+   * SQLITE_IOERR. A clone does not inherit it.
+   */
+  writeFault: ((phase: 'write' | 'commit') => void) | undefined = undefined;
+
   private depth = 0;
   private undoLog: UndoRecord[] = [];
   private closed = false;
@@ -77,6 +85,7 @@ export class MemoryStorage implements Storage {
     try {
       const result = fn();
       assert(!isThenable(result), 'transaction fn must be synchronous');
+      if (this.undoLog.length > 0) this.writeFault?.('commit');
       this.undoLog = [];
       return result;
     } catch (error) {
@@ -374,6 +383,7 @@ export class MemoryStorage implements Storage {
 
   private log(record: UndoRecord): void {
     assert(this.depth > 0, 'storage write outside a transaction');
+    this.writeFault?.('write');
     this.undoLog.push(record);
   }
 
