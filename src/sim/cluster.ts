@@ -11,6 +11,10 @@
 // answers nothing. Client requests in flight on a node that crashes or pauses end as `info`
 // (outcome unknown) at that moment.
 //
+// Storage failures (storageFaults.ts): a write fails, its transaction rolls back, and the node runs
+// on, handled as the runtime handles an exception from the core. Clock jumps: a node's clock offset
+// changes at once (an NTP step), forward or back; its next reading shows it.
+//
 // Topology: the cluster starts with `nodeCount` members and may hold spare ids beyond them, which
 // join through a member (`join`); members leave through `propose({ type: 'leave' })`. A node that
 // the newest layout no longer names is "removed": it serves no client and the checks ignore it.
@@ -23,6 +27,7 @@ import type { Envelope } from '../core/messages.js';
 import { QuorumNode } from '../core/node.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { SimulatedCrash, trapStorage } from './crashTrap.js';
+import { SimulatedStorageFailure, strikeStorage, type StorageFaultState } from './storageFaults.js';
 import { describeChange, describeLayout, memberAddress } from './layouts.js';
 import type { SimNetwork } from './network.js';
 import type { Prng } from './random.js';
@@ -77,7 +82,20 @@ interface SimNode {
   launched: boolean;
   /** Storage writes left before a mid-transaction crash strikes; undefined when none is armed. */
   crashCountdown: number | undefined;
+  /** A full disk, or a single write armed to fail (storageFaults.ts); they outlive a crash. */
+  readonly storageFaults: StorageFaultState;
+  /** The node's clock offset from virtual time; a clock jump changes it. */
+  skewMs: number;
   readonly requests: Set<PendingRequest>;
+}
+
+/** What the runtime does when the core throws a storage failure in one input (storageFaults.ts). */
+interface OnStorageFailure {
+  /** Names the input in the trace ("tick", "batch of 3 messages"). */
+  readonly input: string;
+  /** flush: the outbox is sent; hold: it waits for the next step; exit: the process ends. */
+  readonly then: 'flush' | 'hold' | 'exit';
+  readonly failed?: () => void;
 }
 
 /** `outside`: a spare id that never joined (no process, no storage). */
@@ -115,6 +133,8 @@ export class SimCluster {
         launched: false,
         paused: false,
         crashCountdown: undefined,
+        storageFaults: { fullUntilMs: 0, failCountdown: undefined },
+        skewMs: options.skewMs.get(id) ?? 0,
         requests: new Set(),
       });
     }
@@ -195,7 +215,7 @@ export class SimCluster {
   }
 
   skewOf(id: string): number {
-    return this.options.skewMs.get(id) ?? 0;
+    return this.sim(id).skewMs;
   }
 
   stateOf(id: string): NodeState {
@@ -240,6 +260,14 @@ export class SimCluster {
     const pending: PendingRequest = { done: false, lost: onLost };
     sim.requests.add(pending);
     let answered = false;
+    // The runtime's promise rejects when the core throws before it answered (an answer given first
+    // wins), and later answers are ignored.
+    const failed = () => {
+      if (answered || pending.done) return;
+      pending.done = true;
+      sim.requests.delete(pending);
+      onLost('storage failure');
+    };
     const callback: Callback<T> = (result) => {
       // Thrown inside the node's step, so the run fails as a core failure.
       if (answered) throw new Error(`${id} answered one client request twice`);
@@ -253,7 +281,7 @@ export class SimCluster {
         onResult(result);
       });
     };
-    this.step(id, (node) => start(node, callback));
+    this.step(id, (node) => start(node, callback), { input: 'client request', then: 'hold', failed });
     return true;
   }
 
@@ -283,6 +311,41 @@ export class SimCluster {
     this.sim(id).crashCountdown = undefined;
   }
 
+  /** The node's disk is full for `durationMs`: every storage write on it fails meanwhile. */
+  fillDisk(id: string, durationMs: number): void {
+    const sim = this.sim(id);
+    const untilMs = this.deps.scheduler.nowMs + durationMs;
+    this.deps.trace.event(`${id} disk full for ${durationMs}ms`);
+    sim.storageFaults.fullUntilMs = untilMs;
+    this.deps.scheduler.after(durationMs, () => {
+      if (sim.storageFaults.fullUntilMs === untilMs) this.deps.trace.event(`${id} disk no longer full`);
+    });
+  }
+
+  isDiskFull(id: string): boolean {
+    return this.deps.scheduler.nowMs < this.sim(id).storageFaults.fullUntilMs;
+  }
+
+  /** Arms one storage failure: the node's `writesBefore`-th storage write or commit from now fails. */
+  armStorageFailure(id: string, writesBefore: number): void {
+    this.deps.trace.event(`${id} storage write #${writesBefore} from now will fail`);
+    this.sim(id).storageFaults.failCountdown = writesBefore;
+  }
+
+  /** Ends the node's full disk and disarms its pending storage failure. */
+  endStorageFaults(id: string): void {
+    const faults = this.sim(id).storageFaults;
+    faults.fullUntilMs = 0;
+    faults.failCountdown = undefined;
+  }
+
+  /** The node's wall clock steps by `deltaMs` (NTP stepping it), forward or back. */
+  jumpClock(id: string, deltaMs: number): void {
+    const sim = this.sim(id);
+    sim.skewMs += deltaMs;
+    this.deps.trace.event(`${id} clock jumps ${deltaMs >= 0 ? '+' : ''}${deltaMs}ms to clock${sim.skewMs >= 0 ? '+' : ''}${sim.skewMs}ms`);
+  }
+
   isArmed(id: string): boolean {
     return this.sim(id).crashCountdown !== undefined;
   }
@@ -309,7 +372,7 @@ export class SimCluster {
     if (sim.node === undefined || !sim.paused) return;
     this.deps.trace.event(`${id} resume`);
     sim.paused = false;
-    this.step(id, (node) => node.resume());
+    this.step(id, (node) => node.resume(), { input: 'resume', then: 'hold' });
   }
 
   // ---- plumbing ----------------------------------------------------------------------------------
@@ -317,11 +380,11 @@ export class SimCluster {
   /** The network hands a batch to a node; a crashed or paused node loses it. */
   deliver(to: string, batch: Envelope[]): void {
     if (this.stateOf(to) !== 'up') return;
-    this.step(to, (node) => node.receive(batch));
+    this.step(to, (node) => node.receive(batch), { input: `batch of ${batch.length} messages`, then: 'flush' });
   }
 
   private tickLoop(id: string): void {
-    if (this.stateOf(id) === 'up') this.step(id, (node) => node.tick());
+    if (this.stateOf(id) === 'up') this.step(id, (node) => node.tick(), { input: 'tick', then: 'flush' });
     this.deps.scheduler.after(this.options.tickIntervalMs, () => this.tickLoop(id));
   }
 
@@ -329,13 +392,31 @@ export class SimCluster {
   private boot(id: string, layout: Layout): void {
     const sim = this.sim(id);
     sim.generation += 1;
-    const skew = this.skewOf(id);
     const scheduler = this.deps.scheduler;
     const storage = sim.storage;
-    const node = new QuorumNode({
+    storage.writeFault = (phase) => {
+      if (sim.storage === storage) strikeStorage(sim.storageFaults, scheduler.nowMs, phase);
+    };
+    let node: QuorumNode;
+    try {
+      node = this.newNode(id, sim, storage, layout);
+    } catch (error) {
+      if (!(error instanceof SimulatedStorageFailure)) throw error;
+      // The runtime's process fails to start: the node stays down until the next restart.
+      this.deps.trace.event(`${id} fails to start: ${error.message}; rolled back, stays down`);
+      return;
+    }
+    sim.node = node;
+    sim.paused = false;
+    this.step(id, (n) => n.start(), { input: 'start', then: 'exit' });
+  }
+
+  private newNode(id: string, sim: SimNode, storage: MemoryStorage, layout: Layout): QuorumNode {
+    const scheduler = this.deps.scheduler;
+    return new QuorumNode({
       id,
       storage: trapStorage(storage, () => this.strikes(sim, storage)),
-      clock: { nowMs: () => epochMs + scheduler.nowMs + skew },
+      clock: { nowMs: () => epochMs + scheduler.nowMs + sim.skewMs },
       random: this.deps.random.fork(`node:${id}#${sim.generation}`),
       config: this.config,
       initialLayout: layout,
@@ -346,9 +427,6 @@ export class SimCluster {
         this.noteLayout(id, adopted, text);
       },
     });
-    sim.node = node;
-    sim.paused = false;
-    this.step(id, (n) => n.start());
   }
 
   private noteLayout(id: string, layout: Layout, text: string): void {
@@ -360,9 +438,10 @@ export class SimCluster {
 
   /**
    * Runs one input on a node, then sends what it put in its outbox and hands out the client answers
-   * it produced. A mid-transaction crash discards both; any other exception is a core failure.
+   * it produced. A mid-transaction crash discards both; a storage failure is handled as `onFailure`
+   * says (the runtime's handling of that input); any other exception is a core failure.
    */
-  private step(id: string, input: (node: QuorumNode) => void): void {
+  private step(id: string, input: (node: QuorumNode) => void, onFailure: OnStorageFailure): void {
     const sim = this.sim(id);
     const node = sim.node;
     if (node === undefined) return;
@@ -374,12 +453,15 @@ export class SimCluster {
       const outbox = node.takeOutbox();
       for (const envelope of outbox) this.deps.network.send(envelope);
     } catch (error) {
-      if (!(error instanceof SimulatedCrash)) {
+      if (error instanceof SimulatedStorageFailure) {
+        this.afterStorageFailure(id, node, onFailure, error, outer);
+      } else if (error instanceof SimulatedCrash) {
+        if (outer) this.answers = [];
+        this.crash(id, 'crash (mid-transaction)');
+      } else {
         const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
         throw new CoreFailure(`${id} threw: ${error instanceof Error ? error.message : String(error)}\n${detail}`, error);
       }
-      if (outer) this.answers = [];
-      this.crash(id, 'crash (mid-transaction)');
     } finally {
       if (outer) {
         answers = this.answers ?? [];
@@ -387,6 +469,20 @@ export class SimCluster {
       }
     }
     for (const answer of answers) answer();
+  }
+
+  private afterStorageFailure(id: string, node: QuorumNode, onFailure: OnStorageFailure, error: SimulatedStorageFailure, outer: boolean): void {
+    this.deps.trace.event(`${id} ${onFailure.input} failed: ${error.message}; rolled back`);
+    switch (onFailure.then) {
+      case 'exit':
+        if (outer) this.answers = [];
+        return this.crash(id, 'exits (failed to start)');
+      case 'hold':
+        return onFailure.failed?.();
+      case 'flush':
+        for (const envelope of node.takeOutbox()) this.deps.network.send(envelope);
+        return;
+    }
   }
 
   private answer(run: () => void): void {

@@ -3,12 +3,15 @@
 // (any split, symmetric or one-way), heal it, crash a node (now, or inside one of its next storage
 // writes; any node, or one that holds hints), bounce one (crash and restart at once), restart a
 // crashed node, pause or resume one; and, when the run allows, change the topology (a spare node
-// joins, a member leaves or is removed, the strategy or RF changes). It never takes more than `downMax` nodes
+// joins, a member leaves or is removed, the strategy or RF changes); fill a node's disk for a while or
+// fail one of its storage writes (the node runs on: storageFaults.ts); step a node's clock forward or
+// back. It never takes more than `downMax` nodes
 // down at once, so that some runs keep a quorum and others lose it for a while. `healAll` undoes
 // every fault for the heal phase.
 
 import type { SimCluster } from './cluster.js';
 import type { LinkSettings, SimNetwork } from './network.js';
+import { ceilingMarginMs } from '../core/hlc.js';
 import type { Prng } from './random.js';
 import type { Scheduler } from './scheduler.js';
 import type { FaultParameters } from './swarm.js';
@@ -29,7 +32,29 @@ export interface NemesisDeps {
 const joinAttemptsMax = 30;
 const joinRetryMs = 1000;
 
-type Action = 'partition' | 'heal-network' | 'crash' | 'crash-hint-holder' | 'bounce' | 'restart' | 'pause' | 'resume' | 'topology';
+type Action =
+  | 'partition'
+  | 'heal-network'
+  | 'crash'
+  | 'crash-hint-holder'
+  | 'bounce'
+  | 'restart'
+  | 'pause'
+  | 'resume'
+  | 'topology'
+  | 'disk-full'
+  | 'storage-failure'
+  | 'clock-jump';
+
+/** A full disk lasts this long (someone frees space, a log rotates). */
+const diskFullMinMs = 200;
+const diskFullMaxMs = 2000;
+/** Most clock steps are small (NTP's 128 ms step threshold to a few seconds)... */
+const smallJumpMaxMs = 3000;
+/** ...some go past the hybrid clock's ceiling margin (hlc.ts), up to this many margins. */
+const largeJumpMaxMargins = 6;
+/** A clock is stepped back toward true time rather than past this offset. */
+const skewBoundMs = 10 * 60 * 1000;
 
 /** A healed network: same latency, no loss, no duplicates, no congestion. */
 export function healedLinks(settings: LinkSettings): LinkSettings {
@@ -44,7 +69,8 @@ export class Nemesis {
   }
 
   /**
-   * Heals the network, restarts crashed members, resumes paused ones, disarms pending crashes. A node
+   * Heals the network, ends full disks and disarms storage failures, restarts crashed members,
+   * resumes paused ones, disarms pending crashes. Clock offsets stay as the jumps left them. A node
    * removed from the cluster while it was down stays down.
    */
   healAll(): void {
@@ -55,6 +81,7 @@ export class Nemesis {
     const members = cluster.members();
     for (const id of cluster.ids) {
       cluster.disarm(id);
+      cluster.endStorageFaults(id);
       if (cluster.stateOf(id) === 'crashed' && members.includes(id)) cluster.restart(id);
       else if (cluster.stateOf(id) === 'paused') cluster.resume(id);
     }
@@ -94,6 +121,12 @@ export class Nemesis {
         return this.deps.cluster.resume(this.deps.random.pick(this.inState('paused')));
       case 'topology':
         return this.changeTopology();
+      case 'disk-full':
+        return this.deps.cluster.fillDisk(this.deps.random.pick(this.diskNotFull()), this.deps.random.between(diskFullMinMs, diskFullMaxMs));
+      case 'storage-failure':
+        return this.deps.cluster.armStorageFailure(this.deps.random.pick(this.diskNotFull()), this.deps.random.between(1, 5));
+      case 'clock-jump':
+        return this.jumpClock();
     }
   }
 
@@ -110,6 +143,8 @@ export class Nemesis {
     if (p.pauses && roomToFail) actions.push('pause');
     if (this.inState('paused').length > 0) actions.push('resume');
     if (p.topology && this.healthy().length > 0) actions.push('topology');
+    if (p.storageFaults && this.diskNotFull().length > 0) actions.push('disk-full', 'storage-failure');
+    if (p.clockJumps) actions.push('clock-jump');
     return actions;
   }
 
@@ -201,6 +236,27 @@ export class Nemesis {
         if (serving.length > 0) this.join(id, random.pick(serving), attempt + 1);
       });
     });
+  }
+
+  /** Up members whose disk is not full (a full disk may strike any running node, whatever else it suffers). */
+  private diskNotFull(): string[] {
+    const { cluster } = this.deps;
+    return cluster.members().filter((id) => cluster.stateOf(id) === 'up' && !cluster.isDiskFull(id));
+  }
+
+  /**
+   * Steps a started node's clock (it may be down: the machine's clock runs on): mostly by up to a few
+   * seconds, a quarter of the time by more than the hybrid clock's ceiling margin. Offsets stay
+   * within `skewBoundMs` of true time.
+   */
+  private jumpClock(): void {
+    const { cluster, random } = this.deps;
+    const id = random.pick(cluster.ids.filter((other) => cluster.stateOf(other) !== 'outside'));
+    const large = random.chance(0.25);
+    const magnitude = large ? random.between(ceilingMarginMs + 1, largeJumpMaxMargins * ceilingMarginMs) : random.between(1, smallJumpMaxMs);
+    let delta = random.chance(0.5) ? magnitude : -magnitude;
+    if (Math.abs(cluster.skewOf(id) + delta) > skewBoundMs) delta = -delta;
+    cluster.jumpClock(id, delta);
   }
 
   /** Members that are up and not armed to crash. */

@@ -4,6 +4,7 @@
 // Every request gets a client-side watchdog: if the coordinator neither answers nor is lost (crash,
 // pause) well past the request's timeout, the client gives up and records `info` with the error
 // NO_ANSWER, which the timeliness checker reports: the core must answer every request in time.
+// A request lost with its coordinator (crash, pause, a storage failure that rejects it) is `info`.
 
 import type { Result } from '../core/coordinator.js';
 import type { ConsistencyLevel } from '../core/quorum.js';
@@ -83,8 +84,11 @@ export class Requests {
       trace.event(`${spec.client} ${spec.kind} ${spec.key} -> ${describeCompletion(op)}`);
       onDone(op);
     };
-    const lost = (reason: string) =>
-      finish({ outcome: 'info', error: reason === 'pause' ? 'COORDINATOR_PAUSED' : 'COORDINATOR_CRASHED', errorMessage: reason });
+    // A storage failure on the coordinator rejects the request: the client gets an error, and the
+    // outcome is unknown (a write may have reached replicas before it).
+    const lostError = (reason: string) =>
+      reason === 'pause' ? 'COORDINATOR_PAUSED' : reason === 'storage failure' ? 'STORAGE_FAILURE' : 'COORDINATOR_CRASHED';
+    const lost = (reason: string) => finish({ outcome: 'info', error: lostError(reason), errorMessage: reason });
 
     if (spec.kind === 'get') {
       cluster.read(

@@ -52,6 +52,13 @@ export interface FaultParameters {
   readonly downMax: number;
   /** Clock offsets are drawn uniformly in [-skewMaxMs, +skewMaxMs] per node. */
   readonly skewMaxMs: number;
+  /**
+   * Storage failures that roll back while the node runs on (storageFaults.ts): a node's disk is full
+   * for a while, or one of its writes fails.
+   */
+  readonly storageFaults: boolean;
+  /** A node's clock steps forward or back mid-run (an NTP step), sometimes beyond the HLC's margins. */
+  readonly clockJumps: boolean;
 }
 
 /**
@@ -90,7 +97,9 @@ export interface SwarmParameters {
 /** Draws a run's parameters from `random` (the run's "swarm" stream). */
 export function swarmParameters(seed: number, random: Prng): SwarmParameters {
   const profile = random.pick<Profile>(['mixed', 'mixed', 'handoff', 'stale-reads', 'deletes', 'topology']);
-  return withHealBudget(focus(mixedParameters(seed, random), profile, random));
+  const p = withHealBudget(focus(mixedParameters(seed, random), profile, random));
+  // Drawn last, so that every earlier draw of a seed stayed what it was when they were added.
+  return { ...p, faults: { ...p.faults, storageFaults: random.chance(0.35), clockJumps: random.chance(0.35) } };
 }
 
 function mixedParameters(seed: number, random: Prng): SwarmParameters {
@@ -139,6 +148,8 @@ function mixedParameters(seed: number, random: Prng): SwarmParameters {
     intervalMaxMs: random.pick([600, 1500, 4000]),
     downMax: random.between(1, Math.max(1, Math.floor((nodeCount - 1) / 2))),
     skewMaxMs: random.pick([0, 20, 2 * second, 5 * minute]),
+    storageFaults: false,
+    clockJumps: false,
   };
 
   const faultyMs = random.pick([2 * second, 4 * second, 8 * second, 12 * second]);
@@ -289,6 +300,8 @@ export function describeParameters(p: SwarmParameters): string {
     ...on(f.crashes, f.midTransactionCrashes ? 'crashes(+mid-transaction)' : 'crashes'),
     ...on(f.pauses, 'pauses'),
     ...on(f.topology, `topology(+${p.spareNodes} spare)`),
+    ...on(f.storageFaults, 'storage-failures'),
+    ...on(f.clockJumps, 'clock-jumps'),
   ];
   const levels = (weights: LevelWeights) =>
     (Object.keys(weights) as ConsistencyLevel[])

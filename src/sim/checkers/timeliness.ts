@@ -1,12 +1,13 @@
 // Property 5 (DESIGN.md §5): every request gets an answer, ok or a clear error, within its timeout
 // (plus the slack of the tick that expires it). Requests whose coordinator crashed or paused while
 // they were in flight are exempt (their client saw the connection drop); a request the client gave
-// up on (NO_ANSWER) or one still pending when the run ended is a violation.
+// up on (NO_ANSWER) or one still pending when the run ended is a violation. A request its coordinator
+// rejected on a storage failure (STORAGE_FAILURE) was answered, with an error, at once.
 
 import { describeOp, type CheckInput, type Violation } from './model.js';
 
 const checker = 'timeliness';
-const lostWithCoordinator = new Set(['COORDINATOR_CRASHED', 'COORDINATOR_PAUSED']);
+const lostWithCoordinator = new Set(['COORDINATOR_CRASHED', 'COORDINATOR_PAUSED', 'STORAGE_FAILURE']);
 
 export function checkTimeliness(input: CheckInput): Violation[] {
   const violations: Violation[] = [];
