@@ -23,6 +23,7 @@ import type { Callback, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome } f
 import { resolveConfig, type CoreConfig } from '../core/config.js';
 import { layoutDigest, type Layout } from '../core/layout.js';
 import type { LayoutChange } from '../core/topology.js';
+import type { ClockJump } from './checkers/model.js';
 import type { Envelope } from '../core/messages.js';
 import { QuorumNode } from '../core/node.js';
 import { MemoryStorage } from '../storage/memory.js';
@@ -110,6 +111,8 @@ export class SimCluster {
   private readonly layoutsByVersion = new Map<number, { readonly node: string; readonly digest: number; readonly text: string }>();
   /** Two nodes adopted different layouts of one version: the cluster's metadata forked. */
   readonly layoutForks: string[] = [];
+  /** Every clock jump so far (the timeliness checker allows for steps back). */
+  readonly clockJumps: ClockJump[] = [];
   /** Client answers produced during one node step, handed out only if the step completes. */
   private answers: (() => void)[] | undefined;
 
@@ -343,6 +346,7 @@ export class SimCluster {
   jumpClock(id: string, deltaMs: number): void {
     const sim = this.sim(id);
     sim.skewMs += deltaMs;
+    this.clockJumps.push({ id, atMs: this.deps.scheduler.nowMs, deltaMs });
     this.deps.trace.event(`${id} clock jumps ${deltaMs >= 0 ? '+' : ''}${deltaMs}ms to clock${sim.skewMs >= 0 ? '+' : ''}${sim.skewMs}ms`);
   }
 

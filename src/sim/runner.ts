@@ -150,6 +150,7 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
         hintWindowMs: sim.cluster.config.hintWindowMs,
         lostForGood: sim.cluster.lostForGood(),
         finalState,
+        clockJumps: sim.cluster.clockJumps,
       }),
     );
   } catch (error) {

@@ -57,6 +57,15 @@ export interface CheckInput {
   readonly lostForGood?: ReadonlySet<string>;
   /** The replicas' state after heal, by key (used by the convergence checker). */
   readonly finalState: ReadonlyMap<string, KeyState>;
+  /** Every clock jump of the run, in order (used by the timeliness checker). */
+  readonly clockJumps?: readonly ClockJump[];
+}
+
+/** A node's clock stepped by `deltaMs` at virtual time `atMs` (negative: back). */
+export interface ClockJump {
+  readonly id: string;
+  readonly atMs: number;
+  readonly deltaMs: number;
 }
 
 export type Checker = (input: CheckInput) => Violation[];

@@ -1,0 +1,138 @@
+// The nemesis's storage failures and clock jumps (storageFaults.ts, nemesis.ts): a run that enables
+// them injects them, says so in its trace, and replays byte for byte; scripted, a failed storage
+// write rolls back its whole transaction and the node runs on, as the runtime's does.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ceilingMarginMs } from '../../src/core/hlc.js';
+import { describeFailure, runSeed, type RunOptions } from '../../src/sim/runner.js';
+import type { SwarmParameters } from '../../src/sim/swarm.js';
+import { scenario } from './scenario.js';
+
+function withFaults(faults: Partial<SwarmParameters['faults']>): RunOptions {
+  return { adjust: (p) => ({ ...p, faults: { ...p.faults, ...faults } }) };
+}
+
+describe('storage failures', () => {
+  it('a run with storage failures fills disks and fails writes, the nodes run on, and the run replays exactly', () => {
+    const options = withFaults({ storageFaults: true, clockJumps: false, intervalMaxMs: 600 });
+    for (const seed of [7000000, 7000005]) {
+      const first = runSeed(seed, options);
+      assert.ok(first.ok, describeFailure(first));
+      assert.match(first.trace, /^faults=.*storage-failures/m);
+      assert.match(first.trace, / disk full for \d+ms\n/);
+      assert.match(first.trace, / failed: SQLITE_FULL: database or disk is full \(write\); rolled back\n/);
+      assert.match(first.trace, / disk no longer full\n/);
+      const second = runSeed(seed, options);
+      assert.equal(second.traceHash, first.traceHash, `seed ${seed}`);
+      assert.deepEqual(second.history.toJepsen(), first.history.toJepsen());
+    }
+  });
+
+  it('a replica whose disk is full takes nothing of a write; the write succeeds on the others and reaches it after the disk frees', () => {
+    const s = scenario({ nodes: 3 });
+    s.put('k', 'v1', { at: 'n1' });
+    s.sim.cluster.fillDisk('n3', 1000);
+    const write = s.put('k', 'v2', { at: 'n1', level: 'quorum' });
+    assert.equal(write.outcome, 'ok');
+    assert.equal(s.stored('n3', 'k')?.value, 'v1', 'the failed transaction kept nothing');
+    assert.match(s.trace, /n3 batch of \d+ messages failed: SQLITE_FULL/);
+    assert.equal(s.sim.cluster.stateOf('n3'), 'up');
+    s.runFor(1000);
+    assert.deepEqual(s.settle(), []);
+    assert.equal(s.stored('n3', 'k')?.value, 'v2');
+    assert.deepEqual(s.check(), []);
+  });
+
+  it('a coordinator that cannot store its clock ceiling rejects the write: the client gets an error, recorded as unknown', () => {
+    const s = scenario({ nodes: 3 });
+    s.sim.cluster.fillDisk('n2', 500);
+    const write = s.put('k', 'v1', { at: 'n2' });
+    assert.equal(write.outcome, 'info');
+    assert.equal(write.error, 'STORAGE_FAILURE');
+    assert.equal(write.completeMs, write.invokeMs, 'rejected at once');
+    assert.match(s.trace, /n2 client request failed: SQLITE_FULL/);
+    s.runFor(500);
+    assert.equal(s.put('k', 'v2', { at: 'n2' }).outcome, 'ok');
+    assert.deepEqual(s.settle(), []);
+    assert.deepEqual(s.check(), []);
+  });
+
+  it('a single failing write fails one transaction only', () => {
+    const s = scenario({ nodes: 3 });
+    s.put('k', 'v1', { at: 'n1' });
+    s.sim.cluster.armStorageFailure('n3', 1);
+    assert.equal(s.put('k', 'v2', { at: 'n1' }).outcome, 'ok');
+    assert.match(s.trace, /n3 storage write #1 from now will fail\n.*\n?.*n3 (batch of \d+ messages|tick) failed: SQLITE_IOERR/);
+    assert.equal(s.put('k', 'v3', { at: 'n1' }).outcome, 'ok');
+    assert.deepEqual(s.settle(), []);
+    assert.equal(s.stored('n3', 'k')?.value, 'v3');
+    assert.deepEqual(s.check(), []);
+  });
+
+  it('a node restarted while its disk is full fails to start and stays down until the disk frees', () => {
+    const s = scenario({ nodes: 3 });
+    s.put('k', 'v1', { at: 'n1' });
+    s.crash('n3');
+    s.sim.cluster.fillDisk('n3', 300);
+    s.restart('n3');
+    assert.equal(s.sim.cluster.stateOf('n3'), 'crashed');
+    assert.match(s.trace, /n3 fails to start: SQLITE_FULL/);
+    s.runFor(300);
+    s.restart('n3');
+    assert.equal(s.sim.cluster.stateOf('n3'), 'up');
+    assert.deepEqual(s.settle(), []);
+    assert.deepEqual(s.check(), []);
+  });
+});
+
+describe('clock jumps', () => {
+  it('a run with clock jumps steps clocks forward and back, and replays exactly', () => {
+    const options = withFaults({ clockJumps: true, storageFaults: false, intervalMaxMs: 600 });
+    const steps: number[] = [];
+    for (const seed of [7000002, 7000004, 7000032]) {
+      const first = runSeed(seed, options);
+      assert.ok(first.ok, describeFailure(first));
+      assert.match(first.trace, /^faults=.*clock-jumps/m);
+      const jumps = [...first.trace.matchAll(/ clock jumps ([+-]\d+)ms to clock[+-]\d+ms\n/g)];
+      assert.ok(jumps.length >= 1, `seed ${seed}: no jump`);
+      steps.push(...jumps.map((jump) => Number(jump[1])));
+      const second = runSeed(seed, options);
+      assert.equal(second.traceHash, first.traceHash, `seed ${seed}`);
+    }
+    assert.ok(steps.some((step) => step > 0) && steps.some((step) => step < 0), `steps ${steps.join(' ')}`);
+    assert.ok(steps.some((step) => Math.abs(step) > ceilingMarginMs), `steps ${steps.join(' ')}: none past the ceiling margin`);
+  });
+
+  // Known core limitation (not fixed: every timer of the core would move to a monotonic reading the
+  // Clock port does not have): deadlines run on the wall clock, so a step back delays them by the
+  // step. The timeliness checker allows for it (checkers/timeliness.ts) so that hunts go on.
+  it(
+    'a request is answered within its timeout when its coordinator\'s clock steps back',
+    { todo: 'core deadlines run on the wall clock: a step back delays them (Clock has no monotonic reading)' },
+    () => {
+      const s = scenario({ nodes: 3 });
+      s.partition(['n1'], ['n2', 'n3']);
+      const write = s.beginPut('k', 'v1', { at: 'n1', level: 'quorum' });
+      s.runFor(100);
+      s.sim.cluster.jumpClock('n1', -5000);
+      s.runFor(6000);
+      assert.equal(write.outcome, 'fail');
+      assert.ok((write.completeMs as number) - write.invokeMs <= write.timeoutMs + 21, `answered after ${(write.completeMs as number) - write.invokeMs}ms`);
+    },
+  );
+
+  it('a node whose clock steps back past the ceiling margin keeps issuing versions above its old ones', () => {
+    const s = scenario({ nodes: 3 });
+    const first = s.put('k', 'v1', { at: 'n1' });
+    s.sim.cluster.jumpClock('n1', -60_000);
+    const second = s.put('k', 'v2', { at: 'n1' });
+    assert.equal(second.outcome, 'ok');
+    assert.ok((second.version as string) > (first.version as string), `${second.version} > ${first.version}`);
+    s.sim.cluster.jumpClock('n2', 60_000);
+    assert.equal(s.put('k', 'v3', { at: 'n2' }).outcome, 'ok');
+    assert.equal(s.get('k', { at: 'n1' }).read, 'v3');
+    assert.deepEqual(s.settle(), []);
+    assert.deepEqual(s.check(), []);
+  });
+});
