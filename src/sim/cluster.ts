@@ -342,6 +342,19 @@ export class SimCluster {
     faults.failCountdown = undefined;
   }
 
+  /**
+   * How far, in all, the node's clock stepped back from `fromMs` to `toMs` (virtual times): the core
+   * runs its deadlines and timers on the wall clock, so they are that much late (a known limitation,
+   * checkers/timeliness.ts).
+   */
+  stepsBackMs(id: string, fromMs: number, toMs: number): number {
+    let total = 0;
+    for (const jump of this.clockJumps) {
+      if (jump.id === id && jump.deltaMs < 0 && jump.atMs >= fromMs && jump.atMs <= toMs) total -= jump.deltaMs;
+    }
+    return total;
+  }
+
   /** The node's wall clock steps by `deltaMs` (NTP stepping it), forward or back. */
   jumpClock(id: string, deltaMs: number): void {
     const sim = this.sim(id);

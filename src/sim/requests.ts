@@ -110,9 +110,20 @@ export class Requests {
         lost,
       );
     }
-    scheduler.after(timeoutMs + watchdogGraceMs, () =>
-      finish({ outcome: 'info', error: 'NO_ANSWER', errorMessage: `no answer within ${timeoutMs + watchdogGraceMs}ms` }),
-    );
+    // The coordinator's deadlines run on its wall clock (a known limitation, checkers/timeliness.ts):
+    // the client waits longer by as much as that clock stepped back while the request was in flight.
+    let waitMs = timeoutMs + watchdogGraceMs;
+    const watchdog = (afterMs: number) =>
+      scheduler.after(afterMs, () => {
+        if (finished) return;
+        const owedMs = timeoutMs + watchdogGraceMs + cluster.stepsBackMs(spec.node, op.invokeMs, scheduler.nowMs) - waitMs;
+        if (owedMs > 0) {
+          waitMs += owedMs;
+          return watchdog(owedMs);
+        }
+        finish({ outcome: 'info', error: 'NO_ANSWER', errorMessage: `no answer within ${waitMs}ms` });
+      });
+    watchdog(waitMs);
     return op;
   }
 }
