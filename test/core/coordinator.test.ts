@@ -456,3 +456,34 @@ test('a write is not started more than a second after the deadline its client se
 function isRepairOf(envelope: Envelope, version: string): boolean {
   return envelope.message.kind === 'write' && envelope.message.entry.version === version;
 }
+
+test('an expiry whose hint cannot be stored (a full disk) leaves the other due operations queued for the next tick', () => {
+  // Simulator seed 7000342 (storage failures): a tick expired an acknowledged write whose hint for
+  // the silent replica hit a full disk and threw; every other operation due at that tick had been
+  // taken off the deadline queue with it and was never expired (a read stayed in flight forever).
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { requestTimeoutMs: 500 });
+  cluster.drop = (envelope) => envelope.to === 'c' && envelope.message.kind === 'write';
+  const a = cluster.node('a');
+  const results: Result<WriteOutcome>[] = [];
+  for (const key of ['k1', 'k2', 'k3']) a.put(key, bytes('v'), { consistency: 'quorum' }, (result) => results.push(result));
+  cluster.deliverAll();
+  assert.equal(results.length, 3, 'acknowledged by a and b');
+  assert.equal(a.status().operationsInFlight, 3, 'each waits for c until its deadline, to keep a hint for it');
+
+  const storage = cluster.storages.get('a');
+  assert.ok(storage);
+  let failures = 0;
+  storage.writeFault = () => {
+    failures += 1;
+    throw new Error('SQLITE_FULL: database or disk is full');
+  };
+  cluster.nowMs += 510; // past the deadlines
+  assert.throws(() => a.tick(), /SQLITE_FULL/);
+  assert.ok(failures > 0);
+  storage.writeFault = undefined;
+
+  cluster.nowMs += 10;
+  a.tick();
+  assert.equal(a.status().operationsInFlight, 0, 'the operations due with the one that failed expire at the next tick');
+  assert.ok((a.hintsPending()['c'] ?? 0) >= 2, 'and keep their hints for c');
+});
