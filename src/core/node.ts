@@ -461,21 +461,32 @@ export class QuorumNode {
     return departed.length > 0 ? { kind: 'layout', layout, departed } : { kind: 'layout', layout };
   }
 
-  /** Adopts `layout` if it supersedes the held one; returns whether it did. */
+  /**
+   * Adopts `layout` if it supersedes the held one; returns whether it did. Stored, with the nodes it
+   * removes (departed.ts), before it is taken: a store that fails (a full disk) leaves the node whole
+   * on the layout it held, and the next copy
+   * a peer sends is news again. Taken first, a failed store left it on the new layout with the rest
+   * of the adoption never run, and every later copy was no news (simulator seed 7001752: the
+   * clean-up of the previous change waited for good). A store that fails later in the adoption (the
+   * removed nodes' list) puts the layout back for the same reason.
+   */
   adoptLayout(layout: Layout): boolean {
     if (!supersedes(layout, this.currentLayout)) return false;
     validateLayout(layout);
     const previous = this.currentLayout;
-    // Stored before it is taken, with the nodes it removed: if the store fails (a full disk), the node
-    // stays on the layout it had, and takes this one in full when it comes again. Taken first, a
-    // failure skipped the rest of the adoption (the removed nodes remembered, members, clean-up), and
-    // the same layout coming again was no longer newer (found in review).
     this.storage.transaction(() => this.storage.setMeta(metaLayout, JSON.stringify(layout)));
     this.departedNodes.onLayout(previous, layout, this.id, this.nowMs());
+    const previousPlacement = this.currentPlacement;
     this.currentLayout = layout;
     this.currentPlacement = new Placement(layout);
-    this.antiEntropy.abortAll(this.nowMs());
-    this.topology.onLayout(layout, previous);
+    try {
+      this.antiEntropy.abortAll(this.nowMs());
+      this.topology.onLayout(layout, previous);
+    } catch (error) {
+      this.currentLayout = previous;
+      this.currentPlacement = previousPlacement;
+      throw error;
+    }
     this.membership.setMembers(this.memberIds(), this.nowMs());
     this.deps.onLayout?.(layout);
     return true;

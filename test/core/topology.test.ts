@@ -333,3 +333,26 @@ test('a change that could never be made is refused as such while another runs, n
   assert.ok(!tooMany.ok);
   assert.equal(tooMany.error.code, 'BAD_REQUEST', tooMany.error.message);
 });
+
+test('a layout whose storing fails (a full disk) is not half adopted: the node keeps its layout and adopts the new one whole when it comes again', () => {
+  // Simulator seed 7001752 (storage failures): n5's disk was full when layout v7 came; the node took
+  // v7 in memory, then storing it threw, and the rest of the adoption never ran. Every later copy
+  // of v7 was no news, so the clean-up of v6 waited for good (pass on v6, layout v7).
+  const cluster = new TestCluster(['a', 'b', 'c', 'd']);
+  const a = cluster.node('a');
+  const storage = cluster.storages.get('a');
+  assert.ok(storage);
+  const next: Layout = { ...a.layout, version: a.layout.version + 1, rf: 2 };
+  const send = () => a.receive([{ from: 'b', to: 'a', clock: { wallMs: cluster.nowMs, counter: 0 }, message: { kind: 'layout', layout: next } }]);
+
+  storage.writeFault = () => {
+    throw new Error('SQLITE_FULL: database or disk is full');
+  };
+  assert.throws(send, /SQLITE_FULL/);
+  storage.writeFault = undefined;
+  assert.equal(a.layout.version, next.version - 1, 'still on the layout it could store');
+
+  send();
+  assert.equal(a.layout.version, next.version);
+  assert.equal(JSON.parse(storage.getMeta('layout') ?? '{}').version, next.version);
+});

@@ -205,4 +205,21 @@ describe('pinned seeds', () => {
   // had been taken off the deadline queue with it and never expired (a read stayed in flight 30 s
   // after the heal). They now go back on the queue (coordinator.ts expire).
   pinned(7000342, 'operations due with an expiry that fails on a full disk expire at the next tick (coordinator.ts)');
+  // Storage failures, a topology change: n5's disk was full when layout v7 (n1 removed) came. It took
+  // v7 in memory before storing it; the store threw and the rest of the adoption (clean-up, members)
+  // never ran, and later copies of v7 were no news: its clean-up of v6 waited for good. A layout is
+  // now stored before it is taken (node.ts adoptLayout).
+  pinned(7001752, 'a layout whose storing fails is adopted whole when it comes again (node.ts)');
+
+  // Known, not fixed (clock jumps): n4 held a hint of k0 v24 for n2 when its clock stepped back 25 s.
+  // Hints expire, and are delivered, on the holder's wall clock, so the hint lived 25 s past the 3 s
+  // hint window; meanwhile the replicas purged the delete that superseded v24 (acknowledged at
+  // quorum) and forgot its floor, kept for the hint window plus margins (tombstones.ts
+  // purgeFloorKeepMs). Delivered at t=30.7 s, the hint brought v24 back. Seed 7002975 is the same.
+  // The core measures durations on the wall clock; see the report of the sim-faults branch.
+  pinned(
+    7001596,
+    'a hint whose holder\'s clock stepped back does not outlive the purge floors of the delete that superseded it',
+    'hint lifetimes and purge floors are timed on wall clocks that NTP may step',
+  );
 });
