@@ -342,9 +342,13 @@ class PendingWrite implements Operation {
       });
       return;
     }
+    // Stamped before the write leaves its operation: stamping may raise the clock's durable ceiling,
+    // and if storing it fails (a full disk), the write stays registered and fails at its deadline.
+    // Taken off first, it was never answered (simulator seed 7003636).
+    const version = this.deps.clock.stampAbove(message.current);
     this.restamps += 1;
     this.coordinator.unregister(this.op);
-    this.version = this.deps.clock.stampAbove(message.current);
+    this.version = version;
     this.acked.clear();
     this.replied.clear();
     this.send();

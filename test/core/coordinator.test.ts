@@ -487,3 +487,29 @@ test('an expiry whose hint cannot be stored (a full disk) leaves the other due o
   assert.equal(a.status().operationsInFlight, 0, 'the operations due with the one that failed expire at the next tick');
   assert.ok((a.hintsPending()['c'] ?? 0) >= 2, 'and keep their hints for c');
 });
+
+test('a write whose re-stamp cannot store the clock ceiling (a full disk) still fails at its deadline', () => {
+  // Simulator seed 7003636 (storage failures): a replica answered with a newer version; the
+  // coordinator took the write off its operations to re-stamp it, and raising the clock's durable
+  // ceiling for the new version threw on a full disk. The write was never registered again: its
+  // client was never answered.
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { requestTimeoutMs: 500 });
+  const a = cluster.node('a');
+  assert.ok(cluster.run<WriteOutcome>((cb) => a.put('other', bytes('v'), { consistency: 'quorum' }, cb)).ok, 'the clock ceiling is stored');
+  const ahead = formatVersion({ wallMs: cluster.nowMs + minute, counter: 0, nodeId: 'x' });
+  for (const id of ['a', 'b', 'c']) cluster.store(id, 'k', ahead, 'from a clock a minute ahead');
+
+  const storage = cluster.storages.get('a');
+  assert.ok(storage);
+  storage.writeFault = () => {
+    throw new Error('SQLITE_FULL: database or disk is full');
+  };
+  let result: Result<WriteOutcome> | undefined;
+  a.put('k', bytes('mine'), { consistency: 'quorum' }, (r) => (result = r));
+  assert.throws(() => cluster.deliverAll(), /SQLITE_FULL/, 're-stamping above the newer version stores a higher ceiling');
+  storage.writeFault = undefined;
+
+  cluster.advance(600);
+  assert.ok(result !== undefined, 'answered by its deadline');
+  assert.equal(a.status().operationsInFlight, 0);
+});
