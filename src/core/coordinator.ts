@@ -100,6 +100,8 @@ export const startBySkewMs = 1000;
 export class Coordinator {
   private readonly operations = new Map<number, Operation>();
   private readonly deadlines = new DeadlineQueue();
+  /** While `expire` runs: the hints its expiries keep, stored once every due operation has expired. */
+  private deferredHints: { readonly target: string; readonly entry: Entry }[] | undefined;
 
   constructor(private readonly deps: CoordinatorDeps) {}
 
@@ -178,6 +180,10 @@ export class Coordinator {
     // Those due now, not those an expiry registers (a write waiting for a layout retries at once).
     const due = this.deadlines.popDue(nowMs);
     let next = 0;
+    // Hints are stored after every due operation has answered its client: a full disk failing the
+    // first hint stopped the tick, and the operations due behind it answered ticks late (seed 7005149).
+    const hints: { readonly target: string; readonly entry: Entry }[] = [];
+    this.deferredHints = hints;
     try {
       for (; next < due.length; next++) {
         const op = due[next] as number;
@@ -187,11 +193,19 @@ export class Coordinator {
         operation.expire();
       }
     } finally {
+      this.deferredHints = undefined;
       for (const op of due.slice(next + 1)) {
         const operation = this.operations.get(op);
         if (operation !== undefined) this.deadlines.push(operation.deadlineMs, op);
       }
     }
+    for (const { target, entry } of hints) this.deps.storeHint(target, entry);
+  }
+
+  /** Keeps a hint for `target` now, or, while operations expire, once they all have. */
+  storeHint(target: string, entry: Entry): void {
+    if (this.deferredHints !== undefined) this.deferredHints.push({ target, entry });
+    else this.deps.storeHint(target, entry);
   }
 
   register(op: number, operation: Operation): void {
@@ -428,7 +442,7 @@ class PendingWrite implements Operation {
     for (const owner of this.owners) {
       if (owner === this.deps.selfId || this.acked.has(owner)) continue;
       const hinted = [...this.fallbacks].some(([fallback, forOwner]) => forOwner === owner && this.acked.has(fallback));
-      if (!hinted) this.deps.storeHint(owner, entry);
+      if (!hinted) this.coordinator.storeHint(owner, entry);
     }
   }
 

@@ -205,6 +205,10 @@ describe('pinned seeds', () => {
   // had been taken off the deadline queue with it and never expired (a read stayed in flight 30 s
   // after the heal). They now go back on the queue (coordinator.ts expire).
   pinned(7000342, 'operations due with an expiry that fails on a full disk expire at the next tick (coordinator.ts)');
+  // Then, put back on the queue, they expired one tick at a time behind each failing hint: two reads
+  // on n1 were answered 25 ms past their timeout. Hints are now kept after every due operation
+  // has expired (coordinator.ts expire).
+  pinned(7005149, 'operations expire on time though the hints their expiry keeps hit a full disk (coordinator.ts)');
   // Storage failures, a topology change: n5's disk was full when layout v7 (n1 removed) came. It took
   // v7 in memory before storing it; the store threw and the rest of the adoption (clean-up, members)
   // never ran, and later copies of v7 were no news: its clean-up of v6 waited for good. A layout is
