@@ -464,11 +464,10 @@ export class QuorumNode {
   /**
    * Adopts `layout` if it supersedes the held one; returns whether it did. Stored, with the nodes it
    * removes (departed.ts), before it is taken: a store that fails (a full disk) leaves the node whole
-   * on the layout it held, and the next copy
-   * a peer sends is news again. Taken first, a failed store left it on the new layout with the rest
-   * of the adoption never run, and every later copy was no news (simulator seed 7001752: the
-   * clean-up of the previous change waited for good). A store that fails later in the adoption (the
-   * removed nodes' list) puts the layout back for the same reason.
+   * on the layout it held, and the next copy a peer sends is news again. Taken first, a failed store
+   * left it on the new layout with the rest of the adoption never run, and every later copy was no
+   * news (found in review, and by simulator seed 7001752: the clean-up of the previous change waited
+   * for good). A store that fails later in the adoption puts the layout back for the same reason.
    */
   adoptLayout(layout: Layout): boolean {
     if (!supersedes(layout, this.currentLayout)) return false;
