@@ -12,6 +12,7 @@ import { checkReadYourWrites } from '../../src/sim/checkers/readYourWrites.js';
 import { checkRealTimeReads } from '../../src/sim/checkers/realTimeReads.js';
 import { checkResurrection } from '../../src/sim/checkers/resurrection.js';
 import { checkTimeliness } from '../../src/sim/checkers/timeliness.js';
+import { checkWriteOrder } from '../../src/sim/checkers/writeOrder.js';
 import type { Operation } from '../../src/sim/history.js';
 
 /** A version whose order follows `wallMs`. */
@@ -206,5 +207,33 @@ describe('convergence checker and purged keys', () => {
   it('fails when a live tombstone or value has not reached a replica that holds nothing', () => {
     assert.equal(checkConvergence(input([], state({ n1: { version: v(3), value: null }, n2: { purgeFloor: v(3) }, n3: {} }))).length, 1);
     assert.equal(checkConvergence(input([], state({ n1: { version: v(3), value: 'a' }, n2: { version: v(3), value: 'a' }, n3: {} }))).length, 1);
+  });
+});
+
+describe('write-order checker', () => {
+  it('fails when a quorum write that began after another was acknowledged at quorum gets a lower version', () => {
+    const first = put('v1', 0, v(100));
+    const second = put('v2', 50, v(60), { client: 'c2' });
+    const violations = checkWriteOrder(input([first, second]));
+    assert.equal(violations.length, 1);
+    assert.match(violations[0]?.message ?? '', /not above .* op#\d+ c1 put k v1/);
+    const deleted = del(50, v(60), { client: 'c2' });
+    assert.equal(checkWriteOrder(input([first, deleted])).length, 1, 'deletes too');
+  });
+
+  it('fails when a quorum write that began after a quorum read answered gets a lower version', () => {
+    const inDoubt = put('v1', 0, undefined as unknown as string, { outcome: 'info', error: 'COORDINATOR_CRASHED' });
+    const sawIt = read('v1', 20, v(100));
+    const later = put('v2', 50, v(60), { client: 'c2' });
+    assert.equal(checkWriteOrder(input([inDoubt, sawIt, later])).length, 1);
+  });
+
+  it('accepts overlapping writes in any order, and lower versions for writes not acknowledged at quorum', () => {
+    const first = put('v1', 0, v(100));
+    assert.deepEqual(checkWriteOrder(input([first, put('v2', 5, v(60), { client: 'c2' })])), [], 'began before the first was acknowledged');
+    assert.deepEqual(checkWriteOrder(input([first, put('v2', 50, v(60), { level: 'one', replicasAcked: 1 })])), [], 'at one');
+    assert.deepEqual(checkWriteOrder(input([first, put('v2', 50, v(60), { sloppy: true, replicasAcked: 0 })])), [], 'sloppy');
+    assert.deepEqual(checkWriteOrder(input([put('v0', 0, v(100), { level: 'one' }), put('v2', 50, v(60))])), [], 'after a write at one');
+    assert.deepEqual(checkWriteOrder(input([first, read('v1', 20, v(100), { level: 'one' }), put('v2', 50, v(101))])), []);
   });
 });

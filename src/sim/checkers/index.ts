@@ -7,6 +7,7 @@ import { checkReadYourWrites } from './readYourWrites.js';
 import { checkRealTimeReads } from './realTimeReads.js';
 import { checkResurrection } from './resurrection.js';
 import { checkTimeliness } from './timeliness.js';
+import { checkWriteOrder } from './writeOrder.js';
 
 export type { CheckInput, KeyState, StoredState, Violation } from './model.js';
 
@@ -16,6 +17,7 @@ export const checkers: readonly { readonly name: string; readonly check: Checker
   { name: 'resurrection', check: checkResurrection },
   { name: 'read-your-writes', check: checkReadYourWrites },
   { name: 'real-time-reads', check: checkRealTimeReads },
+  { name: 'write-order', check: checkWriteOrder },
   { name: 'timeliness', check: checkTimeliness },
 ];
 

@@ -130,6 +130,43 @@ export function absentExplained(version: string, writes: readonly Operation[], b
   return writes.some((w) => w.kind === 'delete' && w.invokeMs <= beforeMs && (w.version === undefined || w.version > version));
 }
 
+/** A version that became visible at quorum: what every later quorum read and quorum write must not go below. */
+export interface Visible {
+  readonly version: string;
+  /** Whether it is a delete (a tombstone, or a value that expired). */
+  readonly tombstone: boolean;
+  readonly op: Operation;
+  /** When it became visible: the write's acknowledgement or the read's answer. */
+  readonly sinceMs: number;
+}
+
+/**
+ * The versions of one key's operations that became visible at quorum: those of writes acknowledged
+ * at quorum (two quorums overlap) and those quorum reads returned (blocking read repair wrote them
+ * back to a quorum before answering; README "Read-your-writes at quorum").
+ */
+export function visibleAtQuorum(ops: readonly Operation[]): Visible[] {
+  const visible: Visible[] = [];
+  for (const op of ops) {
+    if (op.version === undefined) continue;
+    if (quorumAcknowledged(op)) {
+      visible.push({ version: op.version, tombstone: op.kind === 'delete', op, sinceMs: op.completeMs as number });
+    } else if (isQuorumRead(op)) {
+      visible.push({ version: op.version, tombstone: op.read === null, op, sinceMs: op.completeMs as number });
+    }
+  }
+  return visible;
+}
+
+/** The newest of `visible` that became visible strictly before `beforeMs`. */
+export function newestVisibleBefore(visible: readonly Visible[], beforeMs: number): Visible | undefined {
+  let floor: Visible | undefined;
+  for (const known of visible) {
+    if (known.sinceMs < beforeMs && (floor === undefined || known.version > floor.version)) floor = known;
+  }
+  return floor;
+}
+
 /** "op#12 c3 put k1 v9 [100..130ms]" */
 export function describeOp(op: Operation): string {
   const end = op.completeMs === undefined ? '?' : `${op.completeMs}`;

@@ -6,17 +6,10 @@
 // earlier acknowledged write superseded. An absent answer (no entry) stands for a purged tombstone, so
 // it is accepted where the newest known version is a tombstone, or a delete may have left a newer one.
 
-import { absentExplained, describeOp, isQuorumRead, quorumAcknowledged, realTimeVerdict, writesOf, type CheckInput, type Violation } from './model.js';
+import { absentExplained, describeOp, isQuorumRead, newestVisibleBefore, realTimeVerdict, visibleAtQuorum, writesOf, type CheckInput, type Violation } from './model.js';
 import type { Operation } from '../history.js';
 
 const checker = 'real-time-reads';
-
-interface Known {
-  readonly version: string;
-  readonly tombstone: boolean;
-  readonly op: Operation;
-  readonly sinceMs: number;
-}
 
 export function checkRealTimeReads(input: CheckInput): Violation[] {
   const violations: Violation[] = [];
@@ -25,21 +18,10 @@ export function checkRealTimeReads(input: CheckInput): Violation[] {
     const ops = input.history.filter((op) => op.key === key);
     const writes = writesOf(input.history, key);
     // Versions that became visible at quorum, with the time they did (acknowledgement or read end).
-    const visible: Known[] = [];
-    for (const op of ops) {
-      if (op.version === undefined) continue;
-      if (quorumAcknowledged(op)) {
-        visible.push({ version: op.version, tombstone: op.kind === 'delete', op, sinceMs: op.completeMs as number });
-      } else if (isQuorumRead(op)) {
-        visible.push({ version: op.version, tombstone: op.read === null, op, sinceMs: op.completeMs as number });
-      }
-    }
+    const visible = visibleAtQuorum(ops);
     for (const read of ops) {
       if (!isQuorumRead(read)) continue;
-      let floor: Known | undefined;
-      for (const known of visible) {
-        if (known.sinceMs < read.invokeMs && (floor === undefined || known.version > floor.version)) floor = known;
-      }
+      const floor = newestVisibleBefore(visible, read.invokeMs);
       if (floor !== undefined) {
         const stale =
           read.version === undefined
