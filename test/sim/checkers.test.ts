@@ -8,6 +8,7 @@ import { formatVersion } from '../../src/core/version.js';
 import { checkConvergence } from '../../src/sim/checkers/convergence.js';
 import { checkLostWrites } from '../../src/sim/checkers/lostWrites.js';
 import type { CheckInput, KeyState, StoredState } from '../../src/sim/checkers/model.js';
+import { checkReadValues } from '../../src/sim/checkers/readValues.js';
 import { checkReadYourWrites } from '../../src/sim/checkers/readYourWrites.js';
 import { checkRealTimeReads } from '../../src/sim/checkers/realTimeReads.js';
 import { checkResurrection } from '../../src/sim/checkers/resurrection.js';
@@ -235,5 +236,32 @@ describe('write-order checker', () => {
     assert.deepEqual(checkWriteOrder(input([first, put('v2', 50, v(60), { sloppy: true, replicasAcked: 0 })])), [], 'sloppy');
     assert.deepEqual(checkWriteOrder(input([put('v0', 0, v(100), { level: 'one' }), put('v2', 50, v(60))])), [], 'after a write at one');
     assert.deepEqual(checkWriteOrder(input([first, read('v1', 20, v(100), { level: 'one' }), put('v2', 50, v(101))])), []);
+  });
+});
+
+describe('read-values checker', () => {
+  it('fails when a read at any level returns a value no put of the key wrote before the read ended', () => {
+    const written = put('v1', 0, v(0));
+    assert.equal(checkReadValues(input([written, read('v9', 100, v(5), { level: 'one' })])).length, 1, 'never written');
+    assert.equal(checkReadValues(input([written, read('expired', 100, v(5), { level: 'one' })])).length, 1, 'an expired value');
+    assert.equal(checkReadValues(input([put('v2', 0, v(1), { key: 'other' }), read('v2', 100, v(1), { level: 'one' })])).length, 1, 'another key');
+    const future = put('v3', 200, v(200));
+    assert.equal(checkReadValues(input([read('v3', 100, v(200), { level: 'one' }), future])).length, 1, 'a write that began later');
+  });
+
+  it('accepts stale reads at one, absent, and a value under an earlier stamp of a re-stamped write', () => {
+    const first = put('v1', 0, v(0));
+    const second = put('v2', 100, v(100));
+    assert.deepEqual(checkReadValues(input([first, second, read('v1', 200, v(0), { level: 'one' }), read(null, 300, undefined, { level: 'one' })])), []);
+    assert.deepEqual(checkReadValues(input([second, read('v2', 150, v(90), { level: 'one' })])), [], 're-stamped: one write, two versions');
+  });
+
+  it('fails when one version names two states, in the history or in the replicas\' storage', () => {
+    const first = put('v1', 0, v(0));
+    const second = put('v2', 100, v(100));
+    assert.equal(checkReadValues(input([first, second, read('v2', 200, v(0), { level: 'one' })])).length, 1, 'two values');
+    assert.equal(checkReadValues(input([first, read(null, 200, v(0), { tombstone: true })])).length, 1, 'a value and a delete');
+    const stored = new Map([['k', { replicas: ['n1', 'n2'], stored: new Map<string, StoredState>([['n1', { version: v(0), value: 'v1' }], ['n2', { version: v(0), value: 'v7' }]]) }]]);
+    assert.equal(checkReadValues(input([first], stored)).length, 1, 'storage');
   });
 });

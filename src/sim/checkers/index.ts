@@ -3,6 +3,7 @@
 import { checkConvergence } from './convergence.js';
 import { checkLostWrites } from './lostWrites.js';
 import type { Checker, CheckInput, Violation } from './model.js';
+import { checkReadValues } from './readValues.js';
 import { checkReadYourWrites } from './readYourWrites.js';
 import { checkRealTimeReads } from './realTimeReads.js';
 import { checkResurrection } from './resurrection.js';
@@ -18,6 +19,7 @@ export const checkers: readonly { readonly name: string; readonly check: Checker
   { name: 'read-your-writes', check: checkReadYourWrites },
   { name: 'real-time-reads', check: checkRealTimeReads },
   { name: 'write-order', check: checkWriteOrder },
+  { name: 'read-values', check: checkReadValues },
   { name: 'timeliness', check: checkTimeliness },
 ];
 
