@@ -211,6 +211,39 @@ describe('convergence checker and purged keys', () => {
   });
 });
 
+describe('lost-writes checker and missing final reads', () => {
+  it('fails when a key the clients used has no final read, once the run made final reads', () => {
+    const a = put('v1', 0, v(0));
+    const b = put('v2', 0, v(1), { key: 'other' });
+    const violations = checkLostWrites(input([a, b, finalRead('v1', v(0))]));
+    assert.equal(violations.length, 1);
+    assert.match(violations[0]?.message ?? '', /other had no final read/);
+    assert.deepEqual(checkLostWrites(input([a, b])), [], 'a history without final reads (a scenario) is not judged');
+  });
+});
+
+describe('convergence checker and the final read', () => {
+  const state = (stored: Record<string, StoredState>): Map<string, KeyState> =>
+    new Map([['k', { replicas: Object.keys(stored), stored: new Map(Object.entries(stored)) }]]);
+  const agreeing = state({ n1: { version: v(3), value: 'v1' }, n2: { version: v(3), value: 'v1' }, n3: { version: v(3), value: 'v1' } });
+
+  it('accepts a final read of the converged value, and absent for a key deleted or gone everywhere', () => {
+    assert.deepEqual(checkConvergence(input([finalRead('v1', v(3))], agreeing)), []);
+    const deleted = state({ n1: { version: v(4), value: null }, n2: { purgeFloor: v(4) }, n3: { version: v(4), value: null } });
+    assert.deepEqual(checkConvergence(input([finalRead(null, v(4))], deleted)), []);
+    assert.deepEqual(checkConvergence(input([finalRead(null, undefined)], deleted)), [], 'purged between the snapshot and the read');
+    assert.deepEqual(checkConvergence(input([finalRead(null, undefined)], state({ n1: { purgeFloor: v(4) }, n2: {}, n3: {} }))), []);
+  });
+
+  it('fails when the final read answers other than what every replica holds', () => {
+    assert.equal(checkConvergence(input([finalRead('v0', v(2))], agreeing)).length, 1, 'an older value');
+    assert.equal(checkConvergence(input([finalRead('v1', v(2))], agreeing)).length, 1, 'another version');
+    assert.equal(checkConvergence(input([finalRead(null, undefined)], agreeing)).length, 1, 'absent');
+    const deleted = state({ n1: { version: v(4), value: null }, n2: { version: v(4), value: null } });
+    assert.equal(checkConvergence(input([finalRead('v1', v(3))], deleted)).length, 1, 'a value the replicas deleted');
+  });
+});
+
 describe('write-order checker', () => {
   it('fails when a quorum write that began after another was acknowledged at quorum gets a lower version', () => {
     const first = put('v1', 0, v(100));

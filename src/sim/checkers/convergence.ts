@@ -6,8 +6,14 @@
 //     that version (a floor at least as new): the purge is then merely in progress;
 //   - when no replica holds an entry, the key is gone everywhere, whatever floors remain (a replica
 //     that became one after the purge, in a topology change, has none; an older delete leaves an older one).
+// And the final quorum reads (taken right after this state, with no client writing) return that
+// converged state: the value at its version, or "absent" for a key that is deleted everywhere. The
+// lost-writes checker judges the final reads against the history; this ties what replicas hold to
+// what a reader is told (DESIGN.md §5: "every replica of a key holds the same version" and the
+// final read's "last write ... acknowledged at quorum"), so a read path that answers other than its
+// replicas' common state, or replicas that agree on something the final read did not show, fail.
 
-import type { CheckInput, StoredState, Violation } from './model.js';
+import { describeOp, type CheckInput, type StoredState, type Violation } from './model.js';
 
 const checker = 'convergence';
 
@@ -31,8 +37,15 @@ function converged(states: readonly (StoredState | undefined)[]): boolean {
   return states.every((s) => s?.version !== undefined || (s?.purgeFloor !== undefined && s.purgeFloor >= version));
 }
 
+/** The state converged replicas agree on: their common live value, or null (deleted or gone everywhere). */
+function agreed(states: readonly (StoredState | undefined)[]): StoredState | undefined {
+  return states.find((s) => s?.version !== undefined);
+}
+
 export function checkConvergence(input: CheckInput): Violation[] {
   const violations: Violation[] = [];
+  // The heal phase retries a final read that failed: the last one of each key counts.
+  const finals = new Map(input.history.filter((op) => op.purpose === 'final' && op.outcome === 'ok').map((op) => [op.key, op]));
   for (const [key, keyState] of input.finalState) {
     const states = keyState.replicas.map((id) => keyState.stored.get(id));
     if (!converged(states)) {
@@ -40,6 +53,21 @@ export function checkConvergence(input: CheckInput): Violation[] {
         checker,
         key,
         message: `replicas of ${key} disagree after heal: ${keyState.replicas.map((id, i) => `${id}=${describe(states[i])}`).join(' ')}`,
+      });
+      continue;
+    }
+    const final = finals.get(key);
+    if (final === undefined) continue;
+    const common = agreed(states);
+    const value = common?.value ?? null;
+    const read = final.read ?? null;
+    // A tombstone may be purged between the snapshot and the read: absent then reads with no version.
+    const matches = read === value && (value === null ? final.version === undefined || final.version === common?.version : final.version === common?.version);
+    if (!matches) {
+      violations.push({
+        checker,
+        key,
+        message: `${describeOp(final)} read ${read ?? 'absent'}@${final.version ?? 'none'}, but every replica of ${key} holds ${describe(common)}`,
       });
     }
   }

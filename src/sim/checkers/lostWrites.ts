@@ -15,6 +15,12 @@ export function checkLostWrites(input: CheckInput): Violation[] {
   const violations: Violation[] = [];
   // The heal phase retries a final read that failed: judge each key by its last one.
   const finals = new Map(input.history.filter((op) => op.purpose === 'final').map((op) => [op.key, op]));
+  // A run that made final reads makes one of every key its clients used: a key without one is unchecked.
+  if (finals.size > 0) {
+    for (const key of new Set(input.history.map((op) => op.key))) {
+      if (!finals.has(key)) violations.push({ checker, key, message: `${key} had no final read after heal` });
+    }
+  }
   for (const final of finals.values()) {
     const key = final.key;
     if (final.outcome !== 'ok') {
