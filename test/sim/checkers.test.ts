@@ -93,12 +93,18 @@ describe('lost-writes checker', () => {
     assert.deepEqual(checkLostWrites(input([first, inDoubt, finalRead('v2', v(100))])), []);
   });
 
-  it('exempts a write at one that only its coordinator may have held, once that node was removed while down for good', () => {
+  it('exempts a write at one that only one node may have held, once a node was removed while down for good', () => {
     const atOne = put('v1', 0, v(0, 'n2'), { level: 'one', replicasAcked: 1, node: 'n2' });
     const gone = { ...input([atOne, finalRead(null, undefined)]), lostForGood: new Set(['n2']) };
     assert.deepEqual(checkLostWrites(gone), []);
+    // A coordinator that is not a replica forwards the write: its one acknowledgement came from
+    // another node, which may be the one lost.
     const elsewhere = { ...gone, lostForGood: new Set(['n3']) };
-    assert.equal(checkLostWrites(elsewhere).length, 1, 'another node lost for good explains nothing');
+    assert.deepEqual(checkLostWrites(elsewhere), [], 'the replica that took it may not be the coordinator');
+    assert.equal(checkLostWrites({ ...gone, lostForGood: new Set<string>() }).length, 1, 'no node lost for good explains nothing');
+    const twoCopies = put('v1', 0, v(0, 'n2'), { level: 'one', replicasAcked: 2, node: 'n2' });
+    assert.equal(checkLostWrites({ ...input([twoCopies, finalRead(null, undefined)]), lostForGood: new Set(['n3']) }).length, 1, 'two copies outlive one node');
+    assert.deepEqual(checkLostWrites({ ...input([twoCopies, finalRead(null, undefined)]), lostForGood: new Set(['n2', 'n3']) }), [], 'not two nodes');
     const atQuorum = put('v1', 0, v(0, 'n2'), { node: 'n2' });
     assert.equal(checkLostWrites({ ...input([atQuorum, finalRead(null, undefined)]), lostForGood: new Set(['n2']) }).length, 1, 'a quorum write outlives any one node');
   });

@@ -46,11 +46,18 @@ export function checkLostWrites(input: CheckInput): Violation[] {
     // (a known limit of hint expiry, see the simulator's notes; seed 73 with a 1 s hint window).
     const hintsMayHaveExpired = (w: Operation) =>
       w.sloppy && w.replicasAcked === 0 && final.invokeMs - w.invokeMs > input.hintWindowMs;
-    // A write at `one` that a single replica acknowledged may have lived only on its coordinator; if
-    // that node was removed while down and never came back, the write went with it (seed 2138586:
-    // n2, cut off, acknowledged writes at `one`, crashed, and was removed for good).
+    // A write at `one` that a single replica (or only a hint holder) acknowledged may have lived only
+    // on that node; if it was removed while down and never came back, the write went with it (README
+    // "Known limitations": "A write acknowledged at `one` lives on the replica that took it until
+    // repair or hints copy it elsewhere. If that node is lost for good before then (`remove-node` of a
+    // dead node), the write is lost with it"). Seed 2138586: n2, cut off, acknowledged writes at `one`
+    // as their coordinator, crashed, and was removed for good. The node that took the write is not
+    // always the coordinator: a coordinator that is not a replica of the key forwards the write, and
+    // its one acknowledgement comes from another node, which the history does not name. So any node
+    // lost for good may have held it (and as many nodes lost as copies acknowledged may have held
+    // them all).
     const lostWithItsNode = (w: Operation) =>
-      w.level === 'one' && (w.replicasAcked ?? 0) <= 1 && (input.lostForGood?.has(w.node) ?? false);
+      w.level === 'one' && (input.lostForGood?.size ?? 0) >= Math.max(1, w.replicasAcked ?? 0);
     const acknowledged = writes.filter(
       (w) => w.outcome === 'ok' && w.version !== undefined && !hintsMayHaveExpired(w) && !lostWithItsNode(w),
     );
