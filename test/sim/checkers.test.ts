@@ -248,6 +248,20 @@ describe('convergence checker and the final read', () => {
     const deleted = state({ n1: { version: v(4), value: null }, n2: { version: v(4), value: null } });
     assert.equal(checkConvergence(input([finalRead('v1', v(3))], deleted)).length, 1, 'a value the replicas deleted');
   });
+
+  it('accepts a newer version landing after the snapshot from a write that failed or ended in doubt, not from one acknowledged', () => {
+    // Seed 8004927: the failed write's message was still in the network when the state was read.
+    const failed = put('v2', 5000, undefined as unknown as string, { outcome: 'fail', error: 'UNAVAILABLE', completeMs: 6000 });
+    assert.deepEqual(checkConvergence(input([failed, finalRead('v2', v(5000))], agreeing)), []);
+    const gone = state({ n1: {}, n2: {}, n3: {} });
+    assert.deepEqual(checkConvergence(input([failed, finalRead('v2', v(5000))], gone)), []);
+    const lateDelete = del(5000, undefined as unknown as string, { outcome: 'info', error: 'COORDINATOR_CRASHED' });
+    assert.deepEqual(checkConvergence(input([lateDelete, finalRead(null, v(5000))], agreeing)), []);
+    assert.equal(checkConvergence(input([failed, finalRead('v2', v(2))], agreeing)).length, 1, 'older than the snapshot');
+    const acked = put('v2', 5000, v(5000));
+    assert.equal(checkConvergence(input([acked, finalRead('v2', v(5000))], agreeing)).length, 1, 'an acknowledged write');
+    assert.equal(checkConvergence(input([failed, finalRead(null, undefined)], agreeing)).length, 1, 'absent');
+  });
 });
 
 describe('write-order checker', () => {
