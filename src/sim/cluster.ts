@@ -217,6 +217,11 @@ export class SimCluster {
     return this.stateOf(id) === 'up' && node !== undefined && node.isMember && this.members().includes(id);
   }
 
+  /** The clock offset the node started the run with (steps move it from there). */
+  startSkewOf(id: string): number {
+    return this.options.skewMs.get(id) ?? 0;
+  }
+
   skewOf(id: string): number {
     return this.sim(id).skewMs;
   }
