@@ -143,17 +143,23 @@ test('a removed node asking whether to hand over an old copy is told to drop it 
   assert.deepEqual(ask(at(2 * graceMs, 'd')), [false, false], 'remembered, d is sent for its old copy too');
 });
 
-test('a node purges more than one round of tombstones per purge interval when more are due', () => {
-  // Each round looks at 256 due tombstones. At one round per interval (a minute by default) a node
-  // purged at most 256 a minute, about 4 a second: deletes or expiring values (Redis's EX/PX) coming
-  // faster than that piled up in every store without end.
+/** Three nodes, each holding `count` tombstones past their grace, purge rounds a minute apart. */
+function clusterWithDueTombstones(count: number): TestCluster {
   const cluster = new TestCluster(['a', 'b', 'c'], {}, { tombstoneGraceMs: 1000, hintWindowMs: 500, tombstonePurgeIntervalMs: 60_000 });
   const deleted = formatVersion({ wallMs: cluster.nowMs - 5000, counter: 0, nodeId: 'a' });
   for (const storage of cluster.storages.values()) {
     storage.transaction(() => {
-      for (let i = 0; i < 1000; i++) storage.apply({ key: `gone${i}`, version: deleted, value: null });
+      for (let i = 0; i < count; i++) storage.apply({ key: `gone${i}`, version: deleted, value: null });
     });
   }
+  return cluster;
+}
+
+test('a node purges more than one round of tombstones per purge interval when more are due', () => {
+  // Each round looks at 256 due tombstones. At one round per interval (a minute by default) a node
+  // purged at most 256 a minute, about 4 a second: deletes or expiring values (Redis's EX/PX) coming
+  // faster than that piled up in every store without end.
+  const cluster = clusterWithDueTombstones(1000);
   cluster.advance(2000);
   for (const [id, storage] of cluster.storages) assert.equal(storage.counts().tombstones, 0, `tombstones left on ${id}`);
 });
@@ -161,13 +167,7 @@ test('a node purges more than one round of tombstones per purge interval when mo
 test('while a replica is down, a purge pass does not walk every due tombstone, a round a tick', () => {
   // Nothing can be purged while c is down (every key has it as a replica): a pass that went on at
   // once after each full round queried all 2,000 due tombstones, 256 a tick, every interval.
-  const cluster = new TestCluster(['a', 'b', 'c'], {}, { tombstoneGraceMs: 1000, hintWindowMs: 500, tombstonePurgeIntervalMs: 60_000 });
-  const deleted = formatVersion({ wallMs: cluster.nowMs - 5000, counter: 0, nodeId: 'a' });
-  for (const storage of cluster.storages.values()) {
-    storage.transaction(() => {
-      for (let i = 0; i < 2000; i++) storage.apply({ key: `gone${i}`, version: deleted, value: null });
-    });
-  }
+  const cluster = clusterWithDueTombstones(2000);
   cluster.isolated.add('c');
   cluster.advance(20_000);
   assert.equal(cluster.node('a').stateOf('c'), 'dead');
