@@ -56,9 +56,11 @@ export class DepartedNodes {
       }
     }
     for (const id of updated.keys()) if (inNext.has(id)) updated.delete(id);
+    const changed = updated.size !== this.byId.size || [...updated.keys()].some((id) => !this.byId.has(id));
+    if (!changed) return;
     // Stored before it is taken, as the layout is (node.ts adoptLayout): if the store fails, the
     // adoption is not made, and is made in full when the layout comes again.
-    this.storage.transaction(() => this.storage.setMeta(metaDeparted, JSON.stringify([...updated.values()])));
+    this.save([...updated.values()]);
     this.byId.clear();
     for (const [id, node] of updated) this.byId.set(id, node);
   }
@@ -105,8 +107,8 @@ export class DepartedNodes {
     if (changed) this.save();
   }
 
-  private save(): void {
-    this.storage.transaction(() => this.storage.setMeta(metaDeparted, JSON.stringify(this.list)));
+  private save(nodes: readonly DepartedNode[] = this.list): void {
+    this.storage.transaction(() => this.storage.setMeta(metaDeparted, JSON.stringify(nodes)));
   }
 }
 
