@@ -64,9 +64,8 @@ const largeJumpMaxMargins = 6;
  * shortened by twice this (a step forward expires hints early).
  */
 export function clockDriftMaxMs(config: Pick<CoreConfig, 'hintWindowMs' | 'tombstoneGraceMs'>): number {
-  return Math.min(config.hintWindowMs, config.tombstoneGraceMs, 100 * minuteMs) / 10;
+  return Math.min(config.hintWindowMs, config.tombstoneGraceMs, 100 * 60_000) / 10;
 }
-const minuteMs = 60 * 1000;
 
 /** A healed network: same latency, no loss, no duplicates, no congestion. */
 export function healedLinks(settings: LinkSettings): LinkSettings {
