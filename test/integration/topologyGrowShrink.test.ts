@@ -15,6 +15,7 @@ import {
   changeReplication,
   checkAcknowledgedReadable,
   ContinuousReadCheck,
+  copiesOf,
   removeNodeRetrying,
   retryChange,
   topologyOf,
@@ -42,7 +43,7 @@ describe('topology: grow and shrink under write load', () => {
     await withCluster({ nodes: 3, strategy: 'consistent', rf: 3, vnodes: 32, settings }, async (cluster) => {
       const target = () => cluster.front;
       const load = new WriteLoad(target, { writers: 3, maxKeysPerWriter: 200, prefix: '' });
-      const reads = new ContinuousReadCheck(load, target);
+      const reads = new ContinuousReadCheck(load, target, 200, copiesOf(cluster, target));
       const log = new ChangeLog(load, reads);
       await load.preload(1000);
       log.mark('1000 keys preloaded');

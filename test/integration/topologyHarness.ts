@@ -16,6 +16,7 @@ import {
   sleep,
   waitFor,
   type HttpResponse,
+  type LocalEntry,
   type TestCluster,
   type TestNode,
 } from './harness.js';
@@ -404,8 +405,10 @@ export async function forEachLimited<T>(items: readonly T[], concurrency: number
 
 export interface ReadCheck {
   readonly keys: number;
-  /** Keys that read back older than acknowledged, or not at all (the losses). */
+  /** Keys that read back older than acknowledged, or not at all (the losses), each with why. */
   readonly lost: string[];
+  /** The keys of `lost`. */
+  readonly lostKeys: string[];
   /** Keys whose quorum read did not succeed even after retries (unavailable, not lost). */
   readonly unreadable: string[];
   /** Reads that needed a retry, by answer. */
@@ -427,6 +430,7 @@ export async function checkAcknowledgedReadable(acked: ReadonlyMap<string, Ack>,
   let pending = [...acked];
   const keys = pending.length;
   const lost: string[] = [];
+  const lostKeys: string[] = [];
   const retried = new Map<string, number>();
   const describe = (ack: Ack) => `${ack.deleted ? 'deleted' : 'written'} #${ack.seq}`;
   /** `value` undefined: the key reads as absent. */
@@ -434,11 +438,17 @@ export async function checkAcknowledgedReadable(acked: ReadonlyMap<string, Ack>,
     if (value === undefined) {
       const now = acked.get(key);
       const deletable = ack.deleted || ack.maybeDeleted || now?.deleted === true || now?.maybeDeleted === true;
-      if (!deletable) lost.push(`${key}: not found, acknowledged ${describe(ack)}`);
+      if (!deletable) {
+        lost.push(`${key}: not found, acknowledged ${describe(ack)}`);
+        lostKeys.push(key);
+      }
       return;
     }
     const [readKey, readSeq] = value.split('#');
-    if (readKey !== key || !(Number(readSeq) >= ack.seq)) lost.push(`${key}: read ${value}, acknowledged ${describe(ack)}`);
+    if (readKey !== key || !(Number(readSeq) >= ack.seq)) {
+      lost.push(`${key}: read ${value}, acknowledged ${describe(ack)}`);
+      lostKeys.push(key);
+    }
   };
   let failures: [string, Ack, string][] = [];
   for (let round = 0; round < readRounds && pending.length > 0; round++) {
@@ -467,12 +477,38 @@ export async function checkAcknowledgedReadable(acked: ReadonlyMap<string, Ack>,
     pending = failures.map(([key, ack]) => [key, ack]);
   }
   const unreadable = failures.map(([key, , why]) => `${key}: ${why}`);
-  return { keys, lost, unreadable, retried };
+  return { keys, lost, lostKeys, unreadable, retried };
 }
 
 export function assertReadCheck(check: ReadCheck, when: string): void {
   assert.deepEqual(check.lost.slice(0, 10), [], `${when}: ${check.lost.length} of ${check.keys} acknowledged keys lost`);
   assert.deepEqual(check.unreadable.slice(0, 10), [], `${when}: ${check.unreadable.length} of ${check.keys} acknowledged keys unreadable at quorum`);
+}
+
+/**
+ * Where a key stands, for a failure's message: a quorum read again through `target`, and each running
+ * node's layout version and own copy of the key (or "none").
+ */
+export function copiesOf(cluster: TestCluster, target: () => string): (key: string) => Promise<string> {
+  return async (key) => {
+    const again = await http('GET', `${target()}/v1/kv/${encodeURIComponent(key)}?consistency=quorum`, { timeoutMs: 5000 });
+    const copies = await Promise.all(
+      runningNodes(cluster).map(async (node) => {
+        try {
+          const view = await topologyOf(node.url);
+          // local-entries lists keys after the cursor: start just before the key and pick it out.
+          const query = `?limit=1000&cursor=${encodeURIComponent(key.slice(0, -1))}`;
+          const body = (await http('GET', `${node.url}/v1/admin/local-entries${query}`, { timeoutMs: 5000 })).json<{ entries: LocalEntry[] }>();
+          const copy = body.entries.find((e) => e.key === key);
+          const held = copy ? `${copy.tombstone ? 'tombstone' : 'value'} ${copy.version}` : 'none';
+          return `node ${node.id} (layout v${view.layoutVersion}${view.inTransition ? ' in transition' : ''}): ${held}`;
+        } catch (error) {
+          return `node ${node.id}: ${(error as Error).message.slice(0, 80)}`;
+        }
+      }),
+    );
+    return `quorum read again ${again.status} ${again.text().slice(0, 120)}; ${copies.join('; ')}`;
+  };
 }
 
 export interface PlacementCheck {
@@ -592,6 +628,8 @@ export class ContinuousReadCheck {
     private readonly load: WriteLoad,
     private readonly target: () => string,
     private readonly pauseMs = 200,
+    /** Describes, right after a loss is seen, where the key's copies are (`copiesOf`): added to the failure. */
+    private readonly diagnose?: (key: string) => Promise<string>,
   ) {}
 
   start(): void {
@@ -606,6 +644,9 @@ export class ContinuousReadCheck {
       for (const [why, count] of check.retried) this.retried.set(why, (this.retried.get(why) ?? 0) + count);
       const label = `pass ${this.passes.length} (${new Date(startMs).toISOString().slice(11, 23)})`;
       for (const loss of check.lost) this.failures.push(`${label}: lost ${loss}`);
+      if (this.diagnose) {
+        for (const key of check.lostKeys.slice(0, 3)) this.failures.push(`  ${key} right after: ${await this.diagnose(key).catch((e: Error) => e.message)}`);
+      }
       for (const miss of check.unreadable) this.failures.push(`${label}: unreadable ${miss}`);
       // Leave the machine to the writers and the move for a moment (CI machines are shared).
       await sleep(this.pauseMs);

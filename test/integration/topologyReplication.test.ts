@@ -12,6 +12,7 @@ import {
   changeReplication,
   checkAcknowledgedReadable,
   ContinuousReadCheck,
+  copiesOf,
   retryChange,
   setReplicationStrategy,
   topologySettings,
@@ -28,7 +29,7 @@ describe('topology: strategy and replication factor changes under write load', (
       const members = ['0', '1', '2', '3'];
       const target = () => cluster.front;
       const load = new WriteLoad(target, { writers: 3, maxKeysPerWriter: 200, prefix: '' });
-      const reads = new ContinuousReadCheck(load, target);
+      const reads = new ContinuousReadCheck(load, target, 200, copiesOf(cluster, target));
       const log = new ChangeLog(load, reads);
       await load.preload(1000);
       log.mark('1000 keys preloaded');
