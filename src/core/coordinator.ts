@@ -1,6 +1,7 @@
 // The coordinator: any node runs client reads and writes against a key's replicas and answers once the
-// requested number of them did (DESIGN.md §3). It holds no timers: `expire(nowMs)` is called on every
-// tick and fails what ran past its deadline.
+// requested number of them did (DESIGN.md §3). It holds no timers: `expire(monotonicMs)` is called on
+// every tick and fails what ran past its deadline. Deadlines are on the monotonic clock: a wall clock
+// stepped back (NTP, an operator) would otherwise hold every request in flight for as long as the step.
 //
 // Writes are stamped by the hybrid clock. A replica that holds a newer version refuses and names it;
 // the coordinator re-stamps above it and sends again, so a write that starts after another was
@@ -75,7 +76,10 @@ export interface CoordinatorDeps {
   readonly placement: () => Placement;
   readonly isAvailable: (id: string) => boolean;
   readonly send: (to: string, message: Message) => void;
+  /** The wall clock: expiry of values, a client's `startBy`. */
   readonly nowMs: () => number;
+  /** The monotonic clock (ports.ts): every deadline of an operation in flight is on it. */
+  readonly monotonicMs: () => number;
   /** Keeps a hint on this node for an owner that never acknowledged a write. */
   readonly storeHint: (target: string, entry: Entry) => void;
   readonly nextOp: () => number;
@@ -89,6 +93,7 @@ export interface CoordinatorDeps {
 
 /** An operation in flight: a write, a read, or a timer one of them set. */
 export interface Operation {
+  /** On the monotonic clock (`CoordinatorDeps.monotonicMs`). */
   readonly deadlineMs: number;
   onReply(from: string, message: WriteReply | ReadReply): void;
   expire(): void;
@@ -176,9 +181,9 @@ export class Coordinator {
    * forever). The one that failed has answered its client; the hints it did not keep are
    * anti-entropy's to make up.
    */
-  expire(nowMs: number): void {
+  expire(monotonicMs: number): void {
     // Those due now, not those an expiry registers (a write waiting for a layout retries at once).
-    const due = this.deadlines.popDue(nowMs);
+    const due = this.deadlines.popDue(monotonicMs);
     let next = 0;
     // Hints are stored after every due operation has answered its client: a full disk failing the
     // first hint stopped the tick, and the operations due behind it answered ticks late (seed 7005149).
@@ -261,7 +266,7 @@ class PendingWrite implements Operation {
     private readonly options: WriteOptions,
     private readonly callback: Callback<WriteOutcome>,
   ) {
-    this.deadlineMs = deps.nowMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
+    this.deadlineMs = deps.monotonicMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
     this.version = deps.clock.now();
     this.plan();
   }
@@ -386,13 +391,13 @@ class PendingWrite implements Operation {
     const retry = (): void => {
       if (this.answered) return;
       // Past the deadline, the write fails now: sent again, it would be answered a tick late.
-      if (this.deps.nowMs() >= this.deadlineMs) {
+      if (this.deps.monotonicMs() >= this.deadlineMs) {
         this.replanOp = 0;
         this.expire();
         return;
       }
       if (this.deps.placement().layout.version < layout) {
-        this.coordinator.register(this.replanOp, { deadlineMs: this.deps.nowMs(), onReply: () => undefined, expire: retry });
+        this.coordinator.register(this.replanOp, { deadlineMs: this.deps.monotonicMs(), onReply: () => undefined, expire: retry });
         return;
       }
       this.replanOp = 0;
@@ -402,7 +407,7 @@ class PendingWrite implements Operation {
       this.replied.clear();
       this.start();
     };
-    this.coordinator.register(this.replanOp, { deadlineMs: this.deps.nowMs(), onReply: () => undefined, expire: retry });
+    this.coordinator.register(this.replanOp, { deadlineMs: this.deps.monotonicMs(), onReply: () => undefined, expire: retry });
   }
 
   private checkDone(): void {

@@ -7,7 +7,7 @@
 // version's wall clock stays below a ceiling that is made durable before it is used (raised ahead, a
 // margin at a time), and a restarted clock starts at the ceiling it left.
 
-import type { Clock } from './ports.js';
+import type { WallClock } from './ports.js';
 import { counterMax, formatVersion, parseVersion, wallMsMax, type Version } from './version.js';
 
 export interface ClockReading {
@@ -39,7 +39,7 @@ export class HybridClock {
   private ceilingMs: number;
 
   constructor(
-    private readonly physical: Clock,
+    private readonly physical: WallClock,
     private readonly nodeId: string,
     private readonly ceiling: ClockCeiling = { restoredMs: 0, persist: () => undefined },
   ) {

@@ -205,6 +205,7 @@ export class QuorumNode {
       isAvailable: (id) => this.membership.isAvailable(id),
       send,
       nowMs: () => this.nowMs(),
+      monotonicMs: () => this.clock.monotonicMs(),
       storeHint: (target, entry) => this.storage.transaction(() => this.hints.store(target, entry, this.nowMs())),
       nextOp: () => this.nextOp(),
       // Not while paused (a crashed node answers nothing), nor inside a batch's transaction (its writes
@@ -536,13 +537,16 @@ export class QuorumNode {
 
   // ---- time -------------------------------------------------------------------------------------
 
-  /** Runs timers: failure detection, request deadlines, hint delivery. Call it often (every ~10-50 ms). */
+  /**
+   * Runs timers: failure detection, request deadlines, hint delivery. Call it often (every ~10-50 ms).
+   * Request deadlines run on the monotonic clock; the rest on the wall clock (decisions.md, "Time").
+   */
   tick(): void {
     if (this.paused) return;
     const nowMs = this.nowMs();
     this.transaction(() => {
       this.membership.tick(nowMs);
-      this.coordinator.expire(nowMs);
+      this.coordinator.expire(this.clock.monotonicMs());
       this.hints.tick(nowMs);
       this.antiEntropy.tick(nowMs);
       this.continueRecovery(nowMs);

@@ -48,7 +48,7 @@ export class PendingRead implements Operation {
     private readonly callback: Callback<ReadOutcome>,
     private readonly replans: number,
   ) {
-    this.deadlineMs = deps.nowMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
+    this.deadlineMs = deps.monotonicMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
     this.neededPerSet = this.sets.map((set) => requiredReplicas(options.consistency, set.length));
     this.waitForAll = options.waitForAll ?? false;
     this.targets = ownCopyOnly ? [deps.selfId] : [...new Set(this.sets.flat())].filter((id) => deps.isAvailable(id));
@@ -131,16 +131,16 @@ export class PendingRead implements Operation {
     }
     const retryOp = this.deps.nextOp();
     const retry = (): void => {
-      const nowMs = this.deps.nowMs();
-      if (nowMs >= this.deadlineMs) {
+      const monotonicMs = this.deps.monotonicMs();
+      if (monotonicMs >= this.deadlineMs) {
         this.callback({ ok: false, error: new QuorumError('UNAVAILABLE', `read of "${this.key}" timed out waiting for layout v${layout}`, { layout }) });
         return;
       }
       if (this.deps.placement().layout.version < layout) {
-        this.coordinator.register(retryOp, { deadlineMs: nowMs, onReply: () => undefined, expire: retry });
+        this.coordinator.register(retryOp, { deadlineMs: monotonicMs, onReply: () => undefined, expire: retry });
         return;
       }
-      this.coordinator.startRead(this.key, { ...this.options, timeoutMs: this.deadlineMs - nowMs }, this.callback, this.replans + 1);
+      this.coordinator.startRead(this.key, { ...this.options, timeoutMs: this.deadlineMs - monotonicMs }, this.callback, this.replans + 1);
     };
     retry();
   }
@@ -166,7 +166,7 @@ export class PendingRead implements Operation {
     if (this.stragglerOp !== 0) return;
     this.stragglerOp = this.deps.nextOp();
     this.coordinator.register(this.stragglerOp, {
-      deadlineMs: this.deps.nowMs() + this.deps.config.readStragglerWaitMs,
+      deadlineMs: this.deps.monotonicMs() + this.deps.config.readStragglerWaitMs,
       onReply: () => undefined,
       expire: () => {
         this.stragglerWaitOver = true;

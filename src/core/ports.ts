@@ -2,9 +2,19 @@
 // (system clock, crypto-seeded random); the simulator supplies virtual time and one seeded generator.
 // Nothing under src/core reads the clock, draws randomness, sets a timer or does IO any other way.
 
-export interface Clock {
-  /** Milliseconds since the Unix epoch as this node believes it (may be skewed). */
+/** The wall clock: what versions, expiry times and stored timestamps are read on. */
+export interface WallClock {
+  /** Milliseconds since the Unix epoch as this node believes it (may be skewed, and may step). */
   nowMs(): number;
+}
+
+export interface Clock extends WallClock {
+  /**
+   * Milliseconds from an arbitrary origin on a clock that moves only forward, at the rate of real
+   * time, whatever is done to the wall clock (NTP steps, an operator's `date`). For the timeouts of
+   * requests in flight: never compared with `nowMs`, never stored.
+   */
+  monotonicMs(): number;
 }
 
 export interface Random {

@@ -37,7 +37,8 @@ export interface NodeRuntimeOptions {
 /** An fdatasync running this long is warned of, and again every as long while it runs. */
 const slowSyncWarnMs = 5000;
 
-export const systemClock: Clock = { nowMs: () => Date.now() };
+/** The system's wall clock, and for deadlines its monotonic one (the process's `performance.now()`). */
+export const systemClock: Clock = { nowMs: () => Date.now(), monotonicMs: () => performance.now() };
 export const systemRandom: Random = { next: () => Math.random() };
 
 export class NodeRuntime {

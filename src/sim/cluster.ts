@@ -349,8 +349,8 @@ export class SimCluster {
 
   /**
    * How far, in all, the node's clock stepped back from `fromMs` to `toMs` (virtual times): the core
-   * runs its deadlines and timers on the wall clock, so they are that much late (a known limitation,
-   * checkers/timeliness.ts).
+   * runs its timers (all but request deadlines) on the wall clock, so they are that much late (a
+   * known limitation, decisions.md).
    */
   stepsBackMs(id: string, fromMs: number, toMs: number): number {
     let total = 0;
@@ -438,7 +438,8 @@ export class SimCluster {
     return new QuorumNode({
       id,
       storage: trapStorage(storage, () => this.strikes(sim, storage)),
-      clock: { nowMs: () => epochMs + scheduler.nowMs + sim.skewMs },
+      // The wall clock carries the node's skew and its jumps; the monotonic one is the simulation's time.
+      clock: { nowMs: () => epochMs + scheduler.nowMs + sim.skewMs, monotonicMs: () => scheduler.nowMs },
       random: this.deps.random.fork(`node:${id}#${sim.generation}`),
       config: this.config,
       initialLayout: layout,

@@ -110,20 +110,11 @@ export class Requests {
         lost,
       );
     }
-    // The coordinator's deadlines run on its wall clock (a known limitation, checkers/timeliness.ts):
-    // the client waits longer by as much as that clock stepped back while the request was in flight.
-    let waitMs = timeoutMs + watchdogGraceMs;
-    const watchdog = (afterMs: number) =>
-      scheduler.after(afterMs, () => {
-        if (finished) return;
-        const owedMs = timeoutMs + watchdogGraceMs + cluster.stepsBackMs(spec.node, op.invokeMs, scheduler.nowMs) - waitMs;
-        if (owedMs > 0) {
-          waitMs += owedMs;
-          return watchdog(owedMs);
-        }
-        finish({ outcome: 'info', error: 'NO_ANSWER', errorMessage: `no answer within ${waitMs}ms` });
-      });
-    watchdog(waitMs);
+    // The coordinator's deadlines run on the monotonic clock: its wall clock's steps owe no wait.
+    const waitMs = timeoutMs + watchdogGraceMs;
+    scheduler.after(waitMs, () => {
+      if (!finished) finish({ outcome: 'info', error: 'NO_ANSWER', errorMessage: `no answer within ${waitMs}ms` });
+    });
     return op;
   }
 }

@@ -132,8 +132,8 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
       trace.event('heal: read-repair sweep of every key at all');
       sim.readEveryKey(keys, 'all', 'sweep', true);
     }
-    // A node whose clock stepped back runs its timers and deadlines that much late (a known
-    // limitation of the core, checkers/timeliness.ts): the heal waits for it as long.
+    // A node whose clock stepped back runs its timers (failure detection, hints, anti-entropy; not
+    // request deadlines) that much late (a known limitation, decisions.md): the heal waits as long.
     const lateMs = Math.max(0, ...sim.cluster.ids.map((id) => sim.cluster.stepsBackMs(id, 0, sim.nowMs)));
     const healMaxMs = parameters.healMaxMs + lateMs;
     const unsettled = sim.waitUntilSettled(healMaxMs, keys);
@@ -155,7 +155,6 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
         hintWindowMs: sim.cluster.config.hintWindowMs - (parameters.faults.clockJumps ? 2 * clockDriftMaxMs(sim.cluster.config) : 0),
         lostForGood: sim.cluster.lostForGood(),
         finalState,
-        clockJumps: sim.cluster.clockJumps,
       }),
     );
   } catch (error) {

@@ -52,7 +52,7 @@ export class TestCluster {
     return new QuorumNode({
       id,
       storage: this.storages.get(id) as MemoryStorage,
-      clock: { nowMs: () => this.nowMs + (this.skewMs.get(id) ?? 0) },
+      clock: { nowMs: () => this.nowMs + (this.skewMs.get(id) ?? 0), monotonicMs: () => this.nowMs },
       random: { next: () => ((this.seed = (this.seed * 48271) % 2147483647) / 2147483647) },
       config: this.config,
       initialLayout: this.initialLayout,

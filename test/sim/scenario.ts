@@ -239,7 +239,6 @@ export class Scenario {
       answerSlackMs: 21,
       hintWindowMs: this.sim.cluster.config.hintWindowMs,
       finalState: this.sim.finalState(keys),
-      clockJumps: this.sim.cluster.clockJumps,
     });
   }
 }

@@ -57,8 +57,6 @@ export interface CheckInput {
   readonly lostForGood?: ReadonlySet<string>;
   /** The replicas' state after heal, by key (used by the convergence checker). */
   readonly finalState: ReadonlyMap<string, KeyState>;
-  /** Every clock jump of the run, in order (used by the timeliness checker). */
-  readonly clockJumps?: readonly ClockJump[];
 }
 
 /** A node's clock stepped by `deltaMs` at virtual time `atMs` (negative: back). */

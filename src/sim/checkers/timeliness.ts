@@ -3,15 +3,11 @@
 // they were in flight are exempt (their client saw the connection drop); a request the client gave
 // up on (NO_ANSWER) or one still pending when the run ended is a violation. A request its coordinator
 // rejected on a storage failure (STORAGE_FAILURE) was answered, with an error, at once.
-//
-// Known limitation, allowed for here: the core runs its deadlines on the wall clock (the Clock port
-// has no monotonic reading), so when the coordinator's clock steps back during a request, the
-// request is answered that much later. The allowance is the sum of the coordinator's backward steps
-// while the request was in flight; every other lateness is still a violation. (Found when the
-// simulator first stepped clocks: seed 7000032 with clock jumps; see test/sim/faults.test.ts todo.)
+// Clock jumps get no allowance: deadlines run on the monotonic clock (coordinator.ts). They ran on
+// the wall clock once, and a coordinator whose clock stepped back answered that much later (found
+// when the simulator first stepped clocks: seed 7000032).
 
-import { describeOp, type CheckInput, type ClockJump, type Violation } from './model.js';
-import type { Operation } from '../history.js';
+import { describeOp, type CheckInput, type Violation } from './model.js';
 
 const checker = 'timeliness';
 const lostWithCoordinator = new Set(['COORDINATOR_CRASHED', 'COORDINATOR_PAUSED', 'STORAGE_FAILURE']);
@@ -29,7 +25,7 @@ export function checkTimeliness(input: CheckInput): Violation[] {
       continue;
     }
     const tookMs = op.completeMs - op.invokeMs;
-    if (tookMs > op.timeoutMs + input.answerSlackMs + stepsBackMs(op, input.clockJumps ?? [])) {
+    if (tookMs > op.timeoutMs + input.answerSlackMs) {
       violations.push({
         checker,
         key: op.key,
@@ -38,13 +34,4 @@ export function checkTimeliness(input: CheckInput): Violation[] {
     }
   }
   return violations;
-}
-
-/** How far the coordinator's clock stepped back, in all, while the request was in flight. */
-function stepsBackMs(op: Operation, jumps: readonly ClockJump[]): number {
-  let total = 0;
-  for (const jump of jumps) {
-    if (jump.id === op.node && jump.deltaMs < 0 && jump.atMs >= op.invokeMs && jump.atMs <= (op.completeMs as number)) total -= jump.deltaMs;
-  }
-  return total;
 }
