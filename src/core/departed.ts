@@ -10,6 +10,9 @@
 // or `departedKeepMs` after the removal: a node removed for good must not hold back purges for ever.
 // A node that joined after a removal learns of the removed node from the members, with the layout
 // they send it; one that never heard of it refuses its old copies, and the removed node drops them.
+// A farewell is remembered as long as any member may still tell of the node: told again by a member
+// that had not heard the farewell yet, a member took the node back, and, the farewell acknowledged,
+// waited for it `departedKeepMs` (10 days) with every purge (found by the grow/shrink test).
 
 import type { Layout } from './layout.js';
 import type { Storage } from './storage.js';
@@ -24,14 +27,32 @@ export interface DepartedNode {
   readonly sinceMs: number;
 }
 
+/** A removed node's farewell: it handed over everything it held under layout `layout`. */
+interface Farewell {
+  readonly id: string;
+  readonly layout: number;
+  /** When it came, on this member's clock. */
+  readonly sinceMs: number;
+}
+
 const metaDeparted = 'departed';
+const metaFarewells = 'farewells';
 
 export class DepartedNodes {
   private readonly byId = new Map<string, DepartedNode>();
+  private readonly farewells = new Map<string, Farewell>();
 
   constructor(private readonly storage: Storage) {
     const stored = storage.getMeta(metaDeparted);
     if (stored !== undefined) for (const node of parseDeparted(stored)) this.byId.set(node.id, node);
+    const said = storage.getMeta(metaFarewells);
+    if (said !== undefined) for (const farewell of parseFarewells(said)) this.farewells.set(farewell.id, farewell);
+  }
+
+  /** Whether `id` said farewell under layout `version` or a later one. */
+  private saidFarewell(id: string, version: number): boolean {
+    const farewell = this.farewells.get(id);
+    return farewell !== undefined && farewell.layout >= version;
   }
 
   get ids(): string[] {
@@ -52,6 +73,7 @@ export class DepartedNodes {
     if (inNext.has(selfId)) {
       for (const member of previous.members) {
         if (member.id === selfId || inNext.has(member.id) || updated.has(member.id)) continue;
+        if (this.saidFarewell(member.id, next.version)) continue; // it came before this layout did
         updated.set(member.id, { id: member.id, peer: member.peer, removedIn: next.version, sinceMs: nowMs });
       }
     }
@@ -82,21 +104,34 @@ export class DepartedNodes {
     let changed = false;
     for (const node of told) {
       if (node.id === selfId || this.byId.has(node.id) || layout.members.some((m) => m.id === node.id)) continue;
+      if (this.saidFarewell(node.id, node.removedIn)) continue; // the teller has not heard it yet
       this.byId.set(node.id, { id: node.id, peer: node.peer, removedIn: node.removedIn, sinceMs: nowMs - (node.ageMs ?? 0) });
       changed = true;
     }
     if (changed) this.save();
   }
 
-  /** `id` handed over everything it held under `layoutVersion`: forgotten if that is its removal or later. */
-  farewell(id: string, layoutVersion: number): void {
+  /**
+   * `id` handed over everything it held under `layoutVersion`: forgotten if that is its removal or
+   * later, and not taken back from a member's telling, nor from a removal it came before (a member
+   * may hear the farewell before the layout that removed the node), until `keepMs` after it.
+   */
+  farewell(id: string, layoutVersion: number, nowMs: number): void {
+    const known = this.farewells.get(id);
+    if (known === undefined || known.layout < layoutVersion) {
+      this.farewells.set(id, { id, layout: layoutVersion, sinceMs: nowMs });
+      this.saveFarewells();
+    }
     const node = this.byId.get(id);
     if (node === undefined || layoutVersion < node.removedIn) return;
     this.byId.delete(id);
     this.save();
   }
 
-  /** Forgets the nodes removed at least `keepMs` ago. */
+  /**
+   * Forgets the nodes removed at least `keepMs` ago, and farewells as old: by then every member's wait
+   * for the node, begun before its farewell, is over, and no member tells of it.
+   */
   expire(nowMs: number, keepMs: number): void {
     let changed = false;
     for (const node of this.byId.values()) {
@@ -105,6 +140,18 @@ export class DepartedNodes {
       changed = true;
     }
     if (changed) this.save();
+    let farewellsChanged = false;
+    for (const farewell of this.farewells.values()) {
+      if (nowMs - farewell.sinceMs < keepMs) continue;
+      this.farewells.delete(farewell.id);
+      farewellsChanged = true;
+    }
+    if (farewellsChanged) this.saveFarewells();
+  }
+
+  private saveFarewells(): void {
+    const farewells = [...this.farewells.values()];
+    this.storage.transaction(() => this.storage.setMeta(metaFarewells, JSON.stringify(farewells)));
   }
 
   private save(nodes: readonly DepartedNode[] = this.list): void {
@@ -128,5 +175,19 @@ function parseDeparted(stored: string): DepartedNode[] {
       typeof n.peer === 'string' &&
       Number.isSafeInteger(n.removedIn) &&
       Number.isFinite(n.sinceMs),
+  );
+}
+
+function parseFarewells(stored: string): Farewell[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stored);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  return parsed.filter(
+    (f): f is Farewell =>
+      typeof f === 'object' && f !== null && typeof f.id === 'string' && Number.isSafeInteger(f.layout) && Number.isFinite(f.sinceMs),
   );
 }

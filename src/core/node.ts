@@ -361,7 +361,7 @@ export class QuorumNode {
       case 'move-done':
         return this.topology.handleMoveDone(from, message);
       case 'farewell':
-        this.departedNodes.farewell(from, message.layout);
+        this.departedNodes.farewell(from, message.layout, nowMs);
         return this.send(from, { kind: 'farewell-ack', layout: message.layout });
       case 'farewell-ack':
         return this.topology.handleFarewellAck(from, message);

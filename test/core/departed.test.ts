@@ -20,9 +20,9 @@ test('a member remembers the nodes a layout removed, across a restart, until the
   assert.deepEqual(departed.list, [{ id: 'd', peer: withD.members[3]?.peer, removedIn: 5, sinceMs: nowMs }]);
   const restarted = new DepartedNodes(storage);
   assert.deepEqual(restarted.ids, ['d'], 'kept in the store');
-  restarted.farewell('d', 4);
+  restarted.farewell('d', 4, nowMs);
   assert.deepEqual(restarted.ids, ['d'], 'a farewell under an older layout does not count');
-  restarted.farewell('d', 5);
+  restarted.farewell('d', 5, nowMs);
   assert.deepEqual(restarted.ids, []);
   assert.deepEqual(new DepartedNodes(storage).ids, [], 'forgotten in the store too');
 });
@@ -42,6 +42,46 @@ test('the removed node itself remembers nobody; a node the layout names again is
   assert.deepEqual(member.ids, ['d']);
   member.expire(nowMs + 1000, 1000);
   assert.deepEqual(member.ids, [], 'forgotten once the wait is over');
+});
+
+test('a member that heard the farewell is not told the node back by one that had not', () => {
+  // Found by the grow/shrink integration test: b, still waiting for d, sent its layout to a, which had
+  // just acknowledged d's farewell; a took d back and waited for it for departedKeepMs, holding back
+  // every purge, as d had stopped for good.
+  const storage = new MemoryStorage();
+  const a = new DepartedNodes(storage);
+  a.onLayout(withD, withoutD, 'a', nowMs);
+  a.farewell('d', 5, nowMs + 10);
+  const told = [{ id: 'd', peer: 'p', removedIn: 5, ageMs: 20 }];
+  a.learn(told, withoutD, 'a', nowMs + 20);
+  assert.deepEqual(a.ids, [], 'not taken back');
+  const restarted = new DepartedNodes(storage);
+  restarted.learn(told, withoutD, 'a', nowMs + 30);
+  assert.deepEqual(restarted.ids, [], 'the farewell is kept in the store');
+  // A later removal of d (it joined again) is news.
+  restarted.learn([{ id: 'd', peer: 'p', removedIn: 7 }], { ...withoutD, version: 7 }, 'a', nowMs + 40);
+  assert.deepEqual(restarted.ids, ['d']);
+  // Once as old as a member's longest wait, the farewell is forgotten too: d can be told of again.
+  const later = new DepartedNodes(new MemoryStorage());
+  later.farewell('d', 5, nowMs);
+  later.expire(nowMs + 999, 1000);
+  later.learn(told, withoutD, 'a', nowMs + 999);
+  assert.deepEqual(later.ids, []);
+  later.expire(nowMs + 1000, 1000);
+  later.learn(told, withoutD, 'a', nowMs + 1000);
+  assert.deepEqual(later.ids, ['d']);
+});
+
+test('a farewell heard before the layout that removed the node is not waited for again', () => {
+  const a = new DepartedNodes(new MemoryStorage());
+  a.farewell('d', 5, nowMs);
+  a.onLayout(withD, withoutD, 'a', nowMs + 10);
+  assert.deepEqual(a.ids, []);
+  // A farewell under an older layout than the removal says nothing of it.
+  const b = new DepartedNodes(new MemoryStorage());
+  b.farewell('d', 4, nowMs);
+  b.onLayout(withD, withoutD, 'b', nowMs + 10);
+  assert.deepEqual(b.ids, ['d']);
 });
 
 test('a damaged record is ignored rather than trusted', () => {
