@@ -3,6 +3,10 @@
 // of the interval it becomes suspect, and dead once the suspicion times out. A member that hears it is
 // suspected or dead refutes by raising its incarnation. Updates spread piggybacked on pings and acks,
 // each retransmitted a bounded number of times.
+//
+// Every time here (`nowMs` parameters included) is on the monotonic clock (ports.ts): on the wall
+// clock, a step forward made every member look silent at once, and a step back put off noticing a
+// dead one by the step. Views give `sinceMs` on the wall clock, for people.
 
 import type { CoreConfig } from './config.js';
 import type { AckMessage, Message, PingMessage, PingRequestMessage } from './messages.js';
@@ -117,9 +121,10 @@ export class Membership {
     return this.stateOf(id) !== 'dead';
   }
 
-  view(nowMs: number): MemberView[] {
-    const views: MemberView[] = [{ id: this.deps.selfId, state: 'alive', incarnation: this.incarnation, sinceMs: nowMs }];
-    for (const [id, m] of this.members) views.push({ id, state: m.state, incarnation: m.incarnation, sinceMs: m.sinceMs });
+  /** Every member's state; `nowMs` is the monotonic clock, `wallMs` the wall clock at the same moment. */
+  view(nowMs: number, wallMs: number): MemberView[] {
+    const views: MemberView[] = [{ id: this.deps.selfId, state: 'alive', incarnation: this.incarnation, sinceMs: wallMs }];
+    for (const [id, m] of this.members) views.push({ id, state: m.state, incarnation: m.incarnation, sinceMs: Math.round(wallMs - (nowMs - m.sinceMs)) });
     return views.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 

@@ -144,7 +144,7 @@ export class QuorumNode {
       onStateChange: (id, state) => this.onMemberState(id, state),
       onIncarnation: (value) => this.storage.setMeta(metaIncarnation, String(value)),
     });
-    this.membership.setMembers(this.memberIds(), this.nowMs());
+    this.membership.setMembers(this.memberIds(), this.monotonicMs());
     this.previousMembers = this.memberIds();
     this.departedNodes = new DepartedNodes(deps.storage);
     this.hints = new HintDelivery({
@@ -205,7 +205,7 @@ export class QuorumNode {
       isAvailable: (id) => this.membership.isAvailable(id),
       send,
       nowMs: () => this.nowMs(),
-      monotonicMs: () => this.clock.monotonicMs(),
+      monotonicMs: () => this.monotonicMs(),
       storeHint: (target, entry) => this.storage.transaction(() => this.hints.store(target, entry, this.nowMs())),
       nextOp: () => this.nextOp(),
       // Not while paused (a crashed node answers nothing), nor inside a batch's transaction (its writes
@@ -229,7 +229,7 @@ export class QuorumNode {
 
   /** Tells every member this node is (back) up, and starts catching up with its co-replicas. */
   start(): void {
-    this.membership.announce(this.nowMs());
+    this.membership.announce(this.monotonicMs());
     this.beginRecovery();
   }
 
@@ -341,10 +341,10 @@ export class QuorumNode {
       case 'read-reply':
         return this.coordinator.handleReply(from, message);
       case 'ping':
-        this.membership.handlePing(from, message, nowMs);
+        this.membership.handlePing(from, message, this.monotonicMs());
         return this.compareLayouts(from, message.layoutVersion);
       case 'ack':
-        this.membership.handleAck(from, message, nowMs);
+        this.membership.handleAck(from, message, this.monotonicMs());
         return this.compareLayouts(from, message.layoutVersion);
       case 'layout-change':
         return this.topology.handleChange(from, message, nowMs);
@@ -366,7 +366,7 @@ export class QuorumNode {
       case 'farewell-ack':
         return this.topology.handleFarewellAck(from, message);
       case 'ping-req':
-        return this.membership.handlePingRequest(from, message, nowMs);
+        return this.membership.handlePingRequest(from, message, this.monotonicMs());
       case 'layout': {
         const layout = parseLayout(message.layout);
         if (layout) this.adoptLayout(layout);
@@ -487,7 +487,7 @@ export class QuorumNode {
       this.currentPlacement = previousPlacement;
       throw error;
     }
-    this.membership.setMembers(this.memberIds(), this.nowMs());
+    this.membership.setMembers(this.memberIds(), this.monotonicMs());
     this.deps.onLayout?.(layout);
     return true;
   }
@@ -539,14 +539,15 @@ export class QuorumNode {
 
   /**
    * Runs timers: failure detection, request deadlines, hint delivery. Call it often (every ~10-50 ms).
-   * Request deadlines run on the monotonic clock; the rest on the wall clock (decisions.md, "Time").
+   * Request deadlines and failure detection run on the monotonic clock, the rest on the wall clock
+   * (decisions.md).
    */
   tick(): void {
     if (this.paused) return;
     const nowMs = this.nowMs();
     this.transaction(() => {
-      this.membership.tick(nowMs);
-      this.coordinator.expire(this.clock.monotonicMs());
+      this.membership.tick(this.monotonicMs());
+      this.coordinator.expire(this.monotonicMs());
       this.hints.tick(nowMs);
       this.antiEntropy.tick(nowMs);
       this.continueRecovery(nowMs);
@@ -566,7 +567,7 @@ export class QuorumNode {
     if (!this.paused) return;
     this.paused = false;
     this.membership.refresh();
-    this.membership.announce(this.nowMs());
+    this.membership.announce(this.monotonicMs());
     this.beginRecovery();
   }
 
@@ -588,7 +589,7 @@ export class QuorumNode {
       tombstonesPurged: this.purger.purged,
       topology: this.topology.status(),
       layout: this.currentLayout,
-      members: this.membership.view(nowMs),
+      members: this.membership.view(this.monotonicMs(), nowMs),
       hintsPending: this.hints.pendingCounts(),
       hintsDelivered: this.hints.delivered,
       operationsInFlight: this.coordinator.inFlight,
@@ -597,7 +598,7 @@ export class QuorumNode {
   }
 
   memberViews(): MemberView[] {
-    return this.membership.view(this.nowMs());
+    return this.membership.view(this.monotonicMs(), this.nowMs());
   }
 
   hintsPending(): Record<string, number> {
@@ -670,6 +671,11 @@ export class QuorumNode {
     this.opCounter += 1;
     assert(Number.isSafeInteger(this.opCounter), 'operation counter overflow');
     return this.opCounter;
+  }
+
+  /** The monotonic clock (ports.ts): request deadlines and failure detection run on it. */
+  private monotonicMs(): number {
+    return this.clock.monotonicMs();
   }
 
   nowMs(): number {

@@ -153,6 +153,17 @@ describe('clock jumps', () => {
     },
   );
 
+  // Failure detection runs on the monotonic clock. On the wall clock, a step back held off every
+  // probe of that node for the length of the step.
+  it('a node whose clock steps back still finds a crashed peer dead in the usual time', () => {
+    // Two nodes: no third one to find the crash and tell n1 of it.
+    const s = scenario({ nodes: 2, rf: 2 });
+    s.runFor(1000);
+    s.crash('n2');
+    s.sim.cluster.jumpClock('n1', -60_000);
+    s.waitUntil('n1', 'n2', 'dead', 8000);
+  });
+
   it('a node whose clock steps back past the ceiling margin keeps issuing versions above its old ones', () => {
     const s = scenario({ nodes: 3 });
     const first = s.put('k', 'v1', { at: 'n1' });
