@@ -93,7 +93,8 @@ export class LayoutVote {
    * when another layout won the version (it is published instead), or UNAVAILABLE when no majority
    * answered in time.
    */
-  decide(proposed: Layout, nowMs: number, callback: Callback<Layout>): void {
+  /** `monotonicMs`: the vote times out on the monotonic clock (ports.ts). */
+  decide(proposed: Layout, monotonicMs: number, callback: Callback<Layout>): void {
     const current = this.deps.layout();
     if (proposed.version !== current.version + 1) {
       callback({ ok: false, error: new QuorumError('LAYOUT_CONFLICT', `layout v${proposed.version} does not follow v${current.version}`) });
@@ -116,7 +117,7 @@ export class LayoutVote {
       refused: new Set(),
       highest: undefined,
       chosen: undefined,
-      deadlineMs: nowMs + this.deps.config.requestTimeoutMs,
+      deadlineMs: monotonicMs + this.deps.config.requestTimeoutMs,
       callback,
     };
     this.elections.set(op, election);
@@ -125,9 +126,9 @@ export class LayoutVote {
     }
   }
 
-  tick(nowMs: number): void {
+  tick(monotonicMs: number): void {
     for (const [op, election] of this.elections) {
-      if (nowMs >= election.deadlineMs) {
+      if (monotonicMs >= election.deadlineMs) {
         this.finish(op, { ok: false, error: new QuorumError('UNAVAILABLE', 'no majority of the members answered the layout vote in time') });
       }
     }

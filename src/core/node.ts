@@ -347,7 +347,7 @@ export class QuorumNode {
         this.membership.handleAck(from, message, this.monotonicMs());
         return this.compareLayouts(from, message.layoutVersion);
       case 'layout-change':
-        return this.topology.handleChange(from, message, nowMs);
+        return this.topology.handleChange(from, message, this.monotonicMs());
       case 'layout-prepare':
         return this.topology.vote.handlePrepare(from, message);
       case 'layout-promise':
@@ -497,7 +497,7 @@ export class QuorumNode {
    * coordinator. The callback gets the new layout, whose transition then completes in the background.
    */
   proposeChange(change: LayoutChange, callback: Callback<Layout>): void {
-    this.topology.propose(change, this.nowMs(), callback);
+    this.topology.propose(change, this.monotonicMs(), callback);
   }
 
   /** Adopts `layout` here and pushes it to every member. */
@@ -539,8 +539,8 @@ export class QuorumNode {
 
   /**
    * Runs timers: failure detection, request deadlines, hint delivery. Call it often (every ~10-50 ms).
-   * Request deadlines and failure detection run on the monotonic clock, the rest on the wall clock
-   * (decisions.md).
+   * Request deadlines (reads, writes, topology changes and their votes) and failure detection run on
+   * the monotonic clock, the rest on the wall clock (decisions.md).
    */
   tick(): void {
     if (this.paused) return;
@@ -553,7 +553,7 @@ export class QuorumNode {
       this.continueRecovery(nowMs);
       this.departedNodes.expire(nowMs, this.config.departedKeepMs);
       this.purger.tick(nowMs);
-      this.topology.tick(nowMs);
+      this.topology.tick(nowMs, this.monotonicMs());
     });
   }
 

@@ -231,31 +231,34 @@ export class Topology {
     return candidates[0];
   }
 
-  /** Asks the layout coordinator for a change; the callback gets the new layout or a clear error. */
-  propose(change: LayoutChange, nowMs: number, callback: Callback<Layout>): void {
+  /**
+   * Asks the layout coordinator for a change; the callback gets the new layout or a clear error.
+   * `monotonicMs`: the votes and this request time out on the monotonic clock (ports.ts).
+   */
+  propose(change: LayoutChange, monotonicMs: number, callback: Callback<Layout>): void {
     const coordinator = this.coordinator();
     if (coordinator === undefined) {
       callback({ ok: false, error: new QuorumError('UNAVAILABLE', 'no layout coordinator is reachable') });
       return;
     }
     if (coordinator === this.deps.selfId) {
-      this.apply(change, nowMs, callback);
+      this.apply(change, monotonicMs, callback);
       return;
     }
     const op = this.deps.nextOp();
     // The coordinator answers once the vote is over, which may itself take a request timeout.
-    this.proposals.set(op, { callback, deadlineMs: nowMs + 2 * this.deps.config.requestTimeoutMs });
+    this.proposals.set(op, { callback, deadlineMs: monotonicMs + 2 * this.deps.config.requestTimeoutMs });
     this.deps.send(coordinator, { kind: 'layout-change', op, change });
   }
 
-  handleChange(from: string, message: LayoutChangeMessage, nowMs: number): void {
+  handleChange(from: string, message: LayoutChangeMessage, monotonicMs: number): void {
     const answer: Callback<Layout> = (result) => {
       const reply: LayoutChangeReply = result.ok
         ? { kind: 'layout-change-reply', op: message.op, layout: result.value }
         : { kind: 'layout-change-reply', op: message.op, error: { code: result.error.code, message: result.error.message } };
       this.deps.send(from, reply);
     };
-    if (this.coordinator() === this.deps.selfId) this.apply(message.change, nowMs, answer);
+    if (this.coordinator() === this.deps.selfId) this.apply(message.change, monotonicMs, answer);
     else answer({ ok: false, error: new QuorumError('UNAVAILABLE', 'not the layout coordinator; try again') });
   }
 
@@ -294,10 +297,10 @@ export class Topology {
   }
 
   /** The coordinator's side of a change: check it against the current layout and have it voted in. */
-  private apply(change: LayoutChange, nowMs: number, callback: Callback<Layout>): void {
+  private apply(change: LayoutChange, monotonicMs: number, callback: Callback<Layout>): void {
     const result = this.nextLayout(change);
     if (!result.ok || result.value === this.deps.layout()) return callback(result);
-    this.vote.decide(result.value, nowMs, callback);
+    this.vote.decide(result.value, monotonicMs, callback);
   }
 
   /** The layout `change` leads to from the current one (the current one itself if nothing changes). */
@@ -392,18 +395,19 @@ export class Topology {
     return { ok: true, value: { ...next, version: layout.version + 1 } };
   }
 
-  tick(nowMs: number): void {
+  /** `nowMs` (the wall clock) paces the fill and clean-up; requests and votes time out on `monotonicMs`. */
+  tick(nowMs: number, monotonicMs: number): void {
     for (const [op, proposal] of this.proposals) {
-      if (nowMs >= proposal.deadlineMs) {
+      if (monotonicMs >= proposal.deadlineMs) {
         this.proposals.delete(op);
         proposal.callback({ ok: false, error: new QuorumError('UNAVAILABLE', 'the layout coordinator did not answer') });
       }
     }
-    this.vote.tick(nowMs);
+    this.vote.tick(monotonicMs);
     const layout = this.deps.layout();
     if (inTransition(layout)) {
       this.runFill(layout, nowMs);
-      this.maybeFinalize(layout, nowMs);
+      this.maybeFinalize(layout, monotonicMs);
     } else {
       this.fill = undefined;
       this.cleanup.tick(layout, nowMs);
@@ -465,7 +469,7 @@ export class Topology {
     return { layoutVersion: layout.version, plan, pieces, needed, done: new Set(), sessions: new Map(), reportedMs: 0 };
   }
 
-  private maybeFinalize(layout: Layout, nowMs: number): void {
+  private maybeFinalize(layout: Layout, monotonicMs: number): void {
     if (this.coordinator() !== this.deps.selfId || !this.seesMajority(layout) || this.vote.deciding(layout.version)) return;
     const done = this.reportedDone.get(layout.version) ?? new Set<string>();
     // A dead filler is waited for (it fills once back), unless it is leaving, or the change is forced:
@@ -473,7 +477,7 @@ export class Topology {
     // has its other staying replicas, and its fill gives up nothing the removal did not.
     const skippable = (id: string) => !this.deps.isAlive(id) && id !== this.deps.selfId && (layout.forced === true || leavingOrAbsent(layout, id));
     if (fillers(layout).every((id) => done.has(id) || skippable(id))) {
-      this.vote.decide(finalized(layout), nowMs, (result) => {
+      this.vote.decide(finalized(layout), monotonicMs, (result) => {
         if (result.ok) this.reportedDone.delete(layout.version);
       });
     }

@@ -164,6 +164,24 @@ describe('clock jumps', () => {
     s.waitUntil('n1', 'n2', 'dead', 8000);
   });
 
+  it("a topology change is answered within its timeout when its coordinator's clock steps back", () => {
+    const s = scenario({ nodes: 3 });
+    s.runFor(1000);
+    // The vote gets no answer: n1, the layout coordinator, gives up after a request timeout.
+    s.dropWhere((envelope) => envelope.message.kind === 'layout-promise');
+    let answer: { error?: string; atMs: number } | undefined;
+    const startMs = s.nowMs;
+    s.sim.cluster.propose('n1', { type: 'replication', strategy: 'consistent', rf: 2 }, (_layout, error) => {
+      answer = { ...(error === undefined ? {} : { error }), atMs: s.nowMs };
+    });
+    s.runFor(50);
+    s.sim.cluster.jumpClock('n1', -60_000);
+    s.sim.runUntil(() => answer !== undefined, 30_000);
+    assert.ok(answer, 'answered');
+    assert.equal(answer.error, 'UNAVAILABLE');
+    assert.ok(answer.atMs - startMs <= s.sim.cluster.config.requestTimeoutMs + 50, `answered after ${answer.atMs - startMs} ms`);
+  });
+
   it('a node whose clock steps back past the ceiling margin keeps issuing versions above its old ones', () => {
     const s = scenario({ nodes: 3 });
     const first = s.put('k', 'v1', { at: 'n1' });
