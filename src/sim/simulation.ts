@@ -127,6 +127,12 @@ export class Simulation {
       const node = this.cluster.node(id);
       if (node !== undefined && node.layout.version < newest.version) reasons.push(`${id}, removed, runs layout v${node.layout.version}, not v${newest.version}`);
       else if (node?.cleanupPending) reasons.push(`${id}, removed, is handing over copies it no longer owns`);
+      // Every member has acknowledged its farewell: none may wait for it still, holding back purges
+      // for departedKeepMs (a member told of it again by a slower one did: departed.ts).
+      else if (node !== undefined) {
+        const waiting = members.filter((m) => this.cluster.node(m)?.departed.some((d) => d.id === id));
+        if (waiting.length > 0) reasons.push(`${waiting.join(', ')} still wait for ${id}, removed, which said farewell to every member`);
+      }
     }
     if (reasons.length === 0 && keys.length > 0) {
       const disagreeing = checkConvergence({ history: [], answerSlackMs: 0, hintWindowMs: 0, finalState: this.finalState(keys) });

@@ -72,6 +72,19 @@ test('a member that heard the farewell is not told the node back by one that had
   assert.deepEqual(later.ids, ['d']);
 });
 
+test('a member that acknowledged a farewell is not told the node back by a slower member (node level)', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { antiEntropyIntervalMs: 0 });
+  const a = cluster.node('a');
+  const from = (sender: string, message: Envelope['message']): Envelope => ({ from: sender, to: 'a', clock: { wallMs: cluster.nowMs, counter: 0 }, message });
+  const told = from('b', { kind: 'layout', layout: a.layout, departed: [{ id: 'd', peer: 'pd', removedIn: 1 }] });
+  a.receive([told]);
+  assert.deepEqual(a.departed.map((n) => n.id), ['d']);
+  a.receive([from('d', { kind: 'farewell', layout: 1 })]);
+  assert.deepEqual(a.departed.map((n) => n.id), [], 'forgotten at its farewell');
+  a.receive([{ ...told, from: 'c' }]);
+  assert.deepEqual(a.departed.map((n) => n.id), [], 'c, not told the farewell yet, does not bring it back');
+});
+
 test('a farewell heard before the layout that removed the node is not waited for again', () => {
   const a = new DepartedNodes(new MemoryStorage());
   a.farewell('d', 5, nowMs);
