@@ -20,8 +20,11 @@
 // (tombstones.ts). (A replica cannot tell "never had it" from "deleted and purged", and purge floors
 // cannot either, as they stay with the replicas that purged while the key may have moved: simulator
 // seeds 700075 and 977780, when every copy was handed over before purges waited.) Once a removed
-// node's pass ends with no copy kept, it says farewell to the members until each live one has heard
-// it, so that they stop asking it; until then its clean-up is pending.
+// node's pass ends with no copy kept, it says farewell to the members until each one not declared
+// dead has heard it, so that they stop asking it; until then its clean-up is pending. A merely
+// suspected member counts: a busy member that flapped to suspect was skipped, the local front then
+// stopped the removed node, and that member waited for it for departedKeepMs, holding back every
+// purge (found by the grow/shrink test under load).
 // A node runs a pass when it starts, too: a crash may have cut one short, and until one ends it is
 // not settled.
 
@@ -38,6 +41,8 @@ export interface CleanupDeps {
   readonly storage: Storage;
   readonly placement: () => Placement;
   readonly isAlive: (id: string) => boolean;
+  /** Declared dead (not merely suspected): a farewell waits for every member that is not. */
+  readonly isDead: (id: string) => boolean;
   readonly peerLayoutVersion: (id: string) => number | undefined;
   readonly send: (to: string, message: Message) => void;
   readonly nextOp: () => number;
@@ -101,7 +106,7 @@ export class Cleanup {
   }
 
   get pending(): boolean {
-    return this.pass !== undefined || [...(this.farewell?.waiting ?? [])].some((id) => this.deps.isAlive(id));
+    return this.pass !== undefined || [...(this.farewell?.waiting ?? [])].some((id) => !this.deps.isDead(id));
   }
 
   handleFarewellAck(from: string, ack: FarewellAck): void {
@@ -183,13 +188,13 @@ export class Cleanup {
     this.pass = newPass(pass.layoutVersion, idle, nowMs + delayMs);
   }
 
-  /** Says farewell to the live members that have not acknowledged it, once per request timeout. */
+  /** Says farewell to the members not dead that have not acknowledged it, once per request timeout. */
   private sayFarewell(nowMs: number): void {
     const farewell = this.farewell;
     if (farewell === undefined || farewell.waiting.size === 0 || nowMs < farewell.nextMs) return;
     farewell.nextMs = nowMs + this.deps.config.requestTimeoutMs;
     for (const id of farewell.waiting) {
-      if (this.deps.isAlive(id)) this.deps.send(id, { kind: 'farewell', layout: farewell.layoutVersion });
+      if (!this.deps.isDead(id)) this.deps.send(id, { kind: 'farewell', layout: farewell.layoutVersion });
     }
   }
 

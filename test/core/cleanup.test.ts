@@ -28,19 +28,22 @@ function stepWithCopyAged(ageMs: number, config = resolveConfig({ tombstoneGrace
   const sent: Array<{ to: string; message: Message }> = [];
   let op = 0;
   const current = { placement: new Placement(onLayout) };
+  /** Members as c sees them (absent: alive). */
+  const states = new Map<string, 'suspect' | 'dead'>();
   const cleanup = new Cleanup({
     selfId: 'c',
     config,
     storage,
     placement: () => current.placement,
-    isAlive: () => true,
+    isAlive: (id) => !states.has(id),
+    isDead: (id) => states.get(id) === 'dead',
     peerLayoutVersion: () => onLayout.version,
     send: (to, message) => sent.push({ to, message }),
     nextOp: () => ++op,
   });
   cleanup.start(onLayout.version);
   storage.transaction(() => cleanup.tick(onLayout, nowMs));
-  return { sent, held: storage.get(strayKey) !== undefined, cleanup, storage, current };
+  return { sent, held: storage.get(strayKey) !== undefined, cleanup, storage, current, states };
 }
 
 test('clean-up asks the key\'s replicas before dropping a recent copy, and keeps it until they answer', () => {
@@ -93,6 +96,26 @@ test('a node the layout removed asks about old copies too, and once it keeps non
   assert.equal(cleanup.pending, false);
 });
 
+test('a farewell waits for a member only suspected, and not for one declared dead', () => {
+  // b, busy, flapped to suspect in c's view just as a and the others had acknowledged: c's clean-up
+  // was no longer pending, the local front stopped c, and b waited for it for departedKeepMs with
+  // every purge (found by the grow/shrink integration test under load).
+  const withoutC: Layout = { ...layout, version: 3, members: layout.members.filter((m) => m.id !== 'c') };
+  const { sent, cleanup, storage, states } = stepWithCopyAged(60_000, undefined, withoutC);
+  const check = sent[0];
+  const asked = check?.message;
+  assert.ok(check && asked?.kind === 'purge-check');
+  storage.transaction(() => cleanup.handleReply(check.to, { kind: 'purge-check-reply', op: asked.op, holds: true }));
+  states.set('b', 'suspect');
+  sent.length = 0;
+  storage.transaction(() => cleanup.tick(withoutC, nowMs));
+  assert.deepEqual(sent.map((s) => s.to).sort(), ['a', 'b'], 'said to the suspected member too');
+  cleanup.handleFarewellAck('a', { kind: 'farewell-ack', layout: 3 });
+  assert.ok(cleanup.pending, 'pending while the suspected member has not heard it');
+  states.set('b', 'dead');
+  assert.equal(cleanup.pending, false, 'a member declared dead is not waited for');
+});
+
 test('a node runs a clean-up pass when it starts, and is settled under the layout once the pass keeps nothing', () => {
   const storage = new MemoryStorage();
   const version = formatVersion({ wallMs: nowMs - 1000, counter: 0, nodeId: 'c' });
@@ -104,6 +127,7 @@ test('a node runs a clean-up pass when it starts, and is settled under the layou
     storage,
     placement: () => placement,
     isAlive: () => true,
+    isDead: () => false,
     peerLayoutVersion: () => layout.version,
     send: (to, message) => sent.push({ to, message }),
     nextOp: () => sent.length + 1,
@@ -181,6 +205,7 @@ test('passes that get nowhere while a replica is dead come ever further apart; i
     storage,
     placement: () => placement,
     isAlive: (id) => id !== replica || replicaAlive,
+    isDead: (id) => id === replica && !replicaAlive,
     peerLayoutVersion: () => layout.version,
     send: (_to, message) => sent.push(message),
     nextOp: () => sent.length + 1,
