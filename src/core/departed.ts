@@ -118,14 +118,22 @@ export class DepartedNodes {
    */
   farewell(id: string, layoutVersion: number, nowMs: number): void {
     const known = this.farewells.get(id);
-    if (known === undefined || known.layout < layoutVersion) {
-      this.farewells.set(id, { id, layout: layoutVersion, sinceMs: nowMs });
-      this.saveFarewells();
-    }
+    const record = known === undefined || known.layout < layoutVersion;
     const node = this.byId.get(id);
-    if (node === undefined || layoutVersion < node.removedIn) return;
-    this.byId.delete(id);
-    this.save();
+    const forget = node !== undefined && layoutVersion >= node.removedIn;
+    if (!record && !forget) return;
+    // Stored, both in one transaction, before they are taken: taken first, a store that failed (a full
+    // disk) left the farewell in memory only; the next farewell was no news and stored nothing, and
+    // after a restart a slower member's telling brought the node back (simulator seed 12400348).
+    const farewells = new Map(this.farewells);
+    if (record) farewells.set(id, { id, layout: layoutVersion, sinceMs: nowMs });
+    const departed = [...this.byId.values()].filter((n) => !(forget && n.id === id));
+    this.storage.transaction(() => {
+      if (record) this.storage.setMeta(metaFarewells, JSON.stringify([...farewells.values()]));
+      if (forget) this.storage.setMeta(metaDeparted, JSON.stringify(departed));
+    });
+    if (record) this.farewells.set(id, farewells.get(id) as Farewell);
+    if (forget) this.byId.delete(id);
   }
 
   /**

@@ -97,6 +97,24 @@ test('a farewell heard before the layout that removed the node is not waited for
   assert.deepEqual(b.ids, ['d']);
 });
 
+test('a farewell whose store fails is not taken, and is taken in full when it comes again', () => {
+  const storage = new MemoryStorage();
+  const a = new DepartedNodes(storage);
+  a.onLayout(withD, withoutD, 'a', nowMs);
+  const setMeta = storage.setMeta.bind(storage);
+  storage.setMeta = () => {
+    throw new Error('SQLITE_FULL: database or disk is full');
+  };
+  assert.throws(() => a.farewell('d', 5, nowMs), /disk is full/);
+  assert.deepEqual(a.ids, ['d'], 'still waited for, as the store says');
+  storage.setMeta = setMeta;
+  a.farewell('d', 5, nowMs + 10);
+  assert.deepEqual(a.ids, []);
+  const restarted = new DepartedNodes(storage);
+  restarted.learn([{ id: 'd', peer: 'p', removedIn: 5 }], withoutD, 'a', nowMs + 20);
+  assert.deepEqual(restarted.ids, [], 'the farewell reached the store: a telling after a restart does not bring d back');
+});
+
 test('a damaged record is ignored rather than trusted', () => {
   const storage = new MemoryStorage();
   storage.transaction(() => storage.setMeta('departed', '[{"id":"d"},"x",{"id":"e","peer":"p","removedIn":3,"sinceMs":1}]'));

@@ -228,4 +228,10 @@ describe('pinned seeds', () => {
   // steps now stay within a tenth of a run's hint window and grace (nemesis.ts clockDriftMaxMs), so
   // this seed no longer steps 25 s: it stays pinned as a run with clock steps and hints that passes.
   pinned(7001596, 'hints and purges under clock steps within the drift the design tolerates');
+
+  // n4's disk was full when n6's farewell came: the farewell was taken in memory, its store failed, and
+  // the next farewell, no news, stored nothing. Restarted, n4 was told of n6 again by n5 (paused
+  // through the farewell) and waited for it past the heal, with every purge (the heal's oracle checks
+  // that no member waits for a removed node whose farewell all have heard: simulation.ts).
+  pinned(12400348, 'a farewell is stored before it is taken, so a full disk does not lose it (departed.ts)');
 });
