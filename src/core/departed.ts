@@ -43,9 +43,19 @@ export class DepartedNodes {
   private readonly farewells = new Map<string, Farewell>();
 
   constructor(private readonly storage: Storage) {
-    const stored = storage.getMeta(metaDeparted);
+    this.reload();
+  }
+
+  /**
+   * Takes what the store holds. Also after a transaction rolled back (its COMMIT failed after the
+   * statements succeeded): what this kept in memory in it is gone from the store.
+   */
+  reload(): void {
+    this.byId.clear();
+    this.farewells.clear();
+    const stored = this.storage.getMeta(metaDeparted);
     if (stored !== undefined) for (const node of parseDeparted(stored)) this.byId.set(node.id, node);
-    const said = storage.getMeta(metaFarewells);
+    const said = this.storage.getMeta(metaFarewells);
     if (said !== undefined) for (const farewell of parseFarewells(said)) this.farewells.set(farewell.id, farewell);
   }
 

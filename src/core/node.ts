@@ -647,9 +647,11 @@ export class QuorumNode {
     } catch (error) {
       // What the transaction stored is gone: a ceiling the clock raised in it (hlc.ts), copies the
       // clean-up dropped in it (cleanup.ts), entries anti-entropy sessions applied in it (they start
-      // again, and a topology change's fill streams again: topology.ts).
+      // again, and a topology change's fill streams again: topology.ts), removed nodes and farewells
+      // (departed.ts: read back).
       if (outer) {
         this.hlc.ceilingRolledBack(Number(this.storage.getMeta(metaClockCeiling) ?? '0'));
+        this.departedNodes.reload();
         this.antiEntropy.abortAll(this.nowMs());
         this.topology.rolledBack();
       }

@@ -115,6 +115,27 @@ test('a farewell whose store fails is not taken, and is taken in full when it co
   assert.deepEqual(restarted.ids, [], 'the farewell reached the store: a telling after a restart does not bring d back');
 });
 
+test("a farewell whose batch's commit fails is not kept in memory either", () => {
+  // The farewell's own statements succeeded and the COMMIT of the batch failed: the store kept
+  // nothing, and the node must not remember more than its store (a restart would forget it).
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { antiEntropyIntervalMs: 0 });
+  const a = cluster.node('a');
+  const storage = cluster.storages.get('a') as MemoryStorage;
+  const from = (sender: string, message: Envelope['message']): Envelope => ({ from: sender, to: 'a', clock: { wallMs: cluster.nowMs, counter: 0 }, message });
+  const told = from('b', { kind: 'layout', layout: a.layout, departed: [{ id: 'd', peer: 'pd', removedIn: 1 }] });
+  a.receive([told]);
+  storage.writeFault = (phase) => {
+    if (phase === 'commit') throw new Error('SQLITE_IOERR: disk I/O error');
+  };
+  assert.throws(() => a.receive([from('d', { kind: 'farewell', layout: 1 })]), /I\/O error/);
+  storage.writeFault = undefined;
+  assert.deepEqual(a.departed.map((n) => n.id), ['d'], 'still waited for, as the store says');
+  a.receive([from('d', { kind: 'farewell', layout: 1 })]);
+  assert.deepEqual(a.departed.map((n) => n.id), []);
+  a.receive([{ ...told, from: 'c' }]);
+  assert.deepEqual(a.departed.map((n) => n.id), [], 'the second farewell was stored');
+});
+
 test('a damaged record is ignored rather than trusted', () => {
   const storage = new MemoryStorage();
   storage.transaction(() => storage.setMeta('departed', '[{"id":"d"},"x",{"id":"e","peer":"p","removedIn":3,"sinceMs":1}]'));
