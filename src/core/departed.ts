@@ -177,7 +177,8 @@ export class DepartedNodes {
   }
 }
 
-function parseDeparted(stored: string): DepartedNode[] {
+/** The records of a stored list; a damaged list reads as empty, and each parser skips damaged records. */
+function storedRecords(stored: string): Record<string, unknown>[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(stored);
@@ -185,27 +186,19 @@ function parseDeparted(stored: string): DepartedNode[] {
     return [];
   }
   if (!Array.isArray(parsed)) return [];
-  return parsed.filter(
-    (n): n is DepartedNode =>
-      typeof n === 'object' &&
-      n !== null &&
-      typeof n.id === 'string' &&
-      typeof n.peer === 'string' &&
-      Number.isSafeInteger(n.removedIn) &&
-      Number.isFinite(n.sinceMs),
+  return parsed.filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null);
+}
+
+function parseDeparted(stored: string): DepartedNode[] {
+  return storedRecords(stored).flatMap(({ id, peer, removedIn, sinceMs }) =>
+    typeof id === 'string' && typeof peer === 'string' && Number.isSafeInteger(removedIn) && Number.isFinite(sinceMs)
+      ? [{ id, peer, removedIn: removedIn as number, sinceMs: sinceMs as number }]
+      : [],
   );
 }
 
 function parseFarewells(stored: string): Farewell[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(stored);
-  } catch {
-    return [];
-  }
-  if (!Array.isArray(parsed)) return [];
-  return parsed.filter(
-    (f): f is Farewell =>
-      typeof f === 'object' && f !== null && typeof f.id === 'string' && Number.isSafeInteger(f.layout) && Number.isFinite(f.sinceMs),
+  return storedRecords(stored).flatMap(({ id, layout, sinceMs }) =>
+    typeof id === 'string' && Number.isSafeInteger(layout) && Number.isFinite(sinceMs) ? [{ id, layout: layout as number, sinceMs: sinceMs as number }] : [],
   );
 }
