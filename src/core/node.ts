@@ -545,15 +545,16 @@ export class QuorumNode {
   tick(): void {
     if (this.paused) return;
     const nowMs = this.nowMs();
+    const monotonicMs = this.monotonicMs();
     this.transaction(() => {
-      this.membership.tick(this.monotonicMs());
-      this.coordinator.expire(this.monotonicMs());
+      this.membership.tick(monotonicMs);
+      this.coordinator.expire(monotonicMs);
       this.hints.tick(nowMs);
       this.antiEntropy.tick(nowMs);
       this.continueRecovery(nowMs);
       this.departedNodes.expire(nowMs, this.config.departedKeepMs);
       this.purger.tick(nowMs);
-      this.topology.tick(nowMs, this.monotonicMs());
+      this.topology.tick(nowMs, monotonicMs);
     });
   }
 
