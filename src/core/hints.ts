@@ -34,6 +34,7 @@ interface InFlightHint {
   readonly entry: Entry;
   /** When the first hint of this write was stored (handed-on hints keep it). */
   readonly createdMs: number;
+  /** On the monotonic clock. */
   readonly deadlineMs: number;
 }
 
@@ -58,13 +59,18 @@ export class HintDelivery {
     this.deps.storage.addHint(target, entry, nowMs);
   }
 
-  /** Delivers a round of hints to every available target, at most one round in flight per target. */
-  tick(nowMs: number): void {
+  /**
+   * Delivers a round of hints to every available target, at most one round in flight per target.
+   * Hints are kept for the hint window on the wall clock (`nowMs`: their time is in the store, and
+   * outlives a restart); rounds, their pacing and their timeouts run on the monotonic clock, which a
+   * clock stepped back does not hold up.
+   */
+  tick(nowMs: number, monotonicMs: number): void {
     for (const [op, hint] of this.inFlight) {
-      if (nowMs >= hint.deadlineMs) this.forget(op, hint);
+      if (monotonicMs >= hint.deadlineMs) this.forget(op, hint);
     }
-    if (nowMs < this.nextRunMs) return;
-    this.nextRunMs = nowMs + this.deps.config.hintDeliveryIntervalMs;
+    if (monotonicMs < this.nextRunMs) return;
+    this.nextRunMs = monotonicMs + this.deps.config.hintDeliveryIntervalMs;
     const { storage, config } = this.deps;
     this.expired += storage.expireHints(nowMs - config.hintWindowMs);
     for (const [target, count] of storage.hintCounts()) {
@@ -77,11 +83,11 @@ export class HintDelivery {
       if (target === this.deps.selfId) continue;
       if (!this.deps.isAvailable(target) || (this.inFlightPerTarget.get(target) ?? 0) > 0) continue;
       const pacedUntil = this.nextRoundMs.get(target) ?? 0;
-      if (nowMs < pacedUntil) {
+      if (monotonicMs < pacedUntil) {
         this.nextRunMs = Math.min(this.nextRunMs, pacedUntil);
         continue;
       }
-      this.deliverRound(target, nowMs);
+      this.deliverRound(target, monotonicMs);
     }
   }
 
@@ -91,10 +97,10 @@ export class HintDelivery {
     this.nextRunMs = 0;
   }
 
-  private deliverRound(target: string, nowMs: number): void {
+  private deliverRound(target: string, monotonicMs: number): void {
     const hints = this.deps.storage.hintsFor(target, this.deps.config.hintBatchMax);
     const rate = this.deps.config.hintsPerSecondMax;
-    if (rate > 0) this.nextRoundMs.set(target, nowMs + (hints.length * 1000) / rate);
+    if (rate > 0) this.nextRoundMs.set(target, monotonicMs + (hints.length * 1000) / rate);
     for (const hint of hints) {
       if (this.superseded(hint.entry)) {
         this.deps.storage.removeHint(hint.id);
@@ -107,14 +113,14 @@ export class HintDelivery {
         target,
         entry: hint.entry,
         createdMs: hint.createdMs,
-        deadlineMs: nowMs + this.deps.config.requestTimeoutMs,
+        deadlineMs: monotonicMs + this.deps.config.requestTimeoutMs,
       });
       this.inFlightPerTarget.set(target, (this.inFlightPerTarget.get(target) ?? 0) + 1);
       this.deps.send(target, { kind: 'write', op, entry: hint.entry, layout: this.deps.layoutVersion() });
     }
   }
 
-  handleReply(from: string, reply: WriteReply, nowMs: number): void {
+  handleReply(from: string, reply: WriteReply): void {
     const hint = this.inFlight.get(reply.op);
     if (!hint || hint.target !== from) return;
     if (!reply.applied && reply.layout !== undefined && reply.layout <= this.deps.layoutVersion()) {

@@ -336,7 +336,7 @@ export class QuorumNode {
       case 'read':
         return this.serveRead(from, message);
       case 'write-reply':
-        if (this.hints.owns(message.op)) return this.hints.handleReply(from, message, nowMs);
+        if (this.hints.owns(message.op)) return this.hints.handleReply(from, message);
         return this.coordinator.handleReply(from, message);
       case 'read-reply':
         return this.coordinator.handleReply(from, message);
@@ -539,8 +539,8 @@ export class QuorumNode {
 
   /**
    * Runs timers: failure detection, request deadlines, hint delivery. Call it often (every ~10-50 ms).
-   * Request deadlines (reads, writes, topology changes and their votes) and failure detection run on
-   * the monotonic clock, the rest on the wall clock (decisions.md).
+   * Request deadlines (reads, writes, topology changes and their votes), failure detection and hint
+   * delivery run on the monotonic clock, the rest on the wall clock (decisions.md).
    */
   tick(): void {
     if (this.paused) return;
@@ -549,7 +549,7 @@ export class QuorumNode {
     this.transaction(() => {
       this.membership.tick(monotonicMs);
       this.coordinator.expire(monotonicMs);
-      this.hints.tick(nowMs);
+      this.hints.tick(nowMs, monotonicMs);
       this.antiEntropy.tick(nowMs);
       this.continueRecovery(nowMs);
       this.departedNodes.expire(nowMs, this.config.departedKeepMs);

@@ -28,29 +28,31 @@ function delivery(members: readonly string[]) {
     send: (to, message) => sent.push({ to, message }),
     nextOp: () => ++op,
   });
-  return { storage, hints, sent };
+  /** A tick at wall time `wallMs`; nothing steps a clock here, so the monotonic one reads the same. */
+  const tick = (wallMs: number) => storage.transaction(() => hints.tick(wallMs, wallMs));
+  return { storage, hints, sent, tick };
 }
 
 test('hints for a member that left go to the key\'s owners with the age they had, and expire on time', () => {
-  const { storage, hints } = delivery(['a', 'b', 'c']); // x left the layout
+  const { storage, hints, tick } = delivery(['a', 'b', 'c']); // x left the layout
   const createdMs = 1_700_000_000_000;
   const entry = { key: 'k', version: formatVersion({ wallMs: createdMs, counter: 0, nodeId: 'a' }), value: bytes('v') };
   storage.transaction(() => hints.store('x', entry, createdMs));
 
   const late = createdMs + hintWindowMs - 1000;
-  storage.transaction(() => hints.tick(late));
+  tick(late);
   assert.equal(storage.hintsFor('x', 10).length, 0, 'the hint for x is handed on');
   assert.equal(storage.get('k')?.version, entry.version, 'a is an owner: it applies the write itself');
   const handedOn = [...storage.hintsFor('b', 10), ...storage.hintsFor('c', 10)];
   assert.equal(handedOn.length, 2);
   for (const hint of handedOn) assert.equal(hint.createdMs, createdMs, 'a handed-on hint keeps the age of the first');
 
-  storage.transaction(() => hints.tick(createdMs + hintWindowMs + 1000));
+  tick(createdMs + hintWindowMs + 1000);
   assert.equal(storage.hintsFor('b', 10).length + storage.hintsFor('c', 10).length, 0, 'they expire with the first one\'s window');
 });
 
 test('a hint is not handed on when this node holds a newer version of its key', () => {
-  const { storage, hints } = delivery(['a', 'b', 'c']);
+  const { storage, hints, tick } = delivery(['a', 'b', 'c']);
   const createdMs = 1_700_000_000_000;
   const old = { key: 'k', version: formatVersion({ wallMs: createdMs, counter: 0, nodeId: 'a' }), value: bytes('old') };
   const deleted = { key: 'k', version: formatVersion({ wallMs: createdMs + 5000, counter: 0, nodeId: 'a' }), value: null };
@@ -58,7 +60,7 @@ test('a hint is not handed on when this node holds a newer version of its key', 
     hints.store('x', old, createdMs);
     storage.apply(deleted);
   });
-  storage.transaction(() => hints.tick(createdMs + 10_000));
+  tick(createdMs + 10_000);
   assert.equal(storage.hintsFor('b', 10).length + storage.hintsFor('c', 10).length, 0);
   assert.equal(hints.dropped, 2);
   assert.equal(storage.get('k')?.value, null, 'the delete stays');

@@ -164,6 +164,27 @@ describe('clock jumps', () => {
     s.waitUntil('n1', 'n2', 'dead', 8000);
   });
 
+  it('a node whose clock steps back still delivers its hints in the usual time', () => {
+    const s = scenario({ nodes: 3 });
+    s.runFor(1000);
+    s.pause('n3');
+    assert.equal(s.put('k', 'v', { at: 'n1', level: 'quorum' }).outcome, 'ok');
+    const pending = () => Object.values(s.sim.cluster.node('n1')?.hintsPending() ?? {}).reduce((sum, n) => sum + n, 0);
+    s.runFor(2000); // past the write's timeout: n1 keeps a hint for n3
+    assert.equal(pending(), 1);
+    // The first round's write is lost: n1 sends the hint again once that round times out.
+    let lost = 0;
+    const restore = s.dropWhere((e) => e.from === 'n1' && e.to === 'n3' && e.message.kind === 'write' && ++lost === 1);
+    s.resume('n3');
+    s.runFor(500);
+    assert.equal(lost, 1, 'the first round went out');
+    restore();
+    s.sim.cluster.jumpClock('n1', -60_000);
+    s.runFor(5000);
+    assert.equal(pending(), 0, 'delivered');
+    assert.equal(s.stored('n3', 'k')?.value, 'v');
+  });
+
   it("a topology change is answered within its timeout when its coordinator's clock steps back", () => {
     const s = scenario({ nodes: 3 });
     s.runFor(1000);
