@@ -89,12 +89,9 @@ export class DepartedNodes {
     }
     for (const id of updated.keys()) if (inNext.has(id)) updated.delete(id);
     const changed = updated.size !== this.byId.size || [...updated.keys()].some((id) => !this.byId.has(id));
-    if (!changed) return;
     // Stored before it is taken, as the layout is (node.ts adoptLayout): if the store fails, the
     // adoption is not made, and is made in full when the layout comes again.
-    this.save([...updated.values()]);
-    this.byId.clear();
-    for (const [id, node] of updated) this.byId.set(id, node);
+    if (changed) this.commit({ departed: [...updated.values()] });
   }
 
   /**
@@ -111,14 +108,13 @@ export class DepartedNodes {
     selfId: string,
     nowMs: number,
   ): void {
-    let changed = false;
+    const updated = new Map(this.byId);
     for (const node of told) {
-      if (node.id === selfId || this.byId.has(node.id) || layout.members.some((m) => m.id === node.id)) continue;
+      if (node.id === selfId || updated.has(node.id) || layout.members.some((m) => m.id === node.id)) continue;
       if (this.saidFarewell(node.id, node.removedIn)) continue; // the teller has not heard it yet
-      this.byId.set(node.id, { id: node.id, peer: node.peer, removedIn: node.removedIn, sinceMs: nowMs - (node.ageMs ?? 0) });
-      changed = true;
+      updated.set(node.id, { id: node.id, peer: node.peer, removedIn: node.removedIn, sinceMs: nowMs - (node.ageMs ?? 0) });
     }
-    if (changed) this.save();
+    if (updated.size > this.byId.size) this.commit({ departed: [...updated.values()] });
   }
 
   /**
@@ -131,19 +127,11 @@ export class DepartedNodes {
     const record = known === undefined || known.layout < layoutVersion;
     const node = this.byId.get(id);
     const forget = node !== undefined && layoutVersion >= node.removedIn;
-    if (!record && !forget) return;
-    // Stored, both in one transaction, before they are taken: taken first, a store that failed (a full
-    // disk) left the farewell in memory only; the next farewell was no news and stored nothing, and
-    // after a restart a slower member's telling brought the node back (simulator seed 12400348).
-    const farewells = new Map(this.farewells);
-    if (record) farewells.set(id, { id, layout: layoutVersion, sinceMs: nowMs });
-    const departed = [...this.byId.values()].filter((n) => !(forget && n.id === id));
-    this.storage.transaction(() => {
-      if (record) this.storage.setMeta(metaFarewells, JSON.stringify([...farewells.values()]));
-      if (forget) this.storage.setMeta(metaDeparted, JSON.stringify(departed));
+    const farewells = [...this.farewells.values()].filter((f) => f.id !== id);
+    this.commit({
+      ...(record ? { farewells: [...farewells, { id, layout: layoutVersion, sinceMs: nowMs }] } : {}),
+      ...(forget ? { departed: this.list.filter((n) => n.id !== id) } : {}),
     });
-    if (record) this.farewells.set(id, farewells.get(id) as Farewell);
-    if (forget) this.byId.delete(id);
   }
 
   /**
@@ -151,30 +139,37 @@ export class DepartedNodes {
    * for the node, begun before its farewell, is over, and no member tells of it.
    */
   expire(nowMs: number, keepMs: number): void {
-    let changed = false;
-    for (const node of this.byId.values()) {
-      if (nowMs - node.sinceMs < keepMs) continue;
-      this.byId.delete(node.id);
-      changed = true;
-    }
-    if (changed) this.save();
-    let farewellsChanged = false;
-    for (const farewell of this.farewells.values()) {
-      if (nowMs - farewell.sinceMs < keepMs) continue;
-      this.farewells.delete(farewell.id);
-      farewellsChanged = true;
-    }
-    if (farewellsChanged) this.saveFarewells();
+    if (this.byId.size === 0 && this.farewells.size === 0) return; // every tick, and nearly always so
+    const young = <T extends { readonly sinceMs: number }>(records: Iterable<T>) => [...records].filter((r) => nowMs - r.sinceMs < keepMs);
+    const departed = young(this.byId.values());
+    const farewells = young(this.farewells.values());
+    this.commit({
+      ...(departed.length < this.byId.size ? { departed } : {}),
+      ...(farewells.length < this.farewells.size ? { farewells } : {}),
+    });
   }
 
-  private saveFarewells(): void {
-    const farewells = [...this.farewells.values()];
-    this.storage.transaction(() => this.storage.setMeta(metaFarewells, JSON.stringify(farewells)));
+  /**
+   * Stores the lists given, in one transaction, then takes them. Stored first, a store that fails (a
+   * full disk) leaves memory as the store has it: taken first, a farewell once lived in memory only,
+   * the next one was no news and stored nothing, and after a restart a slower member's telling
+   * brought the node back (simulator seed 12400348).
+   */
+  private commit(lists: { readonly departed?: readonly DepartedNode[]; readonly farewells?: readonly Farewell[] }): void {
+    const { departed, farewells } = lists;
+    if (departed === undefined && farewells === undefined) return;
+    this.storage.transaction(() => {
+      if (departed !== undefined) this.storage.setMeta(metaDeparted, JSON.stringify(departed));
+      if (farewells !== undefined) this.storage.setMeta(metaFarewells, JSON.stringify(farewells));
+    });
+    if (departed !== undefined) replaceAll(this.byId, departed);
+    if (farewells !== undefined) replaceAll(this.farewells, farewells);
   }
+}
 
-  private save(nodes: readonly DepartedNode[] = this.list): void {
-    this.storage.transaction(() => this.storage.setMeta(metaDeparted, JSON.stringify(nodes)));
-  }
+function replaceAll<T extends { readonly id: string }>(byId: Map<string, T>, records: readonly T[]): void {
+  byId.clear();
+  for (const record of records) byId.set(record.id, record);
 }
 
 /** The records of a stored list; a damaged list reads as empty, and each parser skips damaged records. */
