@@ -349,8 +349,8 @@ export class SimCluster {
 
   /**
    * How far, in all, the node's clock stepped back from `fromMs` to `toMs` (virtual times): the core
-   * runs its timers (all but request deadlines) on the wall clock, so they are that much late (a
-   * known limitation, decisions.md).
+   * paces anti-entropy and clean-up on the wall clock, so they are that much late (a known
+   * limitation, decisions.md).
    */
   stepsBackMs(id: string, fromMs: number, toMs: number): number {
     let total = 0;

@@ -220,11 +220,11 @@ describe('pinned seeds', () => {
   pinned(7003636, 'a write whose re-stamp fails on a full disk is still answered by its deadline (coordinator.ts)');
 
   // Known, not fixed (clock jumps): n4 held a hint of k0 v24 for n2 when its clock stepped back 25 s.
-  // Hints expire, and are delivered, on the holder's wall clock, so the hint lived 25 s past the 3 s
+  // Hints expired, and were then delivered, on the holder's wall clock, so the hint lived 25 s past the 3 s
   // hint window; meanwhile the replicas purged the delete that superseded v24 (acknowledged at
   // quorum) and forgot its floor, kept for the hint window plus margins (tombstones.ts
   // purgeFloorKeepMs). Delivered at t=30.7 s, the hint brought v24 back. Seed 7002975 is the same.
-  // The core measures durations on the wall clock (docs/decisions.md, a known limitation). Clock
+  // The hint window is on the wall clock (docs/decisions.md, a known limitation). Clock
   // steps now stay within a tenth of a run's hint window and grace (nemesis.ts clockDriftMaxMs), so
   // this seed no longer steps 25 s: it stays pinned as a run with clock steps and hints that passes.
   pinned(7001596, 'hints and purges under clock steps within the drift the design tolerates');
