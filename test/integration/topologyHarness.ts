@@ -432,11 +432,14 @@ const readRounds = 8;
 export async function checkAcknowledgedReadable(
   acked: ReadonlyMap<string, Ack>,
   target: () => string,
-  batchSize = 250,
-  concurrency = 2,
-  /** key -> deletes sent so far (`WriteLoad.deletesSent`), when the keys are still being written. */
-  deletesSent?: ReadonlyMap<string, number>,
+  options: {
+    readonly batchSize?: number;
+    readonly concurrency?: number;
+    /** key -> deletes sent so far (`WriteLoad.deletesSent`), when the keys are still being written. */
+    readonly deletesSent?: ReadonlyMap<string, number>;
+  } = {},
 ): Promise<ReadCheck> {
+  const { batchSize = 250, concurrency = 2, deletesSent } = options;
   let pending = [...acked];
   const deletesAtStart = new Map(deletesSent ?? []);
   const keys = pending.length;
@@ -656,7 +659,7 @@ export class ContinuousReadCheck {
   private async run(): Promise<void> {
     while (!this.stopping) {
       const startMs = Date.now();
-      const check = await checkAcknowledgedReadable(this.load.acked, this.target, undefined, undefined, this.load.deletesSent);
+      const check = await checkAcknowledgedReadable(this.load.acked, this.target, { deletesSent: this.load.deletesSent });
       this.passes.push({ startMs, endMs: Date.now() });
       for (const [why, count] of check.retried) this.retried.set(why, (this.retried.get(why) ?? 0) + count);
       const label = `pass ${this.passes.length} (${new Date(startMs).toISOString().slice(11, 23)})`;
