@@ -4,7 +4,7 @@
 // orphan is left behind even when the supervisor is killed.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LocalCluster, LocalMember } from './clusterFile.js';
@@ -140,6 +140,7 @@ export class Supervisor {
     }
     const errFile = join(dataDir, `node-${id}.stderr`);
     const errFd = openSync(errFile, 'a');
+    const errStart = fstatSync(errFd).size;
     const proc = spawn(process.execPath, args, { env, stdio: ['ignore', errFd, errFd, 'ipc'] });
     closeSync(errFd);
     child.process = proc;
@@ -151,7 +152,7 @@ export class Supervisor {
       child.process = undefined;
       if (!child.expectedExit) this.options.onExit?.(id, code, signal);
     });
-    await this.waitHealthy(child, proc, errFile);
+    await this.waitHealthy(child, proc, errFile, errStart);
     child.state = 'running';
   }
 
@@ -193,11 +194,12 @@ export class Supervisor {
     for (const child of this.children.values()) child.process?.kill('SIGKILL');
   }
 
-  private async waitHealthy(child: Child, proc: ChildProcess, errFile: string): Promise<void> {
+  private async waitHealthy(child: Child, proc: ChildProcess, errFile: string, errStart: number): Promise<void> {
     const deadline = Date.now() + startTimeoutMs;
     while (Date.now() < deadline) {
       if (child.process !== proc || proc.exitCode !== null || proc.signalCode !== null) {
-        throw new Error(`node ${child.member.id} exited while starting (see ${errFile})`);
+        const said = lastErrorSince(errFile, errStart);
+        throw new Error(`node ${child.member.id} exited while starting${said ? `: ${said}` : ''} (see ${errFile})`);
       }
       try {
         const response = await fetch(`http://${child.member.http}/v1/health`, { signal: AbortSignal.timeout(1000) });
@@ -209,4 +211,14 @@ export class Supervisor {
     }
     throw new Error(`node ${child.member.id} did not answer on http://${child.member.http} within ${startTimeoutMs / 1000} s (see ${errFile})`);
   }
+}
+
+/**
+ * The last error a node reported (a line `quorumkv: ...`) in its stderr file since `offset`; the file
+ * is kept across restarts. Empty when it reported none, say after a crash with a stack trace.
+ */
+function lastErrorSince(file: string, offset: number): string {
+  const lines = readFileSync(file).subarray(offset).toString('utf8').split('\n');
+  const reported = lines.filter((line) => line.startsWith('quorumkv: ')).at(-1);
+  return reported?.slice('quorumkv: '.length) ?? '';
 }

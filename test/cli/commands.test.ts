@@ -4,10 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { closedPort, host, startLocalCluster, type LocalCluster } from '../client/localCluster.js';
+import { closedPort, freeBasePort, host, startLocalCluster, type LocalCluster } from '../client/localCluster.js';
 import { runCli } from './runCli.js';
 
 // Generous: a loaded 2-CPU machine takes seconds to start each CLI process and node.
@@ -86,7 +87,8 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
 
   it('start on existing data names the options it does not follow; Ctrl-C says when all is stopped', { timeout: testTimeoutMs }, async () => {
     const dataDir = join(tmpdir(), `quorumkv-restart-${process.pid}`);
-    const port = String(await closedPort());
+    // Every port the three nodes take must be free, not only the front's.
+    const port = String(await freeBasePort(3));
     const ready = (stdout: string) => stdout.includes('Press Ctrl-C to stop.');
     try {
       const first = await runCli(['start', '--nodes', '1', '--port', port, '--data', dataDir], { interruptWhen: ready });
@@ -102,6 +104,22 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
       assert.match(again.stdout, /note: +--nodes 3 \(it has 1\), --strategy full \(it has consistent\) ignored/);
       assert.doesNotMatch(again.stdout, /--rf/, '--rf 1 is what it has');
     } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('start says why a node could not start', { timeout: testTimeoutMs }, async () => {
+    const dataDir = join(tmpdir(), `quorumkv-taken-${process.pid}`);
+    const base = await freeBasePort(1);
+    const peerPort = base + 101; // node 0's peer port (clusterFile.ts memberAt)
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(peerPort, host, resolve));
+    try {
+      const run = await runCli(['start', '--nodes', '1', '--port', String(base), '--data', dataDir]);
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, new RegExp(`node 0 exited while starting: node 0 cannot listen on ${host}:${peerPort}: address already in use \\(see `));
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
