@@ -61,6 +61,9 @@ interface EntryRow {
   expires_ms: unknown;
 }
 
+/** version, value, expires_ms */
+type StoredColumns = [unknown, unknown, unknown];
+
 interface HeldRow extends EntryRow {
   h1: number;
   h2: number;
@@ -91,6 +94,8 @@ export class SqliteStorage implements Storage {
   private readonly commit: Database.Statement;
   private readonly rollback: Database.Statement;
   private readonly selectEntry: Database.Statement<[string], HeldRow>;
+  /** `get`'s lookup: only what an Entry holds, as an array (a row object costs a property set per column). */
+  private readonly selectStored: Database.Statement<[string], StoredColumns>;
   private readonly selectHeldVersion: Database.Statement<[string], { version: unknown; h1: number; h2: number }>;
   private readonly upsertEntry: Database.Statement<[string, number, string, Buffer | null, number | null, number, number]>;
   private readonly deleteEntry: Database.Statement<[string]>;
@@ -140,6 +145,7 @@ export class SqliteStorage implements Storage {
     this.rollback = db.prepare('ROLLBACK');
 
     this.selectEntry = db.prepare('SELECT key, version, value, expires_ms, h1, h2 FROM entries WHERE key = ?');
+    this.selectStored = db.prepare<[string], StoredColumns>('SELECT version, value, expires_ms FROM entries WHERE key = ?').raw(true);
     // What `apply` compares and replaces: the version and item hash, not the value (up to 1 MiB).
     this.selectHeldVersion = db.prepare('SELECT version, h1, h2 FROM entries WHERE key = ?');
     this.upsertEntry = db.prepare(
@@ -351,8 +357,8 @@ export class SqliteStorage implements Storage {
   get(key: string): Entry | undefined {
     this.assertOpen();
     if (this.depth === 0 && !this.readSnapshot) this.beginReadSnapshot();
-    const row = this.selectEntry.get(key);
-    return row === undefined ? undefined : entryFromRow(row);
+    const columns = this.selectStored.get(key);
+    return columns === undefined ? undefined : storedEntry(key, columns[0], columns[1], columns[2]);
   }
 
   private beginReadSnapshot(): void {
@@ -645,14 +651,19 @@ function toBlob(value: Uint8Array | null): Buffer | null {
 
 /** Rows come back with Buffers; callers get plain Uint8Arrays, as from MemoryStorage. */
 function entryFromRow(row: EntryRow): Entry {
-  assert(typeof row.key === 'string' && row.key.length > 0, 'stored key is not a non-empty string');
-  const version = checkedVersion(row.version);
-  if (row.value === null) return { key: row.key, version, value: null };
-  assert(row.value instanceof Uint8Array, 'stored value is not a blob');
-  const value = new Uint8Array(row.value.buffer, row.value.byteOffset, row.value.byteLength);
-  if (row.expires_ms === null || row.expires_ms === undefined) return { key: row.key, version, value };
-  assert(isExpiry(row.expires_ms), 'stored expiry is malformed');
-  return { key: row.key, version, value, expiresMs: row.expires_ms };
+  return storedEntry(row.key, row.version, row.value, row.expires_ms);
+}
+
+/** An entry from its stored columns, each checked: a damaged database fails loudly, not silently. */
+function storedEntry(key: unknown, storedVersion: unknown, stored: unknown, expiresMs: unknown): Entry {
+  assert(typeof key === 'string' && key.length > 0, 'stored key is not a non-empty string');
+  const version = checkedVersion(storedVersion);
+  if (stored === null) return { key, version, value: null };
+  assert(stored instanceof Uint8Array, 'stored value is not a blob');
+  const value = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
+  if (expiresMs === null || expiresMs === undefined) return { key, version, value };
+  assert(isExpiry(expiresMs), 'stored expiry is malformed');
+  return { key, version, value, expiresMs };
 }
 
 function checkedVersion(value: unknown): Version {
