@@ -69,18 +69,12 @@ export class NodeMetrics {
     );
   }
 
-  /** Times a coordinated request and counts its outcome. */
-  async observe<T>(operation: Operation, work: () => Promise<T>): Promise<T> {
-    const end = this.latency.startTimer({ operation });
-    try {
-      const result = await work();
-      this.requests.inc({ operation, outcome: 'ok' });
-      return result;
-    } catch (error) {
-      this.requests.inc({ operation, outcome: (error as { code?: string }).code ?? 'error' });
-      throw error;
-    } finally {
-      end();
-    }
+  /** Starts timing a coordinated request; the function returned counts it with its outcome. */
+  startRequest(operation: Operation): (outcome: unknown) => void {
+    const started = performance.now();
+    return (outcome) => {
+      this.latency.observe({ operation }, (performance.now() - started) / 1000);
+      this.requests.inc({ operation, outcome: typeof outcome === 'string' ? outcome : 'error' });
+    };
   }
 }

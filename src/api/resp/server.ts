@@ -133,23 +133,14 @@ function runtimeStore(runtime: NodeRuntime): KvStore {
   // node's request metrics.
   return {
     get(key, consistency, callback) {
-      runtime.get(key, consistency ? readOptions[consistency] : defaults).then(
-        (value) => callback({ ok: true, value }),
-        (error: unknown) => callback({ ok: false, error }),
-      );
+      runtime.getThen(key, consistency ? readOptions[consistency] : defaults, callback);
     },
     put(key, value, write, callback) {
       const options = write.consistency ? writeOptions[write.consistency] : defaults;
-      runtime.put(key, value, write.expiresMs === undefined ? options : { ...options, expiresMs: write.expiresMs }).then(
-        (outcome) => callback({ ok: true, value: outcome }),
-        (error: unknown) => callback({ ok: false, error }),
-      );
+      runtime.putThen(key, value, write.expiresMs === undefined ? options : { ...options, expiresMs: write.expiresMs }, callback);
     },
     remove(key, consistency, callback) {
-      runtime.remove(key, consistency ? writeOptions[consistency] : defaults).then(
-        (outcome) => callback({ ok: true, value: outcome }),
-        (error: unknown) => callback({ ok: false, error }),
-      );
+      runtime.removeThen(key, consistency ? writeOptions[consistency] : defaults, callback);
     },
   };
 }
