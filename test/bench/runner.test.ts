@@ -51,6 +51,25 @@ describe('bench driver', () => {
     assert.deepEqual(late.map((record) => Math.round(record.startMs)), [10, 20, 30, 40, 50, 60, 70, 80, 90], 'start times are the schedule');
   });
 
+  it('times a request a timer sent before it was due from when it was sent', async () => {
+    // Each put keeps the event loop busy for 2 ms, so libuv's loop time, which timers count from,
+    // lags the clock, and the sleep until the next due time ends early: up to 2 ms early here.
+    const busyPuts: BenchTarget = {
+      ...fakeTarget(),
+      async put() {
+        const until = performance.now() + 2;
+        while (performance.now() < until);
+      },
+    };
+    const records: RequestRecord[] = [];
+    const result = await runClients(busyPuts, puts, new Uint8Array(1), 2, { durationMs: 400, ratePerSec: 100 }, {
+      onRequest: (record) => records.push(record),
+    });
+    assert.equal(result.completed, 40);
+    const short = records.filter((record) => record.latencyMs < 2);
+    assert.deepEqual(short, [], 'every put took 2 ms');
+  });
+
   it('closed loop: every client sends its next request when the previous one answers', async () => {
     const target = fakeTarget();
     const result = await runClients(target, puts, new Uint8Array(1), 3, { operations: 40 });
