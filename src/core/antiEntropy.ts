@@ -71,6 +71,8 @@ export interface AntiEntropyDeps {
   readonly send: (to: string, message: Message) => void;
   /** A fresh number, never used before by this node or its earlier runs (QuorumNode.nextOp). */
   readonly nextId: () => number;
+  /** The wall clock, for the times a session's progress shows; its pacing and timeouts run on the monotonic one. */
+  readonly wallMs: () => number;
 }
 
 /**
@@ -155,7 +157,7 @@ export class AntiEntropy {
   start(
     peer: string,
     reason: SessionReason,
-    nowMs: number,
+    monotonicMs: number,
     ranges: readonly RingRange[] = this.sharedRanges(peer),
     onDone?: (progress: SessionProgress) => void,
   ): SessionProgress | undefined {
@@ -177,7 +179,7 @@ export class AntiEntropy {
       keysReceived: 0,
       bytesSent: 0,
       bytesReceived: 0,
-      startedMs: nowMs,
+      startedMs: this.deps.wallMs(),
       finishedMs: undefined,
       truncated: false,
     };
@@ -189,37 +191,37 @@ export class AntiEntropy {
       step: 0,
       differing: [],
       awaiting: 'nothing',
-      lastHeardMs: nowMs,
-      notBeforeMs: nowMs,
+      lastHeardMs: monotonicMs,
+      notBeforeMs: monotonicMs,
       onDone,
     };
     this.sessions.set(id, session);
-    this.step(session, nowMs);
+    this.step(session, monotonicMs);
     return progress;
   }
 
   /** Sessions with every available co-replica now (on demand, or when recovering). */
-  startAll(reason: SessionReason, nowMs: number, onDone?: (progress: SessionProgress) => void): SessionProgress[] {
+  startAll(reason: SessionReason, monotonicMs: number, onDone?: (progress: SessionProgress) => void): SessionProgress[] {
     const started: SessionProgress[] = [];
     for (const peer of this.coReplicas()) {
-      const progress = this.start(peer, reason, nowMs, undefined, onDone);
+      const progress = this.start(peer, reason, monotonicMs, undefined, onDone);
       if (progress) started.push(progress);
     }
     return started;
   }
 
-  tick(nowMs: number): void {
+  tick(monotonicMs: number): void {
     const staleMs = 2 * this.deps.config.requestTimeoutMs;
     for (const session of this.sessions.values()) {
-      if (session.awaiting !== 'nothing' && nowMs - session.lastHeardMs > staleMs) {
-        this.finish(session, 'failed', nowMs);
-      } else if (session.awaiting === 'nothing' && nowMs >= session.notBeforeMs) {
-        this.step(session, nowMs);
+      if (session.awaiting !== 'nothing' && monotonicMs - session.lastHeardMs > staleMs) {
+        this.finish(session, 'failed', monotonicMs);
+      } else if (session.awaiting === 'nothing' && monotonicMs >= session.notBeforeMs) {
+        this.step(session, monotonicMs);
       }
     }
     const interval = this.deps.config.antiEntropyIntervalMs;
-    if (interval > 0 && nowMs >= this.nextScheduledMs) {
-      this.nextScheduledMs = nowMs + interval;
+    if (interval > 0 && monotonicMs >= this.nextScheduledMs) {
+      this.nextScheduledMs = monotonicMs + interval;
       const peers = this.coReplicas();
       if (this.rotation?.peers !== peers) {
         this.rotation = { peers, order: shuffled(this.deps.random, peers) };
@@ -227,7 +229,7 @@ export class AntiEntropy {
       }
       const peer = this.rotation.order[this.rotationIndex % Math.max(1, this.rotation.order.length)];
       this.rotationIndex += 1;
-      if (peer !== undefined) this.start(peer, 'schedule', nowMs);
+      if (peer !== undefined) this.start(peer, 'schedule', monotonicMs);
     }
   }
 
@@ -257,9 +259,9 @@ export class AntiEntropy {
     return true;
   }
 
-  handleBehind(from: string, message: AeBehindMessage, nowMs: number): void {
+  handleBehind(from: string, message: AeBehindMessage, monotonicMs: number): void {
     const session = this.answered(from, message);
-    if (session) this.finish(session, 'failed', nowMs);
+    if (session) this.finish(session, 'failed', monotonicMs);
   }
 
   /** The session `message` answers the latest request of, if any (else it is stale: ignored). */
@@ -272,22 +274,22 @@ export class AntiEntropy {
   // ---- initiator ------------------------------------------------------------------------------
 
   /** Sends the session's next message: more keys of differing segments, or the next chunk of ranges. */
-  private step(session: Session, nowMs: number): void {
-    if (session.differing.length > 0) return this.sendKeys(session, nowMs);
+  private step(session: Session, monotonicMs: number): void {
+    if (session.differing.length > 0) return this.sendKeys(session, monotonicMs);
     const chunk = session.chunks[session.chunk];
-    if (chunk === undefined) return this.finish(session, 'done', nowMs);
+    if (chunk === undefined) return this.finish(session, 'done', monotonicMs);
     session.chunk += 1;
     const ranges = chunk.map((range) => ({ ...range, ...this.hasher.range(range) }));
     session.awaiting = 'diff';
-    session.lastHeardMs = nowMs;
+    session.lastHeardMs = monotonicMs;
     session.step += 1;
     this.deps.send(session.peer, { kind: 'ae-ranges', session: session.progress.id, step: session.step, layout: this.layoutVersion(), ranges });
   }
 
-  handleDiff(from: string, message: AeDiffMessage, nowMs: number): void {
+  handleDiff(from: string, message: AeDiffMessage, monotonicMs: number): void {
     const session = this.answered(from, message);
     if (!session || session.awaiting !== 'diff') return;
-    session.lastHeardMs = nowMs;
+    session.lastHeardMs = monotonicMs;
     session.awaiting = 'nothing';
     const chunk = session.chunks[session.chunk - 1] ?? [];
     session.progress.rangesCompared += chunk.length;
@@ -304,10 +306,10 @@ export class AntiEntropy {
     }
     // Segments only they hold data in.
     for (const other of theirs.values()) session.differing.push({ lo: other.lo, hi: other.hi });
-    this.step(session, nowMs);
+    this.step(session, monotonicMs);
   }
 
-  private sendKeys(session: Session, nowMs: number): void {
+  private sendKeys(session: Session, monotonicMs: number): void {
     const segments: PositionInterval[] = [];
     const items: [string, Version][] = [];
     // Whole segments only: the responder compares complete key lists of each segment. A segment we hold
@@ -322,16 +324,16 @@ export class AntiEntropy {
       weight += Math.max(1, items.length - before);
     }
     session.awaiting = 'sync';
-    session.lastHeardMs = nowMs;
+    session.lastHeardMs = monotonicMs;
     session.step += 1;
     const { id } = session.progress;
     this.deps.send(session.peer, { kind: 'ae-keys', session: id, step: session.step, layout: this.layoutVersion(), segments, items });
   }
 
-  handleSync(from: string, message: AeSyncMessage, nowMs: number): void {
+  handleSync(from: string, message: AeSyncMessage, monotonicMs: number): void {
     const session = this.answered(from, message);
     if (!session || session.awaiting !== 'sync') return;
-    session.lastHeardMs = nowMs;
+    session.lastHeardMs = monotonicMs;
     session.awaiting = 'nothing';
     const received = this.applyEntries(message.entries);
     session.progress.keysReceived += received.count;
@@ -346,14 +348,14 @@ export class AntiEntropy {
     }
     const moved = received.count + message.want.length;
     const rate = this.deps.config.antiEntropyKeysPerSecondMax;
-    session.notBeforeMs = rate > 0 ? nowMs + Math.ceil((moved / rate) * 1000) : nowMs;
-    if (nowMs >= session.notBeforeMs) this.step(session, nowMs);
+    session.notBeforeMs = rate > 0 ? monotonicMs + Math.ceil((moved / rate) * 1000) : monotonicMs;
+    if (monotonicMs >= session.notBeforeMs) this.step(session, monotonicMs);
   }
 
-  private finish(session: Session, state: 'done' | 'failed', nowMs: number): void {
+  private finish(session: Session, state: 'done' | 'failed', monotonicMs: number): void {
     this.sessions.delete(session.progress.id);
     session.progress.state = state;
-    session.progress.finishedMs = nowMs;
+    session.progress.finishedMs = this.deps.wallMs();
     this.history.push(session.progress);
     if (this.history.length > historyMax) this.history.shift();
     session.onDone?.(session.progress);
@@ -362,7 +364,7 @@ export class AntiEntropy {
     // filled the bound were all refused here (tombstones this node purged and the peer still holds),
     // and restarted at once the two nodes would run sessions back to back for as long as that lasts.
     const moved = session.progress.keysReceived + session.progress.keysSent;
-    if (state === 'done' && session.progress.truncated && moved > 0) this.start(session.peer, session.progress.reason, nowMs);
+    if (state === 'done' && session.progress.truncated && moved > 0) this.start(session.peer, session.progress.reason, monotonicMs);
   }
 
   // ---- responder ------------------------------------------------------------------------------
@@ -431,8 +433,8 @@ export class AntiEntropy {
   }
 
   /** Ends every running session: after a layout change their ranges are stale (they restart afresh). */
-  abortAll(nowMs: number): void {
-    for (const session of [...this.sessions.values()]) this.finish(session, 'failed', nowMs);
+  abortAll(monotonicMs: number): void {
+    for (const session of [...this.sessions.values()]) this.finish(session, 'failed', monotonicMs);
   }
 
   /** Applies repaired entries of keys this node owns (a peer on an older layout may offer others). */

@@ -127,18 +127,18 @@ export class Cleanup {
   }
 
   /** A step, once every live member runs `layout` and the previous step's checks are answered. */
-  tick(layout: Layout, nowMs: number): void {
+  tick(layout: Layout, monotonicMs: number): void {
     if (this.pass === undefined && this.settled !== layout.version) this.pass = newPass(layout.version, 0, 0);
-    this.sayFarewell(nowMs);
+    this.sayFarewell(monotonicMs);
     for (const [op, check] of this.checks) {
-      if (nowMs >= check.deadlineMs) {
+      if (monotonicMs >= check.deadlineMs) {
         this.checks.delete(op);
         if (this.pass) this.pass.kept += 1;
       }
     }
     const pass = this.pass;
-    if (!pass || pass.layoutVersion !== layout.version || nowMs < pass.notBeforeMs || this.checks.size > 0) return;
-    if (pass.scanned) return this.endPass(pass, nowMs);
+    if (!pass || pass.layoutVersion !== layout.version || monotonicMs < pass.notBeforeMs || this.checks.size > 0) return;
+    if (pass.scanned) return this.endPass(pass, monotonicMs);
     const lagging = layout.members.some(
       (m) => m.id !== this.deps.selfId && this.deps.isAlive(m.id) && (this.deps.peerLayoutVersion(m.id) ?? 0) < layout.version,
     );
@@ -159,7 +159,7 @@ export class Cleanup {
         version: entry.version,
         waiting: new Set(replicas),
         lacking: [],
-        deadlineMs: nowMs + this.deps.config.requestTimeoutMs,
+        deadlineMs: monotonicMs + this.deps.config.requestTimeoutMs,
       });
       for (const id of replicas) this.deps.send(id, { kind: 'purge-check', op, key: entry.key, version: entry.version, handOver: true });
     }
@@ -168,31 +168,31 @@ export class Cleanup {
       return;
     }
     pass.scanned = true;
-    if (this.checks.size === 0) this.endPass(pass, nowMs);
+    if (this.checks.size === 0) this.endPass(pass, monotonicMs);
   }
 
   /** Every check of the pass is answered or expired: done, or another pass once the copies handed over have landed. */
-  private endPass(pass: Pass, nowMs: number): void {
+  private endPass(pass: Pass, monotonicMs: number): void {
     if (pass.kept === 0) {
       this.pass = undefined;
       this.settled = pass.layoutVersion;
       const layout = this.deps.placement().layout;
       if (layout.version === pass.layoutVersion && !layout.members.some((m) => m.id === this.deps.selfId)) {
-        this.farewell = { layoutVersion: pass.layoutVersion, waiting: new Set(layout.members.map((m) => m.id)), nextMs: nowMs };
-        this.sayFarewell(nowMs);
+        this.farewell = { layoutVersion: pass.layoutVersion, waiting: new Set(layout.members.map((m) => m.id)), nextMs: monotonicMs };
+        this.sayFarewell(monotonicMs);
       }
       return;
     }
     const idle = pass.progress === 0 ? pass.idle + 1 : 0;
     const delayMs = this.deps.config.requestTimeoutMs * Math.min(2 ** idle, passDelayMaxFactor);
-    this.pass = newPass(pass.layoutVersion, idle, nowMs + delayMs);
+    this.pass = newPass(pass.layoutVersion, idle, monotonicMs + delayMs);
   }
 
   /** Says farewell to the members not dead that have not acknowledged it, once per request timeout. */
-  private sayFarewell(nowMs: number): void {
+  private sayFarewell(monotonicMs: number): void {
     const farewell = this.farewell;
-    if (farewell === undefined || farewell.waiting.size === 0 || nowMs < farewell.nextMs) return;
-    farewell.nextMs = nowMs + this.deps.config.requestTimeoutMs;
+    if (farewell === undefined || farewell.waiting.size === 0 || monotonicMs < farewell.nextMs) return;
+    farewell.nextMs = monotonicMs + this.deps.config.requestTimeoutMs;
     for (const id of farewell.waiting) {
       if (!this.deps.isDead(id)) this.deps.send(id, { kind: 'farewell', layout: farewell.layoutVersion });
     }

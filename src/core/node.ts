@@ -168,6 +168,7 @@ export class QuorumNode {
       isAvailable: (id) => this.membership.isAvailable(id),
       send,
       nextId: () => this.nextOp(),
+      wallMs: () => this.nowMs(),
     });
     this.purger = new TombstonePurger({
       selfId: deps.id,
@@ -236,11 +237,11 @@ export class QuorumNode {
   private beginRecovery(): void {
     this.recovering = true;
     this.peersSynced.clear();
-    this.continueRecovery(this.nowMs());
+    this.continueRecovery(this.monotonicMs());
   }
 
   /** Runs anti-entropy with each live co-replica not yet synced; ready once all are. */
-  private continueRecovery(nowMs: number): void {
+  private continueRecovery(monotonicMs: number): void {
     if (!this.recovering) return;
     const pending = this.recoveryPending();
     if (pending.length === 0) {
@@ -249,7 +250,7 @@ export class QuorumNode {
     }
     for (const peer of pending) {
       if (this.antiEntropy.isRunningWith(peer)) continue;
-      this.antiEntropy.start(peer, 'recovery', nowMs, undefined, (progress) => {
+      this.antiEntropy.start(peer, 'recovery', monotonicMs, undefined, (progress) => {
         if (progress.state === 'done') this.peersSynced.add(progress.peer);
       });
     }
@@ -263,7 +264,7 @@ export class QuorumNode {
 
   /** Anti-entropy with every live co-replica now (the admin route). */
   repairNow(): SessionProgress[] {
-    return this.antiEntropy.startAll('manual', this.nowMs());
+    return this.antiEntropy.startAll('manual', this.monotonicMs());
   }
 
   // ---- client operations ------------------------------------------------------------------------
@@ -378,13 +379,13 @@ export class QuorumNode {
       case 'ae-ranges':
         return this.antiEntropy.handleRanges(from, message);
       case 'ae-diff':
-        return this.antiEntropy.handleDiff(from, message, nowMs);
+        return this.antiEntropy.handleDiff(from, message, this.monotonicMs());
       case 'ae-keys':
         return this.antiEntropy.handleKeys(from, message);
       case 'ae-sync':
-        return this.antiEntropy.handleSync(from, message, nowMs);
+        return this.antiEntropy.handleSync(from, message, this.monotonicMs());
       case 'ae-behind':
-        return this.antiEntropy.handleBehind(from, message, nowMs);
+        return this.antiEntropy.handleBehind(from, message, this.monotonicMs());
       case 'ae-push':
         return this.antiEntropy.handlePush(message);
       case 'purge-check':
@@ -480,7 +481,7 @@ export class QuorumNode {
     this.currentLayout = layout;
     this.currentPlacement = new Placement(layout);
     try {
-      this.antiEntropy.abortAll(this.nowMs());
+      this.antiEntropy.abortAll(this.monotonicMs());
       this.topology.onLayout(layout, previous);
     } catch (error) {
       this.currentLayout = previous;
@@ -538,9 +539,9 @@ export class QuorumNode {
   // ---- time -------------------------------------------------------------------------------------
 
   /**
-   * Runs timers: failure detection, request deadlines, hint delivery. Call it often (every ~10-50 ms).
-   * Request deadlines (reads, writes, topology changes and their votes), failure detection and hint
-   * delivery run on the monotonic clock, the rest on the wall clock (decisions.md).
+   * Runs timers: failure detection, request deadlines, hint delivery, anti-entropy, tombstone purges,
+   * topology changes. Call it often (every ~10-50 ms). They all run on the monotonic clock; the wall
+   * clock is read for what is kept in the store: hints' and tombstones' ages (decisions.md).
    */
   tick(): void {
     if (this.paused) return;
@@ -550,11 +551,11 @@ export class QuorumNode {
       this.membership.tick(monotonicMs);
       this.coordinator.expire(monotonicMs);
       this.hints.tick(nowMs, monotonicMs);
-      this.antiEntropy.tick(nowMs);
-      this.continueRecovery(nowMs);
+      this.antiEntropy.tick(monotonicMs);
+      this.continueRecovery(monotonicMs);
       this.departedNodes.expire(nowMs, this.config.departedKeepMs);
-      this.purger.tick(nowMs);
-      this.topology.tick(nowMs, monotonicMs);
+      this.purger.tick(nowMs, monotonicMs);
+      this.topology.tick(monotonicMs);
     });
   }
 
@@ -653,7 +654,7 @@ export class QuorumNode {
       if (outer) {
         this.hlc.ceilingRolledBack(Number(this.storage.getMeta(metaClockCeiling) ?? '0'));
         this.departedNodes.reload();
-        this.antiEntropy.abortAll(this.nowMs());
+        this.antiEntropy.abortAll(this.monotonicMs());
         this.topology.rolledBack();
       }
       throw error;

@@ -81,14 +81,18 @@ export class TombstonePurger {
 
   constructor(private readonly deps: TombstonePurgerDeps) {}
 
-  tick(nowMs: number): void {
-    for (const [op, check] of this.pending) if (nowMs >= check.deadlineMs) this.pending.delete(op);
-    if (nowMs < this.nextRunMs) return;
+  /**
+   * Ages (a tombstone's grace, a purge floor's keep) are read on the wall clock: they are kept in the
+   * store. The rounds' pacing and the checks' deadlines run on the monotonic clock.
+   */
+  tick(nowMs: number, monotonicMs: number): void {
+    for (const [op, check] of this.pending) if (monotonicMs >= check.deadlineMs) this.pending.delete(op);
+    if (monotonicMs < this.nextRunMs) return;
     // A pass that found a full round goes on as soon as that round's checks are answered (or have
     // expired), not at the next interval: at one round of 256 a minute, deletes and expiring values
     // coming faster than about 4 a second piled up without end. One round in flight bounds the work.
     if (this.cursor !== undefined && this.pending.size > 0) return;
-    this.nextRunMs = nowMs + this.deps.config.tombstonePurgeIntervalMs;
+    this.nextRunMs = monotonicMs + this.deps.config.tombstonePurgeIntervalMs;
     const { storage, config } = this.deps;
     storage.expirePurgeFloors(nowMs - purgeFloorKeepMs(config));
     // A tombstone's age is read on the hybrid clock, the clock its version was stamped on: replicas
@@ -101,15 +105,15 @@ export class TombstonePurger {
     const due = storage.tombstonesBefore(clockMs - config.tombstoneGraceMs, tombstonesPerRound, this.cursor);
     this.cursor = due.length === tombstonesPerRound ? due[due.length - 1]?.key : undefined;
     let progressed = false;
-    for (const tombstone of due) if (this.check(tombstone.key, tombstone.version, nowMs)) progressed = true;
+    for (const tombstone of due) if (this.check(tombstone.key, tombstone.version, nowMs, monotonicMs)) progressed = true;
     // More may be due: the next tick goes on, if this round checked or purged anything. A round whose
     // every key waits for a member that is down waits for the interval: going on, a pass would walk
     // every due tombstone, a query a tick, every interval, for as long as that member is down.
-    if (this.cursor !== undefined && progressed) this.nextRunMs = nowMs;
+    if (this.cursor !== undefined && progressed) this.nextRunMs = monotonicMs;
   }
 
   /** Purges the tombstone or asks about it; false when it must wait (a replica or member is down). */
-  private check(key: string, version: Version, nowMs: number): boolean {
+  private check(key: string, version: Version, nowMs: number, monotonicMs: number): boolean {
     const placement = this.deps.placement();
     const layoutVersion = placement.layout.version;
     const replicas = new Set(placement.writeReplicaSets(key).flat());
@@ -126,7 +130,7 @@ export class TombstonePurger {
       return true;
     }
     const op = this.deps.nextOp();
-    this.pending.set(op, { key, version, waiting: new Set(asked), deadlineMs: nowMs + this.deps.config.requestTimeoutMs });
+    this.pending.set(op, { key, version, waiting: new Set(asked), deadlineMs: monotonicMs + this.deps.config.requestTimeoutMs });
     for (const id of others) this.deps.send(id, { kind: 'purge-check', op, key, version });
     for (const id of [...unsettled, ...departed]) this.deps.send(id, { kind: 'purge-check', op, key, version, orNothing: true });
     return true;

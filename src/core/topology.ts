@@ -395,8 +395,8 @@ export class Topology {
     return { ok: true, value: { ...next, version: layout.version + 1 } };
   }
 
-  /** `nowMs` (the wall clock) paces the fill and clean-up; requests and votes time out on `monotonicMs`. */
-  tick(nowMs: number, monotonicMs: number): void {
+  /** Requests, votes, the fill and clean-up all run on the monotonic clock. */
+  tick(monotonicMs: number): void {
     for (const [op, proposal] of this.proposals) {
       if (monotonicMs >= proposal.deadlineMs) {
         this.proposals.delete(op);
@@ -406,11 +406,11 @@ export class Topology {
     this.vote.tick(monotonicMs);
     const layout = this.deps.layout();
     if (inTransition(layout)) {
-      this.runFill(layout, nowMs);
+      this.runFill(layout, monotonicMs);
       this.maybeFinalize(layout, monotonicMs);
     } else {
       this.fill = undefined;
-      this.cleanup.tick(layout, nowMs);
+      this.cleanup.tick(layout, monotonicMs);
     }
   }
 
@@ -419,12 +419,12 @@ export class Topology {
     if (layout.version !== previous.version && !inTransition(layout)) this.cleanup.start(layout.version);
   }
 
-  private runFill(layout: Layout, nowMs: number): void {
+  private runFill(layout: Layout, monotonicMs: number): void {
     if (!this.fill || this.fill.layoutVersion !== layout.version) this.fill = this.newFill(layout);
     const fill = this.fill;
     for (const [source, ranges] of fill.plan) {
       if (fill.done.has(source) || !this.deps.isAlive(source) || this.deps.antiEntropy.isRunningWith(source)) continue;
-      const progress = this.deps.antiEntropy.start(source, 'stream', nowMs, ranges, (p) => {
+      const progress = this.deps.antiEntropy.start(source, 'stream', monotonicMs, ranges, (p) => {
         if (p.state === 'done' && !p.truncated && this.fill === fill) fill.done.add(source);
       });
       if (progress) fill.sessions.set(source, progress);
@@ -432,8 +432,8 @@ export class Topology {
     if (!this.isFilled(fill)) return;
     const coordinator = this.coordinator();
     if (coordinator === this.deps.selfId) this.handleMoveDone(this.deps.selfId, { kind: 'move-done', layoutVersion: layout.version });
-    else if (coordinator !== undefined && nowMs - fill.reportedMs >= reportIntervalMs) {
-      fill.reportedMs = nowMs;
+    else if (coordinator !== undefined && monotonicMs - fill.reportedMs >= reportIntervalMs) {
+      fill.reportedMs = monotonicMs;
       this.deps.send(coordinator, { kind: 'move-done', layoutVersion: layout.version });
     }
   }
@@ -466,7 +466,7 @@ export class Topology {
       selfServes: placement.serving.walk(end, placement.servingCount).includes(this.deps.selfId) ? 1 : 0,
     }));
     const needed = layout.forced ? 0 : placement.servingCount - requiredReplicas('quorum', placement.servingCount) + 1;
-    return { layoutVersion: layout.version, plan, pieces, needed, done: new Set(), sessions: new Map(), reportedMs: 0 };
+    return { layoutVersion: layout.version, plan, pieces, needed, done: new Set(), sessions: new Map(), reportedMs: -Infinity };
   }
 
   private maybeFinalize(layout: Layout, monotonicMs: number): void {

@@ -23,7 +23,6 @@ import type { Callback, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome } f
 import { resolveConfig, type CoreConfig } from '../core/config.js';
 import { layoutDigest, type Layout } from '../core/layout.js';
 import type { LayoutChange } from '../core/topology.js';
-import type { ClockJump } from './checkers/model.js';
 import type { Envelope } from '../core/messages.js';
 import { QuorumNode } from '../core/node.js';
 import { MemoryStorage } from '../storage/memory.js';
@@ -111,8 +110,6 @@ export class SimCluster {
   private readonly layoutsByVersion = new Map<number, { readonly node: string; readonly digest: number; readonly text: string }>();
   /** Two nodes adopted different layouts of one version: the cluster's metadata forked. */
   readonly layoutForks: string[] = [];
-  /** Every clock jump so far (the timeliness checker allows for steps back). */
-  readonly clockJumps: ClockJump[] = [];
   /** Client answers produced during one node step, handed out only if the step completes. */
   private answers: (() => void)[] | undefined;
 
@@ -347,24 +344,10 @@ export class SimCluster {
     faults.failCountdown = undefined;
   }
 
-  /**
-   * How far, in all, the node's clock stepped back from `fromMs` to `toMs` (virtual times): the core
-   * paces anti-entropy and clean-up on the wall clock, so they are that much late (a known
-   * limitation, decisions.md).
-   */
-  stepsBackMs(id: string, fromMs: number, toMs: number): number {
-    let total = 0;
-    for (const jump of this.clockJumps) {
-      if (jump.id === id && jump.deltaMs < 0 && jump.atMs >= fromMs && jump.atMs <= toMs) total -= jump.deltaMs;
-    }
-    return total;
-  }
-
   /** The node's wall clock steps by `deltaMs` (NTP stepping it), forward or back. */
   jumpClock(id: string, deltaMs: number): void {
     const sim = this.sim(id);
     sim.skewMs += deltaMs;
-    this.clockJumps.push({ id, atMs: this.deps.scheduler.nowMs, deltaMs });
     this.deps.trace.event(`${id} clock jumps ${deltaMs >= 0 ? '+' : ''}${deltaMs}ms to clock${sim.skewMs >= 0 ? '+' : ''}${sim.skewMs}ms`);
   }
 

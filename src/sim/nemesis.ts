@@ -57,7 +57,7 @@ const largeJumpMaxMargins = 6;
 
 /**
  * How far a node's clock may drift from where it started, through steps. The core times hints and
- * tombstone grace on the wall clock (docs/decisions.md, "the other durations run on the wall clock"), so a
+ * tombstone grace on the wall clock (docs/decisions.md, "the durations kept in the store run on the wall clock"), so a
  * drift near the hint window or the grace brings back deleted values by design; runs test what the
  * design claims: a tenth of the shorter window, and never past 10 minutes. Only runs with windows of
  * minutes step past the hybrid clock's ceiling margin (hlc.ts), and the checkers take a hint window

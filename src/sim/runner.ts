@@ -132,11 +132,8 @@ export function runSeed(seed: number, options: RunOptions = {}): RunResult {
       trace.event('heal: read-repair sweep of every key at all');
       sim.readEveryKey(keys, 'all', 'sweep', true);
     }
-    // A node whose clock stepped back paces anti-entropy and clean-up that much late (a known
-    // limitation, decisions.md; deadlines, failure detection and hint delivery are on the monotonic
-    // clock): the heal waits as long.
-    const lateMs = Math.max(0, ...sim.cluster.ids.map((id) => sim.cluster.stepsBackMs(id, 0, sim.nowMs)));
-    const healMaxMs = parameters.healMaxMs + lateMs;
+    // Repair runs on the monotonic clock (decisions.md): clock steps owe the heal no wait.
+    const healMaxMs = parameters.healMaxMs;
     const unsettled = sim.waitUntilSettled(healMaxMs, keys);
     trace.event(unsettled.length === 0 ? 'heal: settled' : `heal: not settled: ${unsettled.join('; ')}`);
     if (unsettled.length > 0) {

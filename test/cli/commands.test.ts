@@ -8,7 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { closedPort, freeBasePort, host, startLocalCluster, type LocalCluster } from '../client/localCluster.js';
+import { closedPort, freeBasePort, host, startLocalCluster, waitFor, type LocalCluster } from '../client/localCluster.js';
 import { runCli } from './runCli.js';
 
 // Generous: a loaded 2-CPU machine takes seconds to start each CLI process and node.
@@ -210,7 +210,17 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
 
     const strategy = await json('strategy', 'consistent', '2');
     assert.equal(strategy.replication_factor, 2);
-    assert.match((await cli('strategy', 'full')).stdout, /^Replication strategy set to full with replication factor 3\b/);
+    // Another change is refused (LAYOUT_CONFLICT) until this one has moved its data and completed.
+    const changing = async () => {
+      for (const url of cluster.nodeUrls.values()) {
+        const view = (await (await fetch(`${url}/v1/cluster`)).json()) as { pending: unknown };
+        if (view.pending !== null) return true;
+      }
+      return false;
+    };
+    await waitFor(async () => !(await changing()), 60_000, 'the change to RF 2 to complete');
+    const full = await cli('strategy', 'full');
+    assert.match(full.stdout, /^Replication strategy set to full with replication factor 3\b/, full.stderr);
     assert.equal((await cli('get', 'while-down')).stdout, 'yes\n');
   });
 });

@@ -63,7 +63,7 @@ function cluster(alive: (id: string) => boolean = () => true) {
   let tickMs = nowMs;
   const purgeRound = () => {
     tickMs += 1000;
-    (purgers.get('a') as TombstonePurger).tick(tickMs);
+    (purgers.get('a') as TombstonePurger).tick(tickMs, tickMs);
   };
   return { storages, settled, departed, queue, purgers, deliverAll, store, purgeRound };
 }

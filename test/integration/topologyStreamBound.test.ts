@@ -49,6 +49,7 @@ describe('topology: streaming moves a bounded number of keys per step', () => {
           isAvailable: () => true,
           send: (to, message) => queue.push({ from: id, to: to as 'source' | 'filler', message }),
           nextId: () => ++lastId,
+          wallMs: () => 1_700_000_100_000,
         }),
       ]),
     ) as Record<'source' | 'filler', AntiEntropy>;

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ceilingMarginMs } from '../../src/core/hlc.js';
+import { inTransition } from '../../src/core/topology.js';
 import { clockDriftMaxMs } from '../../src/sim/nemesis.js';
 import { describeFailure, runSeed, type RunOptions } from '../../src/sim/runner.js';
 import type { SwarmParameters } from '../../src/sim/swarm.js';
@@ -201,6 +202,56 @@ describe('clock jumps', () => {
     assert.ok(answer, 'answered');
     assert.equal(answer.error, 'UNAVAILABLE');
     assert.ok(answer.atMs - startMs <= s.sim.cluster.config.requestTimeoutMs + 50, `answered after ${answer.atMs - startMs} ms`);
+  });
+
+  // Anti-entropy's schedule, pacing and timeouts run on the monotonic clock. On the wall clock, a step
+  // back held off every scheduled session for the length of the step.
+  it('anti-entropy keeps its schedule when every clock steps back', () => {
+    const s = scenario({ nodes: 3 });
+    s.runFor(1000);
+    // Only anti-entropy can bring k to n3: the write and every hint delivery to it are lost.
+    s.dropWhere((e) => e.to === 'n3' && e.message.kind === 'write');
+    assert.equal(s.put('k', 'v', { at: 'n1', level: 'quorum' }).outcome, 'ok');
+    for (const id of ['n1', 'n2', 'n3']) s.sim.cluster.jumpClock(id, -60_000);
+    s.runFor(3 * s.sim.cluster.config.antiEntropyIntervalMs);
+    assert.equal(s.stored('n3', 'k')?.value, 'v');
+  });
+
+  // A topology change's fill streams through anti-entropy sessions; a session whose answer is lost
+  // fails once it has heard nothing for two request timeouts, and the fill starts another. On the
+  // wall clock, a step back made that wait as long as the step.
+  it("a join completes in the usual time when the joining node's clock steps back", () => {
+    const s = scenario({ nodes: 3, spares: 1 });
+    for (let i = 0; i < 20; i++) s.put(`k${i}`, `v${i}`, { level: 'all' });
+    let lost = 0;
+    s.dropWhere((e) => e.to === 'n4' && e.message.kind === 'ae-diff' && ++lost === 1);
+    assert.ok(s.change({ type: 'join', member: { id: 'n4', peer: 'sim:n4', http: 'sim:n4' } }).layout);
+    assert.ok(s.sim.runUntil(() => lost === 1, 5000), "the fill's first answer was lost");
+    s.sim.cluster.jumpClock('n4', -60_000);
+    const settled = () => ['n1', 'n2', 'n3', 'n4'].every((id) => {
+      const layout = s.sim.cluster.node(id)?.layout;
+      return layout !== undefined && !inTransition(layout) && layout.members.some((m) => m.id === 'n4');
+    });
+    const startMs = s.nowMs;
+    assert.ok(s.sim.runUntil(settled, 10_000), 'the join completed');
+    assert.ok(s.nowMs - startMs <= 5000, `completed after ${s.nowMs - startMs} ms`);
+    for (let i = 0; i < 20; i++) assert.equal(s.get(`k${i}`, { at: 'n4', level: 'one' }).read, `v${i}`);
+  });
+
+  // A tombstone's age is read on the wall clock (it is kept in the store); the purger's rounds and
+  // the deadlines of its checks run on the monotonic clock. On the wall clock, a step back held a
+  // round whose checks went unanswered, and every round after it, for the length of the step.
+  it('tombstones long past their grace are purged in the usual time when every clock steps back', () => {
+    const s = scenario({ nodes: 3, config: { tombstoneGraceMs: 500, tombstonePurgeIntervalMs: 200 } });
+    assert.equal(s.put('k', 'v', { level: 'all' }).outcome, 'ok');
+    assert.equal(s.del('k', { level: 'all' }).outcome, 'ok');
+    const answerChecks = s.dropWhere((e) => e.message.kind === 'purge-check');
+    s.runFor(70_000); // the tombstone is 70 s old; every round so far went unanswered
+    assert.equal(s.stored('n1', 'k')?.value, null, 'not purged while its checks are lost');
+    answerChecks();
+    for (const id of ['n1', 'n2', 'n3']) s.sim.cluster.jumpClock(id, -60_000); // still 10 s old
+    s.runFor(3000);
+    for (const id of ['n1', 'n2', 'n3']) assert.equal(s.stored(id, 'k'), undefined, `${id} purged it`);
   });
 
   it('a node whose clock steps back past the ceiling margin keeps issuing versions above its old ones', () => {

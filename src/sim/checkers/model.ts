@@ -59,13 +59,6 @@ export interface CheckInput {
   readonly finalState: ReadonlyMap<string, KeyState>;
 }
 
-/** A node's clock stepped by `deltaMs` at virtual time `atMs` (negative: back). */
-export interface ClockJump {
-  readonly id: string;
-  readonly atMs: number;
-  readonly deltaMs: number;
-}
-
 export type Checker = (input: CheckInput) => Violation[];
 
 /** Whether the write is acknowledged at quorum (see the module comment). */
