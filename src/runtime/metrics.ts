@@ -64,6 +64,9 @@ export class NodeMetrics {
     gauge('quorumkv_messages_held', 'Messages (acknowledgements, read answers) waiting for an fdatasync before they are sent.', [], (g) =>
       g.set(runtime.messagesHeld),
     );
+    gauge('quorumkv_messages_held_dropped', 'Messages dropped because too many already waited for an fdatasync (a disk that stopped answering).', [], (g) =>
+      g.set(runtime.messagesHeldDropped),
+    );
     gauge('quorumkv_peer_messages_dropped', 'Peer messages dropped by the transport (full queues, unknown peers).', [], (g) =>
       g.set(runtime.transport.stats().dropped),
     );

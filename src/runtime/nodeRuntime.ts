@@ -13,6 +13,7 @@ import { QuorumNode } from '../core/node.js';
 import type { Envelope } from '../core/messages.js';
 import type { Clock, Random } from '../core/ports.js';
 import { SqliteStorage } from '../storage/sqlite.js';
+import type { AsyncSync } from '../storage/walSync.js';
 import { TcpTransport } from '../transport/tcp.js';
 import { parseHostPort, type HostPort } from './address.js';
 import { NodeMetrics, type Operation } from './metrics.js';
@@ -35,7 +36,20 @@ export interface NodeRuntimeOptions {
   readonly logger: Logger;
   /** How often the core's timers run; request deadlines are this precise. */
   readonly tickIntervalMs?: number;
+  /** Most messages held for an fdatasync at once (default heldMessagesMaxDefault); more are dropped. */
+  readonly heldMessagesMax?: number;
+  /** fdatasync of the write-ahead log on the thread pool (tests give one that hangs, as a disk can). */
+  readonly syncFileAsync?: AsyncSync;
 }
+
+/**
+ * Messages held for an fdatasync are bounded: a disk whose fdatasync hangs would otherwise have every
+ * acknowledgement and read answer of the node pile up in memory until it ran out. Dropping one is
+ * what a lossy network does, which every protocol here allows for: a coordinator missing an
+ * acknowledgement times out and keeps a hint, a read asks the other replicas. At a few hundred bytes
+ * a message, the default bound is some tens of megabytes: a minute's replies of a busy node.
+ */
+export const heldMessagesMaxDefault = 200_000;
 
 /** An fdatasync running this long is warned of, and again every as long while it runs. */
 const slowSyncWarnMs = 5000;
@@ -52,6 +66,9 @@ export class NodeRuntime {
   private held: { readonly generation: number; readonly envelopes: Envelope[] } | undefined;
   /** Messages held for an fdatasync, all generations together. */
   private heldCount = 0;
+  /** Messages dropped because the held ones reached heldMessagesMax; and whether this stall said so. */
+  private heldDroppedCount = 0;
+  private heldDropWarned = false;
   private slowSyncWarnedAt = 0;
   readonly metrics: NodeMetrics;
 
@@ -73,6 +90,7 @@ export class NodeRuntime {
       checkpointInBackground: true,
       onCheckpointerFailure: (error) =>
         logger.warn({ err: error }, 'background checkpointer failed; checkpointing on commit instead'),
+      ...(options.syncFileAsync ? { syncFileAsync: options.syncFileAsync } : {}),
     });
     let initialLayout = options.initialLayout;
     if (storage.getMeta('layout') === undefined && options.joinLayout) {
@@ -143,6 +161,19 @@ export class NodeRuntime {
       for (const envelope of envelopes) this.transport.send(envelope);
       return;
     }
+    const room = (this.options.heldMessagesMax ?? heldMessagesMaxDefault) - this.heldCount;
+    if (envelopes.length > room) {
+      this.heldDroppedCount += envelopes.length - Math.max(0, room);
+      envelopes.length = Math.max(0, room);
+      if (!this.heldDropWarned) {
+        this.heldDropWarned = true;
+        this.options.logger.warn(
+          { held: this.heldCount, syncRunningMs: Math.round(storage.syncRunningMs()) },
+          'dropping messages: too many wait for an fdatasync that has not finished',
+        );
+      }
+      if (envelopes.length === 0) return;
+    }
     const generation = storage.commitGeneration;
     this.heldCount += envelopes.length;
     if (this.held?.generation === generation) {
@@ -154,6 +185,7 @@ export class NodeRuntime {
     storage.whenDurable(() => {
       if (this.held === held) this.held = undefined;
       this.heldCount -= held.envelopes.length;
+      this.heldDropWarned = false;
       if (this.stopped || this.node.isPaused) return;
       for (const envelope of held.envelopes) this.transport.send(envelope);
     });
@@ -277,6 +309,11 @@ export class NodeRuntime {
   /** Messages that wait for an fdatasync to be sent (acknowledgements, read answers). */
   get messagesHeld(): number {
     return this.heldCount;
+  }
+
+  /** Messages dropped since the start because heldMessagesMax were already held. */
+  get messagesHeldDropped(): number {
+    return this.heldDroppedCount;
   }
 
   private startTimers(): void {

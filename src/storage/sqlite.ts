@@ -24,7 +24,7 @@ import { compareUtf8 } from './keyOrder.js';
 import { migrate } from './schema.js';
 import { LeafTable, type HashedRow } from './leafTable.js';
 import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange } from './records.js';
-import { WalSync } from './walSync.js';
+import { WalSync, type AsyncSync } from './walSync.js';
 
 export interface SqliteStorageOptions {
   readonly fsync: 'commit' | 'periodic';
@@ -49,6 +49,8 @@ export interface SqliteStorageOptions {
    * on the event loop, and keeps working; the owner should say so).
    */
   readonly onCheckpointerFailure?: (error: Error) => void;
+  /** With deferCommitSync: fdatasync on the thread pool (tests give one that hangs, as a disk can). */
+  readonly syncFileAsync?: AsyncSync;
 }
 
 /** Entries counted per step of the leaf rebuild (about 5 ms). */
@@ -135,8 +137,9 @@ export class SqliteStorage implements Storage {
     deferCommitSync: boolean,
     /** fsync 'periodic': commits reach the disk at the periodic sync, not before. */
     private readonly periodic: boolean,
+    syncFileAsync: AsyncSync | undefined,
   ) {
-    this.walSync = new WalSync(`${path}-wal`, deferCommitSync);
+    this.walSync = new WalSync(`${path}-wal`, deferCommitSync, undefined, syncFileAsync);
     // Deferred: a transaction that only reads, or touches nothing (ticks, batches of replies), takes no
     // write lock and writes nothing. This process is the database's only writer, so the upgrade to a
     // write lock at the first write cannot meet a competing writer.
@@ -233,7 +236,7 @@ export class SqliteStorage implements Storage {
       db.pragma('busy_timeout = 5000');
       migrate(db);
       if (path !== ':memory:') checkpointWhatSurvived(db);
-      const storage = new SqliteStorage(db, path, deferCommitSync, options.fsync === 'periodic' && path !== ':memory:');
+      const storage = new SqliteStorage(db, path, deferCommitSync, options.fsync === 'periodic' && path !== ':memory:', options.syncFileAsync);
       storage.rebuildLeaves();
       if (options.checkpointInBackground === true && path !== ':memory:') {
         storage.startCheckpointer(
