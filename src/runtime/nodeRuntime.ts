@@ -47,7 +47,7 @@ export interface NodeRuntimeOptions {
  * acknowledgement and read answer of the node pile up in memory until it ran out. Dropping one is
  * what a lossy network does, which every protocol here allows for: a coordinator missing an
  * acknowledgement times out and keeps a hint, a read asks the other replicas. At a few hundred bytes
- * a message, the default bound is some tens of megabytes: a minute's replies of a busy node.
+ * a message, the default bound is some tens of megabytes: 20 s or more of a busy node's replies.
  */
 export const heldMessagesMaxDefault = 200_000;
 
