@@ -276,7 +276,7 @@ export class NodeRuntime {
     let answer: Parameters<RequestCallback<T>>[0] | undefined;
     const deliver = (): void => {
       const result = answer as Parameters<RequestCallback<T>>[0];
-      measure(result.ok ? 'ok' : (result.error as { code?: unknown }).code);
+      measure(result.ok ? 'ok' : (result.error as { code?: unknown } | null | undefined)?.code);
       try {
         callback(result);
       } catch (error) {
