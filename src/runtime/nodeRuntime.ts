@@ -300,8 +300,8 @@ export class NodeRuntime {
   }
 
   private call<T>(start: (callback: Callback<T>) => void): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      start((result) => (result.ok ? resolve(result.value) : reject(result.error)));
+    return promised<T>((callback) => {
+      start(callback);
       this.flush();
     });
   }
