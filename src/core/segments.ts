@@ -62,8 +62,9 @@ export function rangeSegments(range: RingRange): PositionInterval[] {
 
 /**
  * Hashes the ranges and segments of one store. A range has a partial leaf at each end, hashed from its
- * entries with a range query: about 25 µs whatever it finds, so hashing a chunk of ranges cost each
- * end of a session about 3 ms of queries, holding its event loop that long every few seconds. The
+ * entries (a SQLite range query took about 25 µs whatever it found; the SQLite store now reads each
+ * key of the leaf), so hashing a chunk of ranges cost each end of a session about 3 ms of queries,
+ * holding its event loop that long every few seconds. The
  * ranges' ends stay put between layout changes, so the hasher remembers each partial leaf's hash with
  * the hash its whole leaf had then: while the leaf table shows the same hash for the leaf, it holds the
  * same entries, and so does every part of it. A leaf the table shows empty has no entries to query.

@@ -1,5 +1,5 @@
 // Key order shared by the stores and the cluster listing: strings ordered as SQLite's BINARY collation
-// orders their UTF-8 bytes, and a sorted array kept in that (or any) order.
+// orders their UTF-8 bytes, keys in ring order, and a sorted array kept in that (or any) order.
 
 import { assert } from '../core/assert.js';
 
@@ -22,6 +22,16 @@ function codePointRank(unit: number): number {
   if (unit >= 0xe000) return unit - 0x800; // U+E000..U+FFFF sort below every astral code point
   if (unit >= 0xd800) return unit + 0x2000; // surrogates stand for code points >= U+10000
   return unit;
+}
+
+/** A key with its ring position: anti-entropy reads entries in (position, key) order. */
+export interface PositionedKey {
+  readonly position: number;
+  readonly key: string;
+}
+
+export function comparePositioned(a: PositionedKey, b: PositionedKey): number {
+  return a.position - b.position || compareUtf8(a.key, b.key);
 }
 
 /** A sorted array with binary search: O(log n) lookups, O(n) inserts — fine for a simulator. */

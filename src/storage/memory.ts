@@ -8,17 +8,8 @@ import { assert } from '../core/assert.js';
 import { itemHash, leafOf, ringPosition } from '../core/hash.js';
 import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PositionedEntry, Storage } from '../core/storage.js';
 import { isExpired, makeEntry, wallMsOf, type Entry, type Version } from '../core/version.js';
-import { compareUtf8, SortedArray } from './keyOrder.js';
+import { comparePositioned, compareUtf8, SortedArray, type PositionedKey } from './keyOrder.js';
 import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange, checkVersion } from './records.js';
-
-interface PositionedKey {
-  readonly position: number;
-  readonly key: string;
-}
-
-function comparePositioned(a: PositionedKey, b: PositionedKey): number {
-  return a.position - b.position || compareUtf8(a.key, b.key);
-}
 
 interface StoredEntry {
   readonly entry: Entry;

@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3';
 import { assert } from '../core/assert.js';
 
 /** The schema this code reads and writes; `PRAGMA user_version` holds the file's. */
-export const schemaVersion = 3;
+export const schemaVersion = 4;
 
 /** migrations[i] takes a database from schema version i to i + 1. */
 export const migrations: readonly string[] = [
@@ -60,6 +60,11 @@ export const migrations: readonly string[] = [
   // 2 -> 3: the anti-entropy leaves live in memory (leafTable.ts); the table cost a page per write.
   `
   DROP TABLE leaves;
+  `,
+  // 3 -> 4: ranges of ring positions are read through the leaves' keys in memory (leafTable.ts); the
+  // index put a random page in the log for every write.
+  `
+  DROP INDEX entries_by_position;
   `,
 ];
 

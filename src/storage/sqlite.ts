@@ -1,7 +1,8 @@
 // The durable Storage of a real node: one SQLite database in WAL mode through better-sqlite3.
 // Every statement is prepared once; every write runs inside a transaction (its own, or the
-// caller's). The anti-entropy leaves are kept in memory and rebuilt when the store opens (leafTable.ts).
-// Its tables, and the migrations of older files, are in schema.ts.
+// caller's). The anti-entropy leaves, their hashes and which keys each holds, are kept in memory and
+// rebuilt when the store opens (leafTable.ts): entries are read by ring position through them, not
+// through an index. Its tables, and the migrations of older files, are in schema.ts.
 //
 // Durability: fsync 'commit' runs with synchronous = FULL, so each COMMIT is on disk before it
 // returns (survives power loss). 'periodic' runs with synchronous = NORMAL: a COMMIT survives a
@@ -20,7 +21,7 @@ import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PositionedEntry, Storag
 import { isExpiry } from '../core/validate.js';
 import { isExpired, isVersion, wallMsMax, type Entry, type Version } from '../core/version.js';
 import { defaultCheckpointIntervalMs, startCheckpointer, type Checkpointer } from './checkpointer.js';
-import { compareUtf8 } from './keyOrder.js';
+import { compareUtf8, type PositionedKey } from './keyOrder.js';
 import { migrate } from './schema.js';
 import { LeafTable, type HashedRow } from './leafTable.js';
 import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange } from './records.js';
@@ -164,6 +165,8 @@ export class SqliteStorage implements Storage {
     this.selectRebuildAfter = db
       .prepare('SELECT key, position, h1, h2 FROM entries WHERE key > ? ORDER BY key LIMIT ?')
       .raw() as Database.Statement<[string, number], HashedRow>;
+    // The range reads by position below scan the whole table: no index orders entries by position.
+    // They serve only until the leaf table is rebuilt, which then says which keys a range holds.
     this.selectItemHashes = db.prepare('SELECT h1, h2 FROM entries WHERE position >= ? AND position < ?');
     this.selectPositionedHashes = db
       .prepare('SELECT position, h1, h2 FROM entries WHERE position >= ? AND position < ?')
@@ -359,12 +362,14 @@ export class SqliteStorage implements Storage {
    */
   get(key: string): Entry | undefined {
     this.assertOpen();
-    if (this.depth === 0 && !this.readSnapshot) this.beginReadSnapshot();
+    this.shareReadSnapshot();
     const columns = this.selectStored.get(key);
     return columns === undefined ? undefined : storedEntry(key, columns[0], columns[1], columns[2]);
   }
 
-  private beginReadSnapshot(): void {
+  /** Outside a transaction, joins (or begins) the read transaction of this event-loop turn. */
+  private shareReadSnapshot(): void {
+    if (this.depth > 0 || this.readSnapshot) return;
     this.begin.run();
     this.readSnapshot = true;
     setImmediate(() => this.endReadSnapshot());
@@ -390,7 +395,8 @@ export class SqliteStorage implements Storage {
       const position = ringPosition(entry.key);
       const [h1, h2] = itemHash(entry.key, entry.version);
       // The leaf takes out the replaced item's hash and takes in the new one.
-      this.leaves.update(entry.key, position, held === undefined ? h1 : h1 ^ held.h1, held === undefined ? h2 : h2 ^ held.h2);
+      if (held === undefined) this.leaves.update(entry.key, position, h1, h2, 'added');
+      else this.leaves.update(entry.key, position, h1 ^ held.h1, h2 ^ held.h2);
       this.upsertEntry.run(entry.key, position, entry.version, toBlob(entry.value), entry.expiresMs ?? null, h1, h2);
       return { applied: true };
     });
@@ -404,7 +410,7 @@ export class SqliteStorage implements Storage {
       const held = this.selectEntry.get(key);
       if (held === undefined || held.version !== version) return false;
       if (held.value !== null && !isExpired(entryFromRow(held), nowMs)) return false;
-      this.leaves.update(key, ringPosition(key), held.h1, held.h2);
+      this.leaves.update(key, ringPosition(key), held.h1, held.h2, 'removed');
       this.deleteEntry.run(key);
       this.mayHoldFloors = true; // stays true if this rolls back: a lookup too many is harmless
       this.upsertFloor.run(key, version, nowMs);
@@ -418,7 +424,7 @@ export class SqliteStorage implements Storage {
     return this.write(() => {
       const held = this.selectEntry.get(key);
       if (held === undefined || held.version !== version) return false;
-      this.leaves.update(key, ringPosition(key), held.h1, held.h2);
+      this.leaves.update(key, ringPosition(key), held.h1, held.h2, 'removed');
       this.deleteEntry.run(key);
       return true;
     });
@@ -446,23 +452,27 @@ export class SqliteStorage implements Storage {
     return rows.map(entryFromRow);
   }
 
-  scanPositions(
-    start: number,
-    end: number,
-    limit: number,
-    after?: { readonly position: number; readonly key: string },
-  ): PositionedEntry[] {
+  scanPositions(start: number, end: number, limit: number, after?: PositionedKey): PositionedEntry[] {
     this.assertOpen();
     checkRange(start, end);
     checkLimit(limit);
-    const rows =
-      after === undefined
-        ? this.scanRange.all(start, end, limit)
-        : this.scanRangeAfter.all(start, end, after.position, after.key, limit);
-    return rows.map((row) => {
-      const entry = entryFromRow(row);
-      assert(row.position === ringPosition(entry.key), 'stored ring position disagrees with the key');
-      return { entry, position: row.position };
+    if (!this.leaves.built) {
+      // No index orders the entries by position: this reads the whole table (leafTable.ts).
+      const rows =
+        after === undefined
+          ? this.scanRange.all(start, end, limit)
+          : this.scanRangeAfter.all(start, end, after.position, after.key, limit);
+      return rows.map((row) => {
+        const entry = entryFromRow(row);
+        assert(row.position === ringPosition(entry.key), 'stored ring position disagrees with the key');
+        return { entry, position: row.position };
+      });
+    }
+    this.shareReadSnapshot();
+    return this.leaves.positionedKeys(start, end, limit, after).map(({ key, position }) => {
+      const columns = this.selectStored.get(key);
+      assert(columns !== undefined, 'a key of the leaf table is not stored');
+      return { entry: storedEntry(key, columns[0], columns[1], columns[2]), position };
     });
   }
 
@@ -471,9 +481,19 @@ export class SqliteStorage implements Storage {
     checkRange(start, end);
     let h1 = 0;
     let h2 = 0;
-    for (const row of this.selectItemHashes.all(start, end)) {
+    const add = (row: { h1: number; h2: number }) => {
       h1 = (h1 ^ row.h1) >>> 0;
       h2 = (h2 ^ row.h2) >>> 0;
+    };
+    if (!this.leaves.built) {
+      for (const row of this.selectItemHashes.all(start, end)) add(row); // the whole table, as above
+      return { h1, h2 };
+    }
+    this.shareReadSnapshot();
+    for (const { key } of this.leaves.positionedKeys(start, end, Infinity)) {
+      const row = this.selectHeldVersion.get(key);
+      assert(row !== undefined, 'a key of the leaf table is not stored');
+      add(row);
     }
     return { h1, h2 };
   }

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { leafCount } from '../../src/core/hash.js';
+import { itemHash, leafCount, leafSpan, ringPosition, ringSize } from '../../src/core/hash.js';
 import { formatVersion, type Entry } from '../../src/core/version.js';
 import type { LeafHash } from '../../src/core/storage.js';
+import { comparePositioned } from '../../src/storage/keyOrder.js';
 import { migrations, schemaVersion } from '../../src/storage/schema.js';
 import { SqliteStorage } from '../../src/storage/sqlite.js';
 import { allEntries, naiveLeaves, storageContract } from './contract.js';
@@ -46,6 +47,8 @@ async function inTempDir(body: (dir: string) => void | Promise<void>): Promise<v
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+const xor32 = (values: readonly number[]) => values.reduce((x, value) => (x ^ value) >>> 0, 0);
 
 const fixture = fileURLToPath(new URL('./fixtures/apply-then-wait.ts', import.meta.url));
 /** The project root, so that `--import tsx` resolves whatever directory the tests run from. */
@@ -278,6 +281,24 @@ describe('SqliteStorage', () => {
           const [first, last] = [(run[0] as LeafHash).leaf, (run[run.length - 1] as LeafHash).leaf];
           const xor = (part: readonly LeafHash[], pick: (leaf: LeafHash) => number) => part.reduce((x, leaf) => (x ^ pick(leaf)) >>> 0, 0);
           assert.deepEqual(storage.leafRangeHash(first, last), { h1: xor(run, (l) => l.h1), h2: xor(run, (l) => l.h2) }, when);
+          // Entries read by ring position (from the whole table, or through the leaves' keys) are the
+          // stored ones, in (position, key) order, page by page, and so are their hashes.
+          const stored = allEntries(storage, 1000)
+            .map((held) => ({ held, position: ringPosition(held.key) }))
+            .sort((a, b) => comparePositioned({ position: a.position, key: a.held.key }, { position: b.position, key: b.held.key }));
+          for (const [start, end] of [[0, ringSize], [leafSpan * 7 + 3, leafSpan * 300 - 5], [leafSpan * 9 + 100, leafSpan * 9 + 30_000]] as const) {
+            const expected = stored.filter(({ position }) => position >= start && position < end);
+            const paged: { entry: Entry; position: number }[] = [];
+            for (let page = storage.scanPositions(start, end, 997); ; ) {
+              paged.push(...page);
+              if (page.length < 997) break;
+              const last = page[page.length - 1] as { entry: Entry; position: number };
+              page = storage.scanPositions(start, end, 997, { position: last.position, key: last.entry.key });
+            }
+            assert.deepEqual(paged.map(({ entry, position }) => [entry, position]), expected.map(({ held, position }) => [held, position]), `${when}: [${start}, ${end})`);
+            const hashes = expected.map(({ held }) => itemHash(held.key, held.version));
+            assert.deepEqual(storage.hashPositions(start, end), { h1: xor32(hashes.map(([h1]) => h1)), h2: xor32(hashes.map(([, h2]) => h2)) }, `${when}: [${start}, ${end})`);
+          }
         };
         assert.equal(storage.leavesBuilt, false, 'the first step counts only the first keys');
         check('while rebuilding, leaves are hashed from the entries');
@@ -332,6 +353,33 @@ describe('SqliteStorage', () => {
         assert.deepEqual(storage.hintsFor('t', 1)[0]?.entry, entry('a', 1, 'v'));
         storage.apply({ ...entry('b', 1, 'w'), expiresMs: 1234 });
         assert.equal(storage.get('b')?.expiresMs, 1234);
+      } finally {
+        storage.close();
+      }
+    }));
+
+  it('upgrades a schema 3 database: drops the index by ring position and reads ranges through the leaves', () =>
+    inTempDir((dir) => {
+      const path = join(dir, 'data.db');
+      const old = new Database(path);
+      for (const migration of migrations.slice(0, 3)) old.exec(migration);
+      old.pragma('user_version = 3');
+      const insert = old.prepare('INSERT INTO entries (key, position, version, value, h1, h2) VALUES (?, ?, ?, ?, ?, ?)');
+      const written = ['a', 'b', 'c'].map((key) => entry(key, 1, key));
+      for (const held of written) insert.run(held.key, ringPosition(held.key), held.version, Buffer.from(held.value ?? []), ...itemHash(held.key, held.version));
+      old.close();
+      const storage = SqliteStorage.open(path, { fsync: 'commit' });
+      try {
+        const indexes = new Database(path, { readonly: true });
+        try {
+          const names = indexes.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entries'").pluck().all();
+          assert.equal(names.includes('entries_by_position'), false, `indexes: ${names.join(', ')}`);
+        } finally {
+          indexes.close();
+        }
+        assert.equal(storage.leavesBuilt, true);
+        const byPosition = [...written].sort((x, y) => ringPosition(x.key) - ringPosition(y.key));
+        assert.deepEqual(storage.scanPositions(0, ringSize, 10).map(({ entry: held }) => held), byPosition);
       } finally {
         storage.close();
       }
