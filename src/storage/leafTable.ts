@@ -34,7 +34,7 @@ import { RingKeys } from './ringKeys.js';
 /** An entry's key, ring position and item hash, as the rebuild reads them. */
 export type HashedRow = readonly [key: string, position: number, h1: number, h2: number];
 
-/** What a write did to a key's presence in the store: `update` moves the key's leaf with it. */
+/** What a write did to its key: stored it anew, removed it, or replaced its value (`kept`). */
 export type KeyChange = 'kept' | 'added' | 'removed';
 
 export class LeafTable {
@@ -46,6 +46,7 @@ export class LeafTable {
   /** The last key the rebuild has counted (undefined before its first step). */
   private countedThrough: string | undefined;
   private complete = false;
+  /** Every counted key by its ring position: what range reads go through. */
   private readonly keys = new RingKeys();
   /** Updates of the running transaction, as (leaf, h1, h2) triples, to undo on rollback. */
   private undoLog: number[] = [];
