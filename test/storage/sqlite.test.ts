@@ -12,6 +12,9 @@ import type { LeafHash } from '../../src/core/storage.js';
 import { comparePositioned } from '../../src/storage/keyOrder.js';
 import { migrations, schemaVersion } from '../../src/storage/schema.js';
 import { SqliteStorage } from '../../src/storage/sqlite.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import { randomInt } from '../../src/core/ports.js';
+import { Prng } from '../../src/sim/random.js';
 import { allEntries, naiveLeaves, storageContract } from './contract.js';
 
 function tempDir(): string {
@@ -323,6 +326,69 @@ describe('SqliteStorage', () => {
         storage.apply(entry(key(5), 4, 'after'));
         storage.dropEntry(key(6), entry(key(6), 1, 'v').version);
         check('rebuilt, after more writes');
+      } finally {
+        storage.close();
+      }
+    }));
+
+  it('reads ranges of ring positions as a MemoryStorage given the same writes does, through rebuilds and rollbacks', () =>
+    inTempDir(async (dir) => {
+      // The leaf table's keys (ringKeys.ts) stand in for an index: they must follow every write the
+      // database keeps, and none it rolls back, before the rebuild has counted a key and after.
+      const random = new Prng(1401);
+      const path = join(dir, 'data.db');
+      const key = (i: number) => `k${String(i).padStart(5, '0')}${i % 7 === 0 ? 'é€' : ''}`;
+      const keyCount = 14_000; // the rebuild counts 5,000 rows a step: it runs while the writes do
+      const mirror = new MemoryStorage();
+      const first = SqliteStorage.open(path, { fsync: 'periodic' });
+      first.transaction(() => {
+        for (let i = 0; i < keyCount; i += 2) for (const store of [first, mirror]) store.apply(entry(key(i), 1, 'v'));
+      });
+      first.close();
+      const storage = SqliteStorage.open(path, { fsync: 'periodic' });
+      const stores = [storage, mirror];
+      let wallMs = 2;
+      const step = () => {
+        const i = randomInt(random, keyCount);
+        const held = mirror.get(key(i));
+        const roll = random.next();
+        if (held !== undefined && roll < 0.15) {
+          for (const store of stores) store.dropEntry(held.key, held.version);
+        } else if (held !== undefined && held.value === null && roll < 0.3) {
+          for (const store of stores) store.purgeTombstone(held.key, held.version, wallMs);
+        } else {
+          const written = entry(key(i), wallMs++, roll < 0.5 ? null : 'w');
+          for (const store of stores) store.apply(written);
+        }
+      };
+      const compare = (when: string) => {
+        for (let check = 0; check < 4; check++) {
+          const start = check === 0 ? 0 : randomInt(random, ringSize);
+          const end = check === 0 ? ringSize : Math.min(ringSize, start + randomInt(random, leafSpan * 64));
+          assert.deepEqual(storage.scanPositions(start, end, 10_000), mirror.scanPositions(start, end, 10_000), `${when}: [${start}, ${end})`);
+          assert.deepEqual(storage.hashPositions(start, end), mirror.hashPositions(start, end), `${when}: hash of [${start}, ${end})`);
+        }
+        assert.deepEqual(storage.leafHashes(0, leafCount - 1), mirror.leafHashes(0, leafCount - 1), `${when}: leaves`);
+      };
+      try {
+        assert.equal(storage.leavesBuilt, false);
+        for (let round = 0; round < 40; round++) {
+          const rolledBack = random.next() < 0.3;
+          try {
+            const run = () => {
+              for (let n = 0; n < 25; n++) step();
+              if (rolledBack) throw new Error('abort');
+            };
+            // Both stores roll back what the transaction did, as they must.
+            storage.transaction(() => mirror.transaction(run));
+          } catch (error) {
+            assert.equal((error as Error).message, 'abort');
+          }
+          if (round % 4 === 3) compare(`round ${round} (${storage.leavesBuilt ? 'built' : 'rebuilding'})`);
+          await new Promise((resolve) => setImmediate(resolve)); // the rebuild takes a step
+        }
+        assert.equal(storage.leavesBuilt, true, 'the rounds outlasted the rebuild');
+        compare('at the end');
       } finally {
         storage.close();
       }
