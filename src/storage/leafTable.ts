@@ -12,8 +12,8 @@
 // memory"). The keys here (ringKeys.ts) say which rows to read by primary key instead.
 //
 // The price of both is a rebuild when the store opens: the table is counted again from the stored
-// keys and item hashes, in steps between event-loop turns (a million keys take about 1.5 s), while the
-// store already serves. Until that is done, `SqliteStorage` answers range reads by scanning the whole
+// keys and item hashes, in steps between event-loop turns, while the store already serves (a
+// million keys: 1.05-1.07 s in a lone store, against 0.74-0.75 s when it counted only the hashes). Until that is done, `SqliteStorage` answers range reads by scanning the whole
 // table, which anti-entropy avoids by waiting for the rebuild (Storage.leavesBuilt).
 //
 // While the rebuild runs, the keys up to its cursor (in key order) are counted and the rest are not:
