@@ -13,8 +13,9 @@
 //
 // The price of both is a rebuild when the store opens: the table is counted again from the stored
 // keys and item hashes, in steps between event-loop turns, while the store already serves (a
-// million keys: 1.05-1.07 s in a lone store, against 0.74-0.75 s when it counted only the hashes). Until that is done, `SqliteStorage` answers range reads by scanning the whole
-// table, which anti-entropy avoids by waiting for the rebuild (Storage.leavesBuilt).
+// million keys: 1.05-1.07 s in a lone store, against 0.74-0.75 s when it counted only the hashes).
+// Until that is done, `SqliteStorage` answers range reads by scanning the whole table, which
+// anti-entropy avoids by waiting for the rebuild (Storage.leavesBuilt).
 //
 // While the rebuild runs, the keys up to its cursor (in key order) are counted and the rest are not:
 // a write to a counted key updates its leaf, a write to a key the rebuild has yet to reach does not
