@@ -4,8 +4,9 @@
 // The ring is cut into 4,096 buckets (16 anti-entropy leaves each). A bucket's keys are packed into one
 // buffer, each as its position, its UTF-8 length and its bytes, in no order; the buffer has room to
 // spare (its capacity doubles when full), so adding a key is a copy into it, and removing one moves
-// the keys after it down. A range read scans the buckets it covers (about 250 keys each at a million
-// keys), decodes only the keys inside the range and sorts those.
+// the keys after it down (a buffer never shrinks: a bucket keeps the room of its largest size, and
+// lets it go only once empty). A range read scans the buckets it covers (about 250 keys each at a
+// million keys), decodes only the keys inside the range and sorts those.
 //
 // Why packed: kept as an array of strings per leaf, a million keys were some 45 MB of live heap, and
 // V8 lets the garbage between two full collections grow with the live heap: loaded with a million keys,
