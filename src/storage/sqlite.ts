@@ -363,6 +363,11 @@ export class SqliteStorage implements Storage {
   get(key: string): Entry | undefined {
     this.assertOpen();
     this.shareReadSnapshot();
+    return this.stored(key);
+  }
+
+  /** The entry stored under `key`, read by primary key. */
+  private stored(key: string): Entry | undefined {
     const columns = this.selectStored.get(key);
     return columns === undefined ? undefined : storedEntry(key, columns[0], columns[1], columns[2]);
   }
@@ -470,9 +475,9 @@ export class SqliteStorage implements Storage {
     }
     this.shareReadSnapshot();
     return this.leaves.positionedKeys(start, end, limit, after).map(({ key, position }) => {
-      const columns = this.selectStored.get(key);
-      assert(columns !== undefined, 'a key of the leaf table is not stored');
-      return { entry: storedEntry(key, columns[0], columns[1], columns[2]), position };
+      const entry = this.stored(key);
+      assert(entry !== undefined, 'a key of the leaf table is not stored');
+      return { entry, position };
     });
   }
 
