@@ -9,6 +9,7 @@ import type { Callback, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome } f
 import type { SessionProgress } from '../core/antiEntropy.js';
 import type { Layout } from '../core/layout.js';
 import type { LayoutChange } from '../core/topology.js';
+import { QuorumError } from '../core/errors.js';
 import { QuorumNode } from '../core/node.js';
 import type { Envelope } from '../core/messages.js';
 import type { Clock, Random } from '../core/ports.js';
@@ -70,6 +71,8 @@ export class NodeRuntime {
   private heldDroppedCount = 0;
   private heldDropWarned = false;
   private slowSyncWarnedAt = 0;
+  /** Fails a client request not yet answered; `pause` answers them all (see there). */
+  private readonly unanswered = new Set<(error: QuorumError) => void>();
   readonly metrics: NodeMetrics;
 
   private constructor(
@@ -238,9 +241,20 @@ export class NodeRuntime {
     return this.call<Layout>((callback) => this.node.proposeChange(change, callback));
   }
 
+  /**
+   * A simulated crash. The requests this node coordinates are failed at once, as a crashed process's
+   * clients see their connections drop: paused, the core runs no deadlines and would hold them until
+   * the resume. Their outcome is unknown (a write may have reached replicas), like a timeout's.
+   */
   pause(): void {
     this.node.pause();
     this.options.logger.warn('paused: simulating a crash, answering nothing until resumed');
+    const error = new QuorumError(
+      'UNAVAILABLE',
+      `node ${this.node.id} failed (simulated crash) with this request in flight; a write may have been applied`,
+      { paused: true },
+    );
+    for (const abandon of [...this.unanswered]) abandon(error);
   }
 
   resume(): void {
@@ -283,13 +297,19 @@ export class NodeRuntime {
         this.options.logger.error({ err: error }, `answering a ${operation} failed`);
       }
     };
+    const abandon = (error: QuorumError): void => done({ ok: false, error });
     const done: RequestCallback<T> = (result) => {
       if (answer !== undefined) return;
       answer = result;
+      this.unanswered.delete(abandon);
       if (!starting) queueMicrotask(deliver);
     };
+    this.unanswered.add(abandon);
     try {
-      start(done);
+      // A paused node's core sends nothing and runs no deadlines: started now, the request would wait
+      // for the resume.
+      if (this.node.isPaused) abandon(new QuorumError('UNAVAILABLE', `node ${this.node.id} is failed (simulated crash)`, { paused: true }));
+      else start(done);
     } catch (error) {
       done({ ok: false, error });
     }
