@@ -69,6 +69,11 @@ export interface CoreConfig {
   /** Key and value size limits (DESIGN.md §1). */
   readonly keyBytesMax: number;
   readonly valueBytesMax: number;
+
+  /** Bytes of committed entries a node's store keeps in memory for reads (storage/readCache.ts), as
+   *  heap it holds; 0 keeps none. More answers more reads without SQLite and takes more memory: the
+   *  node's resident memory grows by up to about twice this. */
+  readonly readCacheBytes: number;
 }
 
 export const defaultConfig: CoreConfig = {
@@ -101,6 +106,8 @@ export const defaultConfig: CoreConfig = {
 
   keyBytesMax: 1024,
   valueBytesMax: 1024 * 1024,
+
+  readCacheBytes: 8 * 1024 * 1024, // some 24,000 entries of 100-byte values
 };
 
 /** Loopback: failures are seen within a few seconds (a killed node is dead in < 5 s). */
@@ -161,6 +168,9 @@ export function validateConfig(config: CoreConfig): void {
     config.indirectProbes < 0
   ) {
     throw new Error('settings antiEntropyIntervalMs, tombstoneGraceMs, departedKeepMs, restampMax and indirectProbes cannot be negative');
+  }
+  if (!Number.isSafeInteger(config.readCacheBytes) || config.readCacheBytes < 0) {
+    throw new Error(`setting readCacheBytes must be a whole number of bytes, 0 or more, got ${String(config.readCacheBytes)}`);
   }
 }
 

@@ -94,6 +94,7 @@ export class NodeRuntime {
       onCheckpointerFailure: (error) =>
         logger.warn({ err: error }, 'background checkpointer failed; checkpointing on commit instead'),
       ...(options.syncFileAsync ? { syncFileAsync: options.syncFileAsync } : {}),
+      readCacheBytes: options.config.readCacheBytes,
     });
     let initialLayout = options.initialLayout;
     if (storage.getMeta('layout') === undefined && options.joinLayout) {

@@ -25,6 +25,8 @@ import { compareUtf8, type PositionedKey } from './keyOrder.js';
 import { migrate } from './schema.js';
 import { LeafTable, type HashedRow } from './leafTable.js';
 import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange } from './records.js';
+import { defaultConfig } from '../core/config.js';
+import { ReadCache } from './readCache.js';
 import { WalSync, type AsyncSync } from './walSync.js';
 
 export interface SqliteStorageOptions {
@@ -52,6 +54,8 @@ export interface SqliteStorageOptions {
   readonly onCheckpointerFailure?: (error: Error) => void;
   /** With deferCommitSync: fdatasync on the thread pool (tests give one that hangs, as a disk can). */
   readonly syncFileAsync?: AsyncSync;
+  /** Bytes of committed entries kept in memory for `get` (readCache.ts); 0 keeps none. */
+  readonly readCacheBytes?: number;
 }
 
 /** Entries counted per step of the leaf rebuild (about 5 ms). */
@@ -139,6 +143,7 @@ export class SqliteStorage implements Storage {
     /** fsync 'periodic': commits reach the disk at the periodic sync, not before. */
     private readonly periodic: boolean,
     syncFileAsync: AsyncSync | undefined,
+    private readonly cache: ReadCache,
   ) {
     this.walSync = new WalSync(`${path}-wal`, deferCommitSync, undefined, syncFileAsync);
     // Deferred: a transaction that only reads, or touches nothing (ticks, batches of replies), takes no
@@ -239,7 +244,14 @@ export class SqliteStorage implements Storage {
       db.pragma('busy_timeout = 5000');
       migrate(db);
       if (path !== ':memory:') checkpointWhatSurvived(db);
-      const storage = new SqliteStorage(db, path, deferCommitSync, options.fsync === 'periodic' && path !== ':memory:', options.syncFileAsync);
+      const storage = new SqliteStorage(
+        db,
+        path,
+        deferCommitSync,
+        options.fsync === 'periodic' && path !== ':memory:',
+        options.syncFileAsync,
+        new ReadCache(options.readCacheBytes ?? defaultConfig.readCacheBytes),
+      );
       storage.rebuildLeaves();
       if (options.checkpointInBackground === true && path !== ':memory:') {
         storage.startCheckpointer(
@@ -359,11 +371,19 @@ export class SqliteStorage implements Storage {
    * its own: a lock, an unlock and a stat of the file, 8 of the 12 µs a lone get took on this machine.
    * The shared one ends before any transaction begins and at the end of the turn, so it never hides a
    * commit: this connection is the database's only writer.
+   *
+   * Before either, the read cache: it holds only committed rows, and forgets a key before any write
+   * to it, so inside a transaction too it agrees with the database for every key it holds.
    */
   get(key: string): Entry | undefined {
     this.assertOpen();
+    const cached = this.cache.get(key);
+    if (cached !== undefined) return cached;
     this.shareReadSnapshot();
-    return this.stored(key);
+    const entry = this.stored(key);
+    // Inside a transaction, a row may be one it wrote, which a rollback would take back.
+    if (entry !== undefined && this.depth === 0) this.cache.remember(entry);
+    return entry;
   }
 
   /** The entry stored under `key`, read by primary key. */
@@ -388,6 +408,7 @@ export class SqliteStorage implements Storage {
 
   apply(entry: Entry): ApplyOutcome {
     checkEntry(entry);
+    this.cache.forget(entry.key);
     return this.write(() => {
       const held = this.selectHeldVersion.get(entry.key);
       if (held !== undefined) {
@@ -411,6 +432,7 @@ export class SqliteStorage implements Storage {
     checkKey(key);
     assert(isVersion(version), 'not a version');
     checkMs(nowMs);
+    this.cache.forget(key);
     return this.write(() => {
       const held = this.selectEntry.get(key);
       if (held === undefined || held.version !== version) return false;
@@ -426,6 +448,7 @@ export class SqliteStorage implements Storage {
   dropEntry(key: string, version: Version): boolean {
     checkKey(key);
     assert(isVersion(version), 'not a version');
+    this.cache.forget(key);
     return this.write(() => {
       const held = this.selectEntry.get(key);
       if (held === undefined || held.version !== version) return false;

@@ -28,6 +28,14 @@ describe('settings', () => {
     assert.throws(() => resolveConfig(parseSettings(['defaultConsistency=most'])), /defaultConsistency must be one of one, quorum, all, got most/);
   });
 
+  it('takes a read cache of 0 bytes or more, in whole bytes', () => {
+    assert.equal(resolveConfig(parseSettings(['readCacheBytes=0'])).readCacheBytes, 0);
+    assert.equal(resolveConfig().readCacheBytes, 8 * 1024 * 1024);
+    for (const raw of ['-1', '1.5']) {
+      assert.throws(() => resolveConfig(parseSettings([`readCacheBytes=${raw}`])), /readCacheBytes must be a whole number of bytes, 0 or more/);
+    }
+  });
+
   it('a node refuses tombstones that may be purged before older hints expire', () => {
     assert.doesNotThrow(() => checkDeploymentConfig(resolveConfig()), 'the defaults: 10 days against 3 hours');
     assert.doesNotThrow(() => checkDeploymentConfig(resolveConfig({ tombstoneGraceMs: 500, hintWindowMs: 1 })));

@@ -51,6 +51,25 @@ async function inTempDir(body: (dir: string) => void | Promise<void>): Promise<v
   }
 }
 
+/**
+ * One random write of `key` to every store, chosen on what `mirror` (one of them) holds: a drop or a
+ * purge of that, or a new value or tombstone at `wallMs`. Returns the wall time the next write takes.
+ */
+function writeRandomly(random: Prng, mirror: MemoryStorage, stores: readonly (MemoryStorage | SqliteStorage)[], key: string, wallMs: number): number {
+  const held = mirror.get(key);
+  const roll = random.next();
+  if (held !== undefined && roll < 0.15) {
+    for (const store of stores) store.dropEntry(held.key, held.version);
+  } else if (held !== undefined && held.value === null && roll < 0.3) {
+    for (const store of stores) store.purgeTombstone(held.key, held.version, wallMs);
+  } else {
+    const written = entry(key, wallMs, roll < 0.5 ? null : `v${wallMs}`);
+    for (const store of stores) store.apply(written);
+    return wallMs + 1;
+  }
+  return wallMs;
+}
+
 const xor32 = (values: readonly number[]) => values.reduce((x, value) => (x ^ value) >>> 0, 0);
 
 const fixture = fileURLToPath(new URL('./fixtures/apply-then-wait.ts', import.meta.url));
@@ -349,17 +368,7 @@ describe('SqliteStorage', () => {
       const stores = [storage, mirror];
       let wallMs = 2;
       const step = () => {
-        const i = randomInt(random, keyCount);
-        const held = mirror.get(key(i));
-        const roll = random.next();
-        if (held !== undefined && roll < 0.15) {
-          for (const store of stores) store.dropEntry(held.key, held.version);
-        } else if (held !== undefined && held.value === null && roll < 0.3) {
-          for (const store of stores) store.purgeTombstone(held.key, held.version, wallMs);
-        } else {
-          const written = entry(key(i), wallMs++, roll < 0.5 ? null : 'w');
-          for (const store of stores) store.apply(written);
-        }
+        wallMs = writeRandomly(random, mirror, stores, key(randomInt(random, keyCount)), wallMs);
       };
       const compare = (when: string) => {
         for (let check = 0; check < 4; check++) {
@@ -389,6 +398,49 @@ describe('SqliteStorage', () => {
         }
         assert.equal(storage.leavesBuilt, true, 'the rounds outlasted the rebuild');
         compare('at the end');
+      } finally {
+        storage.close();
+      }
+    }));
+
+  it('reads a key as a MemoryStorage given the same writes does, through its read cache and rollbacks', () =>
+    inTempDir((dir) => {
+      // The read cache (readCache.ts) must forget a key at every write to it, and keep no row a
+      // transaction wrote, which a rollback takes back. Few keys, so that reads hit it often; a small
+      // cache, so that it drops entries too.
+      const random = new Prng(1501);
+      const storage = SqliteStorage.open(join(dir, 'data.db'), { fsync: 'periodic', readCacheBytes: 20 * 400 });
+      const mirror = new MemoryStorage();
+      const stores = [storage, mirror];
+      const key = (i: number) => `key-${i}${i % 3 === 0 ? '-with-a-longer-name' : ''}`;
+      const keyCount = 60;
+      let wallMs = 1;
+      const read = (when: string) => {
+        const k = key(randomInt(random, keyCount));
+        assert.deepEqual(storage.get(k), mirror.get(k), `${when}: ${k}`);
+      };
+      const write = () => {
+        wallMs = writeRandomly(random, mirror, stores, key(randomInt(random, keyCount)), wallMs);
+      };
+      try {
+        for (let round = 0; round < 400; round++) {
+          for (let n = randomInt(random, 6); n > 0; n--) read(`round ${round}, outside`);
+          const rolledBack = random.next() < 0.3;
+          try {
+            storage.transaction(() =>
+              mirror.transaction(() => {
+                for (let n = 1 + randomInt(random, 5); n > 0; n--) {
+                  if (random.next() < 0.5) write();
+                  read(`round ${round}, inside`);
+                }
+                if (rolledBack) throw new Error('abort');
+              }),
+            );
+          } catch (error) {
+            assert.equal((error as Error).message, 'abort');
+          }
+        }
+        for (let i = 0; i < keyCount; i++) assert.deepEqual(storage.get(key(i)), mirror.get(key(i)), `at the end: ${key(i)}`);
       } finally {
         storage.close();
       }
