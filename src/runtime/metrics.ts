@@ -67,6 +67,17 @@ export class NodeMetrics {
     gauge('quorumkv_messages_held_dropped', 'Messages dropped because too many already waited for an fdatasync (a disk that stopped answering).', [], (g) =>
       g.set(runtime.messagesHeldDropped),
     );
+    gauge('quorumkv_read_cache_entries', 'Entries in the read cache (setting readCacheBytes).', [], (g) =>
+      g.set(runtime.storage.readCacheStats().entries),
+    );
+    gauge('quorumkv_read_cache_bytes', 'Estimated bytes the read cache holds (what readCacheBytes bounds).', [], (g) =>
+      g.set(runtime.storage.readCacheStats().bytes),
+    );
+    gauge('quorumkv_read_cache_lookups', 'Reads of the local store since the start, by whether the read cache held the key.', ['result'], (g) => {
+      const { hits, misses } = runtime.storage.readCacheStats();
+      g.set({ result: 'hit' }, hits);
+      g.set({ result: 'miss' }, misses);
+    });
     gauge('quorumkv_peer_messages_dropped', 'Peer messages dropped by the transport (full queues, unknown peers).', [], (g) =>
       g.set(runtime.transport.stats().dropped),
     );

@@ -30,8 +30,20 @@ interface Kept {
   readonly expiresMs: number | undefined;
 }
 
+/** What a node's metrics show of its read cache. */
+export interface ReadCacheStats {
+  readonly entries: number;
+  /** The estimated bytes held (what `maxBytes` bounds). */
+  readonly bytes: number;
+  /** Lookups since the start that found their key, and those that did not. */
+  readonly hits: number;
+  readonly misses: number;
+}
+
 export class ReadCache {
   private readonly entries: LRUCache<string, Kept> | undefined;
+  private hits = 0;
+  private misses = 0;
 
   /** `maxBytes` 0: nothing is kept. */
   constructor(maxBytes: number) {
@@ -45,7 +57,11 @@ export class ReadCache {
    *  the bytes), a slice of Node's pool of small buffers. */
   get(key: string): Entry | undefined {
     const kept = this.entries?.get(key);
-    if (kept === undefined) return undefined;
+    if (kept === undefined) {
+      this.misses += 1;
+      return undefined;
+    }
+    this.hits += 1;
     if (kept.bytes === null) return { key, version: kept.version, value: null };
     const bytes = Buffer.from(kept.bytes, 'latin1');
     return makeEntry(key, kept.version, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), kept.expiresMs);
@@ -77,6 +93,10 @@ export class ReadCache {
   /** The estimated bytes held (what `maxBytes` bounds). */
   get bytes(): number {
     return this.entries?.calculatedSize ?? 0;
+  }
+
+  stats(): ReadCacheStats {
+    return { entries: this.size, bytes: this.bytes, hits: this.hits, misses: this.misses };
   }
 }
 

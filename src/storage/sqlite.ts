@@ -26,7 +26,7 @@ import { migrate } from './schema.js';
 import { LeafTable, type HashedRow } from './leafTable.js';
 import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange } from './records.js';
 import { defaultConfig } from '../core/config.js';
-import { ReadCache } from './readCache.js';
+import { ReadCache, type ReadCacheStats } from './readCache.js';
 import { WalSync, type AsyncSync } from './walSync.js';
 
 export interface SqliteStorageOptions {
@@ -384,6 +384,11 @@ export class SqliteStorage implements Storage {
     // Inside a transaction, a row may be one it wrote, which a rollback would take back.
     if (entry !== undefined && this.depth === 0) this.cache.remember(entry);
     return entry;
+  }
+
+  /** The read cache's size and its hits and misses since the start (the node's metrics). */
+  readCacheStats(): ReadCacheStats {
+    return this.cache.stats();
   }
 
   /** The entry stored under `key`, read by primary key. */

@@ -27,6 +27,7 @@ describe('ReadCache', () => {
     cache.forget('a');
     assert.equal(cache.get('a'), undefined);
     assert.equal(cache.size, 1);
+    assert.deepEqual({ ...cache.stats(), bytes: 0 }, { entries: 1, bytes: 0, hits: 4, misses: 2 });
   });
 
   it('keeps within its bytes, dropping the least recently used first', () => {

@@ -1,0 +1,27 @@
+// A node's read cache shows in its metrics: entries, bytes, and lookups by whether they hit.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startOneNode } from './oneNode.js';
+
+function gauge(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  assert.ok(line, `no ${name}${labels} in the metrics`);
+  return Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+test("a node's metrics show its read cache", { timeout: 30_000 }, async () => {
+  const node = await startOneNode({ requestTimeoutMs: 2000 });
+  const { runtime } = node;
+  try {
+    await runtime.put('k', new Uint8Array(100), { consistency: 'quorum' });
+    for (let i = 0; i < 3; i++) assert.equal((await runtime.get('k', { consistency: 'one' })).entry?.value?.length, 100);
+    const text = await runtime.metrics.registry.metrics();
+    assert.equal(gauge(text, 'quorumkv_read_cache_entries'), 1);
+    assert.ok(gauge(text, 'quorumkv_read_cache_bytes') > 100);
+    assert.equal(gauge(text, 'quorumkv_read_cache_lookups', 'result="miss"'), 1, 'the first read went to SQLite');
+    assert.equal(gauge(text, 'quorumkv_read_cache_lookups', 'result="hit"'), 2);
+  } finally {
+    await node.stop();
+  }
+});
