@@ -243,16 +243,17 @@ export class NodeRuntime {
   }
 
   /**
-   * A simulated crash. The requests this node coordinates are failed at once, as a crashed process's
-   * clients see their connections drop: paused, the core runs no deadlines and would hold them until
-   * the resume. Their outcome is unknown (a write may have reached replicas), like a timeout's.
+   * A simulated crash. The requests this node coordinates, and the topology changes it asked for,
+   * are failed at once, as a crashed process's clients see their connections drop: paused, the core
+   * runs no deadlines and would hold them until the resume. Their outcome is unknown (a write may
+   * have reached replicas, the layout coordinator may make the change), like a timeout's.
    */
   pause(): void {
     this.node.pause();
     this.options.logger.warn('paused: simulating a crash, answering nothing until resumed');
     const error = new QuorumError(
       'UNAVAILABLE',
-      `node ${this.node.id} failed (simulated crash) with this request in flight; a write may have been applied`,
+      `node ${this.node.id} failed (simulated crash) with this request in flight: it may still take effect (a write may have been applied)`,
       { paused: true },
     );
     for (const abandon of [...this.unanswered]) abandon(error);
@@ -309,7 +310,7 @@ export class NodeRuntime {
     try {
       // A paused node's core sends nothing and runs no deadlines: started now, the request would wait
       // for the resume.
-      if (this.node.isPaused) abandon(new QuorumError('UNAVAILABLE', `node ${this.node.id} is failed (simulated crash)`, { paused: true }));
+      if (this.node.isPaused) abandon(pausedError(this.node.id));
       else start(done);
     } catch (error) {
       done({ ok: false, error });
@@ -320,9 +321,20 @@ export class NodeRuntime {
     if (answeredAtOnce) deliver();
   }
 
+  /** An admin request (a topology change): answered once, and at the pause like a client's. */
   private call<T>(start: (callback: Callback<T>) => void): Promise<T> {
     return promised<T>((callback) => {
-      start(callback);
+      const abandon = (error: QuorumError): void => done({ ok: false, error });
+      let answered = false;
+      const done: Callback<T> = (result) => {
+        if (answered) return;
+        answered = true;
+        this.unanswered.delete(abandon);
+        callback(result);
+      };
+      this.unanswered.add(abandon);
+      if (this.node.isPaused) abandon(pausedError(this.node.id));
+      else start(done);
       this.flush();
     });
   }
@@ -383,6 +395,11 @@ export class NodeRuntime {
       }
     }
   }
+}
+
+/** The answer of a paused node (a simulated crash) to a request: ask another node. */
+function pausedError(id: string): QuorumError {
+  return new QuorumError('UNAVAILABLE', `node ${id} is failed (simulated crash)`, { paused: true });
 }
 
 function promised<T>(start: (callback: RequestCallback<T>) => void): Promise<T> {

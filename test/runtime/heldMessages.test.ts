@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startOneNode } from './oneNode.js';
+import { startOneNode } from './inProcessNodes.js';
 
 test('messages held behind an fdatasync that hangs are bounded, and flow again once it returns', { timeout: 60_000 }, async () => {
   const node = await startOneNode({ requestTimeoutMs: 300, heldMessagesMax: 5, hanging: true });

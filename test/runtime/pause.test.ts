@@ -1,11 +1,12 @@
-// A paused node (a simulated crash) answers the requests it was coordinating at once, with an error,
-// as a crashed process's clients see their connections drop; and it fails the ones it is handed while
-// paused. Paused, its core runs no deadlines: before, both waited for the resume.
+// A paused node (a simulated crash) answers at once, with an error, the requests it was coordinating
+// and the topology changes it asked for, as a crashed process's clients see their connections drop;
+// and it fails those it is handed while paused. Paused, its core runs no deadlines: before, they all
+// waited for the resume.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { QuorumError } from '../../src/core/errors.js';
-import { startOneNode } from './oneNode.js';
+import { startNodes, startOneNode } from './inProcessNodes.js';
 
 /** Whether `promise` settles within `ms`. */
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -44,7 +45,7 @@ test('pausing a node fails the requests in flight on it, and those it is handed 
 
     runtime.pause();
     assert.ok(await settlesWithin(inFlight, 1000), 'the write is answered once the node pauses');
-    await assert.rejects(inFlight, (error) => (assertPausedError(error, /in flight; a write may have been applied/), true));
+    await assert.rejects(inFlight, (error) => (assertPausedError(error, /in flight: it may still take effect \(a write may have been applied\)/), true));
     await assert.rejects(inFlightRead, (error) => (assertPausedError(error, /in flight/), true));
 
     const whilePaused = runtime.get('before', { consistency: 'one' });
@@ -59,5 +60,23 @@ test('pausing a node fails the requests in flight on it, and those it is handed 
     assert.equal((await runtime.get('before', { consistency: 'quorum' })).entry?.value?.[0], 1);
   } finally {
     await node.stop();
+  }
+});
+
+test('pausing a node fails the topology change it is waiting on', { timeout: 60_000 }, async () => {
+  const nodes = await startNodes(['a', 'b'], { requestTimeoutMs: 30_000 });
+  const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+  try {
+    // 'a' is the layout coordinator (the lowest id); paused, it never answers b's request, which b
+    // would wait on for two request timeouts.
+    a.runtime.pause();
+    const change = b.runtime.proposeChange({ type: 'replication', strategy: 'consistent', rf: 2 });
+    assert.equal(await settlesWithin(change, 300), false, 'the change waits for the layout coordinator');
+    b.runtime.pause();
+    assert.ok(await settlesWithin(change, 1000), 'the change is answered once its node pauses');
+    await assert.rejects(change, (error) => (assertPausedError(error, /in flight: it may still take effect/), true));
+    await assert.rejects(b.runtime.proposeChange({ type: 'replication', strategy: 'consistent', rf: 2 }), (error) => (assertPausedError(error, /is failed/), true));
+  } finally {
+    await Promise.all(nodes.map((node) => node.stop()));
   }
 });

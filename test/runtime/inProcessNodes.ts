@@ -1,5 +1,5 @@
-// A one-node cluster (RF 1) in this process, whose fdatasync can be made to hang the way a disk's can:
-// every write's acknowledgement, from the node to itself, then waits for it (nodeRuntime.ts, flush).
+// Cluster members as NodeRuntimes in this process, whose fdatasync can be made to hang the way a
+// disk's can: every acknowledgement and read answer then waits for it (nodeRuntime.ts, flush).
 
 import { fdatasync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { freePort } from '../../src/bench/processes.js';
 import { NodeRuntime, type NodeRuntimeOptions } from '../../src/runtime/nodeRuntime.js';
 import type { AsyncSync } from '../../src/storage/walSync.js';
 
-export interface OneNode {
+export interface TestNode {
   readonly runtime: NodeRuntime;
   /** The node's log lines at level warn and above. */
   readonly warnings: string[];
@@ -21,8 +21,34 @@ export interface OneNode {
   stop(): Promise<void>;
 }
 
-export async function startOneNode(options: { requestTimeoutMs: number; hanging?: boolean } & Partial<Pick<NodeRuntimeOptions, 'heldMessagesMax'>>): Promise<OneNode> {
-  const dir = mkdtempSync(join(tmpdir(), 'quorumkv-one-node-'));
+export interface TestNodeOptions extends Partial<Pick<NodeRuntimeOptions, 'heldMessagesMax'>> {
+  readonly requestTimeoutMs: number;
+  /** fdatasync hangs from the start. */
+  readonly hanging?: boolean;
+}
+
+/** A one-node cluster (RF 1), id 'a'. */
+export async function startOneNode(options: TestNodeOptions): Promise<TestNode> {
+  return (await startNodes(['a'], options))[0] as TestNode;
+}
+
+/** A cluster of these nodes (RF 1), each a NodeRuntime in this process with its own data directory. */
+export async function startNodes(ids: readonly string[], options: TestNodeOptions): Promise<TestNode[]> {
+  const ports = new Map<string, number>();
+  for (const id of ids) ports.set(id, await freePort());
+  const members = ids.map((id) => ({ id, peer: `127.0.0.1:${ports.get(id)}`, http: '127.0.0.1:1', role: 'active' as const }));
+  const nodes: TestNode[] = [];
+  try {
+    for (const id of ids) nodes.push(await startNode(id, ports.get(id) as number, members, options));
+  } catch (error) {
+    await Promise.all(nodes.map((node) => node.stop()));
+    throw error;
+  }
+  return nodes;
+}
+
+async function startNode(id: string, port: number, members: NonNullable<NodeRuntimeOptions['initialLayout']>['members'], options: TestNodeOptions): Promise<TestNode> {
+  const dir = mkdtempSync(join(tmpdir(), 'quorumkv-test-node-'));
   const warnings: string[] = [];
   let hanging = options.hanging ?? false;
   let pending: ((error: Error | null) => void) | undefined;
@@ -30,15 +56,14 @@ export async function startOneNode(options: { requestTimeoutMs: number; hanging?
     if (hanging) pending = done;
     else fdatasync(fd, done);
   };
-  const port = await freePort();
   const runtime = await NodeRuntime.start({
-    id: 'a',
+    id,
     peer: { host: '127.0.0.1', port },
     dataDir: dir,
-    clusterSecret: 'one-node-test',
+    clusterSecret: 'test-nodes',
     config: resolveConfig({ ...localPreset, requestTimeoutMs: options.requestTimeoutMs }),
     fsync: 'commit',
-    initialLayout: { version: 1, members: [{ id: 'a', peer: `127.0.0.1:${port}`, http: '127.0.0.1:1', role: 'active' }], strategy: 'consistent', rf: 1, vnodes: 8 },
+    initialLayout: { version: 1, members, strategy: 'consistent', rf: 1, vnodes: 8 },
     logger: pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) }),
     ...(options.heldMessagesMax === undefined ? {} : { heldMessagesMax: options.heldMessagesMax }),
     syncFileAsync: sync,
