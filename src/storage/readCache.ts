@@ -4,8 +4,8 @@
 // the least recently used go first.
 //
 // The store keeps it true (sqlite.ts): every method that changes a key's row forgets the key first,
-// and only a read outside a write transaction, which sees committed rows only, remembers one. A
-// transaction that rolls back has therefore nothing to undo here.
+// and a read remembers a row only if it is committed (read outside a transaction, or inside one that
+// has not changed that key). A transaction that rolls back has therefore nothing to undo here.
 
 import { LRUCache } from 'lru-cache';
 import { makeEntry, type Entry, type Version } from '../core/version.js';

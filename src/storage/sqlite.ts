@@ -93,6 +93,8 @@ export class SqliteStorage implements Storage {
   private readSnapshot = false;
   /** Whether the running transaction called a writing method. */
   private wrote = false;
+  /** Keys the running transaction changed: its reads of them must not reach the read cache. */
+  private readonly changedKeys = new Set<string>();
   private readonly walSync: WalSync;
   private checkpointer: Checkpointer | undefined;
   private threadsDone: Promise<void> = Promise.resolve();
@@ -295,6 +297,7 @@ export class SqliteStorage implements Storage {
     } finally {
       this.depth = 0;
       this.wrote = false;
+      if (this.changedKeys.size > 0) this.changedKeys.clear();
     }
   }
 
@@ -373,7 +376,9 @@ export class SqliteStorage implements Storage {
    * commit: this connection is the database's only writer.
    *
    * Before either, the read cache: it holds only committed rows, and forgets a key before any write
-   * to it, so inside a transaction too it agrees with the database for every key it holds.
+   * to it, so inside a transaction too it agrees with the database for every key it holds. A row
+   * read inside a transaction is kept only if the transaction did not change it (a rollback would
+   * take that back): replicas answer reads from peers inside the transaction of their batch.
    */
   get(key: string): Entry | undefined {
     this.assertOpen();
@@ -381,9 +386,14 @@ export class SqliteStorage implements Storage {
     if (cached !== undefined) return cached;
     this.shareReadSnapshot();
     const entry = this.stored(key);
-    // Inside a transaction, a row may be one it wrote, which a rollback would take back.
-    if (entry !== undefined && this.depth === 0) this.cache.remember(entry);
+    if (entry !== undefined && !(this.depth > 0 && this.changedKeys.has(key))) this.cache.remember(entry);
     return entry;
+  }
+
+  /** Called before a write changes `key`'s row. */
+  private changing(key: string): void {
+    this.cache.forget(key);
+    this.changedKeys.add(key);
   }
 
   /** The read cache's size and its hits and misses since the start (the node's metrics). */
@@ -413,7 +423,7 @@ export class SqliteStorage implements Storage {
 
   apply(entry: Entry): ApplyOutcome {
     checkEntry(entry);
-    this.cache.forget(entry.key);
+    this.changing(entry.key);
     return this.write(() => {
       const held = this.selectHeldVersion.get(entry.key);
       if (held !== undefined) {
@@ -437,7 +447,7 @@ export class SqliteStorage implements Storage {
     checkKey(key);
     assert(isVersion(version), 'not a version');
     checkMs(nowMs);
-    this.cache.forget(key);
+    this.changing(key);
     return this.write(() => {
       const held = this.selectEntry.get(key);
       if (held === undefined || held.version !== version) return false;
@@ -453,7 +463,7 @@ export class SqliteStorage implements Storage {
   dropEntry(key: string, version: Version): boolean {
     checkKey(key);
     assert(isVersion(version), 'not a version');
-    this.cache.forget(key);
+    this.changing(key);
     return this.write(() => {
       const held = this.selectEntry.get(key);
       if (held === undefined || held.version !== version) return false;

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startOneNode } from './oneNode.js';
+import { startOneNode } from './inProcessNodes.js';
 
 function gauge(text: string, name: string, labels = ''): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
@@ -19,8 +19,12 @@ test("a node's metrics show its read cache", { timeout: 30_000 }, async () => {
     const text = await runtime.metrics.registry.metrics();
     assert.equal(gauge(text, 'quorumkv_read_cache_entries'), 1);
     assert.ok(gauge(text, 'quorumkv_read_cache_bytes') > 100);
-    assert.equal(gauge(text, 'quorumkv_read_cache_lookups', 'result="miss"'), 1, 'the first read went to SQLite');
-    assert.equal(gauge(text, 'quorumkv_read_cache_lookups', 'result="hit"'), 2);
+    // A read the node asks itself by message (while its last commit is not yet synced) looks the
+    // key up inside a transaction, which remembers nothing: so at least one miss, not exactly one.
+    const misses = gauge(text, 'quorumkv_read_cache_lookups', 'result="miss"');
+    const hits = gauge(text, 'quorumkv_read_cache_lookups', 'result="hit"');
+    assert.ok(misses >= 1, 'the first read went to SQLite');
+    assert.ok(hits >= 1 && hits + misses >= 3, `hits ${hits}, misses ${misses}`);
   } finally {
     await node.stop();
   }
