@@ -71,7 +71,7 @@ export class NodeRuntime {
   private heldDroppedCount = 0;
   private heldDropWarned = false;
   private slowSyncWarnedAt = 0;
-  /** Fails a client request not yet answered; `pause` answers them all (see there). */
+  /** Fails a request not yet answered (startAnsweredOnce); `pause` answers them all (see there). */
   private readonly unanswered = new Set<(error: QuorumError) => void>();
   readonly metrics: NodeMetrics;
 
@@ -299,22 +299,10 @@ export class NodeRuntime {
         this.options.logger.error({ err: error }, `answering a ${operation} failed`);
       }
     };
-    const abandon = (error: QuorumError): void => done({ ok: false, error });
-    const done: RequestCallback<T> = (result) => {
-      if (answer !== undefined) return;
+    this.startAnsweredOnce(start, (result) => {
       answer = result;
-      this.unanswered.delete(abandon);
       if (!starting) queueMicrotask(deliver);
-    };
-    this.unanswered.add(abandon);
-    try {
-      // A paused node's core sends nothing and runs no deadlines: started now, the request would wait
-      // for the resume.
-      if (this.node.isPaused) abandon(pausedError(this.node.id));
-      else start(done);
-    } catch (error) {
-      done({ ok: false, error });
-    }
+    });
     const answeredAtOnce = answer !== undefined;
     starting = false;
     this.flushRequest();
@@ -324,19 +312,32 @@ export class NodeRuntime {
   /** An admin request (a topology change): answered once, and at the pause like a client's. */
   private call<T>(start: (callback: Callback<T>) => void): Promise<T> {
     return promised<T>((callback) => {
-      const abandon = (error: QuorumError): void => done({ ok: false, error });
-      let answered = false;
-      const done: Callback<T> = (result) => {
-        if (answered) return;
-        answered = true;
-        this.unanswered.delete(abandon);
-        callback(result);
-      };
-      this.unanswered.add(abandon);
-      if (this.node.isPaused) abandon(pausedError(this.node.id));
-      else start(done);
+      this.startAnsweredOnce(start, callback);
       this.flush();
     });
+  }
+
+  /**
+   * Starts a request whose first answer is the only one passed to `answer` (a throw is an answer).
+   * Until then `pause` can answer it. A paused node's core sends nothing and runs no deadlines:
+   * started while paused, the request would wait for the resume, so it is refused instead.
+   */
+  private startAnsweredOnce<T>(start: (done: Callback<T>) => void, answer: RequestCallback<T>): void {
+    let answered = false;
+    const done: RequestCallback<T> = (result) => {
+      if (answered) return;
+      answered = true;
+      this.unanswered.delete(abandon);
+      answer(result);
+    };
+    const abandon = (error: QuorumError): void => done({ ok: false, error });
+    this.unanswered.add(abandon);
+    try {
+      if (this.node.isPaused) abandon(pausedError(this.node.id));
+      else start(done);
+    } catch (error) {
+      done({ ok: false, error });
+    }
   }
 
   /** Messages that wait for an fdatasync to be sent (acknowledgements, read answers). */

@@ -2,7 +2,8 @@
 // Every statement is prepared once; every write runs inside a transaction (its own, or the
 // caller's). The anti-entropy leaves, their hashes and which keys each holds, are kept in memory and
 // rebuilt when the store opens (leafTable.ts): entries are read by ring position through them, not
-// through an index. Its tables, and the migrations of older files, are in schema.ts.
+// through an index. Reads by key go through a cache of committed entries first (readCache.ts). Its
+// tables, and the migrations of older files, are in schema.ts.
 //
 // Durability: fsync 'commit' runs with synchronous = FULL, so each COMMIT is on disk before it
 // returns (survives power loss). 'periodic' runs with synchronous = NORMAL: a COMMIT survives a
