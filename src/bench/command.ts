@@ -382,7 +382,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--clients <n>', 'concurrent clients, each with one request in flight', positiveInt, 50)
     .option('--duration <seconds>', 'measure this long (default 10 s unless --ops)', positiveSeconds)
     .option('--ops <n>', 'measure this many requests instead of a duration', positiveInt)
-    .option('--warmup <seconds>', 'run the workload this long first, unmeasured', nonNegativeSeconds, 0)
+    .option('--warmup <seconds>', 'run the workload this long first, unmeasured (a fresh client and fresh nodes still compile their hot paths)', nonNegativeSeconds, 2)
     .addOption(new Option('--consistency <level>', 'quorumkv consistency level (etcd: one = serializable reads)').choices(['one', 'quorum', 'all']))
     .option('--token <token>', 'API token (env QUORUMKV_TOKEN); AUTH password for RESP/redis', process.env.QUORUMKV_TOKEN)
     .option('--json', 'print one JSON document', false)

@@ -44,6 +44,8 @@ export interface BenchReport extends PhaseReport {
   readonly clients: number;
   readonly durationS: number | null;
   readonly operations: number | null;
+  /** Seconds the workload ran, unmeasured, before the measured run. */
+  readonly warmupS: number;
   /** The schedule's requests per second (open loop), or null when the clients went as fast as they could. */
   readonly targetRatePerSec: number | null;
   readonly seed: number;
@@ -100,7 +102,8 @@ export function renderBenchReport(report: BenchReport): string {
   lines.push(
     `${report.system} via ${report.protocol} at ${report.target}: workload ${report.workload}, ${report.distribution} over ${report.keys.toLocaleString('en-US')} keys, ` +
       `${report.valueSize} B values, ${report.clients} clients, consistency ${report.consistency}` +
-      (report.targetRatePerSec === null ? '' : `, at ${formatRate(report.targetRatePerSec)} requests/s (latency from when each was due)`),
+      (report.targetRatePerSec === null ? '' : `, at ${formatRate(report.targetRatePerSec)} requests/s (latency from when each was due)`) +
+      (report.warmupS > 0 ? `, after a ${report.warmupS} s warm-up` : ''),
   );
   if (report.load) {
     lines.push(

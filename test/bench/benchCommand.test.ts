@@ -69,6 +69,7 @@ describe('quorumkv bench against a 3-node local cluster', () => {
     assert.equal(report.consistency, 'quorum');
     assert.equal(report.clients, 8);
     assert.equal(report.durationS, 2);
+    assert.equal(report.warmupS, 2, 'a warm-up by default: a fresh client and fresh nodes are still compiling');
     assert.equal(report.load.ops + report.load.errors, 200);
     assert.ok((report.ops as number) > 0, 'operations happened');
     assert.ok((report.opsPerSec as number) > 0);
@@ -84,12 +85,13 @@ describe('quorumkv bench against a 3-node local cluster', () => {
   });
 
   it('runs a fixed number of inserts', async () => {
-    const { code, stdout, stderr } = await runCli(['bench', '--target', target, '--workload', 'insert', '--ops', '100', '--clients', '4', '--json', '--consistency', 'all']);
+    const { code, stdout, stderr } = await runCli(['bench', '--target', target, '--workload', 'insert', '--ops', '100', '--clients', '4', '--json', '--consistency', 'all', '--warmup', '0']);
     assert.equal(code, 0, stderr);
-    const report = JSON.parse(stdout) as { ops: number; errors: number; operations: number; durationS: null; byOperation: Record<string, unknown> };
+    const report = JSON.parse(stdout) as { ops: number; errors: number; operations: number; durationS: null; warmupS: number; byOperation: Record<string, unknown> };
     assert.equal(report.ops + report.errors, 100);
     assert.equal(report.operations, 100);
     assert.equal(report.durationS, null);
+    assert.equal(report.warmupS, 0);
     assert.ok(report.byOperation.insert);
   });
 
@@ -130,7 +132,7 @@ describe('quorumkv bench against a 3-node local cluster', () => {
 
   it('counts failed requests by kind, and exits 1 when none succeeded', async () => {
     const closed = await processes.freePort(); // nothing listens there
-    const { code, stdout } = await runCli(['bench', '--target', `http://127.0.0.1:${closed}`, '--ops', '20', '--clients', '2', '--json', '--workload', 'c']);
+    const { code, stdout } = await runCli(['bench', '--target', `http://127.0.0.1:${closed}`, '--ops', '20', '--clients', '2', '--json', '--workload', 'c', '--warmup', '0']);
     assert.equal(code, 1);
     const report = JSON.parse(stdout) as { ops: number; errors: number; errorsByKind: Record<string, number> };
     assert.equal(report.ops, 0);

@@ -105,6 +105,7 @@ describe('HDR percentile report', () => {
       clients: 4,
       durationS: 2,
       operations: null,
+      warmupS: 2,
       targetRatePerSec: null,
       seed: 1,
       load: null,
@@ -112,6 +113,7 @@ describe('HDR percentile report', () => {
     };
     const text = renderBenchReport(report);
     assert.match(text, /p99\.9 ms/);
+    assert.match(text, /after a 2 s warm-up/);
     assert.match(text, /HTTP 503 UNAVAILABLE/);
     assert.doesNotMatch(text, /\u001b\[/, 'no colour codes');
   });
