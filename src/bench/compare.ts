@@ -68,6 +68,10 @@ export interface CompareRow {
   readonly errors: number;
   /** The fixed schedule of an open-loop row (requests/s), or null when the clients went as fast as they could. */
   readonly ratePerSec: number | null;
+  /** Open-loop rows: p99 from sending each request to its answer (the rest of p99Ms is waiting to be sent). */
+  readonly serviceP99Ms: number | null;
+  /** Open-loop rows: p99 of how late the benchmark client's own timer sent requests (runner.ts). */
+  readonly clientTimerLagP99Ms: number | null;
 }
 
 export interface CompareResult {
@@ -166,6 +170,8 @@ export async function runCompare(cleanup: Cleanup, options: CompareOptions): Pro
             maxMs: r.latencyMs.max,
             errors: r.errors,
             ratePerSec,
+            serviceP99Ms: r.serviceLatencyMs?.p99 ?? null,
+            clientTimerLagP99Ms: r.clientTimerLagMs?.p99 ?? null,
           });
           // An open-loop row's spec is marked apart: its throughput is a schedule, not compared (ratio).
           const specName = `${spec.workload}:${spec.consistency}${ratePerSec === null ? '' : '@rate'}`;
@@ -303,6 +309,7 @@ export function renderCompare(
     'request is timed from when it was due, so a stall is charged to every request queued behind it).',
     'etcd: `one` = serializable range (a member\'s local state), otherwise linearizable; quorumkv RF 3 on 3 nodes.',
   ];
+  lines.push(...openLoopLines(result));
   if (runs) lines.push(...perRunLines(result, runs.rows));
   for (const skipped of result.skipped) lines.push(`skipped ${skipped.system}: ${skipped.reason}`);
   const errorLines = result.details
@@ -311,6 +318,22 @@ export function renderCompare(
     .map((entry) => `errors of ${entry.row?.system} ${entry.row?.workload}: ${entry.kinds.map(([kind, count]) => `${kind} x${count}`).join(', ')}`);
   lines.push(...errorLines);
   return lines.join('\n');
+}
+
+/**
+ * Where each open-loop row's p99 went: from sending to the answer, and how late the client's own
+ * timer sent requests. On a machine the client shares with the store, a tail well above the first
+ * is requests waiting to be sent, much of it for a client that had no CPU (docs/benchmarks.md).
+ */
+function openLoopLines(result: CompareResult): string[] {
+  const parts = result.rows
+    .map((row, i) => ({ row, protocol: result.details[i]?.protocol ?? '' }))
+    .filter(({ row }) => row.ratePerSec !== null && row.serviceP99Ms !== null && row.clientTimerLagP99Ms !== null)
+    .map(({ row, protocol }) =>
+      `${row.system}${protocol === row.system ? '' : ` ${protocol}`} ${row.workload} ${formatMs(row.p99Ms)} / ${formatMs(row.serviceP99Ms as number)} / ${formatMs(row.clientTimerLagP99Ms as number)}`,
+    );
+  if (parts.length === 0) return [];
+  return ["open-loop rows, p99 ms from when due / from sending / the client's timer lateness: " + parts.join('; ')];
 }
 
 /** Each run's throughput and ratios, for the quorumkv rows measured as fast as they could go. */

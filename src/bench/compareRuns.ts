@@ -22,6 +22,12 @@ export interface RunsSummary {
   readonly rows: SummaryRow[];
 }
 
+/** The median of the values that are there; null when none is (closed-loop rows). */
+function medianOfPresent(values: readonly (number | null)[]): number | null {
+  const present = values.filter((value): value is number => value !== null);
+  return present.length === 0 ? null : median(present);
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -84,6 +90,8 @@ export function summarizeRuns(runs: readonly CompareResult[]): RunsSummary {
       maxMs: pick('maxMs'),
       errors: rowsOf.reduce((sum, r) => sum + r.errors, 0),
       ratePerSec: rates.length === 0 ? null : Math.round(median(rates)),
+      serviceP99Ms: medianOfPresent(rowsOf.map((r) => r.serviceP99Ms)),
+      clientTimerLagP99Ms: medianOfPresent(rowsOf.map((r) => r.clientTimerLagP99Ms)),
     };
     const runsXEtcd = ratios('etcd');
     const runsXRedis = ratios('redis');

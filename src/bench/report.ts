@@ -26,6 +26,10 @@ export interface PhaseReport {
   readonly opsPerSec: number;
   readonly latencyMs: LatencyReport;
   readonly byOperation: Partial<Record<OperationKind, { readonly ops: number; readonly latencyMs: LatencyReport }>>;
+  /** On a schedule: from sending each request to its answer (null in a closed loop; runner.ts). */
+  readonly serviceLatencyMs: LatencyReport | null;
+  /** On a schedule: how late the client's own timer sent the requests it waited for (runner.ts). */
+  readonly clientTimerLagMs: LatencyReport | null;
   readonly throughputPerSecond: readonly number[];
   /** CPU the benchmark process itself used, in % of one core: near 100 means the client, not the
    *  store, may be what limits the throughput. */
@@ -73,6 +77,8 @@ export function phaseReport(result: RunResult): PhaseReport {
     opsPerSec: round(result.opsPerSec, 1),
     latencyMs: latencyReport(summarizeLatency(result.latency)),
     byOperation,
+    serviceLatencyMs: result.serviceLatency ? latencyReport(summarizeLatency(result.serviceLatency)) : null,
+    clientTimerLagMs: result.timerLag ? latencyReport(summarizeLatency(result.timerLag)) : null,
     throughputPerSecond: result.perSecond,
     clientCpuPercent: Math.round(result.clientCpuPercent),
   };
@@ -121,6 +127,14 @@ export function renderBenchReport(report: BenchReport): string {
     if (part && report.elapsedS > 0) row(kind, part.ops, part.ops / report.elapsedS, part.latencyMs);
   }
   lines.push(table.toString());
+  if (report.serviceLatencyMs && report.clientTimerLagMs) {
+    const service = report.serviceLatencyMs;
+    const lag = report.clientTimerLagMs;
+    lines.push(
+      `from sending to the answer: p50 ${formatMs(service.p50)} ms, p99 ${formatMs(service.p99)} ms, max ${formatMs(service.max)} ms; ` +
+        `the client's timer sent requests late by p99 ${formatMs(lag.p99)} ms, max ${formatMs(lag.max)} ms (a busy or descheduled benchmark process)`,
+    );
+  }
   const summary = `${report.ops.toLocaleString('en-US')} ops in ${report.elapsedS} s = ${formatRate(report.opsPerSec)} ops/s` +
     (report.misses > 0 ? `; ${report.misses.toLocaleString('en-US')} reads found no value` : '') +
     `; ${report.errors.toLocaleString('en-US')} errors; the benchmark client used ${report.clientCpuPercent}% of a core`;

@@ -67,6 +67,18 @@ export interface RunResult {
   readonly errorsByKind: Readonly<Record<string, number>>;
   /** Latency of the successful requests, in microseconds. */
   readonly latency: Histogram;
+  /**
+   * On a schedule only (undefined in a closed loop, where latency is this): from sending each
+   * successful request to its answer, wrk2's uncorrected latency. Latency less this is how long a
+   * request waited to be sent: for a free client (the store was slow) or for the client's timer.
+   */
+  readonly serviceLatency: Histogram | undefined;
+  /**
+   * On a schedule only: how late the client's timer woke it to send a request that was not yet due
+   * when the client took it. A busy or descheduled benchmark process, not the store, makes this; it
+   * is part of every latency above.
+   */
+  readonly timerLag: Histogram | undefined;
   readonly latencyByOperation: ReadonlyMap<OperationKind, Histogram>;
   /** Successful requests completed in each second since the start. */
   readonly perSecond: readonly number[];
@@ -87,6 +99,9 @@ export async function runClients(
   hooks: RunHooks = {},
 ): Promise<RunResult> {
   const latency = newLatencyHistogram();
+  const scheduled = limits.ratePerSec !== undefined;
+  const serviceLatency = scheduled ? newLatencyHistogram() : undefined;
+  const timerLag = scheduled ? newLatencyHistogram() : undefined;
   const latencyByOperation = new Map<OperationKind, Histogram>();
   const errorsByKind: Record<string, number> = {};
   const perSecond: number[] = [];
@@ -113,15 +128,19 @@ export async function runClients(
   const client = async (index: number) => {
     while (!stopped && issued < operationsMax) {
       let began = performance.now();
+      let sent = began;
       if (intervalMs > 0) {
         const due = start + slots++ * intervalMs;
         if (due >= deadline) break;
-        if (due > began) await sleep(due - began);
+        const slept = due > began;
+        if (slept) await sleep(due - began);
         if (stopped) break;
+        sent = performance.now();
+        if (slept && timerLag) recordLatencyMs(timerLag, Math.max(0, sent - due));
         // Late, it is timed from when it was due. But a timer may also end early: it counts from
         // libuv's loop time, which lags the clock by as long as the loop has been busy. Timed from
         // its due time then, a request took less than it did, down to 0 (p50s of 0.001 ms).
-        began = Math.min(due, performance.now());
+        began = Math.min(due, sent);
       }
       if (began >= deadline) break;
       const operation = source.next(index);
@@ -143,6 +162,7 @@ export async function runClients(
         const ended = performance.now();
         const ms = ended - began;
         recordLatencyMs(latency, ms);
+        if (serviceLatency) recordLatencyMs(serviceLatency, ended - sent);
         let perKind = latencyByOperation.get(operation.kind);
         if (!perKind) {
           perKind = newLatencyHistogram();
@@ -180,6 +200,8 @@ export async function runClients(
     errors,
     errorsByKind,
     latency,
+    serviceLatency,
+    timerLag,
     latencyByOperation,
     perSecond,
     opsPerSec: elapsedMs > 0 ? (completed * 1000) / elapsedMs : 0,

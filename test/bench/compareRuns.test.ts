@@ -7,6 +7,8 @@ import { median, summarizeRuns } from '../../src/bench/compareRuns.js';
 
 const row = (system: string, workload: string, opsPerSec: number, p99Ms: number, ratePerSec: number | null = null) => ({
   system, target: '', workload, consistency: 'quorum', fsync: '', opsPerSec, p50Ms: 1, p95Ms: 2, p99Ms, p999Ms: 4, maxMs: 5, errors: 1, ratePerSec,
+  serviceP99Ms: ratePerSec === null ? null : p99Ms / 2,
+  clientTimerLagP99Ms: ratePerSec === null ? null : opsPerSec / 1000,
 });
 const detail = (spec: string, protocol: string) => ({
   spec,
@@ -46,11 +48,15 @@ describe('bench compare --runs', () => {
     assert.equal(quorumkv?.errors, 3, 'errors add up');
     assert.equal(half?.ratePerSec, 1800, 'the open-loop row keeps its own place and schedule');
     assert.deepEqual(half?.runsXEtcd, [], 'no ratio for an open-loop row, even to the peer\'s open-loop row');
+    assert.equal(half?.serviceP99Ms, 10);
+    assert.equal(half?.clientTimerLagP99Ms, 1.8, 'the median of the runs');
+    assert.equal(quorumkv?.serviceP99Ms, null, 'a closed-loop row has none');
     assert.equal(summary.result.loadAverage.end, 2);
 
     const text = renderCompare(summary.result, { clients: 50, valueSize: 100, durationS: 5, keys: 10_000, distribution: 'uniform' }, { count: 3, rows: summary.rows });
     assert.match(text, /medians of 3 runs/);
     assert.match(text, /2\.00x/);
+    assert.match(text, /from when due \/ from sending \/ the client's timer lateness: etcd insert 40\.0 \/ 20\.0 \/ 1\.00; quorumkv resp insert 20\.0 \/ 10\.0 \/ 1\.80/);
     assert.match(text, /per run, quorumkv resp insert at quorum: 4,400, 2,000, 3,600 ops\/s; 2\.20x, 2\.00x, 1\.80x etcd; 0\.15x, 0\.13x, 0\.18x redis/);
   });
 

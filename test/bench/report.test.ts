@@ -75,6 +75,8 @@ describe('HDR percentile report', () => {
       errors: 2,
       errorsByKind: { 'HTTP 503 UNAVAILABLE': 2 },
       latency,
+      serviceLatency: undefined,
+      timerLag: undefined,
       latencyByOperation: new Map([
         ['read', read],
         ['update', update],
@@ -114,6 +116,8 @@ describe('HDR percentile report', () => {
     const text = renderBenchReport(report);
     assert.match(text, /p99\.9 ms/);
     assert.match(text, /after a 2 s warm-up/);
+    assert.equal(phase.serviceLatencyMs, null);
+    assert.doesNotMatch(text, /from sending/, 'a closed loop has no separate time from sending');
     assert.match(text, /HTTP 503 UNAVAILABLE/);
     assert.doesNotMatch(text, /\u001b\[/, 'no colour codes');
   });
@@ -168,7 +172,7 @@ describe('bench compare', () => {
 
   it('divides a row by the etcd and redis rows of the same workload', () => {
     const row = (system: string, workload: string, opsPerSec: number) => ({
-      system, target: '', workload, consistency: '', fsync: '', opsPerSec, p50Ms: 0, p95Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, errors: 0, ratePerSec: null,
+      system, target: '', workload, consistency: '', fsync: '', opsPerSec, p50Ms: 0, p95Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, errors: 0, ratePerSec: null, serviceP99Ms: null, clientTimerLagP99Ms: null,
     });
     const detail = (spec: string) => ({ spec, protocol: '', errorsByKind: {}, outcome: undefined as never });
     const result: CompareResult = {

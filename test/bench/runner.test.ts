@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { summarizeLatency } from '../../src/bench/latency.js';
 import { runClients, type OperationSource, type RequestRecord } from '../../src/bench/runner.js';
 import type { BenchTarget } from '../../src/bench/target.js';
 
@@ -49,6 +50,30 @@ describe('bench driver', () => {
     const late = records.slice(1, 10);
     assert.ok(late.every((record) => record.latencyMs >= 100 - record.startMs - 1), JSON.stringify(late));
     assert.deepEqual(late.map((record) => Math.round(record.startMs)), [10, 20, 30, 40, 50, 60, 70, 80, 90], 'start times are the schedule');
+    // From sending, only the stalled request was slow: the late ones waited to be sent, not for an answer.
+    const service = summarizeLatency(result.serviceLatency!);
+    assert.equal(service.count, 30);
+    assert.ok(service.maxMs >= 99, `the stalled request took ${service.maxMs} ms from sending`);
+    assert.ok(service.p95Ms < 5, `the queued requests were answered at once: p95 ${service.p95Ms} ms from sending`);
+    assert.ok(summarizeLatency(result.latency).p95Ms >= 10, 'and are charged from when they were due');
+  });
+
+  it("on a schedule, measures how late the client's own timer woke it", async () => {
+    // Each put, once sent, holds the event loop for 30 ms; a request is due every 20 ms, so the other
+    // client's timer for its request fires about 10 ms late: the benchmark process, not the store,
+    // delays it.
+    const blockingPuts: BenchTarget = {
+      ...fakeTarget(),
+      async put() {
+        await new Promise((resolve) => setImmediate(resolve));
+        const until = performance.now() + 30;
+        while (performance.now() < until);
+      },
+    };
+    const result = await runClients(blockingPuts, puts, new Uint8Array(1), 2, { durationMs: 300, ratePerSec: 50 });
+    const lag = summarizeLatency(result.timerLag!);
+    assert.ok(lag.count > 0, 'clients slept until their requests were due');
+    assert.ok(lag.maxMs >= 5, `timer lag max ${lag.maxMs} ms`);
   });
 
   it('times a request a timer sent before it was due from when it was sent', async () => {
@@ -75,5 +100,7 @@ describe('bench driver', () => {
     const result = await runClients(target, puts, new Uint8Array(1), 3, { operations: 40 });
     assert.equal(result.completed, 40);
     assert.equal(result.errors, 0);
+    assert.equal(result.serviceLatency, undefined, 'in a closed loop latency is the time from sending');
+    assert.equal(result.timerLag, undefined);
   });
 });
