@@ -13,6 +13,7 @@ import { assert } from './assert.js';
 import type { CoreConfig } from './config.js';
 import { DeadlineQueue } from './deadlines.js';
 import { QuorumError, unavailable } from './errors.js';
+import { IdTable } from './idTable.js';
 import type { HybridClock } from './hlc.js';
 import type { Message, ReadReply, WriteReply } from './messages.js';
 import type { Placement } from './placement.js';
@@ -103,7 +104,8 @@ export interface Operation {
 export const startBySkewMs = 1000;
 
 export class Coordinator {
-  private readonly operations = new Map<number, Operation>();
+  /** Not a Map: see idTable.ts. */
+  private readonly operations = new IdTable<Operation>();
   private readonly deadlines = new DeadlineQueue();
   /** While `expire` runs: the hints its expiries keep, stored once every due operation has expired. */
   private deferredHints: { readonly target: string; readonly entry: Entry }[] | undefined;

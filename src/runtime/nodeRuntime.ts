@@ -10,6 +10,7 @@ import type { SessionProgress } from '../core/antiEntropy.js';
 import type { Layout } from '../core/layout.js';
 import type { LayoutChange } from '../core/topology.js';
 import { QuorumError } from '../core/errors.js';
+import { IdTable } from '../core/idTable.js';
 import { QuorumNode } from '../core/node.js';
 import type { Envelope } from '../core/messages.js';
 import type { Clock, Random } from '../core/ports.js';
@@ -72,7 +73,8 @@ export class NodeRuntime {
   private heldDropWarned = false;
   private slowSyncWarnedAt = 0;
   /** Fails a request not yet answered (startAnsweredOnce); `pause` answers them all (see there). */
-  private readonly unanswered = new Set<(error: QuorumError) => void>();
+  private readonly unanswered = new IdTable<(error: QuorumError) => void>(); // not a Set: see idTable.ts
+  private nextRequestId = 0;
   readonly metrics: NodeMetrics;
 
   private constructor(
@@ -256,7 +258,7 @@ export class NodeRuntime {
       `node ${this.node.id} failed (simulated crash) with this request in flight: it may still take effect (a write may have been applied)`,
       { paused: true },
     );
-    for (const abandon of [...this.unanswered]) abandon(error);
+    for (const abandon of this.unanswered.values()) abandon(error);
   }
 
   resume(): void {
@@ -324,14 +326,15 @@ export class NodeRuntime {
    */
   private startAnsweredOnce<T>(start: (done: Callback<T>) => void, answer: RequestCallback<T>): void {
     let answered = false;
+    const id = this.nextRequestId++;
     const done: RequestCallback<T> = (result) => {
       if (answered) return;
       answered = true;
-      this.unanswered.delete(abandon);
+      this.unanswered.delete(id);
       answer(result);
     };
     const abandon = (error: QuorumError): void => done({ ok: false, error });
-    this.unanswered.add(abandon);
+    this.unanswered.set(id, abandon);
     try {
       if (this.node.isPaused) abandon(pausedError(this.node.id));
       else start(done);

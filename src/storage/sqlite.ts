@@ -94,8 +94,12 @@ export class SqliteStorage implements Storage {
   private readSnapshot = false;
   /** Whether the running transaction called a writing method. */
   private wrote = false;
-  /** Keys the running transaction changed: its reads of them must not reach the read cache. */
-  private readonly changedKeys = new Set<string>();
+  /**
+   * Keys the running transaction changed: its reads of them must not reach the read cache. A new set
+   * after each transaction that changed any, not `clear()`: a long-lived set that is cleared again
+   * and again kept the keys through young collections (see core/idTable.ts).
+   */
+  private changedKeys = new Set<string>();
   private readonly walSync: WalSync;
   private checkpointer: Checkpointer | undefined;
   private threadsDone: Promise<void> = Promise.resolve();
@@ -298,7 +302,7 @@ export class SqliteStorage implements Storage {
     } finally {
       this.depth = 0;
       this.wrote = false;
-      if (this.changedKeys.size > 0) this.changedKeys.clear();
+      if (this.changedKeys.size > 0) this.changedKeys = new Set();
     }
   }
 
