@@ -76,7 +76,7 @@ export interface RunResult {
   /**
    * On a schedule only: how late the client's timer woke it to send a request that was not yet due
    * when the client took it. A busy or descheduled benchmark process, not the store, makes this; it
-   * is part of every latency above.
+   * counts in those requests' latency.
    */
   readonly timerLag: Histogram | undefined;
   readonly latencyByOperation: ReadonlyMap<OperationKind, Histogram>;
