@@ -1,6 +1,6 @@
 // Per-key order in a pipeline when the first command was admitted alone: a connection takes no lock
 // for a command while nothing else is outstanding (most clients wait for each answer), and locks its
-// keys only once another command arrives behind it (server.ts, `order`). The node is a NodeRuntime
+// keys only once another command arrives behind it (commandOrder.ts, `admit`). The node is a NodeRuntime
 // in this process, so the whole pipeline reaches it in one read.
 
 import assert from 'node:assert/strict';

@@ -31,7 +31,8 @@ import type { ApiAuth } from '../auth.js';
 import { clusterView } from '../views.js';
 import { encodeError, type Protocol } from './replies.js';
 import { argumentCountMaxDefault, commandBytesMaxDefault, inlineBytesMaxDefault, RequestDecoder, type DecoderLimits, type DecoderSink } from './requests.js';
-import { errorReplyFor, errors, keyOf, keysOf, replyWithError, unknownCommand, wrongArity } from './commands/common.js';
+import { CommandOrder, type OrderedCall } from './commandOrder.js';
+import { errorReplyFor, errors, replyWithError, unknownCommand, wrongArity } from './commands/common.js';
 import { ScanCursors } from './commands/cursors.js';
 import { commandTable } from './commands/index.js';
 import type { Call, CommandSpec, KvStore, NodeFacts, ServerContext, ServerStats } from './commands/types.js';
@@ -168,13 +169,7 @@ function runtimeFacts(runtime: NodeRuntime, tcpPort: number): NodeFacts {
 
 // ---- one command in flight ------------------------------------------------------------------------
 
-/** Per key on one connection: the last write and the reads since, not yet known to be done. */
-interface KeyLock {
-  writer: PendingCall | undefined;
-  readers: PendingCall[];
-}
-
-class PendingCall implements Call {
+class PendingCall implements Call, OrderedCall<PendingCall> {
   answer: Buffer | undefined = undefined;
   /** Earlier commands this one still waits for. */
   waiting = 0;
@@ -210,9 +205,6 @@ class PendingCall implements Call {
   }
 }
 
-const lockPruneThreshold = 1024;
-const readersCompactThreshold = 64;
-
 // ---- one client connection ------------------------------------------------------------------------
 
 class Connection implements DecoderSink {
@@ -224,19 +216,8 @@ class Connection implements DecoderSink {
   /** Arguments and answers of the commands in [head, length): what reading more would add to. */
   private heldBytes = 0;
   private nextSeq = 0;
-  /** Data commands not yet answered. */
-  private outstanding = 0;
-  /**
-   * Per-key order among the data commands not yet answered, made only once two of them overlap and
-   * dropped when none is left (see `order`).
-   */
-  private locks: Map<string, KeyLock> | undefined = undefined;
-  /** The data command admitted while no other was outstanding: its keys are locked only if another comes. */
-  private unlockedCall: PendingCall | undefined = undefined;
-  private lockPruneAt = lockPruneThreshold;
-  /** SCAN/KEYS/DBSIZE not yet answered, in request order. */
-  private barriers: PendingCall[] = [];
-  private lastBarrier: PendingCall | undefined = undefined;
+  /** Per-key order of the data commands not yet answered. */
+  private readonly order = new CommandOrder<PendingCall>();
   /** Commands whose waits are over, to start without recursion. */
   private readonly ready: PendingCall[] = [];
   private draining = false;
@@ -275,8 +256,7 @@ class Connection implements DecoderSink {
     this.queue = [];
     this.head = 0;
     this.heldBytes = 0;
-    this.locks = undefined;
-    this.unlockedCall = undefined;
+    this.order.forget();
     this.socket.destroy();
     this.onClose();
   }
@@ -324,8 +304,8 @@ class Connection implements DecoderSink {
     }
     call.spec = spec;
     if (spec.access === 'none') return this.run(call);
-    this.order(call, spec);
-    if (call.waiting === 0) this.run(call);
+    call.ordered = true;
+    if (this.order.admit(call, spec)) this.run(call);
   }
 
   protocolError(message: string): void {
@@ -333,71 +313,6 @@ class Connection implements DecoderSink {
     this.queue.push(call);
     this.closing = true;
     this.complete(call, encodeError(`ERR Protocol error: ${message}`));
-  }
-
-  // ---- ordering ----
-
-  private order(call: PendingCall, spec: CommandSpec): void {
-    call.ordered = true;
-    if (spec.access === 'keyspace') {
-      // Waits for every data command before it (all of them are earlier and unanswered).
-      call.waiting = this.outstanding;
-      this.outstanding += 1;
-      this.barriers.push(call);
-      this.lastBarrier = call;
-      return;
-    }
-    this.outstanding += 1;
-    const barrier = this.lastBarrier;
-    if (barrier !== undefined && !barrier.done) link(barrier, call);
-    // A client that waits for each answer (most do) never has two commands outstanding, so its
-    // commands need no locks. Locking every command in a table kept for the connection's life made
-    // each command's objects survive the young generation's collections: at 18,000 reads/s a node's
-    // scavenges each kept some 2 MB, a sixth of what was allocated, and took 5-7 ms; without, some
-    // 20 KB and about 1 ms (docs/benchmarks.md, sixteenth session).
-    if (this.outstanding === 1) {
-      this.unlockedCall = call;
-      return;
-    }
-    const alone = this.unlockedCall;
-    this.unlockedCall = undefined;
-    // Nothing was outstanding before it: locked now, it waits for nothing, as it did not then.
-    if (alone !== undefined && !alone.done) this.lockKeys(alone, alone.spec as CommandSpec);
-    this.lockKeys(call, spec);
-  }
-
-  /** Makes `call` wait for the unanswered commands before it on its keys, and later ones for it. */
-  private lockKeys(call: PendingCall, spec: CommandSpec): void {
-    const locks = (this.locks ??= new Map<string, KeyLock>());
-    const write = spec.access === 'write';
-    const keys = keysOf(spec, call.args);
-    for (const bytes of keys) {
-      const key = keyOf(bytes);
-      let lock = locks.get(key);
-      if (lock === undefined) {
-        lock = { writer: undefined, readers: [] };
-        locks.set(key, lock);
-      }
-      const writer = lock.writer;
-      if (writer !== undefined && !writer.done && writer !== call) link(writer, call);
-      if (write) {
-        for (const reader of lock.readers) if (!reader.done && reader !== call) link(reader, call);
-        lock.writer = call;
-        lock.readers = [];
-      } else {
-        lock.readers.push(call);
-        if (lock.readers.length > readersCompactThreshold) lock.readers = lock.readers.filter((r) => !r.done);
-      }
-    }
-    if (locks.size > this.lockPruneAt) this.pruneLocks(locks);
-  }
-
-  /** Drops the locks of keys that nothing unanswered holds (a connection that never goes idle). */
-  private pruneLocks(locks: Map<string, KeyLock>): void {
-    for (const [key, lock] of locks) {
-      if ((lock.writer === undefined || lock.writer.done) && lock.readers.every((r) => r.done)) locks.delete(key);
-    }
-    this.lockPruneAt = Math.max(lockPruneThreshold, locks.size * 2);
   }
 
   private run(call: PendingCall): void {
@@ -409,31 +324,7 @@ class Connection implements DecoderSink {
   }
 
   private finishOrdered(call: PendingCall): void {
-    call.done = true;
-    this.outstanding -= 1;
-    if (this.barriers.length > 0) {
-      for (const barrier of this.barriers) {
-        if (barrier.seq > call.seq && !barrier.done) {
-          barrier.waiting -= 1;
-          if (barrier.waiting === 0) this.ready.push(barrier);
-        }
-      }
-      if (call.spec?.access === 'keyspace') this.barriers = this.barriers.filter((b) => b !== call);
-    }
-    const dependents = call.dependents;
-    if (dependents !== undefined) {
-      call.dependents = undefined;
-      for (const dependent of dependents) {
-        dependent.waiting -= 1;
-        if (dependent.waiting === 0) this.ready.push(dependent);
-      }
-    }
-    if (this.outstanding === 0) {
-      this.locks = undefined;
-      this.unlockedCall = undefined;
-      this.lockPruneAt = lockPruneThreshold;
-      this.lastBarrier = undefined;
-    }
+    this.order.finish(call, this.ready);
     if (this.draining) return;
     this.draining = true;
     try {
@@ -518,9 +409,3 @@ class Connection implements DecoderSink {
     }
   }
 }
-
-function link(earlier: PendingCall, later: PendingCall): void {
-  (earlier.dependents ??= []).push(later);
-  later.waiting += 1;
-}
-
