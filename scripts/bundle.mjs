@@ -11,7 +11,11 @@
 // own, loaded only by the dynamic imports that already guard them in main.ts. Native addons stay
 // outside the bundle and are loaded from node_modules as before.
 
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// Chunk names carry a content hash, so a rebuild writes new files beside the old ones: start empty.
+rmSync('dist/bundle', { recursive: true, force: true });
 
 await build({
   entryPoints: ['dist/src/main.js'],
