@@ -88,6 +88,16 @@ const rangesPerChunk = 64;
  * waited behind it while a restarted node caught up (`bench failover`).
  */
 export const segmentsPerKeysStep = 128;
+/**
+ * Pace of the range comparison of a scheduled session, in ranges per second (while the keys' pace is
+ * on; the others, asked for or repairing a node that came back, are wanted done soon). Each
+ * range costs both ends about 35 µs under a steady stream of writes, which changes the leaves at the
+ * ranges' edges and so defeats the hasher's memory (segments.ts): unpaced, a session's chunks went back
+ * to back and took 20-30 ms of each end's CPU within 60-90 ms, and at half load on the development
+ * machine the requests due then waited up to 60 ms. At this pace a session's comparison takes each end
+ * under a tenth of a core.
+ */
+export const rangesPerSecondMax = 2000;
 /** Bytes of values per ae-sync or ae-push message; beyond it the rest waits for another session. */
 const syncBytesMax = 8 * 1024 * 1024;
 /** Finished sessions remembered for the status view. */
@@ -221,7 +231,9 @@ export class AntiEntropy {
     }
     const interval = this.deps.config.antiEntropyIntervalMs;
     if (interval > 0 && monotonicMs >= this.nextScheduledMs) {
-      this.nextScheduledMs = monotonicMs + interval;
+      // Within a quarter of the interval either way: nodes started together would otherwise run their
+      // sessions at the same moments for ever, each node both initiator and responder at once.
+      this.nextScheduledMs = monotonicMs + Math.round(interval * (0.75 + 0.5 * this.deps.random.next()));
       const peers = this.coReplicas();
       if (this.rotation?.peers !== peers) {
         this.rotation = { peers, order: shuffled(this.deps.random, peers) };
@@ -280,6 +292,7 @@ export class AntiEntropy {
     if (chunk === undefined) return this.finish(session, 'done', monotonicMs);
     session.chunk += 1;
     const ranges = chunk.map((range) => ({ ...range, ...this.hasher.range(range) }));
+    if (session.progress.reason === 'schedule') session.notBeforeMs = this.pacedAfter(monotonicMs, chunk.length, rangesPerSecondMax);
     session.awaiting = 'diff';
     session.lastHeardMs = monotonicMs;
     session.step += 1;
@@ -306,7 +319,7 @@ export class AntiEntropy {
     }
     // Segments only they hold data in.
     for (const other of theirs.values()) session.differing.push({ lo: other.lo, hi: other.hi });
-    this.step(session, monotonicMs);
+    if (monotonicMs >= session.notBeforeMs) this.step(session, monotonicMs);
   }
 
   private sendKeys(session: Session, monotonicMs: number): void {
@@ -347,9 +360,17 @@ export class AntiEntropy {
       this.deps.send(from, { kind: 'ae-push', entries });
     }
     const moved = received.count + message.want.length;
-    const rate = this.deps.config.antiEntropyKeysPerSecondMax;
-    session.notBeforeMs = rate > 0 ? monotonicMs + Math.ceil((moved / rate) * 1000) : monotonicMs;
+    session.notBeforeMs = this.pacedAfter(monotonicMs, moved, this.deps.config.antiEntropyKeysPerSecondMax);
     if (monotonicMs >= session.notBeforeMs) this.step(session, monotonicMs);
+  }
+
+  /**
+   * When a session that did `work` (keys moved, ranges compared) may take its next step, at `rate` a
+   * second. A session whose keys are unpaced (`antiEntropyKeysPerSecondMax` 0) is not paced at all.
+   */
+  private pacedAfter(monotonicMs: number, work: number, rate: number): number {
+    if (this.deps.config.antiEntropyKeysPerSecondMax <= 0 || rate <= 0) return monotonicMs;
+    return monotonicMs + Math.ceil((work / rate) * 1000);
   }
 
   private finish(session: Session, state: 'done' | 'failed', monotonicMs: number): void {

@@ -48,7 +48,8 @@ export interface CoreConfig {
    *  just came back, busy catching up, and the clients; higher brings its copies up to date sooner. */
   readonly hintsPerSecondMax: number;
 
-  /** Pause between anti-entropy sessions with one co-replica; 0 turns scheduled repair off. */
+  /** Pause between scheduled anti-entropy sessions (each drawn within a quarter of it either way);
+   *  0 turns scheduled repair off. */
   readonly antiEntropyIntervalMs: number;
   /** Keys exchanged per anti-entropy step (a named bound on message size). */
   readonly antiEntropyKeysMax: number;

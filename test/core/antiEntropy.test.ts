@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { itemHash, leafOf, ringPosition } from '../../src/core/hash.js';
-import { segmentsPerKeysStep } from '../../src/core/antiEntropy.js';
+import { rangesPerSecondMax, segmentsPerKeysStep } from '../../src/core/antiEntropy.js';
 import { rangeSegments, SegmentHasher } from '../../src/core/segments.js';
 import { formatVersion } from '../../src/core/version.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
@@ -242,6 +242,54 @@ test('scheduled anti-entropy meets every co-replica once per rotation, in the sa
   assert.ok(peers.length >= 15, `${peers.length} sessions started`);
   // Every window of 5 scheduled sessions (one rotation) meets each of a's 5 co-replicas once.
   for (let i = 0; i + 5 <= peers.length; i++) assert.equal(new Set(peers.slice(i, i + 5)).size, 5, `sessions ${i}..${i + 4}: ${peers.join(',')}`);
+});
+
+test('scheduled sessions drift apart: each interval is drawn within a quarter of the setting', () => {
+  // Nodes started together ran their scheduled sessions at the same moments for ever, each of them
+  // initiator and responder at once (on the development machine: requests held up to 60 ms).
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { antiEntropyIntervalMs: 1000 });
+  const startedAt = new Map<string, number[]>();
+  const seen = new Set<number>();
+  cluster.drop = (envelope) => {
+    const { message } = envelope;
+    if (message.kind === 'ae-ranges' && !seen.has(message.session)) {
+      seen.add(message.session);
+      startedAt.set(envelope.from, [...(startedAt.get(envelope.from) ?? []), cluster.nowMs]);
+    }
+    return false;
+  };
+  cluster.advance(20_000);
+  const gaps = [...startedAt.values()].flatMap((times) => times.slice(2).map((t, i) => t - (times[i + 1] as number)));
+  assert.ok(gaps.length >= 40, `${gaps.length} intervals`);
+  assert.ok(gaps.every((gap) => gap >= 750 && gap <= 1260), `intervals: ${gaps.join(', ')}`);
+  assert.ok(new Set(gaps).size > gaps.length / 2, `intervals vary: ${gaps.join(', ')}`);
+});
+
+test('a scheduled session compares its ranges at a bounded pace; one asked for does not wait', () => {
+  // 192 ranges shared: three chunks of 64, at most rangesPerSecondMax ranges a second when scheduled.
+  const sentAt = (reason: 'schedule' | 'manual'): number[] => {
+    const cluster = new TestCluster(['a', 'b', 'c'], {}, { antiEntropyIntervalMs: reason === 'schedule' ? 60_000 : 0 });
+    const times: number[] = [];
+    let session: number | undefined;
+    cluster.drop = (envelope) => {
+      const { message } = envelope;
+      if (envelope.from === 'a' && message.kind === 'ae-ranges' && (session ?? message.session) === message.session) {
+        session = message.session;
+        times.push(cluster.nowMs);
+      }
+      return false;
+    };
+    if (reason === 'manual') cluster.node('a').repairNow();
+    cluster.advance(1000);
+    return times;
+  };
+  const scheduled = sentAt('schedule');
+  assert.equal(scheduled.length, 3);
+  const gapMs = Math.ceil((64 / rangesPerSecondMax) * 1000);
+  for (let i = 1; i < 3; i++) assert.ok((scheduled[i] as number) - (scheduled[i - 1] as number) >= gapMs, `chunks sent at ${scheduled.join(', ')} ms`);
+  const manual = sentAt('manual');
+  assert.equal(manual.length, 3);
+  assert.equal(new Set(manual).size, 1, `chunks sent at ${manual.join(', ')} ms`);
 });
 
 test('an answer to an earlier step of a session is ignored, not taken for the current step', () => {
