@@ -7,6 +7,7 @@
 // is what a tombstone's grace period must outlast (config.ts, checkDeploymentConfig).
 
 import type { CoreConfig } from './config.js';
+import { IdTable } from './idTable.js';
 import type { Message, WriteReply } from './messages.js';
 import type { Storage } from './storage.js';
 import type { Entry } from './version.js';
@@ -29,6 +30,8 @@ export interface HintDeliveryDeps {
 }
 
 interface InFlightHint {
+  /** The operation id its write carries. */
+  readonly op: number;
   readonly hintId: number;
   readonly target: string;
   readonly entry: Entry;
@@ -39,7 +42,8 @@ interface InFlightHint {
 }
 
 export class HintDelivery {
-  private readonly inFlight = new Map<number, InFlightHint>();
+  /** Not a Map: see idTable.ts (up to hintBatchMax a round per target, each answered in milliseconds). */
+  private readonly inFlight = new IdTable<InFlightHint>();
   private readonly inFlightPerTarget = new Map<string, number>();
   private nextRunMs = 0;
   /** When the next round to each target may start, at hintsPerSecondMax. */
@@ -66,8 +70,8 @@ export class HintDelivery {
    * clock stepped back does not hold up.
    */
   tick(nowMs: number, monotonicMs: number): void {
-    for (const [op, hint] of this.inFlight) {
-      if (monotonicMs >= hint.deadlineMs) this.forget(op, hint);
+    if (this.inFlight.size > 0) {
+      for (const hint of this.inFlight.values()) if (monotonicMs >= hint.deadlineMs) this.forget(hint);
     }
     if (monotonicMs < this.nextRunMs) return;
     this.nextRunMs = monotonicMs + this.deps.config.hintDeliveryIntervalMs;
@@ -109,6 +113,7 @@ export class HintDelivery {
       }
       const op = this.deps.nextOp();
       this.inFlight.set(op, {
+        op,
         hintId: hint.id,
         target,
         entry: hint.entry,
@@ -132,7 +137,7 @@ export class HintDelivery {
       const owners = this.deps.owners(hint.entry.key);
       this.handTo(owners.filter((owner) => owner !== from), hint.entry, hint.createdMs);
       if (!owners.includes(from)) this.deps.storage.removeHint(hint.hintId);
-      return this.forget(reply.op, hint);
+      return this.forget(hint);
     }
     const taken = reply.applied || (reply.current !== undefined && reply.current >= hint.entry.version);
     if (taken) {
@@ -142,7 +147,7 @@ export class HintDelivery {
       // The target is taking hints: deliver the next round without waiting for the interval.
       if ((this.inFlightPerTarget.get(hint.target) ?? 0) === 1) this.kick();
     }
-    this.forget(reply.op, hint);
+    this.forget(hint);
   }
 
   /**
@@ -201,8 +206,8 @@ export class HintDelivery {
     return Object.fromEntries(this.deps.storage.hintCounts());
   }
 
-  private forget(op: number, hint: InFlightHint): void {
-    this.inFlight.delete(op);
+  private forget(hint: InFlightHint): void {
+    this.inFlight.delete(hint.op);
     const left = (this.inFlightPerTarget.get(hint.target) ?? 1) - 1;
     if (left <= 0) this.inFlightPerTarget.delete(hint.target);
     else this.inFlightPerTarget.set(hint.target, left);
