@@ -1,6 +1,7 @@
 // Values kept under integer ids for as long as they are in flight: the coordinator's operations, the
-// hints being delivered, the node runtime's unanswered requests. An open-addressed table over two arrays (linear probing, and
-// deletion that shifts the entries after it back, so no tombstones), doubled when half full.
+// hints being delivered, the node runtime's unanswered requests. An open-addressed table over two
+// arrays (linear probing, and deletion that shifts the entries after it back, so no tombstones),
+// doubled when half full.
 //
 // Why not a Map: such a table lives as long as the node, so V8 moves it to the old generation, while
 // its entries are young and short-lived. A Map rehashes as entries come and go, and each of these
