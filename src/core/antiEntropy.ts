@@ -377,7 +377,7 @@ export class AntiEntropy {
    * second. A session whose keys are unpaced (`antiEntropyKeysPerSecondMax` 0) is not paced at all.
    */
   private pacedAfter(monotonicMs: number, work: number, rate: number): number {
-    if (this.deps.config.antiEntropyKeysPerSecondMax <= 0 || rate <= 0) return monotonicMs;
+    if (this.deps.config.antiEntropyKeysPerSecondMax <= 0) return monotonicMs;
     return monotonicMs + Math.ceil((work / rate) * 1000);
   }
 
