@@ -5,6 +5,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LocalCluster, LocalMember } from './clusterFile.js';
@@ -37,6 +38,17 @@ interface Child {
  * giving up on a node that is joining leaves its join to be cancelled.
  */
 const startTimeoutMs = 60_000;
+
+/**
+ * V8's background threads (concurrent compilation and garbage collection; Node starts 4) for each of
+ * `nodes` node processes on this machine: its share of the cores, at least 1, at most Node's 4. The
+ * local cluster's nodes share the machine's cores, and each node's main thread waits for its turn
+ * behind every runnable thread of the others: on 2 cores, a node restarting with 4 threads compiling
+ * took the cores from the two that served, whose requests queued for 50-150 ms (docs/decisions.md).
+ */
+export function v8ThreadsPerNode(nodes: number, cores = availableParallelism()): number {
+  return Math.min(4, Math.max(1, Math.floor(cores / Math.max(1, nodes))));
+}
 
 /** How to run `quorumkv` for a node process: a script of the build (below), or main.ts through tsx. */
 export function mainCommand(): string[] {
@@ -141,7 +153,8 @@ export class Supervisor {
     const errFile = join(dataDir, `node-${id}.stderr`);
     const errFd = openSync(errFile, 'a');
     const errStart = fstatSync(errFd).size;
-    const proc = spawn(process.execPath, args, { env, stdio: ['ignore', errFd, errFd, 'ipc'] });
+    const v8Threads = `--v8-pool-size=${v8ThreadsPerNode(this.children.size)}`;
+    const proc = spawn(process.execPath, [v8Threads, ...args], { env, stdio: ['ignore', errFd, errFd, 'ipc'] });
     closeSync(errFd);
     child.process = proc;
     child.state = 'starting';

@@ -4,8 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { v8ThreadsPerNode } from '../../src/cluster/supervisor.js';
 import {
   compiledMain,
   assertBuilt,
@@ -36,6 +37,11 @@ describe('the local cluster', () => {
       expectStatus(await http('DELETE', `${front}/v1/kv/keep-0?consistency=all`), 200, 'delete keep-0');
       const listingsBefore = await Promise.all(cluster.nodes.map((n) => localEntryMap(n.url)));
       const pidsBefore = cluster.ids.map((id) => cluster.pid(id));
+      for (const pid of pidsBefore) {
+        // Each node's share of the cores for V8's background threads (supervisor.ts).
+        const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        assert.ok(args.includes(`--v8-pool-size=${v8ThreadsPerNode(3)}`), `node process ${pid} runs with ${args.join(' ')}`);
+      }
 
       await cluster.restart();
       assert.equal(cluster.front, front, 'the front comes back on the same address');
