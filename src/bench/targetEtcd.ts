@@ -6,7 +6,7 @@
 // possibly stale, like quorumkv at `one`); `quorum` and `all` (and no level) ask for etcd's default,
 // a linearizable range (confirmed with the leader through a quorum).
 
-import { Pool } from 'undici';
+import { HttpPools } from './httpPools.js';
 import { BenchError, formatAddress, splitAddresses, type BenchTarget, type ReadOutcome, type TargetOptions } from './target.js';
 
 export class EtcdTarget implements BenchTarget {
@@ -14,9 +14,8 @@ export class EtcdTarget implements BenchTarget {
   readonly protocol = 'etcd';
   readonly url: string;
   readonly consistencyLabel: string;
-  private readonly pools: Pool[];
+  private readonly pools: HttpPools;
   private readonly serializable: boolean;
-  private cursor = 0;
   private lastValue: Uint8Array | undefined;
   private lastValueBase64 = '';
 
@@ -24,41 +23,24 @@ export class EtcdTarget implements BenchTarget {
     this.url = 'etcd://' + addresses.map(formatAddress).join(',');
     this.serializable = options.consistency === 'one';
     this.consistencyLabel = this.serializable ? 'serializable' : 'linearizable';
-    this.pools = addresses.map(
-      (address) =>
-        new Pool(`http://${formatAddress(address)}`, {
-          connections: options.clients,
-          pipelining: 1,
-          keepAliveTimeout: 30_000,
-          headersTimeout: options.timeoutMs,
-          bodyTimeout: options.timeoutMs,
-        }),
-    );
+    this.pools = new HttpPools(addresses, options);
   }
 
   static parse(url: string, options: TargetOptions): EtcdTarget {
     return new EtcdTarget(splitAddresses(url.slice('etcd://'.length), 'etcd'), options);
   }
 
-  private async call(path: string, body: Record<string, unknown>): Promise<string> {
-    const pool = this.pools[this.cursor % this.pools.length] as Pool;
-    this.cursor = (this.cursor + 1) % this.pools.length;
-    const response = await pool.request({
-      method: 'POST',
-      path,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const text = await response.body.text();
-    if (response.statusCode !== 200) throw etcdError(response.statusCode, text);
-    return text;
+  private async call(path: string, request: Record<string, unknown>): Promise<Buffer> {
+    const { status, body } = await this.pools.send({ method: 'POST', path, headers: jsonHeaders, body: JSON.stringify(request) });
+    if (status !== 200) throw etcdError(status, body.toString('utf8'));
+    return body;
   }
 
   async get(key: string): Promise<ReadOutcome> {
     const body: Record<string, unknown> = { key: base64(key) };
     if (this.serializable) body.serializable = true;
-    const text = await this.call('/v3/kv/range', body);
-    return text.includes('"kvs"') ? 'hit' : 'miss';
+    const answer = await this.call('/v3/kv/range', body);
+    return answer.includes('"kvs"') ? 'hit' : 'miss';
   }
 
   async put(key: string, value: Uint8Array): Promise<void> {
@@ -74,9 +56,11 @@ export class EtcdTarget implements BenchTarget {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.pools.map((pool) => pool.close()));
+    await this.pools.close();
   }
 }
+
+const jsonHeaders = { 'content-type': 'application/json' };
 
 function base64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');

@@ -2,7 +2,7 @@
 // addresses (`http://a:5001,b:5002`), requests go round-robin over them, the way a client spreads its
 // load over the nodes; given the local cluster's front (http://127.0.0.1:5000), the front spreads them.
 
-import { Pool } from 'undici';
+import { HttpPools } from './httpPools.js';
 import { BenchError, formatAddress, splitAddresses, type BenchTarget, type ReadOutcome, type TargetOptions } from './target.js';
 
 export class HttpTarget implements BenchTarget {
@@ -10,27 +10,14 @@ export class HttpTarget implements BenchTarget {
   readonly protocol = 'http';
   readonly url: string;
   readonly consistencyLabel: string;
-  private readonly pools: Pool[];
+  private readonly pools: HttpPools;
   private readonly query: string;
   private readonly headers: Record<string, string>;
   private readonly putHeaders: Record<string, string>;
-  private cursor = 0;
 
-  constructor(
-    addresses: readonly { host: string; port: number }[],
-    private readonly options: TargetOptions,
-  ) {
+  constructor(addresses: readonly { host: string; port: number }[], options: TargetOptions) {
     this.url = 'http://' + addresses.map(formatAddress).join(',');
-    this.pools = addresses.map(
-      (address) =>
-        new Pool(`http://${formatAddress(address)}`, {
-          connections: options.clients,
-          pipelining: 1,
-          keepAliveTimeout: 30_000,
-          headersTimeout: options.timeoutMs,
-          bodyTimeout: options.timeoutMs,
-        }),
-    );
+    this.pools = new HttpPools(addresses, options);
     this.query = options.consistency ? `?consistency=${options.consistency}` : '';
     this.consistencyLabel = options.consistency ?? 'default';
     this.headers = options.token ? { authorization: `Bearer ${options.token}` } : {};
@@ -41,41 +28,29 @@ export class HttpTarget implements BenchTarget {
     return new HttpTarget(splitAddresses(url.slice('http://'.length), 'http'), options);
   }
 
-  private pool(): Pool {
-    const pool = this.pools[this.cursor % this.pools.length] as Pool;
-    this.cursor = (this.cursor + 1) % this.pools.length;
-    return pool;
-  }
-
   private path(key: string): string {
     return `/v1/kv/${encodeURIComponent(key)}${this.query}`;
   }
 
   async get(key: string): Promise<ReadOutcome> {
-    const response = await this.pool().request({ method: 'GET', path: this.path(key), headers: this.headers });
-    if (response.statusCode === 200) {
-      await response.body.arrayBuffer();
-      return 'hit';
-    }
-    const text = await response.body.text();
-    if (response.statusCode === 404 && text.includes('"NOT_FOUND"')) return 'miss';
-    throw httpError(response.statusCode, text);
+    const { status, body } = await this.pools.send({ method: 'GET', path: this.path(key), headers: this.headers });
+    if (status === 200) return 'hit';
+    if (status === 404 && body.includes('"NOT_FOUND"')) return 'miss';
+    throw httpError(status, body.toString('utf8'));
   }
 
   async put(key: string, value: Uint8Array): Promise<void> {
-    const response = await this.pool().request({ method: 'PUT', path: this.path(key), headers: this.putHeaders, body: value });
-    const text = await response.body.text();
-    if (response.statusCode !== 200) throw httpError(response.statusCode, text);
+    const { status, body } = await this.pools.send({ method: 'PUT', path: this.path(key), headers: this.putHeaders, body: value });
+    if (status !== 200) throw httpError(status, body.toString('utf8'));
   }
 
   async remove(key: string): Promise<void> {
-    const response = await this.pool().request({ method: 'DELETE', path: this.path(key), headers: this.headers });
-    const text = await response.body.text();
-    if (response.statusCode !== 200) throw httpError(response.statusCode, text);
+    const { status, body } = await this.pools.send({ method: 'DELETE', path: this.path(key), headers: this.headers });
+    if (status !== 200) throw httpError(status, body.toString('utf8'));
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.pools.map((pool) => pool.close()));
+    await this.pools.close();
   }
 }
 
