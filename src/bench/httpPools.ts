@@ -4,7 +4,9 @@
 // Requests go through undici's `dispatch` with a handler of our own rather than `request`, which wraps
 // every response body in a stream. The client shares the machine's cores with the systems it
 // measures. In a bare loop against node:http, `request` cost the client 25-28 µs a request and
-// `dispatch` 18-21 µs.
+// `dispatch` 18-21 µs. The handler has undici's classic shape (onConnect, onHeaders, onData, ...),
+// which its types mark deprecated: in 7.30, a pool's `dispatch` still refuses the newer one
+// (onResponseStart and the rest); an upgrade that changes this fails the bench smoke tests.
 
 import { Pool, type Dispatcher } from 'undici';
 import { formatAddress, type TargetOptions } from './target.js';
