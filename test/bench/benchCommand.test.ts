@@ -79,9 +79,22 @@ describe('quorumkv bench against a 3-node local cluster', () => {
     assert.equal(typeof report.errorsByKind, 'object');
     assert.ok(Array.isArray(report.throughputPerSecond) && (report.throughputPerSecond as number[]).length >= 2);
     assert.ok(report.byOperation.read!.ops > 0 && report.byOperation.update!.ops > 0, 'both reads and updates ran');
+    assert.equal(report.errors, 0);
+    assert.equal(report.misses, 0, 'every key was loaded, so every read finds its value');
     const html = readFileSync(chart, 'utf8');
     assert.match(html, /<svg /);
     assert.match(html, /<polyline /);
+  });
+
+  it('counts a read of a key nobody wrote as a miss, not an error', async () => {
+    // Keys 0-99 loaded; of 0-999, most were never written (HTTP 404 NOT_FOUND).
+    const load = await runCli(['bench', '--target', target, '--workload', 'c', '--keys', '100', '--load', '--ops', '1', '--clients', '4', '--json', '--warmup', '0']);
+    assert.equal(load.code, 0, load.stderr);
+    const { code, stdout, stderr } = await runCli(['bench', '--target', target, '--workload', 'c', '--keys', '1000', '--ops', '200', '--clients', '4', '--json', '--warmup', '0']);
+    assert.equal(code, 0, stderr);
+    const report = JSON.parse(stdout) as { ops: number; errors: number; misses: number };
+    assert.equal(report.errors, 0);
+    assert.ok(report.misses > 0 && report.misses < report.ops, `${report.misses} of ${report.ops} reads missed`);
   });
 
   it('runs a fixed number of inserts', async () => {
