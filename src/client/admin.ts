@@ -33,17 +33,31 @@ export class AdminApi {
 
   /** Recovers every member (the prototype's "recover all nodes"); recovering a live node does nothing. */
   async recoverAll(options: RequestOptions = {}): Promise<RecoverOutcome[]> {
-    const cluster = await this.client.cluster(options);
+    const ids = await this.memberIds(options);
     return Promise.all(
-      cluster.members.map(async (member) => {
+      ids.map(async (id) => {
         try {
-          return { id: member.id, ok: true, message: (await this.recover(member.id, options)).message };
+          return { id, ok: true, message: (await this.recover(id, options)).message };
         } catch (error) {
           if (options.signal?.aborted) throw error;
-          return { id: member.id, ok: false, message: (error as Error).message };
+          return { id, ok: false, message: (error as Error).message };
         }
       }),
     );
+  }
+
+  /**
+   * The members' ids from /v1/cluster. With every node of a local cluster down no node can answer
+   * that, but its front still answers the prototype's /nodes (its ids are plain numbers, which that
+   * route's numeric `node_id` carries exactly): recovering all of them is what is needed then.
+   */
+  private async memberIds(options: RequestOptions): Promise<string[]> {
+    try {
+      return (await this.client.cluster(options)).members.map((member) => member.id);
+    } catch (error) {
+      if (!(error instanceof QuorumKvError) || error.code !== 'UNAVAILABLE') throw error;
+      return (await this.nodes(options)).nodes.map((node) => String(node.node_id));
+    }
   }
 
   /** The prototype's set_replication_strategy; rf is ignored under `full` (every node holds every key). */

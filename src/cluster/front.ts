@@ -10,12 +10,15 @@ import { QuorumError } from '../core/errors.js';
 import { frameworkError, sendError } from '../api/errors.js';
 import { checkToken, type ApiAuth } from '../api/auth.js';
 import { lazySchemaController } from '../api/schemaCompilers.js';
+import { prototypeId } from '../api/seedRoutes.js';
 import type { Supervisor } from './supervisor.js';
 
 export interface FrontOptions {
   readonly supervisor: Supervisor;
   readonly auth: ApiAuth;
   readonly bodyLimitBytes: number;
+  /** The layout the nodes reported at start: what `/nodes` says while no node is running. */
+  readonly layout: { readonly strategy: string; readonly rf: number };
   readonly registerExtraRoutes?: (app: FastifyInstance) => void;
 }
 
@@ -38,8 +41,11 @@ export class Front {
   readonly app: FastifyInstance;
   private readonly pools = new Map<string, Pool>();
   private cursor = 0;
+  /** The strategy and replication factor of the last `/nodes` a node answered. */
+  private lastLayout: { strategy: string; rf: number };
 
   constructor(private readonly options: FrontOptions) {
+    this.lastLayout = { ...options.layout };
     this.app = Fastify({
       bodyLimit: options.bodyLimitBytes,
       logger: false,
@@ -88,9 +94,17 @@ export class Front {
     });
 
     this.app.get('/nodes', async (request, reply) => {
+      // With every process stopped no node can describe the cluster, but the front knows its members
+      // and that they are down: "node status" and "recover all" still work.
+      if (supervisor.runningIds().length === 0) return this.stoppedNodes();
       const upstream = await this.forward(request, 'GET', '/nodes', undefined);
       if (upstream.status !== 200) return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
-      const view = JSON.parse(upstream.body.toString('utf8')) as { nodes: { node_id: number | string; status: string }[] };
+      const view = JSON.parse(upstream.body.toString('utf8')) as {
+        strategy: string;
+        replication_factor: number;
+        nodes: { node_id: number | string; status: string }[];
+      };
+      this.lastLayout = { strategy: view.strategy, rf: view.replication_factor };
       for (const node of view.nodes) {
         const process = supervisor.stateOf(String(node.node_id));
         Object.assign(node, { process: process ?? 'unknown' });
@@ -104,6 +118,22 @@ export class Front {
       const upstream = await this.forward(request, request.method, request.url, request.body as Buffer | undefined);
       return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
     });
+  }
+
+  /** The prototype's `/nodes` answered by the front itself, every member down. */
+  private stoppedNodes(): object {
+    const { supervisor } = this.options;
+    return {
+      status: 'success',
+      strategy: this.lastLayout.strategy,
+      replication_factor: this.lastLayout.rf,
+      nodes: supervisor.ids().flatMap((id) => {
+        const member = supervisor.member(id);
+        if (!member) return [];
+        const port = Number(member.http.slice(member.http.lastIndexOf(':') + 1));
+        return [{ node_id: prototypeId(id), status: 'dead', port, address: member.http, process: supervisor.stateOf(id) ?? 'unknown' }];
+      }),
+    };
   }
 
   /** Sends the request to a running node, trying the others when one cannot be reached. */

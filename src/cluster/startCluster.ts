@@ -79,6 +79,7 @@ export async function startCluster(options: StartOptions): Promise<StartedCluste
     supervisor,
     auth,
     bodyLimitBytes: 4 * 1024 * 1024,
+    layout,
     registerExtraRoutes: (app) => {
       registerTopologyFrontRoutes(app, { supervisor, front: () => front, cluster, dataDir, auth, log });
       registerDashboard(app, { supervisor, auth });

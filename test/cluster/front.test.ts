@@ -41,7 +41,7 @@ async function frontOver(addresses: Record<string, string>): Promise<{ url: stri
     member: (id: string) => (addresses[id] ? { id, http: addresses[id] } : undefined),
     stateOf: () => 'running',
   } as unknown as Supervisor;
-  const front = new Front({ supervisor, auth: {}, bodyLimitBytes: 1 << 20 });
+  const front = new Front({ supervisor, auth: {}, bodyLimitBytes: 1 << 20, layout: { strategy: 'consistent', rf: 3 } });
   await front.listen(host, 0);
   const { port } = front.app.server.address() as AddressInfo;
   return { url: `http://${host}:${port}`, front };
@@ -101,5 +101,33 @@ describe('the front over stand-in nodes', () => {
       assert.equal(create.status, 200, await create.text());
     }
     assert.deepEqual(seen, ['1 POST /write', '1 POST /write']);
+  });
+  it('answers /nodes itself when every node is down, from the processes it runs', async () => {
+    // No node can describe the cluster then, but "node status" and "recover all" need the members.
+    const supervisor = {
+      ids: () => ['0', '1'],
+      runningIds: () => [],
+      member: (id: string) => ({ id, http: `${host}:${7001 + Number(id)}` }),
+      stateOf: () => 'stopped',
+    } as unknown as Supervisor;
+    const front = new Front({ supervisor, auth: {}, bodyLimitBytes: 1 << 20, layout: { strategy: 'full', rf: 2 } });
+    fronts.push(front);
+    await front.listen(host, 0);
+    const { port } = front.app.server.address() as AddressInfo;
+    const response = await fetch(`http://${host}:${port}/nodes`);
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), {
+      status: 'success',
+      strategy: 'full',
+      replication_factor: 2,
+      nodes: [
+        { node_id: 0, status: 'dead', port: 7001, address: `${host}:7001`, process: 'stopped' },
+        { node_id: 1, status: 'dead', port: 7002, address: `${host}:7002`, process: 'stopped' },
+      ],
+    });
+    // Requests that need a node still say that none runs.
+    const read = await fetch(`http://${host}:${port}/v1/kv/k`);
+    assert.equal(read.status, 503);
+    assert.match(await read.text(), /no node of the local cluster is running/);
   });
 });
