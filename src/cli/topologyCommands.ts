@@ -2,7 +2,7 @@
 // change under way. Same --url/--token/--json and exit codes as the other client commands.
 
 import type { Command } from 'commander';
-import { addClientOptions, CliError, failOn, request, type ClientOptions } from './clientCommands.js';
+import { addClientOptions, CliError, exitCodes, failOn, request, type ClientOptions } from './clientCommands.js';
 
 async function run(options: ClientOptions, work: () => Promise<unknown>, text: (result: any) => string): Promise<void> {
   try {
@@ -27,7 +27,18 @@ export function registerTopologyCommands(program: Command): void {
     (options: ClientOptions) =>
       run(
         options,
-        () => call(options, 'POST', '/v1/admin/nodes'),
+        async () => {
+          const response = await request(options, 'POST', '/v1/admin/nodes');
+          // Only a local cluster's front starts processes: a node of a hand-started cluster has no such route.
+          if (response.status === 404 && (await response.clone().text()).includes('"NO_ROUTE"')) {
+            throw new CliError(
+              `${options.url} starts no node processes (add-node is for the front of \`quorumkv start\`): start the new node with \`quorumkv node --join <address of a member>\``,
+              exitCodes.usage,
+            );
+          }
+          if (!response.ok) return failOn(response);
+          return response.json();
+        },
         (r) => `node ${r.node.id} started at http://${r.node.http} and is joining; data moves to it in the background`,
       ),
   );

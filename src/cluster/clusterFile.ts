@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { QuorumError } from '../core/errors.js';
 import type { Strategy } from '../core/layout.js';
 
 export interface LocalMember {
@@ -43,8 +44,23 @@ export function saveCluster(dataDir: string, cluster: LocalCluster): void {
   chmodSync(path, 0o600); // a file written by an earlier version keeps its mode otherwise
 }
 
-/** Ports after the front's: HTTP at P+1+i, peer at P+101+i, RESP at P+201+i. */
+/** A local cluster has room for this many nodes: each kind of port has a block of 100. */
+export const membersMax = 100;
+
+/**
+ * Ports after the front's: HTTP at P+1+i, peer at P+101+i, RESP at P+201+i. Refused (400) when the
+ * blocks would overlap or a port would pass 65535: nothing is started on ports that cannot work.
+ */
 export function memberAt(host: string, frontPort: number, index: number): LocalMember {
+  if (index >= membersMax) {
+    throw new QuorumError('BAD_REQUEST', `a local cluster has ports for ${membersMax} nodes (node ids 0 to ${membersMax - 1}), and node ${index} would be past them`);
+  }
+  if (frontPort + 201 + index > 65535) {
+    throw new QuorumError(
+      'BAD_REQUEST',
+      `node ${index} would listen on port ${frontPort + 201 + index} (front port ${frontPort} + 201 + ${index}), past 65535: use a lower --port`,
+    );
+  }
   return {
     id: String(index),
     http: `${host}:${frontPort + 1 + index}`,

@@ -53,6 +53,12 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     assert.match(badTtl.stderr, /--ttl must be a positive number of seconds/);
   });
 
+  it('add-node sent to a node, not the front, says where it works', { timeout: testTimeoutMs }, async () => {
+    const run = await runCli(['add-node', '--url', cluster.nodeUrls.get('0') as string]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /starts no node processes \(add-node is for the front of `quorumkv start`\): start the new node with `quorumkv node --join/);
+  });
+
   it('start refuses settings its nodes would refuse, before starting any node', { timeout: testTimeoutMs }, async () => {
     const dataDir = join(tmpdir(), `quorumkv-badsettings-${process.pid}`);
     const port = await closedPort();
@@ -83,6 +89,15 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     // commander's own errors exited 1, which means "not found"
     assert.equal((await runCli(['bogus'])).code, 2, 'unknown command');
     assert.equal((await runCli(['start', '--nodes', '0'])).code, 2, 'bad option value');
+    // Node ports that cannot work are refused before anything starts (the nodes used to fail to listen).
+    const nowhere = join(tmpdir(), `quorumkv-no-ports-${process.pid}`);
+    const high = await runCli(['start', '--port', '65400', '--data', nowhere]);
+    assert.equal(high.code, 2);
+    assert.equal(high.stderr, 'quorumkv: node 0 would listen on port 65601 (front port 65400 + 201 + 0), past 65535: use a lower --port\n');
+    const many = await runCli(['start', '--nodes', '101', '--port', '7000', '--data', nowhere]);
+    assert.equal(many.code, 2);
+    assert.match(many.stderr, /has ports for 100 nodes/);
+    assert.equal(existsSync(nowhere), false, 'no data directory made');
   });
 
   it('start on existing data names the options it does not follow; Ctrl-C says when all is stopped', { timeout: testTimeoutMs }, async () => {
@@ -207,6 +222,15 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     });
     assert.equal((await cli('fail', '1')).code, 0);
     assert.equal((await cli('recover', '1')).stdout, 'Node 1 recovered\n');
+
+    // With every node down no node can list the members; the front still knows them.
+    for (const id of ['0', '1', '2']) assert.equal((await cli('fail', id)).code, 0);
+    assert.deepEqual(await json('recover-all'), {
+      status: 'success',
+      nodes: ['0', '1', '2'].map((id) => ({ id, ok: true, message: `Node ${id} recovered` })),
+    });
+    // The restarted nodes serve once they see each other alive again.
+    await waitFor(async () => (await cli('get', 'while-down')).stdout === 'yes\n', 30_000, 'a read after recover-all');
 
     const strategy = await json('strategy', 'consistent', '2');
     assert.equal(strategy.replication_factor, 2);
