@@ -106,6 +106,10 @@ describe('typed client against a 3-node cluster', { timeout: 10 * testTimeoutMs 
     const raw = await fetch(`${cluster.front}/v1/kv/ttl:bad?ttl=soon`, { method: 'PUT', body: 'x' });
     assert.equal(raw.status, 400);
     assert.match(((await raw.json()) as { message: string }).message, /ttl must be a positive number of seconds/);
+    // An empty parameter is an absent one (docs/api.md): a form's empty field sends `ttl=`.
+    const empty = await fetch(`${cluster.front}/v1/kv/ttl:empty?ttl=&consistency=&timeout=`, { method: 'PUT', body: 'x' });
+    assert.equal(empty.status, 200, await empty.text());
+    assert.equal((await kv.get('ttl:empty'))?.expiresAtMs, null);
   });
 
   it('keys may hold any characters', { timeout: testTimeoutMs }, async () => {
