@@ -41,7 +41,7 @@ export class Front {
   readonly app: FastifyInstance;
   private readonly pools = new Map<string, Pool>();
   private cursor = 0;
-  /** The strategy and replication factor of the last `/nodes` a node answered. */
+  /** The strategy and replication factor of the last `/nodes` or `/v1/cluster` a node answered. */
   private lastLayout: { strategy: string; rf: number };
 
   constructor(private readonly options: FrontOptions) {
@@ -116,6 +116,10 @@ export class Front {
 
     this.app.all('/*', async (request, reply) => {
       const upstream = await this.forward(request, request.method, request.url, request.body as Buffer | undefined);
+      if (upstream.status === 200 && request.method === 'GET' && request.url.split('?')[0] === '/v1/cluster') {
+        const view = JSON.parse(upstream.body.toString('utf8')) as { strategy: string; rf: number };
+        this.lastLayout = { strategy: view.strategy, rf: view.rf };
+      }
       return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
     });
   }

@@ -104,29 +104,40 @@ describe('the front over stand-in nodes', () => {
   });
   it('answers /nodes itself when every node is down, from the processes it runs', async () => {
     // No node can describe the cluster then, but "node status" and "recover all" need the members.
+    // The layout shown is the last one a node reported through the front.
+    const node = createServer((request, response) => {
+      request.resume();
+      response.setHeader('content-type', 'application/json').end(JSON.stringify({ strategy: 'full', rf: 2, members: [] }));
+    });
+    await new Promise<void>((resolve) => node.listen(0, host, resolve));
+    servers.push(node);
+    let running = ['0'];
     const supervisor = {
       ids: () => ['0', '1'],
-      runningIds: () => [],
-      member: (id: string) => ({ id, http: `${host}:${7001 + Number(id)}` }),
-      stateOf: () => 'stopped',
+      runningIds: () => running,
+      member: (id: string) => ({ id, http: id === '0' ? address(node) : `${host}:7002` }),
+      stateOf: (id: string) => (running.includes(id) ? 'running' : 'stopped'),
     } as unknown as Supervisor;
-    const front = new Front({ supervisor, auth: {}, bodyLimitBytes: 1 << 20, layout: { strategy: 'full', rf: 2 } });
+    const front = new Front({ supervisor, auth: {}, bodyLimitBytes: 1 << 20, layout: { strategy: 'consistent', rf: 3 } });
     fronts.push(front);
     await front.listen(host, 0);
-    const { port } = front.app.server.address() as AddressInfo;
-    const response = await fetch(`http://${host}:${port}/nodes`);
+    const url = `http://${host}:${(front.app.server.address() as AddressInfo).port}`;
+    assert.equal((await fetch(`${url}/v1/cluster`)).status, 200);
+
+    running = [];
+    const response = await fetch(`${url}/nodes`);
     assert.equal(response.status, 200);
     assert.deepEqual(await response.json(), {
       status: 'success',
       strategy: 'full',
       replication_factor: 2,
       nodes: [
-        { node_id: 0, status: 'dead', port: 7001, address: `${host}:7001`, process: 'stopped' },
+        { node_id: 0, status: 'dead', port: (node.address() as AddressInfo).port, address: address(node), process: 'stopped' },
         { node_id: 1, status: 'dead', port: 7002, address: `${host}:7002`, process: 'stopped' },
       ],
     });
     // Requests that need a node still say that none runs.
-    const read = await fetch(`http://${host}:${port}/v1/kv/k`);
+    const read = await fetch(`${url}/v1/kv/k`);
     assert.equal(read.status, 503);
     assert.match(await read.text(), /no node of the local cluster is running/);
   });
