@@ -1,6 +1,8 @@
 // How errors look on the HTTP API: JSON `{"error", "message", "code", ...details}` with the status
 // that the error's code maps to. The prototype's shape (`error` + `message`) is kept, `code` is stable.
 
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyReply } from 'fastify';
 import { QuorumError } from '../core/errors.js';
 
@@ -44,4 +46,24 @@ export function badRequest(message: string): QuorumError {
 /** Turns anything thrown by a handler into a QuorumError (unknown failures become 500s upstream). */
 export function asQuorumError(error: unknown): QuorumError | undefined {
   return error instanceof QuorumError ? error : undefined;
+}
+
+/**
+ * fastify's `clientErrorHandler`: a request node:http could not parse (headers over its limit, bytes
+ * that are not HTTP, a request that took too long to arrive) answered in the API's error shape
+ * rather than fastify's, then the connection closed, as node:http and fastify do.
+ */
+export function clientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'HEADERS_TOO_LARGE', `the request headers are over ${maxHeaderSize} bytes`]
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time']
+        : [400, 'BAD_REQUEST', `not a valid HTTP request (${error.code ?? error.message})`];
+  const body = JSON.stringify({ status: 'error', error: STATUS_CODES[status], message, code });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
 }

@@ -474,6 +474,8 @@ const errorCodes = [
   'LAYOUT_CONFLICT',
   'UNKNOWN_NODE',
   'NO_ROUTE',
+  'HEADERS_TOO_LARGE',
+  'REQUEST_TIMEOUT',
   'INTERNAL',
 ];
 

@@ -7,7 +7,7 @@ import type { NodeRuntime } from '../runtime/nodeRuntime.js';
 
 export type { ApiAuth };
 import { checkToken, type ApiAuth } from './auth.js';
-import { frameworkError, sendError } from './errors.js';
+import { clientError, frameworkError, sendError } from './errors.js';
 import { registerListRoutes } from './listRoutes.js';
 import { registerOpenApiRoute } from './openapi.js';
 import { lazySchemaController } from './schemaCompilers.js';
@@ -42,6 +42,7 @@ export function buildServer(context: ApiContext): FastifyInstance {
     logger: false,
     schemaController: lazySchemaController,
     frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));

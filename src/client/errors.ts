@@ -17,6 +17,8 @@ export const serverErrorCodes = [
   'LAYOUT_CONFLICT',
   'UNKNOWN_NODE',
   'NO_ROUTE', // the server does not know the route (an older server, or a typo in a raw path)
+  'HEADERS_TOO_LARGE', // request headers over node:http's limit (16 KiB by default)
+  'REQUEST_TIMEOUT', // the request took too long to arrive
   'INTERNAL',
 ] as const;
 

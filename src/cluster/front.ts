@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { Pool } from 'undici';
 import { neverSent } from '../client/transport.js';
 import { QuorumError } from '../core/errors.js';
-import { frameworkError, sendError } from '../api/errors.js';
+import { clientError, frameworkError, sendError } from '../api/errors.js';
 import { checkToken, type ApiAuth } from '../api/auth.js';
 import { lazySchemaController } from '../api/schemaCompilers.js';
 import { prototypeId } from '../api/seedRoutes.js';
@@ -52,6 +52,7 @@ export class Front {
       routerOptions: { maxParamLength: 4096 },
       schemaController: lazySchemaController,
       frameworkErrors: frameworkError,
+      clientErrorHandler: clientError,
     });
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));

@@ -107,6 +107,10 @@ describe("the prototype's routes", () => {
       assert.equal((await http('POST', `${base}/write`, { body: '[1, 2]', headers: { 'content-type': 'application/json' } })).status, 400);
       assert.equal((await http('POST', `${base}/write`, { body: 'key=k&value=v', headers: { 'content-type': 'text/plain' } })).status, 400);
       assert.equal((await http('POST', `${base}/set_replication_strategy`, { body: '{nope', headers: { 'content-type': 'application/json' } })).status, 400);
+      // Headers over node:http's limit: the API's error shape, not fastify's (which had no `code`).
+      const hugeHeaders = await http('GET', `${base}/v1/kv/k`, { headers: { 'x-filler': 'x'.repeat(20_000) } });
+      assert.equal(hugeHeaders.status, 431);
+      assert.equal(jsonOf(hugeHeaders).code, 'HEADERS_TOO_LARGE');
     }
 
     // A write whose client gave up on it (its deadline header is past) is not applied by a node that
