@@ -45,6 +45,8 @@ export interface RunProgress {
 export interface RequestRecord {
   readonly startMs: number;
   readonly latencyMs: number;
+  /** From sending to the answer: `latencyMs` less the wait for a free client or the client's timer. */
+  readonly serviceMs: number;
   readonly ok: boolean;
 }
 
@@ -173,9 +175,10 @@ export async function runClients(
         while (perSecond.length <= second) perSecond.push(0);
         perSecond[second] = (perSecond[second] as number) + 1;
         completed++;
-        hooks.onRequest?.({ startMs: began - start, latencyMs: ms, ok: true });
+        hooks.onRequest?.({ startMs: began - start, latencyMs: ms, serviceMs: ended - sent, ok: true });
       } catch (error) {
-        hooks.onRequest?.({ startMs: began - start, latencyMs: performance.now() - began, ok: false });
+        const ended = performance.now();
+        hooks.onRequest?.({ startMs: began - start, latencyMs: ended - began, serviceMs: ended - sent, ok: false });
         errors++;
         const kind = errorKind(error);
         errorsByKind[kind] = (errorsByKind[kind] ?? 0) + 1;

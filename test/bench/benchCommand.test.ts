@@ -125,7 +125,15 @@ describe('quorumkv bench against a 3-node local cluster', () => {
       ratePerSec: number;
       killedNode: string;
       settings: string[];
-      windows: { name: string; requests: number; errors: number; stalled: number; latency: { p99Ms: number } }[];
+      windows: {
+        name: string;
+        requests: number;
+        errors: number;
+        stalled: number;
+        latency: { p99Ms: number; maxMs: number };
+        stalledInService: number;
+        serviceLatency: { maxMs: number };
+      }[];
       slowest: unknown[];
     };
     assert.equal(result.ratePerSec, 50);
@@ -134,6 +142,8 @@ describe('quorumkv bench against a 3-node local cluster', () => {
     assert.deepEqual(result.windows.map((w) => w.name), ['before the kill', 'node down', 'after the restart']);
     assert.equal(result.windows.reduce((sum, w) => sum + w.requests, 0), 150);
     assert.ok(result.windows.every((w) => typeof w.stalled === 'number' && typeof w.latency.p99Ms === 'number'));
+    // From sending is the part of a request's time after it waited for a client: never longer.
+    assert.ok(result.windows.every((w) => w.stalledInService <= w.stalled && w.serviceLatency.maxMs <= w.latency.maxMs), JSON.stringify(result.windows));
     assert.equal(result.slowest.length, 5);
   });
 

@@ -51,6 +51,8 @@ describe('bench driver', () => {
     assert.ok(late.every((record) => record.latencyMs >= 100 - record.startMs - 1), JSON.stringify(late));
     assert.deepEqual(late.map((record) => Math.round(record.startMs)), [10, 20, 30, 40, 50, 60, 70, 80, 90], 'start times are the schedule');
     // From sending, only the stalled request was slow: the late ones waited to be sent, not for an answer.
+    assert.ok((records[0]?.serviceMs ?? 0) >= 99, `the stalled request took ${records[0]?.serviceMs} ms from sending`);
+    assert.ok(late.every((record) => record.serviceMs < 5 && record.serviceMs <= record.latencyMs), JSON.stringify(late));
     const service = summarizeLatency(result.serviceLatency!);
     assert.equal(service.count, 30);
     assert.ok(service.maxMs >= 99, `the stalled request took ${service.maxMs} ms from sending`);
