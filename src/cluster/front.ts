@@ -11,6 +11,7 @@ import { clientError, frameworkError, sendError } from '../api/errors.js';
 import { checkToken, type ApiAuth } from '../api/auth.js';
 import { lazySchemaController } from '../api/schemaCompilers.js';
 import { prototypeId } from '../api/seedRoutes.js';
+import { parseHostPort } from '../runtime/address.js';
 import type { Supervisor } from './supervisor.js';
 
 export interface FrontOptions {
@@ -115,12 +116,18 @@ export class Front {
       return view;
     });
 
-    this.app.all('/*', async (request, reply) => {
-      const upstream = await this.forward(request, request.method, request.url, request.body as Buffer | undefined);
-      if (upstream.status === 200 && request.method === 'GET' && request.url.split('?')[0] === '/v1/cluster') {
+    // Forwarded like every other route, and the layout kept for /nodes while every node is down.
+    this.app.get('/v1/cluster', async (request, reply) => {
+      const upstream = await this.forward(request, 'GET', request.url, undefined);
+      if (upstream.status === 200) {
         const view = JSON.parse(upstream.body.toString('utf8')) as { strategy: string; rf: number };
         this.lastLayout = { strategy: view.strategy, rf: view.rf };
       }
+      return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
+    });
+
+    this.app.all('/*', async (request, reply) => {
+      const upstream = await this.forward(request, request.method, request.url, request.body as Buffer | undefined);
       return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
     });
   }
@@ -135,7 +142,7 @@ export class Front {
       nodes: supervisor.ids().flatMap((id) => {
         const member = supervisor.member(id);
         if (!member) return [];
-        const port = Number(member.http.slice(member.http.lastIndexOf(':') + 1));
+        const { port } = parseHostPort(member.http);
         return [{ node_id: prototypeId(id), status: 'dead', port, address: member.http, process: supervisor.stateOf(id) ?? 'unknown' }];
       }),
     };
