@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { openApiDocument, openApiPath, openApiPathOf } from '../../src/api/openapi.js';
 import { runNode, type RunningNode } from '../../src/runtime/nodeMain.js';
 import { startCluster, type StartedCluster } from '../../src/cluster/startCluster.js';
-import { freeBasePort } from '../client/localCluster.js';
+import { freeBasePort } from '../ports.js';
 
 const host = '127.0.0.1';
 const methods = ['get', 'put', 'post', 'delete', 'patch'] as const;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startCluster, type StartedCluster } from '../../src/cluster/startCluster.js';
+import { freeBasePort } from '../ports.js';
 
 export const host = '127.0.0.1';
 
@@ -25,26 +26,6 @@ export interface RespClusterOptions {
   readonly rf?: number;
   readonly token?: string;
   readonly settings?: readonly string[];
-}
-
-async function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}
-
-/** A front port P whose node ports (P+1+i, P+101+i, P+201+i) are all free. */
-export async function freeBasePort(nodes: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 35_000);
-    const ports = [base];
-    for (let i = 0; i < nodes; i++) ports.push(base + 1 + i, base + 101 + i, base + 201 + i);
-    const free = await Promise.all(ports.map(canBind));
-    if (free.every(Boolean)) return base;
-  }
-  throw new Error('no free port range found');
 }
 
 export async function startRespCluster(options: RespClusterOptions = {}): Promise<RespCluster> {

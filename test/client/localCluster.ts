@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { StartedCluster, StartOptions } from '../../src/cluster/startCluster.js';
+import { freeBasePort } from '../ports.js';
 
 export const host = '127.0.0.1';
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -69,17 +70,6 @@ export async function startLocalCluster(options: Partial<StartOptions> = {}): Pr
   throw lastError;
 }
 
-/** A front port P with P, HTTP P+1+i, peer P+101+i and RESP P+201+i free (clusterFile.ts memberAt). */
-export async function freeBasePort(nodes: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 30_000 + Math.floor(Math.random() * 2_500) * 10;
-    const ports = [base];
-    for (let i = 0; i < nodes; i++) ports.push(base + 1 + i, base + 101 + i, base + 201 + i);
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
-  }
-  throw new Error('found no free range of ports for a test cluster');
-}
-
 /** A port nothing listens on (for "unreachable" tests): bound once, then released. */
 export async function closedPort(): Promise<number> {
   const server = net.createServer();
@@ -87,14 +77,6 @@ export async function closedPort(): Promise<number> {
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
 }
 
 export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {

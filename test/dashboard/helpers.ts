@@ -6,11 +6,11 @@
 // `tsc --outDir` while others rebuild dist/ on the same tree.
 
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { StartedCluster, StartOptions } from '../../src/cluster/startCluster.js';
+import { freeBasePort } from '../ports.js';
 
 export const host = '127.0.0.1';
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -58,32 +58,6 @@ export async function http(
   });
   const text = await response.text();
   return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
-}
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}
-
-/** A front port P with P, P+1+i, P+101+i, P+201+i free (src/cluster/clusterFile.ts `memberAt`). */
-export async function freeBasePort(nodes: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 40_000 + Math.floor(Math.random() * 2_000) * 10;
-    const ports = [base];
-    for (let i = 0; i < nodes; i++) ports.push(base + 1 + i, base + 101 + i, base + 201 + i);
-    let free = true;
-    for (const port of ports) {
-      if (!(await portFree(port))) {
-        free = false;
-        break;
-      }
-    }
-    if (free) return base;
-  }
-  throw new Error('found no free range of ports for a test cluster');
 }
 
 export interface DashboardCluster {

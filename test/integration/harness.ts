@@ -10,13 +10,13 @@
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { createServer } from 'node:net';
 import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { StartedCluster, StartOptions } from '../../src/cluster/startCluster.js';
 import type { Strategy } from '../../src/core/layout.js';
+import { freeBasePort } from '../ports.js';
 
 export const host = '127.0.0.1';
 /** The project root (where dist/ lives), whatever directory the tests run from. */
@@ -427,33 +427,6 @@ export function stderrTail(dataDir: string, lines = 20): string {
     if (text) parts.push(`--- ${name}\n${text.split('\n').slice(-lines).join('\n')}`);
   }
   return parts.join('\n');
-}
-
-/** Is every port in `ports` free on 127.0.0.1 right now? */
-async function portsFree(ports: number[]): Promise<boolean> {
-  for (const port of ports) {
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, host, () => server.close(() => resolve(true)));
-    });
-    if (!free) return false;
-  }
-  return true;
-}
-
-/**
- * A front port P whose cluster ports are all free: HTTP P+1+i, peer P+101+i, RESP P+201+i
- * (src/cluster/clusterFile.ts `memberAt`). Random, so that concurrent test files rarely collide.
- */
-export async function freeBasePort(nodes: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 3_500) * 10;
-    const ports = [base];
-    for (let i = 0; i < nodes; i++) ports.push(base + 1 + i, base + 101 + i, base + 201 + i);
-    if (await portsFree(ports)) return base;
-  }
-  throw new Error('found no free range of ports for a test cluster');
 }
 
 function startOptions(options: ClusterOptions, dataDir: string, port = 0): StartOptions {

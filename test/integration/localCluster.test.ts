@@ -11,7 +11,6 @@ import {
   compiledMain,
   assertBuilt,
   expectStatus,
-  freeBasePort,
   get,
   http,
   localEntryMap,
@@ -24,6 +23,7 @@ import {
   waitFor,
   withCluster,
 } from './harness.js';
+import { freeBasePort } from '../ports.js';
 
 describe('the local cluster', () => {
   it('stopping it and starting it again on the same data directory brings back the same data', async () => {
