@@ -2,7 +2,9 @@
 // change under way. Same --url/--token/--json and exit codes as the other client commands.
 
 import type { Command } from 'commander';
+import type { ClusterView } from '../client/index.js';
 import { addClientOptions, CliError, exitCodes, failOn, request, type ClientOptions } from './clientCommands.js';
+import { checkNodeId } from './inputChecks.js';
 
 async function run(options: ClientOptions, work: () => Promise<unknown>, text: (result: any) => string): Promise<void> {
   try {
@@ -20,6 +22,11 @@ async function call(options: ClientOptions, method: string, path: string): Promi
   const response = await request(options, method, path);
   if (!response.ok) return failOn(response);
   return response.json();
+}
+
+/** The id checked against the members, as fail and recover check it: an unknown one names the members. */
+async function memberId(options: ClientOptions, id: string): Promise<string> {
+  return checkNodeId(id, (await call(options, 'GET', '/v1/cluster')) as ClusterView);
 }
 
 export function registerTopologyCommands(program: Command): void {
@@ -48,7 +55,7 @@ export function registerTopologyCommands(program: Command): void {
     .action((id: string, options: ClientOptions) =>
       run(
         options,
-        () => call(options, 'DELETE', `/v1/admin/nodes/${encodeURIComponent(id)}`),
+        async () => call(options, 'DELETE', `/v1/admin/nodes/${encodeURIComponent(await memberId(options, id))}`),
         () => `node ${id} is leaving; see progress with: quorumkv topology`,
       ),
     );
@@ -66,10 +73,9 @@ export function registerTopologyCommands(program: Command): void {
       false,
     )
     .action((id: string, options: ClientOptions & { force: boolean }) => {
-      const path = `/v1/admin/nodes/${encodeURIComponent(id)}${options.force ? '?force=true' : ''}`;
       return run(
         options,
-        () => call(options, 'DELETE', path),
+        async () => call(options, 'DELETE', `/v1/admin/nodes/${encodeURIComponent(await memberId(options, id))}${options.force ? '?force=true' : ''}`),
         () =>
           options.force
             ? `warning: node ${id} is being removed by force: its ranges are re-replicated from the live replicas only, ` +

@@ -8,7 +8,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { closedPort, freeBasePort, host, startLocalCluster, waitFor, type LocalCluster } from '../client/localCluster.js';
+import { closedPort, host, startLocalCluster, waitFor, type LocalCluster } from '../client/localCluster.js';
+import { freeBasePort } from '../ports.js';
 import { runCli } from './runCli.js';
 
 // Generous: a loaded 2-CPU machine takes seconds to start each CLI process and node.
@@ -71,6 +72,18 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     assert.equal(probes.code, 2);
     assert.equal(probes.stderr, 'quorumkv: setting probeTimeoutMs must be shorter than probeIntervalMs\n');
     assert.equal(existsSync(dataDir), false, 'nothing was created');
+  });
+
+  it('decommission and remove-node check the node id as fail does, before asking for anything', { timeout: testTimeoutMs }, async () => {
+    for (const command of ['fail', 'decommission', 'remove-node']) {
+      const unknown = await cli(command, '9');
+      assert.equal(unknown.code, 1, command);
+      assert.equal(unknown.stderr, 'quorumkv: Node 9 does not exist (nodes: 0, 1, 2)\n', command);
+      const word = await cli(command, 'abc');
+      assert.equal(word.code, 2, command);
+      assert.equal(word.stderr, 'quorumkv: Node id must be a number, got "abc"\n', command);
+    }
+    assert.match((await cli('topology')).stdout, /members: 0 \(active\), 1 \(active\), 2 \(active\)\nno change under way/, 'nobody left');
   });
 
   it('usage errors exit with 2', { timeout: testTimeoutMs }, async () => {
