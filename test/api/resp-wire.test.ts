@@ -80,6 +80,24 @@ describe('authentication', { timeout: 30_000 }, () => {
     assert.ok(text.endsWith('_\r\n$4\r\nwire\r\n'), 'RESP3 null, then the name');
   });
 
+  test('before AUTH only small commands: 10 arguments of 16 KiB at most, as in Redis; after it, the full limits', async () => {
+    const many = await exchange(port, [resp('MSET', ...Array.from({ length: 10 }, (_, i) => `k${i}`))]);
+    assert.equal(many.text, '-ERR Protocol error: unauthenticated multibulk length\r\n');
+    assert.ok(many.closed);
+    // Refused from its header on: the node does not wait for (or hold) the megabyte announced.
+    const big = await exchange(port, [Buffer.from(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${1024 * 1024}\r\n`)]);
+    assert.equal(big.text, '-ERR Protocol error: unauthenticated bulk length\r\n');
+    assert.ok(big.closed);
+    const small = await exchange(port, [resp('ECHO', 'x'.repeat(16 * 1024))], { until: replies(1) });
+    assert.equal(small.text, '-NOAUTH Authentication required.\r\n', 'within the limits: an ordinary NOAUTH');
+    // In the same write as AUTH, what follows it gets the full limits.
+    const value = 'v'.repeat(20 * 1024);
+    const after = await exchange(port, [Buffer.concat([auth(), resp('MSET', ...Array.from({ length: 12 }, (_, i) => (i % 2 ? value : `big${i}`))), resp('STRLEN', 'big0')])], {
+      until: replies(3),
+    });
+    assert.equal(after.text, `+OK\r\n+OK\r\n:${value.length}\r\n`);
+  });
+
   test('QUIT is answered before AUTH and closes the connection', async () => {
     const result = await exchange(port, [resp('QUIT'), resp('PING')]);
     assert.equal(result.text, '+OK\r\n');

@@ -23,11 +23,22 @@ export interface DecoderLimits {
    * bounded, but a million of them were not: one unfinished command could fill the node's memory.
    */
   readonly commandBytesMax: number;
+  /** Set while the connection has not authenticated: the limits are then Redis's for that case. */
+  readonly unauthenticated?: boolean;
 }
 
 export const argumentCountMaxDefault = 1024 * 1024;
 export const commandBytesMaxDefault = 64 * 1024 * 1024;
 export const inlineBytesMaxDefault = 64 * 1024;
+
+/**
+ * What a connection may send before it authenticates, as in Redis since 6.2 (CVE-2021-32675):
+ * commands of at most 10 arguments of at most 16 KiB. Without it, anyone who can connect could make a
+ * node hold 64 MiB per connection in unfinished commands that AUTH would have refused.
+ */
+export function unauthenticatedLimits(limits: DecoderLimits): DecoderLimits {
+  return { ...limits, argumentCountMax: 10, bulkBytesMax: Math.min(limits.bulkBytesMax, 16 * 1024), unauthenticated: true };
+}
 
 // ---- request decoding -----------------------------------------------------------------------------
 
@@ -69,7 +80,7 @@ export class RequestDecoder {
 
   constructor(
     private readonly sink: DecoderSink,
-    private readonly limits: DecoderLimits,
+    private limits: DecoderLimits,
   ) {
     this.parser = new RedisParser({
       returnReply: (reply: unknown) => this.onFrame(reply),
@@ -79,6 +90,11 @@ export class RequestDecoder {
       returnBuffers: true,
     });
     this.state = this.parser as unknown as ParserState;
+  }
+
+  /** The limits for what follows (the connection authenticated: the full ones). */
+  setLimits(limits: DecoderLimits): void {
+    this.limits = limits;
   }
 
   get isStopped(): boolean {
@@ -132,7 +148,7 @@ export class RequestDecoder {
       if (byte < 0x30 || byte > 0x39) return this.failed('invalid multibulk length');
       count = count * 10 + (byte - 0x30);
     }
-    if (!negative && count > this.limits.argumentCountMax) return this.failed('invalid multibulk length');
+    if (!negative && count > this.limits.argumentCountMax) return this.failed(this.tooManyArguments());
     return this.execute(data);
   }
 
@@ -184,7 +200,7 @@ export class RequestDecoder {
     }
     if (reply.length === 0) return; // "*0\r\n": Redis ignores it
     if (reply.length > this.limits.argumentCountMax) {
-      this.fail('invalid multibulk length');
+      this.fail(this.tooManyArguments());
       return;
     }
     for (const arg of reply) {
@@ -206,7 +222,12 @@ export class RequestDecoder {
 
   /** Redis's words for a bulk over its limit, and then ours: which limit (a value too big to store). */
   private overLimit(bytes: number): string {
+    if (this.limits.unauthenticated) return 'unauthenticated bulk length';
     return `invalid bulk length: ${bytes} bytes, the limit is ${this.limits.bulkBytesMax}`;
+  }
+
+  private tooManyArguments(): string {
+    return this.limits.unauthenticated ? 'unauthenticated multibulk length' : 'invalid multibulk length';
   }
 
   private deliver(args: Buffer[]): void {
@@ -225,7 +246,7 @@ export class RequestDecoder {
     const top = state.arrayCache[0];
     if (top !== undefined) {
       if (top.length > this.limits.argumentCountMax) {
-        this.fail('invalid multibulk length');
+        this.fail(this.tooManyArguments());
         return false;
       }
       const filled = state.arrayPos[0] ?? 0;

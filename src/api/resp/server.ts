@@ -30,7 +30,15 @@ import type { NodeRuntime } from '../../runtime/nodeRuntime.js';
 import type { ApiAuth } from '../auth.js';
 import { clusterView } from '../views.js';
 import { encodeError, type Protocol } from './replies.js';
-import { argumentCountMaxDefault, commandBytesMaxDefault, inlineBytesMaxDefault, RequestDecoder, type DecoderLimits, type DecoderSink } from './requests.js';
+import {
+  argumentCountMaxDefault,
+  commandBytesMaxDefault,
+  inlineBytesMaxDefault,
+  RequestDecoder,
+  unauthenticatedLimits,
+  type DecoderLimits,
+  type DecoderSink,
+} from './requests.js';
 import { CommandOrder, type OrderedCall } from './commandOrder.js';
 import { errorReplyFor, errors, replyWithError, unknownCommand, wrongArity } from './commands/common.js';
 import { ScanCursors } from './commands/cursors.js';
@@ -238,7 +246,7 @@ class Connection implements DecoderSink {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     const local = `${socket.localAddress ?? '?'}:${socket.localPort ?? 0}`;
     this.session = new Session(clientId, remote, local, Date.now(), Boolean(server.auth.token));
-    this.decoder = new RequestDecoder(this, limits);
+    this.decoder = new RequestDecoder(this, this.session.authenticated ? limits : unauthenticatedLimits(limits));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.updateFlow());
     socket.on('error', () => this.destroy());
@@ -283,6 +291,13 @@ class Connection implements DecoderSink {
   // ---- DecoderSink ----
 
   command(args: Buffer[]): void {
+    const wasAuthenticated = this.session.authenticated;
+    this.accept(args);
+    // AUTH and HELLO ... AUTH run at once: the commands after them in this very chunk get the full limits.
+    if (!wasAuthenticated && this.session.authenticated) this.decoder.setLimits(this.limits);
+  }
+
+  private accept(args: Buffer[]): void {
     const session = this.session;
     const server = this.server;
     server.stats.commandsProcessed += 1;
