@@ -125,6 +125,20 @@ describe('pipelining', { timeout: 60_000 }, () => {
     assert.equal(text, '+OK\r\n+OK\r\n$3\r\na b\r\n+PONG\r\n*2\r\n$3\r\na b\r\n$-1\r\n');
   });
 
+  test('a client that shuts down its side after sending still gets every answer, then the node closes', async () => {
+    const socket = net.connect(port, host);
+    let text = '';
+    socket.on('data', (data: Buffer) => (text += data.toString('latin1')));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => undefined);
+    // `printf 'SET ...' | nc -N host port`: the commands, then a FIN at once.
+    socket.end(Buffer.concat([auth(), resp('SET', 'half', 'v1'), resp('INCR', 'half:n'), resp('GET', 'half'), Buffer.from('PING\r\n')]));
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    assert.equal(socket.destroyed || socket.readableEnded, true, 'the node closed its side');
+    assert.match(text, /^\+OK\r\n\+OK\r\n:\d+\r\n\$2\r\nv1\r\n\+PONG\r\n$/);
+    socket.destroy();
+  });
+
   test('QUIT in the middle of a pipeline answers what came before it, then closes', async () => {
     const result = await exchange(port, [Buffer.concat([auth(), resp('SET', 'q', '1'), resp('QUIT'), resp('SET', 'q', '2')])]);
     assert.equal(result.text, '+OK\r\n+OK\r\n+OK\r\n');

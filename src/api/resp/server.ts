@@ -78,7 +78,9 @@ export async function startRespServer(runtime: NodeRuntime, address: HostPort, a
     outputBytesHighWater: outputBytesHighWaterDefault,
   };
   const connections = new Set<Connection>();
-  const server = net.createServer({ noDelay: true, keepAlive: true });
+  // Half open: a client that shuts down its side after the last command (`nc -N`, a script's pipe)
+  // still gets every answer; the connection ends once they are written (Redis does the same).
+  const server = net.createServer({ noDelay: true, keepAlive: true, allowHalfOpen: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(address.port, address.host, () => {
@@ -249,6 +251,7 @@ class Connection implements DecoderSink {
     this.decoder = new RequestDecoder(this, this.session.authenticated ? limits : unauthenticatedLimits(limits));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.updateFlow());
+    socket.on('end', () => this.closeAfterAnswers());
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
   }
@@ -271,8 +274,10 @@ class Connection implements DecoderSink {
 
   /** QUIT: stop decoding; end the connection once every queued answer is written. */
   closeAfterAnswers(): void {
+    if (this.closing) return;
     this.closing = true;
     this.decoder.stop();
+    if (!this.inRead) this.flush(); // nothing may be left to answer
   }
 
   private onData(chunk: Buffer): void {
