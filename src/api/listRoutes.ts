@@ -21,6 +21,7 @@ import { isConsistencyLevel, type ConsistencyLevel } from '../core/quorum.js';
 import { createClusterScan } from '../runtime/clusterScan.js';
 import type { NodeRuntime } from '../runtime/nodeRuntime.js';
 import { badRequest } from './errors.js';
+import { parseJson } from './jsonBody.js';
 import { deadlineOf, expiryFromTtl, integerParam, textParam, type Query } from './params.js';
 import type { ApiContext } from './server.js';
 
@@ -67,13 +68,8 @@ type BatchResult = Record<string, unknown> & { readonly status: 'success' | 'err
 
 /** Checks a batch body on its way in; every mistake is a 400 naming the operation. */
 export function parseBatch(body: unknown, nowMs: number): Batch {
-  let parsed: unknown;
-  try {
-    const text = body instanceof Uint8Array ? Buffer.from(body).toString('utf8') : typeof body === 'string' ? body : '';
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw badRequest(`batch body must be JSON: ${(error as Error).message}`);
-  }
+  const text = body instanceof Uint8Array ? Buffer.from(body).toString('utf8') : typeof body === 'string' ? body : '';
+  const parsed = parseJson(text, 'batch body');
   const request = parsed as { ops?: unknown; consistency?: unknown; timeout?: unknown };
   if (typeof request !== 'object' || request === null || !Array.isArray(request.ops)) throw badRequest('batch body needs "ops": [...]');
   if (request.ops.length === 0 || request.ops.length > batchOpsMax) throw badRequest(`"ops" must hold 1 to ${batchOpsMax} operations`);

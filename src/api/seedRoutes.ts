@@ -9,6 +9,7 @@ import { QuorumError } from '../core/errors.js';
 import { isStrategy } from '../core/layout.js';
 import type { ConsistencyLevel } from '../core/quorum.js';
 import { badRequest } from './errors.js';
+import { parseJsonBody } from './jsonBody.js';
 import { consistencyParam, keyParam, type Query } from './params.js';
 import type { ApiContext } from './server.js';
 import { clusterView } from './views.js';
@@ -147,14 +148,3 @@ function nodeIdParam(params: unknown): string {
   return id;
 }
 
-export function parseJsonBody(body: unknown): Record<string, unknown> {
-  if (!(body instanceof Uint8Array) || body.length === 0) throw badRequest('expected a JSON body');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(textDecoder.decode(body));
-  } catch {
-    throw badRequest('the body is not valid JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw badRequest('expected a JSON object');
-  return parsed as Record<string, unknown>;
-}

@@ -7,7 +7,7 @@ import type { LayoutChange } from '../core/topology.js';
 import { isLayoutChange } from '../core/validate.js';
 import { badRequest } from './errors.js';
 import { booleanParam, type Query } from './params.js';
-import { parseJsonBody } from './seedRoutes.js';
+import { parseJsonBody } from './jsonBody.js';
 import type { ApiContext } from './server.js';
 
 export function registerTopologyRoutes(app: FastifyInstance, context: ApiContext): void {

@@ -107,6 +107,22 @@ describe("the prototype's routes", () => {
       assert.equal((await http('POST', `${base}/write`, { body: '[1, 2]', headers: { 'content-type': 'application/json' } })).status, 400);
       assert.equal((await http('POST', `${base}/write`, { body: 'key=k&value=v', headers: { 'content-type': 'text/plain' } })).status, 400);
       assert.equal((await http('POST', `${base}/set_replication_strategy`, { body: '{nope', headers: { 'content-type': 'application/json' } })).status, 400);
+      // JSON nested thousands deep parses, but overflowed the stack of what walked it later: a 500.
+      const json = { 'content-type': 'application/json' };
+      const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+      for (const [path, body] of [
+        ['/write', `{"key":"deep","value":${deep}}`],
+        ['/v1/batch', `{"ops":[{"op":"get","key":"k"}],"consistency":${deep}}`],
+        ['/set_replication_strategy', `{"strategy":${deep}}`],
+      ] as const) {
+        const nested = await http('POST', `${base}${path}`, { body, headers: json });
+        assert.equal(nested.status, 400, `${path} on ${base}: ${nested.text()}`);
+        assert.match(jsonOf(nested).message, /nests deeper than 64 levels/);
+      }
+      const nestedValue = `${'['.repeat(63)}"ok"${']'.repeat(63)}`;
+      const deepKey = `deep@${base.slice(base.lastIndexOf(':') + 1)}`;
+      expectStatus(await http('POST', `${base}/write`, { body: `{"key":"${deepKey}","value":${nestedValue}}`, headers: json }), 200, '64 levels with the body are fine');
+      assert.equal((await get(base, deepKey)).text(), nestedValue, 'stored as its JSON text');
       // Headers over node:http's limit: the API's error shape, not fastify's (which had no `code`).
       const hugeHeaders = await http('GET', `${base}/v1/kv/k`, { headers: { 'x-filler': 'x'.repeat(20_000) } });
       assert.equal(hugeHeaders.status, 431);
