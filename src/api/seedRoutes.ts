@@ -45,7 +45,7 @@ export function registerSeedRoutes(app: FastifyInstance, context: ApiContext): v
     const query = request.query as Query;
     // Create-only: checked by a read first (see README: two racing creates can both succeed).
     if (await readNewest(key, query)) throw new QuorumError('EXISTS', `Key ${key} already exists`);
-    const bytes = textEncoder.encode(typeof value === 'string' ? value : JSON.stringify(value));
+    const bytes = textEncoder.encode(typeof value === 'string' ? value : JSON.stringify(value, finiteNumbers));
     await runtime.put(key, bytes, writeOptions(query));
     return reply.send({ status: 'success', message: `Key ${key} written successfully` });
   });
@@ -136,6 +136,12 @@ export function registerSeedRoutes(app: FastifyInstance, context: ApiContext): v
     await context.control.recover(id);
     return { status: 'success', message: `Node ${id} recovered` };
   });
+}
+
+/** JSON.stringify would turn a number out of a double's range (`1e400`, read as Infinity) into null. */
+function finiteNumbers(_key: string, value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value)) throw badRequest('value holds a number out of range (over 1.8e308)');
+  return value;
 }
 
 function notFound(reply: FastifyReply, key: string): FastifyReply {

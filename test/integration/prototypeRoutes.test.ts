@@ -123,6 +123,9 @@ describe("the prototype's routes", () => {
       const deepKey = `deep@${base.slice(base.lastIndexOf(':') + 1)}`;
       expectStatus(await http('POST', `${base}/write`, { body: `{"key":"${deepKey}","value":${nestedValue}}`, headers: json }), 200, '64 levels with the body are fine');
       assert.equal((await get(base, deepKey)).text(), nestedValue, 'stored as its JSON text');
+      const huge = await http('POST', `${base}/write`, { body: `{"key":"${deepKey}-huge","value":[1,1e400]}`, headers: json });
+      assert.equal(huge.status, 400, 'a number JSON.stringify would make null');
+      assert.match(jsonOf(huge).message, /out of range/);
       // Headers over node:http's limit: the API's error shape, not fastify's (which had no `code`).
       const hugeHeaders = await http('GET', `${base}/v1/kv/k`, { headers: { 'x-filler': 'x'.repeat(20_000) } });
       assert.equal(hugeHeaders.status, 431);
