@@ -7,7 +7,7 @@ import type { NodeRuntime } from '../runtime/nodeRuntime.js';
 
 export type { ApiAuth };
 import { checkToken, type ApiAuth } from './auth.js';
-import { clientError, frameworkError, sendError } from './errors.js';
+import { frameworkError, httpServerOptions, sendError } from './errors.js';
 import { registerListRoutes } from './listRoutes.js';
 import { registerOpenApiRoute } from './openapi.js';
 import { lazySchemaController } from './schemaCompilers.js';
@@ -36,13 +36,10 @@ export function buildServer(context: ApiContext): FastifyInstance {
     // JSON bodies of /write escape bytes; the exact value limit is checked by the core.
     bodyLimit: config.valueBytesMax * 2 + 64 * 1024,
     routerOptions: { maxParamLength: config.keyBytesMax * 3 + 16 },
-    connectionTimeout: 0,
-    keepAliveTimeout: 65_000,
-    requestTimeout: 30_000,
+    ...httpServerOptions,
     logger: false,
     schemaController: lazySchemaController,
     frameworkErrors: frameworkError,
-    clientErrorHandler: clientError,
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));

@@ -5,9 +5,11 @@
 
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Pool } from 'undici';
-import { neverSent } from '../client/transport.js';
+import { nodeCooldownMs } from '../client/nodes.js';
+import { deadlineHeader, neverSent } from '../client/transport.js';
+import { startBySkewMs } from '../core/coordinator.js';
 import { QuorumError } from '../core/errors.js';
-import { clientError, frameworkError, sendError } from '../api/errors.js';
+import { frameworkError, httpServerOptions, sendError } from '../api/errors.js';
 import { checkToken, type ApiAuth } from '../api/auth.js';
 import { lazySchemaController } from '../api/schemaCompilers.js';
 import { prototypeId } from '../api/seedRoutes.js';
@@ -18,6 +20,8 @@ export interface FrontOptions {
   readonly supervisor: Supervisor;
   readonly auth: ApiAuth;
   readonly bodyLimitBytes: number;
+  /** The nodes' `requestTimeoutMs`: how long a coordinator takes at most when `?timeout=` is not given. */
+  readonly requestTimeoutMs: number;
   /** The layout the nodes reported at start: what `/nodes` says while no node is running. */
   readonly layout: { readonly strategy: string; readonly rf: number };
   readonly registerExtraRoutes?: (app: FastifyInstance) => void;
@@ -42,6 +46,8 @@ export class Front {
   readonly app: FastifyInstance;
   private readonly pools = new Map<string, Pool>();
   private cursor = 0;
+  /** Nodes that did not answer (or answered "paused"), tried last until `until` (wall-clock ms). */
+  private readonly down = new Map<string, { until: number; failures: number }>();
   /** The strategy and replication factor of the last `/nodes` or `/v1/cluster` a node answered. */
   private lastLayout: { strategy: string; rf: number };
 
@@ -51,9 +57,9 @@ export class Front {
       bodyLimit: options.bodyLimitBytes,
       logger: false,
       routerOptions: { maxParamLength: 4096 },
+      ...httpServerOptions,
       schemaController: lazySchemaController,
       frameworkErrors: frameworkError,
-      clientErrorHandler: clientError,
     });
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -166,20 +172,29 @@ export class Front {
     for (const [name, value] of Object.entries(request.headers)) {
       if (!hopByHop.has(name) && typeof value === 'string') headers[name] = value;
     }
+    // A request that may go to a second node waits on each about as long as a coordinator takes,
+    // not 30 s (a hung node would hold every third request that long). It carries a deadline, so that
+    // the node it gave up on does not apply it later, over a newer write that another node took
+    // meanwhile (the client library does the same: client/transport.ts).
+    const repeatable = mayRepeat(method, path);
+    const waitMs = repeatable ? attemptWaitMs(request, this.options.requestTimeoutMs) : slowWaitMs;
+    const ownDeadline = repeatable && headers[deadlineHeader] === undefined;
     let lastError: unknown;
-    const first = this.cursor++;
-    for (let attempt = 0; attempt < running.length; attempt++) {
-      const id = running[(first + attempt) % running.length] as string;
+    const order = this.inTurn(running);
+    for (let attempt = 0; attempt < order.length; attempt++) {
+      const id = order[attempt] as string;
       const member = this.options.supervisor.member(id);
       if (!member) continue;
+      // Each attempt's own: before the front gives up on it, by the skew a node allows (coordinator.ts).
+      if (ownDeadline) headers[deadlineHeader] = String(Date.now() + waitMs - startBySkewMs);
       try {
         const response = await this.pool(member.http).request({
           method: method as 'GET',
           path,
           headers,
           body: body && body.length > 0 ? body : null,
-          headersTimeout: 30_000,
-          bodyTimeout: 30_000,
+          headersTimeout: waitMs,
+          bodyTimeout: waitMs,
         });
         const bytes = Buffer.from(await response.body.arrayBuffer());
         const outHeaders: Record<string, string> = {};
@@ -187,13 +202,18 @@ export class Front {
           if (!hopByHop.has(name) && typeof value === 'string') outHeaders[name] = value;
         }
         // A node failed by the admin route answers 503 "paused": let another node coordinate.
-        if (response.statusCode === 503 && bytes.includes('"paused":true') && attempt + 1 < running.length) continue;
+        if (response.statusCode === 503 && bytes.includes('"paused":true') && attempt + 1 < order.length) {
+          this.markDown(id);
+          continue;
+        }
         // A node just removed from the layout answers nothing (404 UNKNOWN_NODE) until the front stops
         // it: let a member coordinate (a GET would otherwise read as "key not found").
-        if (response.statusCode === 404 && removedNode(bytes) && attempt + 1 < running.length) continue;
+        if (response.statusCode === 404 && removedNode(bytes) && attempt + 1 < order.length) continue;
+        this.down.delete(id);
         return { status: response.statusCode, headers: outHeaders, body: bytes };
       } catch (error) {
         lastError = error;
+        this.markDown(id);
         // A request that may have reached the node is sent again only if sending it twice is harmless:
         // a create-only write applied by the first node would answer "exists" from the second, a
         // delete-existing "absent" (the client library makes the same distinction: transport.ts).
@@ -203,6 +223,24 @@ export class Front {
       }
     }
     throw new QuorumError('UNAVAILABLE', `no running node answered: ${errorText(lastError)}`);
+  }
+
+  /** The running nodes from the next in turn, those that failed to answer in the last seconds last. */
+  private inTurn(running: readonly string[]): string[] {
+    const first = this.cursor++;
+    const turn = running.map((_, i) => running[(first + i) % running.length] as string);
+    const now = Date.now();
+    const down = (id: string) => (this.down.get(id)?.until ?? 0) > now;
+    return [...turn.filter((id) => !down(id)), ...turn.filter(down)];
+  }
+
+  /**
+   * Tries `id` last for a while: 2 s after one failure, twice as long after each failure in a row, at
+   * most 30 s. A hung node then costs one request's wait every 30 s, not one in three.
+   */
+  private markDown(id: string): void {
+    const failures = (this.down.get(id)?.failures ?? 0) + 1;
+    this.down.set(id, { until: Date.now() + Math.min(downMsMax, nodeCooldownMs * 2 ** (failures - 1)), failures });
   }
 
   /**
@@ -267,6 +305,20 @@ export class Front {
 /** Whether an answer says its node was removed from the cluster (src/api/server.ts). */
 function removedNode(body: Buffer): boolean {
   return body.includes('"code":"UNKNOWN_NODE"') && body.includes('was removed from the cluster');
+}
+
+/** How long the front waits for a node's answer to anything it does not send twice (admin changes). */
+const slowWaitMs = 30_000;
+/** The longest a node that keeps failing is tried last. */
+const downMsMax = 30_000;
+/** Beyond the coordinator's own timeout: the hop, a queue on a busy node. */
+const attemptMarginMs = 3_000;
+
+/** A repeatable request's wait on one node: its `?timeout=` (or the nodes' default) and a margin. */
+function attemptWaitMs(request: FastifyRequest, requestTimeoutMs: number): number {
+  const given = Number((request.query as Record<string, unknown> | undefined)?.timeout);
+  const timeoutMs = Number.isInteger(given) && given >= 1 && given <= 60_000 ? given : requestTimeoutMs;
+  return Math.min(slowWaitMs, timeoutMs + attemptMarginMs);
 }
 
 /** Requests whose repetition changes nothing a reader can tell apart: reads, and blind writes (LWW). */

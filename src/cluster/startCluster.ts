@@ -37,7 +37,8 @@ export interface StartedCluster {
 
 export async function startCluster(options: StartOptions): Promise<StartedCluster> {
   // Every node would refuse bad settings, one by one, into its stderr file: say it once, up front.
-  checkDeploymentConfig(resolveConfig({ ...presets.local, ...parseSettings(options.settings) }));
+  const config = resolveConfig({ ...presets.local, ...parseSettings(options.settings) });
+  checkDeploymentConfig(config);
   const dataDir = resolve(options.data);
   const existing = loadCluster(dataDir);
   const cluster =
@@ -79,6 +80,7 @@ export async function startCluster(options: StartOptions): Promise<StartedCluste
     supervisor,
     auth,
     bodyLimitBytes: 4 * 1024 * 1024,
+    requestTimeoutMs: config.requestTimeoutMs,
     layout,
     registerExtraRoutes: (app) => {
       registerTopologyFrontRoutes(app, { supervisor, front: () => front, cluster, dataDir, auth, log });

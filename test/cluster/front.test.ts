@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { nodeCooldownMs } from '../../src/client/nodes.js';
 import { Front } from '../../src/cluster/front.js';
 import type { Supervisor } from '../../src/cluster/supervisor.js';
 
@@ -41,7 +42,7 @@ async function frontOver(addresses: Record<string, string>): Promise<{ url: stri
     member: (id: string) => (addresses[id] ? { id, http: addresses[id] } : undefined),
     stateOf: () => 'running',
   } as unknown as Supervisor;
-  const front = new Front({ supervisor, auth: {}, bodyLimitBytes: 1 << 20, layout: { strategy: 'consistent', rf: 3 } });
+  const front = new Front({ supervisor, auth: {}, bodyLimitBytes: 1 << 20, requestTimeoutMs: 2_000, layout: { strategy: 'consistent', rf: 3 } });
   await front.listen(host, 0);
   const { port } = front.app.server.address() as AddressInfo;
   return { url: `http://${host}:${port}`, front };
@@ -83,6 +84,8 @@ describe('the front over stand-in nodes', () => {
     assert.match((await create.json()).message, /may have been applied there: not sent again/);
     assert.deepEqual(seen, ['0 POST /write'], 'node 1 never got it');
 
+    // Node 0 is tried last for a while after it failed; once that is over, a PUT starts there again.
+    await new Promise((resolve) => setTimeout(resolve, nodeCooldownMs + 50));
     for (let i = 0; i < 2; i++) {
       const put = await fetch(`${url}/v1/kv/k`, { method: 'PUT', body: 'v' }); // one of them starts at node 0
       assert.equal(put.status, 200, 'a blind write is sent to the next node');
@@ -102,6 +105,48 @@ describe('the front over stand-in nodes', () => {
     }
     assert.deepEqual(seen, ['1 POST /write', '1 POST /write']);
   });
+  it('gives up on a hung node after the request\'s timeout, with a deadline that node will not start the write after', async () => {
+    // A paused node (SIGSTOP) answers nothing, then applies what it had queued when it resumes: without
+    // a deadline, a write the front had already sent to another node, over any newer one. It held the
+    // request 30 s, too, and every third request after it.
+    const deadlines: { node: string; deadline: number; sentAt: number }[] = [];
+    const node = (name: string, hang: boolean) =>
+      createServer((request, response) => {
+        request.resume();
+        deadlines.push({ node: name, deadline: Number(request.headers['x-quorumkv-deadline']), sentAt: Date.now() });
+        if (!hang) response.setHeader('content-type', 'application/json').end(JSON.stringify({ status: 'success', node: name }));
+      });
+    const [hung, fine] = [node('0', true), node('1', false)];
+    for (const server of [hung, fine]) await new Promise<void>((resolve) => server.listen(0, host, resolve));
+    servers.push(hung, fine);
+    const { url, front } = await frontOver({ '0': address(hung), '1': address(fine) });
+    fronts.push(front);
+
+    const started = Date.now();
+    const put = await fetch(`${url}/v1/kv/k?timeout=200`, { method: 'PUT', body: 'v' });
+    const tookMs = Date.now() - started;
+    assert.equal(put.status, 200);
+    assert.equal((await put.json()).node, '1');
+    assert.ok(tookMs >= 3_000 && tookMs < 6_000, `waited the timeout and a margin on node 0, not 30 s: ${tookMs} ms`);
+    const [first, second] = deadlines;
+    assert.equal(first?.node, '0');
+    assert.ok(Math.abs((first?.deadline ?? 0) - (first!.sentAt + 200 + 3_000 - 1_000)) < 500, 'the deadline: before the front gives up, by the skew a node allows');
+    assert.equal(second?.node, '1');
+    assert.ok(Math.abs((second?.deadline ?? 0) - (second!.sentAt + 200 + 3_000 - 1_000)) < 500, 'a deadline of its own: the first one has passed');
+
+    // Meanwhile node 0 is tried last: the next requests do not wait on it.
+    deadlines.length = 0;
+    const quick = Date.now();
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(`${url}/v1/kv/k`)).status, 200);
+    assert.ok(Date.now() - quick < 2_000, 'answered by node 1 without waiting on node 0');
+    assert.deepEqual(deadlines.map((d) => d.node), ['1', '1', '1']);
+
+    // A deadline the caller gave is passed on as it is.
+    const own = String(Date.now() + 60_000);
+    await fetch(`${url}/v1/kv/k`, { method: 'PUT', body: 'v', headers: { 'x-quorumkv-deadline': own } });
+    assert.equal(String(deadlines.at(-1)?.deadline), own);
+  });
+
   it('answers /nodes itself when every node is down, from the processes it runs', async () => {
     // No node can describe the cluster then, but "node status" and "recover all" need the members.
     // The layout shown is the last one a node reported through the front.
@@ -118,7 +163,7 @@ describe('the front over stand-in nodes', () => {
       member: (id: string) => ({ id, http: id === '0' ? address(node) : `${host}:7002` }),
       stateOf: (id: string) => (running.includes(id) ? 'running' : 'stopped'),
     } as unknown as Supervisor;
-    const front = new Front({ supervisor, auth: {}, bodyLimitBytes: 1 << 20, layout: { strategy: 'consistent', rf: 3 } });
+    const front = new Front({ supervisor, auth: {}, bodyLimitBytes: 1 << 20, requestTimeoutMs: 2_000, layout: { strategy: 'consistent', rf: 3 } });
     fronts.push(front);
     await front.listen(host, 0);
     const url = `http://${host}:${(front.app.server.address() as AddressInfo).port}`;
