@@ -372,6 +372,22 @@ export class Topology {
     if (inTransition(layout)) {
       return refused('LAYOUT_CONFLICT', `a topology change is under way (layout v${layout.version}); try again when it completes`);
     }
+    // A change completes when every serving member has filled its new ranges: one started while a
+    // member is dead waits for it, and nothing but its return ends the wait (a README walk found RF
+    // changes and joins stuck so). Refused up front, as Cassandra refuses to move ranges with a node
+    // down. Removing a dead member is how to go on without it, so a leave of a dead node is let through.
+    const leavingDead = change.type === 'leave' && change.id !== this.deps.selfId && this.deps.isDead(change.id);
+    const dead = leavingDead ? [] : layout.members.filter((m) => m.id !== this.deps.selfId && this.deps.isDead(m.id)).map((m) => m.id);
+    if (dead.length > 0) {
+      return {
+        ok: false as const,
+        error: new QuorumError(
+          'UNAVAILABLE',
+          `node ${dead.join(', ')} ${dead.length === 1 ? 'is' : 'are'} dead, and the change would wait for ${dead.length === 1 ? 'it' : 'them'}: ` +
+            `recover ${dead.length === 1 ? 'it' : 'them'} first, or remove ${dead.length === 1 ? 'it' : 'them'} (remove-node ${dead[0]})`,
+        ),
+      };
+    }
     let next: Layout;
     switch (change.type) {
       case 'join':

@@ -51,18 +51,19 @@ test('RF 3 -> 2 while a replica is cut off: its copy of a write only it holds is
   for (let i = 0; !key; i++) if (!cluster.node('a').placement.serving.preferenceListFor(`k${i}`, 2).includes('c')) key = `k${i}`;
   const entry = { key, version: formatVersion({ wallMs: cluster.nowMs, counter: 0, nodeId: 'c' }), value: bytes('only on c') };
   cluster.storages.get('c')?.transaction(() => cluster.storages.get('c')?.apply(entry));
-  // c is cut off while a and b fill from each other; it comes back, fills from them and the change
+  // c is cut off as the change starts (a change is refused while a member is dead, so c dies after it
+  // was asked for), while a and b fill from each other; it comes back, fills from them and the change
   // completes, and nothing has pulled the write from c.
-  cluster.isolated.add('c');
-  cluster.advance(20_000);
-  for (const id of ['a', 'b']) assert.equal(cluster.node(id).stateOf('c'), 'dead', `${id} sees c dead`);
   let done = false;
   cluster.node('a').proposeChange({ type: 'replication', strategy: 'consistent', rf: 2 }, (r) => {
     assert.ok(r.ok, r.ok ? '' : r.error.message);
     done = true;
   });
-  cluster.advance(3000);
+  cluster.isolated.add('c');
+  cluster.advance(20_000);
   assert.ok(done);
+  for (const id of ['a', 'b']) assert.equal(cluster.node(id).stateOf('c'), 'dead', `${id} sees c dead`);
+  for (const id of ['a', 'b']) assert.notEqual(cluster.node(id).layout.pending, undefined, `${id}: the change waits for c`);
   assert.equal(cluster.storages.get('a')?.get(key), undefined, 'a never saw the write');
   cluster.isolated.delete('c');
   cluster.advance(10_000);
@@ -71,6 +72,30 @@ test('RF 3 -> 2 while a replica is cut off: its copy of a write only it holds is
   // c's clean-up handed the copy to the key's replicas before dropping it.
   for (const id of ['a', 'b']) assert.equal(text(cluster.storages.get(id)?.get(key)?.value), 'only on c', `${id} got the copy`);
   assert.equal(cluster.storages.get('c')?.get(key), undefined, 'c dropped its copy once they held it');
+});
+
+test('a change is refused while a member is dead (it would wait for it); removing the dead member is not', () => {
+  const cluster = new TestCluster(['a', 'b', 'c', 'd'], { rf: 3 });
+  cluster.isolated.add('d');
+  cluster.advance(20_000);
+  assert.equal(cluster.node('a').stateOf('d'), 'dead');
+  for (const change of [
+    { type: 'replication', strategy: 'consistent', rf: 2 },
+    { type: 'leave', id: 'c' },
+    { type: 'join', member: { id: 'e', peer: 'e:1', http: 'e:2' } },
+  ] as const) {
+    const refused = cluster.run<Layout>((cb) => cluster.node('b').proposeChange(change, cb));
+    assert.ok(!refused.ok, change.type);
+    assert.equal(refused.error.code, 'UNAVAILABLE');
+    assert.match(refused.error.message, /node d is dead, and the change would wait for it: recover it first, or remove it \(remove-node d\)/);
+  }
+  assert.equal(cluster.node('a').layout.version, 1, 'nothing was voted in');
+  const removal = cluster.run<Layout>((cb) => cluster.node('b').proposeChange({ type: 'leave', id: 'd' }, cb));
+  assert.ok(removal.ok, removal.ok ? '' : removal.error.message);
+  cluster.advance(20_000);
+  for (const id of ['a', 'b', 'c']) assert.deepEqual(cluster.node(id).layout.members.map((m) => m.id), ['a', 'b', 'c'], `${id}: d is gone`);
+  const after = cluster.run<Layout>((cb) => cluster.node('b').proposeChange({ type: 'replication', strategy: 'consistent', rf: 2 }, cb));
+  assert.ok(after.ok, 'with d removed, changes go ahead');
 });
 
 test('a coordinator that sees no majority of the members alive changes nothing: the other side of a partition may', () => {
