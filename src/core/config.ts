@@ -130,6 +130,11 @@ export function resolveConfig(overrides: Partial<CoreConfig> = {}): CoreConfig {
 }
 
 export function validateConfig(config: CoreConfig): void {
+  for (const [name, value] of Object.entries(config)) {
+    if (typeof defaultConfig[name as keyof CoreConfig] === 'number' && !Number.isSafeInteger(value)) {
+      throw new Error(`setting ${name} must be a whole number, got ${String(value)}`);
+    }
+  }
   const positive: (keyof CoreConfig)[] = [
     'requestTimeoutMs',
     'pendingOperationsMax',
@@ -205,9 +210,10 @@ export function parseSettings(pairs: readonly string[]): Partial<CoreConfig> {
       settings[name] = raw;
       continue;
     }
-    const value = raw.trim() === '' ? NaN : Number(raw);
-    if (!Number.isFinite(value)) throw new Error(`setting ${name} must be a number, got "${raw}"`);
-    settings[name] = value;
+    // Every number setting is a whole count, ms or bytes: 1.5 passed this check and then stopped the
+    // nodes with a message about an internal option; 0x10 and 1e3 were taken as 16 and 1000.
+    if (!/^-?\d{1,15}$/.test(raw.trim())) throw new Error(`setting ${name} must be a whole number (digits only), got "${raw}"`);
+    settings[name] = Number(raw.trim());
   }
   return settings as Partial<CoreConfig>;
 }
