@@ -24,7 +24,8 @@ export function booleanParam(query: Query, name: string, fallback: boolean): boo
 export function integerParam(query: Query, name: string, fallback: number, min: number, max: number): number {
   const value = query[name];
   if (value === undefined || value === '') return fallback;
-  const number = Number(value);
+  // Digits only: Number() also reads "0x10", "1e3" and "+5".
+  const number = typeof value === 'string' && /^-?\d{1,16}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(number) || number < min || number > max) {
     throw badRequest(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
   }
@@ -65,12 +66,15 @@ export function keyParam(params: unknown): string {
   return key;
 }
 
+/** Seconds as typed: digits, and a fraction (`30`, `0.5`); not `0x10`, `1e3` or `+5`, which Number() reads. */
+export const decimalSeconds = /^\d{1,15}(\.\d{1,9})?$/;
+
 /**
  * A time to live in seconds (`30`, `0.5`; etcd v2's `ttl=`) as the wall-clock millisecond the value
  * expires at, or a 400 naming `what`. Fractions are kept to the millisecond, rounded up.
  */
 export function expiryFromTtl(ttl: unknown, nowMs: number, what: string): number {
-  const seconds = typeof ttl === 'string' && ttl.trim() !== '' ? Number(ttl) : ttl;
+  const seconds = typeof ttl === 'string' ? (decimalSeconds.test(ttl) ? Number(ttl) : NaN) : ttl;
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
     throw badRequest(`${what} must be a positive number of seconds, got ${JSON.stringify(ttl)}`);
   }

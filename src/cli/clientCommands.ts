@@ -119,10 +119,13 @@ function ttlOf(options: ClientOptions): { ttlMs?: number } {
   return { ttlMs: ttlMsOf(options.ttl, '--ttl') };
 }
 
+/** Seconds as typed: digits and a fraction; not `0x10`, `1e3` or `+5`, which Number() reads (api/params.ts). */
+const decimalSeconds = /^\d{1,15}(\.\d{1,9})?$/;
+
 /** A time to live typed in seconds (`30`, `0.5`), in ms; anything but a positive number is a usage error. */
 export function ttlMsOf(text: string, label: string): number {
-  const seconds = Number(text);
-  if (text.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
+  const seconds = decimalSeconds.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!Number.isFinite(seconds) || seconds <= 0) {
     throw new CliError(`${label} must be a positive number of seconds, got "${text}"`, exitCodes.usage, { code: 'BAD_REQUEST' });
   }
   return Math.ceil(seconds * 1000);

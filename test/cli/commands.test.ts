@@ -52,6 +52,7 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     const badTtl = await cli('put', 'session', 'abc', '--ttl', 'soon');
     assert.equal(badTtl.code, 2);
     assert.match(badTtl.stderr, /--ttl must be a positive number of seconds/);
+    assert.equal((await cli('put', 'session', 'abc', '--ttl', '0x10')).code, 2, 'not read as 16');
   });
 
   it('add-node sent to a node, not the front, says where it works', { timeout: testTimeoutMs }, async () => {

@@ -106,6 +106,13 @@ describe('typed client against a 3-node cluster', { timeout: 10 * testTimeoutMs 
     const raw = await fetch(`${cluster.front}/v1/kv/ttl:bad?ttl=soon`, { method: 'PUT', body: 'x' });
     assert.equal(raw.status, 400);
     assert.match(((await raw.json()) as { message: string }).message, /ttl must be a positive number of seconds/);
+    // Number() would read these as 16, 1000 and 5 (a probe found them accepted).
+    for (const query of ['ttl=0x10', 'ttl=1e3', 'ttl=%2B5', 'timeout=1e3', 'timeout=0x10']) {
+      const loose = await fetch(`${cluster.front}/v1/kv/ttl:bad?${query}`, { method: 'PUT', body: 'x' });
+      assert.equal(loose.status, 400, query);
+    }
+    assert.equal((await fetch(`${cluster.front}/v1/keys?limit=1e3`)).status, 400, 'limit=1e3');
+    assert.equal((await fetch(`${cluster.front}/v1/kv/ttl:fraction?ttl=0.5`, { method: 'PUT', body: 'x' })).status, 200, 'ttl=0.5');
     // An empty parameter is an absent one (docs/api.md): a form's empty field sends `ttl=`.
     const empty = await fetch(`${cluster.front}/v1/kv/ttl:empty?ttl=&consistency=&timeout=`, { method: 'PUT', body: 'x' });
     assert.equal(empty.status, 200, await empty.text());
