@@ -11,6 +11,7 @@ import { startBySkewMs } from '../core/coordinator.js';
 import { QuorumError } from '../core/errors.js';
 import { frameworkError, httpServerOptions, sendError } from '../api/errors.js';
 import { checkToken, type ApiAuth } from '../api/auth.js';
+import { answerPipelinedRequestsInOrder } from '../api/pipelining.js';
 import { lazySchemaController } from '../api/schemaCompilers.js';
 import { prototypeId } from '../api/seedRoutes.js';
 import { parseHostPort } from '../runtime/address.js';
@@ -61,6 +62,7 @@ export class Front {
       schemaController: lazySchemaController,
       frameworkErrors: frameworkError,
     });
+    answerPipelinedRequestsInOrder(this.app);
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     this.app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {

@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { expectStatus, get, headersOnly, http, put, restartTimeoutMs, sharedCluster, waitFor, withCluster, type HttpResponse } from './harness.js';
@@ -178,6 +179,37 @@ describe("the prototype's routes", () => {
       assert.equal(read.text(), 'still fine');
     }
     assert.equal(cluster.started.supervisor.runningIds().length, 3, 'no node process crashed');
+  });
+
+  it('requests pipelined on one connection run one after another, in order', async () => {
+    // node:http hands each pipelined request over as soon as it is parsed: they ran at once, and the
+    // GET after a PUT on the same connection answered 404.
+    const cluster = shared();
+    for (const base of [cluster.nodes[0]!.url, cluster.front]) {
+      const { port } = new URL(base);
+      const key = `piped@${port}`;
+      const request = (method: string, body = '') =>
+        `${method} /v1/kv/${key} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      const pipeline = [request('PUT', 'one'), request('GET'), request('PUT', 'two'), request('GET'), request('DELETE'), request('GET')].join('');
+      const answers = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(pipeline));
+        let text = '';
+        const timer = setTimeout(() => (socket.destroy(), reject(new Error(`answers so far: ${text}`))), 10_000);
+        socket.on('data', (data: Buffer) => {
+          text += data.toString('latin1');
+          if ((text.match(/HTTP\/1\.1 \d{3}/g) ?? []).length === 6 && /\r\n\r\n[^]*$/.test(text) && text.endsWith('}')) {
+            clearTimeout(timer);
+            socket.destroy();
+            resolve(text);
+          }
+        });
+        socket.on('error', reject);
+      });
+      const statuses = [...answers.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+      assert.deepEqual(statuses, [200, 200, 200, 200, 200, 404], `${base}: ${answers}`);
+      const bodies = [...answers.matchAll(/\r\n\r\n(one|two)(?=HTTP|$)/g)].map((m) => m[1]);
+      assert.deepEqual(bodies, ['one', 'two'], 'each GET saw the PUT before it');
+    }
   });
 
   it('nodes, nodes_for_key and set_replication_strategy answer as the prototype did', async () => {
