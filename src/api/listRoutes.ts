@@ -98,7 +98,8 @@ export function parseBatch(body: unknown, nowMs: number): Batch {
           if (typeof op.value !== 'string') throw badRequest(`ops[${index}].value must be a string`);
           return { op: 'put', key: op.key, value: Buffer.from(op.value, 'utf8'), ...ttl };
         }
-        if (typeof op.valueBase64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(op.valueBase64)) {
+        // Groups of four, the last of 2 or 3 (padding optional): "e" matched the old pattern and stored nothing.
+        if (typeof op.valueBase64 !== 'string' || !/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/.test(op.valueBase64)) {
           throw badRequest(`ops[${index}].valueBase64 must be base64`);
         }
         return { op: 'put', key: op.key, value: Buffer.from(op.valueBase64, 'base64'), ...ttl };

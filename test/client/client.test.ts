@@ -165,6 +165,12 @@ describe('typed client against a 3-node cluster', { timeout: 10 * testTimeoutMs 
     assert.ok(tooLarge && !tooLarge.ok && tooLarge.error.code === 'KEY_TOO_LARGE', JSON.stringify(tooLarge));
     assert.ok(fine?.ok);
     await assert.rejects(kv.batch([{ op: 'nope', key: 'x' } as never]), (e: unknown) => e instanceof QuorumKvError && e.code === 'BAD_REQUEST');
+    // valueBase64 that no encoder makes is refused ("e" was stored as an empty value); unpadded is fine.
+    const post = (valueBase64: string) =>
+      fetch(`${cluster.front}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ops: [{ op: 'put', key: 'b64', valueBase64 }] }) });
+    for (const bad of ['e', 'abcde', 'YQ=', 'Y===']) assert.equal((await post(bad)).status, 400, bad);
+    for (const good of ['YQ==', 'YQ', 'YWI=', 'YWI', '']) assert.equal((await post(good)).status, 200, good);
+    assert.equal(await kv.getText('b64'), '', 'the last one: empty');
   });
 
   it('a batch too large for one request is sent in pieces; a value too large for any fails alone', { timeout: testTimeoutMs }, async () => {
