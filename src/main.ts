@@ -4,7 +4,7 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseSettings } from './core/config.js';
-import { isStrategy, rfDefault, vnodesDefault, type Strategy } from './core/layout.js';
+import { isStrategy, rfDefault, vnodesDefault, vnodesMax, type Strategy } from './core/layout.js';
 import { parseHostPort } from './runtime/address.js';
 
 
@@ -15,14 +15,25 @@ program.showHelpAfterError();
 // "not found" (README). Subcommands inherit this.
 program.exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
+/** Digits only: Number() would also read "0x10" and "1e3". */
+function wholeNumber(value: string): number {
+  return /^\d{1,9}$/.test(value.trim()) ? Number(value.trim()) : NaN;
+}
+
 function positiveInt(value: string): number {
-  const n = Number(value);
+  const n = wholeNumber(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
   return n;
 }
 
+function vnodes(value: string): number {
+  const n = wholeNumber(value);
+  if (!Number.isInteger(n) || n < 1 || n > vnodesMax) throw new InvalidArgumentError(`must be a whole number from 1 to ${vnodesMax}`);
+  return n;
+}
+
 function port(value: string): number {
-  const n = Number(value);
+  const n = wholeNumber(value);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port from 1 to 65535');
   return n;
 }
@@ -42,7 +53,7 @@ program
   .option('--nodes <n>', 'number of nodes', positiveInt, 3)
   .addOption(new Option('--strategy <strategy>', 'replication strategy').choices(['consistent', 'full']).default('consistent'))
   .option('--rf <n>', 'replication factor (consistent strategy; capped at the node count)', positiveInt, rfDefault)
-  .option('--vnodes <n>', 'virtual-node tokens per node', positiveInt, vnodesDefault)
+  .option('--vnodes <n>', 'virtual-node tokens per node', vnodes, vnodesDefault)
   .option('--port <port>', 'the front port; nodes take the ports after it', port, 5000)
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--data <dir>', 'data directory', './data')
@@ -83,7 +94,7 @@ program
   .option('--join <host:port>', 'join an existing cluster through the HTTP address of any member')
   .addOption(new Option('--strategy <strategy>', 'replication strategy of a new cluster').argParser(strategy).default('consistent'))
   .option('--rf <n>', 'replication factor of a new cluster', positiveInt, rfDefault)
-  .option('--vnodes <n>', 'virtual-node tokens per node', positiveInt, vnodesDefault)
+  .option('--vnodes <n>', 'virtual-node tokens per node', vnodes, vnodesDefault)
   .option('--token <token>', 'client API token (env QUORUMKV_TOKEN)', process.env.QUORUMKV_TOKEN)
   .option('--admin-token <token>', 'admin token (env QUORUMKV_ADMIN_TOKEN)', process.env.QUORUMKV_ADMIN_TOKEN)
   .option('--cluster-secret <secret>', 'secret every node-to-node connection proves (env QUORUMKV_CLUSTER_SECRET)', process.env.QUORUMKV_CLUSTER_SECRET)

@@ -50,6 +50,8 @@ export interface Layout {
 }
 
 export const vnodesDefault = 128;
+/** Tokens per member at most: a typo of 3,000,000 took 440 MB per node; 100 members of 4,096 is 409,600. */
+export const vnodesMax = 4096;
 export const rfDefault = 3;
 
 /**

@@ -103,6 +103,10 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     // commander's own errors exited 1, which means "not found"
     assert.equal((await runCli(['bogus'])).code, 2, 'unknown command');
     assert.equal((await runCli(['start', '--nodes', '0'])).code, 2, 'bad option value');
+    assert.equal((await runCli(['start', '--nodes', '0x3'])).code, 2, 'not read as 3');
+    const manyTokens = await runCli(['start', '--vnodes', '3000000']);
+    assert.equal(manyTokens.code, 2, 'a typo that took 440 MB per node');
+    assert.match(manyTokens.stderr, /--vnodes <n>' argument '3000000' is invalid\. must be a whole number from 1 to 4096/);
     // Node ports that cannot work are refused before anything starts (the nodes used to fail to listen).
     const nowhere = join(tmpdir(), `quorumkv-no-ports-${process.pid}`);
     const high = await runCli(['start', '--port', '65400', '--data', nowhere]);
