@@ -69,7 +69,7 @@ export function isLayoutChange(value: unknown): value is LayoutChange {
       const m = c.member as Record<string, unknown> | undefined;
       return (
         typeof m === 'object' && m !== null && isKey(m.id) && typeof m.peer === 'string' && typeof m.http === 'string' &&
-        (m.resp === undefined || typeof m.resp === 'string') && /^[A-Za-z0-9_.-]{1,64}$/.test(m.id as string)
+        (m.resp === undefined || typeof m.resp === 'string') && isMemberId(m.id as string)
       );
     }
     case 'leave':
@@ -202,4 +202,9 @@ export function isWellFormed(message: Message): boolean {
     default:
       return false; // an unknown kind (from a newer node, or garbage)
   }
+}
+
+/** A member id: what every node, the CLI and a URL path take as it is. */
+export function isMemberId(id: string): boolean {
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(id);
 }

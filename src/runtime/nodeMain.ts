@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { QuorumError } from '../core/errors.js';
 import { checkDeploymentConfig, resolveConfig, presets, type CoreConfig } from '../core/config.js';
+import { isMemberId } from '../core/validate.js';
 import { parseLayout, rfDefault, vnodesDefault, type Layout, type LayoutMember, type Strategy } from '../core/layout.js';
 import { buildServer, type NodeControl } from '../api/server.js';
 import { startRespServer, type RespServerHandle } from '../api/resp/server.js';
@@ -66,6 +67,14 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
     throw new Error(
       'refusing to listen beyond loopback without --token and --cluster-secret (protected mode, like Redis)',
     );
+  }
+  if (!isMemberId(options.id)) throw new Error(`--id must be 1 to 64 letters, digits, '.', '_' or '-', got "${options.id}"`);
+  if (options.initialCluster) {
+    const ids = options.initialCluster.map((m) => m.id);
+    const bad = ids.find((id) => !isMemberId(id));
+    if (bad !== undefined) throw new Error(`--initial-cluster member id "${bad}" must be 1 to 64 letters, digits, '.', '_' or '-'`);
+    // Started so, the node ran forever in a cluster it was not part of, serving nothing.
+    if (!ids.includes(options.id)) throw new Error(`--id ${options.id} is not in --initial-cluster (members: ${ids.join(', ')})`);
   }
   mkdirSync(options.dataDir, { recursive: true });
   const logger: Logger = options.logFile

@@ -99,7 +99,16 @@ export class NodeRuntime {
       readCacheBytes: options.config.readCacheBytes,
     });
     let initialLayout = options.initialLayout;
-    if (storage.getMeta('layout') === undefined && options.joinLayout) {
+    const stored = storage.getMeta('layout');
+    if (stored !== undefined && options.joinLayout && storedMembers(stored)?.includes(options.id) === false) {
+      // It would keep that layout and ignore --join, serving nothing (a node removed, then restarted).
+      storage.close();
+      throw new Error(
+        `node ${options.id} is not a member of the cluster stored in ${options.dataDir} (it was removed, or the directory is another node's): ` +
+          'to join, start it on an empty data directory',
+      );
+    }
+    if (stored === undefined && options.joinLayout) {
       try {
         initialLayout = await options.joinLayout();
       } catch (error) {
@@ -408,4 +417,14 @@ function pausedError(id: string): QuorumError {
 
 function promised<T>(start: (callback: RequestCallback<T>) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => start((result) => (result.ok ? resolve(result.value) : reject(result.error))));
+}
+
+/** The member ids of a stored layout; undefined if malformed (node.ts says so when it starts). */
+function storedMembers(stored: string): string[] | undefined {
+  try {
+    const members = (JSON.parse(stored) as { members?: unknown }).members;
+    return Array.isArray(members) ? members.map((m: { id?: unknown }) => String(m?.id)) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -279,4 +279,41 @@ describe('quorumkv commands without a cluster', { timeout: testTimeoutMs }, () =
     assert.equal(asJson.code, 3);
     assert.equal((JSON.parse(asJson.stdout) as { code: string }).code, 'UNREACHABLE');
   });
+
+  it('node refuses an id outside its --initial-cluster, an id no member may have, and --join on another cluster\'s data', { timeout: testTimeoutMs }, async () => {
+    // Each used to start and run for good, serving nothing ("node z was removed from the cluster").
+    const dataDir = join(tmpdir(), `quorumkv-node-checks-${process.pid}`);
+    const node = (...args: string[]) => runCli(['node', '--http', `${host}:1`, '--peer', `${host}:2`, '--data', dataDir, ...args]);
+    try {
+      const outside = await node('--id', 'z', '--initial-cluster', `a/${host}:3/${host}:4,b/${host}:5/${host}:6`);
+      assert.equal(outside.code, 2);
+      assert.equal(outside.stderr, 'quorumkv: --id z is not in --initial-cluster (members: a, b)\n');
+      const spaced = await node('--id', 'a b', '--join', `${host}:4`);
+      assert.equal(spaced.code, 2);
+      assert.match(spaced.stderr, /--id must be 1 to 64 letters, digits/);
+      assert.equal(existsSync(dataDir), false, 'nothing made');
+
+      const { runNode } = await import('../../src/runtime/nodeMain.js');
+      const solo = await runNode({
+        id: 'a',
+        http: { host, port: 0 },
+        peer: { host, port: 0 },
+        dataDir,
+        initialCluster: [{ id: 'a', peer: `${host}:1`, http: `${host}:1`, role: 'active' }],
+        strategy: 'consistent',
+        rf: 1,
+        vnodes: 8,
+        fsync: 'commit',
+        preset: 'local',
+        settings: {},
+        logFile: join(dataDir, 'node.log'),
+      });
+      await solo.stop();
+      const other = await node('--id', 'c', '--join', `${host}:${await closedPort()}`);
+      assert.equal(other.code, 2);
+      assert.match(other.stderr, /node c is not a member of the cluster stored in .* \(it was removed, or the directory is another node's\): to join, start it on an empty data directory/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
