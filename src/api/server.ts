@@ -29,7 +29,7 @@ export interface ApiContext {
 }
 
 /** Routes a paused node still answers (so that it can be resumed and watched). */
-const answeredWhilePaused = new Set(['/v1/admin/resume', '/v1/health', '/recover/:id']);
+const answeredWhilePaused = new Set(['/v1/admin/resume', '/v1/admin/pause', '/v1/health', '/recover/:id']);
 
 export function buildServer(context: ApiContext): FastifyInstance {
   const { config } = context.runtime.node;

@@ -2,7 +2,7 @@
 // give back both the text for people and the JSON for scripts. adminCommands.ts prints one or the
 // other; shell.ts prints the text. Failures are thrown (QuorumKvError or CliError).
 
-import type { Consistency, QuorumKvClient } from '../client/index.js';
+import { isQuorumKvError, type Consistency, type QuorumKvClient } from '../client/index.js';
 import { CliError, exitCodes } from './clientCommands.js';
 import { checkKey, checkNodeId, checkStrategy, checkValue } from './inputChecks.js';
 import { renderLocalEntries, renderNodes, renderStatus } from './statusTable.js';
@@ -62,7 +62,9 @@ export async function failAction(client: QuorumKvClient, id: string): Promise<Ac
 }
 
 export async function recoverAction(client: QuorumKvClient, id: string): Promise<ActionResult> {
-  const checked = checkNodeId(id, await client.cluster());
+  // A failed (paused) node answers nothing but its recovery: sent to that node itself, the id is
+  // checked for its form only, and the node says whether it is the one.
+  const checked = checkNodeId(id, await client.cluster().catch((error: unknown) => (isPausedError(error) ? undefined : Promise.reject(error))));
   const result = await client.admin.recover(checked);
   return { text: `${result.message}\n`, json: { status: 'success', node: checked, message: result.message } };
 }
@@ -124,4 +126,9 @@ export async function deleteExistingAction(client: QuorumKvClient, key: string):
   const deleted = await client.deleteExisting(checkKey(key));
   if (!deleted) throw new CliError(`Key ${key} not found`, exitCodes.notFound, { code: 'NOT_FOUND', key });
   return { text: `Key ${key} deleted successfully\n`, json: { status: 'success', key, deleted } };
+}
+
+/** The 503 of a node that is failed (paused): it answers only its recovery. */
+function isPausedError(error: unknown): boolean {
+  return isQuorumKvError(error, 'UNAVAILABLE') && error.details.paused === true;
 }

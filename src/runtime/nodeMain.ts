@@ -179,7 +179,10 @@ function memberControl(runtime: NodeRuntime, adminToken: string | undefined): No
       headers: adminToken ? { authorization: `Bearer ${adminToken}` } : {},
       signal: AbortSignal.timeout(runtime.node.config.requestTimeoutMs),
     });
-    if (!response.ok) throw new Error(`node ${id} answered ${response.status} to ${action}`);
+    if (!response.ok) {
+      const body = await response.text().catch(() => '');
+      throw new QuorumError('UNAVAILABLE', `node ${id} answered ${response.status} to ${action}: ${body.slice(0, 200)}`);
+    }
   };
   return { fail: (id) => forward(id, 'pause'), recover: (id) => forward(id, 'resume') };
 }

@@ -240,6 +240,14 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     });
     assert.equal((await cli('fail', '1')).code, 0);
     assert.equal((await cli('recover', '1')).stdout, 'Node 1 recovered\n');
+    // On the nodes themselves fail pauses a node, which then answers only its recovery: recover sent
+    // to it answered 503 (the CLI asked it for the members first), and failing it again was a 500.
+    const nodeTwo = cluster.nodeUrls.get('2') as string;
+    assert.equal((await runCli(['fail', '2', '--url', nodeTwo])).stdout, 'Node 2 failed\n');
+    const again = await runCli(['fail', '2', '--url', cluster.nodeUrls.get('0') as string]);
+    assert.equal(again.code, 0, again.stderr);
+    const back = await runCli(['recover', '2', '--url', nodeTwo]);
+    assert.equal(back.stdout, 'Node 2 recovered\n', back.stderr);
 
     // With every node down no node can list the members; the front still knows them.
     for (const id of ['0', '1', '2']) assert.equal((await cli('fail', id)).code, 0);
