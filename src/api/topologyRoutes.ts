@@ -50,7 +50,7 @@ export function registerTopologyRoutes(app: FastifyInstance, context: ApiContext
 
   app.get('/v1/admin/topology', async () => {
     const status = runtime.node.status();
-    return { layout: status.layout, ...status.topology };
+    return { node: runtime.node.id, layout: status.layout, ...status.topology };
   });
 }
 

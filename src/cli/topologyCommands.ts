@@ -100,7 +100,7 @@ export function registerTopologyCommands(program: Command): void {
           const dead = new Set<string>(r.dead);
           const members: { id: string; role: string }[] = r.layout.members;
           const lines = [
-            `layout v${r.layoutVersion}: ${r.layout.strategy}${r.layout.pending ? ` -> ${r.layout.pending.strategy} rf ${r.layout.pending.rf}` : ` rf ${r.layout.rf}`}`,
+            `layout v${r.layoutVersion}: ${r.layout.strategy} rf ${r.layout.rf}${r.layout.pending ? ` -> ${r.layout.pending.strategy} rf ${r.layout.pending.rf}` : ''}`,
             `members: ${members.map((m) => `${m.id} (${m.role}${dead.has(m.id) ? ', dead' : ''})`).join(', ')}${r.layout.forced ? ' (removal forced)' : ''}`,
             r.inTransition
               ? `change under way; waiting for: ${r.waitingFor.map((id: string) => (dead.has(id) ? `${id} (dead)` : id)).join(', ') || '(coordinator: ' + r.coordinator + ')'}`
@@ -118,7 +118,7 @@ export function registerTopologyCommands(program: Command): void {
           }
           if (r.fill) {
             lines.push(
-              `this node fills ${r.fill.rangesTotal} ranges: ${r.fill.keysReceived} keys / ${r.fill.bytesReceived} bytes received, ${r.fill.done ? 'done' : 'in progress'}`,
+              `node ${r.node ?? '(this one)'} fills ${r.fill.rangesTotal} ranges: ${r.fill.keysReceived} keys / ${r.fill.bytesReceived} bytes received, ${r.fill.done ? 'done' : 'in progress'}`,
             );
           }
           return lines.join('\n');

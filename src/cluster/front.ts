@@ -170,10 +170,7 @@ export class Front {
     if (running.length === 0) {
       throw new QuorumError('UNAVAILABLE', 'no node of the local cluster is running');
     }
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (!hopByHop.has(name) && typeof value === 'string') headers[name] = value;
-    }
+    const headers = forwardedHeaders(request);
     // A request that may go to a second node waits on each about as long as a coordinator takes,
     // not 30 s (a hung node would hold every third request that long). It carries a deadline, so that
     // the node it gave up on does not apply it later, over a newer write that another node took
@@ -250,10 +247,7 @@ export class Front {
    * that answered 200. For questions one node may answer from a stale view (is a change under way?).
    */
   async askEach(request: FastifyRequest, path: string): Promise<Buffer[]> {
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (!hopByHop.has(name) && typeof value === 'string') headers[name] = value;
-    }
+    const headers = forwardedHeaders(request);
     const answers = await Promise.allSettled(
       this.options.supervisor.runningIds().map(async (id) => {
         const member = this.options.supervisor.member(id);
@@ -264,6 +258,21 @@ export class Front {
       }),
     );
     return answers.flatMap((a) => (a.status === 'fulfilled' && a.value !== undefined ? [a.value] : []));
+  }
+
+  /** GET `path` of node `id` alone, with the request's headers; undefined if it did not answer. */
+  async askOne(request: FastifyRequest, id: string, path: string): Promise<{ status: number; headers: Record<string, string>; body: Buffer } | undefined> {
+    const member = this.options.supervisor.member(id);
+    if (!member || !this.options.supervisor.runningIds().includes(id)) return undefined;
+    try {
+      const response = await this.pool(member.http).request({ method: 'GET', path, headers: forwardedHeaders(request), headersTimeout: 5_000, bodyTimeout: 5_000 });
+      const body = Buffer.from(await response.body.arrayBuffer());
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(response.headers)) if (!hopByHop.has(name) && typeof value === 'string') headers[name] = value;
+      return { status: response.statusCode, headers, body };
+    } catch {
+      return undefined;
+    }
   }
 
   /** Asks node `id` to resume (a no-op for a node that is not paused). */
@@ -302,6 +311,15 @@ export class Front {
     await this.app.close();
     await Promise.all([...this.pools.values()].map((pool) => pool.close()));
   }
+}
+
+/** The request's headers that describe the request itself, for sending it on to a node. */
+function forwardedHeaders(request: FastifyRequest): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (!hopByHop.has(name) && typeof value === 'string') headers[name] = value;
+  }
+  return headers;
 }
 
 /** Whether an answer says its node was removed from the cluster (src/api/server.ts). */

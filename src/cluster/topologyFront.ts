@@ -54,6 +54,20 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
     }
   });
 
+  // Only the layout coordinator knows whom a change waits for, and each node knows its own fill:
+  // forwarded round-robin, `quorumkv topology` printed a different answer on each run (a README
+  // walk). The coordinator's answer, when it runs.
+  app.get('/v1/admin/topology', async (request, reply) => {
+    let upstream = await options.front().forward(request, 'GET', request.url, undefined);
+    if (upstream.status === 200) {
+      const view = JSON.parse(upstream.body.toString('utf8')) as { node?: string; coordinator?: string };
+      if (view.coordinator !== undefined && view.coordinator !== view.node) {
+        upstream = (await options.front().askOne(request, view.coordinator, request.url)) ?? upstream;
+      }
+    }
+    return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
+  });
+
   const addNode = async (request: FastifyRequest, reply: FastifyReply, seed: string, naming: (id: string) => void) => {
     // Refuse at once while another change runs: the new node would otherwise wait for it inside its
     // start (its join retries on LAYOUT_CONFLICT) and the request would hang, then fail.
@@ -63,6 +77,16 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
       if (view.inTransition) {
         throw new QuorumError('LAYOUT_CONFLICT', `a topology change is under way (layout v${view.layoutVersion}); try again when it completes`);
       }
+    }
+    // A join waits for every member to fill its ranges: refused while one is dead, as the layout
+    // coordinator would refuse it, but before a process starts (it waited 30 s, then failed with a 500).
+    const stopped = supervisor.ids().filter((id) => !supervisor.runningIds().includes(id));
+    if (stopped.length > 0) {
+      throw new QuorumError(
+        'UNAVAILABLE',
+        `node ${stopped.join(', ')} ${stopped.length === 1 ? 'is' : 'are'} down, and the join would wait for ${stopped.length === 1 ? 'it' : 'them'}: ` +
+          `recover ${stopped.length === 1 ? 'it' : 'them'} first, or remove ${stopped.length === 1 ? 'it' : 'them'} (remove-node ${stopped[0]})`,
+      );
     }
     const index = nextIndex(supervisor.ids(), options.dataDir);
     const member = memberAt(cluster.host, cluster.frontPort, index);
@@ -82,7 +106,9 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
       await options.front().forward(request, 'DELETE', path, undefined, member.id).catch(() => undefined);
       cluster.members.splice(cluster.members.indexOf(member), 1);
       saveCluster(options.dataDir, cluster);
-      throw error;
+      // The node could not join (no majority, a member the coordinator sees dead): the cluster's
+      // answer, not the front's failure.
+      throw error instanceof QuorumError ? error : new QuorumError('UNAVAILABLE', (error as Error).message);
     }
     options.log(`node ${member.id} joined: http://${member.http}  redis ${member.resp}`);
     return reply.code(201).send({ status: 'success', message: `Node ${member.id} started and joining`, node: member });

@@ -59,6 +59,16 @@ describe('remove-node --force', { timeout: testTimeoutMs }, () => {
     assert.equal(topology.code, 0, topology.stderr);
     assert.match(topology.stdout, /2 \(leaving, dead\)/);
     assert.match(topology.stdout, /node 2 is dead and held the only copy of its ranges: .* `quorumkv remove-node 2 --force` completes it, losing the writes that only dead nodes held/);
+    // Through the front, the layout coordinator answers: whom the change waits for, every time (it
+    // was whichever node the front picked, and only the coordinator knows).
+    assert.match(topology.stdout, /^layout v\d+: consistent rf 1\n/);
+    assert.match(topology.stdout, /change under way; waiting for: [^(]/);
+    for (let i = 0; i < 3; i++) assert.equal((await cli('topology')).stdout, topology.stdout, `run ${i + 2} of topology`);
+    for (let i = 0; i < 4; i++) {
+      const answer = (await (await fetch(`${cluster.front}/v1/admin/topology`)).json()) as { node: string; coordinator: string; waitingFor: string[] };
+      assert.equal(answer.node, answer.coordinator, `request ${i + 1} to the front`);
+      assert.notDeepEqual(answer.waitingFor, []);
+    }
 
     // Forced: a new layout version with the flag, a warning of what is lost, and it completes.
     const forced = await cli('remove-node', '2', '--force');

@@ -111,6 +111,48 @@ describe('the front\'s decommission', () => {
     assert.equal((await first).statusCode, 201);
     await app.close();
   });
+  it('refuses add-node while a node is down, before starting a process; a node that cannot join is a 503', async () => {
+    // The join would wait for the dead node to fill its ranges: it waited 30 s inside the new node's
+    // start, then failed with a 500, and left the new node's directory behind (a README walk).
+    const members = new Map([
+      ['0', { id: '0', http: '127.0.0.1:1' }],
+      ['1', { id: '1', http: '127.0.0.1:2' }],
+    ]);
+    let running = ['0'];
+    const started: string[] = [];
+    const supervisor = {
+      member: (id: string) => members.get(id),
+      runningIds: () => running,
+      ids: () => [...members.keys()],
+      add: (member: { id: string; http: string }) => void members.set(member.id, member),
+      remove: (id: string) => void members.delete(id),
+      stop: async () => undefined,
+      start: async (id: string) => {
+        started.push(id);
+        throw new Error(`node ${id} exited while starting: could not join through 127.0.0.1:1: 503 the layout coordinator does not see a majority`);
+      },
+    } as unknown as Supervisor;
+    const front = {
+      askEach: async () => [Buffer.from('{"inTransition":false,"layoutVersion":1}')],
+      forward: async () => ({ status: 404, headers: {}, body: Buffer.from('{}') }),
+    } as unknown as Front;
+    const cluster = { members: [...members.values()], host, frontPort: 7000 } as unknown as LocalCluster;
+    const app = Fastify();
+    app.setErrorHandler((error, _request, reply) => (error instanceof QuorumError ? sendError(reply, error) : reply.code(500).send(error)));
+    registerTopologyFrontRoutes(app, { supervisor, front: () => front, cluster, dataDir, auth: {}, log: () => undefined });
+    const down = await app.inject({ method: 'POST', url: '/v1/admin/nodes' });
+    assert.equal(down.statusCode, 503, down.body);
+    assert.match(JSON.parse(down.body).message, /^node 1 is down, and the join would wait for it: recover it first, or remove it \(remove-node 1\)/);
+    assert.deepEqual(started, [], 'no process started');
+
+    running = ['0', '1'];
+    const refused = await app.inject({ method: 'POST', url: '/v1/admin/nodes' });
+    assert.equal(refused.statusCode, 503, refused.body);
+    assert.match(JSON.parse(refused.body).message, /could not join .* does not see a majority/);
+    assert.deepEqual([...members.keys()], ['0', '1'], 'the node that could not join is forgotten');
+    await app.close();
+  });
+
   it('passes ?force=true on to the node, and answers a bad force value with a 400 without asking any node', async () => {
     const members = new Map([
       ['0', { id: '0', http: '127.0.0.1:1' }],
