@@ -95,7 +95,8 @@ function refusal(request: FastifyRequest, context: ApiContext): QuorumError | un
 
 function isAdminRoute(request: FastifyRequest): boolean {
   const url = request.routeOptions.url ?? '';
-  if (url === '/v1/admin/local-entries') return false;
+  // Reads: the client token is enough (the admin token is for changes).
+  if (url === '/v1/admin/local-entries' || url === '/v1/admin/topology') return false;
   return url.startsWith('/v1/admin/') || url.startsWith('/fail/') || url.startsWith('/recover/') || url === '/set_replication_strategy';
 }
 

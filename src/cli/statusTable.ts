@@ -25,7 +25,7 @@ export function printStatus(value: unknown): void {
 
 export function clusterLine(status: ClusterView): string {
   const pending = status.pending ? `, changing to ${status.pending.strategy} rf ${status.pending.rf}` : '';
-  return `strategy ${status.strategy}, ${status.replicas} replicas per key, layout v${status.layoutVersion}${pending} (seen by node ${status.node})`;
+  return `strategy ${status.strategy}, ${status.replicas} ${status.replicas === 1 ? 'replica' : 'replicas'} per key, layout v${status.layoutVersion}${pending} (seen by node ${status.node})`;
 }
 
 /** One row per node: state (process state when a local cluster's front knows it), keys it stores. */

@@ -1,0 +1,39 @@
+// Goal: with a separate admin token, the client token reads what the admin routes show (the topology
+// and a node's local entries) but changes nothing; the admin token does both. `quorumkv topology`
+// with the client token was a 403 (a README walk).
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { buildServer } from '../../src/api/server.js';
+import { startOneNode, type TestNode } from '../runtime/inProcessNodes.js';
+
+describe('the client token and the admin token', () => {
+  let node: TestNode;
+  before(async () => {
+    node = await startOneNode({ requestTimeoutMs: 1000 });
+  });
+  after(async () => {
+    await node?.stop();
+  });
+
+  it('the client token reads the topology and local entries; only the admin token changes the layout', async () => {
+    const app = buildServer({
+      runtime: node.runtime,
+      auth: { token: 'client', adminToken: 'admin' },
+      control: { fail: async () => undefined, recover: async () => undefined },
+    });
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    try {
+      for (const url of ['/v1/admin/topology', '/v1/admin/local-entries']) {
+        assert.equal((await app.inject({ method: 'GET', url, headers: as('client') })).statusCode, 200, url);
+        assert.equal((await app.inject({ method: 'GET', url, headers: as('admin') })).statusCode, 200, url);
+        assert.equal((await app.inject({ method: 'GET', url })).statusCode, 401, url);
+      }
+      const change = { method: 'POST' as const, url: '/v1/admin/replication', payload: { strategy: 'consistent', rf: 1 } };
+      assert.equal((await app.inject({ ...change, headers: as('client') })).statusCode, 403);
+      assert.equal((await app.inject({ ...change, headers: as('admin') })).statusCode, 200);
+    } finally {
+      await app.close();
+    }
+  });
+});
