@@ -3,7 +3,7 @@
 
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { QuorumError } from '../core/errors.js';
 
 const shortNames: Record<string, string> = {
@@ -26,6 +26,11 @@ export function sendError(reply: FastifyReply, error: QuorumError): FastifyReply
     .code(error.httpStatus)
     .type('application/json')
     .send({ status: 'error', error: shortNames[error.code] ?? error.code, message: error.message, code: error.code, ...error.details });
+}
+
+/** fastify's not-found handler: a route (or a method, such as WebDAV's PROPFIND) the API does not have. */
+export function noRoute(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply.code(404).send({ status: 'error', error: 'Not Found', message: `no route ${request.method} ${request.url}`, code: 'NO_ROUTE' });
 }
 
 /**

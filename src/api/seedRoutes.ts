@@ -88,6 +88,8 @@ export function registerSeedRoutes(app: FastifyInstance, context: ApiContext): v
 
   app.get('/nodes_for_key/:key', async (request, reply) => {
     const key = keyParam(request.params);
+    const problem = runtime.node.checkKey(key); // no read or write checks it here
+    if (problem) throw problem;
     const placement = runtime.node.placement;
     if (placement.layout.strategy !== 'consistent') {
       return reply.code(400).send({

@@ -7,7 +7,7 @@ import type { NodeRuntime } from '../runtime/nodeRuntime.js';
 
 export type { ApiAuth };
 import { checkToken, type ApiAuth } from './auth.js';
-import { frameworkError, httpServerOptions, sendError } from './errors.js';
+import { frameworkError, httpServerOptions, noRoute, sendError } from './errors.js';
 import { answerPipelinedRequestsInOrder } from './pipelining.js';
 import { registerListRoutes } from './listRoutes.js';
 import { registerOpenApiRoute } from './openapi.js';
@@ -65,9 +65,7 @@ export function buildServer(context: ApiContext): FastifyInstance {
     return reply.code(500).send({ status: 'error', error: 'Internal Server Error', message: error.message, code: 'INTERNAL' });
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ status: 'error', error: 'Not Found', message: `no route ${request.method} ${request.url}`, code: 'NO_ROUTE' }),
-  );
+  app.setNotFoundHandler(noRoute);
 
   registerV1Routes(app, context);
   registerSeedRoutes(app, context);

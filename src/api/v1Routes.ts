@@ -73,6 +73,8 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
 
   app.get('/v1/keys/:key/replicas', async (request) => {
     const key = keyParam(request.params);
+    const problem = runtime.node.checkKey(key); // no read or write checks it here
+    if (problem) throw problem;
     const placement = runtime.node.placement;
     return {
       key,

@@ -9,7 +9,7 @@ import { nodeCooldownMs } from '../client/nodes.js';
 import { deadlineHeader, neverSent } from '../client/transport.js';
 import { startBySkewMs } from '../core/coordinator.js';
 import { QuorumError } from '../core/errors.js';
-import { frameworkError, httpServerOptions, sendError } from '../api/errors.js';
+import { frameworkError, httpServerOptions, noRoute, sendError } from '../api/errors.js';
 import { checkToken, type ApiAuth } from '../api/auth.js';
 import { answerPipelinedRequestsInOrder } from '../api/pipelining.js';
 import { lazySchemaController } from '../api/schemaCompilers.js';
@@ -73,6 +73,7 @@ export class Front {
       if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return sendError(reply, new QuorumError('BAD_REQUEST', error.message));
       return reply.code(500).send({ status: 'error', error: 'Internal Server Error', message: error.message, code: 'INTERNAL' });
     });
+    this.app.setNotFoundHandler(noRoute); // methods the catch-all route does not take (PROPFIND, MKCOL)
     this.routes();
     options.registerExtraRoutes?.(this.app);
   }

@@ -292,7 +292,8 @@ export class QuorumNode {
     return { consistency: options.consistency ?? this.config.defaultConsistency, ...options };
   }
 
-  private checkKey(key: string): QuorumError | undefined {
+  /** What is wrong with `key` for any key route (empty, not UTF-8, over keyBytesMax), if anything. */
+  checkKey(key: string): QuorumError | undefined {
     if (key.length === 0) return new QuorumError('BAD_REQUEST', 'key must not be empty');
     if (loneSurrogate.test(key)) return new QuorumError('BAD_REQUEST', 'key must be valid UTF-8 text');
     const bytes = textEncoder.encode(key).length;

@@ -58,6 +58,14 @@ describe('the front over stand-in nodes', () => {
     for (const server of servers) server.close();
   });
 
+  it('answers a method it does not forward (PROPFIND) in the API\'s error shape', async () => {
+    const { url, front } = await frontOver({});
+    fronts.push(front);
+    const response = await fetch(`${url}/v1/kv/k`, { method: 'PROPFIND' });
+    assert.equal(response.status, 404);
+    assert.deepEqual(await response.json(), { status: 'error', error: 'Not Found', message: 'no route PROPFIND /v1/kv/k', code: 'NO_ROUTE' });
+  });
+
   it('tries every running node once before giving up', async () => {
     const seen: string[] = [];
     const [one, three] = [await standIn('1', 'answer', seen), await standIn('3', 'answer', seen)];

@@ -228,6 +228,12 @@ describe("the prototype's routes", () => {
     assert.equal(forKey.status, 'success');
     assert.equal(forKey.nodes.length, 2, 'RF 2: two nodes are responsible');
     for (const id of forKey.nodes) assert.ok(Number.isInteger(id) && id >= 0 && id < 3, `node id ${id} is an integer`);
+    // A key no route would store is a 413 here too (both answered 200).
+    for (const path of [`/nodes_for_key/${'k'.repeat(1100)}`, `/v1/keys/${'k'.repeat(1100)}/replicas`]) {
+      const tooLong = await http('GET', `${cluster.front}${path}`);
+      assert.equal(tooLong.status, 413, path.slice(0, 20));
+      assert.equal(jsonOf(tooLong).code, 'KEY_TOO_LARGE');
+    }
 
     const missing = await post(`${cluster.front}/set_replication_strategy`, { replication_factor: 2 });
     assert.equal(missing.status, 400, 'a strategy is required');
