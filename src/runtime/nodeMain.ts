@@ -139,7 +139,10 @@ async function askToJoin(options: NodeMainOptions, seed: string): Promise<Layout
     ...(options.resp ? { resp: formatHostPort(options.resp) } : {}),
   };
   let lastError = '';
-  // The seed may be busy finishing another change: try for a while.
+  let unavailable = 0;
+  let unreachable = 0;
+  // The seed may be busy finishing another change (409): try for a while. It may be starting: ten
+  // seconds. A 503 (no majority, a member dead) rarely passes in seconds: a few tries, then its reason.
   for (let attempt = 0; attempt < 30; attempt++) {
     try {
       const response = await fetch(url, {
@@ -155,9 +158,13 @@ async function askToJoin(options: NodeMainOptions, seed: string): Promise<Layout
         throw new Error(`${url} answered without a layout`);
       }
       lastError = `${response.status} ${answer.message ?? ''}`;
+      if (answer.code === 'UNAVAILABLE' && ++unavailable >= 5) break;
       if (answer.code !== 'LAYOUT_CONFLICT' && answer.code !== 'UNAVAILABLE') break;
     } catch (error) {
-      lastError = (error as Error).message;
+      // fetch says "fetch failed"; why is in its cause (ECONNREFUSED: nothing listens there).
+      const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+      lastError = `${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
+      if (++unreachable >= 10) break;
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }

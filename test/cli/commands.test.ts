@@ -300,6 +300,13 @@ describe('quorumkv commands without a cluster', { timeout: testTimeoutMs }, () =
       assert.equal(spaced.code, 2);
       assert.match(spaced.stderr, /--id must be 1 to 64 letters, digits/);
       assert.equal(existsSync(dataDir), false, 'nothing made');
+      // A seed nobody listens on: it said "fetch failed" after 30 s.
+      const started = Date.now();
+      const nobody = await runCli(['node', '--id', 'j', '--http', `${host}:1`, '--peer', `${host}:2`, '--data', `${dataDir}-join`, '--join', `${host}:${await closedPort()}`]);
+      rmSync(`${dataDir}-join`, { recursive: true, force: true });
+      assert.equal(nobody.code, 2);
+      assert.match(nobody.stderr, /could not join through 127\.0\.0\.1:\d+: fetch failed \(ECONNREFUSED\)/);
+      assert.ok(Date.now() - started < 20_000, `gave up after ${Date.now() - started} ms`);
 
       const { runNode } = await import('../../src/runtime/nodeMain.js');
       const solo = await runNode({
