@@ -49,6 +49,8 @@ export function checkStrategy(strategy: string | undefined, rfText: string | und
     return { strategy: name };
   }
   const text = rfText.trim();
+  // It was taken and ignored: under full every node holds every key.
+  if (name === 'full') throw usage(`Strategy full keeps every key on every node: it takes no replication factor, got "${text}"`);
   const rf = Number(text);
   if (!/^\d+$/.test(text) || !Number.isInteger(rf) || rf < 1) throw usage(`Replication factor must be a positive integer, got "${text}"`);
   if (name === 'consistent' && cluster && rf > nodeCount(cluster)) {

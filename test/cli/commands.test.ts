@@ -97,6 +97,9 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     assert.equal(rf.code, 2);
     assert.equal(rf.stderr, 'quorumkv: Replication factor 4 is larger than the node count (3)\n');
     assert.equal((await cli('strategy', 'ring')).code, 2);
+    const fullWithRf = await cli('strategy', 'full', '2');
+    assert.equal(fullWithRf.code, 2, 'the 2 was taken and ignored');
+    assert.match(fullWithRf.stderr, /takes no replication factor/);
     assert.equal((await cli('fail', 'one')).code, 2);
     assert.equal((await cli('write', 'k', '   ')).code, 2);
     assert.equal((await cli('local-entries', '--node', '0', '--limit', '0')).code, 2);
