@@ -2,47 +2,20 @@
 // as soon as it is parsed, so requests pipelined on one connection ran at the same time: a GET could
 // miss the PUT sent just before it on the same connection, and a DELETE overtake both (a probe saw
 // 200 404 200 404 for PUT, GET, DELETE, GET). RFC 9112 §9.3.2 lets a server run only safe requests
-// in parallel; here each connection runs one request at a time, the next once the one before it
-// has been answered, as the Redis protocol does (resp/commandOrder.ts). A client that waits for each
-// answer before the next request (undici, fetch, curl) never waits here.
+// in parallel; here each connection runs one request at a time, as the Redis protocol does
+// (resp/commandOrder.ts).
+//
+// node:http already queues the responses: a response whose turn has not come has no socket yet, and
+// gets it (the 'socket' event) once the one before it has finished. So a request waits for that
+// before its handler runs, at the cost of one property read for a request that is not pipelined
+// (undici, fetch and curl wait for each answer before the next request).
 
-import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-
-const turns = Symbol('quorumkv.requestTurns');
-
-interface Turns {
-  running: boolean;
-  readonly waiting: (() => void)[];
-}
-
-type TrackedSocket = Socket & { [turns]?: Turns };
+import type { FastifyInstance } from 'fastify';
 
 export function answerPipelinedRequestsInOrder(app: FastifyInstance): void {
   // Added before any other onRequest hook: a waiting request is checked when its turn comes.
-  app.addHook('onRequest', (request, _reply, done) => {
-    const socket = request.raw.socket as TrackedSocket;
-    let state = socket[turns];
-    if (state === undefined) {
-      state = { running: false, waiting: [] };
-      socket[turns] = state;
-    }
-    if (state.running) state.waiting.push(done);
-    else {
-      state.running = true;
-      done();
-    }
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (reply.raw.socket !== null) done();
+    else reply.raw.once('socket', () => done());
   });
-  app.addHook('onResponse', (request, _reply, done) => {
-    nextTurn(request);
-    done();
-  });
-}
-
-function nextTurn(request: FastifyRequest): void {
-  const state = (request.raw.socket as TrackedSocket)[turns];
-  if (state === undefined) return;
-  const next = state.waiting.shift();
-  if (next) next();
-  else state.running = false;
 }
