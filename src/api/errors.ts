@@ -53,25 +53,6 @@ export function asQuorumError(error: unknown): QuorumError | undefined {
   return error instanceof QuorumError ? error : undefined;
 }
 
-const requestTimeoutMs = 30_000;
-
-/**
- * The HTTP server's connection handling, the same on the nodes and the front: no idle cut-off of a
- * connection with a request in progress, keep-alive a little longer than clients' usual 60 s, and a
- * request that takes over 30 s to arrive answered 408 by `clientError` below. The timeouts go to
- * node:http's constructor too: set afterwards (all fastify does), a request whose body stops short
- * was cut off only by the 60 s headers timeout on a node, and never on the front, whose fastify
- * default of 0 turned the limit off. node:http looks for late requests every
- * `connectionsCheckingInterval` (30 s by default, so up to a minute late).
- */
-export const httpServerOptions = {
-  connectionTimeout: 0,
-  keepAliveTimeout: 65_000,
-  requestTimeout: requestTimeoutMs,
-  http: { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: 2_000 },
-  clientErrorHandler: clientError,
-} as const;
-
 /**
  * fastify's `clientErrorHandler`: a request node:http could not parse (headers over its limit, bytes
  * that are not HTTP, a request that took too long to arrive) answered in the API's error shape

@@ -7,8 +7,8 @@ import type { NodeRuntime } from '../runtime/nodeRuntime.js';
 
 export type { ApiAuth };
 import { checkToken, type ApiAuth } from './auth.js';
-import { frameworkError, httpServerOptions, noRoute, sendError } from './errors.js';
-import { answerPipelinedRequestsInOrder } from './pipelining.js';
+import { frameworkError, noRoute, sendError } from './errors.js';
+import { handleConnections, httpServerOptions } from './httpConnections.js';
 import { registerListRoutes } from './listRoutes.js';
 import { registerOpenApiRoute } from './openapi.js';
 import { lazySchemaController } from './schemaCompilers.js';
@@ -45,7 +45,7 @@ export function buildServer(context: ApiContext): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  answerPipelinedRequestsInOrder(app);
+  handleConnections(app);
   // A callback hook, not an async one: it runs on every request, and a promise per request shows.
   app.addHook('onRequest', (request, reply, done) => {
     const refused = refusal(request, context);

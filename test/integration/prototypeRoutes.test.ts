@@ -181,7 +181,7 @@ describe("the prototype's routes", () => {
     assert.equal(cluster.started.supervisor.runningIds().length, 3, 'no node process crashed');
   });
 
-  it('requests pipelined on one connection run one after another, in order', async () => {
+  it('requests pipelined on one connection run one after another, in order, and are answered after the client shuts down its side', async () => {
     // node:http hands each pipelined request over as soon as it is parsed: they ran at once, and the
     // GET after a PUT on the same connection answered 404.
     const cluster = shared();
@@ -209,6 +209,19 @@ describe("the prototype's routes", () => {
       assert.deepEqual(statuses, [200, 200, 200, 200, 200, 404], `${base}: ${answers}`);
       const bodies = [...answers.matchAll(/\r\n\r\n(one|two)(?=HTTP|$)/g)].map((m) => m[1]);
       assert.deepEqual(bodies, ['one', 'two'], 'each GET saw the PUT before it');
+
+      // A client that shuts down its side after its requests (`printf ... | nc -N`) gets the answers;
+      // node:http aborted them and closed, after the PUT was applied.
+      const halfClosed = await new Promise<string>((resolve) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => socket.end(request('PUT', 'three') + request('GET')));
+        let text = '';
+        socket.on('data', (data: Buffer) => (text += data.toString('latin1')));
+        socket.on('close', () => resolve(text));
+        socket.on('error', () => undefined);
+        setTimeout(() => socket.destroy(), 10_000);
+      });
+      assert.deepEqual([...halfClosed.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1])), [200, 200], `${base}: ${halfClosed}`);
+      assert.ok(halfClosed.endsWith('three'), 'the GET answered the PUT before it');
     }
   });
 
