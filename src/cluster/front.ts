@@ -5,13 +5,12 @@
 
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Pool } from 'undici';
-import { nodeCooldownMs } from '../client/nodes.js';
 import { deadlineHeader, neverSent } from '../client/transport.js';
 import { startBySkewMs } from '../core/coordinator.js';
 import { QuorumError } from '../core/errors.js';
-import { frameworkError, httpServerOptions, noRoute, sendError } from '../api/errors.js';
+import { frameworkError, noRoute, sendError } from '../api/errors.js';
 import { checkToken, type ApiAuth } from '../api/auth.js';
-import { answerPipelinedRequestsInOrder } from '../api/pipelining.js';
+import { handleConnections, httpServerOptions } from '../api/httpConnections.js';
 import { lazySchemaController } from '../api/schemaCompilers.js';
 import { prototypeId } from '../api/seedRoutes.js';
 import { parseHostPort } from '../runtime/address.js';
@@ -47,8 +46,9 @@ export class Front {
   readonly app: FastifyInstance;
   private readonly pools = new Map<string, Pool>();
   private cursor = 0;
-  /** Nodes that did not answer (or answered "paused"), tried last until `until` (wall-clock ms). */
-  private readonly down = new Map<string, { until: number; failures: number }>();
+  /** Nodes that did not answer (or answered "paused"), tried last; each with its next health check. */
+  private readonly down = new Map<string, NodeJS.Timeout>();
+  private closed = false;
   /** The strategy and replication factor of the last `/nodes` or `/v1/cluster` a node answered. */
   private lastLayout: { strategy: string; rf: number };
 
@@ -62,7 +62,7 @@ export class Front {
       schemaController: lazySchemaController,
       frameworkErrors: frameworkError,
     });
-    answerPipelinedRequestsInOrder(this.app);
+    handleConnections(this.app);
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     this.app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
@@ -209,7 +209,7 @@ export class Front {
         // A node just removed from the layout answers nothing (404 UNKNOWN_NODE) until the front stops
         // it: let a member coordinate (a GET would otherwise read as "key not found").
         if (response.statusCode === 404 && removedNode(bytes) && attempt + 1 < order.length) continue;
-        this.down.delete(id);
+        this.markUp(id);
         return { status: response.statusCode, headers: outHeaders, body: bytes };
       } catch (error) {
         lastError = error;
@@ -225,22 +225,44 @@ export class Front {
     throw new QuorumError('UNAVAILABLE', `no running node answered: ${errorText(lastError)}`);
   }
 
-  /** The running nodes from the next in turn, those that failed to answer in the last seconds last. */
+  /** The running nodes from the next in turn, those that failed to answer and have not answered since last. */
   private inTurn(running: readonly string[]): string[] {
     const first = this.cursor++;
     const turn = running.map((_, i) => running[(first + i) % running.length] as string);
-    const now = Date.now();
-    const down = (id: string) => (this.down.get(id)?.until ?? 0) > now;
-    return [...turn.filter((id) => !down(id)), ...turn.filter(down)];
+    return [...turn.filter((id) => !this.down.has(id)), ...turn.filter((id) => this.down.has(id))];
   }
 
   /**
-   * Tries `id` last for a while: 2 s after one failure, twice as long after each failure in a row, at
-   * most 30 s. A hung node then costs one request's wait every 30 s, not one in three.
+   * Tries `id` last until it answers a health check again, asked every second in the background. A
+   * hung node (SIGSTOP, a long pause) then costs the one request that found it so; with a cool-down
+   * instead, one request waited on it every few seconds, long after the cluster saw it dead.
    */
   private markDown(id: string): void {
-    const failures = (this.down.get(id)?.failures ?? 0) + 1;
-    this.down.set(id, { until: Date.now() + Math.min(downMsMax, nodeCooldownMs * 2 ** (failures - 1)), failures });
+    if (this.down.has(id) || this.closed) return;
+    this.down.set(id, setTimeout(() => void this.checkBack(id), downCheckMs).unref());
+  }
+
+  private async checkBack(id: string): Promise<void> {
+    const member = this.options.supervisor.member(id);
+    let answered = false;
+    if (member && !this.closed) {
+      try {
+        const response = await this.pool(member.http).request({ method: 'GET', path: '/v1/health', headersTimeout: downCheckMs, bodyTimeout: downCheckMs });
+        // A node failed by the admin route answers its health, paused: it is still down.
+        answered = response.statusCode === 200 && !(await response.body.text()).includes('"paused":true');
+      } catch {
+        // still down
+      }
+    }
+    if (!this.down.has(id)) return; // a request found it answering meanwhile
+    // A member gone from the cluster, or a front closing, checks no more.
+    if (answered || !member || this.closed) this.down.delete(id);
+    else this.down.set(id, setTimeout(() => void this.checkBack(id), downCheckMs).unref());
+  }
+
+  private markUp(id: string): void {
+    clearTimeout(this.down.get(id));
+    this.down.delete(id);
   }
 
   /**
@@ -309,6 +331,9 @@ export class Front {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.down.values()) clearTimeout(timer);
+    this.down.clear();
     await this.app.close();
     await Promise.all([...this.pools.values()].map((pool) => pool.close()));
   }
@@ -330,8 +355,8 @@ function removedNode(body: Buffer): boolean {
 
 /** How long the front waits for a node's answer to anything it does not send twice (admin changes). */
 const slowWaitMs = 30_000;
-/** The longest a node that keeps failing is tried last. */
-const downMsMax = 30_000;
+/** How often a node that failed to answer is asked whether it answers again (and how long it has). */
+const downCheckMs = 1_000;
 /** Beyond the coordinator's own timeout: the hop, a queue on a busy node. */
 const attemptMarginMs = 3_000;
 
