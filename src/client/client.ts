@@ -86,7 +86,7 @@ export class QuorumKvClient {
    * newer version, which last-writer-wins makes harmless.
    */
   async put(key: string, value: string | Uint8Array, options: PutOptions = {}): Promise<WriteResult> {
-    const body = typeof value === 'string' ? textEncoder.encode(value) : value;
+    const body = valueBytes(value);
     const query = this.query(options, true, ttlSecondsOf(options.ttlMs));
     const json = await this.json({ method: 'PUT', path: kvPath(key, query), body, retry: 'always' }, options);
     return writeResult(key, json);
@@ -104,6 +104,7 @@ export class QuorumKvClient {
    * retried on another node once it may have been sent, so a success is never reported as EXISTS.
    */
   async create(key: string, value: string, options: RequestOptions = {}): Promise<{ message: string }> {
+    if (typeof value !== 'string' || value === '') throw new QuorumKvError('BAD_REQUEST', 'value must be a non-empty string', undefined);
     const body = textEncoder.encode(JSON.stringify({ key, value }));
     const path = `/write${this.query(options)}`;
     const json = await this.json({ method: 'POST', path, body, contentType: 'application/json', retry: 'unsent' }, options);
@@ -191,6 +192,9 @@ export class QuorumKvClient {
     // The discovery is shared by the calls that wait for it; each still answers to its own signal.
     if (this.discover && spec.target === undefined) await unlessAborted(this.discoverOnce(options.signal), options.signal);
     const timeoutMs = positiveMs(options.timeoutMs, this.timeoutMs, 'timeoutMs');
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw new QuorumKvError('BAD_REQUEST', 'signal must be an AbortSignal', undefined);
+    }
     try {
       return await this.transport.send(spec, { timeoutMs, signal: options.signal });
     } catch (error) {
@@ -255,6 +259,16 @@ export class QuorumKvClient {
 
 export function kvPath(key: string, query: string): string {
   return `/v1/kv/${encodeKey(key)}${query}`;
+}
+
+/**
+ * A value as bytes (a string as UTF-8). Anything else is a BAD_REQUEST: from JavaScript, null was
+ * written as an empty value, and a number failed inside undici as UNREACHABLE, every node marked down.
+ */
+function valueBytes(value: unknown): Uint8Array {
+  if (typeof value === 'string') return textEncoder.encode(value);
+  if (value instanceof Uint8Array) return value;
+  throw new QuorumKvError('BAD_REQUEST', `value must be a string or a Uint8Array, got ${value === null ? 'null' : typeof value}`, undefined);
 }
 
 /** A key as a path segment; a key that is not text (a lone UTF-16 surrogate) is a BAD_REQUEST. */

@@ -201,6 +201,13 @@ describe('typed client against a 3-node cluster', { timeout: 10 * testTimeoutMs 
     // Checked before sending: no status.
     await rejectsWith(kv.get('x', { consistency: 'two' as never }), 'BAD_REQUEST', undefined);
     await rejectsWith(kv.get(''), 'BAD_REQUEST');
+    // From JavaScript, without the types: null was written as an empty value, and a number failed as
+    // UNREACHABLE with every node marked down.
+    await kv.put('typed', 'kept');
+    for (const value of [null, undefined, 42, { a: 1 }]) await rejectsWith(kv.put('typed', value as never), 'BAD_REQUEST', undefined);
+    await rejectsWith(kv.create('typed-create', 7 as never), 'BAD_REQUEST', undefined);
+    await rejectsWith(kv.get('typed', { signal: 'soon' as never }), 'BAD_REQUEST', undefined);
+    assert.equal(await kv.getText('typed'), 'kept', 'nothing overwrote it');
     assert.throws(() => connect({ url: 'ftp://nowhere' }), (e: unknown) => e instanceof QuorumKvError && e.code === 'BAD_REQUEST');
     assert.throws(() => connect({}), (e: unknown) => e instanceof QuorumKvError && e.code === 'BAD_REQUEST');
   });
