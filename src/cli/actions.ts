@@ -5,7 +5,7 @@
 import { isQuorumKvError, type Consistency, type QuorumKvClient } from '../client/index.js';
 import { CliError, exitCodes } from './clientCommands.js';
 import { checkKey, checkNodeId, checkStrategy, checkValue } from './inputChecks.js';
-import { renderLocalEntries, renderNodes, renderStatus } from './statusTable.js';
+import { renderLocalEntries, renderNodes, renderStatus, renderStoppedNodes } from './statusTable.js';
 
 export interface ActionResult {
   /** For people, ending with a newline ('' prints nothing). */
@@ -77,7 +77,17 @@ export async function recoverAllAction(client: QuorumKvClient): Promise<ActionRe
 }
 
 export async function nodesAction(client: QuorumKvClient): Promise<ActionResult> {
-  const { cluster, nodes } = await client.admin.overview();
+  let overview: Awaited<ReturnType<QuorumKvClient['admin']['overview']>>;
+  try {
+    overview = await client.admin.overview();
+  } catch (error) {
+    // With every node down none can describe the cluster; a local cluster's front still lists its
+    // members, all dead (docs/decisions.md). What it says is shown, not the 503.
+    if (!isQuorumKvError(error, 'UNAVAILABLE')) throw error;
+    const front = await client.admin.nodes().catch(() => Promise.reject(error));
+    return { text: renderStoppedNodes(front), json: front };
+  }
+  const { cluster, nodes } = overview;
   return {
     text: renderNodes(cluster, nodes),
     json: { strategy: cluster.strategy, rf: cluster.rf, replicas: cluster.replicas, layoutVersion: cluster.layoutVersion, nodes },

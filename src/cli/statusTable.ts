@@ -3,7 +3,7 @@
 // Plain borders and no colours, so the text is the same in a terminal, a pipe and a test.
 
 import Table from 'cli-table3';
-import type { ClusterStatus, ClusterView, LocalEntriesPage, NodeOverview } from '../client/index.js';
+import type { ClusterStatus, ClusterView, LocalEntriesPage, NodeOverview, PrototypeNodes } from '../client/index.js';
 
 const plain = { head: [] as string[], border: [] as string[] };
 /** No line between rows: a table of 20 nodes should fit a screen. */
@@ -36,6 +36,13 @@ export function renderNodes(cluster: ClusterView, nodes: readonly NodeOverview[]
     table.push([n.id, state, n.http, n.resp ?? '-', count(n.keys), count(n.tombstones), String(n.hintsFor)]);
   }
   return `${clusterLine(cluster)}\n${table.toString()}\n`;
+}
+
+/** The front's own list when no node runs: every member, its state and its process. */
+export function renderStoppedNodes(view: PrototypeNodes): string {
+  const table = new Table({ head: ['node', 'state', 'http'], style: plain, chars });
+  for (const n of view.nodes) table.push([String(n.node_id), n.process ? `${n.status} (${n.process})` : n.status, n.address]);
+  return `no node is running (strategy ${view.strategy}, replication factor ${view.replication_factor}); recover them with: quorumkv recover-all\n${table.toString()}\n`;
 }
 
 export function renderLocalEntries(page: LocalEntriesPage): string {

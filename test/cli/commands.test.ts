@@ -254,6 +254,11 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
 
     // With every node down no node can list the members; the front still knows them.
     for (const id of ['0', '1', '2']) assert.equal((await cli('fail', id)).code, 0);
+    // nodes shows what the front knows (it was the 503 that no node could answer).
+    const allDown = await cli('nodes');
+    assert.equal(allDown.code, 0, allDown.stderr);
+    assert.match(allDown.stdout, /^no node is running \(strategy consistent, replication factor 3\); recover them with: quorumkv recover-all\n/);
+    assert.equal((allDown.stdout.match(/dead \(stopped\)/g) ?? []).length, 3);
     assert.deepEqual(await json('recover-all'), {
       status: 'success',
       nodes: ['0', '1', '2'].map((id) => ({ id, ok: true, message: `Node ${id} recovered` })),
