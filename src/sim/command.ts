@@ -53,7 +53,7 @@ export function registerSimCommands(program: Command): void {
     .option('--verbose', 'put every delivered message in the trace too', false)
     .option('--time-limit <seconds>', 'run fresh seeds until the limit; print runs per second', positiveNumber)
     .option('--from <s>', 'first seed of --time-limit (default: a random one)', seedArgument)
-    .option('--history <file>', 'write the client history as JSON (Jepsen ops)')
+    .option('--history <file>', 'write the client history as JSON (Jepsen ops): the run of --seed, or the failing one')
     .addOption(new Option('--history-format <format>', 'knossos: f read/write; elle: single-key txns').choices(['knossos', 'elle']).default('knossos'))
     .option('--sweep', 'add a read-repair sweep of every key to the heal phase (tells anti-entropy bugs from others)', false)
     .action((options: SimCliOptions) => {
@@ -64,6 +64,11 @@ export function registerSimCommands(program: Command): void {
       const modes = [options.seeds !== undefined, options.seed !== undefined, options.timeLimit !== undefined].filter(Boolean).length;
       if (modes !== 1) {
         process.stderr.write('quorumkv sim: give exactly one of --seeds N, --seed S, --time-limit SECONDS\n');
+        process.exitCode = 2;
+        return;
+      }
+      if (options.trace && options.seed === undefined) {
+        process.stderr.write('quorumkv sim: --trace prints one run: give it with --seed S\n');
         process.exitCode = 2;
         return;
       }
@@ -97,6 +102,14 @@ function runMany(count: number, options: SimCliOptions, runOptions: RunOptions):
       process.stdout.write(`${seed}/${count} seeds ok, ${requests} requests, ${seconds.toFixed(1)}s, ${(seed / seconds).toFixed(1)} runs/s\n`);
     }
   }
+  noHistoryWritten(options);
+}
+
+/** --history with many seeds writes the failing one's: say so when none failed (it looked ignored). */
+function noHistoryWritten(options: SimCliOptions): void {
+  if (options.history !== undefined) {
+    process.stdout.write(`no history written to ${options.history}: with many seeds it is the failing one's (--seed S writes any run's)\n`);
+  }
 }
 
 function runTimed(limitSeconds: number, options: SimCliOptions, runOptions: RunOptions): void {
@@ -116,6 +129,7 @@ function runTimed(limitSeconds: number, options: SimCliOptions, runOptions: RunO
   process.stdout.write(
     `${runs} seeds ok (${first}..${(first + runs - 1) % 2 ** 32}), ${requests} requests, ${seconds.toFixed(1)}s: ${(runs / seconds).toFixed(2)} runs/s\n`,
   );
+  noHistoryWritten(options);
 }
 
 function fail(result: RunResult, options: SimCliOptions): void {
