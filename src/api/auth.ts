@@ -21,8 +21,12 @@ export function checkToken(request: FastifyRequest, auth: ApiAuth, admin: boolea
     return new QuorumError('UNAUTHORIZED', 'Missing API token: send Authorization: Bearer <token>');
   }
   const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : header;
-  if (!expected.some((token) => sameSecret(given, token))) return new QuorumError('FORBIDDEN', 'Invalid API token');
-  return undefined;
+  if (expected.some((token) => sameSecret(given, token))) return undefined;
+  // The client token on an admin route is valid, only not enough: say so (it read "Invalid API token").
+  if (admin && auth.token && auth.adminToken && sameSecret(given, auth.token)) {
+    return new QuorumError('FORBIDDEN', 'This route needs the admin token (--admin-token); the API token is for reads and writes');
+  }
+  return new QuorumError('FORBIDDEN', 'Invalid API token');
 }
 
 function sameSecret(given: string, expected: string): boolean {

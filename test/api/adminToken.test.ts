@@ -30,7 +30,10 @@ describe('the client token and the admin token', () => {
         assert.equal((await app.inject({ method: 'GET', url })).statusCode, 401, url);
       }
       const change = { method: 'POST' as const, url: '/v1/admin/replication', payload: { strategy: 'consistent', rf: 1 } };
-      assert.equal((await app.inject({ ...change, headers: as('client') })).statusCode, 403);
+      const withClientToken = await app.inject({ ...change, headers: as('client') });
+      assert.equal(withClientToken.statusCode, 403);
+      assert.match(JSON.parse(withClientToken.body).message, /^This route needs the admin token/, 'not "Invalid API token": it is valid');
+      assert.equal(JSON.parse((await app.inject({ ...change, headers: as('guess') })).body).message, 'Invalid API token');
       assert.equal((await app.inject({ ...change, headers: as('admin') })).statusCode, 200);
     } finally {
       await app.close();
