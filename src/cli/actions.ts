@@ -119,7 +119,17 @@ export async function localEntriesAction(client: QuorumKvClient, id: string, pag
 }
 
 /** Up to `limit` keys in key order, from `cursor` on; when more may follow, says how to go on. */
-export async function keysAction(client: QuorumKvClient, prefix: string | undefined, limit: number, cursor?: string): Promise<ActionResult> {
+/**
+ * Up to `limit` keys from `cursor` on; `more` says how to ask for the rest (the command line's
+ * `--cursor` by default, the shell's own words there).
+ */
+export async function keysAction(
+  client: QuorumKvClient,
+  prefix: string | undefined,
+  limit: number,
+  cursor?: string,
+  more: (next: string) => string = (next) => `--cursor ${JSON.stringify(next)}`,
+): Promise<ActionResult> {
   const keys: string[] = [];
   let next: string | null = cursor ?? null;
   do {
@@ -127,7 +137,7 @@ export async function keysAction(client: QuorumKvClient, prefix: string | undefi
     keys.push(...page.keys);
     next = page.cursor;
   } while (next !== null && keys.length < limit);
-  const note = next === null ? undefined : `more: --cursor ${JSON.stringify(next)}\n`;
+  const note = next === null ? undefined : `more: ${more(next)}\n`;
   return { text: keys.map((k) => `${k}\n`).join(''), json: { keys, next }, ...(note ? { note } : {}) };
 }
 

@@ -67,8 +67,11 @@ export async function runShell(options: ShellOptions, streams: ShellStreams): Pr
   let lastFailure = 0;
 
   // --json: one JSON line per result or failure on stdout, for programs driving the shell.
-  const print = (result: ActionResult) =>
-    streams.output.write(options.json && result.json !== null ? JSON.stringify(result.json) + '\n' : result.text + (result.note ?? ''));
+  // A note (how to page on) goes to stderr, as the commands put it: a script reading stdout reads data.
+  const print = (result: ActionResult) => {
+    streams.output.write(options.json && result.json !== null ? JSON.stringify(result.json) + '\n' : result.text);
+    if (!options.json && result.note) streams.errors.write(result.note);
+  };
   const report = (error: unknown) => {
     const failure = asCliError(error, options);
     const message = failure instanceof Error ? failure.message : String(failure);

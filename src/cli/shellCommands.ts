@@ -92,7 +92,14 @@ export const shellCommands: readonly ShellCommand[] = [
     run: (s, a) => readAction(s.client, a[0] as string),
   },
   { name: 'del', aliases: ['delete'], args: '<key>', help: 'delete a key', min: 1, max: 1, run: (s, a) => deleteExistingAction(s.client, a[0] as string) },
-  { name: 'keys', args: '[prefix]', help: `list keys (the first ${keysListedMax})`, min: 0, max: 1, run: (s, a) => keysAction(s.client, a[0], keysListedMax) },
+  {
+    name: 'keys',
+    args: '[prefix] [cursor]',
+    help: `list keys, ${keysListedMax} at a time (the cursor that the line "more:" gives goes on from there)`,
+    min: 0,
+    max: 2,
+    run: (s, a) => keysAction(s.client, a[0] || undefined, keysListedMax, a[1], (next) => `keys ${JSON.stringify(a[0] ?? '')} ${JSON.stringify(next)}`),
+  },
   { name: 'replicas', args: '<key>', help: 'the nodes that hold a key', min: 1, max: 1, run: (s, a) => replicasAction(s.client, a[0] as string) },
   {
     name: 'strategy',

@@ -38,6 +38,30 @@ describe('quorumkv shell with piped commands', { timeout: 10 * testTimeoutMs }, 
     assert.equal(run.code, 1, 'the exit code of the last failure (not found)');
   });
 
+  it('pages through more keys than one listing shows, with the cursor it gives on stderr', { timeout: testTimeoutMs }, async () => {
+    // The "more:" line was on stdout, read as a key by a script, and gave a --cursor the shell refused.
+    const { connect } = await import('../../src/client/index.js');
+    const kv = connect({ url: cluster.front });
+    try {
+      await kv.batch(Array.from({ length: 130 }, (_, i) => ({ op: 'put' as const, key: `page:${String(i).padStart(3, '0')}`, value: 'v' })));
+    } finally {
+      await kv.close();
+    }
+    const first = await shell('keys page:\n');
+    assert.equal(first.code, 0, first.stderr);
+    const firstKeys = first.stdout.trimEnd().split('\n');
+    assert.equal(firstKeys.length, 100);
+    assert.ok(firstKeys.every((key) => key.startsWith('page:')), 'stdout holds keys only');
+    const more = /^more: (keys "page:" "[^"]+")\n$/.exec(first.stderr);
+    assert.ok(more, `the next page's command on stderr: ${JSON.stringify(first.stderr)}`);
+    const second = await shell(`${more[1]}\n`);
+    assert.equal(second.code, 0, second.stderr);
+    const secondKeys = second.stdout.trimEnd().split('\n');
+    assert.equal(secondKeys.length, 30);
+    assert.deepEqual([...firstKeys, ...secondKeys].sort(), Array.from({ length: 130 }, (_, i) => `page:${String(i).padStart(3, '0')}`));
+    assert.equal(second.stderr, '', 'no more after the last page');
+  });
+
   it('writes a key that expires with setex', { timeout: testTimeoutMs }, async () => {
     const run = await shell(['setex session 600 abc def', 'get session', 'setex session soon abc', 'setex session 600'].join('\n') + '\n');
     const lines = run.stdout.trimEnd().split('\n');
