@@ -62,6 +62,10 @@ export const systemRandom: Random = { next: () => Math.random() };
 
 export class NodeRuntime {
   private tickTimer: NodeJS.Timeout | undefined;
+  /** When the tick timer last ran (performance.now()): how long ago tells whether the process stood still. */
+  private lastTickAtMs = performance.now();
+  /** Until then (performance.now()) writes are not started: the process stood still just before. */
+  private writesRefusedUntilMs = 0;
   private syncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Messages waiting for the fdatasync of the commit generation they were produced at. */
@@ -231,11 +235,34 @@ export class NodeRuntime {
   // through promises (each took several microtask jobs per request).
 
   putThen(key: string, value: Uint8Array, options: Partial<WriteOptions>, callback: RequestCallback<WriteOutcome>): void {
-    this.request('put', (done) => this.node.put(key, value, options, done), callback);
+    this.request('put', (done) => this.startWrite(done, () => this.node.put(key, value, options, done)), callback);
   }
 
   removeThen(key: string, options: Partial<WriteOptions>, callback: RequestCallback<WriteOutcome>): void {
-    this.request('delete', (done) => this.node.remove(key, options, done), callback);
+    this.request('delete', (done) => this.startWrite(done, () => this.node.remove(key, options, done)), callback);
+  }
+
+  /**
+   * Starts a write this node coordinates, unless the process has just stood still (SIGSTOP, a paused
+   * VM, a synchronous stall) for longer than a request's timeout. A write read right after that may
+   * have waited in the kernel while its client gave up and wrote the key through another node; given
+   * a version now, it would win over that newer, acknowledged write (a fault probe: 10 of 10 over
+   * RESP, and over HTTP without a deadline header). The node cannot tell when a request was sent, so
+   * it refuses every write for a request timeout after it stood still: what piled up on open
+   * connections is read before the tick runs again, and what came on new ones a loop turn later.
+   */
+  private startWrite(done: Callback<WriteOutcome>, start: () => void): void {
+    const now = performance.now();
+    const stillMs = now - this.lastTickAtMs;
+    if (stillMs <= this.node.config.requestTimeoutMs && now >= this.writesRefusedUntilMs) return start();
+    done({
+      ok: false,
+      error: new QuorumError(
+        'UNAVAILABLE',
+        'this node stood still (stopped or stalled) for longer than a request timeout just now: a write read now may be older than its ' +
+          "client's timeout, so it is not started; send it again",
+      ),
+    });
   }
 
   getThen(key: string, options: Partial<ReadOptions>, callback: RequestCallback<ReadOutcome>): void {
@@ -363,7 +390,15 @@ export class NodeRuntime {
   }
 
   private startTimers(): void {
+    this.lastTickAtMs = performance.now();
     this.tickTimer = setInterval(() => {
+      const now = performance.now();
+      const stillMs = now - this.lastTickAtMs;
+      this.lastTickAtMs = now;
+      if (stillMs > this.node.config.requestTimeoutMs) {
+        this.writesRefusedUntilMs = now + this.node.config.requestTimeoutMs;
+        this.options.logger.warn({ stillMs: Math.round(stillMs) }, 'the process stood still; writes are refused for a request timeout');
+      }
       try {
         this.node.tick();
       } catch (error) {
