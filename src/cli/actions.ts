@@ -62,9 +62,11 @@ export async function failAction(client: QuorumKvClient, id: string): Promise<Ac
 }
 
 export async function recoverAction(client: QuorumKvClient, id: string): Promise<ActionResult> {
-  // A failed (paused) node answers nothing but its recovery: sent to that node itself, the id is
-  // checked for its form only, and the node says whether it is the one.
-  const checked = checkNodeId(id, await client.cluster().catch((error: unknown) => (isPausedError(error) ? undefined : Promise.reject(error))));
+  // A failed (paused) node answers nothing but its recovery, and a front with every node down has no
+  // node to list the members: then the id is checked for its form only, and the recovery itself
+  // says whether there is such a node.
+  const cluster = await client.cluster().catch((error: unknown) => (isQuorumKvError(error, 'UNAVAILABLE') ? undefined : Promise.reject(error)));
+  const checked = checkNodeId(id, cluster);
   const result = await client.admin.recover(checked);
   return { text: `${result.message}\n`, json: { status: 'success', node: checked, message: result.message } };
 }
@@ -146,9 +148,4 @@ export async function deleteExistingAction(client: QuorumKvClient, key: string):
   const deleted = await client.deleteExisting(checkKey(key));
   if (!deleted) throw new CliError(`Key ${key} not found`, exitCodes.notFound, { code: 'NOT_FOUND', key });
   return { text: `Key ${key} deleted successfully\n`, json: { status: 'success', key, deleted } };
-}
-
-/** The 503 of a node that is failed (paused): it answers only its recovery. */
-function isPausedError(error: unknown): boolean {
-  return isQuorumKvError(error, 'UNAVAILABLE') && error.details.paused === true;
 }

@@ -259,6 +259,9 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     assert.equal(allDown.code, 0, allDown.stderr);
     assert.match(allDown.stdout, /^no node is running \(strategy consistent, replication factor 3\); recover them with: quorumkv recover-all\n/);
     assert.equal((allDown.stdout.match(/dead \(stopped\)/g) ?? []).length, 3);
+    // recover of one node then: it asked a node for the members first, and none could answer.
+    const one = await cli('recover', '0');
+    assert.equal(one.stdout, 'Node 0 recovered\n', one.stderr);
     assert.deepEqual(await json('recover-all'), {
       status: 'success',
       nodes: ['0', '1', '2'].map((id) => ({ id, ok: true, message: `Node ${id} recovered` })),
