@@ -66,6 +66,7 @@ export class NodeRuntime {
   private lastTickAtMs = performance.now();
   /** Until then (performance.now()) writes are not started: the process stood still just before. */
   private writesRefusedUntilMs = 0;
+  private ticked = false;
   private syncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Messages waiting for the fdatasync of the commit generation they were produced at. */
@@ -253,7 +254,7 @@ export class NodeRuntime {
    */
   private startWrite(done: Callback<WriteOutcome>, start: () => void): void {
     const now = performance.now();
-    const stillMs = now - this.lastTickAtMs;
+    const stillMs = this.ticked ? now - this.lastTickAtMs : 0;
     if (stillMs <= this.node.config.requestTimeoutMs && now >= this.writesRefusedUntilMs) return start();
     done({
       ok: false,
@@ -395,7 +396,11 @@ export class NodeRuntime {
       const now = performance.now();
       const stillMs = now - this.lastTickAtMs;
       this.lastTickAtMs = now;
-      if (stillMs > this.node.config.requestTimeoutMs) {
+      // Not the first tick: before it the node was still starting (compiling, opening the API), and
+      // had read no request yet.
+      const wasRunning = this.ticked;
+      this.ticked = true;
+      if (wasRunning && stillMs > this.node.config.requestTimeoutMs) {
         this.writesRefusedUntilMs = now + this.node.config.requestTimeoutMs;
         this.options.logger.warn({ stillMs: Math.round(stillMs) }, 'the process stood still; writes are refused for a request timeout');
       }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { expectStatus, get, put, withCluster } from './harness.js';
+import { expectStatus, get, put, waitFor, withCluster } from './harness.js';
 
 /** Sends `bytes` to host:port and gives up (closes) after `waitMs` without waiting for an answer. */
 function sendAndGiveUp(address: string, bytes: string, waitMs: number): Promise<void> {
@@ -44,6 +44,8 @@ describe('a node that stood still', () => {
       }
       await delay(2000);
       for (const key of ['k-resp', 'k-http']) {
+        // At `all` node 1 must answer too: once the others see it alive again.
+        await waitFor(async () => (await get(other, key, 'all')).status === 200, 15_000, { what: `${key} readable at all` });
         const read = expectStatus(await get(other, key, 'all'), 200, `${key} at all`);
         assert.equal(read.text(), 'NEW', `${key}: the acknowledged write, not the one its client gave up on`);
       }
