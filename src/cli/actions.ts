@@ -120,10 +120,9 @@ export async function localEntriesAction(client: QuorumKvClient, id: string, pag
   return { text: renderLocalEntries(result), json: result };
 }
 
-/** Up to `limit` keys in key order, from `cursor` on; when more may follow, says how to go on. */
 /**
- * Up to `limit` keys from `cursor` on; `more` says how to ask for the rest (the command line's
- * `--cursor` by default, the shell's own words there).
+ * Up to `limit` keys in key order, from `cursor` on; when more may follow, `more` says how to go on
+ * (the command line's `--cursor` by default, the shell's own words there).
  */
 export async function keysAction(
   client: QuorumKvClient,
