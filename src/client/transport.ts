@@ -148,15 +148,19 @@ class AttemptTimeout extends Error {}
 
 const textDecoder = new TextDecoder();
 
-/** A 503 that is about this node rather than the cluster: it is failed (paused) or overloaded. */
+/**
+ * A 503 that is about this node rather than the cluster: it is failed (paused), overloaded, or just
+ * stood still (it refuses writes for a request timeout after a stop or stall).
+ */
 function refusedByNode(response: RawResponse): boolean {
   if (response.status !== 503) return false;
   const text = textDecoder.decode(response.body);
-  return text.includes('"paused":true') || text.includes('"code":"OVERLOADED"');
+  return text.includes('"paused":true') || text.includes('"stoodStill":true') || text.includes('"code":"OVERLOADED"');
 }
 
 function isPaused(response: RawResponse): boolean {
-  return textDecoder.decode(response.body).includes('"paused":true');
+  const text = textDecoder.decode(response.body);
+  return text.includes('"paused":true') || text.includes('"stoodStill":true');
 }
 
 function describeFailure(error: unknown, timeoutMs: number): { kind: FailureKind; reason: string } {

@@ -201,8 +201,9 @@ export class Front {
         for (const [name, value] of Object.entries(response.headers)) {
           if (!hopByHop.has(name) && typeof value === 'string') outHeaders[name] = value;
         }
-        // A node failed by the admin route answers 503 "paused": let another node coordinate.
-        if (response.statusCode === 503 && bytes.includes('"paused":true') && attempt + 1 < order.length) {
+        // A node failed by the admin route answers 503 "paused", and one that just stood still refuses
+        // writes for a while ("stoodStill"): let another node coordinate.
+        if (response.statusCode === 503 && (bytes.includes('"paused":true') || bytes.includes('"stoodStill":true')) && attempt + 1 < order.length) {
           this.markDown(id);
           continue;
         }

@@ -262,6 +262,7 @@ export class NodeRuntime {
         'UNAVAILABLE',
         'this node stood still (stopped or stalled) for longer than a request timeout just now: a write read now may be older than its ' +
           "client's timeout, so it is not started; send it again",
+        { stoodStill: true }, // the front and the client send it on to another node, as for a paused one
       ),
     });
   }
