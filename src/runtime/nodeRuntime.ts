@@ -2,6 +2,7 @@
 // peer transport and timers. This is the only place (with the simulator) where the core's effects are
 // carried out: after every input, the node's outbox is handed to the transport.
 
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CoreConfig } from '../core/config.js';
@@ -94,7 +95,9 @@ export class NodeRuntime {
   static async start(options: NodeRuntimeOptions): Promise<NodeRuntime> {
     const { logger } = options;
     // The WAL is fdatasynced off the event loop; flush() holds back what depends on it (see there).
-    const storage = SqliteStorage.open(join(options.dataDir, 'quorumkv.db'), {
+    const dbPath = join(options.dataDir, 'quorumkv.db');
+    const fresh = !existsSync(dbPath);
+    const storage = SqliteStorage.open(dbPath, {
       fsync: options.fsync,
       deferCommitSync: true,
       checkpointInBackground: true,
@@ -118,6 +121,11 @@ export class NodeRuntime {
         initialLayout = await options.joinLayout();
       } catch (error) {
         storage.close();
+        // A join that failed leaves no database behind (it held nothing): a second try starts as fresh.
+        if (fresh) {
+          await storage.whenClosed();
+          for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
+        }
         throw error;
       }
     }

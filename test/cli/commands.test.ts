@@ -314,7 +314,9 @@ describe('quorumkv commands without a cluster', { timeout: testTimeoutMs }, () =
       // A seed nobody listens on: it said "fetch failed" after 30 s.
       const started = Date.now();
       const nobody = await runCli(['node', '--id', 'j', '--http', `${host}:1`, '--peer', `${host}:2`, '--data', `${dataDir}-join`, '--join', `${host}:${await closedPort()}`]);
+      const leftBehind = existsSync(join(`${dataDir}-join`, 'quorumkv.db'));
       rmSync(`${dataDir}-join`, { recursive: true, force: true });
+      assert.equal(leftBehind, false, 'no empty database left behind');
       assert.equal(nobody.code, 2);
       assert.match(nobody.stderr, /could not join through 127\.0\.0\.1:\d+: fetch failed \(ECONNREFUSED\)/);
       assert.ok(Date.now() - started < 20_000, `gave up after ${Date.now() - started} ms`);
