@@ -128,11 +128,13 @@ export class Front {
     // Forwarded like every other route, and the layout kept for /nodes while every node is down.
     this.app.get('/v1/cluster', async (request, reply) => {
       const upstream = await this.forward(request, 'GET', request.url, undefined);
-      if (upstream.status === 200) {
-        const view = JSON.parse(upstream.body.toString('utf8')) as { strategy: string; rf: number };
-        this.lastLayout = { strategy: view.strategy, rf: view.rf };
-      }
-      return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
+      if (upstream.status !== 200) return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
+      const view = JSON.parse(upstream.body.toString('utf8')) as { strategy: string; rf: number; members?: { id: string; state: string }[] };
+      this.lastLayout = { strategy: view.strategy, rf: view.rf };
+      // A process the front killed is dead whatever the nodes have noticed yet, as on /nodes: `status`
+      // said "alive" for some seconds after `fail` while `nodes` said dead.
+      for (const member of view.members ?? []) if (supervisor.stateOf(member.id) === 'stopped') member.state = 'dead';
+      return reply.code(200).headers(upstream.headers).send(view);
     });
 
     this.app.all('/*', async (request, reply) => {

@@ -221,6 +221,9 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     const down = await json('nodes');
     const two = (down.nodes as { id: string; state: string; process: string; keys: number | null }[]).find((n) => n.id === '2');
     assert.deepEqual([two?.state, two?.process, two?.keys], ['dead', 'stopped', null]);
+    // status, through the front, agrees at once (it said alive until the nodes noticed).
+    const statusNow = (await json('status')).members as { id: string; state: string }[];
+    assert.equal(statusNow.find((m) => m.id === '2')?.state, 'dead');
     assert.equal((await cli('put', 'while-down', 'yes')).code, 0);
     assert.equal((await cli('fail', '9')).code, 1, 'no such node');
 
