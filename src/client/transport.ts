@@ -155,12 +155,19 @@ const textDecoder = new TextDecoder();
 function refusedByNode(response: RawResponse): boolean {
   if (response.status !== 503) return false;
   const text = textDecoder.decode(response.body);
-  return text.includes('"paused":true') || text.includes('"stoodStill":true') || text.includes('"code":"OVERLOADED"');
+  return saysNodeIsDown(text) || text.includes('"code":"OVERLOADED"');
 }
 
 function isPaused(response: RawResponse): boolean {
-  const text = textDecoder.decode(response.body);
-  return text.includes('"paused":true') || text.includes('"stoodStill":true');
+  return saysNodeIsDown(textDecoder.decode(response.body));
+}
+
+/**
+ * Whether a 503's body says its node takes no requests for now: failed by the admin route
+ * (`paused`), or just stood still (`stoodStill`). The front reads answers the same way.
+ */
+export function saysNodeIsDown(body: string | Buffer): boolean {
+  return body.includes('"paused":true') || body.includes('"stoodStill":true');
 }
 
 function describeFailure(error: unknown, timeoutMs: number): { kind: FailureKind; reason: string } {

@@ -5,7 +5,7 @@
 
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Pool } from 'undici';
-import { deadlineHeader, neverSent } from '../client/transport.js';
+import { deadlineHeader, neverSent, saysNodeIsDown } from '../client/transport.js';
 import { startBySkewMs } from '../core/coordinator.js';
 import { QuorumError } from '../core/errors.js';
 import { frameworkError, noRoute, sendError } from '../api/errors.js';
@@ -199,13 +199,10 @@ export class Front {
           bodyTimeout: waitMs,
         });
         const bytes = Buffer.from(await response.body.arrayBuffer());
-        const outHeaders: Record<string, string> = {};
-        for (const [name, value] of Object.entries(response.headers)) {
-          if (!hopByHop.has(name) && typeof value === 'string') outHeaders[name] = value;
-        }
+        const outHeaders = withoutHopByHop(response.headers);
         // A node failed by the admin route answers 503 "paused", and one that just stood still refuses
         // writes for a while ("stoodStill"): let another node coordinate.
-        if (response.statusCode === 503 && (bytes.includes('"paused":true') || bytes.includes('"stoodStill":true')) && attempt + 1 < order.length) {
+        if (response.statusCode === 503 && saysNodeIsDown(bytes) && attempt + 1 < order.length) {
           this.markDown(id);
           continue;
         }
@@ -293,9 +290,7 @@ export class Front {
     try {
       const response = await this.pool(member.http).request({ method: 'GET', path, headers: forwardedHeaders(request), headersTimeout: 5_000, bodyTimeout: 5_000 });
       const body = Buffer.from(await response.body.arrayBuffer());
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(response.headers)) if (!hopByHop.has(name) && typeof value === 'string') headers[name] = value;
-      return { status: response.statusCode, headers, body };
+      return { status: response.statusCode, headers: withoutHopByHop(response.headers), body };
     } catch {
       return undefined;
     }
@@ -344,11 +339,16 @@ export class Front {
 
 /** The request's headers that describe the request itself, for sending it on to a node. */
 function forwardedHeaders(request: FastifyRequest): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (!hopByHop.has(name) && typeof value === 'string') headers[name] = value;
+  return withoutHopByHop(request.headers);
+}
+
+/** Headers of a request or an answer without those that describe one connection. */
+function withoutHopByHop(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!hopByHop.has(name) && typeof value === 'string') kept[name] = value;
   }
-  return headers;
+  return kept;
 }
 
 /** Whether an answer says its node was removed from the cluster (src/api/server.ts). */
