@@ -10,6 +10,7 @@ import { checkToken, type ApiAuth } from '../api/auth.js';
 import { sendError } from '../api/errors.js';
 import { booleanParam, type Query } from '../api/params.js';
 import { QuorumError } from '../core/errors.js';
+import { wouldWaitFor } from '../core/topology.js';
 import { memberAt, saveCluster, type LocalCluster } from './clusterFile.js';
 import type { Front } from './front.js';
 import type { Supervisor } from './supervisor.js';
@@ -81,13 +82,7 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
     // A join waits for every member to fill its ranges: refused while one is dead, as the layout
     // coordinator would refuse it, but before a process starts (it waited 30 s, then failed with a 500).
     const stopped = supervisor.ids().filter((id) => !supervisor.runningIds().includes(id));
-    if (stopped.length > 0) {
-      throw new QuorumError(
-        'UNAVAILABLE',
-        `node ${stopped.join(', ')} ${stopped.length === 1 ? 'is' : 'are'} down, and the join would wait for ${stopped.length === 1 ? 'it' : 'them'}: ` +
-          `recover ${stopped.length === 1 ? 'it' : 'them'} first, or remove ${stopped.length === 1 ? 'it' : 'them'} (remove-node ${stopped[0]})`,
-      );
-    }
+    if (stopped.length > 0) throw new QuorumError('UNAVAILABLE', wouldWaitFor(stopped, 'down', 'join'));
     const index = nextIndex(supervisor.ids(), options.dataDir);
     const member = memberAt(cluster.host, cluster.frontPort, index);
     naming(member.id);

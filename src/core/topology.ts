@@ -378,16 +378,7 @@ export class Topology {
     // down. Removing a dead member is how to go on without it, so a leave of a dead node is let through.
     const leavingDead = change.type === 'leave' && change.id !== this.deps.selfId && this.deps.isDead(change.id);
     const dead = leavingDead ? [] : layout.members.filter((m) => m.id !== this.deps.selfId && this.deps.isDead(m.id)).map((m) => m.id);
-    if (dead.length > 0) {
-      return {
-        ok: false as const,
-        error: new QuorumError(
-          'UNAVAILABLE',
-          `node ${dead.join(', ')} ${dead.length === 1 ? 'is' : 'are'} dead, and the change would wait for ${dead.length === 1 ? 'it' : 'them'}: ` +
-            `recover ${dead.length === 1 ? 'it' : 'them'} first, or remove ${dead.length === 1 ? 'it' : 'them'} (remove-node ${dead[0]})`,
-        ),
-      };
-    }
+    if (dead.length > 0) return { ok: false as const, error: new QuorumError('UNAVAILABLE', wouldWaitFor(dead, 'dead', 'change')) };
     let next: Layout;
     switch (change.type) {
       case 'join':
@@ -525,6 +516,15 @@ export class Topology {
       cleanupPending: this.cleanup.pending,
     };
   }
+}
+
+/**
+ * Why a change is refused while members are down (here, and on the local cluster's front before it
+ * starts a joining process): it would wait for them.
+ */
+export function wouldWaitFor(ids: readonly string[], state: 'dead' | 'down', what: 'change' | 'join'): string {
+  const [are, them] = ids.length === 1 ? ['is', 'it'] : ['are', 'them'];
+  return `node ${ids.join(', ')} ${are} ${state}, and the ${what} would wait for ${them}: recover ${them} first, or remove ${them} (remove-node ${ids[0]})`;
 }
 
 /** A dead filler that is itself leaving holds nothing anyone waits for. */
