@@ -9,7 +9,7 @@
 // blocks of its own with a lock file (the first free one; a region whose process is gone is free), and
 // hands out its blocks in turn. The check that every port is free covers what runs outside the tests.
 
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,13 +65,7 @@ function claimRegion(): number | undefined {
       region = candidate;
       nextBlock = Math.floor(Math.random() * blocksPerRegion);
       const path = lockPath(candidate);
-      process.once('exit', () => {
-        try {
-          unlinkSync(path);
-        } catch {
-          // already gone
-        }
-      });
+      process.once('exit', () => rmSync(path, { force: true }));
       return region;
     }
   }
@@ -87,17 +81,11 @@ function tryLock(candidate: number): boolean {
   const path = lockPath(candidate);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
+      writeFileSync(path, String(process.pid), { flag: 'wx' }); // fails if another process holds it
       return true;
     } catch {
       if (ownerAlive(path)) return false;
-      try {
-        unlinkSync(path);
-      } catch {
-        return false;
-      }
+      rmSync(path, { force: true }); // its process has exited: take it over
     }
   }
   return false;
