@@ -116,6 +116,15 @@ export function registerTopologyCommands(program: Command): void {
                 `If ${leavingDead.id} is lost for good, \`quorumkv remove-node ${leavingDead.id} --force\` completes it, losing the writes that only dead nodes held.`,
             );
           }
+          // A dead member the change waits for (it died after the change started) holds it until it is
+          // back; its removal joins the change, which then goes on without it.
+          const waitedDead = (r.waitingFor as string[]).filter((id) => dead.has(id) && members.some((m) => m.id === id && m.role !== 'leaving'));
+          if (r.inTransition && waitedDead.length > 0) {
+            lines.push(
+              `node ${waitedDead.join(', ')} ${waitedDead.length === 1 ? 'is' : 'are'} dead and the change waits for ${waitedDead.length === 1 ? 'it' : 'them'}: ` +
+                `recover ${waitedDead.length === 1 ? 'it' : 'them'}, or \`quorumkv remove-node ${waitedDead[0]}\`, which joins that removal to this change.`,
+            );
+          }
           if (r.fill) {
             lines.push(
               `node ${r.node ?? '(this one)'} fills ${r.fill.rangesTotal} ranges: ${r.fill.keysReceived} keys / ${r.fill.bytesReceived} bytes received, ${r.fill.done ? 'done' : 'in progress'}`,

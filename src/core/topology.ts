@@ -370,6 +370,7 @@ export class Topology {
       }
     }
     if (inTransition(layout)) {
+      if (change.type === 'leave' && change.id !== this.deps.selfId && this.deps.isDead(change.id)) return this.addDeadLeave(layout, change);
       return refused('LAYOUT_CONFLICT', `a topology change is under way (layout v${layout.version}); try again when it completes`);
     }
     // A change completes when every serving member has filled its new ranges: one started while a
@@ -400,6 +401,30 @@ export class Topology {
       }
     }
     return { ok: true, value: { ...next, version: layout.version + 1 } };
+  }
+
+  /**
+   * The removal of a member that died during the change under way joins that change (a new layout
+   * version: the same transition, with the dead member leaving as well). A change waits for every
+   * live serving member to fill its new ranges, and for a dead one that is not leaving until it is
+   * back; before, nothing but its return ended that wait, and every later change, its removal
+   * included, was refused (README, known limitations). Leaving, it is waited for no longer
+   * (maybeFinalize), and each piece it would have filled has its other replicas, which fill from
+   * N - quorum + 1 sources as in any leave; with too few sources left, forcing it forces the change.
+   */
+  private addDeadLeave(layout: Layout, change: Extract<LayoutChange, { type: 'leave' }>): { ok: true; value: Layout } | { ok: false; error: QuorumError } {
+    if (!layout.members.some((m) => m.role !== 'leaving' && m.id !== change.id)) {
+      return { ok: false, error: new QuorumError('BAD_REQUEST', 'cannot remove the last member') };
+    }
+    return {
+      ok: true,
+      value: {
+        ...layout,
+        version: layout.version + 1,
+        members: layout.members.map((m) => (m.id === change.id ? { ...m, role: 'leaving' as const } : m)),
+        ...(change.force || layout.forced ? { forced: true as const } : {}),
+      },
+    };
   }
 
   /** Requests, votes, the fill and clean-up all run on the monotonic clock. */

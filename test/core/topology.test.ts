@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ReadOutcome } from '../../src/core/coordinator.js';
+import type { ReadOutcome, WriteOutcome } from '../../src/core/coordinator.js';
 import { layoutDigest, parseLayout, type Layout } from '../../src/core/layout.js';
 import { Placement } from '../../src/core/placement.js';
 import { finalized } from '../../src/core/topology.js';
@@ -97,6 +97,62 @@ test('a change is refused while a member is dead (it would wait for it); removin
   const after = cluster.run<Layout>((cb) => cluster.node('b').proposeChange({ type: 'replication', strategy: 'consistent', rf: 2 }, cb));
   assert.ok(after.ok, 'with d removed, changes go ahead');
 });
+
+/** 20 keys written at quorum through `via`, each with its own value. */
+function writeKeys(cluster: TestCluster, via: string): Map<string, string> {
+  const written = new Map<string, string>();
+  for (let i = 0; i < 20; i++) {
+    const put = cluster.run<WriteOutcome>((cb) => cluster.node(via).put(`key${i}`, bytes(`value${i}`), { consistency: 'quorum' }, cb));
+    assert.ok(put.ok, `key${i} written`);
+    written.set(`key${i}`, `value${i}`);
+  }
+  return written;
+}
+
+/** Every key reads back its value at quorum through `via`, and is on each of its replicas. */
+function assertKept(cluster: TestCluster, via: string, written: Map<string, string>): void {
+  for (const [key, value] of written) {
+    const read = cluster.run<ReadOutcome>((cb) => cluster.node(via).get(key, { consistency: 'quorum' }, cb));
+    assert.ok(read.ok && text(read.value.entry?.value) === value, `${key} reads back`);
+    for (const id of cluster.node(via).placement.readReplicas(key)) assert.equal(text(cluster.storages.get(id)?.get(key)?.value), value, `${key} is on ${id}`);
+  }
+}
+
+for (const [name, members, rf, change] of [
+  ['an RF change (2 -> 3)', ['a', 'b', 'c', 'd'], 2, { type: 'replication', strategy: 'consistent', rf: 3 }],
+  ['a decommission (of c)', ['a', 'b', 'c', 'd', 'e'], 3, { type: 'leave', id: 'c' }],
+] as const) {
+  test(`a member that dies during ${name} is removed by joining its removal to the change, which then completes`, () => {
+    const cluster = new TestCluster([...members], { rf }, { antiEntropyIntervalMs: 0 });
+    const written = writeKeys(cluster, 'a');
+    let started: Layout | undefined;
+    cluster.node('b').proposeChange(change, (r) => {
+      assert.ok(r.ok, r.ok ? '' : r.error.message);
+      started = r.value;
+    });
+    // d fills ranges in this change, and dies as it starts: the change waits for it.
+    cluster.isolated.add('d');
+    cluster.advance(20_000);
+    assert.ok(started, 'the change started');
+    const stuck = cluster.node('a').layout;
+    assert.equal(stuck.version, started.version, 'the change waits for d');
+    assert.equal(cluster.node('a').stateOf('d'), 'dead');
+    const removal = cluster.run<Layout>((cb) => cluster.node('c').proposeChange({ type: 'leave', id: 'd' }, cb));
+    assert.ok(removal.ok, removal.ok ? '' : `${removal.error.code}: ${removal.error.message}`);
+    assert.equal(removal.value.version, stuck.version + 1);
+    assert.deepEqual(removal.value.pending, stuck.pending, 'the same change goes on');
+    assert.equal(removal.value.members.find((m) => m.id === 'd')?.role, 'leaving');
+    cluster.advance(30_000);
+    const live = members.filter((id) => id !== 'd' && !(change.type === 'leave' && id === change.id));
+    for (const id of live) {
+      const layout = cluster.node(id).layout;
+      assert.deepEqual(layout.members.map((m) => m.id), live, `${id}: the change completed without d`);
+      assert.equal(layout.pending, undefined);
+      assert.equal(layout.rf, change.type === 'replication' ? change.rf : rf);
+    }
+    assertKept(cluster, 'a', written);
+  });
+}
 
 test('a coordinator that sees no majority of the members alive changes nothing: the other side of a partition may', () => {
   const cluster = new TestCluster(['a', 'b', 'c'], { rf: 3 });
@@ -284,16 +340,24 @@ test('removing one of two nodes lost for good completes when forced, and the oth
   assert.equal(text(read.value.entry?.value), 'kept');
 });
 
-test('unforced, the removal of one of two lost nodes waits; force is refused for a member that is not dead', () => {
-  const { cluster } = twoLost();
+test('unforced, the removal of two lost nodes waits (the second joins the first); forced, both complete; force is refused for a member that is not dead', () => {
+  const { cluster, key } = twoLost();
   leaveAndRun(cluster, 'a', 'd', 30_000);
   for (const id of ['a', 'b', 'c']) {
     assert.equal(cluster.node(id).layout.members.find((m) => m.id === 'd')?.role, 'leaving', `${id}: d is still leaving`);
   }
+  const join = cluster.run<Layout>((cb) => cluster.node('a').proposeChange({ type: 'join', member: { id: 'f', peer: 'f:1', http: 'f:2' } }, cb));
+  assert.ok(!join.ok && join.error.code === 'LAYOUT_CONFLICT', 'another change waits for it');
+  // The removal of the other dead member joins the change under way, which still waits: a piece whose
+  // replicas were d, e and one live node has one source of the two it needs.
   const other = cluster.run<Layout>((cb) => cluster.node('a').proposeChange({ type: 'leave', id: 'e' }, cb));
-  assert.ok(!other.ok && other.error.code === 'LAYOUT_CONFLICT', 'another change waits for it');
-  const forcedOther = cluster.run<Layout>((cb) => cluster.node('a').proposeChange({ type: 'leave', id: 'e', force: true }, cb));
-  assert.ok(!forcedOther.ok && forcedOther.error.code === 'LAYOUT_CONFLICT', 'forcing another leave is still another change');
+  assert.ok(other.ok, other.ok ? '' : other.error.message);
+  assert.equal(other.value.forced, undefined);
+  cluster.advance(30_000);
+  for (const id of ['a', 'b', 'c']) {
+    const roles = cluster.node(id).layout.members.filter((m) => m.role === 'leaving').map((m) => m.id);
+    assert.deepEqual(roles, ['d', 'e'], `${id}: d and e are both still leaving`);
+  }
   // A live member hands its ranges over: force, which would give up its copies, is refused.
   for (const live of ['c', 'a']) {
     const refused = cluster.run<Layout>((cb) => cluster.node('b').proposeChange({ type: 'leave', id: live, force: true }, cb));
@@ -301,6 +365,14 @@ test('unforced, the removal of one of two lost nodes waits; force is refused for
     assert.equal(refused.error.code, 'BAD_REQUEST', refused.error.message);
     assert.match(refused.error.message, /not dead/);
   }
+  // Forced, the change gives up what only d and e held, and completes without both.
+  const forced = cluster.run<Layout>((cb) => cluster.node('b').proposeChange({ type: 'leave', id: 'e', force: true }, cb));
+  assert.ok(forced.ok && forced.value.forced === true, 'forcing either removal forces the change');
+  cluster.advance(30_000);
+  for (const id of ['a', 'b', 'c']) assert.deepEqual(cluster.node(id).layout.members.map((m) => m.id), ['a', 'b', 'c'], `${id}: d and e are removed`);
+  const read = cluster.run<ReadOutcome>((cb) => cluster.node('c').get(key, { consistency: 'quorum' }, cb));
+  assert.ok(read.ok);
+  assert.equal(text(read.value.entry?.value), 'kept', 'the copy on the live replica was kept');
   const steady = new TestCluster(['a', 'b', 'c'], { rf: 3 }, { antiEntropyIntervalMs: 0 });
   const live = steady.run<Layout>((cb) => steady.node('a').proposeChange({ type: 'leave', id: 'c', force: true }, cb));
   assert.ok(!live.ok && live.error.code === 'BAD_REQUEST', 'a live member is not removed by force');
