@@ -23,6 +23,8 @@ export class WalSync {
   private readonly waiters: { readonly generation: number; readonly callback: () => void }[] = [];
   private fd: number | undefined;
   private closed = false;
+  /** The first fdatasync that failed: nothing is reported durable after it (see `fail`). */
+  private failure: Error | undefined;
   /** When the fdatasync under way started (performance.now()), for `syncRunningMs`. */
   private syncStartedAt: number | undefined;
   /** Told how long each fdatasync off this thread took, in seconds (the node's metrics). */
@@ -31,13 +33,14 @@ export class WalSync {
   /**
    * `deferred` false: SQLite syncs every commit itself (synchronous = FULL) and this only counts, or
    * nothing syncs commits before the periodic sync (fsync 'periodic'). `syncFile` is fdatasync on
-   * this thread (tests count its calls).
+   * this thread (tests count its calls); `stopProcess` is told of a failed one (tests record it).
    */
   constructor(
     private readonly walPath: string,
     private readonly deferred: boolean,
     private readonly syncFile: (fd: number) => void = fdatasyncSync,
     private readonly syncFileAsync: AsyncSync = fdatasync,
+    private readonly stopProcess: (error: Error) => void = throwOutside,
   ) {}
 
   /** Records a commit that wrote. */
@@ -63,6 +66,7 @@ export class WalSync {
    */
   whenDurable(callback: () => void): void {
     assert(!this.closed, 'storage is closed');
+    if (this.failure) throw this.failure;
     if (this.durable) return callback();
     assert(this.deferred, 'commits are synced by SQLite unless deferCommitSync is set');
     this.waiters.push({ generation: this.committedCount, callback });
@@ -76,10 +80,15 @@ export class WalSync {
    */
   syncNow(always = false): void {
     assert(!this.closed, 'storage is closed');
+    if (this.failure) throw this.failure;
     if (this.durable && !always) return;
     const target = this.committedCount;
     this.fd ??= openSync(this.walPath, 'r');
-    this.syncFile(this.fd);
+    try {
+      this.syncFile(this.fd);
+    } catch (error) {
+      this.fail(error as Error);
+    }
     this.markSynced(target);
   }
 
@@ -110,10 +119,26 @@ export class WalSync {
       this.syncStartedAt = undefined;
       if (this.closed) return;
       this.onSynced?.((performance.now() - startedAt) / 1000);
-      if (error) throw new Error(`fdatasync of the write-ahead log failed: ${error.message}`, { cause: error });
+      if (error) this.fail(error);
       this.markSynced(target);
       if (this.waiters.length > 0) this.startSync();
     });
+  }
+
+  /**
+   * A failed fdatasync stops the node, from wherever it was called: the kernel may already have marked
+   * the unsynced pages clean ("fsyncgate"), so a later fdatasync that succeeds says nothing of them, and
+   * what waits for them must never be acknowledged. The synchronous path (the clock's ceiling) threw
+   * to its caller, which answered one request with the error; the next asynchronous sync then released
+   * the acknowledgements held for those commits (found in review). Now the error is kept, every later
+   * call throws it, and it is thrown again outside any caller, where it stops the process.
+   */
+  private fail(cause: Error): never {
+    const failure = new Error(`fdatasync of the write-ahead log failed: ${cause.message}`, { cause });
+    this.failure ??= failure;
+    this.waiters.length = 0;
+    this.stopProcess(failure);
+    throw failure;
   }
 
   /** Records that every commit up to `target` is on disk, and calls back the waiters it covers. */
@@ -123,4 +148,11 @@ export class WalSync {
       (this.waiters.shift() as { callback: () => void }).callback();
     }
   }
+}
+
+/** Throws `error` on its own turn of the event loop, where nothing catches it: the process stops. */
+function throwOutside(error: Error): void {
+  setImmediate(() => {
+    throw error;
+  });
 }

@@ -67,3 +67,55 @@ test('an fdatasync under way reports how long it has run, and its duration once 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a failed fdatasync on this thread stops the node, and nothing it failed to sync is reported durable by a later one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quorumkv-walsync-'));
+  let failNext = true;
+  const syncFile = () => {
+    if (!failNext) return;
+    failNext = false;
+    throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+  };
+  const stopped: Error[] = [];
+  const wal = new WalSync(join(dir, 'db-wal'), true, syncFile, (_fd, done) => setImmediate(() => done(null)), (error) => stopped.push(error));
+  try {
+    writeFileSync(join(dir, 'db-wal'), 'frames');
+    wal.committed();
+    // A write waits for its commit, whose sync (the clock's ceiling, on this thread) fails.
+    assert.throws(() => wal.syncNow(), /fdatasync of the write-ahead log failed: EIO/);
+    assert.equal(stopped.length, 1, 'the node is stopped');
+    assert.match(stopped[0]?.message ?? '', /fdatasync of the write-ahead log failed/);
+    // Were it to go on, a later sync would succeed (the kernel marked the pages clean) and release the
+    // acknowledgements held for that commit: every later call fails instead.
+    let acknowledged = false;
+    assert.throws(() => wal.whenDurable(() => (acknowledged = true)), /fdatasync of the write-ahead log failed/);
+    assert.throws(() => wal.syncNow(), /fdatasync of the write-ahead log failed/);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(acknowledged, false);
+    assert.equal(wal.durable, false);
+  } finally {
+    wal.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a failed fdatasync off this thread stops the node and releases none of its waiters', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quorumkv-walsync-'));
+  let finish: ((error: Error | null) => void) | undefined;
+  const stopped: Error[] = [];
+  const wal = new WalSync(join(dir, 'db-wal'), true, () => {}, (_fd, done) => (finish = done), (error) => stopped.push(error));
+  try {
+    writeFileSync(join(dir, 'db-wal'), 'frames');
+    wal.committed();
+    let acknowledged = false;
+    wal.whenDurable(() => (acknowledged = true));
+    assert.throws(() => finish?.(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })), /write-ahead log failed: EIO/);
+    assert.equal(stopped.length, 1);
+    assert.equal(acknowledged, false);
+    assert.throws(() => wal.syncNow(), /write-ahead log failed/);
+    assert.equal(acknowledged, false);
+  } finally {
+    wal.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
