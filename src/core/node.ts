@@ -608,9 +608,13 @@ export class QuorumNode {
     return this.hints.pendingCounts();
   }
 
-  /** Whether this node still drops or hands over copies a topology change moved away (cleanup.ts). */
+  /**
+   * Whether this node still drops or hands over copies a topology change moved away (cleanup.ts), or,
+   * removed from the layout, still holds hints: a sloppy write may live only there, and whoever stops
+   * a removed node once this is false (the local cluster's front) would lose it (found in review).
+   */
   get cleanupPending(): boolean {
-    return this.topology.cleanupPending;
+    return this.topology.cleanupPending || (!this.isMember && this.storage.hintCounts().size > 0);
   }
 
   recoveryStatus(): RecoveryStatus {

@@ -210,6 +210,23 @@ test('a node removed while cut off hands over, once back, a write only it holds,
   assert.equal(cluster.node('d').cleanupPending, false, 'd is done: it may be stopped');
 });
 
+test('a removed node that still holds hints says its clean-up is pending until they are delivered, so it is not stopped with them', () => {
+  const cluster = new TestCluster(['a', 'b', 'c', 'd'], { rf: 3 }, { antiEntropyIntervalMs: 0 });
+  // d holds a hint for c (as a fallback for a sloppy write), which it cannot deliver yet.
+  const entry = { key: 'hinted', version: formatVersion({ wallMs: cluster.nowMs, counter: 0, nodeId: 'd' }), value: bytes('only in a hint') };
+  const d = cluster.storages.get('d') as MemoryStorage;
+  d.transaction(() => d.addHint('c', entry, cluster.nowMs));
+  cluster.drop = (envelope) => envelope.from === 'd' && envelope.to === 'c' && envelope.message.kind === 'write';
+  leaveAndRun(cluster, 'a', 'd', 30_000);
+  for (const id of ['a', 'b', 'c']) assert.deepEqual(cluster.node(id).layout.members.map((m) => m.id), ['a', 'b', 'c'], `${id}: d is removed`);
+  assert.equal(cluster.node('d').hintsPending().c, 1);
+  assert.equal(cluster.node('d').cleanupPending, true, 'd still holds the only copy of a write, as a hint');
+  cluster.drop = undefined;
+  cluster.advance(10_000);
+  assert.equal(text(cluster.storages.get('c')?.get('hinted')?.value), 'only in a hint', 'the hint reached c');
+  assert.equal(cluster.node('d').cleanupPending, false, 'then d may be stopped');
+});
+
 test('a leave or an RF change asked again while it runs answers the change under way, not a conflict', () => {
   const cluster = new TestCluster(['a', 'b', 'c', 'd'], { rf: 3 }, { antiEntropyIntervalMs: 0 });
   // Fillers' reports are lost, so the change stays under way.
