@@ -72,3 +72,13 @@ export function clientError(error: Error & { code?: string }, socket: Socket): v
   }
   socket.destroy(error);
 }
+
+/**
+ * What a node removed from the layout answers (over HTTP and RESP) until it is stopped: 503 with
+ * `removed`, so that the front and the client library send the request to a member instead. It was a
+ * 404 UNKNOWN_NODE, which a client of a GET read as "no such key" (the CLI's `get` exited 1, "not
+ * found"), and the client library did not try its next node (found by a topology probe).
+ */
+export function removedError(id: string): QuorumError {
+  return new QuorumError('UNAVAILABLE', `node ${id} was removed from the cluster; it serves nothing`, { removed: true });
+}

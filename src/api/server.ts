@@ -7,7 +7,7 @@ import type { NodeRuntime } from '../runtime/nodeRuntime.js';
 
 export type { ApiAuth };
 import { checkToken, type ApiAuth } from './auth.js';
-import { frameworkError, noRoute, sendError } from './errors.js';
+import { frameworkError, noRoute, removedError, sendError } from './errors.js';
 import { handleConnections, httpServerOptions } from './httpConnections.js';
 import { registerListRoutes } from './listRoutes.js';
 import { registerOpenApiRoute } from './openapi.js';
@@ -82,9 +82,7 @@ function refusal(request: FastifyRequest, context: ApiContext): QuorumError | un
   const denied = checkToken(request, context.auth, isAdminRoute(request));
   if (denied) return denied;
   const { node } = context.runtime;
-  if (!node.isMember && url !== '/v1/cluster') {
-    return new QuorumError('UNKNOWN_NODE', `node ${node.id} was removed from the cluster; it serves nothing`);
-  }
+  if (!node.isMember && url !== '/v1/cluster') return removedError(node.id);
   if (node.isPaused && !answeredWhilePaused.has(url)) {
     return new QuorumError('UNAVAILABLE', `node ${node.id} is failed (simulated crash)`, { paused: true });
   }
@@ -99,3 +97,4 @@ function isAdminRoute(request: FastifyRequest): boolean {
 }
 
 export type { FastifyInstance, FastifyReply, FastifyRequest };
+

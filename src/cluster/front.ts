@@ -200,15 +200,13 @@ export class Front {
         });
         const bytes = Buffer.from(await response.body.arrayBuffer());
         const outHeaders = withoutHopByHop(response.headers);
-        // A node failed by the admin route answers 503 "paused", and one that just stood still refuses
-        // writes for a while ("stoodStill"): let another node coordinate.
+        // A node failed by the admin route answers 503 "paused", one that just stood still refuses
+        // writes for a while ("stoodStill"), and one just removed from the layout serves nothing until
+        // the front stops it ("removed"): let another node coordinate.
         if (response.statusCode === 503 && saysNodeIsDown(bytes) && attempt + 1 < order.length) {
           this.markDown(id);
           continue;
         }
-        // A node just removed from the layout answers nothing (404 UNKNOWN_NODE) until the front stops
-        // it: let a member coordinate (a GET would otherwise read as "key not found").
-        if (response.statusCode === 404 && removedNode(bytes) && attempt + 1 < order.length) continue;
         this.markUp(id);
         return { status: response.statusCode, headers: outHeaders, body: bytes };
       } catch (error) {
@@ -351,10 +349,6 @@ function withoutHopByHop(headers: Record<string, string | string[] | undefined>)
   return kept;
 }
 
-/** Whether an answer says its node was removed from the cluster (src/api/server.ts). */
-function removedNode(body: Buffer): boolean {
-  return body.includes('"code":"UNKNOWN_NODE"') && body.includes('was removed from the cluster');
-}
 
 /** How long the front waits for a node's answer to anything it does not send twice (admin changes). */
 const slowWaitMs = 30_000;

@@ -680,7 +680,7 @@ export class ContinuousReadCheck {
 
   /**
    * Fails the test with what was found so far, if anything: a lost key, a key unreadable even after
-   * retries, or a read refused otherwise than as unavailable (e.g. 404 UNKNOWN_NODE from a removed node).
+   * retries, or a read refused otherwise than as unavailable (a 404, say).
    */
   assertClean(when: string): void {
     assert.deepEqual(this.failures.slice(0, 10), [], `${when}: ${this.failures.length} failed reads of acknowledged keys`);

@@ -28,6 +28,7 @@ import type { HostPort } from '../../runtime/address.js';
 import { createClusterScan } from '../../runtime/clusterScan.js';
 import type { NodeRuntime } from '../../runtime/nodeRuntime.js';
 import type { ApiAuth } from '../auth.js';
+import { removedError } from '../errors.js';
 import { clusterView } from '../views.js';
 import { encodeError, type Protocol } from './replies.js';
 import {
@@ -165,6 +166,7 @@ function runtimeFacts(runtime: NodeRuntime, tcpPort: number): NodeFacts {
     keyBytesMax: node.config.keyBytesMax,
     valueBytesMax: node.config.valueBytesMax,
     isPaused: () => node.isPaused,
+    isMember: () => node.isMember,
     localCounts: () => ({ ...runtime.storage.counts(), expiring: runtime.storage.countExpiring() }),
     members: () => clusterView(runtime).members,
     layoutSummary: () => ({
@@ -322,6 +324,7 @@ class Connection implements DecoderSink {
     if (spec.needsStore && server.node.isPaused()) {
       return this.complete(call, errorReplyFor(new QuorumError('UNAVAILABLE', `node ${server.node.nodeId} is failed (simulated crash)`)));
     }
+    if (spec.needsStore && !server.node.isMember()) return this.complete(call, errorReplyFor(removedError(server.node.nodeId)));
     call.spec = spec;
     if (spec.access === 'none') return this.run(call);
     call.ordered = true;

@@ -83,6 +83,8 @@ export interface NodeFacts {
   readonly keyBytesMax: number;
   readonly valueBytesMax: number;
   isPaused(): boolean;
+  /** Whether the layout still lists this node: a removed one serves no command that reads or writes. */
+  isMember(): boolean;
   /** Live and tombstone entries this node stores itself, and how many of the live ones carry an expiry. */
   localCounts(): { live: number; tombstones: number; expiring: number };
   /** Members as this node sees them: id, state, resp address. */
