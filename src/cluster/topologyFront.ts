@@ -109,6 +109,14 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
     return reply.code(201).send({ status: 'success', message: `Node ${member.id} started and joining`, node: member });
   };
 
+  /** Removed nodes whose process waits to be stopped (stopWhenGone), each once. */
+  const leaving = new Set<string>();
+  const stopOnceGone = (id: string) => {
+    if (leaving.has(id)) return;
+    leaving.add(id);
+    void stopWhenGone(options, id).finally(() => leaving.delete(id));
+  };
+
   app.delete('/v1/admin/nodes/:id', async (request, reply) => {
     if (!admin(request, reply)) return reply;
     const id = (request.params as { id: string }).id;
@@ -117,9 +125,43 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
     if (!supervisor.member(id)) throw new QuorumError('UNKNOWN_NODE', `Node ${id} does not exist`);
     const path = `/v1/admin/nodes/${encodeURIComponent(id)}${force ? '?force=true' : ''}`;
     const upstream = await options.front().forward(request, 'DELETE', path, undefined, id);
-    if (upstream.status < 300) void stopWhenGone(options, id);
+    if (upstream.status < 300) stopOnceGone(id);
     return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
   });
+
+  // A removal the front did not see succeed leaves the process running for good: the local cluster
+  // was stopped during the change and started again, or the removal was answered 503 and went
+  // ahead later (its layout decided, but published only once the coordinator was back). Each of these
+  // ran, was started again by every `start`, and could be neither removed nor failed (a topology
+  // probe). So the front looks for nodes whose own layout no longer lists them, now and then.
+  const sweep = setInterval(() => {
+    for (const id of supervisor.runningIds()) {
+      if (id === adding || leaving.has(id)) continue;
+      void removedFromLayout(options, id).then((removed) => {
+        if (removed) stopOnceGone(id);
+      });
+    }
+  }, removedSweepMs);
+  sweep.unref();
+  app.addHook('onClose', async () => clearInterval(sweep));
+}
+
+/** How often the front looks for running nodes that the layout no longer lists. */
+const removedSweepMs = 2000;
+
+/** Whether node `id` answers that its layout does not list it (removed); false if it does not answer. */
+async function removedFromLayout(options: TopologyFrontOptions, id: string): Promise<boolean> {
+  try {
+    const response = await fetch(`http://${options.supervisor.member(id)?.http}/v1/cluster`, {
+      headers: bearer(options.auth),
+      signal: AbortSignal.timeout(2000),
+    });
+    if (response.status !== 200) return false;
+    const body = (await response.json()) as { node?: string; members?: { id: string }[] };
+    return body.node === id && Array.isArray(body.members) && !body.members.some((m) => m.id === id);
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -52,3 +52,9 @@ export function unavailable(operation: 'read' | 'write', answered: number, neede
     { answered, needed, replicas: total },
   );
 }
+
+/**
+ * Said of a change whose answer did not come: it may have been voted in, and be published once its
+ * coordinator is back. A topology probe was told a removal had failed that completed a minute later.
+ */
+export const mayStillTakeEffect = 'the change may still take effect (quorumkv topology shows whether it did)';

@@ -16,7 +16,7 @@
 
 import type { Callback } from './coordinator.js';
 import type { CoreConfig } from './config.js';
-import { QuorumError } from './errors.js';
+import { mayStillTakeEffect, QuorumError } from './errors.js';
 import { layoutDigest, parseLayout, supersedes, type Layout } from './layout.js';
 import type { Ballot, LayoutAcceptMessage, LayoutAcceptedMessage, LayoutPrepareMessage, LayoutPromiseMessage, Message } from './messages.js';
 import type { Storage } from './storage.js';
@@ -129,7 +129,7 @@ export class LayoutVote {
   tick(monotonicMs: number): void {
     for (const [op, election] of this.elections) {
       if (monotonicMs >= election.deadlineMs) {
-        this.finish(op, { ok: false, error: new QuorumError('UNAVAILABLE', 'no majority of the members answered the layout vote in time') });
+        this.finish(op, { ok: false, error: new QuorumError('UNAVAILABLE', `no majority of the members answered the layout vote in time: ${mayStillTakeEffect}`) });
       }
     }
   }

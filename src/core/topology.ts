@@ -16,7 +16,7 @@ import { Cleanup } from './cleanup.js';
 import { LayoutVote } from './layoutVote.js';
 import type { Callback } from './coordinator.js';
 import type { CoreConfig } from './config.js';
-import { QuorumError } from './errors.js';
+import { mayStillTakeEffect, QuorumError } from './errors.js';
 import type { Layout, LayoutMember, Strategy } from './layout.js';
 import type { FarewellAck, LayoutChangeMessage, LayoutChangeReply, Message, MoveDoneMessage, PurgeCheckReply } from './messages.js';
 import { Placement } from './placement.js';
@@ -432,7 +432,7 @@ export class Topology {
     for (const [op, proposal] of this.proposals) {
       if (monotonicMs >= proposal.deadlineMs) {
         this.proposals.delete(op);
-        proposal.callback({ ok: false, error: new QuorumError('UNAVAILABLE', 'the layout coordinator did not answer') });
+        proposal.callback({ ok: false, error: new QuorumError('UNAVAILABLE', `the layout coordinator did not answer: ${mayStillTakeEffect}`) });
       }
     }
     this.vote.tick(monotonicMs);

@@ -170,6 +170,25 @@ describe('the front over stand-in nodes', () => {
     assert.equal(String(deadlines.at(-1)?.deadline), own);
   });
 
+  it('answers /v1/cluster from a member, not from a removed node that still runs', async () => {
+    const view = (node: string) => ({ node, strategy: 'consistent', rf: 3, members: [{ id: '0', state: 'alive' }, { id: '2', state: 'alive' }] });
+    const node = (body: object) => {
+      const server = createServer((request, response) => {
+        request.resume();
+        response.setHeader('content-type', 'application/json').end(JSON.stringify(body));
+      });
+      servers.push(server);
+      return new Promise<Server>((resolve) => server.listen(0, host, () => resolve(server)));
+    };
+    // Node 1 was removed: its layout (an old one) no longer lists it.
+    const nodes = { '0': await node(view('0')), '1': await node(view('1')), '2': await node(view('2')) };
+    const { url, front } = await frontOver(Object.fromEntries(Object.entries(nodes).map(([id, server]) => [id, address(server)])));
+    fronts.push(front);
+    const answeredBy = new Set<string>();
+    for (let i = 0; i < 6; i++) answeredBy.add(((await (await fetch(`${url}/v1/cluster`)).json()) as { node: string }).node);
+    assert.deepEqual([...answeredBy].sort(), ['0', '2']);
+  });
+
   it('answers /nodes itself when every node is down, from the processes it runs', async () => {
     // No node can describe the cluster then, but "node status" and "recover all" need the members.
     // The layout shown is the last one a node reported through the front.

@@ -76,6 +76,36 @@ describe('the front\'s decommission', () => {
     await app.close();
   });
 
+  it('stops a node whose own layout no longer lists it, removed by a change the front did not see succeed', async () => {
+    // Node 1 was removed while the local cluster was stopped, or by a removal answered 503 that went
+    // ahead later: no DELETE through the front waits for it. Its own /v1/cluster says it is out.
+    const stays = await standIn({ node: '0', members: [{ id: '0' }], cleanupPending: false });
+    const removed = await standIn({ node: '1', members: [{ id: '0' }], cleanupPending: false });
+    servers.push(stays, removed);
+    const http = (server: Server) => `${host}:${(server.address() as AddressInfo).port}`;
+    const members = new Map([
+      ['0', { id: '0', http: http(stays) }],
+      ['1', { id: '1', http: http(removed) }],
+    ]);
+    const stopped: string[] = [];
+    const supervisor = {
+      member: (id: string) => members.get(id),
+      runningIds: () => [...members.keys()],
+      stop: async (id: string) => void stopped.push(id),
+      remove: (id: string) => void members.delete(id),
+    } as unknown as Supervisor;
+    const cluster = { members: [...members.values()], host, frontPort: 0 } as unknown as LocalCluster;
+    const logged: string[] = [];
+    const app = Fastify();
+    registerTopologyFrontRoutes(app, { supervisor, front: () => ({}) as Front, cluster, dataDir, auth: { token }, log: (line) => void logged.push(line) });
+    const deadline = Date.now() + 8000;
+    while (stopped.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(stopped, ['1'], 'the removed node was stopped; the member was not');
+    assert.deepEqual([...members.keys()], ['0'], 'and forgotten');
+    assert.deepEqual(logged, ['node 1 left the cluster and was stopped']);
+    await app.close();
+  });
+
   it('refuses a second add-node while the first is starting its node: it would wait inside its join, then fail', async () => {
     const members = new Map([['0', { id: '0', http: '127.0.0.1:1' }]]);
     let release: () => void = () => undefined;

@@ -470,3 +470,15 @@ test('a layout whose storing fails (a full disk) is not half adopted: the node k
   assert.equal(a.layout.version, next.version);
   assert.equal(JSON.parse(storage.getMeta('layout') ?? '{}').version, next.version);
 });
+
+test('a change whose coordinator does not answer fails saying it may still take effect', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], { rf: 3 });
+  // b asks a (the layout coordinator), whose answer is lost.
+  cluster.drop = (envelope) => envelope.from === 'a' && envelope.message.kind === 'layout-change-reply';
+  const change = cluster.run<Layout>((cb) => cluster.node('b').proposeChange({ type: 'replication', strategy: 'consistent', rf: 2 }, cb));
+  assert.ok(!change.ok);
+  assert.equal(change.error.code, 'UNAVAILABLE');
+  assert.equal(change.error.message, 'the layout coordinator did not answer: the change may still take effect (quorumkv topology shows whether it did)');
+  cluster.advance(5000);
+  assert.equal(cluster.node('b').layout.rf, 2, 'and it did');
+});
