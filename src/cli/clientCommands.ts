@@ -170,16 +170,24 @@ export function usageExit(error: CommanderError): never {
 
 // ---- raw requests, for routes the typed client does not cover -------------------------------------
 
-export async function request(options: ClientOptions, method: string, path: string, body?: Uint8Array | string): Promise<Response> {
+/**
+ * `timeoutMs`: how long to wait for the answer (30 s; add-node, which starts a process and joins it,
+ * waits longer). A timeout is said as one: "cannot reach the cluster" made a probe think the front
+ * had stopped, when a node was hung and the add took longer than 30 s.
+ */
+export async function request(options: ClientOptions, method: string, path: string, body?: Uint8Array | string, timeoutMs = 30_000): Promise<Response> {
   const base = options.url.replace(/\/+$/, '');
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (body !== undefined) headers['content-type'] = typeof body === 'string' ? 'application/json' : 'application/octet-stream';
   try {
-    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(30_000) };
+    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(timeoutMs) };
     if (body !== undefined) init.body = body as unknown as NonNullable<RequestInit['body']>;
     return await fetch(base + path, init);
   } catch (error) {
+    if ((error as Error).name === 'TimeoutError') {
+      throw new CliError(`${base} did not answer ${method} ${path} within ${timeoutMs / 1000} s; it may still be carrying it out`, exitCodes.unreachable);
+    }
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
     throw new CliError(`cannot reach the cluster at ${base} (${cause}); is it running? (quorumkv start)`, exitCodes.unreachable);
   }

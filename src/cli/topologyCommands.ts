@@ -29,13 +29,19 @@ async function memberId(options: ClientOptions, id: string): Promise<string> {
   return checkNodeId(id, (await call(options, 'GET', '/v1/cluster')) as ClusterView);
 }
 
+/**
+ * The front answers add-node once the new process serves and has joined: asking every node first, then
+ * a join that retries while the cluster is busy, took over 30 s with a member hung (a topology probe).
+ */
+const addNodeTimeoutMs = 120_000;
+
 export function registerTopologyCommands(program: Command): void {
   addClientOptions(program.command('add-node').description('start one more node process on the local cluster and join it')).action(
     (options: ClientOptions) =>
       run(
         options,
         async () => {
-          const response = await request(options, 'POST', '/v1/admin/nodes');
+          const response = await request(options, 'POST', '/v1/admin/nodes', undefined, addNodeTimeoutMs);
           // Only a local cluster's front starts processes: a node of a hand-started cluster has no such route.
           if (response.status === 404 && (await response.clone().text()).includes('"NO_ROUTE"')) {
             throw new CliError(
