@@ -106,7 +106,7 @@ export function registerTopologyCommands(program: Command): void {
           const dead = new Set<string>(r.dead);
           const members: { id: string; role: string }[] = r.layout.members;
           const lines = [
-            `layout v${r.layoutVersion}: ${r.layout.strategy} rf ${r.layout.rf}${r.layout.pending ? ` -> ${r.layout.pending.strategy} rf ${r.layout.pending.rf}` : ''}`,
+            `layout v${r.layoutVersion}: ${replication(r.layout)}${r.layout.pending ? ` -> ${replication(r.layout.pending)}` : ''}`,
             `members: ${members.map((m) => `${m.id} (${m.role}${dead.has(m.id) ? ', dead' : ''})`).join(', ')}${r.layout.forced ? ' (removal forced)' : ''}`,
             r.inTransition
               ? `change under way; waiting for: ${r.waitingFor.map((id: string) => (dead.has(id) ? `${id} (dead)` : id)).join(', ') || '(coordinator: ' + r.coordinator + ')'}`
@@ -140,4 +140,9 @@ export function registerTopologyCommands(program: Command): void {
         },
       ),
   );
+}
+
+/** `full` keeps a copy on every node whatever the rf says ("full rf 3" on four nodes read as three copies). */
+function replication(settings: { strategy: string; rf: number }): string {
+  return settings.strategy === 'full' ? 'full (every node)' : `${settings.strategy} rf ${settings.rf}`;
 }

@@ -285,6 +285,8 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     await waitFor(async () => !(await changing()), 60_000, 'the change to RF 2 to complete');
     const full = await cli('strategy', 'full');
     assert.match(full.stdout, /^Replication strategy set to full with replication factor 3\b/, full.stderr);
+    // `full` keeps a copy on every node: `topology` says so rather than an rf ("full rf 2").
+    assert.match((await cli('topology')).stdout, /^layout v\d+: (consistent rf 2 -> )?full \(every node\)\n/);
     assert.equal((await cli('get', 'while-down')).stdout, 'yes\n');
   });
 });
