@@ -1,9 +1,11 @@
 // How the HTTP server treats connections, the same on the nodes and the front: timeouts, requests
-// pipelined on one connection, and a client that shuts down its side after its last request.
+// pipelined on one connection, a client that shuts down its side after its last request, and requests
+// that arrive while the server is stopping.
 
 import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { clientError } from './errors.js';
+import { QuorumError } from '../core/errors.js';
+import { clientError, sendError } from './errors.js';
 
 const requestTimeoutMs = 30_000;
 
@@ -21,12 +23,35 @@ export const httpServerOptions = {
   requestTimeout: requestTimeoutMs,
   http: { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: 2_000 },
   clientErrorHandler: clientError,
+  // Answered by `refuseWhileStopping` instead, in the API's shape.
+  return503OnClosing: false,
 } as const;
 
 /** Everything below, for a server built with `httpServerOptions`. */
 export function handleConnections(app: FastifyInstance): void {
   answerPipelinedRequestsInOrder(app);
+  refuseWhileStopping(app);
   answerAfterHalfClose(app.server);
+}
+
+/**
+ * A request that reaches a server that is stopping (on a keep-alive connection, or pipelined behind
+ * one in progress) is answered 503 with `stopping: true`, and the connection closed: the front and
+ * the client library then ask another node, as for a failed one. Fastify's own answer had neither the
+ * API's shape nor anything to tell a stopping node from too few replicas, so a write sent during a
+ * rolling restart failed instead of going to another node (a topology probe saw its body).
+ */
+function refuseWhileStopping(app: FastifyInstance): void {
+  let stopping = false;
+  app.addHook('preClose', (done) => {
+    stopping = true;
+    done();
+  });
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!stopping) return done();
+    reply.header('connection', 'close');
+    sendError(reply, new QuorumError('UNAVAILABLE', 'this server is stopping: ask another node', { stopping: true }));
+  });
 }
 
 /**

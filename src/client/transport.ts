@@ -164,11 +164,11 @@ function isPaused(response: RawResponse): boolean {
 
 /**
  * Whether a 503's body says its node takes no requests for now: failed by the admin route
- * (`paused`), just stood still (`stoodStill`), or removed from the cluster (`removed`). The front
- * reads answers the same way.
+ * (`paused`), just stood still (`stoodStill`), removed from the cluster (`removed`), or stopping
+ * (`stopping`). The front reads answers the same way.
  */
 export function saysNodeIsDown(body: string | Buffer): boolean {
-  return body.includes('"paused":true') || body.includes('"stoodStill":true') || body.includes('"removed":true');
+  return body.includes('"paused":true') || body.includes('"stoodStill":true') || body.includes('"removed":true') || body.includes('"stopping":true');
 }
 
 function describeFailure(error: unknown, timeoutMs: number): { kind: FailureKind; reason: string } {
