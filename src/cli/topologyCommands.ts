@@ -131,15 +131,22 @@ export function registerTopologyCommands(program: Command): void {
                 `recover ${waitedDead.length === 1 ? 'it' : 'them'}, or \`quorumkv remove-node ${waitedDead[0]}\`, which joins that removal to this change.`,
             );
           }
-          if (r.fill) {
-            lines.push(
-              `node ${r.node ?? '(this one)'} fills ${r.fill.rangesTotal} ranges: ${r.fill.keysReceived} keys / ${r.fill.bytesReceived} bytes received, ${r.fill.done ? 'done' : 'in progress'}`,
-            );
+          // Through the local cluster's front, every node's fill (`fills`); from a node, its own.
+          const fills: [string, FillView][] = r.fills ? Object.entries(r.fills as Record<string, FillView>) : r.fill ? [[r.node ?? '(this one)', r.fill]] : [];
+          for (const [id, fill] of fills) {
+            lines.push(`node ${id} fills ${fill.rangesTotal} ranges: ${fill.keysReceived} keys / ${fill.bytesReceived} bytes received, ${fill.done ? 'done' : 'in progress'}`);
           }
           return lines.join('\n');
         },
       ),
   );
+}
+
+interface FillView {
+  rangesTotal: number;
+  keysReceived: number;
+  bytesReceived: number;
+  done: boolean;
 }
 
 /** `full` keeps a copy on every node whatever the rf says ("full rf 3" on four nodes read as three copies). */

@@ -24,6 +24,15 @@ export interface TopologyFrontOptions {
   readonly log: (line: string) => void;
 }
 
+/** What the front reads of a node's GET /v1/admin/topology (src/api/topologyRoutes.ts). */
+interface TopologyAnswer {
+  node?: string;
+  coordinator?: string;
+  layoutVersion?: number;
+  inTransition?: boolean;
+  fill?: { layoutVersion: number } | null;
+}
+
 /** How long the front waits for a decommissioned node to leave the layout before giving up on stopping it. */
 const leaveWaitMs = 10 * 60_000;
 
@@ -57,16 +66,23 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
 
   // Only the layout coordinator knows whom a change waits for, and each node knows its own fill:
   // forwarded round-robin, `quorumkv topology` printed a different answer on each run (a README
-  // walk). The coordinator's answer, when it runs.
+  // walk). The coordinator's answer, when it runs, with every node's fill under `fills` during a
+  // change: its own alone said "0 keys received, done" while a joining node streamed (a probe).
   app.get('/v1/admin/topology', async (request, reply) => {
     let upstream = await options.front().forward(request, 'GET', request.url, undefined);
-    if (upstream.status === 200) {
-      const view = JSON.parse(upstream.body.toString('utf8')) as { node?: string; coordinator?: string };
-      if (view.coordinator !== undefined && view.coordinator !== view.node) {
-        upstream = (await options.front().askOne(request, view.coordinator, request.url)) ?? upstream;
-      }
+    if (upstream.status !== 200) return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
+    let view = JSON.parse(upstream.body.toString('utf8')) as TopologyAnswer;
+    if (view.coordinator !== undefined && view.coordinator !== view.node) {
+      const answer = await options.front().askOne(request, view.coordinator, request.url);
+      if (answer?.status === 200) [upstream, view] = [answer, JSON.parse(answer.body.toString('utf8')) as TopologyAnswer];
     }
-    return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
+    if (!view.inTransition) return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
+    const fills: Record<string, unknown> = {};
+    for (const body of await options.front().askEach(request, '/v1/admin/topology')) {
+      const other = JSON.parse(body.toString('utf8')) as TopologyAnswer;
+      if (other.node !== undefined && other.fill && other.fill.layoutVersion === view.layoutVersion) fills[other.node] = other.fill;
+    }
+    return reply.code(200).headers(upstream.headers).send({ ...view, fills });
   });
 
   const addNode = async (request: FastifyRequest, reply: FastifyReply, seed: string, naming: (id: string) => void) => {

@@ -37,6 +37,16 @@ describe('topology: a member that dies during a change', () => {
       await cluster.kill('3');
       const running = await topologyOf(cluster.url('0'));
       assert.ok(running.inTransition, 'node 3 was killed while the change ran');
+      // Through the front, the topology carries every running node's fill, not the coordinator's alone.
+      await waitFor(
+        async () => {
+          const view = (await (await fetch(`${cluster.front}/v1/admin/topology`)).json()) as { fills?: Record<string, { rangesTotal: number }> };
+          const ids = Object.keys(view.fills ?? {}).sort();
+          return ids.join(',') === '0,1,2' && Object.values(view.fills ?? {}).every((fill) => fill.rangesTotal > 0);
+        },
+        10_000,
+        { what: 'the front\'s topology to give the fills of nodes 0, 1 and 2' },
+      );
 
       // `quorumkv topology` says what holds the change, and what ends the wait.
       await waitFor(
