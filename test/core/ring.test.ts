@@ -90,3 +90,18 @@ test('during a change, writes reach both the serving and the next replica sets',
   assert.equal(sets[0]?.length, 1);
   assert.equal(sets[1]?.length, 3);
 });
+
+test('a leaving member is never a fallback for hints: its leave does not carry them', () => {
+  const base = layoutOf(['0', '1', '2', '3', '4'], 'consistent', 1);
+  const layout: Layout = { ...base, members: base.members.map((m) => (m.id === '2' ? { ...m, role: 'leaving' as const } : m)) };
+  const before = new Placement(base);
+  const during = new Placement(layout);
+  const keys = randomKeys(200, 7);
+  // Some keys had the leaving member among their fallbacks before; none has during the leave.
+  assert.ok(keys.some((key) => before.fallbacksFor(key).includes('2')));
+  for (const key of keys) {
+    const fallbacks = during.fallbacksFor(key);
+    assert.ok(!fallbacks.includes('2'), key);
+    assert.deepEqual(fallbacks, before.fallbacksFor(key).filter((id) => id !== '2'), 'the others, in the same order');
+  }
+});
