@@ -56,6 +56,7 @@ export interface MembershipDeps {
   readonly random: Random;
   readonly send: (to: string, message: Message) => void;
   readonly layoutVersion: () => number;
+  readonly layoutDigest: () => number;
   readonly onStateChange: (id: string, state: MemberState) => void;
   readonly onIncarnation: (incarnation: number) => void;
 }
@@ -218,11 +219,11 @@ export class Membership {
   }
 
   private ping(seq: number, to: string): PingMessage {
-    return { kind: 'ping', seq, updates: this.piggyback(to), layoutVersion: this.deps.layoutVersion() };
+    return { kind: 'ping', seq, updates: this.piggyback(to), layoutVersion: this.deps.layoutVersion(), layoutDigest: this.deps.layoutDigest() };
   }
 
   private ack(seq: number, to: string): AckMessage {
-    return { kind: 'ack', seq, updates: this.piggyback(to), layoutVersion: this.deps.layoutVersion() };
+    return { kind: 'ack', seq, updates: this.piggyback(to), layoutVersion: this.deps.layoutVersion(), layoutDigest: this.deps.layoutDigest() };
   }
 
   /** Updates to carry to `to`: the least-sent queued ones, plus what we believe of `to` if not alive. */

@@ -60,12 +60,17 @@ export interface ReadReply {
   readonly layout?: number;
 }
 
-/** SWIM probe; carries gossip and the sender's layout version. */
+/**
+ * SWIM probe; carries gossip and the sender's layout version, and its digest: two layouts of one
+ * version (members started with different --initial-cluster, --rf or --vnodes) are told apart by it.
+ */
 export interface PingMessage {
   readonly kind: 'ping';
   readonly seq: number;
   readonly updates: readonly MemberUpdate[];
   readonly layoutVersion: number;
+  /** Absent from a node of an older build. */
+  readonly layoutDigest?: number;
 }
 
 export interface AckMessage {
@@ -73,6 +78,7 @@ export interface AckMessage {
   readonly seq: number;
   readonly updates: readonly MemberUpdate[];
   readonly layoutVersion: number;
+  readonly layoutDigest?: number;
 }
 
 /** Ask the receiver to probe `target` on the sender's behalf (indirect probe). */

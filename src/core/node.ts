@@ -14,7 +14,7 @@ import { Coordinator, type Callback, type ReadOptions, type ReadOutcome, type Wr
 import { QuorumError } from './errors.js';
 import { HintDelivery } from './hints.js';
 import { HybridClock } from './hlc.js';
-import { memberById, parseLayout, supersedes, validateLayout, type Layout, type LayoutMember, type Strategy } from './layout.js';
+import { layoutDigest, memberById, parseLayout, supersedes, validateLayout, type Layout, type LayoutMember, type Strategy } from './layout.js';
 import { Membership, type MemberState, type MemberView } from './membership.js';
 import type { Envelope, Message, ReadMessage, WriteMessage } from './messages.js';
 import { Placement } from './placement.js';
@@ -141,6 +141,7 @@ export class QuorumNode {
       random: deps.random,
       send,
       layoutVersion: () => this.currentLayout.version,
+      layoutDigest: () => layoutDigest(this.currentLayout),
       onStateChange: (id, state) => this.onMemberState(id, state),
       onIncarnation: (value) => this.storage.setMeta(metaIncarnation, String(value)),
     });
@@ -344,10 +345,10 @@ export class QuorumNode {
         return this.coordinator.handleReply(from, message);
       case 'ping':
         this.membership.handlePing(from, message, this.monotonicMs());
-        return this.compareLayouts(from, message.layoutVersion);
+        return this.compareLayouts(from, message.layoutVersion, message.layoutDigest);
       case 'ack':
         this.membership.handleAck(from, message, this.monotonicMs());
-        return this.compareLayouts(from, message.layoutVersion);
+        return this.compareLayouts(from, message.layoutVersion, message.layoutDigest);
       case 'layout-change':
         return this.topology.handleChange(from, message, this.monotonicMs());
       case 'layout-prepare':
@@ -446,10 +447,18 @@ export class QuorumNode {
 
   // ---- layout -----------------------------------------------------------------------------------
 
-  private compareLayouts(peer: string, peerVersion: number): void {
+  /**
+   * Pulls a newer layout, pushes an older peer ours. Of two layouts of one version, the one with the
+   * higher digest wins (layout.ts supersedes), so the node holding the other pulls: compared by version
+   * alone, nodes started with different --vnodes or --initial-cluster each kept their own for good, and
+   * placed keys differently (a probe saw writes fail, and one that failed stored anyway).
+   */
+  private compareLayouts(peer: string, peerVersion: number, peerDigest: number | undefined): void {
     this.peerLayoutVersions.set(peer, peerVersion);
-    if (peerVersion > this.currentLayout.version) this.send(peer, { kind: 'layout-pull' });
-    else if (peerVersion < this.currentLayout.version) this.send(peer, this.layoutMessage(this.currentLayout));
+    const version = this.currentLayout.version;
+    if (peerVersion > version || (peerVersion === version && peerDigest !== undefined && peerDigest > layoutDigest(this.currentLayout))) {
+      this.send(peer, { kind: 'layout-pull' });
+    } else if (peerVersion < version) this.send(peer, this.layoutMessage(this.currentLayout));
   }
 
   /** A layout to send, with the removed nodes this node still waits for, and for how long already (departed.ts). */

@@ -136,7 +136,7 @@ export function isWellFormed(message: Message): boolean {
       return isOp(m.op) && (m.entry === null || isEntry(m.entry)) && (m.layout === undefined || isLayoutVersion(m.layout));
     case 'ping':
     case 'ack':
-      return isSeq(m.seq) && Array.isArray(m.updates) && Number.isInteger(m.layoutVersion);
+      return isSeq(m.seq) && Array.isArray(m.updates) && Number.isInteger(m.layoutVersion) && (m.layoutDigest === undefined || Number.isInteger(m.layoutDigest));
     case 'ping-req':
       return isSeq(m.seq) && typeof m.target === 'string';
     case 'layout':

@@ -138,6 +138,7 @@ export class NodeRuntime {
       logger: { warn: (obj, msg) => logger.warn(obj, msg) },
     });
     let runtime: NodeRuntime | undefined;
+    let runningVersion: number | undefined;
     const node = new QuorumNode({
       id: options.id,
       storage,
@@ -147,10 +148,18 @@ export class NodeRuntime {
       ...(initialLayout ? { initialLayout } : {}),
       onLayout: (layout) => {
         runtime?.applyPeerAddresses(layout);
-        logger.info({ layoutVersion: layout.version }, 'adopted cluster layout');
+        // Another layout of the version this node ran: members were started with different settings.
+        if (layout.version === runningVersion) {
+          logger.warn(
+            { layoutVersion: layout.version },
+            'a member runs another layout of this version, and this node takes it (every node takes the same one): start every member with the same --initial-cluster, --strategy, --rf and --vnodes',
+          );
+        } else logger.info({ layoutVersion: layout.version }, 'adopted cluster layout');
+        runningVersion = layout.version;
       },
       onMemberState: (id, state) => logger.info({ member: id, state }, 'member state changed'),
     });
+    runningVersion = node.layout.version;
     runtime = new NodeRuntime(node, storage, transport, options);
     runtime.applyPeerAddresses(node.layout);
     transport.onBatch((batch) => {

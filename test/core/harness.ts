@@ -32,10 +32,12 @@ export class TestCluster {
   nowMs = 1_700_000_000_000;
   private seed = 1;
 
-  constructor(ids: string[], layout: Partial<Layout> = {}, config: Partial<CoreConfig> = {}) {
+  /** `startedWith`: a node started with another initial layout than the others (an operator's slip). */
+  constructor(ids: string[], layout: Partial<Layout> = {}, config: Partial<CoreConfig> = {}, startedWith: Record<string, Partial<Layout>> = {}) {
     const fullLayout = layoutOf(ids, layout);
     this.config = resolveConfig(config);
     this.initialLayout = fullLayout;
+    this.startedWith = Object.fromEntries(Object.entries(startedWith).map(([id, own]) => [id, layoutOf(ids, { ...layout, ...own })]));
     for (const id of ids) {
       this.storages.set(id, new MemoryStorage());
       this.skewMs.set(id, 0);
@@ -47,6 +49,7 @@ export class TestCluster {
 
   private readonly config: CoreConfig;
   private readonly initialLayout: Layout;
+  private readonly startedWith: Record<string, Layout>;
 
   private makeNode(id: string): QuorumNode {
     return new QuorumNode({
@@ -55,7 +58,7 @@ export class TestCluster {
       clock: { nowMs: () => this.nowMs + (this.skewMs.get(id) ?? 0), monotonicMs: () => this.nowMs },
       random: { next: () => ((this.seed = (this.seed * 48271) % 2147483647) / 2147483647) },
       config: this.config,
-      initialLayout: this.initialLayout,
+      initialLayout: this.startedWith[id] ?? this.initialLayout,
     });
   }
 

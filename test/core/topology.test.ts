@@ -482,3 +482,19 @@ test('a change whose coordinator does not answer fails saying it may still take 
   cluster.advance(5000);
   assert.equal(cluster.node('b').layout.rf, 2, 'and it did');
 });
+
+test('members started with different layouts of one version all come to run the same one', () => {
+  // c was started with --vnodes 16, the others with 64: both layouts are version 1.
+  const cluster = new TestCluster(['a', 'b', 'c'], { rf: 2 }, {}, { c: { vnodes: 16 } });
+  cluster.advance(5000);
+  const digests = new Set(['a', 'b', 'c'].map((id) => layoutDigest(cluster.node(id).layout)));
+  assert.equal(digests.size, 1, 'one layout everywhere');
+  // The one with the higher digest (layout.ts supersedes), still version 1.
+  const started = [layoutOf(['a', 'b', 'c'], { rf: 2 }), layoutOf(['a', 'b', 'c'], { rf: 2, vnodes: 16 })].map(layoutDigest);
+  assert.equal([...digests][0], Math.max(...started));
+  assert.equal(cluster.node('a').layout.version, 1);
+  for (let i = 0; i < 50; i++) {
+    const lists = ['a', 'b', 'c'].map((id) => cluster.node(id).placement.readReplicas(`k${i}`).join());
+    assert.equal(new Set(lists).size, 1, `k${i} has the same replicas on every node`);
+  }
+});
