@@ -594,9 +594,10 @@ const schemas: Json = {
     pending: { type: ['object', 'null'] },
     members: { type: 'array', items: ref('Member') },
     hintsPending: { type: 'object', additionalProperties: { type: 'integer' }, description: 'Hints this node holds, by target node.' },
+    removed: { type: 'boolean', description: 'The layout this node runs no longer lists it: it serves nothing but this route.' },
     cleanupPending: {
       type: 'boolean',
-      description: 'This node still drops or hands over copies a topology change moved away (also answered by a removed node: keep it running until false).',
+      description: 'This node still drops or hands over copies a topology change moved away, or, removed, still holds hints (a removed node: keep it running until removed is true and this is false).',
     },
     departed: {
       type: 'array',

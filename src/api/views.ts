@@ -23,6 +23,8 @@ export interface ClusterJson {
   pending: { strategy: string; rf: number } | null;
   members: MemberJson[];
   hintsPending: Record<string, number>;
+  /** The layout this node runs no longer lists it: it serves nothing but this route (api/server.ts). */
+  removed: boolean;
   /** This node still drops or hands over copies a topology change moved away (a removed node too). */
   cleanupPending: boolean;
   /** Nodes a leave removed that this member still waits for: it asks them before purging (departed.ts). */
@@ -57,6 +59,7 @@ export function clusterView(runtime: NodeRuntime): ClusterJson {
       };
     }),
     hintsPending: node.hintsPending(),
+    removed: !node.isMember,
     cleanupPending: node.cleanupPending,
     departed: node.departed.map(({ id, removedIn }) => ({ id, removedIn })),
     recovery: node.recoveryStatus(),

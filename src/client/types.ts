@@ -117,6 +117,8 @@ export interface ClusterView {
   readonly pending: { strategy: string; rf: number } | null;
   readonly members: Member[];
   readonly hintsPending: Record<string, number>;
+  /** The layout this node runs no longer lists it: it serves nothing but this route. */
+  readonly removed: boolean;
   /** This node still drops or hands over copies a topology change moved away (a removed node too). */
   readonly cleanupPending: boolean;
   /** Nodes a leave removed that this member still waits for: it asks them before purging a tombstone. */

@@ -50,8 +50,12 @@ test('a removed node answers 503 `removed` over HTTP and an error over RESP, and
     assert.equal(body.code, 'UNAVAILABLE');
     assert.equal(body.removed, true);
     assert.equal(body.message, 'node b was removed from the cluster; it serves nothing');
-    // Its /v1/cluster still answers: whoever runs it waits there for its clean-up to end.
-    assert.equal((await fetch(`${urlB}/v1/cluster`)).status, 200);
+    // Its /v1/cluster still answers, and says it was removed: whoever runs it waits there for its
+    // clean-up to end.
+    const view = await fetch(`${urlB}/v1/cluster`);
+    assert.equal(view.status, 200);
+    assert.equal(((await view.json()) as { removed: boolean }).removed, true);
+    assert.equal(((await (await fetch(`${urlA}/v1/cluster`)).json()) as { removed: boolean }).removed, false);
 
     assert.match(await resp(respServer.address.port, 'GET', 'k'), /^-\S+ node b was removed from the cluster; it serves nothing\r\n$/);
     assert.match(await resp(respServer.address.port, 'SET', 'k', 'x'), /^-\S+ node b was removed/);
