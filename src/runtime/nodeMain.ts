@@ -9,7 +9,7 @@ import { isMemberId } from '../core/validate.js';
 import { parseLayout, rfDefault, vnodesDefault, type Layout, type LayoutMember, type Strategy } from '../core/layout.js';
 import { buildServer, type NodeControl } from '../api/server.js';
 import { startRespServer, type RespServerHandle } from '../api/resp/server.js';
-import { formatHostPort, isLoopback, parseHostPort, type HostPort } from './address.js';
+import { formatHostPort, isLoopback, isWildcard, parseHostPort, type HostPort } from './address.js';
 import { NodeRuntime } from './nodeRuntime.js';
 
 export interface NodeMainOptions {
@@ -75,6 +75,14 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
     if (bad !== undefined) throw new Error(`--initial-cluster member id "${bad}" must be 1 to 64 letters, digits, '.', '_' or '-'`);
     // Started so, the node ran forever in a cluster it was not part of, serving nothing.
     if (!ids.includes(options.id)) throw new Error(`--id ${options.id} is not in --initial-cluster (members: ${ids.join(', ')})`);
+  }
+  // A joining node announces its --http and --peer as given: the members would dial 0.0.0.0 (on
+  // another machine, themselves). Found by a probe of hand-run clusters.
+  if (options.join !== undefined) {
+    const wildcard = [options.http, options.peer, ...(options.resp ? [options.resp] : [])].find((address) => isWildcard(address.host));
+    if (wildcard) {
+      throw new Error(`--join announces this node's addresses as given, and ${formatHostPort(wildcard)} is not one the members can dial: give the address they reach this machine at`);
+    }
   }
   mkdirSync(options.dataDir, { recursive: true });
   const logger: Logger = options.logFile

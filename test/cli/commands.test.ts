@@ -315,6 +315,10 @@ describe('quorumkv commands without a cluster', { timeout: testTimeoutMs }, () =
       const spaced = await node('--id', 'a b', '--join', `${host}:4`);
       assert.equal(spaced.code, 2);
       assert.match(spaced.stderr, /--id must be 1 to 64 letters, digits/);
+      // Joining, it announces its addresses as given: the members would dial 0.0.0.0.
+      const wildcard = await node('--id', 'w', '--http', '0.0.0.0:1', '--join', `${host}:4`, '--token', 't', '--cluster-secret', 's');
+      assert.equal(wildcard.code, 2);
+      assert.equal(wildcard.stderr, "quorumkv: --join announces this node's addresses as given, and 0.0.0.0:1 is not one the members can dial: give the address they reach this machine at\n");
       assert.equal(existsSync(dataDir), false, 'nothing made');
       // A seed nobody listens on: it said "fetch failed" after 30 s.
       const started = Date.now();
