@@ -3,7 +3,9 @@
 // layout coordinator; a change asked for while another runs answers 409 LAYOUT_CONFLICT.
 
 import type { FastifyInstance } from 'fastify';
+import { QuorumError } from '../core/errors.js';
 import type { LayoutChange } from '../core/topology.js';
+import { joinProofHeader, joinProofMatches } from '../transport/handshake.js';
 import { isLayoutChange } from '../core/validate.js';
 import { badRequest } from './errors.js';
 import { booleanParam, type Query } from './params.js';
@@ -18,6 +20,12 @@ export function registerTopologyRoutes(app: FastifyInstance, context: ApiContext
     const change = { type: 'join', member };
     if (!isLayoutChange(change)) throw badRequest('a joining member needs id (letters, digits, . _ -), peer and http addresses');
     checkAddresses(change);
+    // A joining node sends its proof of the cluster secret (quorumkv node --join does); a hand-made
+    // request without one is taken on the admin token alone.
+    const proof = request.headers[joinProofHeader];
+    if (typeof proof === 'string' && change.type === 'join' && !joinProofMatches(runtime.options.clusterSecret, change.member.id, change.member.peer, proof)) {
+      throw new QuorumError('FORBIDDEN', `node ${change.member.id} was not started with this cluster's --cluster-secret: its members would refuse its connections`);
+    }
     const layout = await runtime.proposeChange(change);
     return { status: 'success', layout };
   });

@@ -11,6 +11,7 @@ import { buildServer, type NodeControl } from '../api/server.js';
 import { startRespServer, type RespServerHandle } from '../api/resp/server.js';
 import { formatHostPort, isLoopback, isWildcard, parseHostPort, type HostPort } from './address.js';
 import { NodeRuntime } from './nodeRuntime.js';
+import { joinProof, joinProofHeader } from '../transport/handshake.js';
 
 export interface NodeMainOptions {
   readonly id: string;
@@ -95,7 +96,7 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
     id: options.id,
     peer: options.peer,
     dataDir: options.dataDir,
-    clusterSecret: options.clusterSecret ?? 'quorumkv-loopback',
+    clusterSecret: clusterSecretOf(options),
     config,
     fsync: options.fsync,
     ...(initialLayout ? { initialLayout } : {}),
@@ -136,6 +137,11 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
   };
 }
 
+/** The secret node-to-node connections prove: a fixed one for nodes on loopback started without. */
+function clusterSecretOf(options: NodeMainOptions): string {
+  return options.clusterSecret ?? 'quorumkv-loopback';
+}
+
 /** Asks a member of an existing cluster to add this node; answers the layout that includes it. */
 async function askToJoin(options: NodeMainOptions, seed: string): Promise<Layout> {
   const token = options.adminToken ?? options.token;
@@ -155,7 +161,11 @@ async function askToJoin(options: NodeMainOptions, seed: string): Promise<Layout
     try {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          [joinProofHeader]: joinProof(clusterSecretOf(options), body.id, body.peer),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(10_000),
       });

@@ -66,3 +66,20 @@ export function isWelcome(frame: unknown): frame is WelcomeFrame {
   const value = frame as Partial<WelcomeFrame> | null;
   return typeof value === 'object' && value !== null && value.handshake === 'welcome' && typeof value.nodeId === 'string';
 }
+
+/**
+ * A joining node proves the cluster secret in its join request too (a header, HMAC of its id and peer
+ * address): with the wrong one it was voted in as joining, could then reach no member, and held every
+ * later change until removed (a probe of hand-run clusters). Now the member it asks refuses it first.
+ */
+export const joinProofHeader = 'x-quorumkv-cluster-proof';
+
+export function joinProof(secret: string, id: string, peer: string): string {
+  return createHmac('sha256', secret).update(`join ${id} ${peer}`).digest('hex');
+}
+
+export function joinProofMatches(secret: string, id: string, peer: string, proof: string): boolean {
+  const expected = Buffer.from(joinProof(secret, id, peer), 'utf8');
+  const given = Buffer.from(proof, 'utf8');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

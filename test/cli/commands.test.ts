@@ -344,7 +344,18 @@ describe('quorumkv commands without a cluster', { timeout: testTimeoutMs }, () =
         preset: 'local',
         settings: {},
         logFile: join(dataDir, 'node.log'),
+        clusterSecret: 'the-cluster-secret',
       });
+      // A node with another cluster secret is refused before it is voted in: in, it reached no
+      // member and held every later change until removed.
+      const wrongSecret = await runCli([
+        'node', '--id', 'j', '--http', `${host}:1`, '--peer', `${host}:2`, '--data', `${dataDir}-secret`,
+        '--join', `${host}:${solo.httpAddress.port}`, '--cluster-secret', 'another-secret',
+      ], { timeoutMs: 30_000 });
+      rmSync(`${dataDir}-secret`, { recursive: true, force: true });
+      assert.equal(wrongSecret.code, 2);
+      assert.match(wrongSecret.stderr, /could not join through 127\.0\.0\.1:\d+: 403 node j was not started with this cluster's --cluster-secret: its members would refuse its connections/);
+      assert.equal(solo.runtime.node.layout.members.length, 1, 'nothing was voted in');
       await solo.stop();
       const other = await node('--id', 'c', '--join', `${host}:${await closedPort()}`);
       assert.equal(other.code, 2);
