@@ -66,6 +66,8 @@ const pendingBytesMaxDefault = 64 * 1024 * 1024;
 const outputBytesHighWaterDefault = 64 * 1024 * 1024;
 /** After a protocol error or QUIT, a peer that keeps the connection open is cut off after this. */
 const closeGraceMs = 10_000;
+/** A stopping server waits this long past a request timeout for its commands' answers to go out. */
+const closeAnswersMarginMs = 1000;
 
 export async function startRespServer(runtime: NodeRuntime, address: HostPort, auth: ApiAuth): Promise<RespServerHandle> {
   const config = runtime.node.config;
@@ -118,10 +120,17 @@ export async function startRespServer(runtime: NodeRuntime, address: HostPort, a
 
   return {
     address: listening,
+    // Commands under way are answered before their connection ends, as HTTP answers them: dropped, a
+    // rolling restart left each client of the stopping node with writes of unknown outcome (a probe
+    // of hand-run clusters). Input after the close is not read. A command still unanswered a request
+    // timeout later (or a client that keeps its side open) is cut off.
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        for (const connection of connections) connection.destroy();
+        for (const connection of connections) connection.closeAfterAnswers();
+        setTimeout(() => {
+          for (const connection of connections) connection.destroy();
+        }, runtime.node.config.requestTimeoutMs + closeAnswersMarginMs).unref();
       }),
   };
 }
