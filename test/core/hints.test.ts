@@ -65,3 +65,38 @@ test('a hint is not handed on when this node holds a newer version of its key', 
   assert.equal(hints.dropped, 2);
   assert.equal(storage.get('k')?.value, null, 'the delete stays');
 });
+
+test('a batch of hints that are all out of date sends nothing, and the next batch goes at once', () => {
+  const storage = new MemoryStorage();
+  const sent: { to: string; message: Message }[] = [];
+  let op = 0;
+  const config = resolveConfig({ hintWindowMs, tombstoneGraceMs: 2 * hintWindowMs });
+  const hints = new HintDelivery({
+    selfId: 'a',
+    config,
+    storage,
+    isAvailable: () => true,
+    isMember: () => true,
+    layoutVersion: () => 2,
+    owners: () => ['a', 'b'],
+    movesTo: () => [],
+    send: (to, message) => sent.push({ to, message }),
+    nextOp: () => ++op,
+  });
+  const createdMs = 1_700_000_000_000;
+  const version = (ms: number) => formatVersion({ wallMs: ms, counter: 0, nodeId: 'a' });
+  storage.transaction(() => {
+    // A first batch of hints whose keys this node has since written again (out of date), then one current.
+    for (let i = 0; i < config.hintBatchMax; i++) {
+      hints.store('b', { key: `old${i}`, version: version(createdMs), value: bytes('old') }, createdMs);
+      storage.apply({ key: `old${i}`, version: version(createdMs + 1000), value: bytes('new') });
+    }
+    hints.store('b', { key: 'current', version: version(createdMs), value: bytes('v') }, createdMs);
+  });
+  const tick = (ms: number) => storage.transaction(() => hints.tick(createdMs + ms, createdMs + ms));
+  tick(0);
+  assert.equal(sent.length, 0, 'the first batch was all out of date');
+  assert.equal(hints.dropped, config.hintBatchMax);
+  tick(10);
+  assert.deepEqual(sent.map(({ to, message }) => [to, message.kind === 'write' ? message.entry.key : '']), [['b', 'current']], 'the next batch went on the next tick');
+});
