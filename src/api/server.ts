@@ -97,4 +97,3 @@ function isAdminRoute(request: FastifyRequest): boolean {
 }
 
 export type { FastifyInstance, FastifyReply, FastifyRequest };
-

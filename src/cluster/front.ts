@@ -364,7 +364,6 @@ function withoutHopByHop(headers: Record<string, string | string[] | undefined>)
   return kept;
 }
 
-
 /** How long the front waits for a node's answer to anything it does not send twice (admin changes). */
 const slowWaitMs = 30_000;
 /** How often a node that failed to answer is asked whether it answers again (and how long it has). */

@@ -54,13 +54,13 @@ export const vnodesDefault = 128;
 export const vnodesMax = 4096;
 export const rfDefault = 3;
 
+/** Layouts are never changed in place: each one's digest is computed once (every ping carries it). */
+const digests = new WeakMap<Layout, number>();
+
 /**
  * A digest of the layout's content, whatever order its objects' fields were built in (a layout parsed
  * from a peer and the same one built by the coordinator must agree).
  */
-/** Layouts are never changed in place: each one's digest is computed once (every ping carries it). */
-const digests = new WeakMap<Layout, number>();
-
 export function layoutDigest(layout: Layout): number {
   let digest = digests.get(layout);
   if (digest === undefined) {

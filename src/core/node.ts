@@ -33,8 +33,8 @@ export interface NodeDeps {
   readonly config: CoreConfig;
   /** The layout to start with when the store holds none (a fresh node of a new cluster). */
   readonly initialLayout?: Layout;
-  /** Called whenever the node adopts a new layout (the runtime updates peer addresses). */
-  readonly onLayout?: (layout: Layout) => void;
+  /** Called whenever the node adopts a new layout (the runtime updates peer addresses), with the one it ran. */
+  readonly onLayout?: (layout: Layout, previous: Layout) => void;
   /** Called when the node sees a member change state (for logs and metrics). */
   readonly onMemberState?: (id: string, state: MemberState) => void;
 }
@@ -499,7 +499,7 @@ export class QuorumNode {
       throw error;
     }
     this.membership.setMembers(this.memberIds(), this.monotonicMs());
-    this.deps.onLayout?.(layout);
+    this.deps.onLayout?.(layout, previous);
     return true;
   }
 

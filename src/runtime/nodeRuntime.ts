@@ -138,7 +138,6 @@ export class NodeRuntime {
       logger: { warn: (obj, msg) => logger.warn(obj, msg) },
     });
     let runtime: NodeRuntime | undefined;
-    let runningVersion: number | undefined;
     const node = new QuorumNode({
       id: options.id,
       storage,
@@ -146,20 +145,18 @@ export class NodeRuntime {
       random: systemRandom,
       config: options.config,
       ...(initialLayout ? { initialLayout } : {}),
-      onLayout: (layout) => {
+      onLayout: (layout, previous) => {
         runtime?.applyPeerAddresses(layout);
         // Another layout of the version this node ran: members were started with different settings.
-        if (layout.version === runningVersion) {
+        if (layout.version === previous.version) {
           logger.warn(
             { layoutVersion: layout.version },
             'a member runs another layout of this version, and this node takes it (every node takes the same one): start every member with the same --initial-cluster, --strategy, --rf and --vnodes',
           );
         } else logger.info({ layoutVersion: layout.version }, 'adopted cluster layout');
-        runningVersion = layout.version;
       },
       onMemberState: (id, state) => logger.info({ member: id, state }, 'member state changed'),
     });
-    runningVersion = node.layout.version;
     runtime = new NodeRuntime(node, storage, transport, options);
     runtime.applyPeerAddresses(node.layout);
     transport.onBatch((batch) => {
