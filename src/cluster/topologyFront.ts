@@ -165,19 +165,30 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
 /** How often the front looks for running nodes that the layout no longer lists. */
 const removedSweepMs = 2000;
 
-/** Whether node `id` answers that its layout does not list it (removed); false if it does not answer. */
-async function removedFromLayout(options: TopologyFrontOptions, id: string): Promise<boolean> {
+/** What the front reads of a node's GET /v1/cluster (src/api/views.ts). */
+interface NodeClusterView {
+  node?: string;
+  members?: { id: string }[];
+  cleanupPending?: boolean;
+}
+
+/** Node `id`'s GET /v1/cluster; undefined if it did not answer it within 2 s. */
+async function clusterViewOf(options: TopologyFrontOptions, id: string): Promise<NodeClusterView | undefined> {
   try {
     const response = await fetch(`http://${options.supervisor.member(id)?.http}/v1/cluster`, {
       headers: bearer(options.auth),
       signal: AbortSignal.timeout(2000),
     });
-    if (response.status !== 200) return false;
-    const body = (await response.json()) as { node?: string; members?: { id: string }[] };
-    return body.node === id && Array.isArray(body.members) && !body.members.some((m) => m.id === id);
+    return response.status === 200 ? ((await response.json()) as NodeClusterView) : undefined;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** Whether node `id` answers that its layout does not list it (removed); false if it does not answer. */
+async function removedFromLayout(options: TopologyFrontOptions, id: string): Promise<boolean> {
+  const view = await clusterViewOf(options, id);
+  return view?.node === id && Array.isArray(view.members) && !view.members.some((m) => m.id === id);
 }
 
 /**
@@ -207,23 +218,15 @@ function nextIndex(ids: readonly string[], dataDir: string): number {
  */
 async function stopWhenGone(options: TopologyFrontOptions, id: string): Promise<void> {
   const { supervisor, cluster } = options;
-  const headers = bearer(options.auth);
   const deadline = Date.now() + leaveWaitMs;
   while (Date.now() < deadline) {
     // Unref'd: a cluster being stopped must not be kept alive by this wait.
     await new Promise((resolve) => setTimeout(resolve, 250).unref());
     const observers = supervisor.runningIds().filter((other) => other !== id);
     if (observers.length === 0) return; // the cluster stopped (or nothing is left to ask)
+    // An observer that does not answer may still list it.
     const views = await Promise.all(
-      observers.map(async (other) => {
-        try {
-          const response = await fetch(`http://${supervisor.member(other)?.http}/v1/cluster`, { headers, signal: AbortSignal.timeout(2000) });
-          const body = (await response.json()) as { members: { id: string }[] };
-          return body.members.some((m) => m.id === id);
-        } catch {
-          return true;
-        }
-      }),
+      observers.map(async (other) => (await clusterViewOf(options, other))?.members?.some((m) => m.id === id) ?? true),
     );
     if (observers.length > 0 && views.every((listed) => !listed) && !(await handingOver(options, id))) {
       await supervisor.stop(id);
@@ -240,16 +243,7 @@ async function stopWhenGone(options: TopologyFrontOptions, id: string): Promise<
 
 /** Whether the removed node `id` still hands over copies (its /v1/cluster says so); false if it does not answer. */
 async function handingOver(options: TopologyFrontOptions, id: string): Promise<boolean> {
-  try {
-    const response = await fetch(`http://${options.supervisor.member(id)?.http}/v1/cluster`, {
-      headers: bearer(options.auth),
-      signal: AbortSignal.timeout(2000),
-    });
-    const body = (await response.json()) as { cleanupPending?: boolean };
-    return body.cleanupPending === true;
-  } catch {
-    return false;
-  }
+  return (await clusterViewOf(options, id))?.cleanupPending === true;
 }
 
 /**
