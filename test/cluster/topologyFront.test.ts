@@ -37,6 +37,29 @@ async function standIn(body: object): Promise<Server> {
   return server;
 }
 
+/** Nodes 0 and 1 over two stand-ins, run by a supervisor that records the nodes it stops. */
+function twoNodes(zero: Server, one: Server) {
+  const http = (server: Server) => `${host}:${(server.address() as AddressInfo).port}`;
+  const members = new Map([
+    ['0', { id: '0', http: http(zero) }],
+    ['1', { id: '1', http: http(one) }],
+  ]);
+  const stopped: string[] = [];
+  const supervisor = {
+    member: (id: string) => members.get(id),
+    runningIds: () => [...members.keys()],
+    stop: async (id: string) => void stopped.push(id),
+    remove: (id: string) => void members.delete(id),
+  } as unknown as Supervisor;
+  const cluster = { members: [...members.values()], host, frontPort: 0 } as unknown as LocalCluster;
+  /** Waits (up to `ms`) until a node was stopped. */
+  const untilStopped = async (ms: number) => {
+    const deadline = Date.now() + ms;
+    while (stopped.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  };
+  return { members, stopped, supervisor, cluster, untilStopped };
+}
+
 describe('the front\'s decommission', () => {
   const servers: Server[] = [];
   const dataDir = mkdtempSync(join(tmpdir(), 'qkv-topofront-'));
@@ -50,28 +73,15 @@ describe('the front\'s decommission', () => {
     const stays = await standIn({ members: [{ id: '0' }], cleanupPending: false });
     const leaves = await standIn({ members: [{ id: '0' }], cleanupPending: false });
     servers.push(stays, leaves);
-    const http = (server: Server) => `${host}:${(server.address() as AddressInfo).port}`;
-    const members = new Map([
-      ['0', { id: '0', http: http(stays) }],
-      ['1', { id: '1', http: http(leaves) }],
-    ]);
-    const stopped: string[] = [];
-    const supervisor = {
-      member: (id: string) => members.get(id),
-      runningIds: () => [...members.keys()],
-      stop: async (id: string) => void stopped.push(id),
-      remove: (id: string) => void members.delete(id),
-    } as unknown as Supervisor;
+    const { stopped, supervisor, cluster, untilStopped } = twoNodes(stays, leaves);
     const front = {
       forward: async () => ({ status: 202, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"status":"success"}') }),
     } as unknown as Front;
-    const cluster = { members: [...members.values()], host, frontPort: 0 } as unknown as LocalCluster;
     const app = Fastify();
     registerTopologyFrontRoutes(app, { supervisor, front: () => front, cluster, dataDir, auth: { token }, log: () => undefined });
     const answer = await app.inject({ method: 'DELETE', url: '/v1/admin/nodes/1', headers: { authorization: `Bearer ${token}` } });
     assert.equal(answer.statusCode, 202);
-    const deadline = Date.now() + 5000;
-    while (stopped.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await untilStopped(5000);
     assert.deepEqual(stopped, ['1'], 'the decommissioned node was stopped');
     await app.close();
   });
@@ -82,24 +92,11 @@ describe('the front\'s decommission', () => {
     const stays = await standIn({ node: '0', members: [{ id: '0' }], cleanupPending: false });
     const removed = await standIn({ node: '1', members: [{ id: '0' }], cleanupPending: false });
     servers.push(stays, removed);
-    const http = (server: Server) => `${host}:${(server.address() as AddressInfo).port}`;
-    const members = new Map([
-      ['0', { id: '0', http: http(stays) }],
-      ['1', { id: '1', http: http(removed) }],
-    ]);
-    const stopped: string[] = [];
-    const supervisor = {
-      member: (id: string) => members.get(id),
-      runningIds: () => [...members.keys()],
-      stop: async (id: string) => void stopped.push(id),
-      remove: (id: string) => void members.delete(id),
-    } as unknown as Supervisor;
-    const cluster = { members: [...members.values()], host, frontPort: 0 } as unknown as LocalCluster;
+    const { members, stopped, supervisor, cluster, untilStopped } = twoNodes(stays, removed);
     const logged: string[] = [];
     const app = Fastify();
     registerTopologyFrontRoutes(app, { supervisor, front: () => ({}) as Front, cluster, dataDir, auth: { token }, log: (line) => void logged.push(line) });
-    const deadline = Date.now() + 8000;
-    while (stopped.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await untilStopped(8000);
     assert.deepEqual(stopped, ['1'], 'the removed node was stopped; the member was not');
     assert.deepEqual([...members.keys()], ['0'], 'and forgotten');
     assert.deepEqual(logged, ['node 1 left the cluster and was stopped']);

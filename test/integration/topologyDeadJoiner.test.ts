@@ -12,19 +12,16 @@ import {
   checkAcknowledgedReadable,
   removeNode,
   retryChange,
+  slowStreamSettings,
   topologyOf,
-  topologySettings,
   waitForExactPlacement,
   waitForSettled,
-  withSettings,
   WriteLoad,
 } from './topologyHarness.js';
 
 describe('topology: a joining node that dies for good', () => {
   it('a joining node SIGKILLed before its fill completes can be removed: the join is cancelled, every key stays readable, and the next join succeeds', async () => {
-    // Slow streaming, so that the join is still under way when the new node is killed.
-    const settings = withSettings(topologySettings, 'antiEntropyKeysMax=50', 'antiEntropyKeysPerSecondMax=100');
-    await withCluster({ nodes: 3, strategy: 'consistent', rf: 3, vnodes: 32, settings }, async (cluster) => {
+    await withCluster({ nodes: 3, strategy: 'consistent', rf: 3, vnodes: 32, settings: slowStreamSettings }, async (cluster) => {
       const target = () => cluster.front;
       const load = new WriteLoad(target, { writers: 0, maxKeysPerWriter: 0, prefix: '' });
       await load.preload(1000);

@@ -34,6 +34,9 @@ export const topologySettings: readonly string[] = [
   'antiEntropyKeysPerSecondMax=1000',
 ];
 
+/** Streaming slower still (50 keys a step, 100 a second), so that a change lasts while a node is killed in it. */
+export const slowStreamSettings: readonly string[] = withSettings(topologySettings, 'antiEntropyKeysMax=50', 'antiEntropyKeysPerSecondMax=100');
+
 /** `settings` with some `name=value` replaced or added. */
 export function withSettings(settings: readonly string[], ...overrides: string[]): string[] {
   const names = new Set(overrides.map((o) => o.split('=')[0]));

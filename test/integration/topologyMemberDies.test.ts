@@ -14,19 +14,16 @@ import {
   checkAcknowledgedReadable,
   removeNodeRetrying,
   retryChange,
+  slowStreamSettings,
   topologyOf,
-  topologySettings,
   waitForExactPlacement,
   waitForSettled,
-  withSettings,
   WriteLoad,
 } from './topologyHarness.js';
 
 describe('topology: a member that dies during a change', () => {
   it('a member SIGKILLed while an RF change waits for its fill is removed into the change, which completes without it', async () => {
-    // Slow streaming, so that the change is still under way when the node is killed.
-    const settings = withSettings(topologySettings, 'antiEntropyKeysMax=50', 'antiEntropyKeysPerSecondMax=100');
-    await withCluster({ nodes: 4, strategy: 'consistent', rf: 2, vnodes: 32, settings }, async (cluster) => {
+    await withCluster({ nodes: 4, strategy: 'consistent', rf: 2, vnodes: 32, settings: slowStreamSettings }, async (cluster) => {
       const target = () => cluster.front;
       const load = new WriteLoad(target, { writers: 0, maxKeysPerWriter: 0, prefix: '' });
       await load.preload(2000);
