@@ -607,8 +607,14 @@ const schemas: Json = {
   }),
   Health: {
     ...object(
-      { status: { const: 'ok' }, id: str, paused: { type: 'boolean' }, recovery: { type: 'string', description: 'Phase of the catch-up after a restart.' } },
-      ['status', 'id', 'paused'],
+      {
+        status: { const: 'ok' },
+        id: str,
+        paused: { type: 'boolean' },
+        removed: { type: 'boolean', description: 'The node was removed from the cluster: it refuses reads and writes (503 removed).' },
+        recovery: { type: 'string', description: 'Phase of the catch-up after a restart.' },
+      },
+      ['status', 'id', 'paused', 'removed'],
     ),
     additionalProperties: true,
   },

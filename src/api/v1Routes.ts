@@ -63,6 +63,9 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
     status: 'ok',
     id: runtime.node.id,
     paused: runtime.node.isPaused,
+    // Still 200: the process is alive. A removed node refuses data (503 `removed`); a load balancer
+    // that reads the body can drop it before the front or its operator stops it.
+    removed: !runtime.node.isMember,
     recovery: runtime.node.recoveryStatus().phase,
   }));
 

@@ -56,6 +56,11 @@ test('a removed node answers 503 `removed` over HTTP and an error over RESP, and
     assert.equal(view.status, 200);
     assert.equal(((await view.json()) as { removed: boolean }).removed, true);
     assert.equal(((await (await fetch(`${urlA}/v1/cluster`)).json()) as { removed: boolean }).removed, false);
+    // Its health too, still 200 (the process is alive), for a load balancer that reads the body.
+    const health = await fetch(`${urlB}/v1/health`);
+    assert.equal(health.status, 200);
+    assert.equal(((await health.json()) as { removed: boolean }).removed, true);
+    assert.equal(((await (await fetch(`${urlA}/v1/health`)).json()) as { removed: boolean }).removed, false);
 
     assert.match(await resp(respServer.address.port, 'GET', 'k'), /^-\S+ node b was removed from the cluster; it serves nothing\r\n$/);
     assert.match(await resp(respServer.address.port, 'SET', 'k', 'x'), /^-\S+ node b was removed/);
