@@ -44,6 +44,8 @@ interface PendingCheck {
   readonly version: Version;
   readonly waiting: Set<string>;
   readonly deadlineMs: number;
+  /** The layout the askees were chosen under: answers are only enough under the same one. */
+  readonly layoutVersion: number;
 }
 
 /**
@@ -130,7 +132,7 @@ export class TombstonePurger {
       return true;
     }
     const op = this.deps.nextOp();
-    this.pending.set(op, { key, version, waiting: new Set(asked), deadlineMs: monotonicMs + this.deps.config.requestTimeoutMs });
+    this.pending.set(op, { key, version, waiting: new Set(asked), deadlineMs: monotonicMs + this.deps.config.requestTimeoutMs, layoutVersion });
     for (const id of others) this.deps.send(id, { kind: 'purge-check', op, key, version });
     for (const id of [...unsettled, ...departed]) this.deps.send(id, { kind: 'purge-check', op, key, version, orNothing: true });
     return true;
@@ -170,6 +172,10 @@ export class TombstonePurger {
     check.waiting.delete(from);
     if (check.waiting.size === 0) {
       this.pending.delete(message.op);
+      // A layout that changed meanwhile may have made replicas of nodes that were not asked (their
+      // fill may bring an older copy): the tombstone waits for a check under the new layout, as the
+      // clean-up of a change (cleanup.ts) drops a pass whose layout changed.
+      if (this.deps.placement().layout.version !== check.layoutVersion) return;
       this.purge(check.key, check.version, nowMs);
     }
   }

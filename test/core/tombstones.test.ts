@@ -24,6 +24,7 @@ const at = (ageMs: number, nodeId = 'a') => formatVersion({ wallMs: nowMs - ageM
  * for the test to deliver. `departed` holds the removed nodes each node still remembers (departed.ts).
  */
 function cluster(alive: (id: string) => boolean = () => true) {
+  let current = placement;
   const ids = ['a', 'b', 'c', 'd'];
   const storages = new Map(ids.map((id) => [id, new MemoryStorage()]));
   const settled = new Map<string, number>(ids.map((id) => [id, 0]));
@@ -37,7 +38,7 @@ function cluster(alive: (id: string) => boolean = () => true) {
         selfId: id,
         config: resolveConfig({ tombstoneGraceMs: graceMs, tombstonePurgeIntervalMs: 1000 }),
         storage: storages.get(id) as MemoryStorage,
-        placement: () => placement,
+        placement: () => current,
         isAlive: alive,
         clockWallMs: () => nowMs,
         settledLayout: () => settled.get(id) as number,
@@ -65,7 +66,10 @@ function cluster(alive: (id: string) => boolean = () => true) {
     tickMs += 1000;
     (purgers.get('a') as TombstonePurger).tick(tickMs, tickMs);
   };
-  return { storages, settled, departed, queue, purgers, deliverAll, store, purgeRound };
+  const changeLayout = (next: Layout) => {
+    current = new Placement(next);
+  };
+  return { storages, settled, departed, queue, purgers, deliverAll, store, purgeRound, changeLayout };
 }
 
 test('a leftover older copy on a member that no longer replicates the key keeps its tombstone', () => {
@@ -181,4 +185,20 @@ test('while a replica is down, a purge pass does not walk every due tombstone, a
   cluster.advance(120_000);
   assert.ok(rounds <= 4, `${rounds} rounds in two intervals`);
   assert.equal(storage.counts().tombstones, 2000);
+});
+
+test('answers to a check asked under a layout that has changed since do not purge; a check under the new layout does', () => {
+  const c = cluster();
+  c.store('a', at(2 * graceMs), null);
+  for (const id of ['b', 'c']) c.settled.set(id, 0); // not settled: b and c are asked about leftovers
+  c.purgeRound();
+  assert.equal(c.queue.length, 2, 'b and c are asked');
+  // The layout changes while the question is out (here only its version; a change may add replicas
+  // that were not asked). Every answer says "holds", but they answer for the old layout's set.
+  c.changeLayout(layoutOf(['a', 'b', 'c'], { version: 5, rf: 1 }));
+  c.deliverAll();
+  assert.ok(c.storages.get('a')?.get(key), 'the tombstone stays: its check was asked under layout 4');
+  c.purgeRound();
+  c.deliverAll();
+  assert.equal(c.storages.get('a')?.get(key), undefined, 'asked again under layout 5, it is purged');
 });
