@@ -13,6 +13,8 @@ export const exitCodes = { ok: 0, notFound: 1, usage: 2, unreachable: 3, refused
 export interface ClientOptions {
   readonly url: string;
   readonly token?: string | undefined;
+  /** The admin token (`--admin-token`): sent instead of `token` when given; nodes take it on every route. */
+  readonly adminToken?: string | undefined;
   readonly json?: boolean;
   readonly consistency?: string;
   /** put: time to live in seconds (`--ttl 30`, `--ttl 0.5`). */
@@ -29,18 +31,27 @@ export class CliError extends Error {
   }
 }
 
-export function clientDefaults(): { url: string; token: string | undefined } {
+export function clientDefaults(): { url: string; token: string | undefined; adminToken: string | undefined } {
   return {
     // An empty variable counts as unset (`QUORUMKV_URL= quorumkv get k`).
     url: process.env.QUORUMKV_URL || 'http://127.0.0.1:5000',
     token: process.env.QUORUMKV_TOKEN || undefined,
+    adminToken: process.env.QUORUMKV_ADMIN_TOKEN || undefined,
   };
+}
+
+/**
+ * The token a command sends: the admin token when given, since nodes accept it on every route, and
+ * the same shell that started a cluster with QUORUMKV_ADMIN_TOKEN then runs its admin commands.
+ */
+export function bearerToken(options: Pick<ClientOptions, 'token' | 'adminToken'>): string | undefined {
+  return options.adminToken || options.token || undefined;
 }
 
 /** A client for one command: the given URL only (no discovery: the user named where to go). */
 export function openClient(options: ClientOptions): QuorumKvClient {
   try {
-    return connect({ url: options.url, token: options.token || undefined, timeoutMs: 30_000 });
+    return connect({ url: options.url, token: bearerToken(options), timeoutMs: 30_000 });
   } catch (error) {
     throw asCliError(error, options);
   }
@@ -152,7 +163,7 @@ function levelOf(options: ClientOptions): { consistency?: 'one' | 'quorum' | 'al
 }
 
 /**
- * --url, --token, --json, and usage errors (missing argument, unknown option) exiting with 2 rather
+ * --url, --token, --admin-token, --json, and usage errors (missing argument, unknown option) exiting with 2 rather
  * than commander's 1, which scripts would read as "not found".
  */
 export function addClientOptions(command: Command): Command {
@@ -160,6 +171,7 @@ export function addClientOptions(command: Command): Command {
   return command
     .option('--url <url>', 'cluster address (env QUORUMKV_URL)', defaults.url)
     .option('--token <token>', 'API token (env QUORUMKV_TOKEN)', defaults.token)
+    .option('--admin-token <token>', 'admin token, for fail, recover and layout changes; sent instead of --token (env QUORUMKV_ADMIN_TOKEN)', defaults.adminToken)
     .option('--json', 'print JSON for scripts', false)
     .exitOverride(usageExit);
 }
@@ -178,7 +190,8 @@ export function usageExit(error: CommanderError): never {
 export async function request(options: ClientOptions, method: string, path: string, body?: Uint8Array | string, timeoutMs = 30_000): Promise<Response> {
   const base = options.url.replace(/\/+$/, '');
   const headers: Record<string, string> = {};
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const token = bearerToken(options);
+  if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = typeof body === 'string' ? 'application/json' : 'application/octet-stream';
   try {
     const init: RequestInit = { method, headers, signal: AbortSignal.timeout(timeoutMs) };

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { connect, type QuorumKvClient } from '../client/index.js';
 import type { ActionResult } from './actions.js';
-import { addClientOptions, asCliError, CliError, exitCodes, type ClientOptions } from './clientCommands.js';
+import { addClientOptions, asCliError, bearerToken, CliError, exitCodes, type ClientOptions } from './clientCommands.js';
 import { completer, historyLinesMax, historyPath, loadHistory, saveHistory } from './shellHistory.js';
 import { findCommand, runWords, type ShellState } from './shellCommands.js';
 import { runMenu } from './shellMenu.js';
@@ -43,7 +43,7 @@ export async function runShell(options: ShellOptions, streams: ShellStreams): Pr
   let client: QuorumKvClient;
   try {
     // Long enough for a node's restart on recover, which the front waits for.
-    client = connect({ url: options.url, token: options.token || undefined, timeoutMs: 35_000 });
+    client = connect({ url: options.url, token: bearerToken(options), timeoutMs: 35_000 });
   } catch (error) {
     streams.errors.write(`quorumkv: ${(error as Error).message}\n`);
     return exitCodes.usage;

@@ -1,10 +1,12 @@
 // Goal: with a separate admin token, the client token reads what the admin routes show (the topology
 // and a node's local entries) but changes nothing; the admin token does both. `quorumkv topology`
-// with the client token was a 403 (a README walk).
+// with the client token was a 403 (a README walk). The CLI takes the admin token as --admin-token or
+// QUORUMKV_ADMIN_TOKEN, the variable `quorumkv start` reads: it had to be passed as --token.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildServer } from '../../src/api/server.js';
+import { runCli } from '../cli/runCli.js';
 import { startOneNode, type TestNode } from '../runtime/inProcessNodes.js';
 
 describe('the client token and the admin token', () => {
@@ -35,6 +37,33 @@ describe('the client token and the admin token', () => {
       assert.match(JSON.parse(withClientToken.body).message, /^This route needs the admin token/, 'not "Invalid API token": it is valid');
       assert.equal(JSON.parse((await app.inject({ ...change, headers: as('guess') })).body).message, 'Invalid API token');
       assert.equal((await app.inject({ ...change, headers: as('admin') })).statusCode, 200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('the CLI sends --admin-token (or QUORUMKV_ADMIN_TOKEN) instead of --token, for admin commands and the rest', { timeout: 120_000 }, async () => {
+    const app = buildServer({
+      runtime: node.runtime,
+      auth: { token: 'client', adminToken: 'admin' },
+      control: { fail: async () => undefined, recover: async () => undefined },
+    });
+    try {
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      const change = ['strategy', 'consistent', '1', '--url', url];
+      const refused = await runCli([...change, '--token', 'client']);
+      assert.equal(refused.code, 4, refused.stderr);
+      assert.match(refused.stderr, /needs the admin token/);
+      const withFlag = await runCli([...change, '--token', 'client', '--admin-token', 'admin']);
+      assert.equal(withFlag.code, 0, withFlag.stderr);
+      const withEnv = await runCli(change, { env: { QUORUMKV_ADMIN_TOKEN: 'admin' } });
+      assert.equal(withEnv.code, 0, withEnv.stderr);
+      // Nodes take the admin token on every route: one variable serves a whole session.
+      const put = await runCli(['put', 'k', 'v', '--url', url], { env: { QUORUMKV_ADMIN_TOKEN: 'admin' } });
+      assert.equal(put.code, 0, put.stderr);
+      const wrong = await runCli(['get', 'k', '--url', url, '--admin-token', 'guess']);
+      assert.equal(wrong.code, 4, wrong.stderr);
+      assert.match(wrong.stderr, /Invalid API token/);
     } finally {
       await app.close();
     }

@@ -24,6 +24,7 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
     const env: NodeJS.ProcessEnv = { ...process.env, QUORUMKV_HISTORY: '', NO_COLOR: '1' };
     delete env.QUORUMKV_URL;
     delete env.QUORUMKV_TOKEN;
+    delete env.QUORUMKV_ADMIN_TOKEN;
     const child = spawn(process.execPath, [compiledMain, ...args], {
       cwd: projectRoot,
       env: { ...env, ...options.env },
