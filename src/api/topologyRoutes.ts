@@ -4,7 +4,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { QuorumError } from '../core/errors.js';
-import type { LayoutChange } from '../core/topology.js';
+import type { LayoutChange } from '../core/layoutChange.js';
 import { joinProofHeader, joinProofMatches } from '../transport/handshake.js';
 import { isLayoutChange } from '../core/validate.js';
 import { badRequest } from './errors.js';

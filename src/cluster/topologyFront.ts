@@ -10,7 +10,7 @@ import { checkToken, type ApiAuth } from '../api/auth.js';
 import { sendError } from '../api/errors.js';
 import { booleanParam, type Query } from '../api/params.js';
 import { QuorumError } from '../core/errors.js';
-import { wouldWaitFor } from '../core/topology.js';
+import { wouldWaitFor } from '../core/layoutChange.js';
 import { memberAt, saveCluster, type LocalCluster } from './clusterFile.js';
 import type { Front } from './front.js';
 import type { Supervisor } from './supervisor.js';

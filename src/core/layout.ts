@@ -144,3 +144,8 @@ export function parseLayout(value: unknown): Layout | undefined {
     ...(candidate.forced ? { forced: true as const } : {}),
   };
 }
+
+/** Whether a topology change is under way in `layout`: members joining or leaving, or new replication settings. */
+export function inTransition(layout: Layout): boolean {
+  return layout.pending !== undefined || layout.members.some((m) => m.role !== 'active');
+}

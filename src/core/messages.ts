@@ -5,7 +5,7 @@
 import type { ClockReading } from './hlc.js';
 import type { Layout } from './layout.js';
 import type { MemberUpdate } from './membership.js';
-import type { LayoutChange } from './topology.js';
+import type { LayoutChange } from './layoutChange.js';
 import type { Entry, Version } from './version.js';
 
 export interface Envelope {

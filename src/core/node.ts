@@ -21,7 +21,8 @@ import { Placement } from './placement.js';
 import type { Clock, Random } from './ports.js';
 import type { Storage } from './storage.js';
 import { TombstonePurger } from './tombstones.js';
-import { Topology, type LayoutChange, type TopologyStatus } from './topology.js';
+import type { LayoutChange } from './layoutChange.js';
+import { Topology, type TopologyStatus } from './topology.js';
 import { isClockReading, isExpiry, isWellFormed, loneSurrogate } from './validate.js';
 import { visibleEntry, type Entry } from './version.js';
 

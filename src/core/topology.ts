@@ -9,7 +9,8 @@
 // Changes are serialised through one layout coordinator (the lowest-id serving member that is alive);
 // a change asked for while another is under way is refused with LAYOUT_CONFLICT, never half-applied.
 // Each new layout (a change, or its finalizing) is published only once a majority of the members voted
-// for it (layoutVote.ts), so two coordinators never publish two layouts of one version.
+// for it (layoutVote.ts), so two coordinators never publish two layouts of one version. What a change
+// asked for leads to, or why it is refused, is layoutChange.ts's.
 
 import type { AntiEntropy, SessionProgress } from './antiEntropy.js';
 import { Cleanup } from './cleanup.js';
@@ -17,22 +18,13 @@ import { LayoutVote } from './layoutVote.js';
 import type { Callback } from './coordinator.js';
 import type { CoreConfig } from './config.js';
 import { mayStillTakeEffect, QuorumError } from './errors.js';
-import type { Layout, LayoutMember, Strategy } from './layout.js';
+import { inTransition, type Layout } from './layout.js';
+import { nextLayout, type LayoutChange } from './layoutChange.js';
 import type { FarewellAck, LayoutChangeMessage, LayoutChangeReply, Message, MoveDoneMessage, PurgeCheckReply } from './messages.js';
 import { Placement } from './placement.js';
 import { requiredReplicas } from './quorum.js';
 import type { RingRange } from './segments.js';
 import type { Storage } from './storage.js';
-
-export type LayoutChange =
-  | { readonly type: 'join'; readonly member: Omit<LayoutMember, 'role'> }
-  /**
-   * force: the operator gives up the writes that only dead nodes hold, so that the removal of a node
-   * lost for good completes (the layout carries `forced`). Refused for a member the coordinator does
-   * not see dead; asked for the leave under way, it forces that one (a new layout version).
-   */
-  | { readonly type: 'leave'; readonly id: string; readonly force?: boolean | undefined }
-  | { readonly type: 'replication'; readonly strategy: Strategy; readonly rf?: number | undefined };
 
 export interface TopologyDeps {
   readonly selfId: string;
@@ -103,10 +95,6 @@ interface Proposal {
 
 /** A node that finished filling repeats its report this often until the change is finalized. */
 const reportIntervalMs = 1000;
-
-export function inTransition(layout: Layout): boolean {
-  return layout.pending !== undefined || layout.members.some((m) => m.role !== 'active');
-}
 
 /** The layout once the change in `layout` has completed. */
 export function finalized(layout: Layout): Layout {
@@ -298,133 +286,15 @@ export class Topology {
 
   /** The coordinator's side of a change: check it against the current layout and have it voted in. */
   private apply(change: LayoutChange, monotonicMs: number, callback: Callback<Layout>): void {
-    const result = this.nextLayout(change);
+    const layout = this.deps.layout();
+    const result = nextLayout(layout, change, {
+      selfId: this.deps.selfId,
+      isDead: this.deps.isDead,
+      seesMajority: this.seesMajority(layout),
+      deciding: this.vote.deciding(layout.version),
+    });
     if (!result.ok || result.value === this.deps.layout()) return callback(result);
     this.vote.decide(result.value, monotonicMs, callback);
-  }
-
-  /** The layout `change` leads to from the current one (the current one itself if nothing changes). */
-  private nextLayout(change: LayoutChange): { ok: true; value: Layout } | { ok: false; error: QuorumError } {
-    const layout = this.deps.layout();
-    const refused = (code: 'LAYOUT_CONFLICT' | 'BAD_REQUEST' | 'UNKNOWN_NODE', message: string) => ({
-      ok: false as const,
-      error: new QuorumError(code, message),
-    });
-    if (!this.seesMajority(layout)) {
-      return {
-        ok: false as const,
-        error: new QuorumError('UNAVAILABLE', 'the layout coordinator does not see a majority of the members alive; try again when more are back'),
-      };
-    }
-    if (this.vote.deciding(layout.version)) {
-      return refused('LAYOUT_CONFLICT', `a topology change is being decided (after layout v${layout.version}); try again`);
-    }
-    // Force gives up what only dead nodes hold: never for a member that may still hand its copies
-    // over (alive, or merely suspect). Its removal needs no force: its ranges stream from it.
-    if (change.type === 'leave' && change.force) {
-      const member = layout.members.find((m) => m.id === change.id);
-      if (member && !(member.id !== this.deps.selfId && this.deps.isDead(member.id))) {
-        return refused(
-          'BAD_REQUEST',
-          `node ${change.id} is not dead in the layout coordinator's view: remove it without force (its ranges are handed over first); force is only for a node lost for good`,
-        );
-      }
-    }
-    if (change.type === 'join') {
-      const existing = layout.members.find((m) => m.id === change.member.id);
-      if (existing && existing.peer === change.member.peer && existing.http === change.member.http) {
-        return { ok: true, value: layout }; // a joining node asking again after a restart
-      }
-      if (existing) return refused('BAD_REQUEST', `a member with id ${change.member.id} already exists`);
-      const clash = layout.members.find((m) => m.peer === change.member.peer || m.http === change.member.http);
-      if (clash) return refused('BAD_REQUEST', `member ${clash.id} already uses those addresses`);
-    }
-    // Removing a joining member cancels its join (a join that cannot complete, e.g. the node died for
-    // good, would otherwise block every later change): serving replicas never changed, nothing moves.
-    if (change.type === 'leave' && layout.members.some((m) => m.id === change.id && m.role === 'joining')) {
-      return { ok: true, value: { ...layout, version: layout.version + 1, members: layout.members.filter((m) => m.id !== change.id) } };
-    }
-    // The change under way asked again (its first answer was lost, or was a 503 after the vote went
-    // ahead) is answered as a join asked again is: with the layout that runs it, not a conflict that
-    // reports a change going ahead as failed.
-    // Forcing the leave under way (stuck on a dead node's ranges) forces it in place: the same change,
-    // a new layout version voted in as any. Asked again unforced, a forced leave answers as it is.
-    if (change.type === 'leave' && layout.members.some((m) => m.id === change.id && m.role === 'leaving')) {
-      if (change.force && !layout.forced) return { ok: true, value: { ...layout, version: layout.version + 1, forced: true } };
-      return { ok: true, value: layout };
-    }
-    if (
-      change.type === 'replication' &&
-      layout.pending?.strategy === change.strategy &&
-      layout.pending.rf === (change.rf ?? layout.rf)
-    ) {
-      return { ok: true, value: layout };
-    }
-    // A change that could never be made is refused as such before a conflict, which says to try again.
-    if (change.type === 'leave' && !layout.members.some((m) => m.id === change.id)) return refused('UNKNOWN_NODE', `no member with id ${change.id}`);
-    const rf = change.type === 'replication' ? (change.rf ?? layout.rf) : layout.rf;
-    if (change.type === 'replication') {
-      if (!Number.isInteger(rf) || rf < 1) return refused('BAD_REQUEST', 'replication factor must be a positive integer');
-      if (change.strategy === 'consistent' && rf > layout.members.length) {
-        return refused('BAD_REQUEST', `replication factor ${rf} is larger than the node count (${layout.members.length})`);
-      }
-    }
-    if (inTransition(layout)) {
-      if (change.type === 'leave' && change.id !== this.deps.selfId && this.deps.isDead(change.id)) return this.addDeadLeave(layout, change);
-      return refused('LAYOUT_CONFLICT', `a topology change is under way (layout v${layout.version}); try again when it completes`);
-    }
-    // A change completes when every serving member has filled its new ranges: one started while a
-    // member is dead waits for it, and nothing but its return ends the wait (a README walk found RF
-    // changes and joins stuck so). Refused up front, as Cassandra refuses to move ranges with a node
-    // down. Removing a dead member is how to go on without it, so a leave of a dead node is let through.
-    const leavingDead = change.type === 'leave' && change.id !== this.deps.selfId && this.deps.isDead(change.id);
-    const dead = leavingDead ? [] : layout.members.filter((m) => m.id !== this.deps.selfId && this.deps.isDead(m.id)).map((m) => m.id);
-    if (dead.length > 0) return { ok: false as const, error: new QuorumError('UNAVAILABLE', wouldWaitFor(dead, 'dead', 'change')) };
-    let next: Layout;
-    switch (change.type) {
-      case 'join':
-        next = { ...layout, members: [...layout.members, { ...change.member, role: 'joining' }] };
-        break;
-      case 'leave': {
-        if (layout.members.length === 1) return refused('BAD_REQUEST', 'cannot remove the last member');
-        next = {
-          ...layout,
-          members: layout.members.map((m) => (m.id === change.id ? { ...m, role: 'leaving' as const } : m)),
-          ...(change.force ? { forced: true as const } : {}),
-        };
-        break;
-      }
-      case 'replication': {
-        if (change.strategy === layout.strategy && rf === layout.rf) return { ok: true, value: layout };
-        next = { ...layout, pending: { strategy: change.strategy, rf } };
-        break;
-      }
-    }
-    return { ok: true, value: { ...next, version: layout.version + 1 } };
-  }
-
-  /**
-   * The removal of a member that died during the change under way joins that change (a new layout
-   * version: the same transition, with the dead member leaving as well). A change waits for every
-   * live serving member to fill its new ranges, and for a dead one that is not leaving until it is
-   * back; before, nothing but its return ended that wait, and every later change, its removal
-   * included, was refused (README, known limitations). Leaving, it is waited for no longer
-   * (maybeFinalize), and each piece it would have filled has its other replicas, which fill from
-   * N - quorum + 1 sources as in any leave; with too few sources left, forcing it forces the change.
-   */
-  private addDeadLeave(layout: Layout, change: Extract<LayoutChange, { type: 'leave' }>): { ok: true; value: Layout } | { ok: false; error: QuorumError } {
-    if (!layout.members.some((m) => m.role !== 'leaving' && m.id !== change.id)) {
-      return { ok: false, error: new QuorumError('BAD_REQUEST', 'cannot remove the last member') };
-    }
-    return {
-      ok: true,
-      value: {
-        ...layout,
-        version: layout.version + 1,
-        members: layout.members.map((m) => (m.id === change.id ? { ...m, role: 'leaving' as const } : m)),
-        ...(change.force || layout.forced ? { forced: true as const } : {}),
-      },
-    };
   }
 
   /** Requests, votes, the fill and clean-up all run on the monotonic clock. */
@@ -541,15 +411,6 @@ export class Topology {
       cleanupPending: this.cleanup.pending,
     };
   }
-}
-
-/**
- * Why a change is refused while members are down (here, and on the local cluster's front before it
- * starts a joining process): it would wait for them.
- */
-export function wouldWaitFor(ids: readonly string[], state: 'dead' | 'down', what: 'change' | 'join'): string {
-  const [are, them] = ids.length === 1 ? ['is', 'it'] : ['are', 'them'];
-  return `node ${ids.join(', ')} ${are} ${state}, and the ${what} would wait for ${them}: recover ${them} first, or remove ${them} (remove-node ${ids[0]})`;
 }
 
 /** A dead filler that is itself leaving holds nothing anyone waits for. */

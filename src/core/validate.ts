@@ -6,7 +6,7 @@ import type { ClockReading } from './hlc.js';
 import type { Message } from './messages.js';
 import { ringSize } from './hash.js';
 import { isStrategy, parseLayout } from './layout.js';
-import type { LayoutChange } from './topology.js';
+import type { LayoutChange } from './layoutChange.js';
 import { isSegment } from './segments.js';
 import { counterMax, isVersion, wallMsMax, type Entry } from './version.js';
 

@@ -9,7 +9,7 @@ import type { CoreConfig } from '../core/config.js';
 import type { Callback, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome } from '../core/coordinator.js';
 import type { SessionProgress } from '../core/antiEntropy.js';
 import type { Layout } from '../core/layout.js';
-import type { LayoutChange } from '../core/topology.js';
+import type { LayoutChange } from '../core/layoutChange.js';
 import { QuorumError } from '../core/errors.js';
 import { IdTable } from '../core/idTable.js';
 import { QuorumNode } from '../core/node.js';

@@ -22,7 +22,7 @@
 import type { Callback, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome } from '../core/coordinator.js';
 import { resolveConfig, type CoreConfig } from '../core/config.js';
 import { layoutDigest, type Layout } from '../core/layout.js';
-import type { LayoutChange } from '../core/topology.js';
+import type { LayoutChange } from '../core/layoutChange.js';
 import type { Envelope } from '../core/messages.js';
 import { QuorumNode } from '../core/node.js';
 import { MemoryStorage } from '../storage/memory.js';

@@ -2,7 +2,7 @@
 // short descriptions of layouts and changes that the trace prints.
 
 import type { Layout } from '../core/layout.js';
-import type { LayoutChange } from '../core/topology.js';
+import type { LayoutChange } from '../core/layoutChange.js';
 
 /** A simulated member's addresses (never dialled: the simulated network routes by id). */
 export function memberAddress(id: string): { id: string; peer: string; http: string } {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ceilingMarginMs } from '../../src/core/hlc.js';
-import { inTransition } from '../../src/core/topology.js';
+import { inTransition } from '../../src/core/layout.js';
 import { clockDriftMaxMs } from '../../src/sim/nemesis.js';
 import { describeFailure, runSeed, type RunOptions } from '../../src/sim/runner.js';
 import type { SwarmParameters } from '../../src/sim/swarm.js';

@@ -13,7 +13,7 @@
 
 import type { CoreConfig } from '../../src/core/config.js';
 import type { Layout, Strategy } from '../../src/core/layout.js';
-import type { LayoutChange } from '../../src/core/topology.js';
+import type { LayoutChange } from '../../src/core/layoutChange.js';
 import type { MemberState } from '../../src/core/membership.js';
 import type { Envelope } from '../../src/core/messages.js';
 import type { ConsistencyLevel } from '../../src/core/quorum.js';
