@@ -104,7 +104,7 @@ export async function startCluster(options: StartOptions): Promise<StartedCluste
   }
   log(`  front:    ${frontUrl}  (the prototype's routes and /v1/*)`);
   log(`  dashboard: ${frontUrl}/`);
-  log(`  strategy: ${layout.strategy}${layout.strategy === 'consistent' ? `, replication factor ${layout.rf}` : ''}`);
+  log(`  strategy: ${replicationLine(view ?? layout)}`);
   for (const member of cluster.members) {
     log(`  node ${member.id}:   http://${member.http}  redis ${member.resp}  peer ${member.peer}  pid ${supervisor.pid(member.id)}`);
   }
@@ -126,7 +126,21 @@ export async function startCluster(options: StartOptions): Promise<StartedCluste
 interface LayoutView {
   readonly strategy: Strategy;
   readonly rf: number;
-  readonly members?: { readonly state: string }[];
+  /** The replication settings a change under way leads to (GET /v1/cluster). */
+  readonly pending?: { readonly strategy: Strategy; readonly rf: number } | null;
+  readonly members?: { readonly state: string; readonly role?: string }[];
+}
+
+/**
+ * The start banner's replication, from a node's /v1/cluster: a cluster restarted in the middle of a
+ * change says so, and where the change leads, rather than only the settings it is leaving.
+ */
+export function replicationLine(view: LayoutView): string {
+  const settings = (strategy: Strategy, rf: number) => (strategy === 'consistent' ? `consistent, replication factor ${rf}` : strategy);
+  const now = settings(view.strategy, view.rf);
+  if (view.pending) return `${now} -> ${settings(view.pending.strategy, view.pending.rf)} (a change is under way: quorumkv topology)`;
+  if (view.members?.some((m) => m.role !== undefined && m.role !== 'active')) return `${now} (a topology change is under way: quorumkv topology)`;
+  return now;
 }
 
 /**
