@@ -102,7 +102,10 @@ export class Transport {
     if (lastKind === 'timeout') {
       throw new QuorumKvError('TIMEOUT', `no answer within ${options.timeoutMs} ms (${summary})`, undefined, { attempts: failures });
     }
-    throw new QuorumKvError('UNREACHABLE', `cannot reach the cluster (${summary})`, undefined, { attempts: failures });
+    // A connection that broke after the request went out (a create-only write is not sent again then)
+    // is no proof that it failed: "cannot reach" alone read as if nothing had been done.
+    const outcome = lastKind === 'failed' ? '; the request was sent before its connection broke, so it may have taken effect' : '';
+    throw new QuorumKvError('UNREACHABLE', `cannot reach the cluster (${summary})${outcome}`, undefined, { attempts: failures });
   }
 
   /** One request to one node, body read in full, under the attempt's deadline and the caller's signal. */

@@ -294,6 +294,24 @@ describe('typed client against a 3-node cluster', { timeout: 10 * testTimeoutMs 
     await rejectsWith(nowhere.get('x'), 'CLOSED');
   });
 
+  it('a create whose connection breaks after sending says it may have taken effect', { timeout: testTimeoutMs }, async () => {
+    // A node that reads the request, then drops the connection (a crash between applying and answering).
+    const server = net.createServer((socket) => socket.once('data', () => socket.destroy()));
+    await new Promise<void>((resolve) => server.listen(0, host, resolve));
+    const breaking = connect({ url: `http://${host}:${(server.address() as net.AddressInfo).port}` });
+    try {
+      const error = await rejectsWith(breaking.create('maybe', 'v'), 'UNREACHABLE', undefined);
+      assert.match(error.message, /may have taken effect/, 'not sent again, and not reported as surely failed');
+      const refused = connect({ url: `http://${host}:${await closedPort()}` });
+      const never = await rejectsWith(refused.create('maybe', 'v'), 'UNREACHABLE', undefined);
+      assert.doesNotMatch(never.message, /may have taken effect/, 'a refused connection proves nothing was sent');
+      await refused.close();
+    } finally {
+      await breaking.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('discovers the nodes from the front', { timeout: testTimeoutMs }, async () => {
     const discovering = connect({ url: cluster.front, discover: true });
     await discovering.getText('failover');
