@@ -1,6 +1,11 @@
 // The frames that open a peer connection, and the proof in them: the server sends a random nonce,
 // the client answers with HMAC-SHA256(cluster secret, nonce), and the server welcomes it. A frame is
 // checked on its way in like any other (it comes from another process, or anyone).
+//
+// The client may ask, in its proof, to have what it sends acknowledged (`ackWithinMs`); a server that
+// agrees says so in its welcome and then sends ack frames on the connection, which otherwise carries
+// nothing back. Both fields are optional, so nodes of an older build, which neither ask nor agree,
+// still connect to newer ones (and get no acks).
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -17,12 +22,25 @@ export interface ProofFrame {
   handshake: 'proof';
   nodeId: string;
   proof: Uint8Array;
+  /** Acknowledge the frames received on this connection, each within this many ms. */
+  ackWithinMs?: number;
 }
 
 export interface WelcomeFrame {
   handshake: 'welcome';
   nodeId: string;
+  /** The server acknowledges frames (the client asked for it). */
+  acks?: boolean;
 }
+
+/** The count of envelope frames the server has received on this connection so far. */
+export interface AckFrame {
+  ack: number;
+}
+
+/** Bounds on the ack delay a client may ask for: a server writes at most one ack per delay. */
+export const ackWithinMsMin = 20;
+export const ackWithinMsMax = 60_000;
 
 export function newNonce(): Buffer {
   return randomBytes(nonceBytes);
@@ -60,6 +78,18 @@ export function isProof(frame: unknown): frame is ProofFrame {
     value.nodeId.length > 0 &&
     value.proof instanceof Uint8Array
   );
+}
+
+export function isAck(frame: unknown): frame is AckFrame {
+  const value = frame as Partial<AckFrame> | null;
+  return typeof value === 'object' && value !== null && Number.isSafeInteger(value.ack) && (value.ack as number) >= 0;
+}
+
+/** The ack delay a proof asks for, within the bounds; undefined when it asks for none. */
+export function askedAckWithinMs(proof: ProofFrame): number | undefined {
+  const asked = proof.ackWithinMs;
+  if (typeof asked !== 'number' || !Number.isFinite(asked)) return undefined;
+  return Math.min(ackWithinMsMax, Math.max(ackWithinMsMin, Math.floor(asked)));
 }
 
 export function isWelcome(frame: unknown): frame is WelcomeFrame {

@@ -16,6 +16,13 @@
 // welcome and accept envelopes. The client waits for the welcome before writing any envelope, so a
 // rejected connection loses nothing from the queue (frameQueue.ts).
 //
+// The server acknowledges what it receives (an ack frame at most every `stallTimeoutMs / 4`), and a
+// connection whose frames go unacknowledged for `stallTimeoutMs` is closed and dialled again. Across a
+// network cut, `write` goes on succeeding: the kernel keeps the frames and retransmits them with a
+// backoff that doubles up to two minutes, so after the cut healed, nodes saw each other dead for about
+// as long again as it had lasted (70 s after a cut of 150 s; found with real cuts between network
+// namespaces, test/integration/partition.test.ts). A fresh connection gets through within seconds.
+//
 // A frame that waited in a peer's queue longer than `queueAgeMaxMs` (the runtime passes the request
 // timeout) is dropped rather than sent: its request has been answered or has failed by then, and a
 // write it carried is kept as a hint by its coordinator. Sent anyway, the few seconds of traffic
@@ -25,6 +32,9 @@
 import net from 'node:net';
 import type { Envelope } from '../core/messages.js';
 import {
+  ackWithinMsMin,
+  askedAckWithinMs,
+  isAck,
   isChallenge,
   isProof,
   isWelcome,
@@ -32,6 +42,7 @@ import {
   proofFor,
   proofMatches,
   protocolVersion,
+  type AckFrame,
   type ChallengeFrame,
   type ProofFrame,
   type WelcomeFrame,
@@ -65,9 +76,10 @@ export interface TcpTransportOptions {
   /** A connection that has not completed its handshake by then is closed. */
   handshakeTimeoutMs?: number;
   /**
-   * A connection whose peer takes in nothing for this long while there is data for it is closed and
-   * dialled again. TCP alone would keep it for minutes: a peer host that vanished without a reset (a
-   * power loss, a partition), or came back as a new process that the old socket never reaches.
+   * A connection whose peer takes in nothing for this long while there is data for it, or (a peer
+   * that acknowledges) acknowledges nothing of what it was sent, is closed and dialled again. TCP
+   * alone would keep it for minutes: a peer host that vanished without a reset (a power loss, a
+   * partition), or came back as a new process that the old socket never reaches.
    */
   stallTimeoutMs?: number;
   logger?: TransportLogger;
@@ -112,6 +124,12 @@ interface OutgoingLink {
   handshakeTimer: NodeJS.Timeout | null;
   /** Runs while a write waits for 'drain': the peer stopped taking data if it fires. */
   stallTimer: NodeJS.Timeout | null;
+  /** The peer acknowledges frames (its welcome said so); `written` and `acked` count them. */
+  acks: boolean;
+  written: number;
+  acked: number;
+  /** Runs while frames are unacknowledged, restarted by each ack that makes progress. */
+  ackTimer: NodeJS.Timeout | null;
   /** Why the link failed, reported once when it closes. */
   failure: string | null;
 }
@@ -139,6 +157,11 @@ interface InboundLink {
   phase: 'proof' | 'ready' | 'closed';
   peerId: string | null;
   handshakeTimer: NodeJS.Timeout | null;
+  /** The client asked for acks within this delay (handshake.ts); undefined: it did not. */
+  ackWithinMs: number | undefined;
+  /** Envelope frames received on this connection, the count an ack reports. */
+  received: number;
+  ackTimer: NodeJS.Timeout | null;
 }
 
 const stderrLogger: TransportLogger = {
@@ -390,6 +413,8 @@ export class TcpTransport {
     const batch = peer.queue.take(writeBatchBytesMax);
     this.counters.sent += batch.frames.length;
     const data = batch.frames.length === 1 ? (batch.frames[0] as Buffer) : Buffer.concat(batch.frames, batch.bytes);
+    link.written += batch.frames.length;
+    if (link.acks) link.ackTimer ??= this.ackDeadline(link);
     if (!link.socket.write(data)) {
       peer.awaitingDrain = true;
       link.stallTimer ??= setTimeout(() => this.failOutgoing(link, `peer took in nothing for ${this.stallTimeoutMs} ms`), this.stallTimeoutMs);
@@ -410,6 +435,10 @@ export class TcpTransport {
       phase: 'challenge',
       handshakeTimer: setTimeout(() => this.failOutgoing(link, 'handshake timed out'), this.handshakeTimeoutMs),
       stallTimer: null,
+      acks: false,
+      written: 0,
+      acked: 0,
+      ackTimer: null,
       failure: null,
     };
     peer.link = link;
@@ -442,8 +471,14 @@ export class TcpTransport {
 
   /** Returns false once the link has failed. */
   private advanceOutgoingHandshake(peer: Peer, link: OutgoingLink, frame: unknown): boolean {
+    if (link.phase === 'ready' && link.acks && isAck(frame)) return this.onAck(link, frame);
     if (link.phase === 'challenge' && isChallenge(frame)) {
-      const proof: ProofFrame = { handshake: 'proof', nodeId: this.nodeId, proof: proofFor(this.secret, frame.nonce) };
+      const proof: ProofFrame = {
+        handshake: 'proof',
+        nodeId: this.nodeId,
+        proof: proofFor(this.secret, frame.nonce),
+        ackWithinMs: Math.max(ackWithinMsMin, Math.floor(this.stallTimeoutMs / 4)),
+      };
       link.phase = 'welcome';
       link.socket.write(encodeFrame(proof));
       return true;
@@ -453,12 +488,30 @@ export class TcpTransport {
         this.failOutgoing(link, `address ${formatAddress(peer.address)} is node ${JSON.stringify(frame.nodeId)}`);
         return false;
       }
+      link.acks = frame.acks === true;
       this.onOutgoingReady(peer, link);
       return true;
     }
-    // The server sends nothing after its welcome; anything else is a protocol violation.
+    // The server sends nothing after its welcome but acks; anything else is a protocol violation.
     this.failOutgoing(link, `unexpected handshake frame in phase ${link.phase}`);
     return false;
+  }
+
+  /** An ack that makes progress restarts the wait for the next; one for frames never sent fails the link. */
+  private onAck(link: OutgoingLink, frame: AckFrame): boolean {
+    if (frame.ack > link.written || frame.ack < link.acked) {
+      this.failOutgoing(link, `ack of ${frame.ack} frames, ${link.acked} acked and ${link.written} sent`);
+      return false;
+    }
+    if (frame.ack === link.acked) return true;
+    link.acked = frame.ack;
+    clearAckTimer(link);
+    if (link.acked < link.written) link.ackTimer = this.ackDeadline(link);
+    return true;
+  }
+
+  private ackDeadline(link: OutgoingLink): NodeJS.Timeout {
+    return setTimeout(() => this.failOutgoing(link, `peer acknowledged nothing for ${this.stallTimeoutMs} ms`), this.stallTimeoutMs);
   }
 
   private onOutgoingReady(peer: Peer, link: OutgoingLink): void {
@@ -477,6 +530,7 @@ export class TcpTransport {
   private closeOutgoing(link: OutgoingLink): void {
     clearHandshakeTimer(link);
     clearStallTimer(link);
+    clearAckTimer(link);
     link.socket.destroy();
   }
 
@@ -492,6 +546,7 @@ export class TcpTransport {
   private onOutgoingClose(peer: Peer, link: OutgoingLink): void {
     clearHandshakeTimer(link);
     clearStallTimer(link);
+    clearAckTimer(link);
     if (peer.link !== link) return; // replaced (address change) or discarded
     this.detachLink(peer, link);
     if (peer.removed || this.stopped) return;
@@ -530,12 +585,16 @@ export class TcpTransport {
       phase: 'proof',
       peerId: null,
       handshakeTimer: setTimeout(() => this.rejectInbound(link, 'handshake timed out'), this.handshakeTimeoutMs),
+      ackWithinMs: undefined,
+      received: 0,
+      ackTimer: null,
     };
     this.inbound.add(link);
     // Resets and the like from a peer going away are routine; 'close' follows and cleans up.
     socket.on('error', () => {});
     socket.on('close', () => {
       clearHandshakeTimer(link);
+      clearAckTimer(link);
       this.inbound.delete(link);
     });
     socket.on('data', (chunk: Buffer) => this.onInboundData(link, chunk));
@@ -571,11 +630,11 @@ export class TcpTransport {
     link.phase = 'ready';
     link.peerId = frame.nodeId;
     link.decoder = new FrameDecoder({ frameBytesMax: this.frameBytesMax });
+    link.ackWithinMs = askedAckWithinMs(frame);
     clearHandshakeTimer(link);
-    const welcome: WelcomeFrame = { handshake: 'welcome', nodeId: this.nodeId };
+    const welcome: WelcomeFrame = { handshake: 'welcome', nodeId: this.nodeId, ...(link.ackWithinMs !== undefined ? { acks: true } : {}) };
     link.socket.write(encodeFrame(welcome));
   }
-
 
   /** Delivers one 'data' event's frames as one batch, or none of them if any is invalid. */
   private receiveFrames(link: InboundLink, frames: unknown[]): void {
@@ -588,7 +647,17 @@ export class TcpTransport {
       }
       batch.push(frame as Envelope);
     }
-    if (batch.length > 0) this.enqueue(batch);
+    if (batch.length === 0) return;
+    link.received += batch.length;
+    this.enqueue(batch);
+    // One ack covers whatever arrives before it goes: at most one small write per delay and connection.
+    const delayMs = link.ackWithinMs;
+    if (delayMs !== undefined) {
+      link.ackTimer ??= setTimeout(() => {
+        link.ackTimer = null;
+        if (link.phase === 'ready') link.socket.write(encodeFrame({ ack: link.received } satisfies AckFrame));
+      }, delayMs);
+    }
   }
 
   private envelopeProblem(link: InboundLink, frame: unknown): string | null {
@@ -609,6 +678,7 @@ export class TcpTransport {
   private closeInbound(link: InboundLink): void {
     link.phase = 'closed';
     clearHandshakeTimer(link);
+    clearAckTimer(link);
     link.socket.destroy();
   }
 
@@ -664,6 +734,11 @@ function clearHandshakeTimer(link: { handshakeTimer: NodeJS.Timeout | null }): v
 function clearStallTimer(link: OutgoingLink): void {
   if (link.stallTimer) clearTimeout(link.stallTimer);
   link.stallTimer = null;
+}
+
+function clearAckTimer(link: { ackTimer: NodeJS.Timeout | null }): void {
+  if (link.ackTimer) clearTimeout(link.ackTimer);
+  link.ackTimer = null;
 }
 
 function formatAddress(address: TransportAddress): string {

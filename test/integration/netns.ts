@@ -190,6 +190,10 @@ async function sweepLeftovers(): Promise<void> {
     if (!match || pidAlive(Number(match[2]))) continue;
     tryRunSync(ipTool, ['link', 'del', match[1] as string]);
   }
+  for (const name of readdirSync(tmpdir())) {
+    const match = /^quorumkv-netns-(\d+)-/.exec(name);
+    if (match && !pidAlive(Number(match[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
   let locks: string[] = [];
   try {
     locks = readdirSync(lockDir);
@@ -299,7 +303,7 @@ export class NetnsCluster {
 
   private constructor(readonly options: NetnsClusterOptions) {
     const n = ++counter;
-    this.dir = mkdtempSync(join(tmpdir(), 'quorumkv-netns-'));
+    this.dir = mkdtempSync(join(tmpdir(), `quorumkv-netns-${process.pid}-`));
     this.bridge = `${prefix}${process.pid}b${n}`;
   }
 

@@ -167,6 +167,45 @@ async function waitForReplicas(
   return took;
 }
 
+/** Hints the given nodes hold for `target` (GET /v1/cluster, hintsPending). */
+async function hintsFor(c: NetnsCluster, target: string, holders: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const holder of holders) {
+    const view = expectOk(await timed(http('GET', `${c.url(holder)}/v1/cluster`, { token: c.token })), `cluster view of node ${holder}`);
+    total += (JSON.parse(view.body) as { hintsPending: Record<string, number> }).hintsPending[target] ?? 0;
+  }
+  return total;
+}
+
+/**
+ * Waits, without reading any key (a quorum read would repair the copies it reads), until every node
+ * holds the same version of every key, or none; returns those versions.
+ */
+async function waitForAgreement(c: NetnsCluster, keys: readonly string[], timeoutMs = repairMs): Promise<Map<string, string | undefined>> {
+  let agreed = new Map<string, string | undefined>();
+  let last = '';
+  await waitFor(
+    async () => {
+      const views = await Promise.all(c.ids.map((node) => localEntryMap(c.url(node), c.token)));
+      agreed = new Map();
+      const differ: string[] = [];
+      for (const key of keys) {
+        const versions = views.map((view) => view.get(key)?.version);
+        if (versions.some((v) => v !== versions[0])) differ.push(`${key}: ${versions.join(' / ')}`);
+        agreed.set(key, versions[0]);
+      }
+      last = `${differ.length} keys differ: ${differ.slice(0, 3).join('; ')}`;
+      return differ.length === 0;
+    },
+    timeoutMs,
+    { what: 'every node to hold the same version of every key', intervalMs: 500 },
+  ).catch((error: Error) => {
+    error.message += ` [${last}]`;
+    throw error;
+  });
+  return agreed;
+}
+
 async function timedWait(what: () => Promise<void>): Promise<number> {
   const start = Date.now();
   await what();
@@ -239,17 +278,21 @@ describe('real network partitions (network namespaces, tc)', { skip: skipReason 
       assert.equal((await read(c, '3', 'new-0', 'one')).status, 404, 'node 3 has not seen the new key');
       const drops = await dropped(c);
       assert.ok(drops > 0, 'the cut dropped packets');
+      const hints = await hintsFor(c, '3', ['1', '2']);
+      assert.ok(hints > 0, 'nodes 1 and 2 keep hints for node 3');
 
       await c.healAll();
       const reconnected = await timedWait(() => c.waitForAllAlive(reconnectMs));
-      await checkQuorumReads(c, ledger.keys(), ledgerCheck(ledger));
+      // Repaired by hints and anti-entropy alone: no key is read before every copy is in line.
       const repaired = await waitForReplicas(c, ledger.keys(), (key) => ledger.acked.get(key)!);
+      assert.equal(await hintsFor(c, '3', ['1', '2']), 0, 'every hint for node 3 was delivered');
+      await checkQuorumReads(c, ledger.keys(), ledgerCheck(ledger));
       // The writes node 3 answered 503 to may have taken effect (README, Guarantees), nothing else.
       for (const key of ['attempt-3a', 'attempt-3b']) {
         const answer = await read(c, '1', key);
         assert.ok(answer.status === 404 || (answer.status === 200 && answer.body === 'x'), `${key}: absent or the value written: ${answer.status} ${answer.body}`);
       }
-      t.diagnostic(`dead seen after ${detected} ms more; ${drops} packets dropped; all alive ${reconnected} ms after the heal; replicas in line ${repaired} ms later`);
+      t.diagnostic(`dead seen after ${detected} ms more; ${drops} packets dropped; ${hints} hints for node 3; all alive ${reconnected} ms after the heal; replicas in line ${repaired} ms later`);
     });
   });
 
@@ -273,12 +316,16 @@ describe('real network partitions (network namespaces, tc)', { skip: skipReason 
 
       await c.healAll();
       const reconnected = await timedWait(() => c.waitForAllAlive(reconnectMs));
-      await checkQuorumReads(c, ledger.keys(), ledgerCheck(ledger));
       // Node 3 repairs with the others now, from its side: its old live copies must not win.
       expectOk(await timed(http('POST', `${c.url('3')}/v1/admin/anti-entropy?wait=true&timeout=10000`, { token: c.token, timeoutMs: 15_000 })), 'anti-entropy on node 3');
+      for (const node of ['1', '2']) {
+        const entries = await localEntryMap(c.url(node), c.token);
+        for (const key of deleted) assert.ok(entries.get(key)?.tombstone, `node ${node} still holds the tombstone of ${key}: ${JSON.stringify(entries.get(key))}`);
+      }
       // Every node ends with the tombstone of each old key (node 3 held it live); a key node 3 never
       // saw may be a tombstone or absent there.
       const repaired = await waitForReplicas(c, [...old, ...kept], (key) => ledger.acked.get(key)!);
+      await checkQuorumReads(c, ledger.keys(), ledgerCheck(ledger));
       for (const node of c.ids) {
         const entries = await localEntryMap(c.url(node), c.token);
         for (const key of fresh) {
@@ -345,8 +392,8 @@ describe('real network partitions (network namespaces, tc)', { skip: skipReason 
         await c.healOneWay(phase.from, phase.to);
       }
       const reconnected = await timedWait(() => c.waitForAllAlive(reconnectMs));
-      await checkQuorumReads(c, ledger.keys(), ledgerCheck(ledger));
       const repaired = await waitForReplicas(c, ledger.keys(), (key) => ledger.acked.get(key)!);
+      await checkQuorumReads(c, ledger.keys(), ledgerCheck(ledger));
       t.diagnostic(`${notes.join('; ')}; all alive ${reconnected} ms after the heal; replicas in line ${repaired} ms later`);
       assert.deepEqual(failedVia3, [], 'node 3 reaches a quorum (itself and node 2) throughout, so its quorum writes succeed');
     });
@@ -414,6 +461,11 @@ describe('real network partitions (network namespaces, tc)', { skip: skipReason 
       await c.waitForAllAlive(reconnectMs);
       const reconnected = Date.now() - healedAt;
       const keys = [...attempted.keys()];
+      // Hints and anti-entropy bring every copy in line before any key is read (a quorum read would
+      // repair what it reads).
+      const start = Date.now();
+      const agreed = await waitForAgreement(c, keys);
+      const repaired = Date.now() - start;
       await checkQuorumReads(c, keys, (key, answer) => {
         const last = acked.get(key);
         if (answer.status === 404) return last === undefined ? undefined : `lost: the write #${last} was acknowledged, the key reads as absent`;
@@ -424,13 +476,17 @@ describe('real network partitions (network namespaces, tc)', { skip: skipReason 
         if (last !== undefined && seq < last) return `lost: the write #${last} was acknowledged, the key reads #${seq}`;
         return undefined;
       });
-      // Once repaired, every node's own copy is the version a quorum read answers.
-      const final = new Map<string, { value: string; version: string }>();
+      // Every node's own copy (read at one) is what a quorum read answers, at the version all agreed on.
       for (const key of keys) {
-        const answer = expectOk(await read(c, '1', key), `${key} at quorum`);
-        final.set(key, { value: answer.body, version: answer.version! });
+        const answer = await read(c, '1', key);
+        if (agreed.get(key) === undefined) {
+          assert.equal(answer.status, 404, `${key}: no node holds it, yet a quorum read answers ${answer.status} ${answer.body}`);
+          continue;
+        }
+        expectOk(answer, `${key} at quorum`);
+        assert.equal(answer.version, agreed.get(key), `${key}: the quorum read answers the version every copy holds`);
+        for (const node of c.ids) assert.equal((await read(c, node, key, 'one')).body, answer.body, `node ${node}'s own copy of ${key}`);
       }
-      const repaired = await waitForReplicas(c, keys, (key) => final.get(key)!);
       t.diagnostic(
         `${counts.acks} writes acknowledged (${counts.acksWhileCut} while cut), ${counts.failures} refused, slowest answer ${counts.slowest} ms; ` +
           `all alive ${reconnected} ms after the heal; replicas in line ${repaired} ms after that`,
@@ -440,27 +496,27 @@ describe('real network partitions (network namespaces, tc)', { skip: skipReason 
 
   // A cut of some seconds leaves every peer connection across it with unacknowledged bytes in the
   // kernel, retransmitted with exponential backoff (at about 0.2, 0.6, 1.4, 3, 6.3, 12.8, 26 s after
-  // the first loss); the transport's stall detection (stallTimeoutMs, src/transport/tcp.ts) runs only
-  // while node's own write buffer is full, which the few frames sent to an unreachable peer never
-  // fill. So after the heal the connections stay silent until the kernel's next retransmission, up
-  // to as long again as the cut lasted (120 s, TCP_RTO_MAX, for long cuts), and the nodes see each
-  // other dead all that while. Healed 9 s into the cut, the next retransmission is some 4 s away.
-  const healTodo =
-    'transport bug: after a cut heals, the nodes see each other dead until the kernel retransmits on the stuck peer ' +
-    'connections (exponential backoff: some 4 s after a 9 s cut, 25 s after 30 s, 50 s after 60 s); stallTimeoutMs never fires for a kernel-buffered backlog';
-  it('after a cut of 9 s heals, the nodes see each other alive again within 3 s', { timeout: 45_000, todo: healTodo }, async (t: TestContext) => {
+  // the first loss), while `write` goes on succeeding. The transport gave such a connection up only
+  // when node's own write buffer was full, which the few frames sent to an unreachable peer never
+  // fill; so after the heal the connections stayed silent until the kernel's next retransmission, up
+  // to as long again as the cut had lasted (70 s after a cut of 150 s), and the nodes saw each other
+  // dead all that while. Now a connection whose frames go unacknowledged for stallTimeoutMs (5 s) is
+  // dialled again (src/transport/tcp.ts): after a 15 s cut the kernel would next retransmit some 10 s
+  // after the heal; a fresh connection gets through within about 4 s at worst (a connection attempt
+  // times out after 5 s, and its SYN is sent again 1 and 3 s into it).
+  it('after a cut of 15 s heals, the nodes see each other alive again within 6 s', { timeout: 60_000 }, async (t: TestContext) => {
     await withNetnsCluster({ settings }, async (c) => {
       await c.isolate('3');
       const cutAt = Date.now();
       await c.waitForState(['3'], 'dead', 8000, ['1', '2']);
       for (let i = 0; i < 10; i++) expectOk(await write(c, '1', `long-${i}`, 'while cut'), `long-${i} while cut`);
-      await sleep(cutAt + 9000 - Date.now());
+      await sleep(cutAt + 15_000 - Date.now());
       const before = await c.peerSockets('1');
       await c.healAll();
       const healedAt = Date.now();
       try {
         // A restarted node is seen alive within a second (README, Failures and recovery).
-        await c.waitForAllAlive(3000);
+        await c.waitForAllAlive(6000);
       } catch (error) {
         const after = await c.peerSockets('1');
         (error as Error).message += `\nnode 1's peer connections just before the heal:\n${before}\n... and ${Date.now() - healedAt} ms after it:\n${after}`;

@@ -363,6 +363,99 @@ scenario('a peer that takes in nothing is dialled again, and a new process at it
   assert.ok(a.warnings.some((w) => /took in nothing/.test(JSON.stringify(w.obj))), JSON.stringify(a.warnings));
 });
 
+/**
+ * A "b" that completes the handshake agreeing to acknowledge (as a node of this build does), reads
+ * everything, and answers with `onFrame` (nothing by default): what a peer behind a network cut looks
+ * like to the sender, whose writes keep succeeding into the kernel's buffer.
+ */
+async function ackingStandIn(t: TestContext, onFrame: (socket: net.Socket, count: number) => void = () => undefined) {
+  const sockets: net.Socket[] = [];
+  const proofs: Record<string, unknown>[] = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    const decoder = new FrameDecoder();
+    let count = -1; // the proof comes first
+    socket.on('error', () => undefined);
+    socket.write(encodeFrame({ handshake: 'challenge', protocolVersion: 1, nonce: Buffer.alloc(32, 7) }));
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of decoder.push(chunk)) {
+        if (count++ === -1) {
+          proofs.push(frame as Record<string, unknown>);
+          socket.write(encodeFrame({ handshake: 'welcome', nodeId: 'b', acks: true }));
+        } else onFrame(socket, count);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return { port: (server.address() as net.AddressInfo).port, sockets, proofs };
+}
+
+scenario('a peer that takes frames in but acknowledges none is dialled again (a network cut)', { timeout: 10_000 }, async (t) => {
+  // Across a real cut the frames sit unacknowledged in the kernel and `write` goes on succeeding; the
+  // link stayed "connected" until the kernel's retransmission, backed off to a minute and more
+  // (test/integration/partition.test.ts).
+  const standIn = await ackingStandIn(t);
+  const a = await open(t, 'a', { stallTimeoutMs: 300, reconnectDelayMs: 20 });
+  a.transport.setPeer('b', { host, port: standIn.port });
+  a.transport.send(writeEnvelope('a', 'b', 0));
+  await waitUntil(() => a.warnings.length > 0, 'the link given up', 3000);
+  assert.match(JSON.stringify(a.warnings[0]?.obj), /acknowledged nothing for 300 ms/);
+  a.transport.send(writeEnvelope('a', 'b', 1)); // the next message dials again
+  await waitUntil(() => standIn.sockets.length === 2, 'a second connection', 3000);
+  assert.equal(standIn.proofs[0]?.['ackWithinMs'], 75, 'acks asked for within a quarter of the stall timeout');
+});
+
+scenario('acks that keep coming keep the link; an ack of frames never sent ends it', { timeout: 10_000 }, async (t) => {
+  const acking = await ackingStandIn(t, (socket, count) => socket.write(encodeFrame({ ack: count })));
+  const a = await open(t, 'a', { stallTimeoutMs: 300, reconnectDelayMs: 20 });
+  a.transport.setPeer('b', { host, port: acking.port });
+  for (let op = 0; op < 30; op++) {
+    a.transport.send(writeEnvelope('a', 'b', op));
+    await delay(50); // 1.5 s, five stall timeouts
+  }
+  assert.equal(acking.sockets.length, 1, JSON.stringify(a.warnings));
+  assert.equal(a.warnings.length, 0, JSON.stringify(a.warnings));
+
+  const lying = await ackingStandIn(t, (socket) => socket.write(encodeFrame({ ack: 99 })));
+  a.transport.setPeer('b', { host, port: lying.port });
+  a.transport.send(writeEnvelope('a', 'b', 100));
+  await waitUntil(() => a.warnings.length > 0, 'the refusal');
+  assert.match(JSON.stringify(a.warnings[0]?.obj), /ack of 99 frames, 0 acked and 1 sent/);
+});
+
+scenario('a node acknowledges the frames of a client that asks, and sends nothing to one that does not', { timeout: 10_000 }, async (t) => {
+  const b = await open(t, 'b');
+  const { socket } = rawConnection(b);
+  const decoder = new FrameDecoder();
+  const frames: unknown[] = [];
+  socket.on('data', (chunk: Buffer) => frames.push(...decoder.push(chunk)));
+  await waitUntil(() => frames.length === 1, 'the challenge');
+  const proof = createHmac('sha256', secret).update((frames[0] as { nonce: Uint8Array }).nonce).digest();
+  socket.write(encodeFrame({ handshake: 'proof', nodeId: 'a', proof, ackWithinMs: 20 }));
+  await waitUntil(() => frames.length === 2, 'the welcome');
+  assert.deepEqual(frames[1], { handshake: 'welcome', nodeId: 'b', acks: true });
+  socket.write(Buffer.concat([1, 2, 3].map((op) => encodeFrame(writeEnvelope('a', 'b', op)))));
+  await waitUntil(() => frames.length === 3, 'an ack');
+  assert.deepEqual(frames[2], { ack: 3 });
+  socket.destroy();
+
+  // A node of an older build asks for nothing, and gets nothing but the welcome (it would take any
+  // other frame for a protocol violation).
+  const old = await authenticatedConnection(b, 'a');
+  const after: unknown[] = [];
+  const oldDecoder = new FrameDecoder();
+  old.socket.on('data', (chunk: Buffer) => after.push(...oldDecoder.push(chunk)));
+  old.socket.write(encodeFrame(writeEnvelope('a', 'b', 4)));
+  await waitUntil(() => b.received.length === 4, 'delivery');
+  await delay(200);
+  assert.deepEqual(after, []);
+  old.socket.destroy();
+});
+
 scenario('setPeer with a new address moves the connection there', { timeout: 10_000 }, async (t) => {
   const a = await open(t, 'a');
   const oldB = await open(t, 'b');
