@@ -53,7 +53,10 @@ function checkExpiry(expiresMs: number | undefined): QuorumError | undefined {
   });
 }
 
-/** A (re)started node is recovering until it has run anti-entropy with every live co-replica. */
+/**
+ * A (re)started node is recovering until it has run anti-entropy with every live co-replica; a
+ * co-replica that comes alive later, not synced with yet, makes it recovering again until it is.
+ */
 export interface RecoveryStatus {
   readonly phase: 'recovering' | 'ready';
   readonly peersSynced: string[];
@@ -256,6 +259,18 @@ export class QuorumNode {
         if (progress.state === 'done') this.peersSynced.add(progress.peer);
       });
     }
+  }
+
+  /**
+   * A co-replica seen alive that this node has not synced with since it started is caught up with
+   * now. A node restarted while cut off from its co-replicas found none alive, so it was "ready" at
+   * once, synced with nobody; the writes hints could not hold (hintsPerTargetMax) then waited for a
+   * scheduled session, or for ever without them (found with real cuts, test/integration/).
+   */
+  private resumeRecovery(id: string): void {
+    if (this.peersSynced.has(id) || !this.antiEntropy.coReplicas().includes(id)) return;
+    this.recovering = true;
+    this.continueRecovery(this.monotonicMs());
   }
 
   private recoveryPending(): string[] {
@@ -682,6 +697,7 @@ export class QuorumNode {
     if (state === 'alive') {
       this.hints.kick();
       this.topology.onMemberAlive();
+      this.resumeRecovery(id);
     }
     this.deps.onMemberState?.(id, state);
   }

@@ -385,3 +385,33 @@ test('a session cut short by the key bound continues at once only while it moves
   assert.equal(session?.truncated, true);
   assert.equal(sessionsStarted, 1, 'no session follows at once');
 });
+
+test('a node restarted while cut off from its co-replicas catches up with them once it sees them again', () => {
+  // Found with real cuts (test/integration/): restarted during the cut, c tried its recovery sessions,
+  // saw a and b dead, and was "ready" at once, synced with nobody. When the cut healed, nothing made it
+  // run them: what the hints could not hold (one hint per target here) stayed missing on c, for good
+  // without scheduled anti-entropy.
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { antiEntropyIntervalMs: 0, hintsPerTargetMax: 1 });
+  cluster.isolated.add('c');
+  cluster.advance(10 * second);
+  const keys = Array.from({ length: 20 }, (_, i) => `cut-${i}`);
+  for (const key of keys) {
+    const result = cluster.run<WriteOutcome>((done) => cluster.node('a').put(key, bytes(key), { consistency: 'quorum' }, done));
+    assert.ok(result.ok, key);
+  }
+  cluster.restart('c');
+  cluster.advance(10 * second);
+  const c = cluster.node('c');
+  assert.equal(c.recoveryStatus().phase, 'ready', 'no co-replica alive: nothing to wait for');
+  assert.deepEqual(c.recoveryStatus().peersSynced, []);
+
+  cluster.isolated.delete('c');
+  cluster.advance(10 * second);
+  assert.deepEqual(c.recoveryStatus(), { phase: 'ready', peersSynced: ['a', 'b'], peersPending: [] });
+  const storage = cluster.storages.get('c') as MemoryStorage;
+  assert.deepEqual(
+    keys.filter((key) => text(storage.get(key)?.value) !== key),
+    [],
+    'every write made during the cut is on c',
+  );
+});
