@@ -300,6 +300,8 @@ export class NetnsCluster {
   private destroyed = false;
   private readonly namespaces: string[] = [];
   private bridgeMade = false;
+  /** The first three octets of the cluster's /24. */
+  private base = '';
 
   private constructor(readonly options: NetnsClusterOptions) {
     const n = ++counter;
@@ -365,33 +367,37 @@ export class NetnsCluster {
     this.bridgeMade = true;
     await run(ipTool, ['addr', 'add', `${base}.254/24`, 'dev', this.bridge]);
     await run(ipTool, ['link', 'set', this.bridge, 'up']);
-    for (let i = 1; i <= count; i++) {
-      const k = ++counter;
-      const ns = `${prefix}-${process.pid}-${k}`;
-      const hostVeth = `${prefix}${process.pid}h${k}`;
-      const id = String(i);
-      const ip = `${base}.${i}`;
-      const dataDir = join(this.dir, `node-${id}`);
-      await run(ipTool, ['netns', 'add', ns]);
-      this.namespaces.push(ns);
-      await run(ipTool, ['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-      await run(ipTool, ['link', 'set', hostVeth, 'master', this.bridge]);
-      await run(ipTool, ['link', 'set', hostVeth, 'up']);
-      await addBlackhole([], hostVeth);
-      await run(ipTool, ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
-      await run(ipTool, ['-n', ns, 'link', 'set', 'eth0', 'up']);
-      await run(ipTool, ['-n', ns, 'link', 'set', 'lo', 'up']);
-      this.nodes.push({
-        id,
-        ip,
-        url: `http://${ip}:${httpPort}`,
-        ns,
-        hostVeth,
-        dataDir,
-        stderrFile: join(this.dir, `node-${id}.stderr`),
-        logFile: join(dataDir, 'node.log'),
-      });
-    }
+    this.base = base;
+    for (let i = 1; i <= count; i++) this.nodes.push(await this.makeNamespace(i));
+  }
+
+  /** Node `i`'s namespace, its veth pair on the bridge (with the blackhole qdisc) and address `<base>.i`. */
+  private async makeNamespace(i: number): Promise<NetnsNode> {
+    const k = ++counter;
+    const ns = `${prefix}-${process.pid}-${k}`;
+    const hostVeth = `${prefix}${process.pid}h${k}`;
+    const id = String(i);
+    const ip = `${this.base}.${i}`;
+    const dataDir = join(this.dir, `node-${id}`);
+    await run(ipTool, ['netns', 'add', ns]);
+    this.namespaces.push(ns);
+    await run(ipTool, ['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    await run(ipTool, ['link', 'set', hostVeth, 'master', this.bridge]);
+    await run(ipTool, ['link', 'set', hostVeth, 'up']);
+    await addBlackhole([], hostVeth);
+    await run(ipTool, ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+    await run(ipTool, ['-n', ns, 'link', 'set', 'eth0', 'up']);
+    await run(ipTool, ['-n', ns, 'link', 'set', 'lo', 'up']);
+    return {
+      id,
+      ip,
+      url: `http://${ip}:${httpPort}`,
+      ns,
+      hostVeth,
+      dataDir,
+      stderrFile: join(this.dir, `node-${id}.stderr`),
+      logFile: join(dataDir, 'node.log'),
+    };
   }
 
   /** The node's command line after `node` (secrets go in the environment, as the local cluster does). */
@@ -555,6 +561,23 @@ export class NetnsCluster {
     } catch {
       return '';
     }
+  }
+
+  /**
+   * The node's TCP sockets to other nodes' peer port and from them to its own (`ss -tan` in its
+   * namespace, the listener left out), counted by state (ESTAB, FIN-WAIT-1, SYN-SENT...): normally
+   * one outgoing and one incoming connection per peer, a few more for a while after a cut.
+   */
+  async peerSocketStates(id: string): Promise<Record<string, number>> {
+    const text = await run(ipTool, ['netns', 'exec', this.node(id).ns, ssTool, '-tanH']);
+    const states: Record<string, number> = {};
+    for (const line of text.split('\n')) {
+      const [state, , , local, peer] = line.trim().split(/\s+/);
+      if (!state || !local || !peer || state === 'LISTEN') continue;
+      if (!local.endsWith(`:${peerPort}`) && !peer.endsWith(`:${peerPort}`)) continue;
+      states[state] = (states[state] ?? 0) + 1;
+    }
+    return states;
   }
 
   // ---- what the nodes say -------------------------------------------------------------------------
