@@ -486,6 +486,17 @@ export async function startTestCluster(options: ClusterOptions = {}): Promise<Te
 }
 
 /**
+ * Adds to a failed test's error the nodes' stderr, and with QUORUMKV_TEST_LOGS=1 the tail of their
+ * logs: what a node said before a check failed is usually why.
+ */
+export function addNodeOutput(error: unknown, cluster: { stderrTail(): string; logTail(): string }): void {
+  if (!(error instanceof Error)) return;
+  const said = cluster.stderrTail();
+  if (said) error.message += `\n${said}`;
+  if (process.env.QUORUMKV_TEST_LOGS === '1') error.message += `\n${cluster.logTail()}`;
+}
+
+/**
  * Runs `body` against a fresh cluster, then always stops it and removes its directory. A failure's
  * message gets the tail of the nodes' logs.
  */
@@ -496,11 +507,7 @@ export async function withCluster(options: ClusterOptions, body: (cluster: TestC
     await body(cluster);
   } catch (error) {
     failed = true;
-    if (error instanceof Error) {
-      const crashed = cluster.stderrTail();
-      if (crashed) error.message += `\n${crashed}`;
-      if (process.env.QUORUMKV_TEST_LOGS === '1') error.message += `\n${cluster.logTail()}`;
-    }
+    addNodeOutput(error, cluster);
     throw error;
   } finally {
     await cluster.stop().catch(() => undefined);

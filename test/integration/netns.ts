@@ -28,7 +28,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { http, memberStates, processAlive, projectRoot, waitFor } from './harness.js';
+import { addNodeOutput, http, localEntryMap, memberStates, processAlive, projectRoot, waitFor } from './harness.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -604,24 +604,54 @@ export class NetnsCluster {
 
   /** The last lines of every node's stderr that is not empty. */
   stderrTail(lines = 20): string {
-    const parts: string[] = [];
-    for (const node of this.nodes) {
-      if (!existsSync(node.stderrFile)) continue;
-      const text = readFileSync(node.stderrFile, 'utf8').trimEnd();
-      if (text) parts.push(`--- node ${node.id} stderr (${node.stderrFile})\n${text.split('\n').slice(-lines).join('\n')}`);
-    }
-    return parts.join('\n');
+    return this.tails((node) => node.stderrFile, 'stderr', lines);
   }
 
   /** The last lines of every node's log (JSON lines). */
   logTail(lines = 30): string {
+    return this.tails((node) => node.logFile, 'log', lines);
+  }
+
+  private tails(fileOf: (node: NetnsNode) => string, kind: string, lines: number): string {
     const parts: string[] = [];
     for (const node of this.nodes) {
-      if (!existsSync(node.logFile)) continue;
-      const text = readFileSync(node.logFile, 'utf8').trimEnd();
-      if (text) parts.push(`--- node ${node.id} log (${node.logFile})\n${text.split('\n').slice(-lines).join('\n')}`);
+      const file = fileOf(node);
+      if (!existsSync(file)) continue;
+      const text = readFileSync(file, 'utf8').trimEnd();
+      if (text) parts.push(`--- node ${node.id} ${kind} (${file})\n${text.split('\n').slice(-lines).join('\n')}`);
     }
     return parts.join('\n');
+  }
+
+  /**
+   * Waits, without reading any key (a quorum read would repair the copies it reads), until each key's
+   * copies on `nodes` (GET /v1/admin/local-entries) have one version, or are all absent. Returns those
+   * versions and the time it took.
+   */
+  async waitForAgreement(
+    keys: readonly string[],
+    timeoutMs: number,
+    nodes: readonly string[] = this.ids,
+  ): Promise<{ versions: Map<string, string | undefined>; tookMs: number }> {
+    const start = Date.now();
+    const versions = await waitFor(
+      async () => {
+        const views = await Promise.all(nodes.map((id) => localEntryMap(this.url(id), this.token)));
+        const agreed = new Map<string, string | undefined>();
+        const differ: string[] = [];
+        for (const key of keys) {
+          const held = views.map((view) => view.get(key)?.version);
+          if (held.some((v) => v !== held[0])) differ.push(`${key}: ${held.map((v) => v ?? 'absent').join(' / ')}`);
+          agreed.set(key, held[0]);
+        }
+        // Thrown, the reason is what waitFor reports at its timeout.
+        if (differ.length > 0) throw new Error(`${differ.length} keys differ: ${differ.slice(0, 3).join('; ')}`);
+        return agreed;
+      },
+      timeoutMs,
+      { what: `nodes ${nodes.join(', ')} to hold the same version of every key`, intervalMs: 500 },
+    );
+    return { versions, tookMs: Date.now() - start };
   }
 
   // ---- cleanup ----------------------------------------------------------------------------------
@@ -680,12 +710,8 @@ export async function withNetnsCluster(options: NetnsClusterOptions, body: (clus
     await body(cluster);
   } catch (error) {
     failed = true;
-    if (error instanceof Error) {
-      error.message += `\ncuts in force at the failure: ${cluster.cutPairs().join(' ') || 'none'}`;
-      const stderr = cluster.stderrTail();
-      if (stderr) error.message += `\n${stderr}`;
-      if (process.env.QUORUMKV_TEST_LOGS === '1') error.message += `\n${cluster.logTail()}`;
-    }
+    if (error instanceof Error) error.message += `\ncuts in force at the failure: ${cluster.cutPairs().join(' ') || 'none'}`;
+    addNodeOutput(error, cluster);
     throw error;
   } finally {
     const keep = failed && process.env.QUORUMKV_TEST_KEEP === '1';

@@ -132,7 +132,6 @@ async function waitForReplicas(
   timeoutMs = repairMs,
 ): Promise<number> {
   const start = Date.now();
-  let last = '';
   await waitFor(
     async () => {
       const behind: string[] = [];
@@ -146,15 +145,13 @@ async function waitForReplicas(
           }
         }
       }
-      last = `${behind.length} copies behind: ${behind.slice(0, 5).join('; ')}`;
-      return behind.length === 0;
+      // Thrown, the reason is what waitFor reports at its timeout.
+      if (behind.length > 0) throw new Error(`${behind.length} copies behind: ${behind.slice(0, 5).join('; ')}`);
+      return true;
     },
     timeoutMs,
     { what: 'every replica to hold the newest acknowledged version of every key', intervalMs: 500 },
-  ).catch((error: Error) => {
-    error.message += ` [${last}]`;
-    throw error;
-  });
+  );
   const took = Date.now() - start;
   for (const node of c.ids) {
     for (const key of keys) {
@@ -175,35 +172,6 @@ async function hintsFor(c: NetnsCluster, target: string, holders: readonly strin
     total += (JSON.parse(view.body) as { hintsPending: Record<string, number> }).hintsPending[target] ?? 0;
   }
   return total;
-}
-
-/**
- * Waits, without reading any key (a quorum read would repair the copies it reads), until every node
- * holds the same version of every key, or none; returns those versions.
- */
-async function waitForAgreement(c: NetnsCluster, keys: readonly string[], timeoutMs = repairMs): Promise<Map<string, string | undefined>> {
-  let agreed = new Map<string, string | undefined>();
-  let last = '';
-  await waitFor(
-    async () => {
-      const views = await Promise.all(c.ids.map((node) => localEntryMap(c.url(node), c.token)));
-      agreed = new Map();
-      const differ: string[] = [];
-      for (const key of keys) {
-        const versions = views.map((view) => view.get(key)?.version);
-        if (versions.some((v) => v !== versions[0])) differ.push(`${key}: ${versions.join(' / ')}`);
-        agreed.set(key, versions[0]);
-      }
-      last = `${differ.length} keys differ: ${differ.slice(0, 3).join('; ')}`;
-      return differ.length === 0;
-    },
-    timeoutMs,
-    { what: 'every node to hold the same version of every key', intervalMs: 500 },
-  ).catch((error: Error) => {
-    error.message += ` [${last}]`;
-    throw error;
-  });
-  return agreed;
 }
 
 async function timedWait(what: () => Promise<void>): Promise<number> {
@@ -464,7 +432,7 @@ describe('real network partitions (network namespaces, tc)', { skip: skipReason 
       // Hints and anti-entropy bring every copy in line before any key is read (a quorum read would
       // repair what it reads).
       const start = Date.now();
-      const agreed = await waitForAgreement(c, keys);
+      const agreed = (await c.waitForAgreement(keys, repairMs)).versions;
       const repaired = Date.now() - start;
       await checkQuorumReads(c, keys, (key, answer) => {
         const last = acked.get(key);

@@ -124,34 +124,6 @@ class WriteLoad {
 
 // ---- checks after the heal ----------------------------------------------------------------------
 
-/**
- * Waits, without reading any key (a quorum read would repair what it reads), until each key's copies
- * on `nodes` (every replica of every key, at RF 3 on three nodes) have one version, or are all absent.
- * Returns the time it took.
- */
-async function waitForAgreement(c: NetnsCluster, keys: readonly string[], nodes: readonly string[], timeoutMs: number): Promise<number> {
-  const start = Date.now();
-  let last = '';
-  await waitFor(
-    async () => {
-      const views = await Promise.all(nodes.map((node) => localEntryMap(c.url(node), c.token)));
-      const differ: string[] = [];
-      for (const key of keys) {
-        const versions = views.map((view) => view.get(key)?.version ?? 'absent');
-        if (versions.some((v) => v !== versions[0])) differ.push(`${key}: ${versions.join(' / ')}`);
-      }
-      last = `${differ.length} keys differ: ${differ.slice(0, 3).join('; ')}`;
-      return differ.length === 0;
-    },
-    timeoutMs,
-    { what: `nodes ${nodes.join(', ')} to hold the same version of every key`, intervalMs: 500 },
-  ).catch((error: Error) => {
-    error.message += ` [${last}]`;
-    throw error;
-  });
-  return Date.now() - start;
-}
-
 /** Every key of the load read at quorum through every node of `nodes`, then at one (each node's own copy). */
 async function checkReads(c: NetnsCluster, load: WriteLoad, nodes: readonly string[]): Promise<void> {
   for (const key of load.keys.keys()) {
@@ -254,7 +226,7 @@ describe('real network faults: a flapping link, a cut during a decommission (net
       const healedAt = Date.now();
       await c.waitForAllAlive(15_000);
       const alive = Date.now() - healedAt;
-      const converged = await waitForAgreement(c, [...load.keys.keys()], c.ids, 25_000);
+      const converged = (await c.waitForAgreement([...load.keys.keys()], 25_000)).tookMs;
       await checkReads(c, load, c.ids);
       for (const [key, value] of majorityWrites) {
         for (const node of c.ids) {
@@ -265,24 +237,22 @@ describe('real network faults: a flapping link, a cut during a decommission (net
       // Connections: one out and one in per peer, a few more while those a cut left behind close
       // (their FIN or a keepalive probe gets through late), never dozens. TIME-WAIT is the kernel's
       // alone (no process holds it) and lasts a minute: not counted.
-      const sockets: string[] = [];
-      await waitFor(
+      const sockets = await waitFor(
         async () => {
-          sockets.length = 0;
+          const sockets: string[] = [];
           const totals: number[] = [];
           for (const id of c.ids) {
             const states = await c.peerSocketStates(id);
             sockets.push(`node ${id}: ${JSON.stringify(states)}`);
             totals.push(Object.entries(states).reduce((sum, [state, count]) => (state === 'TIME-WAIT' ? sum : sum + count), 0));
           }
-          return totals.every((total) => total <= 4 * (c.ids.length - 1));
+          // Thrown, the counts are what waitFor reports at its timeout.
+          if (!totals.every((total) => total <= 4 * (c.ids.length - 1))) throw new Error(sockets.join('; '));
+          return sockets;
         },
         15_000,
         { what: 'each node to hold at most 4 sockets per peer on the peer port', intervalMs: 500 },
-      ).catch((error: Error) => {
-        error.message += `\n${sockets.join('\n')}`;
-        throw error;
-      });
+      );
       const fdsAfter = c.ids.map((id) => fdCount(c, id));
       for (const [i, id] of c.ids.entries()) {
         assert.ok((fdsAfter[i] as number) <= (fdsBefore[i] as number) + 8, `node ${id}'s open files went from ${fdsBefore[i]} to ${fdsAfter[i]}`);
@@ -354,28 +324,26 @@ describe('real network faults: a flapping link, a cut during a decommission (net
         const healedAt = Date.now();
         // Complete: the members run one layout without node 4, none in transition or with copies to drop,
         // and node 4 knows it is removed and has handed over what it held (README: stop it only then).
-        let last = '';
         await waitFor(
           async () => {
             const views = await Promise.all(members.map((id) => topologyOf(c, id)));
             const leaver = await clusterOf(c, '4');
-            last = JSON.stringify({
+            const state = JSON.stringify({
               members: views.map((v) => ({ node: v.node, version: v.layoutVersion, inTransition: v.inTransition, cleanupPending: v.cleanupPending, waitingFor: v.waitingFor })),
               node4: { removed: leaver.removed, cleanupPending: leaver.cleanupPending },
             });
             const version = views[0].layoutVersion;
-            return (
+            const complete =
               views.every((v) => v.layoutVersion === version && !v.inTransition && !v.cleanupPending && v.layout.members.map((m: { id: string }) => m.id).sort().join() === '1,2,3') &&
               leaver.removed === true &&
-              leaver.cleanupPending === false
-            );
+              leaver.cleanupPending === false;
+            // Thrown, the state is what waitFor reports at its timeout.
+            if (!complete) throw new Error(state);
+            return true;
           },
           45_000,
           { what: 'the decommission to complete after the heal', intervalMs: 250 },
-        ).catch((error: Error) => {
-          error.message += ` [${last}]`;
-          throw error;
-        });
+        );
         step(`complete ${Date.now() - healedAt} ms after the heal`);
       } finally {
         await c.healAll();
@@ -387,7 +355,7 @@ describe('real network faults: a flapping link, a cut during a decommission (net
       await c.stopNode('4');
 
       const keys = [...preloaded.keys(), ...solo.keys(), ...load.keys.keys()];
-      const converged = await waitForAgreement(c, keys, members, 25_000);
+      const converged = (await c.waitForAgreement(keys, 25_000, members)).tookMs;
       await checkReads(c, load, members);
       for (const node of members) {
         const written = [...preloaded, ...solo];
