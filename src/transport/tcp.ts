@@ -461,17 +461,18 @@ export class TcpTransport {
     try {
       frames = link.decoder.push(chunk);
     } catch (error) {
-      this.failOutgoing(link, `malformed handshake frame: ${errorMessage(error)}`);
+      this.failOutgoing(link, `malformed frame from the server: ${errorMessage(error)}`);
       return;
     }
+    // The server sends handshake frames, then only acks.
     for (const frame of frames) {
-      if (!this.advanceOutgoingHandshake(peer, link, frame)) return;
+      const ok = link.phase === 'ready' && link.acks && isAck(frame) ? this.onAck(link, frame) : this.advanceOutgoingHandshake(peer, link, frame);
+      if (!ok) return;
     }
   }
 
   /** Returns false once the link has failed. */
   private advanceOutgoingHandshake(peer: Peer, link: OutgoingLink, frame: unknown): boolean {
-    if (link.phase === 'ready' && link.acks && isAck(frame)) return this.onAck(link, frame);
     if (link.phase === 'challenge' && isChallenge(frame)) {
       const proof: ProofFrame = {
         handshake: 'proof',
