@@ -51,13 +51,16 @@ export interface ReadMessage {
 
 /**
  * With `layout`, the replica refused the read: it runs that newer layout than the read was planned on
- * (and sends it along); the coordinator plans the read again on it.
+ * (and sends it along); the coordinator plans the read again on it. With `purged`, the replica holds
+ * no entry because it purged the key's tombstone of that version (its purge floor): the key was
+ * deleted then, and a copy older than that, another replica's answer among them, is stale.
  */
 export interface ReadReply {
   readonly kind: 'read-reply';
   readonly op: number;
   readonly entry: Entry | null;
   readonly layout?: number;
+  readonly purged?: Version;
 }
 
 /**

@@ -450,6 +450,9 @@ export class QuorumNode {
   /**
    * Replica side of a read. A read planned on an older layout is refused, with the layout sent along,
    * as writes are: the replicas it chose may have handed the key to new owners and dropped it.
+   * A replica that purged the key's tombstone says so (`purged`): answering only "no entry", a read
+   * that took another replica's older copy before the purge returned that copy, a deleted value
+   * (simulator seed 97005134).
    */
   private serveRead(from: string, message: ReadMessage): void {
     const layout = this.currentLayout.version;
@@ -458,7 +461,8 @@ export class QuorumNode {
       return this.send(from, { kind: 'read-reply', op: message.op, entry: null, layout });
     }
     const entry = this.storage.get(message.key) ?? null;
-    this.send(from, { kind: 'read-reply', op: message.op, entry });
+    const purged = entry === null ? this.storage.purgeFloor(message.key) : undefined;
+    this.send(from, purged === undefined ? { kind: 'read-reply', op: message.op, entry } : { kind: 'read-reply', op: message.op, entry, purged });
   }
 
   // ---- layout -----------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ export class PendingRead implements Operation {
   private readonly neededPerSet: number[];
   private readonly replies = new Map<string, Entry | null>();
   private newest: Entry | undefined;
+  /** `newest` is a purged tombstone: no replica holds it, one reported it as its purge floor. */
+  private newestPurged = false;
   private source: string | undefined;
   private readonly waitForAll: boolean;
   private readonly upToDate = new Set<string>();
@@ -91,19 +93,25 @@ export class PendingRead implements Operation {
     if (message.layout !== undefined) return this.onNewerLayout(message.layout);
     if (this.replies.has(from)) return;
     if (message.entry !== null && message.entry.key !== this.key) return;
-    this.replies.set(from, message.entry);
+    // A purge floor counts as the tombstone it was: it outranks older copies, and the replicas that
+    // answered one are repaired with that tombstone (as anti-entropy offers floors, antiEntropy.ts).
+    const purged = message.entry === null && message.purged !== undefined;
+    const entry = purged ? { key: this.key, version: message.purged as Version, value: null } : message.entry;
+    this.replies.set(from, entry);
     const before = this.newest;
-    this.newest = mergeEntries(this.newest, message.entry ?? undefined);
+    this.newest = mergeEntries(this.newest, entry ?? undefined);
     if (this.newest !== before) {
       this.source = from;
+      this.newestPurged = purged;
       // A newer version arrived: who was up to date is no longer.
       this.upToDate.clear();
-      for (const [id, entry] of this.replies) if (sameVersion(entry, this.newest)) this.upToDate.add(id);
-    } else if (sameVersion(message.entry, this.newest)) {
+      for (const [id, held] of this.replies) if (sameVersion(held, this.newest)) this.upToDate.add(id);
+    } else if (sameVersion(entry, this.newest)) {
       this.upToDate.add(from);
+      if (!purged) this.newestPurged = false; // a replica still holds that tombstone
     }
     if (this.answered) {
-      if (!sameVersion(message.entry, this.newest)) this.repair([from]);
+      if (!sameVersion(entry, this.newest)) this.repair([from]);
       this.finishIfAllReplied();
       return;
     }
@@ -218,8 +226,9 @@ export class PendingRead implements Operation {
 
   private outcome(): ReadOutcome {
     return {
-      entry: this.newest === undefined ? undefined : visibleEntry(this.newest, this.deps.nowMs()),
-      source: this.source,
+      // A purged key reads as absent, with no version, as it would from replicas that all purged it.
+      entry: this.newest === undefined || this.newestPurged ? undefined : visibleEntry(this.newest, this.deps.nowMs()),
+      source: this.newestPurged ? undefined : this.source,
       replicasAnswered: this.replies.size,
       replicasRepaired: this.repaired,
     };

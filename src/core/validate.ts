@@ -133,7 +133,10 @@ export function isWellFormed(message: Message): boolean {
     case 'read':
       return isOp(m.op) && typeof m.key === 'string' && m.key.length > 0 && isLayoutVersion(m.layout);
     case 'read-reply':
-      return isOp(m.op) && (m.entry === null || isEntry(m.entry)) && (m.layout === undefined || isLayoutVersion(m.layout));
+      return (
+        isOp(m.op) && (m.entry === null || isEntry(m.entry)) && (m.layout === undefined || isLayoutVersion(m.layout)) &&
+        (m.purged === undefined || isVersion(m.purged))
+      );
     case 'ping':
     case 'ack':
       return isSeq(m.seq) && Array.isArray(m.updates) && Number.isInteger(m.layoutVersion) && (m.layoutDigest === undefined || Number.isInteger(m.layoutDigest));

@@ -403,6 +403,42 @@ test('a read does not count a repair of an older version as holding the newest (
   assert.equal(text(again.value.entry?.value), 'three');
 });
 
+test('a replica that purged a tombstone says so: a read does not return the older copy another replica answered (simulator seed 97005134)', () => {
+  // a still holds v1; the key was deleted at v2, and b and c have purged that tombstone (only their
+  // purge floors remain). a's own answer comes first. Before the fix b answered "no entry", which
+  // merged with a's v1 into v1: the read returned a deleted value and repaired it onto b.
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  const at = (offsetMs: number, id: string) => formatVersion({ wallMs: cluster.nowMs + offsetMs, counter: 0, nodeId: id });
+  const [v1, v2] = [at(-3000, 'a'), at(-2000, 'b')];
+  cluster.store('a', 'k', v1, 'old');
+  for (const id of ['b', 'c']) {
+    const storage = cluster.storages.get(id);
+    storage?.transaction(() => storage.apply({ key: 'k', version: v2, value: null }));
+    storage?.transaction(() => storage.purgeTombstone('k', v2, cluster.nowMs));
+    assert.equal(storage?.get('k'), undefined);
+  }
+  const network = new HeldNetwork(cluster);
+
+  const read: { result?: Result<ReadOutcome> } = {};
+  cluster.node('a').get('k', { consistency: 'quorum' }, (r) => (read.result = r));
+  network.deliver((e) => e.message.kind === 'read' && e.to === 'a');
+  network.deliver((e) => e.message.kind === 'read-reply'); // v1, a's own
+  network.deliver((e) => e.message.kind === 'read' && e.to === 'b');
+  const reply = network.held((e) => e.message.kind === 'read-reply' && e.from === 'b')[0]?.message;
+  assert.deepEqual(reply, { kind: 'read-reply', op: reply?.kind === 'read-reply' ? reply.op : 0, entry: null, purged: v2 });
+  network.deliver((e) => e.message.kind === 'read-reply');
+  assert.deepEqual(network.held((e) => isRepairOf(e, v2)).map((e) => e.to), ['a'], 'a is repaired with the tombstone');
+  network.deliver((e) => isRepairOf(e, v2));
+  network.deliver((e) => e.message.kind === 'write-reply');
+
+  const { result } = read;
+  assert.ok(result?.ok, 'answered once a holds the tombstone');
+  assert.equal(result.value.entry, undefined, 'the key reads as absent, with no version: it was purged');
+  assert.equal(result.value.source, undefined);
+  assert.equal(cluster.storages.get('a')?.get('k')?.version, v2);
+  assert.equal(cluster.storages.get('a')?.get('k')?.value, null);
+});
+
 test('a read that waits for every replica repairs a newer version that comes after the wait, and counts only its repair', () => {
   // RF 5, R 3, read by e waiting for every replica. a, b, d answer (a v2, b and d v1); the straggler
   // wait ends and b, d are repaired with v2. Then c answers with v3, held by c alone. The acks of the
