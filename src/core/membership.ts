@@ -4,6 +4,13 @@
 // suspected or dead refutes by raising its incarnation. Updates spread piggybacked on pings and acks,
 // each retransmitted a bounded number of times.
 //
+// A suspicion no other member could check is given longer (Lifeguard's point, Dadgar et al. 2018:
+// suspicions need confirmations). With two live members, one of three cut off, each can only probe
+// the other directly: one slow answer under load, and a single opinion declared a live peer dead
+// (seen in the network-cut tests: a quorum write through the majority was refused). Such a suspicion
+// lasts `unconfirmedSuspicionFactor` times as long, and a second member's suspicion of the same
+// incarnation brings it back to the usual timeout.
+//
 // Every time here (`nowMs` parameters included) is on the monotonic clock (ports.ts): on the wall
 // clock, a step forward made every member look silent at once, and a step back put off noticing a
 // dead one by the step. Views give `sinceMs` on the wall clock, for people.
@@ -34,7 +41,18 @@ interface Probe {
   readonly sentMs: number;
   readonly periodEndMs: number;
   indirectSent: boolean;
+  /** Members asked to probe the target indirectly: none, and a suspicion rests on this node alone. */
+  helpers: number;
   acked: boolean;
+}
+
+interface Member {
+  state: MemberState;
+  incarnation: number;
+  /** When the state last changed (monotonic). */
+  sinceMs: number;
+  /** While suspect: the suspicion rests on this node's own probe alone, nobody else checked it. */
+  unconfirmed: boolean;
 }
 
 interface RelayedProbe {
@@ -64,8 +82,11 @@ export interface MembershipDeps {
 /** Relayed probes kept at most (a named bound on state a peer can make us hold). */
 const relayedProbesMax = 1024;
 
+/** How many times the usual suspicion timeout a suspicion that no other member checked lasts. */
+export const unconfirmedSuspicionFactor = 3;
+
 export class Membership {
-  private readonly members = new Map<string, { state: MemberState; incarnation: number; sinceMs: number }>();
+  private readonly members = new Map<string, Member>();
   private readonly queue = new Map<string, QueuedUpdate>();
   private readonly relayed = new Map<number, RelayedProbe>();
   private incarnation: number;
@@ -87,7 +108,7 @@ export class Membership {
   setMembers(ids: readonly string[], nowMs: number): void {
     for (const id of ids) {
       if (id !== this.deps.selfId && !this.members.has(id)) {
-        this.members.set(id, { state: 'alive', incarnation: 0, sinceMs: nowMs });
+        this.members.set(id, { state: 'alive', incarnation: 0, sinceMs: nowMs, unconfirmed: false });
       }
     }
     for (const id of [...this.members.keys()]) {
@@ -138,7 +159,7 @@ export class Membership {
     }
     if (nowMs >= this.nextProbeMs) {
       if (probe && !probe.acked && this.stateOf(probe.target) === 'alive') {
-        this.suspect(probe.target, this.members.get(probe.target)?.incarnation ?? 0, nowMs);
+        this.suspect(probe.target, this.members.get(probe.target)?.incarnation ?? 0, nowMs, probe.helpers === 0);
       }
       this.probe = undefined;
       this.startProbe(nowMs);
@@ -146,7 +167,8 @@ export class Membership {
     }
     const suspicionMs = this.suspicionTimeoutMs();
     for (const [id, member] of this.members) {
-      if (member.state === 'suspect' && nowMs >= member.sinceMs + suspicionMs) {
+      const timeoutMs = member.unconfirmed ? suspicionMs * unconfirmedSuspicionFactor : suspicionMs;
+      if (member.state === 'suspect' && nowMs >= member.sinceMs + timeoutMs) {
         this.setState(id, 'dead', member.incarnation, nowMs);
         this.enqueue({ id, state: 'dead', incarnation: member.incarnation });
       }
@@ -204,6 +226,7 @@ export class Membership {
       sentMs: nowMs,
       periodEndMs: nowMs + this.deps.config.probeIntervalMs,
       indirectSent: false,
+      helpers: 0,
       acked: false,
     };
   }
@@ -213,6 +236,7 @@ export class Membership {
       this.deps.random,
       [...this.members.keys()].filter((id) => id !== probe.target && this.stateOf(id) === 'alive'),
     ).slice(0, this.deps.config.indirectProbes);
+    probe.helpers = helpers.length;
     for (const helper of helpers) {
       this.deps.send(helper, { kind: 'ping-req', seq: probe.seq, target: probe.target });
     }
@@ -272,6 +296,8 @@ export class Membership {
           ) {
             this.setState(update.id, 'suspect', update.incarnation, nowMs);
             this.enqueue(update);
+          } else if (member.state === 'suspect' && update.incarnation === member.incarnation) {
+            member.unconfirmed = false; // another member suspects it too
           }
           break;
         case 'dead':
@@ -297,8 +323,11 @@ export class Membership {
     this.enqueue({ id: this.deps.selfId, state: 'alive', incarnation: this.incarnation });
   }
 
-  private suspect(id: string, incarnation: number, nowMs: number): void {
+  /** `unconfirmed`: this node's own probe failed and no other member was there to check it. */
+  private suspect(id: string, incarnation: number, nowMs: number, unconfirmed: boolean): void {
     this.setState(id, 'suspect', incarnation, nowMs);
+    const member = this.members.get(id);
+    if (member) member.unconfirmed = unconfirmed;
     this.enqueue({ id, state: 'suspect', incarnation });
   }
 
@@ -310,6 +339,7 @@ export class Membership {
     if (changed) {
       member.state = state;
       member.sinceMs = nowMs;
+      member.unconfirmed = false;
       this.deps.onStateChange(id, state);
     }
   }

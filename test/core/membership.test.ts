@@ -1,0 +1,92 @@
+// SWIM failure detection (membership.ts) driven directly: which member a silent peer is declared dead
+// by, and when, depending on whether any other member could check the suspicion.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defaultConfig } from '../../src/core/config.js';
+import { Membership, unconfirmedSuspicionFactor, type MemberState } from '../../src/core/membership.js';
+import type { Envelope, Message } from '../../src/core/messages.js';
+
+const config = { ...defaultConfig, probeIntervalMs: 100, probeTimeoutMs: 40, suspicionMultiplier: 4 };
+
+/** Member `a` of `ids`, whose peers never answer; records what it sends and the states it sees. */
+function observer(ids: string[]) {
+  const sent: Omit<Envelope, 'clock'>[] = [];
+  const changes: { id: string; state: MemberState; atMs: number }[] = [];
+  let nowMs = 0;
+  let draws = 0;
+  const membership = new Membership({
+    selfId: 'a',
+    incarnation: 1,
+    config,
+    random: { next: () => ((draws++ * 0.618) % 1) },
+    send: (to: string, message: Message) => sent.push({ from: 'a', to, message }),
+    layoutVersion: () => 1,
+    layoutDigest: () => 0,
+    onStateChange: (id, state) => changes.push({ id, state, atMs: nowMs }),
+    onIncarnation: () => undefined,
+  });
+  membership.setMembers(ids, 0);
+  return {
+    membership,
+    sent,
+    changes,
+    /** Runs the clock to `untilMs` in 10 ms ticks; `answer` says which peers ack the pings they get. */
+    runTo(untilMs: number, answer: (to: string) => boolean = () => false): void {
+      for (; nowMs < untilMs; nowMs += 10) {
+        membership.tick(nowMs);
+        for (const envelope of sent.splice(0)) {
+          const { message, to } = envelope;
+          if (message.kind === 'ping' && answer(to)) {
+            membership.handleAck(to, { kind: 'ack', seq: message.seq, updates: [], layoutVersion: 1 }, nowMs);
+          }
+        }
+      }
+    },
+    /** Gossip from `from` saying `about` is in `state`. */
+    hear(from: string, about: string, state: MemberState): void {
+      membership.handlePing(from, { kind: 'ping', seq: 1, updates: [{ id: about, state, incarnation: 0 }], layoutVersion: 1 }, nowMs);
+    },
+    firstAt(id: string, state: MemberState): number | undefined {
+      return changes.find((c) => c.id === id && c.state === state)?.atMs;
+    },
+  };
+}
+
+const usualMs = config.suspicionMultiplier * config.probeIntervalMs; // log10 of 3 members scales by 1
+
+test('a silent member is declared dead after the usual suspicion timeout when another member was asked to probe it', () => {
+  const a = observer(['a', 'b', 'c']);
+  a.runTo(3000, (to) => to === 'c'); // c acks a's pings; the probes of b a asks it for come to nothing
+  const suspectedAt = a.firstAt('b', 'suspect');
+  const deadAt = a.firstAt('b', 'dead');
+  assert.ok(suspectedAt !== undefined && deadAt !== undefined, 'b suspected, then dead');
+  assert.ok(deadAt - suspectedAt >= usualMs && deadAt - suspectedAt < usualMs + 50, `dead ${deadAt - suspectedAt} ms after the suspicion`);
+  assert.equal(a.membership.stateOf('c'), 'alive');
+});
+
+test('a suspicion that no other member could check lasts longer: with the third member dead, a slow peer has time to refute', () => {
+  const a = observer(['a', 'b', 'c']);
+  a.hear('b', 'c', 'dead'); // c is gone: nobody is left to probe b for a
+  a.runTo(3000 + usualMs * unconfirmedSuspicionFactor);
+  const suspectedAt = a.firstAt('b', 'suspect');
+  const deadAt = a.firstAt('b', 'dead');
+  assert.ok(suspectedAt !== undefined && deadAt !== undefined, 'b suspected, then dead');
+  const lastedMs = deadAt - suspectedAt;
+  assert.ok(lastedMs >= usualMs * unconfirmedSuspicionFactor && lastedMs < usualMs * unconfirmedSuspicionFactor + 50, `dead ${lastedMs} ms after the suspicion`);
+});
+
+test('a second member suspecting the same incarnation brings a lone suspicion back to the usual timeout', () => {
+  const a = observer(['a', 'b', 'c']);
+  a.hear('b', 'c', 'dead');
+  let suspectedAt: number | undefined;
+  for (let t = 10; suspectedAt === undefined && t < 3000; t += 10) {
+    a.runTo(t);
+    suspectedAt = a.firstAt('b', 'suspect');
+  }
+  assert.ok(suspectedAt !== undefined);
+  a.hear('d', 'b', 'suspect'); // another member's opinion (the sender is not checked, only the update)
+  a.runTo(suspectedAt + usualMs + 50);
+  const deadAt = a.firstAt('b', 'dead');
+  assert.ok(deadAt !== undefined && deadAt - suspectedAt < usualMs + 50, 'dead at the usual timeout once confirmed');
+});
