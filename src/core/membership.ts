@@ -11,6 +11,10 @@
 // lasts `unconfirmedSuspicionFactor` times as long, and a second member's suspicion of the same
 // incarnation brings it back to the usual timeout.
 //
+// Nor does a node decide on a tick that ends a stretch in which it stood still (a GC pause, a CPU
+// taken by others): the acks and refutations that arrived meanwhile are still unread in its sockets,
+// and the helpers it asks on that tick have had no time. It decides on a later tick.
+//
 // Every time here (`nowMs` parameters included) is on the monotonic clock (ports.ts): on the wall
 // clock, a step forward made every member look silent at once, and a step back put off noticing a
 // dead one by the step. Views give `sinceMs` on the wall clock, for people.
@@ -93,6 +97,7 @@ export class Membership {
   private probe: Probe | undefined;
   private probeOrder: string[] = [];
   private nextProbeMs = 0;
+  private lastTickMs: number | undefined;
   private seq = 0;
 
   constructor(private readonly deps: MembershipDeps) {
@@ -152,10 +157,16 @@ export class Membership {
 
   tick(nowMs: number): void {
     const { config } = this.deps;
+    const stoodStill = this.lastTickMs !== undefined && nowMs - this.lastTickMs > config.probeTimeoutMs;
+    this.lastTickMs = nowMs;
     const probe = this.probe;
     if (probe && !probe.acked && !probe.indirectSent && nowMs >= probe.sentMs + config.probeTimeoutMs) {
       probe.indirectSent = true;
       this.sendIndirectProbes(probe);
+    }
+    if (stoodStill && probe && !probe.acked && nowMs >= this.nextProbeMs) {
+      // The probe gets the time after its direct timeout again, now that the node runs.
+      this.nextProbeMs = nowMs + config.probeIntervalMs - config.probeTimeoutMs;
     }
     if (nowMs >= this.nextProbeMs) {
       if (probe && !probe.acked && this.stateOf(probe.target) === 'alive') {
@@ -165,6 +176,12 @@ export class Membership {
       this.startProbe(nowMs);
       this.nextProbeMs = nowMs + config.probeIntervalMs;
     }
+    if (!stoodStill) this.declareDead(nowMs);
+    for (const [seq, relay] of this.relayed) if (nowMs >= relay.expiresMs) this.relayed.delete(seq);
+  }
+
+  /** Suspects whose suspicion has timed out are dead. */
+  private declareDead(nowMs: number): void {
     const suspicionMs = this.suspicionTimeoutMs();
     for (const [id, member] of this.members) {
       const timeoutMs = member.unconfirmed ? suspicionMs * unconfirmedSuspicionFactor : suspicionMs;
@@ -173,7 +190,6 @@ export class Membership {
         this.enqueue({ id, state: 'dead', incarnation: member.incarnation });
       }
     }
-    for (const [seq, relay] of this.relayed) if (nowMs >= relay.expiresMs) this.relayed.delete(seq);
   }
 
   suspicionTimeoutMs(): number {

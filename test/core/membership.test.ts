@@ -13,8 +13,10 @@ const config = { ...defaultConfig, probeIntervalMs: 100, probeTimeoutMs: 40, sus
 function observer(ids: string[]) {
   const sent: Omit<Envelope, 'clock'>[] = [];
   const changes: { id: string; state: MemberState; atMs: number }[] = [];
+  const waiting: { to: string; seq: number }[] = [];
   let nowMs = 0;
   let draws = 0;
+  const ack = (from: string, seq: number) => membership.handleAck(from, { kind: 'ack', seq, updates: [], layoutVersion: 1 }, nowMs);
   const membership = new Membership({
     selfId: 'a',
     incarnation: 1,
@@ -31,17 +33,27 @@ function observer(ids: string[]) {
     membership,
     sent,
     changes,
-    /** Runs the clock to `untilMs` in 10 ms ticks; `answer` says which peers ack the pings they get. */
+    /**
+     * Runs the clock to `untilMs` in 10 ms ticks; `answer` says which peers ack the pings they get
+     * at once. The pings of the others wait (`answerWaiting`); what else is sent is dropped.
+     */
     runTo(untilMs: number, answer: (to: string) => boolean = () => false): void {
       for (; nowMs < untilMs; nowMs += 10) {
         membership.tick(nowMs);
         for (const envelope of sent.splice(0)) {
-          const { message, to } = envelope;
-          if (message.kind === 'ping' && answer(to)) {
-            membership.handleAck(to, { kind: 'ack', seq: message.seq, updates: [], layoutVersion: 1 }, nowMs);
-          }
+          if (envelope.message.kind !== 'ping') continue;
+          if (answer(envelope.to)) ack(envelope.to, envelope.message.seq);
+          else waiting.push({ to: envelope.to, seq: envelope.message.seq });
         }
       }
+    },
+    /** The node stands still until `untilMs`: no tick runs meanwhile. */
+    standStillTo(untilMs: number): void {
+      nowMs = untilMs;
+    },
+    /** Acks every ping that waited, as if the answers had come in while the node stood still. */
+    answerWaiting(): void {
+      for (const { to, seq } of waiting.splice(0)) ack(to, seq);
     },
     /** Gossip from `from` saying `about` is in `state`. */
     hear(from: string, about: string, state: MemberState): void {
@@ -89,4 +101,31 @@ test('a second member suspecting the same incarnation brings a lone suspicion ba
   a.runTo(suspectedAt + usualMs + 50);
   const deadAt = a.firstAt('b', 'dead');
   assert.ok(deadAt !== undefined && deadAt - suspectedAt < usualMs + 50, 'dead at the usual timeout once confirmed');
+});
+
+test('a node that stood still past a probe\'s end reads the ack that came meanwhile before it suspects anyone', () => {
+  const a = observer(['a', 'b', 'c']);
+  a.runTo(10); // the first probe goes out; its ack is on its way
+  a.standStillTo(500); // a GC pause, or the CPU taken by other processes
+  a.runTo(510); // the first tick after: the ack is still unread in the socket
+  assert.equal(a.changes.length, 0, 'nobody suspected on the tick that ends the pause');
+  a.answerWaiting(); // read after that tick, as the event loop reads sockets after its timers
+  a.runTo(3000, () => true);
+  assert.deepEqual(a.changes, [], 'nobody suspected at all');
+});
+
+test('a node that stood still past a suspicion\'s timeout takes a refutation that came meanwhile', () => {
+  const a = observer(['a', 'b', 'c']);
+  let suspectedAt: number | undefined;
+  for (let t = 10; suspectedAt === undefined && t < 3000; t += 10) {
+    a.runTo(t, (to) => to === 'c');
+    suspectedAt = a.firstAt('b', 'suspect');
+  }
+  assert.ok(suspectedAt !== undefined);
+  a.standStillTo(suspectedAt + usualMs + 200);
+  a.runTo(suspectedAt + usualMs + 210, (to) => to === 'c');
+  assert.equal(a.membership.stateOf('b'), 'suspect', 'not declared dead on the tick that ends the pause');
+  a.membership.handleAck('b', { kind: 'ack', seq: 0, updates: [{ id: 'b', state: 'alive', incarnation: 1 }], layoutVersion: 1 }, suspectedAt + usualMs + 215);
+  a.runTo(suspectedAt + usualMs + 300, () => true);
+  assert.equal(a.membership.stateOf('b'), 'alive', 'its refutation, read after that tick, keeps it');
 });
