@@ -4,14 +4,7 @@
 // suspected or dead refutes by raising its incarnation. Updates spread piggybacked on pings and acks,
 // each retransmitted a bounded number of times.
 //
-// A suspicion no other member could check is given longer (Lifeguard's point, Dadgar et al. 2018:
-// suspicions need confirmations). With two live members, one of three cut off, each can only probe
-// the other directly: one slow answer under load, and a single opinion declared a live peer dead
-// (seen in the network-cut tests: a quorum write through the majority was refused). Such a suspicion
-// lasts `unconfirmedSuspicionFactor` times as long, and a second member's suspicion of the same
-// incarnation brings it back to the usual timeout.
-//
-// Nor does a node decide on a tick that ends a stretch in which it stood still (a GC pause, a CPU
+// A node decides no failure on a tick that ends a stretch in which it stood still (a GC pause, a CPU
 // taken by others): the acks and refutations that arrived meanwhile are still unread in its sockets,
 // and the helpers it asks on that tick have had no time. It decides on a later tick.
 //
@@ -45,18 +38,7 @@ interface Probe {
   readonly sentMs: number;
   readonly periodEndMs: number;
   indirectSent: boolean;
-  /** Members asked to probe the target indirectly: none, and a suspicion rests on this node alone. */
-  helpers: number;
   acked: boolean;
-}
-
-interface Member {
-  state: MemberState;
-  incarnation: number;
-  /** When the state last changed (monotonic). */
-  sinceMs: number;
-  /** While suspect: the suspicion rests on this node's own probe alone, nobody else checked it. */
-  unconfirmed: boolean;
 }
 
 interface RelayedProbe {
@@ -86,11 +68,8 @@ export interface MembershipDeps {
 /** Relayed probes kept at most (a named bound on state a peer can make us hold). */
 const relayedProbesMax = 1024;
 
-/** How many times the usual suspicion timeout a suspicion that no other member checked lasts. */
-export const unconfirmedSuspicionFactor = 3;
-
 export class Membership {
-  private readonly members = new Map<string, Member>();
+  private readonly members = new Map<string, { state: MemberState; incarnation: number; sinceMs: number }>();
   private readonly queue = new Map<string, QueuedUpdate>();
   private readonly relayed = new Map<number, RelayedProbe>();
   private incarnation: number;
@@ -113,7 +92,7 @@ export class Membership {
   setMembers(ids: readonly string[], nowMs: number): void {
     for (const id of ids) {
       if (id !== this.deps.selfId && !this.members.has(id)) {
-        this.members.set(id, { state: 'alive', incarnation: 0, sinceMs: nowMs, unconfirmed: false });
+        this.members.set(id, { state: 'alive', incarnation: 0, sinceMs: nowMs });
       }
     }
     for (const id of [...this.members.keys()]) {
@@ -170,7 +149,7 @@ export class Membership {
     }
     if (nowMs >= this.nextProbeMs) {
       if (probe && !probe.acked && this.stateOf(probe.target) === 'alive') {
-        this.suspect(probe.target, this.members.get(probe.target)?.incarnation ?? 0, nowMs, probe.helpers === 0);
+        this.suspect(probe.target, this.members.get(probe.target)?.incarnation ?? 0, nowMs);
       }
       this.probe = undefined;
       this.startProbe(nowMs);
@@ -184,8 +163,7 @@ export class Membership {
   private declareDead(nowMs: number): void {
     const suspicionMs = this.suspicionTimeoutMs();
     for (const [id, member] of this.members) {
-      const timeoutMs = member.unconfirmed ? suspicionMs * unconfirmedSuspicionFactor : suspicionMs;
-      if (member.state === 'suspect' && nowMs >= member.sinceMs + timeoutMs) {
+      if (member.state === 'suspect' && nowMs >= member.sinceMs + suspicionMs) {
         this.setState(id, 'dead', member.incarnation, nowMs);
         this.enqueue({ id, state: 'dead', incarnation: member.incarnation });
       }
@@ -242,7 +220,6 @@ export class Membership {
       sentMs: nowMs,
       periodEndMs: nowMs + this.deps.config.probeIntervalMs,
       indirectSent: false,
-      helpers: 0,
       acked: false,
     };
   }
@@ -252,7 +229,6 @@ export class Membership {
       this.deps.random,
       [...this.members.keys()].filter((id) => id !== probe.target && this.stateOf(id) === 'alive'),
     ).slice(0, this.deps.config.indirectProbes);
-    probe.helpers = helpers.length;
     for (const helper of helpers) {
       this.deps.send(helper, { kind: 'ping-req', seq: probe.seq, target: probe.target });
     }
@@ -312,8 +288,6 @@ export class Membership {
           ) {
             this.setState(update.id, 'suspect', update.incarnation, nowMs);
             this.enqueue(update);
-          } else if (member.state === 'suspect' && update.incarnation === member.incarnation) {
-            member.unconfirmed = false; // another member suspects it too
           }
           break;
         case 'dead':
@@ -339,11 +313,8 @@ export class Membership {
     this.enqueue({ id: this.deps.selfId, state: 'alive', incarnation: this.incarnation });
   }
 
-  /** `unconfirmed`: this node's own probe failed and no other member was there to check it. */
-  private suspect(id: string, incarnation: number, nowMs: number, unconfirmed: boolean): void {
+  private suspect(id: string, incarnation: number, nowMs: number): void {
     this.setState(id, 'suspect', incarnation, nowMs);
-    const member = this.members.get(id);
-    if (member) member.unconfirmed = unconfirmed;
     this.enqueue({ id, state: 'suspect', incarnation });
   }
 
@@ -355,7 +326,6 @@ export class Membership {
     if (changed) {
       member.state = state;
       member.sinceMs = nowMs;
-      member.unconfirmed = false;
       this.deps.onStateChange(id, state);
     }
   }

@@ -1,10 +1,10 @@
-// SWIM failure detection (membership.ts) driven directly: which member a silent peer is declared dead
-// by, and when, depending on whether any other member could check the suspicion.
+// SWIM failure detection (membership.ts) driven directly: when a silent peer is declared dead, and
+// that a node which stood still reads what came meanwhile before it decides anything.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultConfig } from '../../src/core/config.js';
-import { Membership, unconfirmedSuspicionFactor, type MemberState } from '../../src/core/membership.js';
+import { Membership, type MemberState } from '../../src/core/membership.js';
 import type { Envelope, Message } from '../../src/core/messages.js';
 
 const config = { ...defaultConfig, probeIntervalMs: 100, probeTimeoutMs: 40, suspicionMultiplier: 4 };
@@ -67,7 +67,7 @@ function observer(ids: string[]) {
 
 const usualMs = config.suspicionMultiplier * config.probeIntervalMs; // log10 of 3 members scales by 1
 
-test('a silent member is declared dead after the usual suspicion timeout when another member was asked to probe it', () => {
+test('a silent member is suspected at the end of its probe and declared dead after the suspicion timeout', () => {
   const a = observer(['a', 'b', 'c']);
   a.runTo(3000, (to) => to === 'c'); // c acks a's pings; the probes of b a asks it for come to nothing
   const suspectedAt = a.firstAt('b', 'suspect');
@@ -75,32 +75,6 @@ test('a silent member is declared dead after the usual suspicion timeout when an
   assert.ok(suspectedAt !== undefined && deadAt !== undefined, 'b suspected, then dead');
   assert.ok(deadAt - suspectedAt >= usualMs && deadAt - suspectedAt < usualMs + 50, `dead ${deadAt - suspectedAt} ms after the suspicion`);
   assert.equal(a.membership.stateOf('c'), 'alive');
-});
-
-test('a suspicion that no other member could check lasts longer: with the third member dead, a slow peer has time to refute', () => {
-  const a = observer(['a', 'b', 'c']);
-  a.hear('b', 'c', 'dead'); // c is gone: nobody is left to probe b for a
-  a.runTo(3000 + usualMs * unconfirmedSuspicionFactor);
-  const suspectedAt = a.firstAt('b', 'suspect');
-  const deadAt = a.firstAt('b', 'dead');
-  assert.ok(suspectedAt !== undefined && deadAt !== undefined, 'b suspected, then dead');
-  const lastedMs = deadAt - suspectedAt;
-  assert.ok(lastedMs >= usualMs * unconfirmedSuspicionFactor && lastedMs < usualMs * unconfirmedSuspicionFactor + 50, `dead ${lastedMs} ms after the suspicion`);
-});
-
-test('a second member suspecting the same incarnation brings a lone suspicion back to the usual timeout', () => {
-  const a = observer(['a', 'b', 'c']);
-  a.hear('b', 'c', 'dead');
-  let suspectedAt: number | undefined;
-  for (let t = 10; suspectedAt === undefined && t < 3000; t += 10) {
-    a.runTo(t);
-    suspectedAt = a.firstAt('b', 'suspect');
-  }
-  assert.ok(suspectedAt !== undefined);
-  a.hear('d', 'b', 'suspect'); // another member's opinion (the sender is not checked, only the update)
-  a.runTo(suspectedAt + usualMs + 50);
-  const deadAt = a.firstAt('b', 'dead');
-  assert.ok(deadAt !== undefined && deadAt - suspectedAt < usualMs + 50, 'dead at the usual timeout once confirmed');
 });
 
 test('a node that stood still past a probe\'s end reads the ack that came meanwhile before it suspects anyone', () => {
