@@ -630,6 +630,12 @@ export class TcpTransport {
     }
     link.phase = 'ready';
     link.peerId = frame.nodeId;
+    // A peer keeps one connection to each node, so a new one from it means it gave up on the old
+    // (it saw the old one stall: a network cut). The old socket would otherwise linger, carrying
+    // nothing, until TCP keepalive found it dead, about a minute after cuts over two minutes.
+    for (const other of this.inbound) {
+      if (other !== link && other.phase === 'ready' && other.peerId === frame.nodeId) this.closeInbound(other);
+    }
     link.decoder = new FrameDecoder({ frameBytesMax: this.frameBytesMax });
     link.ackWithinMs = askedAckWithinMs(frame);
     clearHandshakeTimer(link);

@@ -309,6 +309,24 @@ scenario('an authenticated connection is closed on a bad frame, without deliveri
   good.socket.destroy();
 });
 
+scenario('a new connection from a peer closes its older one, which that peer has given up on', { timeout: 10_000 }, async (t) => {
+  const b = await open(t, 'b');
+  const old = await authenticatedConnection(b, 'a');
+  const other = await authenticatedConnection(b, 'c');
+  let oldClosed = false;
+  void old.closed.then(() => (oldClosed = true));
+  await delay(50);
+  assert.equal(oldClosed, false, 'one connection per peer stays open');
+  const fresh = await authenticatedConnection(b, 'a');
+  await old.closed;
+  fresh.socket.write(encodeFrame(writeEnvelope('a', 'b', 1)));
+  other.socket.write(encodeFrame(writeEnvelope('c', 'b', 2)));
+  await waitUntil(() => b.received.length === 2, 'envelopes on the new connection and on the other peer\'s');
+  assert.equal(b.warnings.length, 0, 'a superseded connection is routine, not a warning');
+  fresh.socket.destroy();
+  other.socket.destroy();
+});
+
 scenario('unknown peers, full queues and oversized messages are dropped and counted', { timeout: 5000 }, async (t) => {
   const port = await freePort();
   const a = await open(t, 'a', { queueMessagesMax: 3, frameBytesMax: 1024 });
