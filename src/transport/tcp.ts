@@ -1,6 +1,6 @@
 // Node-to-node transport over TCP. Each node keeps one outgoing connection per peer, used only for
-// sending, and accepts incoming connections used only for receiving, so A->B and B->A are two
-// connections and neither side ever has to decide who owns a shared one.
+// sending, and accepts incoming connections used only for receiving (inbound.ts), so A->B and B->A
+// are two connections and neither side ever has to decide who owns a shared one.
 //
 // Delivery is best effort: `send` never blocks and never throws for network reasons. A message is
 // dropped (and counted) when its peer is unknown or its queue is full, and frames written to a
@@ -31,32 +31,17 @@
 
 import net from 'node:net';
 import type { Envelope } from '../core/messages.js';
-import {
-  ackWithinMsMin,
-  askedAckWithinMs,
-  isAck,
-  isChallenge,
-  isProof,
-  isWelcome,
-  newNonce,
-  proofFor,
-  proofMatches,
-  protocolVersion,
-  type AckFrame,
-  type ChallengeFrame,
-  type ProofFrame,
-  type WelcomeFrame,
-} from './handshake.js';
-import { checkFrameBytesMax, encodeFrame, FrameDecoder, FrameError, frameBytesMaxDefault, frameHeaderBytes, isEnvelope } from './codec.js';
+import { ackWithinMsMin, isAck, isChallenge, isWelcome, proofFor, type AckFrame, type ProofFrame } from './handshake.js';
+import { checkFrameBytesMax, encodeFrame, FrameDecoder, frameBytesMaxDefault, frameHeaderBytes } from './codec.js';
 import { FrameQueue } from './frameQueue.js';
+import { InboundConnections } from './inbound.js';
+import { clearAckTimer, clearHandshakeTimer, configurePeerSocket, errorMessage, handshakeFrameBytesMax, type TransportLogger } from './links.js';
+
+export type { TransportLogger } from './links.js';
 
 export interface TransportAddress {
   host: string;
   port: number;
-}
-
-export interface TransportLogger {
-  warn(obj: object, msg: string): void;
 }
 
 export interface TcpTransportOptions {
@@ -109,12 +94,10 @@ const reconnectDelayMaxMsDefault = 1000;
 const handshakeTimeoutMsDefault = 5000;
 const stallTimeoutMsDefault = 5000;
 /** Handshake frames are tiny; a small bound keeps unauthenticated clients from making us buffer much. */
-const handshakeFrameBytesMax = 1024;
 /** Bound on one socket.write, so draining a long queue does not build one huge buffer. */
 const writeBatchBytesMax = 1024 * 1024;
 /** Bound on accepted connections, authenticated or not; a cluster needs one per peer. */
 const inboundConnectionsMax = 1024;
-const keepAliveDelayMs = 10_000;
 
 /** One outgoing connection attempt; replaced, never reused, after it closes. */
 interface OutgoingLink {
@@ -150,20 +133,6 @@ interface Peer {
   removed: boolean;
 }
 
-interface InboundLink {
-  readonly socket: net.Socket;
-  readonly nonce: Buffer;
-  decoder: FrameDecoder;
-  phase: 'proof' | 'ready' | 'closed';
-  peerId: string | null;
-  handshakeTimer: NodeJS.Timeout | null;
-  /** The client asked for acks within this delay (handshake.ts); undefined: it did not. */
-  ackWithinMs: number | undefined;
-  /** Envelope frames received on this connection, the count an ack reports. */
-  received: number;
-  ackTimer: NodeJS.Timeout | null;
-}
-
 const stderrLogger: TransportLogger = {
   warn(obj, msg) {
     console.warn(`[transport] ${msg}`, obj);
@@ -185,7 +154,7 @@ export class TcpTransport {
   private readonly logger: TransportLogger;
 
   private readonly peers = new Map<string, Peer>();
-  private readonly inbound = new Set<InboundLink>();
+  private readonly inbound: InboundConnections;
   private server: net.Server | null = null;
   private handler: BatchHandler | null = null;
   /** Envelopes received (or sent to ourselves) this event-loop turn, delivered together. */
@@ -212,6 +181,14 @@ export class TcpTransport {
     this.handshakeTimeoutMs = requirePositiveInteger(options.handshakeTimeoutMs ?? handshakeTimeoutMsDefault, 'handshakeTimeoutMs');
     this.stallTimeoutMs = requirePositiveInteger(options.stallTimeoutMs ?? stallTimeoutMsDefault, 'stallTimeoutMs');
     this.logger = options.logger ?? stderrLogger;
+    this.inbound = new InboundConnections({
+      nodeId: this.nodeId,
+      secret: this.secret,
+      frameBytesMax: this.frameBytesMax,
+      handshakeTimeoutMs: this.handshakeTimeoutMs,
+      logger: this.logger,
+      receive: (batch) => this.enqueue(batch),
+    });
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------
@@ -220,7 +197,10 @@ export class TcpTransport {
   start(): Promise<void> {
     if (this.stopped) return Promise.reject(new Error('transport was stopped; create a new one'));
     if (this.server) return Promise.reject(new Error('transport already started'));
-    const server = net.createServer((socket) => this.accept(socket));
+    const server = net.createServer((socket) => {
+      if (this.stopped) socket.destroy();
+      else this.inbound.accept(socket);
+    });
     server.maxConnections = inboundConnectionsMax;
     this.server = server;
     const { host, port } = this.listenAddress;
@@ -252,7 +232,7 @@ export class TcpTransport {
     if (this.stopping) return this.stopping;
     this.stopped = true;
     for (const peer of this.peers.values()) this.discardPeer(peer);
-    for (const link of this.inbound) this.closeInbound(link);
+    this.inbound.closeAll();
     if (this.inboxImmediate) clearImmediate(this.inboxImmediate);
     this.inboxImmediate = null;
     this.counters.dropped += this.inbox.length;
@@ -427,8 +407,7 @@ export class TcpTransport {
     peer.reconnectTimer = null;
     if (peer.removed || this.stopped) return;
     const socket = net.connect({ host: peer.address.host, port: peer.address.port });
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, keepAliveDelayMs);
+    configurePeerSocket(socket);
     const link: OutgoingLink = {
       socket,
       decoder: new FrameDecoder({ frameBytesMax: handshakeFrameBytesMax }),
@@ -570,125 +549,6 @@ export class TcpTransport {
     peer.reconnectDelayMs = Math.min(peer.reconnectDelayMs * 2, this.reconnectDelayMaxMs);
   }
 
-  // ---- incoming connections --------------------------------------------------------------------
-
-  private accept(socket: net.Socket): void {
-    if (this.stopped) {
-      socket.destroy();
-      return;
-    }
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, keepAliveDelayMs);
-    const link: InboundLink = {
-      socket,
-      nonce: newNonce(),
-      decoder: new FrameDecoder({ frameBytesMax: handshakeFrameBytesMax }),
-      phase: 'proof',
-      peerId: null,
-      handshakeTimer: setTimeout(() => this.rejectInbound(link, 'handshake timed out'), this.handshakeTimeoutMs),
-      ackWithinMs: undefined,
-      received: 0,
-      ackTimer: null,
-    };
-    this.inbound.add(link);
-    // Resets and the like from a peer going away are routine; 'close' follows and cleans up.
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearHandshakeTimer(link);
-      clearAckTimer(link);
-      this.inbound.delete(link);
-    });
-    socket.on('data', (chunk: Buffer) => this.onInboundData(link, chunk));
-    const challenge: ChallengeFrame = { handshake: 'challenge', protocolVersion, nonce: link.nonce };
-    socket.write(encodeFrame(challenge));
-  }
-
-  private onInboundData(link: InboundLink, chunk: Buffer): void {
-    if (link.phase === 'closed') return;
-    let frames: unknown[];
-    try {
-      frames = link.decoder.push(chunk);
-    } catch (error) {
-      const reason = error instanceof FrameError ? error.message : errorMessage(error);
-      this.rejectInbound(link, `malformed frame: ${reason}`);
-      return;
-    }
-    if (link.phase === 'proof') this.checkProof(link, frames);
-    else this.receiveFrames(link, frames);
-  }
-
-  private checkProof(link: InboundLink, frames: unknown[]): void {
-    if (frames.length === 0) return; // the proof is still arriving
-    const [frame] = frames;
-    if (frames.length > 1 || link.decoder.bufferedBytes > 0) {
-      this.rejectInbound(link, 'sent data before the welcome');
-      return;
-    }
-    if (!isProof(frame) || !proofMatches(this.secret, link.nonce, frame.proof)) {
-      this.rejectInbound(link, 'authentication failed');
-      return;
-    }
-    link.phase = 'ready';
-    link.peerId = frame.nodeId;
-    // A peer keeps one connection to each node, so a new one from it means it gave up on the old
-    // (it saw the old one stall: a network cut). The old socket would otherwise linger, carrying
-    // nothing, until TCP keepalive found it dead, about a minute after cuts over two minutes.
-    for (const other of this.inbound) {
-      if (other !== link && other.phase === 'ready' && other.peerId === frame.nodeId) this.closeInbound(other);
-    }
-    link.decoder = new FrameDecoder({ frameBytesMax: this.frameBytesMax });
-    link.ackWithinMs = askedAckWithinMs(frame);
-    clearHandshakeTimer(link);
-    const welcome: WelcomeFrame = { handshake: 'welcome', nodeId: this.nodeId, ...(link.ackWithinMs !== undefined ? { acks: true } : {}) };
-    link.socket.write(encodeFrame(welcome));
-  }
-
-  /** Delivers one 'data' event's frames as one batch, or none of them if any is invalid. */
-  private receiveFrames(link: InboundLink, frames: unknown[]): void {
-    const batch: Envelope[] = [];
-    for (const frame of frames) {
-      const problem = this.envelopeProblem(link, frame);
-      if (problem) {
-        this.rejectInbound(link, problem);
-        return;
-      }
-      batch.push(frame as Envelope);
-    }
-    if (batch.length === 0) return;
-    link.received += batch.length;
-    this.enqueue(batch);
-    // One ack covers whatever arrives before it goes: at most one small write per delay and connection.
-    const delayMs = link.ackWithinMs;
-    if (delayMs !== undefined) {
-      link.ackTimer ??= setTimeout(() => {
-        link.ackTimer = null;
-        if (link.phase === 'ready') link.socket.write(encodeFrame({ ack: link.received } satisfies AckFrame));
-      }, delayMs);
-    }
-  }
-
-  private envelopeProblem(link: InboundLink, frame: unknown): string | null {
-    if (!isEnvelope(frame)) return 'frame is not an envelope';
-    if (frame.to !== this.nodeId) return `envelope addressed to ${JSON.stringify(frame.to)}`;
-    // Every node sends over its own connections, so `from` must be the authenticated peer.
-    if (frame.from !== link.peerId) return `envelope from ${JSON.stringify(frame.from)} on a connection from ${link.peerId}`;
-    return null;
-  }
-
-  private rejectInbound(link: InboundLink, reason: string): void {
-    if (link.phase === 'closed') return;
-    const remote = `${link.socket.remoteAddress ?? '?'}:${link.socket.remotePort ?? '?'}`;
-    this.logger.warn({ node: this.nodeId, remote, peer: link.peerId, reason }, 'closing incoming connection');
-    this.closeInbound(link);
-  }
-
-  private closeInbound(link: InboundLink): void {
-    link.phase = 'closed';
-    clearHandshakeTimer(link);
-    clearAckTimer(link);
-    link.socket.destroy();
-  }
-
   // ---- delivery --------------------------------------------------------------------------------
 
   /** Sets the handler for incoming batches (one handler; a later call replaces it). */
@@ -733,27 +593,13 @@ export class TcpTransport {
   }
 }
 
-function clearHandshakeTimer(link: { handshakeTimer: NodeJS.Timeout | null }): void {
-  if (link.handshakeTimer) clearTimeout(link.handshakeTimer);
-  link.handshakeTimer = null;
-}
-
 function clearStallTimer(link: OutgoingLink): void {
   if (link.stallTimer) clearTimeout(link.stallTimer);
   link.stallTimer = null;
 }
 
-function clearAckTimer(link: { ackTimer: NodeJS.Timeout | null }): void {
-  if (link.ackTimer) clearTimeout(link.ackTimer);
-  link.ackTimer = null;
-}
-
 function formatAddress(address: TransportAddress): string {
   return `${address.host}:${address.port}`;
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function requireNonEmpty(value: string, name: string): string {
