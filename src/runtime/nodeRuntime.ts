@@ -314,6 +314,8 @@ export class NodeRuntime {
   }
 
   resume(): void {
+    // The front's /recover resumes every node it names, paused or not: only a real resume is news.
+    if (!this.node.isPaused) return;
     this.node.resume();
     this.flush();
     this.options.logger.warn('resumed');

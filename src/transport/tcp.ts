@@ -397,7 +397,7 @@ export class TcpTransport {
     if (link.acks) link.ackTimer ??= this.ackDeadline(link);
     if (!link.socket.write(data)) {
       peer.awaitingDrain = true;
-      link.stallTimer ??= setTimeout(() => this.failOutgoing(link, `peer took in nothing for ${this.stallTimeoutMs} ms`), this.stallTimeoutMs);
+      link.stallTimer ??= this.deadline(link, 'stallTimer', `peer took in nothing for ${this.stallTimeoutMs} ms`);
     } else if (peer.queue.length > 0) this.scheduleFlush(peer);
   }
 
@@ -491,7 +491,23 @@ export class TcpTransport {
   }
 
   private ackDeadline(link: OutgoingLink): NodeJS.Timeout {
-    return setTimeout(() => this.failOutgoing(link, `peer acknowledged nothing for ${this.stallTimeoutMs} ms`), this.stallTimeoutMs);
+    return this.deadline(link, 'ackTimer', `peer acknowledged nothing for ${this.stallTimeoutMs} ms`);
+  }
+
+  /**
+   * Fails `link` `stallTimeoutMs` from now unless its `timer` is cleared or replaced first (a drain,
+   * an ack that makes progress). The decision waits for the I/O of the turn the timer fires in:
+   * Node runs timers before it reads sockets, and a process that stood still past the deadline (a GC
+   * pause, SIGSTOP) failed links whose ack was already in the socket (a soak: a node stopped for 8 s
+   * dropped both its peer connections on resuming, and what they held).
+   */
+  private deadline(link: OutgoingLink, timer: 'ackTimer' | 'stallTimer', reason: string): NodeJS.Timeout {
+    const handle: NodeJS.Timeout = setTimeout(() => {
+      setImmediate(() => {
+        if (link[timer] === handle) this.failOutgoing(link, reason);
+      });
+    }, this.stallTimeoutMs);
+    return handle;
   }
 
   private onOutgoingReady(peer: Peer, link: OutgoingLink): void {

@@ -445,6 +445,30 @@ scenario('acks that keep coming keep the link; an ack of frames never sent ends 
   assert.match(JSON.stringify(a.warnings[0]?.obj), /ack of 99 frames, 0 acked and 1 sent/);
 });
 
+scenario('a sender that stood still past the ack deadline reads the ack that came meanwhile before it gives up the link', { timeout: 10_000 }, async (t) => {
+  // The stand-in acks at once and then holds the whole process (both ends are in it) for longer
+  // than the deadline: the ack is in a's socket when a's timer fires, and timers run before sockets
+  // are read.
+  let stand = true;
+  const acking = await ackingStandIn(t, (socket, count) => {
+    socket.write(encodeFrame({ ack: count }));
+    if (stand) {
+      stand = false;
+      const until = performance.now() + 500;
+      while (performance.now() < until); // a GC pause, or SIGSTOP
+    }
+  });
+  const a = await open(t, 'a', { stallTimeoutMs: 300, reconnectDelayMs: 20 });
+  a.transport.setPeer('b', { host, port: acking.port });
+  a.transport.send(writeEnvelope('a', 'b', 0));
+  await waitUntil(() => !stand, 'the stand-still');
+  await delay(100);
+  a.transport.send(writeEnvelope('a', 'b', 1));
+  await delay(400);
+  assert.deepEqual(a.warnings, [], 'the link is kept');
+  assert.equal(acking.sockets.length, 1, 'and not dialled again');
+});
+
 scenario('a node acknowledges the frames of a client that asks, and sends nothing to one that does not', { timeout: 10_000 }, async (t) => {
   const b = await open(t, 'b');
   const { socket } = rawConnection(b);
