@@ -18,6 +18,7 @@ import { layoutDigest, memberById, parseLayout, supersedes, validateLayout, type
 import { Membership, type MemberState, type MemberView } from './membership.js';
 import type { Envelope, Message, ReadMessage, WriteMessage } from './messages.js';
 import { Placement } from './placement.js';
+import { Recovery, type RecoveryStatus } from './recovery.js';
 import type { Clock, Random } from './ports.js';
 import type { Storage } from './storage.js';
 import { TombstonePurger } from './tombstones.js';
@@ -53,16 +54,6 @@ function checkExpiry(expiresMs: number | undefined): QuorumError | undefined {
   });
 }
 
-/**
- * A (re)started node is recovering until it has run anti-entropy with every live co-replica; a
- * co-replica that comes alive later, not synced with yet, makes it recovering again until it is.
- */
-export interface RecoveryStatus {
-  readonly phase: 'recovering' | 'ready';
-  readonly peersSynced: string[];
-  readonly peersPending: string[];
-}
-
 export interface NodeStatus {
   readonly id: string;
   readonly paused: boolean;
@@ -96,8 +87,7 @@ export class QuorumNode {
   private readonly topology: Topology;
   /** The layout version each peer last said it runs (from pings and acks). */
   private readonly peerLayoutVersions = new Map<string, number>();
-  private recovering = true;
-  private readonly peersSynced = new Set<string>();
+  private readonly recovery: Recovery;
   private currentLayout: Layout;
   private currentPlacement: Placement;
   private outbox: Envelope[] = [];
@@ -175,6 +165,7 @@ export class QuorumNode {
       nextId: () => this.nextOp(),
       wallMs: () => this.nowMs(),
     });
+    this.recovery = new Recovery({ antiEntropy: this.antiEntropy, stateOf: (id) => this.membership.stateOf(id) });
     this.purger = new TombstonePurger({
       selfId: deps.id,
       config: deps.config,
@@ -236,47 +227,7 @@ export class QuorumNode {
   /** Tells every member this node is (back) up, and starts catching up with its co-replicas. */
   start(): void {
     this.membership.announce(this.monotonicMs());
-    this.beginRecovery();
-  }
-
-  private beginRecovery(): void {
-    this.recovering = true;
-    this.peersSynced.clear();
-    this.continueRecovery(this.monotonicMs());
-  }
-
-  /** Runs anti-entropy with each live co-replica not yet synced; ready once all are. */
-  private continueRecovery(monotonicMs: number): void {
-    if (!this.recovering) return;
-    const pending = this.recoveryPending();
-    if (pending.length === 0) {
-      this.recovering = false;
-      return;
-    }
-    for (const peer of pending) {
-      if (this.antiEntropy.isRunningWith(peer)) continue;
-      this.antiEntropy.start(peer, 'recovery', monotonicMs, undefined, (progress) => {
-        if (progress.state === 'done') this.peersSynced.add(progress.peer);
-      });
-    }
-  }
-
-  /**
-   * A co-replica seen alive that this node has not synced with since it started is caught up with
-   * now. A node restarted while cut off from its co-replicas found none alive, so it was "ready" at
-   * once, synced with nobody; the writes hints could not hold (hintsPerTargetMax) then waited for a
-   * scheduled session, or for ever without them (found with real cuts, test/integration/).
-   */
-  private resumeRecovery(id: string): void {
-    if (this.peersSynced.has(id) || !this.antiEntropy.coReplicas().includes(id)) return;
-    this.recovering = true;
-    this.continueRecovery(this.monotonicMs());
-  }
-
-  private recoveryPending(): string[] {
-    return this.antiEntropy
-      .coReplicas()
-      .filter((id) => !this.peersSynced.has(id) && this.membership.stateOf(id) === 'alive');
+    this.recovery.begin(this.monotonicMs());
   }
 
   /** Anti-entropy with every live co-replica now (the admin route). */
@@ -582,7 +533,7 @@ export class QuorumNode {
       this.coordinator.expire(monotonicMs);
       this.hints.tick(nowMs, monotonicMs);
       this.antiEntropy.tick(monotonicMs);
-      this.continueRecovery(monotonicMs);
+      this.recovery.continue(monotonicMs);
       this.departedNodes.expire(nowMs, this.config.departedKeepMs);
       this.purger.tick(nowMs, monotonicMs);
       this.topology.tick(monotonicMs);
@@ -600,7 +551,7 @@ export class QuorumNode {
     this.paused = false;
     this.membership.refresh();
     this.membership.announce(this.monotonicMs());
-    this.beginRecovery();
+    this.recovery.begin(this.monotonicMs());
   }
 
   stateOf(id: string): MemberState {
@@ -612,7 +563,7 @@ export class QuorumNode {
     return {
       id: this.id,
       paused: this.paused,
-      recovery: this.recoveryStatus(),
+      recovery: this.recovery.status(),
       antiEntropy: {
         running: this.antiEntropy.running(),
         recent: this.antiEntropy.recent(),
@@ -647,11 +598,7 @@ export class QuorumNode {
   }
 
   recoveryStatus(): RecoveryStatus {
-    return {
-      phase: this.recovering ? 'recovering' : 'ready',
-      peersSynced: [...this.peersSynced].sort(),
-      peersPending: this.recovering ? this.recoveryPending() : [],
-    };
+    return this.recovery.status();
   }
 
   /** Entries this node itself stores, in key order after `cursor`; expired values as tombstones. */
@@ -701,7 +648,7 @@ export class QuorumNode {
     if (state === 'alive') {
       this.hints.kick();
       this.topology.onMemberAlive();
-      this.resumeRecovery(id);
+      this.recovery.onAlive(id, this.monotonicMs());
     }
     this.deps.onMemberState?.(id, state);
   }
