@@ -48,10 +48,12 @@ export class HintDelivery {
   private nextRunMs = 0;
   /** When the next round to each target may start, at hintsPerSecondMax. */
   private readonly nextRoundMs = new Map<string, number>();
+  /** Hints given up since the start, by why: the target took them, this node holds something newer
+   *  for their key (`superseded`), they outlived the hint window, or their target had too many. */
   delivered = 0;
-  expired = 0;
-  /** Hints dropped because this node holds something newer for their key (`superseded`). */
   dropped = 0;
+  expired = 0;
+  trimmed = 0;
 
   constructor(private readonly deps: HintDeliveryDeps) {}
 
@@ -83,7 +85,7 @@ export class HintDelivery {
         this.rehome(target);
         continue;
       }
-      if (count > config.hintsPerTargetMax) storage.trimHints(target, config.hintsPerTargetMax);
+      if (count > config.hintsPerTargetMax) this.trimmed += storage.trimHints(target, config.hintsPerTargetMax);
       if (target === this.deps.selfId) continue;
       if (!this.deps.isAvailable(target) || (this.inFlightPerTarget.get(target) ?? 0) > 0) continue;
       const pacedUntil = this.nextRoundMs.get(target) ?? 0;

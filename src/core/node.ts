@@ -69,6 +69,9 @@ export interface NodeStatus {
   readonly members: MemberView[];
   readonly hintsPending: Record<string, number>;
   readonly hintsDelivered: number;
+  /** Hints given up undelivered since the start: superseded (this node holds something newer for
+   *  the key), expired (older than hintWindowMs), trimmed (beyond hintsPerTargetMax). */
+  readonly hintsDropped: { readonly superseded: number; readonly expired: number; readonly trimmed: number };
   readonly operationsInFlight: number;
   readonly entries: { readonly live: number; readonly tombstones: number };
 }
@@ -575,6 +578,7 @@ export class QuorumNode {
       members: this.membership.view(this.monotonicMs(), nowMs),
       hintsPending: this.hints.pendingCounts(),
       hintsDelivered: this.hints.delivered,
+      hintsDropped: { superseded: this.hints.dropped, expired: this.hints.expired, trimmed: this.hints.trimmed },
       operationsInFlight: this.coordinator.inFlight,
       entries: this.storage.counts(),
     };
@@ -582,6 +586,11 @@ export class QuorumNode {
 
   memberViews(): MemberView[] {
     return this.membership.view(this.monotonicMs(), this.nowMs());
+  }
+
+  /** Hints this node stopped holding since the start, by outcome (`NodeStatus.hintsDropped`). */
+  hintsFinished(): { delivered: number; superseded: number; expired: number; trimmed: number } {
+    return { delivered: this.hints.delivered, superseded: this.hints.dropped, expired: this.hints.expired, trimmed: this.hints.trimmed };
   }
 
   hintsPending(): Record<string, number> {

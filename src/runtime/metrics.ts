@@ -47,6 +47,9 @@ export class NodeMetrics {
       g.reset();
       for (const [target, count] of Object.entries(runtime.node.hintsPending())) g.set({ target }, count);
     });
+    gauge('quorumkv_hints_finished', 'Hints this node stopped holding since the start, by outcome: delivered, superseded (it holds something newer for the key), expired (hintWindowMs) or trimmed (hintsPerTargetMax).', ['outcome'], (g) => {
+      for (const [outcome, count] of Object.entries(runtime.node.hintsFinished())) g.set({ outcome }, count);
+    });
     gauge('quorumkv_recovering', '1 while this node catches up after a (re)start.', [], (g) =>
       g.set(runtime.node.recoveryStatus().phase === 'recovering' ? 1 : 0),
     );

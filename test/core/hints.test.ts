@@ -49,6 +49,32 @@ test('hints for a member that left go to the key\'s owners with the age they had
 
   tick(createdMs + hintWindowMs + 1000);
   assert.equal(storage.hintsFor('b', 10).length + storage.hintsFor('c', 10).length, 0, 'they expire with the first one\'s window');
+  assert.equal(hints.expired, 2, 'and are counted as expired');
+});
+
+test('hints beyond hintsPerTargetMax are trimmed, oldest first, and counted', () => {
+  const storage = new MemoryStorage();
+  const hints = new HintDelivery({
+    selfId: 'a',
+    config: resolveConfig({ hintWindowMs, tombstoneGraceMs: 2 * hintWindowMs, hintsPerTargetMax: 3 }),
+    storage,
+    isAvailable: () => false,
+    isMember: () => true,
+    layoutVersion: () => 2,
+    owners: () => ['a', 'b'],
+    movesTo: () => [],
+    send: () => undefined,
+    nextOp: () => 0,
+  });
+  const createdMs = 1_700_000_000_000;
+  storage.transaction(() => {
+    for (let i = 0; i < 5; i++) {
+      hints.store('b', { key: `k${i}`, version: formatVersion({ wallMs: createdMs + i, counter: 0, nodeId: 'a' }), value: bytes('v') }, createdMs + i);
+    }
+  });
+  storage.transaction(() => hints.tick(createdMs + 1000, createdMs + 1000));
+  assert.deepEqual(storage.hintsFor('b', 10).map((hint) => hint.entry.key), ['k2', 'k3', 'k4']);
+  assert.equal(hints.trimmed, 2);
 });
 
 test('a hint is not handed on when this node holds a newer version of its key', () => {

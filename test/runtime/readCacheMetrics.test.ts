@@ -1,4 +1,5 @@
-// A node's read cache shows in its metrics: entries, bytes, and lookups by whether they hit.
+// A node's read cache shows in its metrics: entries, bytes, and lookups by whether they hit; and the
+// hints it stopped holding, by outcome.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -25,6 +26,19 @@ test("a node's metrics show its read cache", { timeout: 30_000 }, async () => {
     const hits = gauge(text, 'quorumkv_read_cache_lookups', 'result="hit"');
     assert.ok(misses >= 1, 'the first read went to SQLite');
     assert.ok(hits >= 1 && hits + misses >= 3, `hits ${hits}, misses ${misses}`);
+  } finally {
+    await node.stop();
+  }
+});
+
+test("a node's metrics count the hints it stopped holding, by outcome", { timeout: 30_000 }, async () => {
+  const node = await startOneNode({ requestTimeoutMs: 2000 });
+  try {
+    const text = await node.runtime.metrics.registry.metrics();
+    for (const outcome of ['delivered', 'superseded', 'expired', 'trimmed']) {
+      assert.equal(gauge(text, 'quorumkv_hints_finished', `outcome="${outcome}"`), 0, outcome);
+    }
+    assert.deepEqual(node.runtime.node.status().hintsDropped, { superseded: 0, expired: 0, trimmed: 0 });
   } finally {
     await node.stop();
   }
