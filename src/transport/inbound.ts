@@ -145,7 +145,7 @@ export class InboundConnections {
   private reject(link: InboundLink, reason: string): void {
     if (link.phase === 'closed') return;
     const remote = `${link.socket.remoteAddress ?? '?'}:${link.socket.remotePort ?? '?'}`;
-    this.options.logger.warn({ node: this.options.nodeId, remote, peer: link.peerId, reason }, 'closing incoming connection');
+    this.options.logger.warn({ remote, peer: link.peerId, reason }, 'closing incoming connection');
     this.close(link);
   }
 

@@ -67,6 +67,7 @@ export interface TcpTransportOptions {
    * partition), or came back as a new process that the old socket never reaches.
    */
   stallTimeoutMs?: number;
+  /** Where warnings go; its lines should name the node (the transport's objects do not). */
   logger?: TransportLogger;
 }
 
@@ -133,11 +134,14 @@ interface Peer {
   removed: boolean;
 }
 
-const stderrLogger: TransportLogger = {
-  warn(obj, msg) {
-    console.warn(`[transport] ${msg}`, obj);
-  },
-};
+/** Without a logger of its own (whose lines name the node already), warnings go to stderr. */
+function stderrLogger(nodeId: string): TransportLogger {
+  return {
+    warn(obj, msg) {
+      console.warn(`[transport ${nodeId}] ${msg}`, obj);
+    },
+  };
+}
 
 export class TcpTransport {
   private readonly nodeId: string;
@@ -180,7 +184,7 @@ export class TcpTransport {
     );
     this.handshakeTimeoutMs = requirePositiveInteger(options.handshakeTimeoutMs ?? handshakeTimeoutMsDefault, 'handshakeTimeoutMs');
     this.stallTimeoutMs = requirePositiveInteger(options.stallTimeoutMs ?? stallTimeoutMsDefault, 'stallTimeoutMs');
-    this.logger = options.logger ?? stderrLogger;
+    this.logger = options.logger ?? stderrLogger(this.nodeId);
     this.inbound = new InboundConnections({
       nodeId: this.nodeId,
       secret: this.secret,
@@ -214,7 +218,7 @@ export class TcpTransport {
       server.once('error', onListenError);
       server.listen({ host, port }, () => {
         server.off('error', onListenError);
-        server.on('error', (error) => this.logger.warn({ node: this.nodeId, error: error.message }, 'server error'));
+        server.on('error', (error) => this.logger.warn({ error: error.message }, 'server error'));
         resolve();
       });
     });
@@ -557,7 +561,7 @@ export class TcpTransport {
     const reason =
       link.failure ??
       (link.phase === 'ready' ? 'connection closed' : 'closed during handshake (wrong cluster secret?)');
-    this.logger.warn({ node: this.nodeId, peer: peer.nodeId, address: formatAddress(peer.address), reason }, 'peer unreachable; retrying');
+    this.logger.warn({ peer: peer.nodeId, address: formatAddress(peer.address), reason }, 'peer unreachable; retrying');
   }
 
   private scheduleReconnect(peer: Peer): void {
