@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { resolveConfig } from '../../src/core/config.js';
+import { resolveConfig, type CoreConfig } from '../../src/core/config.js';
 import { HintDelivery } from '../../src/core/hints.js';
 import type { Message } from '../../src/core/messages.js';
 import { formatVersion } from '../../src/core/version.js';
@@ -12,15 +12,15 @@ import { bytes } from './harness.js';
 
 const hintWindowMs = 60_000;
 
-function delivery(members: readonly string[]) {
+function delivery(members: readonly string[], settings: Partial<CoreConfig> = {}) {
   const storage = new MemoryStorage();
   const sent: { to: string; message: Message }[] = [];
   let op = 0;
   const hints = new HintDelivery({
     selfId: 'a',
-    config: resolveConfig({ hintWindowMs, tombstoneGraceMs: 2 * hintWindowMs }),
+    config: resolveConfig({ hintWindowMs, tombstoneGraceMs: 2 * hintWindowMs, ...settings }),
     storage,
-    isAvailable: () => false, // nothing is delivered: only re-homing and expiry happen
+    isAvailable: () => false, // nothing is delivered: only re-homing, expiry and trimming happen
     isMember: (id) => members.includes(id),
     layoutVersion: () => 2,
     owners: () => ['a', 'b', 'c'],
@@ -53,26 +53,14 @@ test('hints for a member that left go to the key\'s owners with the age they had
 });
 
 test('hints beyond hintsPerTargetMax are trimmed, oldest first, and counted', () => {
-  const storage = new MemoryStorage();
-  const hints = new HintDelivery({
-    selfId: 'a',
-    config: resolveConfig({ hintWindowMs, tombstoneGraceMs: 2 * hintWindowMs, hintsPerTargetMax: 3 }),
-    storage,
-    isAvailable: () => false,
-    isMember: () => true,
-    layoutVersion: () => 2,
-    owners: () => ['a', 'b'],
-    movesTo: () => [],
-    send: () => undefined,
-    nextOp: () => 0,
-  });
+  const { storage, hints, tick } = delivery(['a', 'b'], { hintsPerTargetMax: 3 });
   const createdMs = 1_700_000_000_000;
   storage.transaction(() => {
     for (let i = 0; i < 5; i++) {
       hints.store('b', { key: `k${i}`, version: formatVersion({ wallMs: createdMs + i, counter: 0, nodeId: 'a' }), value: bytes('v') }, createdMs + i);
     }
   });
-  storage.transaction(() => hints.tick(createdMs + 1000, createdMs + 1000));
+  tick(createdMs + 1000);
   assert.deepEqual(storage.hintsFor('b', 10).map((hint) => hint.entry.key), ['k2', 'k3', 'k4']);
   assert.equal(hints.trimmed, 2);
 });
