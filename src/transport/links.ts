@@ -3,7 +3,7 @@
 
 import type net from 'node:net';
 
-/** Handshake frames are small; a larger one before the welcome is not a peer. */
+/** Handshake frames are tiny; a small bound keeps unauthenticated clients from making us buffer much. */
 export const handshakeFrameBytesMax = 1024;
 /** TCP keepalive on every peer connection, so that a vanished host is noticed even when idle. */
 const keepAliveDelayMs = 10_000;

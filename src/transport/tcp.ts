@@ -94,7 +94,6 @@ const reconnectDelayMsDefault = 100;
 const reconnectDelayMaxMsDefault = 1000;
 const handshakeTimeoutMsDefault = 5000;
 const stallTimeoutMsDefault = 5000;
-/** Handshake frames are tiny; a small bound keeps unauthenticated clients from making us buffer much. */
 /** Bound on one socket.write, so draining a long queue does not build one huge buffer. */
 const writeBatchBytesMax = 1024 * 1024;
 /** Bound on accepted connections, authenticated or not; a cluster needs one per peer. */
