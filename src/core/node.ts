@@ -562,6 +562,7 @@ export class QuorumNode {
   }
 
   status(): NodeStatus {
+    const { delivered, ...dropped } = this.hintsFinished();
     const nowMs = this.nowMs();
     return {
       id: this.id,
@@ -577,8 +578,8 @@ export class QuorumNode {
       layout: this.currentLayout,
       members: this.membership.view(this.monotonicMs(), nowMs),
       hintsPending: this.hints.pendingCounts(),
-      hintsDelivered: this.hints.delivered,
-      hintsDropped: { superseded: this.hints.dropped, expired: this.hints.expired, trimmed: this.hints.trimmed },
+      hintsDelivered: delivered,
+      hintsDropped: dropped,
       operationsInFlight: this.coordinator.inFlight,
       entries: this.storage.counts(),
     };
