@@ -20,13 +20,22 @@ export function checkToken(request: FastifyRequest, auth: ApiAuth, admin: boolea
   if (header === undefined || header === '') {
     return new QuorumError('UNAUTHORIZED', 'Missing API token: send Authorization: Bearer <token>');
   }
-  const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : header;
+  const given = bearerToken(header);
+  if (given === undefined) {
+    return new QuorumError('UNAUTHORIZED', 'The Authorization header must be "Bearer <token>"');
+  }
   if (expected.some((token) => sameSecret(given, token))) return undefined;
   // The client token on an admin route is valid, only not enough: say so (it read "Invalid API token").
   if (admin && auth.token && auth.adminToken && sameSecret(given, auth.token)) {
     return new QuorumError('FORBIDDEN', 'This route needs the admin token (--admin-token); the API token is for reads and writes');
   }
   return new QuorumError('FORBIDDEN', 'Invalid API token');
+}
+
+/** The token of a Bearer credential (RFC 6750: the scheme is case-insensitive); undefined for any other. */
+function bearerToken(header: string): string | undefined {
+  const match = /^bearer +(\S+) *$/i.exec(header);
+  return match ? match[1] : undefined;
 }
 
 function sameSecret(given: string, expected: string): boolean {

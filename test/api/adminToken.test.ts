@@ -42,6 +42,28 @@ describe('the client token and the admin token', () => {
     }
   });
 
+  it('a token is taken only as a Bearer credential (any case), not bare or under another scheme', async () => {
+    const app = buildServer({
+      runtime: node.runtime,
+      auth: { token: 'client' },
+      control: { fail: async () => undefined, recover: async () => undefined },
+    });
+    const status = async (authorization: string) =>
+      (await app.inject({ method: 'GET', url: '/v1/admin/topology', headers: { authorization } })).statusCode;
+    try {
+      assert.equal(await status('Bearer client'), 200);
+      assert.equal(await status('bearer client'), 200, 'RFC 6750: the scheme is case-insensitive');
+      const bare = await app.inject({ method: 'GET', url: '/v1/admin/topology', headers: { authorization: 'client' } });
+      assert.equal(bare.statusCode, 401, 'a bare token was taken as one');
+      assert.match(JSON.parse(bare.body).message, /must be "Bearer <token>"/);
+      assert.equal(await status('Basic client'), 401);
+      assert.equal(await status('Bearer'), 401);
+      assert.equal(await status('Bearer wrong'), 403);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('the CLI sends --admin-token (or QUORUMKV_ADMIN_TOKEN) instead of --token, for admin commands and the rest', { timeout: 120_000 }, async () => {
     const app = buildServer({
       runtime: node.runtime,
