@@ -156,7 +156,17 @@ export interface DashboardState {
   ring: RingView | null;
   /** The ring writes also go to while a topology or replication change is under way. */
   nextRing: RingView | null;
-  totals: { liveKeys: number; tombstones: number; hintsPending: number; nodesUp: number; nodesTotal: number };
+  totals: {
+    /** Live entries summed over the nodes: each key counts once per replica that holds it. */
+    liveCopies: number;
+    tombstoneCopies: number;
+    /** Distinct live keys, estimated as the copies over the replicas per key: exact once every replica
+     *  holds every key it should, low while a node is down or behind. Null without a layout. */
+    liveKeys: number | null;
+    hintsPending: number;
+    nodesUp: number;
+    nodesTotal: number;
+  };
 }
 
 // ---- fetching -------------------------------------------------------------------------------------
@@ -415,6 +425,7 @@ export async function collectState(sources: StateSources): Promise<DashboardStat
     if (placement.next) nextRing = ringView(placement.next, placement.nextCount, layout.vnodes);
   }
 
+  const liveCopies = nodes.reduce((total, n) => total + (n.entries?.live ?? 0), 0);
   return {
     generatedMs: Date.now(),
     observer: observer ?? null,
@@ -423,8 +434,9 @@ export async function collectState(sources: StateSources): Promise<DashboardStat
     ring,
     nextRing,
     totals: {
-      liveKeys: nodes.reduce((total, n) => total + (n.entries?.live ?? 0), 0),
-      tombstones: nodes.reduce((total, n) => total + (n.entries?.tombstones ?? 0), 0),
+      liveCopies,
+      tombstoneCopies: nodes.reduce((total, n) => total + (n.entries?.tombstones ?? 0), 0),
+      liveKeys: cluster && cluster.replicas > 0 ? Math.round(liveCopies / cluster.replicas) : null,
       hintsPending: sum(hintsByTarget),
       nodesUp: nodes.filter((n) => n.reachable && !n.paused).length,
       nodesTotal: nodes.length,

@@ -151,7 +151,7 @@ describe('dashboard routes', () => {
       }
       assert.equal(state.nodes[0]?.error, 'connection refused');
       assert.equal(state.nodes[1]?.error, 'timed out');
-      assert.deepEqual(state.totals, { liveKeys: 0, tombstones: 0, hintsPending: 0, nodesUp: 0, nodesTotal: 2 });
+      assert.deepEqual(state.totals, { liveCopies: 0, tombstoneCopies: 0, liveKeys: null, hintsPending: 0, nodesUp: 0, nodesTotal: 2 });
     } finally {
       await app.close();
       for (const socket of sockets) socket.destroy();
@@ -221,8 +221,9 @@ describe('dashboard state on a local cluster', () => {
       }
       const written = await waitFor(async () => {
         const s = await state();
-        return s.totals.liveKeys === keys * 2 ? s : undefined;
+        return s.totals.liveCopies === keys * 2 ? s : undefined;
       }, 20_000, `${keys * 2} live copies`);
+      assert.equal(written.totals.liveKeys, keys, 'the keys, not their copies (2 per key)');
       const puts = written.nodes.reduce((sum, n) => sum + (n.requests?.put.ok ?? 0), 0);
       assert.ok(puts >= keys, `${puts} puts counted across the nodes`);
 

@@ -237,7 +237,11 @@ function renderSummary(state) {
   setText($('sum-replicas'), c ? `${c.replicas}${c.strategy === 'consistent' ? ` (rf ${c.rf})` : ''}${c.pending ? ` → rf ${c.pending.rf}` : ''}` : '–');
   setText($('sum-layout'), c ? `v${c.layoutVersion}${c.inTransition ? ' (changing)' : ''}` : '–');
   setText($('sum-nodes'), `${state.totals.nodesUp} / ${state.totals.nodesTotal}`);
-  setText($('sum-keys'), fmtInt(state.totals.liveKeys));
+  const { liveKeys, liveCopies } = state.totals;
+  setText($('sum-keys'), liveKeys === null ? fmtInt(liveCopies) : `≈ ${fmtInt(liveKeys)}`);
+  $('sum-keys').title = liveKeys === null
+    ? `${fmtInt(liveCopies)} copies over the nodes`
+    : `${fmtInt(liveCopies)} copies over the nodes, ${c.replicas} per key: exact once every replica holds its keys, low while a node is down or behind`;
   setText($('sum-hints'), fmtInt(state.totals.hintsPending));
   let total = 0;
   for (const entry of traffic.values()) {
