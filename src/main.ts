@@ -102,6 +102,9 @@ program
   .addOption(new Option('--preset <preset>', 'timing preset').choices(['local', 'lan']).default('local'))
   .option('--set <name=value>', 'override a setting (repeatable)', collect, [])
   .option('--log-file <path>', 'write JSON logs here instead of stdout')
+  .option('--tls-cert <file>', "TLS for clients and peers: this node's certificate (PEM; with --tls-key and --tls-ca)")
+  .option('--tls-key <file>', "TLS: this node's private key (PEM)")
+  .option('--tls-ca <file>', "TLS: the CA that signed the members' certificates (PEM); peers must present one it signed")
   .option('--exit-with-parent', 'exit when the parent process (a local cluster) goes away', false)
   .action(async (options) => {
     const { parseInitialCluster, runNode } = await import('./runtime/nodeMain.js');
@@ -123,6 +126,9 @@ program
       preset: options.preset,
       settings: parseSettings(options.set),
       ...(options.logFile ? { logFile: options.logFile } : {}),
+      tlsCert: options.tlsCert,
+      tlsKey: options.tlsKey,
+      tlsCa: options.tlsCa,
     });
     const stop = async () => {
       await running.stop();

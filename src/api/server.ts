@@ -26,6 +26,8 @@ export interface ApiContext {
   readonly runtime: NodeRuntime;
   readonly auth: ApiAuth;
   readonly control: NodeControl;
+  /** Serve https with this certificate (runtime/tls.ts); plain http without. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
 }
 
 /** Routes a paused node still answers (so that it can be resumed and watched). */
@@ -33,15 +35,20 @@ const answeredWhilePaused = new Set(['/v1/admin/resume', '/v1/admin/pause', '/v1
 
 export function buildServer(context: ApiContext): FastifyInstance {
   const { config } = context.runtime.node;
+  const { tls } = context;
+  // Under TLS the server is node:https's, which serves requests as node:http's does (with the same
+  // timeouts); typed as http so that routes and hooks need not carry the server's type. Fastify
+  // reads `https: null` as plain node:http.
   const app = Fastify({
     // JSON bodies of /write escape bytes; the exact value limit is checked by the core.
     bodyLimit: config.valueBytesMax * 2 + 64 * 1024,
     routerOptions: { maxParamLength: config.keyBytesMax * 3 + 16 },
     ...httpServerOptions,
+    https: tls ? { ...httpServerOptions.http, cert: tls.cert, key: tls.key } : null,
     logger: false,
     schemaController: lazySchemaController,
     frameworkErrors: frameworkError,
-  });
+  }) as unknown as FastifyInstance;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 

@@ -18,6 +18,13 @@ export interface RecoverOutcome {
 export class AdminApi {
   constructor(private readonly client: QuorumKvClient) {}
 
+  /** A member's HTTP address as a URL, in the scheme the client was given (https for a TLS cluster). */
+  private memberUrl(http: string): string {
+    const given = this.client.nodeUrls()[0];
+    const scheme = given !== undefined && given.startsWith('https:') ? 'https' : 'http';
+    return `${scheme}://${http}`;
+  }
+
   /**
    * The prototype's fail: on a local cluster (through its front) the node's process is killed; on
    * a node it is paused (a simulated crash: it answers nothing but /recover and /v1/health).
@@ -104,7 +111,7 @@ export class AdminApi {
   /** GET /v1/status of one member, asked directly at its HTTP address. */
   async nodeStatus(id: string, options: RequestOptions = {}): Promise<NodeStatus> {
     const member = await this.member(id, options);
-    return this.client.status({ ...options, nodeUrl: `http://${member.http}` });
+    return this.client.status({ ...options, nodeUrl: this.memberUrl(member.http) });
   }
 
   /** The entries one member stores itself (not a cluster read), in key order, a page at a time. */
@@ -115,7 +122,7 @@ export class AdminApi {
     if (page.limit !== undefined) params.set('limit', String(page.limit));
     const query = params.size > 0 ? `?${params}` : '';
     const json = await this.client.json(
-      { method: 'GET', path: `/v1/admin/local-entries${query}`, retry: 'always', target: `http://${member.http}` },
+      { method: 'GET', path: `/v1/admin/local-entries${query}`, retry: 'always', target: this.memberUrl(member.http) },
       options,
     );
     return json as unknown as LocalEntriesPage;
@@ -164,7 +171,7 @@ export class AdminApi {
       cluster.members.map(async (member) => {
         if (!ask(member.id)) return undefined;
         try {
-          return [member.id, await this.client.status({ ...options, timeoutMs, nodeUrl: `http://${member.http}` })] as const;
+          return [member.id, await this.client.status({ ...options, timeoutMs, nodeUrl: this.memberUrl(member.http) })] as const;
         } catch (error) {
           if (options.signal?.aborted) throw error;
           return undefined;

@@ -50,6 +50,7 @@ export class QuorumKvClient {
     const nodes = new NodeSet(urls, {
       connectionsPerNode: options.connectionsPerNode ?? connectionsPerNodeDefault,
       connectTimeoutMs: Math.min(this.timeoutMs, 5_000),
+      ca: options.ca,
     });
     this.transport = new Transport(nodes, options.token);
     this.admin = new AdminApi(this);

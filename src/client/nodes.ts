@@ -27,6 +27,8 @@ export interface Node {
 export interface NodeSetOptions {
   readonly connectionsPerNode: number;
   readonly connectTimeoutMs: number;
+  /** CA (PEM) for https nodes, instead of Node's own. */
+  readonly ca?: string | Uint8Array | undefined;
 }
 
 export function normalizeUrl(raw: string): { url: string; origin: string; basePath: string } {
@@ -145,6 +147,7 @@ export class NodeSet {
       // Deadlines are ours (transport.ts): one timer per attempt that aborts the request.
       headersTimeout: 0,
       bodyTimeout: 0,
+      ...(this.options.ca !== undefined ? { connect: { ca: typeof this.options.ca === 'string' ? this.options.ca : Buffer.from(this.options.ca) } } : {}),
     });
     return { url: normalized, origin, basePath, pool, configured, downUntilMs: 0 };
   }

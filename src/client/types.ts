@@ -19,6 +19,11 @@ export interface ConnectOptions {
   readonly discover?: boolean;
   /** Kept-alive connections per node (default 16). */
   readonly connectionsPerNode?: number;
+  /**
+   * For https URLs: the PEM of the CA that signed the nodes' certificates (`quorumkv node --tls-ca`).
+   * Without it, Node's own CAs are trusted, plus those in NODE_EXTRA_CA_CERTS.
+   */
+  readonly ca?: string | Uint8Array | undefined;
 }
 
 export interface RequestOptions {

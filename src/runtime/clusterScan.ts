@@ -16,6 +16,7 @@
 import { QuorumError } from '../core/errors.js';
 import { compareUtf8 } from '../storage/keyOrder.js';
 import type { NodeRuntime } from './nodeRuntime.js';
+import { MemberHttp } from './tls.js';
 
 /** What local-entries returns per entry. */
 export interface ListedEntry {
@@ -376,12 +377,16 @@ export function createClusterScan(runtime: NodeRuntime, token: string | undefine
           next: entries.length > limit ? (page[page.length - 1]?.key ?? null) : null,
         };
       }
-      return fetchMemberPage(member, after, limit, token, signal, timeoutMs);
+      return fetchMemberPage(runtime.options.memberHttp ?? plainMemberHttp, member, after, limit, token, signal, timeoutMs);
     },
   });
 }
 
+/** For a runtime started without one (tests that build a runtime themselves): plain http. */
+const plainMemberHttp = new MemberHttp(undefined);
+
 async function fetchMemberPage(
+  memberHttp: MemberHttp,
   member: ScanMember,
   after: string | null,
   limit: number,
@@ -391,7 +396,7 @@ async function fetchMemberPage(
 ): Promise<MemberPage> {
   const query = `limit=${limit}${after === null ? '' : `&cursor=${encodeURIComponent(after)}`}`;
   const timeout = AbortSignal.timeout(timeoutMs);
-  const response = await fetch(`http://${member.http}/v1/admin/local-entries?${query}`, {
+  const response = await memberHttp.fetch(member.http, `/v1/admin/local-entries?${query}`, {
     headers: token ? { authorization: `Bearer ${token}` } : {},
     signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
   });

@@ -11,6 +11,7 @@ import { buildServer, type NodeControl } from '../api/server.js';
 import { startRespServer, type RespServerHandle } from '../api/resp/server.js';
 import { formatHostPort, isLoopback, isWildcard, parseHostPort, type HostPort } from './address.js';
 import { NodeRuntime } from './nodeRuntime.js';
+import { loadNodeTls, MemberHttp } from './tls.js';
 import { joinProof, joinProofHeader } from '../transport/handshake.js';
 
 export interface NodeMainOptions {
@@ -33,6 +34,10 @@ export interface NodeMainOptions {
   readonly settings: Partial<CoreConfig>;
   /** Log to this file instead of stdout. */
   readonly logFile?: string;
+  /** TLS for clients and peers (runtime/tls.ts): all three files, or none. */
+  readonly tlsCert?: string | undefined;
+  readonly tlsKey?: string | undefined;
+  readonly tlsCa?: string | undefined;
 }
 
 export interface RunningNode {
@@ -85,6 +90,8 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
       throw new Error(`--join announces this node's addresses as given, and ${formatHostPort(wildcard)} is not one the members can dial: give the address they reach this machine at`);
     }
   }
+  const tls = loadNodeTls(options);
+  const memberHttp = new MemberHttp(tls);
   mkdirSync(options.dataDir, { recursive: true });
   const logger: Logger = options.logFile
     ? pino({ base: { node: options.id } }, pino.destination({ dest: options.logFile, sync: true, mkdir: true }))
@@ -100,11 +107,13 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
     config,
     fsync: options.fsync,
     ...(initialLayout ? { initialLayout } : {}),
-    ...(options.join ? { joinLayout: () => askToJoin(options, options.join as string) } : {}),
+    ...(options.join ? { joinLayout: () => askToJoin(options, memberHttp, options.join as string) } : {}),
     logger,
+    tls,
+    memberHttp,
   });
-  const control = memberControl(runtime, options.adminToken ?? options.token);
-  const app = buildServer({ runtime, auth: { token: options.token, adminToken: options.adminToken }, control });
+  const control = memberControl(runtime, memberHttp, options.adminToken ?? options.token);
+  const app = buildServer({ runtime, auth: { token: options.token, adminToken: options.adminToken }, control, tls });
   try {
     await app.listen({ host: options.http.host, port: options.http.port });
   } catch (error) {
@@ -114,7 +123,7 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
   let resp: RespServerHandle | undefined;
   if (options.resp) {
     try {
-      resp = await startRespServer(runtime, options.resp, { token: options.token, adminToken: options.adminToken });
+      resp = await startRespServer(runtime, options.resp, { token: options.token, adminToken: options.adminToken }, tls);
     } catch (error) {
       await app.close();
       await runtime.stop();
@@ -124,7 +133,7 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
   }
   const address = app.server.address();
   const httpAddress = typeof address === 'object' && address ? { host: options.http.host, port: address.port } : options.http;
-  logger.info({ http: httpAddress }, 'HTTP API listening');
+  logger.info({ http: httpAddress, tls: tls !== undefined }, 'HTTP API listening');
   return {
     runtime,
     httpAddress,
@@ -132,6 +141,7 @@ export async function runNode(options: NodeMainOptions): Promise<RunningNode> {
       await resp?.close();
       await app.close();
       await runtime.stop();
+      await memberHttp.close();
       logger.flush?.();
     },
   };
@@ -143,9 +153,10 @@ function clusterSecretOf(options: NodeMainOptions): string {
 }
 
 /** Asks a member of an existing cluster to add this node; answers the layout that includes it. */
-async function askToJoin(options: NodeMainOptions, seed: string): Promise<Layout> {
+async function askToJoin(options: NodeMainOptions, memberHttp: MemberHttp, seed: string): Promise<Layout> {
   const token = options.adminToken ?? options.token;
-  const url = `http://${formatHostPort(parseHostPort(seed))}/v1/admin/join`;
+  const seedAddress = formatHostPort(parseHostPort(seed));
+  const url = memberHttp.url(seedAddress, '/v1/admin/join');
   const body = {
     id: options.id,
     peer: formatHostPort(options.peer),
@@ -159,7 +170,7 @@ async function askToJoin(options: NodeMainOptions, seed: string): Promise<Layout
   // seconds. A 503 (no majority, a member dead) rarely passes in seconds: a few tries, then its reason.
   for (let attempt = 0; attempt < 30; attempt++) {
     try {
-      const response = await fetch(url, {
+      const response = await memberHttp.fetch(seedAddress, '/v1/admin/join', {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -190,7 +201,7 @@ async function askToJoin(options: NodeMainOptions, seed: string): Promise<Layout
 }
 
 /** fail/recover on a node: pause or resume itself, or ask the named member to over HTTP. */
-function memberControl(runtime: NodeRuntime, adminToken: string | undefined): NodeControl {
+function memberControl(runtime: NodeRuntime, memberHttp: MemberHttp, adminToken: string | undefined): NodeControl {
   const forward = async (id: string, action: 'pause' | 'resume') => {
     if (id === runtime.node.id) {
       if (action === 'pause') setImmediate(() => runtime.pause());
@@ -199,7 +210,7 @@ function memberControl(runtime: NodeRuntime, adminToken: string | undefined): No
     }
     const member = runtime.node.member(id);
     if (!member) throw unknownNode(id);
-    const response = await fetch(`http://${member.http}/v1/admin/${action}`, {
+    const response = await memberHttp.fetch(member.http, `/v1/admin/${action}`, {
       method: 'POST',
       headers: adminToken ? { authorization: `Bearer ${adminToken}` } : {},
       signal: AbortSignal.timeout(runtime.node.config.requestTimeoutMs),

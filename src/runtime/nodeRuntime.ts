@@ -20,6 +20,7 @@ import type { AsyncSync } from '../storage/walSync.js';
 import { TcpTransport } from '../transport/tcp.js';
 import { parseHostPort, type HostPort } from './address.js';
 import { NodeMetrics, type Operation } from './metrics.js';
+import type { MemberHttp, NodeTls } from './tls.js';
 
 /** How a client request is answered: the core's `Callback`, or whatever a request threw. */
 export type RequestCallback<T> = (result: { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown }) => void;
@@ -43,6 +44,10 @@ export interface NodeRuntimeOptions {
   readonly heldMessagesMax?: number;
   /** fdatasync of the write-ahead log on the thread pool (tests give one that hangs, as a disk can). */
   readonly syncFileAsync?: AsyncSync;
+  /** Mutual TLS between peers (runtime/tls.ts); plain TCP without. */
+  readonly tls?: NodeTls | undefined;
+  /** How this node sends HTTP requests to members (http, or https under TLS); plain http without. */
+  readonly memberHttp?: MemberHttp;
 }
 
 /**
@@ -136,6 +141,7 @@ export class NodeRuntime {
       // By then a request has been answered or has failed, and its writes are hints (tcp.ts).
       queueAgeMaxMs: options.config.requestTimeoutMs,
       logger: { warn: (obj, msg) => logger.warn(obj, msg) },
+      tls: options.tls,
     });
     let runtime: NodeRuntime | undefined;
     const node = new QuorumNode({

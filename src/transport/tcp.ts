@@ -30,6 +30,7 @@
 // writes nobody waited for, handled before anything current (`bench failover`).
 
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Envelope } from '../core/messages.js';
 import { ackWithinMsMin, isAck, isChallenge, isWelcome, proofFor, type AckFrame, type ProofFrame } from './handshake.js';
 import { checkFrameBytesMax, encodeFrame, FrameDecoder, frameBytesMaxDefault, frameHeaderBytes } from './codec.js';
@@ -69,6 +70,18 @@ export interface TcpTransportOptions {
   stallTimeoutMs?: number;
   /** Where warnings go; its lines should name the node (the transport's objects do not). */
   logger?: TransportLogger;
+  /**
+   * Mutual TLS (runtime/tls.ts): every connection, both ways, presents `cert` and accepts only a peer
+   * whose certificate `ca` signed; a dialled peer's must also name the address dialled. Without it,
+   * plain TCP (the cluster secret's handshake runs either way).
+   */
+  tls?: PeerTls | undefined;
+}
+
+export interface PeerTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca: Buffer;
 }
 
 export interface PeerStats {
@@ -167,8 +180,10 @@ export class TcpTransport {
   private stopped = false;
   private stopping: Promise<void> | null = null;
   private readonly counters = { sent: 0, received: 0, dropped: 0 };
+  private readonly tls: PeerTls | undefined;
 
   constructor(options: TcpTransportOptions) {
+    this.tls = options.tls;
     this.nodeId = requireNonEmpty(options.nodeId, 'nodeId');
     this.secret = requireNonEmpty(options.clusterSecret, 'clusterSecret');
     this.listenAddress = requireAddress(options.listen, 'listen', 0); // port 0: any free port
@@ -200,10 +215,17 @@ export class TcpTransport {
   start(): Promise<void> {
     if (this.stopped) return Promise.reject(new Error('transport was stopped; create a new one'));
     if (this.server) return Promise.reject(new Error('transport already started'));
-    const server = net.createServer((socket) => {
+    const accept = (socket: net.Socket): void => {
       if (this.stopped) socket.destroy();
       else this.inbound.accept(socket);
-    });
+    };
+    const server = this.tls
+      ? tls.createServer({ ...this.tls, requestCert: true, rejectUnauthorized: true }, accept)
+      : net.createServer(accept);
+    // A peer without a certificate the CA signed (or one not speaking TLS) never gets to the handshake.
+    server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) =>
+      this.logger.warn({ from: socket.remoteAddress, error: error.message.trim() }, 'refused a peer connection: TLS handshake failed'),
+    );
     server.maxConnections = inboundConnectionsMax;
     this.server = server;
     const { host, port } = this.listenAddress;
@@ -409,7 +431,8 @@ export class TcpTransport {
   private connect(peer: Peer): void {
     peer.reconnectTimer = null;
     if (peer.removed || this.stopped) return;
-    const socket = net.connect({ host: peer.address.host, port: peer.address.port });
+    const { host, port } = peer.address;
+    const socket = this.tls ? tls.connect({ host, port, ...this.tls }) : net.connect({ host, port });
     configurePeerSocket(socket);
     const link: OutgoingLink = {
       socket,

@@ -21,6 +21,7 @@
 // unsent bytes.
 
 import net from 'node:net';
+import tls from 'node:tls';
 import type { ReadOptions, WriteOptions } from '../../core/coordinator.js';
 import type { ConsistencyLevel } from '../../core/quorum.js';
 import { QuorumError } from '../../core/errors.js';
@@ -69,7 +70,16 @@ const closeGraceMs = 10_000;
 /** A stopping server waits this long past a request timeout for its commands' answers to go out. */
 const closeAnswersMarginMs = 1000;
 
-export async function startRespServer(runtime: NodeRuntime, address: HostPort, auth: ApiAuth): Promise<RespServerHandle> {
+/**
+ * `tls`: serve RESP over TLS with this certificate (`redis-cli --tls --cacert ...`, a `rediss://`
+ * URL); plain TCP without.
+ */
+export async function startRespServer(
+  runtime: NodeRuntime,
+  address: HostPort,
+  auth: ApiAuth,
+  tlsOptions?: { readonly cert: Buffer; readonly key: Buffer },
+): Promise<RespServerHandle> {
   const config = runtime.node.config;
   const limits: RespServerLimits = {
     bulkBytesMax: config.valueBytesMax,
@@ -83,7 +93,8 @@ export async function startRespServer(runtime: NodeRuntime, address: HostPort, a
   const connections = new Set<Connection>();
   // Half open: a client that shuts down its side after the last command (`nc -N`, a script's pipe)
   // still gets every answer; the connection ends once they are written (Redis does the same).
-  const server = net.createServer({ noDelay: true, keepAlive: true, allowHalfOpen: true });
+  const socketOptions = { noDelay: true, keepAlive: true, allowHalfOpen: true };
+  const server = tlsOptions ? tls.createServer({ ...socketOptions, cert: tlsOptions.cert, key: tlsOptions.key }) : net.createServer(socketOptions);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(address.port, address.host, () => {
@@ -111,7 +122,8 @@ export async function startRespServer(runtime: NodeRuntime, address: HostPort, a
   };
 
   let nextClientId = 1;
-  server.on('connection', (socket) => {
+  // A TLS server's 'connection' is the bare TCP socket; its clients speak once the handshake is done.
+  server.on(tlsOptions ? 'secureConnection' : 'connection', (socket: net.Socket) => {
     context.stats.connectionsReceived += 1;
     const connection = new Connection(socket, context, limits, nextClientId++, () => connections.delete(connection));
     connections.add(connection);
