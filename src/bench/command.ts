@@ -372,7 +372,7 @@ export function registerBenchCommands(program: Command): void {
     .enablePositionalOptions()
     .option(
       '--target <url>',
-      `what to measure: http://host:port[,host:port] (quorumkv HTTP), quorumkv-resp://host:port[,...], client:[http://host:port,...], redis://host:port, etcd://host:port[,...] (default ${targetDefault} or env QUORUMKV_URL)`,
+      `what to measure: http://host:port[,host:port] (quorumkv HTTP; https:// for nodes with --tls-cert, trusting NODE_EXTRA_CA_CERTS), quorumkv-resp://host:port[,...], client:[http://host:port,...], redis://host:port, etcd://host:port[,...] (default ${targetDefault} or env QUORUMKV_URL)`,
     )
     .option('--url <url>', 'same as --target (the option every client command takes)')
     .addOption(new Option('--workload <name>', 'a: 50% read/50% update; b: 95/5; c: read only; insert: new keys only; delete: 50% delete, 25% update, 25% read').choices(workloadNames).default('a'))

@@ -23,10 +23,11 @@ export class HttpPools {
   private readonly pools: Pool[];
   private cursor = 0;
 
-  constructor(addresses: readonly { host: string; port: number }[], options: TargetOptions) {
+  /** `scheme` https: nodes started with --tls-cert, their CA trusted through NODE_EXTRA_CA_CERTS. */
+  constructor(addresses: readonly { host: string; port: number }[], options: TargetOptions, scheme: 'http' | 'https' = 'http') {
     this.pools = addresses.map(
       (address) =>
-        new Pool(`http://${formatAddress(address)}`, {
+        new Pool(`${scheme}://${formatAddress(address)}`, {
           connections: options.clients,
           pipelining: 1,
           keepAliveTimeout: 30_000,

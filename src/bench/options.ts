@@ -6,7 +6,7 @@ import type { ConsistencyLevel } from '../core/quorum.js';
 import { workloadNames, type WorkloadName } from './workload.js';
 
 export const targetDefault = 'http://127.0.0.1:5000';
-export const targetSchemes = ['http://', 'quorumkv-resp://', 'client:', 'redis://', 'etcd://'] as const;
+export const targetSchemes = ['http://', 'https://', 'quorumkv-resp://', 'client:', 'redis://', 'etcd://'] as const;
 
 export type CompareSystem = 'etcd' | 'redis' | 'quorumkv';
 export const compareSystems: readonly CompareSystem[] = ['etcd', 'redis', 'quorumkv'];

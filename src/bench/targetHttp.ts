@@ -7,7 +7,7 @@ import { BenchError, formatAddress, splitAddresses, type BenchTarget, type ReadO
 
 export class HttpTarget implements BenchTarget {
   readonly system = 'quorumkv' as const;
-  readonly protocol = 'http';
+  readonly protocol: 'http' | 'https';
   readonly url: string;
   readonly consistencyLabel: string;
   private readonly pools: HttpPools;
@@ -15,9 +15,10 @@ export class HttpTarget implements BenchTarget {
   private readonly headers: Record<string, string>;
   private readonly putHeaders: Record<string, string>;
 
-  constructor(addresses: readonly { host: string; port: number }[], options: TargetOptions) {
-    this.url = 'http://' + addresses.map(formatAddress).join(',');
-    this.pools = new HttpPools(addresses, options);
+  constructor(addresses: readonly { host: string; port: number }[], options: TargetOptions, scheme: 'http' | 'https' = 'http') {
+    this.protocol = scheme;
+    this.url = `${scheme}://` + addresses.map(formatAddress).join(',');
+    this.pools = new HttpPools(addresses, options, scheme);
     this.query = options.consistency ? `?consistency=${options.consistency}` : '';
     this.consistencyLabel = options.consistency ?? 'default';
     this.headers = options.token ? { authorization: `Bearer ${options.token}` } : {};
@@ -25,7 +26,8 @@ export class HttpTarget implements BenchTarget {
   }
 
   static parse(url: string, options: TargetOptions): HttpTarget {
-    return new HttpTarget(splitAddresses(url.slice('http://'.length), 'http'), options);
+    const scheme = url.toLowerCase().startsWith('https://') ? 'https' : 'http';
+    return new HttpTarget(splitAddresses(url.slice(`${scheme}://`.length), scheme), options, scheme);
   }
 
   private path(key: string): string {

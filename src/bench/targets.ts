@@ -21,7 +21,7 @@ export function respConsistencyCommand(level: ConsistencyLevel): string[] {
 
 export async function openTarget(url: string, options: TargetOptions): Promise<BenchTarget> {
   const lower = url.toLowerCase();
-  if (lower.startsWith('http://')) return HttpTarget.parse(url, options);
+  if (lower.startsWith('http://') || lower.startsWith('https://')) return HttpTarget.parse(url, options);
   if (lower.startsWith('quorumkv-resp://')) {
     return RespTarget.open(url, {
       ...options,

@@ -109,6 +109,14 @@ describe('TLS for clients and peers', { skip: opensslMissing, timeout: 120_000 }
     assert.equal(cli.stdout, 'yes\n');
     const untrusted = await runCli(['get', 'from-redis', '--url', `https://${http(1)}`]);
     assert.notEqual(untrusted.code, 0, 'a client that does not trust the CA is refused');
+    // The benchmark measures a TLS cluster too.
+    const bench = await runCli(['bench', '--target', `https://${http(0)},${http(1)}`, '--workload', 'a', '--clients', '4', '--keys', '50', '--duration', '1', '--warmup', '0', '--json'], {
+      env: { NODE_EXTRA_CA_CERTS: certs.ca },
+    });
+    assert.equal(bench.code, 0, bench.stderr);
+    const report = JSON.parse(bench.stdout) as { protocol: string; ops: number; errors: number };
+    assert.equal(report.protocol, 'https');
+    assert.ok(report.ops > 0 && report.errors === 0, bench.stdout.slice(0, 300));
   });
 
   it('refuses a peer connection without a certificate its CA signed, or without TLS', async () => {
