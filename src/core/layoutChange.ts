@@ -97,6 +97,17 @@ export function nextLayout(layout: Layout, change: LayoutChange, view: Coordinat
   }
   if (inTransition(layout)) {
     if (change.type === 'leave' && change.id !== view.selfId && view.isDead(change.id)) return addDeadLeave(layout, change);
+    // A member that has just died is not dead to the coordinator for a few seconds (failure detection),
+    // and the change under way will not complete without it: "when it completes" would be never (a
+    // topology soak sent remove-node 2 s after a kill and waited for good).
+    if (change.type === 'leave' && change.id !== view.selfId) {
+      return refused(
+        'LAYOUT_CONFLICT',
+        `a topology change is under way (layout v${layout.version}) and node ${change.id} is not seen dead: ` +
+          'removing a dead member joins the change under way, so if it is down, try again in a few seconds, once failure detection has declared it dead; ' +
+          'otherwise try again when the change completes',
+      );
+    }
     return refused('LAYOUT_CONFLICT', `a topology change is under way (layout v${layout.version}); try again when it completes`);
   }
   // A change completes when every serving member has filled its new ranges: one started while a

@@ -132,6 +132,12 @@ for (const [name, members, rf, change] of [
     });
     // d fills ranges in this change, and dies as it starts: the change waits for it.
     cluster.isolated.add('d');
+    // Asked at once, before failure detection declared d dead, its removal is refused as a conflict
+    // that says to wait for that, not for the change to complete (which it would not, without d).
+    cluster.advance(100);
+    const early = cluster.run<Layout>((cb) => cluster.node('c').proposeChange({ type: 'leave', id: 'd' }, cb));
+    assert.ok(!early.ok && early.error.code === 'LAYOUT_CONFLICT');
+    assert.match(early.error.message, /node d is not seen dead: .*try again in a few seconds/);
     cluster.advance(20_000);
     assert.ok(started, 'the change started');
     const stuck = cluster.node('a').layout;
