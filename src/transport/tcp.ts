@@ -573,8 +573,14 @@ export class TcpTransport {
     this.detachLink(peer, link);
     if (peer.removed || this.stopped) return;
     this.noteOutage(peer, link);
-    // Reconnect only while there is something to send; an idle peer reconnects lazily on `send`.
+    // Frames too old to send go at each failed attempt, not only when the peer is back or the queue
+    // full: to a member that stays dead, or a removed node still asked before purges, they sat in the
+    // queue for good, and `queued` in the status counted them (a topology soak saw hundreds).
+    this.dropStale(peer);
+    // Reconnect only while there is something to send; an idle peer reconnects lazily on `send`, and
+    // its attempts back off afresh from then.
     if (peer.queue.length > 0) this.scheduleReconnect(peer);
+    else peer.reconnectDelayMs = this.reconnectDelayMs;
   }
 
   private noteOutage(peer: Peer, link: OutgoingLink): void {
