@@ -127,10 +127,10 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
 
   /** Removed nodes whose process waits to be stopped (stopWhenGone), each once. */
   const leaving = new Set<string>();
-  const stopOnceGone = (id: string) => {
+  const stopOnceGone = (id: string, restartIfDies: boolean) => {
     if (leaving.has(id)) return;
     leaving.add(id);
-    void stopWhenGone(options, id).finally(() => leaving.delete(id));
+    void stopWhenGone(options, id, restartIfDies).finally(() => leaving.delete(id));
   };
 
   app.delete('/v1/admin/nodes/:id', async (request, reply) => {
@@ -140,8 +140,11 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
     const force = booleanParam(request.query as Query, 'force', false);
     if (!supervisor.member(id)) throw new QuorumError('UNKNOWN_NODE', `Node ${id} does not exist`);
     const path = `/v1/admin/nodes/${encodeURIComponent(id)}${force ? '?force=true' : ''}`;
+    // A node removed while its process runs is leaving (a decommission): if it dies before it is done,
+    // it is started again to finish. One removed while down is treated as lost, as the user said.
+    const running = supervisor.runningIds().includes(id);
     const upstream = await options.front().forward(request, 'DELETE', path, undefined, id);
-    if (upstream.status < 300) stopOnceGone(id);
+    if (upstream.status < 300) stopOnceGone(id, running);
     return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
   });
 
@@ -154,7 +157,7 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
     for (const id of supervisor.runningIds()) {
       if (id === adding || leaving.has(id)) continue;
       void removedFromLayout(options, id).then((removed) => {
-        if (removed) stopOnceGone(id);
+        if (removed) stopOnceGone(id, true);
       });
     }
   }, removedSweepMs);
@@ -169,6 +172,7 @@ const removedSweepMs = 2000;
 interface NodeClusterView {
   node?: string;
   members?: { id: string }[];
+  removed?: boolean;
   cleanupPending?: boolean;
 }
 
@@ -212,13 +216,28 @@ function nextIndex(ids: readonly string[], dataDir: string): number {
 }
 
 /**
- * Waits until no running node lists `id` in its layout and `id` has handed over what it still holds
- * (a write it acknowledged at `one` that the move did not carry: its clean-up sends it to the new
- * owners), then stops its process and forgets it.
+ * Waits until no running node lists `id` in its layout and `id` says it is done: it knows it was
+ * removed and has handed over what it still held (a write it acknowledged at `one` that the move did
+ * not carry: its clean-up sends it to the new owners) and said farewell. Then stops its process and
+ * forgets it.
+ *
+ * A leaving node whose process dies before that (`restartIfDies`) is started again on its data: until
+ * its farewell every member keeps asking it before purging tombstones, for `departedKeepMs` (10
+ * days), and the copies only it holds would be lost. Forgotten at once instead, it could not even be
+ * recovered by hand (a topology soak killed three nodes right after their decommission; each stayed
+ * departed on every member).
  */
-async function stopWhenGone(options: TopologyFrontOptions, id: string): Promise<void> {
+async function stopWhenGone(options: TopologyFrontOptions, id: string, restartIfDies: boolean): Promise<void> {
   const { supervisor, cluster } = options;
   const deadline = Date.now() + leaveWaitMs;
+  let restartAt = 0;
+  let restartDelayMs = 1000;
+  const forget = () => {
+    supervisor.remove(id);
+    const at = cluster.members.findIndex((m) => m.id === id);
+    if (at >= 0) cluster.members.splice(at, 1);
+    saveCluster(options.dataDir, cluster);
+  };
   while (Date.now() < deadline) {
     // Unref'd: a cluster being stopped must not be kept alive by this wait.
     await new Promise((resolve) => setTimeout(resolve, 250).unref());
@@ -228,22 +247,29 @@ async function stopWhenGone(options: TopologyFrontOptions, id: string): Promise<
     const views = await Promise.all(
       observers.map(async (other) => (await clusterViewOf(options, other))?.members?.some((m) => m.id === id) ?? true),
     );
-    if (observers.length > 0 && views.every((listed) => !listed) && !(await handingOver(options, id))) {
+    if (!views.every((listed) => !listed)) continue;
+    if (!supervisor.runningIds().includes(id)) {
+      if (!restartIfDies) {
+        forget();
+        options.log(`node ${id} was removed while down`);
+        return;
+      }
+      if (Date.now() < restartAt) continue;
+      restartAt = Date.now() + restartDelayMs;
+      restartDelayMs = Math.min(restartDelayMs * 2, 30_000);
+      options.log(`node ${id} stopped before it was done leaving: starting it again to hand over what it holds and say farewell`);
+      await supervisor.start(id).catch((error: unknown) => options.log(`node ${id} could not be started again: ${(error as Error).message}`));
+      continue;
+    }
+    const own = await clusterViewOf(options, id);
+    if (own?.removed === true && own.cleanupPending === false) {
       await supervisor.stop(id);
-      supervisor.remove(id);
-      const at = cluster.members.findIndex((m) => m.id === id);
-      if (at >= 0) cluster.members.splice(at, 1);
-      saveCluster(options.dataDir, cluster);
+      forget();
       options.log(`node ${id} left the cluster and was stopped`);
       return;
     }
   }
   options.log(`node ${id} is still running: it has not left the layout, or still hands over copies (GET /v1/cluster on it)`);
-}
-
-/** Whether the removed node `id` still hands over copies (its /v1/cluster says so); false if it does not answer. */
-async function handingOver(options: TopologyFrontOptions, id: string): Promise<boolean> {
-  return (await clusterViewOf(options, id))?.cleanupPending === true;
 }
 
 /**

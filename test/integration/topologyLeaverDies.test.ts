@@ -1,0 +1,49 @@
+// Against real processes: a node whose process dies right after its decommission was asked for. The
+// change completes without it, but until the node says farewell every member keeps it as departed
+// (asking it before any tombstone purge) for `departedKeepMs`, 10 days. The local cluster's front used
+// to forget such a node at once, so it could not even be recovered by hand (a topology soak left three
+// of them). Now the front starts it again on its data, it hands over what it holds and says farewell,
+// and the front stops it. A node removed while it was down is left down: that is a removal of a lost node.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { expectStatus, http, waitFor, withCluster } from './harness.js';
+import { assertReadCheck, checkAcknowledgedReadable, slowStreamSettings, WriteLoad } from './topologyHarness.js';
+
+/** The removed nodes a member still waits for (`departed` in GET /v1/cluster). */
+async function departedOf(nodeUrl: string): Promise<string[]> {
+  const view = expectStatus(await http('GET', `${nodeUrl}/v1/cluster`), 200, `cluster view of ${nodeUrl}`).json<{ departed: { id: string }[] }>();
+  return view.departed.map((d) => d.id);
+}
+
+describe('topology: a node that dies while it leaves', () => {
+  it('is started again by the front to say farewell, so no member keeps waiting for it; one removed while down stays down', async () => {
+    await withCluster({ nodes: 4, strategy: 'consistent', rf: 2, vnodes: 32, settings: slowStreamSettings }, async (cluster) => {
+      const target = () => cluster.front;
+      const load = new WriteLoad(target, { writers: 0, maxKeysPerWriter: 0, prefix: '' });
+      await load.preload(500);
+      const [survivorA, survivorB] = [cluster.url('0'), cluster.url('1')];
+
+      expectStatus(await http('DELETE', `${cluster.front}/v1/admin/nodes/3`, { timeoutMs: 15_000 }), 202, 'decommission of node 3');
+      await cluster.kill('3');
+      await waitFor(
+        async () => {
+          const departed = [...(await departedOf(survivorA)), ...(await departedOf(survivorB))];
+          const known = cluster.started.supervisor.ids().includes('3');
+          return departed.length === 0 && !known;
+        },
+        90_000,
+        { what: 'node 3 to say farewell (no member lists it as departed) and the front to forget it', intervalMs: 250 },
+      );
+      assert.equal(cluster.pid('3'), undefined, 'its process is stopped again');
+
+      // Node 2 is killed first and then removed: lost, as far as the user said. Not started again.
+      await cluster.kill('2');
+      await cluster.waitForState('2', 'dead', 30_000, [{ id: '0', url: survivorA }]);
+      expectStatus(await http('DELETE', `${cluster.front}/v1/admin/nodes/2`, { timeoutMs: 15_000 }), 202, 'removal of dead node 2');
+      await waitFor(async () => !cluster.started.supervisor.ids().includes('2'), 60_000, { what: 'the front to forget node 2' });
+      assert.equal(cluster.pid('2'), undefined, 'a node removed while down is not started again');
+      assertReadCheck(await checkAcknowledgedReadable(load.acked, target), 'after both removals');
+    });
+  });
+});
