@@ -70,8 +70,9 @@ describe('the front\'s decommission', () => {
 
   it('stops the node once it is out of the layout and done, on a cluster with a client token', async () => {
     // Node 0 stays (its layout no longer lists node 1); node 1 left and has handed everything over.
-    const stays = await standIn({ members: [{ id: '0' }], cleanupPending: false });
-    const leaves = await standIn({ members: [{ id: '0' }], cleanupPending: false });
+    // As a real node answers: the node that left says it is removed, and done (cleanupPending false).
+    const stays = await standIn({ members: [{ id: '0' }], removed: false, cleanupPending: false });
+    const leaves = await standIn({ members: [{ id: '0' }], removed: true, cleanupPending: false });
     servers.push(stays, leaves);
     const { stopped, supervisor, cluster, untilStopped } = twoNodes(stays, leaves);
     const front = {
@@ -89,8 +90,8 @@ describe('the front\'s decommission', () => {
   it('stops a node whose own layout no longer lists it, removed by a change the front did not see succeed', async () => {
     // Node 1 was removed while the local cluster was stopped, or by a removal answered 503 that went
     // ahead later: no DELETE through the front waits for it. Its own /v1/cluster says it is out.
-    const stays = await standIn({ node: '0', members: [{ id: '0' }], cleanupPending: false });
-    const removed = await standIn({ node: '1', members: [{ id: '0' }], cleanupPending: false });
+    const stays = await standIn({ node: '0', members: [{ id: '0' }], removed: false, cleanupPending: false });
+    const removed = await standIn({ node: '1', members: [{ id: '0' }], removed: true, cleanupPending: false });
     servers.push(stays, removed);
     const { members, stopped, supervisor, cluster, untilStopped } = twoNodes(stays, removed);
     const logged: string[] = [];
