@@ -143,6 +143,7 @@ export function registerTopologyFrontRoutes(app: FastifyInstance, options: Topol
     // A node removed while its process runs is leaving (a decommission): if it dies before it is done,
     // it is started again to finish. One removed while down is treated as lost, as the user said.
     const running = supervisor.runningIds().includes(id);
+    if (!running) await untilSeenDead(options, id);
     const upstream = await options.front().forward(request, 'DELETE', path, undefined, id);
     if (upstream.status < 300) stopOnceGone(id, running);
     return reply.code(upstream.status).headers(upstream.headers).send(upstream.body);
@@ -171,7 +172,7 @@ const removedSweepMs = 2000;
 /** What the front reads of a node's GET /v1/cluster (src/api/views.ts). */
 interface NodeClusterView {
   node?: string;
-  members?: { id: string }[];
+  members?: { id: string; state?: string }[];
   removed?: boolean;
   cleanupPending?: boolean;
 }
@@ -188,6 +189,30 @@ async function clusterViewOf(options: TopologyFrontOptions, id: string): Promise
     return undefined;
   }
 }
+
+/**
+ * Waits, at most `seenDeadWaitMs`, until every running node sees node `id` dead. The front knows at
+ * once that a process exited; the members take a few seconds (failure detection). Removing a member
+ * they do not see dead yet starts its decommission, and during another change is refused (409):
+ * `fail` then `remove-node` would meet either (a topology soak met the 409).
+ */
+async function untilSeenDead(options: TopologyFrontOptions, id: string): Promise<void> {
+  const deadline = Date.now() + seenDeadWaitMs;
+  while (Date.now() < deadline) {
+    const observers = options.supervisor.runningIds().filter((other) => other !== id);
+    const views = await Promise.all(observers.map((other) => clusterViewOf(options, other)));
+    // A member that does not list the node (it never learned of it) has nothing to wait for.
+    const seenDead = (view: NodeClusterView | undefined) => {
+      const member = view?.members?.find((m) => m.id === id);
+      return view?.members !== undefined && (member === undefined || member.state === 'dead');
+    };
+    if (views.every(seenDead)) return;
+    await new Promise((resolve) => setTimeout(resolve, 200).unref());
+  }
+}
+
+/** Longer than failure detection takes in the local preset (a suspicion, then its timeout). */
+const seenDeadWaitMs = 10_000;
 
 /** Whether node `id` answers that its layout does not list it (removed); false if it does not answer. */
 async function removedFromLayout(options: TopologyFrontOptions, id: string): Promise<boolean> {
