@@ -16,6 +16,7 @@ import {
   checkAcknowledgedReadable,
   ContinuousReadCheck,
   copiesOf,
+  departedOf,
   removeNodeRetrying,
   retryChange,
   topologyOf,
@@ -24,12 +25,6 @@ import {
   waitForSettled,
   WriteLoad,
 } from './topologyHarness.js';
-
-/** The removed nodes a member still waits for (`departed` in GET /v1/cluster). */
-async function departedOf(nodeUrl: string): Promise<string[]> {
-  const view = expectStatus(await http('GET', `${nodeUrl}/v1/cluster`), 200, `cluster view of ${nodeUrl}`).json<{ departed: { id: string }[] }>();
-  return view.departed.map((d) => d.id);
-}
 
 /** Bound on one change, from the request to every member settled (generous: CI machines are shared). */
 const changeTimeoutMs = 60_000;

@@ -65,6 +65,12 @@ export interface TopologyView {
   readonly cleanupPending: boolean;
 }
 
+/** The removed nodes a member still waits for (`departed` in GET /v1/cluster). */
+export async function departedOf(nodeUrl: string): Promise<string[]> {
+  const view = expectStatus(await http('GET', `${nodeUrl}/v1/cluster`), 200, `cluster view of ${nodeUrl}`).json<{ departed: { id: string }[] }>();
+  return view.departed.map((d) => d.id);
+}
+
 export async function topologyOf(nodeUrl: string): Promise<TopologyView> {
   const response = await http('GET', `${nodeUrl}/v1/admin/topology`, { timeoutMs: 2000 });
   return expectStatus(response, 200, `topology of ${nodeUrl}`).json<TopologyView>();

@@ -9,13 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { expectStatus, http, waitFor, withCluster } from './harness.js';
-import { assertReadCheck, changeReplication, checkAcknowledgedReadable, slowStreamSettings, topologyOf, WriteLoad } from './topologyHarness.js';
-
-/** The removed nodes a member still waits for (`departed` in GET /v1/cluster). */
-async function departedOf(nodeUrl: string): Promise<string[]> {
-  const view = expectStatus(await http('GET', `${nodeUrl}/v1/cluster`), 200, `cluster view of ${nodeUrl}`).json<{ departed: { id: string }[] }>();
-  return view.departed.map((d) => d.id);
-}
+import { assertReadCheck, changeReplication, checkAcknowledgedReadable, departedOf, slowStreamSettings, topologyOf, WriteLoad } from './topologyHarness.js';
 
 describe('topology: a node that dies while it leaves', () => {
   it('is started again by the front to say farewell, so no member keeps waiting for it; one removed while down stays down', async () => {
