@@ -2,6 +2,7 @@
 // strategy, and look at each node. These routes need the admin token when the cluster has one.
 
 import { QuorumKvError } from './errors.js';
+import { memberUrl } from './nodes.js';
 import type { QuorumKvClient } from './client.js';
 import type { ClusterStatus, ClusterView, LayoutView, LocalEntriesPage, NodeOverview, NodeStatus, PrototypeNodes, RequestOptions } from './types.js';
 
@@ -18,11 +19,9 @@ export interface RecoverOutcome {
 export class AdminApi {
   constructor(private readonly client: QuorumKvClient) {}
 
-  /** A member's HTTP address as a URL, in the scheme the client was given (https for a TLS cluster). */
+  /** A member's HTTP address as a URL, in the scheme of the nodes the client was given. */
   private memberUrl(http: string): string {
-    const given = this.client.nodeUrls()[0];
-    const scheme = given !== undefined && given.startsWith('https:') ? 'https' : 'http';
-    return `${scheme}://${http}`;
+    return memberUrl(http, new URL(this.client.nodeUrls()[0] ?? 'http://127.0.0.1'));
   }
 
   /**

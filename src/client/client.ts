@@ -4,7 +4,7 @@
 import { AdminApi } from './admin.js';
 import { runBatch } from './batch.js';
 import { errorFromResponse, parseJsonObject, QuorumKvError } from './errors.js';
-import { connectionsPerNodeDefault, NodeSet } from './nodes.js';
+import { connectionsPerNodeDefault, memberUrl, NodeSet } from './nodes.js';
 import { Transport, unlessAborted, type Method, type RawResponse, type RequestSpec } from './transport.js';
 import {
   consistencyLevels,
@@ -280,15 +280,6 @@ export function encodeKey(key: string): string {
   } catch {
     throw new QuorumKvError('BAD_REQUEST', 'key must be valid UTF-8 text (it holds a lone UTF-16 surrogate)', undefined);
   }
-}
-
-/** A member's http address as a URL; an unspecified listen address means "the host I asked". */
-function memberUrl(http: string, answeredBy: URL): string {
-  const at = http.lastIndexOf(':');
-  const host = http.slice(0, at);
-  const port = http.slice(at + 1);
-  const unspecified = host === '0.0.0.0' || host === '::' || host === '[::]' || host === '';
-  return `${answeredBy.protocol}//${unspecified ? answeredBy.hostname : host}:${port}`;
 }
 
 export function getResult(key: string, value: Uint8Array, version: string, replicasAnswered: number, expiresAtMs: number | null): GetResult {

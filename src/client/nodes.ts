@@ -45,6 +45,18 @@ export function normalizeUrl(raw: string): { url: string; origin: string; basePa
   return { url: parsed.origin + basePath, origin: parsed.origin, basePath };
 }
 
+/**
+ * A member's http address (`host:port`, from GET /v1/cluster) as a URL in the scheme of the node
+ * asked (https for a TLS cluster); an unspecified listen address means "the host I asked".
+ */
+export function memberUrl(http: string, answeredBy: URL): string {
+  const at = http.lastIndexOf(':');
+  const host = http.slice(0, at);
+  const port = http.slice(at + 1);
+  const unspecified = host === '0.0.0.0' || host === '::' || host === '[::]' || host === '';
+  return `${answeredBy.protocol}//${unspecified ? answeredBy.hostname : host}:${port}`;
+}
+
 export class NodeSet {
   private nodes: Node[] = [];
   /** Nodes asked directly (node()), outside the rotation. */
