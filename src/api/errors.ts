@@ -12,6 +12,7 @@ const shortNames: Record<string, string> = {
   WRITE_CONTENTION: 'Write contention',
   NOT_FOUND: 'Key not found',
   EXISTS: 'Key already exists',
+  PRECONDITION_FAILED: 'Precondition Failed',
   BAD_REQUEST: 'Bad Request',
   KEY_TOO_LARGE: 'Key too large',
   VALUE_TOO_LARGE: 'Value too large',

@@ -1,7 +1,7 @@
 // Query parameters shared by the routes, validated once with clear 400s.
 
 import { isConsistencyLevel, type ConsistencyLevel } from '../core/quorum.js';
-import { wallMsMax } from '../core/version.js';
+import { isVersion, wallMsMax, type Entry } from '../core/version.js';
 import { badRequest } from './errors.js';
 
 export type Query = Record<string, string | undefined>;
@@ -88,4 +88,37 @@ export function ttlParam(query: Query, nowMs: number): { expiresMs: number } | R
   const value = query.ttl;
   if (value === undefined || value === '') return {};
   return { expiresMs: expiryFromTtl(value, nowMs, 'ttl') };
+}
+
+/**
+ * The precondition of a conditional PUT or DELETE, from the standard headers: `If-None-Match: *`
+ * (only if the key is absent), `If-Match: *` (only if present), `If-Match: <version>[, <version>]`
+ * (only if the key's current version is one of those; quoted or not). Undefined without either
+ * header. The versions are those `x-quorumkv-version` gives.
+ */
+export function preconditionOf(headers: Record<string, string | string[] | undefined>): ((current: Entry | undefined) => boolean) | undefined {
+  const ifMatch = headers['if-match'];
+  const ifNoneMatch = headers['if-none-match'];
+  if (ifMatch === undefined && ifNoneMatch === undefined) return undefined;
+  if (Array.isArray(ifMatch) || Array.isArray(ifNoneMatch)) throw badRequest('If-Match and If-None-Match must be given once');
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
+    throw badRequest(`If-None-Match takes only "*" (write only if the key is absent), got ${JSON.stringify(ifNoneMatch)}`);
+  }
+  let versions: Set<string> | '*' | undefined;
+  if (ifMatch !== undefined) {
+    if (ifMatch.trim() === '*') versions = '*';
+    else {
+      const listed = ifMatch.split(',').map((item) => item.trim().replace(/^"(.*)"$/, '$1'));
+      const bad = listed.find((item) => !isVersion(item));
+      if (bad !== undefined) throw badRequest(`If-Match takes "*" or versions as x-quorumkv-version gives them, got ${JSON.stringify(bad)}`);
+      versions = new Set(listed);
+    }
+  }
+  return (current) => {
+    const live = current !== undefined && current.value !== null;
+    if (ifNoneMatch !== undefined && live) return false;
+    if (versions === '*') return live;
+    if (versions !== undefined) return live && versions.has(current.version);
+    return true;
+  };
 }

@@ -43,11 +43,22 @@ export function registerSeedRoutes(app: FastifyInstance, context: ApiContext): v
       throw badRequest('Key and value are required');
     }
     const query = request.query as Query;
-    // Create-only: checked by a read first (see README: two racing creates can both succeed).
-    if (await readNewest(key, query)) throw new QuorumError('EXISTS', `Key ${key} already exists`);
     const bytes = textEncoder.encode(typeof value === 'string' ? value : JSON.stringify(value, finiteNumbers));
+    const created = () => reply.send({ status: 'success', message: `Key ${key} written successfully` });
+    const exists = () => new QuorumError('EXISTS', `Key ${key} already exists`);
+    // Create-only, through a consensus round on the key's replicas: of two racing creates, one wins.
+    // With fewer than a majority of them up, the round cannot run; the prototype's promise (writable
+    // while any replica lives) is kept by checking with a read first, as before (not atomic then).
+    try {
+      const outcome = await runtime.update(key, (current) => (current === undefined || current.value === null ? { value: bytes } : undefined));
+      if (!outcome.applied) throw exists();
+      return created();
+    } catch (error) {
+      if (!(error instanceof QuorumError) || !roundCouldNotRun(error)) throw error;
+    }
+    if (await readNewest(key, query)) throw exists();
     await runtime.put(key, bytes, writeOptions(query));
-    return reply.send({ status: 'success', message: `Key ${key} written successfully` });
+    return created();
   });
 
   app.get('/read/:key', async (request, reply) => {
@@ -156,3 +167,7 @@ function nodeIdParam(params: unknown): string {
   return id;
 }
 
+/** A conditional write that failed before it proposed anything: too few replicas up (nothing was written). */
+function roundCouldNotRun(error: QuorumError): boolean {
+  return error.code === 'UNAVAILABLE' && !error.message.includes('may still take effect') && error.details.paused !== true && error.details.stoodStill !== true;
+}

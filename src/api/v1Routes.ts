@@ -2,8 +2,11 @@
 // the admin routes for simulated crashes. Keys may contain any characters (percent-encode them).
 
 import type { FastifyInstance } from 'fastify';
-import { wallMsOf } from '../core/version.js';
-import { booleanParam, consistencyParam, deadlineOf, integerParam, keyParam, textParam, timeoutParam, ttlParam, type Query } from './params.js';
+import { QuorumError } from '../core/errors.js';
+import { badRequest } from './errors.js';
+import type { UpdateOutcome } from '../core/keyPaxos.js';
+import { wallMsOf, type Entry } from '../core/version.js';
+import { booleanParam, consistencyParam, deadlineOf, integerParam, keyParam, preconditionOf, textParam, timeoutParam, ttlParam, type Query } from './params.js';
 import type { ApiContext } from './server.js';
 import { clusterView } from './views.js';
 
@@ -20,6 +23,13 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
     const body = request.body;
     const value = body instanceof Uint8Array ? body : new Uint8Array(0);
     const expiry = ttlParam(query, Date.now());
+    const condition = preconditionOf(request.headers);
+    if (condition) {
+      const write = { value, ...expiry };
+      const outcome = await runtime.update(key, (current) => (condition(current) ? write : undefined), timeoutOf(query));
+      const written = appliedOrRefused(key, outcome);
+      return reply.header(versionHeader, written.version).send({ status: 'success', key, version: written.version, conditional: true, ...expiry });
+    }
     const outcome = await runtime.put(key, value, { ...writeOptions(query), ...expiry, ...deadlineOf(request.headers) });
     return reply.header(versionHeader, outcome.version).send({ status: 'success', key, ...outcome, ...expiry });
   });
@@ -48,6 +58,12 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
 
   app.delete('/v1/kv/*', async (request, reply) => {
     const key = keyParam(request.params);
+    const condition = preconditionOf(request.headers);
+    if (condition) {
+      const outcome = await runtime.update(key, (current) => (condition(current) ? { value: null } : undefined), timeoutOf(request.query as Query));
+      const written = appliedOrRefused(key, outcome);
+      return reply.header(versionHeader, written.version).send({ status: 'success', key, deleted: true, version: written.version, conditional: true });
+    }
     const outcome = await runtime.remove(key, { ...writeOptions(request.query as Query), ...deadlineOf(request.headers) });
     return reply.header(versionHeader, outcome.version).send({ status: 'success', key, deleted: true, ...outcome });
   });
@@ -125,6 +141,26 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
     runtime.resume();
     return { status: 'success', message: `Node ${runtime.node.id} resumed` };
   });
+}
+
+/** A conditional write's options: its timeout. Its level is a consensus round's, never another. */
+function timeoutOf(query: Query): { timeoutMs?: number } {
+  if (query.consistency !== undefined || query.sloppy !== undefined) {
+    throw badRequest('a conditional write (If-Match, If-None-Match) runs a consensus round on a majority of the replicas: consistency and sloppy do not apply');
+  }
+  const timeoutMs = timeoutParam(query);
+  return timeoutMs ? { timeoutMs } : {};
+}
+
+/** What a conditional write wrote; a 412 naming the current version when its condition did not hold. */
+function appliedOrRefused(key: string, outcome: UpdateOutcome): Entry {
+  if (outcome.applied && outcome.written) return outcome.written;
+  const current = outcome.previous !== undefined && outcome.previous.value !== null ? outcome.previous.version : null;
+  throw new QuorumError(
+    'PRECONDITION_FAILED',
+    current === null ? `the condition did not hold: key ${key} is absent` : `the condition did not hold: key ${key} is at version ${current}`,
+    { version: current },
+  );
 }
 
 function writeOptions(query: Query) {

@@ -23,6 +23,7 @@ import {
   type RequestOptions,
   type PutOptions,
   type WriteOptions,
+  type WriteCondition,
   type WriteResult,
 } from './types.js';
 
@@ -100,8 +101,41 @@ export class QuorumKvClient {
   }
 
   /**
-   * The prototype's create-only write (POST /write): fails with EXISTS when the key is present. It is
-   * a read then a write, so two racing creates of one key can both succeed (docs/api.md). Never
+   * Writes `value` only if `condition` holds (compare-and-set, create-only): atomic, through a
+   * consensus round on a majority of the key's replicas. Answers the write's result, or null when the
+   * condition did not hold. Never sent again to another node once it may have arrived: a retry could
+   * find its own write and answer null.
+   */
+  async putIf(key: string, value: string | Uint8Array, condition: WriteCondition, options: RequestOptions & { readonly ttlMs?: number } = {}): Promise<WriteResult | null> {
+    const path = kvPath(key, this.conditionalQuery(options, ttlSecondsOf(options.ttlMs)));
+    return this.conditional({ method: 'PUT', path, body: valueBytes(value), headers: conditionHeaders(condition), retry: 'unsent' }, key, options);
+  }
+
+  /** Deletes `key` only if `condition` holds; null when it did not (see putIf). */
+  async deleteIf(key: string, condition: WriteCondition, options: RequestOptions = {}): Promise<DeleteResult | null> {
+    const path = kvPath(key, this.conditionalQuery(options));
+    const result = await this.conditional({ method: 'DELETE', path, headers: conditionHeaders(condition), retry: 'unsent' }, key, options);
+    return result === null ? null : { ...result, deleted: true };
+  }
+
+  private async conditional(spec: RequestSpec, key: string, options: RequestOptions): Promise<WriteResult | null> {
+    const response = await this.send(spec, options);
+    if (response.status === 412) return null;
+    return writeResult(key, this.parse(response));
+  }
+
+  /** A conditional write's query: its timeout only (its level is a consensus round's). */
+  private conditionalQuery(options: RequestOptions, ttlSeconds?: string): string {
+    const params = new URLSearchParams();
+    if (ttlSeconds !== undefined) params.set('ttl', ttlSeconds);
+    const timeout = this.serverTimeoutFor(options);
+    if (timeout !== undefined) params.set('timeout', String(timeout));
+    return params.size > 0 ? `?${params}` : '';
+  }
+
+  /**
+   * The prototype's create-only write (POST /write): fails with EXISTS when the key is present. Of two
+   * racing creates of one key one wins, while a majority of its replicas is up (docs/api.md). Never
    * retried on another node once it may have been sent, so a success is never reported as EXISTS.
    */
   async create(key: string, value: string, options: RequestOptions = {}): Promise<{ message: string }> {
@@ -302,6 +336,13 @@ function writeResult(key: string, json: Record<string, unknown>): WriteResult {
     replicasAcked: Number(json.replicasAcked ?? 0),
     hintsAcked: Number(json.hintsAcked ?? 0),
   };
+}
+
+function conditionHeaders(condition: WriteCondition): Record<string, string> {
+  if ('ifAbsent' in condition && condition.ifAbsent === true) return { 'if-none-match': '*' };
+  if ('ifPresent' in condition && condition.ifPresent === true) return { 'if-match': '*' };
+  if ('ifVersion' in condition && typeof condition.ifVersion === 'string' && condition.ifVersion !== '') return { 'if-match': `"${condition.ifVersion}"` };
+  throw new QuorumKvError('BAD_REQUEST', 'a write condition is { ifAbsent: true }, { ifPresent: true } or { ifVersion: "<version>" }', undefined);
 }
 
 function header(response: RawResponse, name: string): string | undefined {

@@ -21,6 +21,8 @@ export interface RequestSpec {
   readonly path: string;
   readonly body?: Uint8Array | undefined;
   readonly contentType?: string;
+  /** Extra request headers (a conditional write's If-Match / If-None-Match). */
+  readonly headers?: Readonly<Record<string, string>>;
   /**
    * 'always': try the next node after any failure (idempotent or last-writer-wins requests);
    * 'unsent': only when the request surely never reached a node (connection refused).
@@ -124,6 +126,7 @@ export class Transport {
       const headers: Record<string, string> = { 'user-agent': 'quorumkv-client', [deadlineHeader]: String(this.now() + options.timeoutMs) };
       if (this.token) headers.authorization = `Bearer ${this.token}`;
       if (spec.body !== undefined) headers['content-type'] = spec.contentType ?? 'application/octet-stream';
+      if (spec.headers) Object.assign(headers, spec.headers);
       const response = await node.pool.request({
         method: spec.method,
         path: node.basePath + spec.path,

@@ -43,6 +43,18 @@ export interface PutOptions extends WriteOptions {
   readonly ttlMs?: number | undefined;
 }
 
+/**
+ * The condition of a conditional write (`putIf`, `deleteIf`): it runs a consensus round on the key's
+ * replicas and writes only if the condition holds at that moment, atomically. Exactly one of these.
+ */
+export type WriteCondition =
+  /** Only if the key is absent (never stored, deleted or expired). */
+  | { readonly ifAbsent: true }
+  /** Only if the key is present. */
+  | { readonly ifPresent: true }
+  /** Only if the key's current version is this one (GetResult.version, WriteResult.version). */
+  | { readonly ifVersion: string };
+
 export interface GetResult {
   readonly key: string;
   readonly value: Uint8Array;

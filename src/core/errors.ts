@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'WRITE_CONTENTION' // the write kept meeting newer versions and gave up re-stamping
   | 'NOT_FOUND'
   | 'EXISTS'
+  | 'PRECONDITION_FAILED' // a conditional write whose condition did not hold (If-Match, If-None-Match)
   | 'BAD_REQUEST'
   | 'KEY_TOO_LARGE'
   | 'VALUE_TOO_LARGE'
@@ -21,6 +22,7 @@ const httpStatusByCode: Record<ErrorCode, number> = {
   WRITE_CONTENTION: 503,
   NOT_FOUND: 404,
   EXISTS: 409,
+  PRECONDITION_FAILED: 412,
   BAD_REQUEST: 400,
   KEY_TOO_LARGE: 413,
   VALUE_TOO_LARGE: 413,

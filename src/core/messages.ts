@@ -25,6 +25,8 @@ export interface WriteMessage {
   readonly entry: Entry;
   readonly hintFor?: string;
   readonly layout: number;
+  /** The commit of a key's consensus round (keyPaxos.ts): the ballot its entry was chosen under. */
+  readonly ballot?: Version;
 }
 
 /**
@@ -61,6 +63,53 @@ export interface ReadReply {
   readonly entry: Entry | null;
   readonly layout?: number;
   readonly purged?: Version;
+}
+
+/**
+ * Phase 1 of a key's consensus round (keyPaxos.ts): promise to take no lower ballot for `key`, and
+ * report what is held for it. Ballots are versions (hlc.ts): unique per proposer, totally ordered.
+ */
+export interface PaxosPrepareMessage {
+  readonly kind: 'paxos-prepare';
+  readonly op: number;
+  readonly key: string;
+  readonly ballot: Version;
+  readonly layout: number;
+}
+
+/**
+ * `ok`: promised, with the replica's entry (null when none; `purged` as in ReadReply), the proposal
+ * it accepted last and the highest ballot it was sent a commit of. Refused: it promised `promised`, a higher
+ * ballot, or (with `layout`) it runs a newer layout, or does not replicate the key on this one.
+ */
+export interface PaxosPromiseMessage {
+  readonly kind: 'paxos-promise';
+  readonly op: number;
+  readonly ok: boolean;
+  readonly entry?: Entry | null;
+  readonly purged?: Version;
+  readonly accepted?: { readonly ballot: Version; readonly entry: Entry };
+  /** The highest ballot committed here: an accepted proposal at or below it is done. */
+  readonly committed?: Version;
+  readonly promised?: Version;
+  readonly layout?: number;
+}
+
+/** Phase 2: accept `entry` under `ballot`. */
+export interface PaxosAcceptMessage {
+  readonly kind: 'paxos-accept';
+  readonly op: number;
+  readonly ballot: Version;
+  readonly entry: Entry;
+  readonly layout: number;
+}
+
+export interface PaxosAcceptedMessage {
+  readonly kind: 'paxos-accepted';
+  readonly op: number;
+  readonly ok: boolean;
+  readonly promised?: Version;
+  readonly layout?: number;
 }
 
 /**
@@ -269,6 +318,10 @@ export type Message =
   | WriteReply
   | ReadMessage
   | ReadReply
+  | PaxosPrepareMessage
+  | PaxosPromiseMessage
+  | PaxosAcceptMessage
+  | PaxosAcceptedMessage
   | PingMessage
   | AckMessage
   | PingRequestMessage

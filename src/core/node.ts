@@ -11,6 +11,7 @@ import { assert } from './assert.js';
 import type { CoreConfig } from './config.js';
 import { DepartedNodes, type DepartedNode } from './departed.js';
 import { Coordinator, type Callback, type ReadOptions, type ReadOutcome, type WriteOptions, type WriteOutcome } from './coordinator.js';
+import { PaxosAcceptor, type Decide, type UpdateOptions, type UpdateOutcome } from './keyPaxos.js';
 import { QuorumError } from './errors.js';
 import { HintDelivery } from './hints.js';
 import { HybridClock } from './hlc.js';
@@ -84,6 +85,7 @@ export class QuorumNode {
   readonly hlc: HybridClock;
   private readonly membership: Membership;
   private readonly coordinator: Coordinator;
+  private readonly acceptor: PaxosAcceptor;
   private readonly hints: HintDelivery;
   private readonly antiEntropy: AntiEntropy;
   private readonly purger: TombstonePurger;
@@ -212,7 +214,9 @@ export class QuorumNode {
       // are not committed yet), nor before the store's last commits are durable: a reply message
       // would have waited for the commit and for the sync.
       readOwnCopy: (key) => (this.paused || this.staged !== undefined || !this.storage.durable ? null : this.storage.get(key)),
+      random: deps.random,
     });
+    this.acceptor = new PaxosAcceptor(this.storage, (key, layout) => this.refusal(key, layout));
   }
 
   get layout(): Layout {
@@ -251,6 +255,23 @@ export class QuorumNode {
     const invalid = this.checkKey(key);
     if (invalid) return callback({ ok: false, error: invalid });
     this.coordinator.write(key, null, this.writeOptions(options), callback); // a tombstone never expires
+  }
+
+  /**
+   * A conditional write through a consensus round on the key's replicas (keyPaxos.ts): `decide` sees
+   * the key's current value and says what to write, if anything. What it writes is checked as a put's.
+   */
+  update(key: string, decide: Decide, options: UpdateOptions, callback: Callback<UpdateOutcome>): void {
+    const invalid = this.checkKey(key);
+    if (invalid) return callback({ ok: false, error: invalid });
+    const checked: Decide = (current) => {
+      const write = decide(current);
+      if (write === undefined || write.value === null) return write;
+      const bad = this.checkValue(write.value) ?? checkExpiry(write.expiresMs);
+      if (bad) throw bad;
+      return write;
+    };
+    this.coordinator.update(key, checked, options, callback);
   }
 
   get(key: string, options: Partial<ReadOptions>, callback: Callback<ReadOutcome>): void {
@@ -312,7 +333,13 @@ export class QuorumNode {
         if (this.hints.owns(message.op)) return this.hints.handleReply(from, message);
         return this.coordinator.handleReply(from, message);
       case 'read-reply':
+      case 'paxos-promise':
+      case 'paxos-accepted':
         return this.coordinator.handleReply(from, message);
+      case 'paxos-prepare':
+        return this.answerPaxos(from, message.layout, this.acceptor.prepare(message));
+      case 'paxos-accept':
+        return this.answerPaxos(from, message.layout, this.acceptor.accept(message));
       case 'ping':
         this.membership.handlePing(from, message, this.monotonicMs());
         return this.compareLayouts(from, message.layoutVersion, message.layoutDigest);
@@ -392,9 +419,28 @@ export class QuorumNode {
       this.hints.store(message.hintFor, message.entry, this.nowMs());
       return this.send(from, { kind: 'write-reply', op: message.op, applied: true });
     }
+    if (message.ballot !== undefined) this.acceptor.committed(message.entry.key, message.ballot);
     const outcome = this.storage.apply(message.entry);
     if (outcome.applied) return this.send(from, { kind: 'write-reply', op: message.op, applied: true });
     this.send(from, { kind: 'write-reply', op: message.op, applied: false, current: outcome.current });
+  }
+
+  /**
+   * Why a consensus message about `key` planned on layout `layout` is refused, as the layout version
+   * to answer with: planned on an older layout (which is sent along), or, on this one, of a key this
+   * node does not replicate. Undefined when it is taken.
+   */
+  private refusal(key: string, layout: number): number | undefined {
+    const own = this.currentLayout.version;
+    if (layout < own) return own;
+    if (layout === own && !this.replicates(key)) return own;
+    return undefined;
+  }
+
+  /** Sends a consensus answer; a sender on an older layout is sent this node's first, as for reads. */
+  private answerPaxos(from: string, layout: number, reply: Message): void {
+    if (layout < this.currentLayout.version) this.send(from, this.layoutMessage(this.currentLayout));
+    this.send(from, reply);
   }
 
   private replicates(key: string): boolean {

@@ -32,6 +32,16 @@ export interface Hint {
   readonly createdMs: number;
 }
 
+/** What a replica keeps of a key's consensus rounds (keyPaxos.ts), durably: answers wait for it. */
+export interface PaxosState {
+  /** The highest ballot promised. */
+  readonly promised: Version;
+  /** The proposal accepted last, until a commit of its ballot or a later one. */
+  readonly accepted?: { readonly ballot: Version; readonly entry: Entry };
+  /** The highest ballot whose proposal this replica was sent as a commit. */
+  readonly committed?: Version;
+}
+
 export interface EntryCounts {
   readonly live: number;
   readonly tombstones: number;
@@ -141,6 +151,10 @@ export interface Storage {
    * which its owner holds back until then (reads answered from the node's own copy, coordinator.ts).
    */
   readonly durable: boolean;
+
+  paxosState(key: string): PaxosState | undefined;
+  /** Keeps `state` for `key`, or forgets the key's state when undefined. */
+  setPaxosState(key: string, state: PaxosState | undefined): void;
 
   getMeta(name: string): string | undefined;
   setMeta(name: string, value: string): void;

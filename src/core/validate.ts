@@ -119,12 +119,18 @@ const isBallot = (value: unknown): boolean =>
   Number.isSafeInteger((value as { round?: unknown }).round) &&
   typeof (value as { node?: unknown }).node === 'string';
 
+const isProposal = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && isVersion((value as { ballot?: unknown }).ballot) && isEntry((value as { entry?: unknown }).entry);
+
 /** Whether `message` has the fields its kind requires (extra fields are ignored). */
 export function isWellFormed(message: Message): boolean {
   const m = message as unknown as Record<string, unknown>;
   switch (message.kind) {
     case 'write':
-      return isOp(m.op) && isEntry(m.entry) && (m.hintFor === undefined || typeof m.hintFor === 'string') && isLayoutVersion(m.layout);
+      return (
+        isOp(m.op) && isEntry(m.entry) && (m.hintFor === undefined || typeof m.hintFor === 'string') && isLayoutVersion(m.layout) &&
+        (m.ballot === undefined || isVersion(m.ballot))
+      );
     case 'write-reply':
       return (
         isOp(m.op) && typeof m.applied === 'boolean' && (m.current === undefined || isVersion(m.current)) &&
@@ -136,6 +142,22 @@ export function isWellFormed(message: Message): boolean {
       return (
         isOp(m.op) && (m.entry === null || isEntry(m.entry)) && (m.layout === undefined || isLayoutVersion(m.layout)) &&
         (m.purged === undefined || isVersion(m.purged))
+      );
+    case 'paxos-prepare':
+      return isOp(m.op) && isKey(m.key) && isVersion(m.ballot) && isLayoutVersion(m.layout);
+    case 'paxos-promise':
+      return (
+        isOp(m.op) && typeof m.ok === 'boolean' && (m.entry === undefined || m.entry === null || isEntry(m.entry)) &&
+        (m.purged === undefined || isVersion(m.purged)) && (m.accepted === undefined || isProposal(m.accepted)) &&
+        (m.committed === undefined || isVersion(m.committed)) &&
+        (m.promised === undefined || isVersion(m.promised)) && (m.layout === undefined || isLayoutVersion(m.layout))
+      );
+    case 'paxos-accept':
+      return isOp(m.op) && isVersion(m.ballot) && isEntry(m.entry) && isLayoutVersion(m.layout);
+    case 'paxos-accepted':
+      return (
+        isOp(m.op) && typeof m.ok === 'boolean' && (m.promised === undefined || isVersion(m.promised)) &&
+        (m.layout === undefined || isLayoutVersion(m.layout))
       );
     case 'ping':
     case 'ack':

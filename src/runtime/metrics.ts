@@ -5,7 +5,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { NodeRuntime } from './nodeRuntime.js';
 
-export type Operation = 'get' | 'put' | 'delete';
+/** `update`: a conditional write (compare-and-set, INCR, ...) through a consensus round (keyPaxos.ts). */
+export type Operation = 'get' | 'put' | 'delete' | 'update';
 
 export class NodeMetrics {
   readonly registry = new Registry();

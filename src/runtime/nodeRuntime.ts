@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { CoreConfig } from '../core/config.js';
 import type { Callback, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome } from '../core/coordinator.js';
 import type { SessionProgress } from '../core/antiEntropy.js';
+import type { Decide, UpdateOptions, UpdateOutcome } from '../core/keyPaxos.js';
 import type { Layout } from '../core/layout.js';
 import type { LayoutChange } from '../core/layoutChange.js';
 import { QuorumError } from '../core/errors.js';
@@ -272,7 +273,7 @@ export class NodeRuntime {
    * it refuses every write for a request timeout after it stood still: what piled up on open
    * connections is read before the tick runs again, and what came on new ones a loop turn later.
    */
-  private startWrite(done: Callback<WriteOutcome>, start: () => void): void {
+  private startWrite<T>(done: Callback<T>, start: () => void): void {
     const now = performance.now();
     const stillMs = this.ticked ? now - this.lastTickAtMs : 0;
     if (stillMs <= this.node.config.requestTimeoutMs && now >= this.writesRefusedUntilMs) return start();
@@ -285,6 +286,15 @@ export class NodeRuntime {
         { stoodStill: true }, // the front and the client send it on to another node, as for a paused one
       ),
     });
+  }
+
+  /** A conditional write (keyPaxos.ts): `decide` sees the key's current value and says what to write. */
+  update(key: string, decide: Decide, options: UpdateOptions = {}): Promise<UpdateOutcome> {
+    return promised((callback) => this.updateThen(key, decide, options, callback));
+  }
+
+  updateThen(key: string, decide: Decide, options: UpdateOptions, callback: RequestCallback<UpdateOutcome>): void {
+    this.request('update', (done) => this.startWrite(done, () => this.node.update(key, decide, options, done)), callback);
   }
 
   getThen(key: string, options: Partial<ReadOptions>, callback: RequestCallback<ReadOutcome>): void {

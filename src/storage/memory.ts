@@ -6,7 +6,7 @@
 
 import { assert } from '../core/assert.js';
 import { itemHash, leafOf, ringPosition } from '../core/hash.js';
-import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PositionedEntry, Storage } from '../core/storage.js';
+import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PaxosState, PositionedEntry, Storage } from '../core/storage.js';
 import { isExpired, makeEntry, wallMsOf, type Entry, type Version } from '../core/version.js';
 import { comparePositioned, compareUtf8, SortedArray, type PositionedKey } from './keyOrder.js';
 import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange, checkVersion } from './records.js';
@@ -33,6 +33,7 @@ type UndoRecord =
   | { readonly kind: 'floor'; readonly key: string; readonly previous: PurgeFloor | undefined }
   | { readonly kind: 'hint'; readonly id: number; readonly previous: Hint | undefined }
   | { readonly kind: 'meta'; readonly name: string; readonly previous: string | undefined }
+  | { readonly kind: 'paxos'; readonly key: string; readonly previous: PaxosState | undefined }
   | { readonly kind: 'nextHintId'; readonly previous: number };
 
 export class MemoryStorage implements Storage {
@@ -55,6 +56,7 @@ export class MemoryStorage implements Storage {
   private hintsById = new Map<number, Hint>();
   private hintsByTarget = new Map<string, SortedArray<Hint>>();
   private meta = new Map<string, string>();
+  private paxos = new Map<string, PaxosState>();
   private nextHintId = 1;
 
   /**
@@ -103,6 +105,7 @@ export class MemoryStorage implements Storage {
     copy.hintsById = new Map(this.hintsById);
     copy.hintsByTarget = new Map([...this.hintsByTarget].map(([target, hints]) => [target, hints.copy()]));
     copy.meta = new Map(this.meta);
+    copy.paxos = new Map(this.paxos);
     copy.nextHintId = this.nextHintId;
     for (let i = this.undoLog.length - 1; i >= 0; i--) copy.undo(this.undoLog[i] as UndoRecord);
     return copy;
@@ -335,6 +338,28 @@ export class MemoryStorage implements Storage {
     this.transaction(() => this.setMetaValue(name, value));
   }
 
+  paxosState(key: string): PaxosState | undefined {
+    this.assertOpen();
+    const state = this.paxos.get(key);
+    return state === undefined ? undefined : copyPaxosState(state);
+  }
+
+  setPaxosState(key: string, state: PaxosState | undefined): void {
+    checkKey(key);
+    if (state !== undefined) {
+      checkVersion(state.promised);
+      if (state.committed !== undefined) checkVersion(state.committed);
+      if (state.accepted !== undefined) {
+        checkVersion(state.accepted.ballot);
+        checkEntry(state.accepted.entry);
+      }
+    }
+    this.transaction(() => {
+      this.log({ kind: 'paxos', key, previous: this.paxos.get(key) });
+      putOrDelete(this.paxos, key, state === undefined ? undefined : copyPaxosState(state));
+    });
+  }
+
   close(): void {
     assert(this.depth === 0, 'closing a storage inside a transaction');
     this.closed = true;
@@ -395,6 +420,8 @@ export class MemoryStorage implements Storage {
         return this.putHint(record.id, record.previous);
       case 'meta':
         return putOrDelete(this.meta, record.name, record.previous);
+      case 'paxos':
+        return putOrDelete(this.paxos, record.key, record.previous);
       case 'nextHintId':
         this.nextHintId = record.previous;
         return;
@@ -486,3 +513,9 @@ function isThenable(value: unknown): boolean {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
+/** A copy whose accepted value shares no bytes with the caller's (values are copied in and out). */
+function copyPaxosState(state: PaxosState): PaxosState {
+  const committed = state.committed === undefined ? {} : { committed: state.committed };
+  if (state.accepted === undefined) return { promised: state.promised, ...committed };
+  return { promised: state.promised, accepted: { ballot: state.accepted.ballot, entry: copyEntry(state.accepted.entry) }, ...committed };
+}

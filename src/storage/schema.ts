@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3';
 import { assert } from '../core/assert.js';
 
 /** The schema this code reads and writes; `PRAGMA user_version` holds the file's. */
-export const schemaVersion = 4;
+export const schemaVersion = 5;
 
 /** migrations[i] takes a database from schema version i to i + 1. */
 export const migrations: readonly string[] = [
@@ -65,6 +65,19 @@ export const migrations: readonly string[] = [
   // index put a random page in the log for every write.
   `
   DROP INDEX entries_by_position;
+  `,
+  // 4 -> 5: what each replica promised and accepted in a key's consensus rounds (keyPaxos.ts). A row
+  // with a NULL ballot holds a promise only; an accepted tombstone has a ballot and a NULL value.
+  `
+  CREATE TABLE paxos (
+    key TEXT PRIMARY KEY,
+    promised TEXT NOT NULL,
+    committed TEXT,
+    ballot TEXT,
+    version TEXT,
+    value BLOB,
+    expires_ms INTEGER
+  ) STRICT, WITHOUT ROWID;
   `,
 ];
 

@@ -18,14 +18,14 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { assert } from '../core/assert.js';
 import { itemHash, leafOf, leafSpan, ringPosition } from '../core/hash.js';
-import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PositionedEntry, Storage } from '../core/storage.js';
+import type { ApplyOutcome, EntryCounts, Hint, LeafHash, PaxosState, PositionedEntry, Storage } from '../core/storage.js';
 import { isExpiry } from '../core/validate.js';
 import { isExpired, isVersion, wallMsMax, type Entry, type Version } from '../core/version.js';
 import { defaultCheckpointIntervalMs, startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { compareUtf8, type PositionedKey } from './keyOrder.js';
 import { migrate } from './schema.js';
 import { LeafTable, type HashedRow } from './leafTable.js';
-import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange } from './records.js';
+import { checkEntry, checkKey, checkLeafRange, checkLimit, checkMs, checkRange, checkVersion } from './records.js';
 import { defaultConfig } from '../core/config.js';
 import { ReadCache, type ReadCacheStats } from './readCache.js';
 import { WalSync, type AsyncSync } from './walSync.js';
@@ -79,6 +79,16 @@ interface HeldRow extends EntryRow {
 
 interface PositionedRow extends EntryRow {
   position: unknown;
+}
+
+interface PaxosRow {
+  key: unknown;
+  promised: unknown;
+  committed: unknown;
+  ballot: unknown;
+  version: unknown;
+  value: unknown;
+  expires_ms: unknown;
 }
 
 interface HintRow extends EntryRow {
@@ -141,6 +151,9 @@ export class SqliteStorage implements Storage {
   private readonly selectHintCounts: Database.Statement<[], { target: string; count: number }>;
   private readonly selectMeta: Database.Statement<[string], { value: string }>;
   private readonly upsertMeta: Database.Statement<[string, string]>;
+  private readonly selectPaxos: Database.Statement<[string], PaxosRow>;
+  private readonly upsertPaxos: Database.Statement<[string, string, string | null, string | null, string | null, Buffer | null, number | null]>;
+  private readonly deletePaxos: Database.Statement<[string]>;
   private readonly checkpoint: Database.Statement;
 
   private constructor(
@@ -238,6 +251,13 @@ export class SqliteStorage implements Storage {
     this.upsertMeta = db.prepare(
       'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
     );
+    this.selectPaxos = db.prepare('SELECT key, promised, committed, ballot, version, value, expires_ms FROM paxos WHERE key = ?');
+    this.upsertPaxos = db.prepare(
+      `INSERT INTO paxos (key, promised, committed, ballot, version, value, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET promised = excluded.promised, committed = excluded.committed, ballot = excluded.ballot,
+         version = excluded.version, value = excluded.value, expires_ms = excluded.expires_ms`,
+    );
+    this.deletePaxos = db.prepare('DELETE FROM paxos WHERE key = ?');
     this.checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
   }
 
@@ -645,6 +665,47 @@ export class SqliteStorage implements Storage {
   setMeta(name: string, value: string): void {
     assert(typeof name === 'string' && typeof value === 'string', 'meta names and values are strings');
     this.write(() => this.upsertMeta.run(name, value));
+  }
+
+  paxosState(key: string): PaxosState | undefined {
+    this.assertOpen();
+    const row = this.selectPaxos.get(key);
+    if (row === undefined) return undefined;
+    const promised = checkedVersion(row.promised);
+    const committed = row.committed === null ? {} : { committed: checkedVersion(row.committed) };
+    if (row.ballot === null) return { promised, ...committed };
+    return {
+      promised,
+      accepted: { ballot: checkedVersion(row.ballot), entry: storedEntry(row.key, row.version, row.value, row.expires_ms) },
+      ...committed,
+    };
+  }
+
+  setPaxosState(key: string, state: PaxosState | undefined): void {
+    checkKey(key);
+    if (state === undefined) {
+      this.write(() => this.deletePaxos.run(key));
+      return;
+    }
+    checkVersion(state.promised);
+    if (state.committed !== undefined) checkVersion(state.committed);
+    const accepted = state.accepted;
+    if (accepted !== undefined) {
+      checkVersion(accepted.ballot);
+      checkEntry(accepted.entry);
+      assert(accepted.entry.key === key, 'an accepted proposal is of its own key');
+    }
+    this.write(() =>
+      this.upsertPaxos.run(
+        key,
+        state.promised,
+        state.committed ?? null,
+        accepted?.ballot ?? null,
+        accepted?.entry.version ?? null,
+        accepted ? toBlob(accepted.entry.value) : null,
+        accepted?.entry.expiresMs ?? null,
+      ),
+    );
   }
 
   /** Syncs the WAL and copies it into the database file: makes 'periodic' commits durable. */

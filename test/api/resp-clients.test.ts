@@ -1,8 +1,9 @@
 // Goal: the Redis clients people already use work unchanged against a real 3-node cluster (every
 // node replicates every key): ioredis over RESP2 and RESP3, node-redis with its default RESP3 HELLO
 // handshake, each running the string and key commands through different nodes; pipelines answer in
-// order and keep per-key order; the per-connection consistency level really changes what a write
-// needs; and the HTTP listing and batch routes agree with SCAN.
+// order and keep per-key order; INCR, SET NX and APPEND racing through every node are atomic; the
+// per-connection consistency level really changes what a write needs; and the HTTP listing and batch
+// routes agree with SCAN.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -160,6 +161,33 @@ describe('ioredis (RESP2)', { timeout: 60_000 }, () => {
     assert.equal(await io.append('io:text', 'def'), 6);
     assert.equal(await io.append('io:new', 'x'), 1);
     assert.equal(await io.get('io:text'), 'abcdef');
+  });
+
+  test('INCR, SET NX and APPEND from many clients through every node at once are atomic', async () => {
+    const clients = [0, 1, 2, 0, 1, 2].map((node) => ioredis(node));
+    // 6 clients x 10 INCRs each, all at once, through three coordinators: every acknowledged one
+    // counts once, each saw a different count, and only those whose outcome is unknown (an error that
+    // says they may have taken effect) may count without an answer.
+    const settled = await Promise.allSettled(clients.flatMap((io) => Array.from({ length: 10 }, () => io.incr('io:race'))));
+    const answers = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const unknown = settled.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+    for (const reason of unknown) assert.match(reason, /may (still )?(have )?take?n? effect/, reason);
+    const count = Number(await clients[0]?.get('io:race'));
+    assert.ok(count >= answers.length && count <= answers.length + unknown.length, `${count} counted, ${answers.length} acknowledged, ${unknown.length} unknown`);
+    assert.equal(new Set(answers).size, answers.length, 'each INCR saw a different count');
+    assert.ok(answers.length >= 30, `${answers.length} of 60 acknowledged`);
+    // Of racing SET NX, at most one succeeds, and a winner's value is the one stored.
+    const sets = await Promise.allSettled(clients.map((io, i) => io.set('io:once', `by-${i}`, 'NX')));
+    const winners = sets.flatMap((answer, i) => (answer.status === 'fulfilled' && answer.value === 'OK' ? [i] : []));
+    assert.ok(winners.length <= 1, JSON.stringify(sets));
+    const stored = await clients[1]?.get('io:once');
+    if (winners.length === 1) assert.equal(stored, `by-${winners[0]}`);
+    else assert.ok(sets.some((r) => r.status === 'rejected'), 'no winner only when some outcome is unknown');
+    // Racing APPENDs keep every acknowledged piece, once.
+    const appends = await Promise.allSettled(clients.map((io, i) => io.append('io:log', String(i))));
+    const log = (await clients[2]?.get('io:log')) ?? '';
+    assert.equal(new Set(log).size, log.length, 'no piece twice');
+    appends.forEach((r, i) => r.status === 'fulfilled' && assert.ok(log.includes(String(i)), `piece ${i} acknowledged`));
   });
 
   test('a pipeline answers in request order and keeps per-key order', async () => {

@@ -1010,5 +1010,35 @@ export function storageContract(name: string, make: () => StoreUnderTest): void 
         assert.equal(storage.getMeta('ring'), '\u{1F600}');
       });
     });
+
+    describe('paxos state', () => {
+      const ballot = (ms: number, node = 'n1'): Version => formatVersion({ wallMs: ms, counter: 0, nodeId: node });
+      test('is undefined until set; a promise, an accepted value or tombstone, and a commit round-trip', (storage) => {
+        assert.equal(storage.paxosState('k'), undefined);
+        storage.setPaxosState('k', { promised: ballot(5) });
+        assert.deepEqual(storage.paxosState('k'), { promised: ballot(5) });
+        const value = new Uint8Array([0, 255, 7]);
+        storage.setPaxosState('k', { promised: ballot(6), accepted: { ballot: ballot(6), entry: { key: 'k', version: ballot(6, 'n2'), value, expiresMs: 99 } } });
+        const held = storage.paxosState('k');
+        assert.deepEqual(held, { promised: ballot(6), accepted: { ballot: ballot(6), entry: { key: 'k', version: ballot(6, 'n2'), value: new Uint8Array([0, 255, 7]), expiresMs: 99 } } });
+        value[0] = 1; // the store kept its own copy
+        assert.equal(storage.paxosState('k')?.accepted?.entry.value?.[0], 0);
+        storage.setPaxosState('k', { promised: ballot(8), accepted: { ballot: ballot(7), entry: { key: 'k', version: ballot(7), value: null } }, committed: ballot(6) });
+        assert.deepEqual(storage.paxosState('k'), { promised: ballot(8), accepted: { ballot: ballot(7), entry: { key: 'k', version: ballot(7), value: null } }, committed: ballot(6) });
+        storage.setPaxosState('k', undefined);
+        assert.equal(storage.paxosState('k'), undefined);
+      });
+
+      test('rolls back with its transaction', (storage) => {
+        storage.setPaxosState('k', { promised: ballot(1) });
+        assert.throws(() =>
+          storage.transaction(() => {
+            storage.setPaxosState('k', { promised: ballot(2) });
+            throw new Error('undo');
+          }),
+        );
+        assert.deepEqual(storage.paxosState('k'), { promised: ballot(1) });
+      });
+    });
   });
 }

@@ -175,6 +175,9 @@ function runtimeStore(runtime: NodeRuntime): KvStore {
     remove(key, consistency, callback) {
       runtime.removeThen(key, consistency ? writeOptions[consistency] : defaults, callback);
     },
+    update(key, decide, callback) {
+      runtime.updateThen(key, decide, {}, callback);
+    },
   };
 }
 

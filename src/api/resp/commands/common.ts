@@ -4,6 +4,7 @@
 
 import type { ReadOutcome, WriteOutcome } from '../../../core/coordinator.js';
 import { QuorumError } from '../../../core/errors.js';
+import type { Decide, UpdateOutcome, UpdateWrite } from '../../../core/keyPaxos.js';
 import type { ConsistencyLevel } from '../../../core/quorum.js';
 import { encodeError } from '../replies.js';
 import type { Entry } from '../../../core/version.js';
@@ -163,6 +164,17 @@ export function writeValue(store: KvStore, key: string, value: Uint8Array, write
 export function removeKey(store: KvStore, key: string, consistency: ConsistencyLevel | undefined): Promise<WriteOutcome> {
   return new Promise((resolve, reject) => {
     store.remove(key, consistency, (result) => (result.ok ? resolve(result.value) : reject(result.error)));
+  });
+}
+
+/**
+ * A conditional write of one key (keyPaxos.ts): `decide` sees the key's live entry (undefined when
+ * absent, deleted or expired) and says what to write. Atomic per key, whatever the connection's level.
+ */
+export function updateKey(store: KvStore, key: string, decide: (live: LiveEntry | undefined) => UpdateWrite | undefined): Promise<UpdateOutcome> {
+  return new Promise((resolve, reject) => {
+    const live: Decide = (current) => decide(current === undefined || current.value === null ? undefined : (current as LiveEntry));
+    store.update(key, live, (result) => (result.ok ? resolve(result.value) : reject(result.error)));
   });
 }
 

@@ -3,13 +3,15 @@
 //
 // An expiry is part of a write (core/version.ts): the value reads as deleted from that wall-clock
 // millisecond on, by the clock of the node that coordinates the read. Setting or removing the expiry
-// of a key that exists (EXPIRE, PERSIST, GETEX with an option) reads the key, then writes its value
-// back with the new expiry: like INCR, not atomic across clients (a write between the two steps is
-// overwritten). An expiry at or before now deletes the key, as in Redis.
+// of a key that exists (EXPIRE, PERSIST, GETEX with an option) writes its value back with the new
+// expiry, through a consensus round on the key's replicas like INCR (keyPaxos.ts): atomic, so a write
+// by another client is never overwritten with the old value. An expiry at or before now deletes the
+// key, as in Redis.
 
 import { wallMsMax } from '../../../core/version.js';
 import { encodeBulk, encodeError, encodeInteger, encodeNull, replyOk, replyOne, replyZero } from '../replies.js';
-import { echoed, errors, keyOf, parseInt64, readEntry, removeKey, replyWithError, runAsync, word, writeValue, type LiveEntry } from './common.js';
+import { echoed, errors, keyOf, parseInt64, readEntry, replyWithError, runAsync, updateKey, word, writeValue, type LiveEntry } from './common.js';
+import type { UpdateWrite } from '../../../core/keyPaxos.js';
 import { defineCommand } from './define.js';
 import type { Call } from './types.js';
 
@@ -51,14 +53,10 @@ export function positiveExpiry(command: string, unit: ExpiryUnit, amountBytes: B
   return expiresMs === undefined ? invalidExpireTime(command) : expiresMs;
 }
 
-/** Writes the key's value back with a new expiry (or none); an expiry already past deletes the key. */
-async function rewriteExpiry(call: Call, key: string, entry: LiveEntry, expiresMs: number | undefined): Promise<void> {
-  const { store } = call.server;
-  if (expiresMs !== undefined && expiresMs <= call.server.nowMs()) {
-    await removeKey(store, key, call.consistency);
-    return;
-  }
-  await writeValue(store, key, entry.value, { consistency: call.consistency, ...(expiresMs === undefined ? {} : { expiresMs }) });
+/** The key's value with a new expiry (or none), to write back; an expiry already past deletes the key. */
+function withExpiry(entry: LiveEntry, expiresMs: number | undefined, nowMs: number): UpdateWrite {
+  if (expiresMs !== undefined && expiresMs <= nowMs) return { value: null };
+  return expiresMs === undefined ? { value: entry.value } : { value: entry.value, expiresMs };
 }
 
 // ---- EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT ---------------------------------------------------------
@@ -103,7 +101,7 @@ function expireCommand(name: string, unit: ExpiryUnit, summary: string, since: s
     flags: ['write', 'fast'],
     access: 'write',
     keys: [1, 1, 1],
-    docs: { summary: `${summary} (read, then write: not atomic).`, since, group: 'generic', synopsis: `key ${argument} [NX | XX | GT | LT]` },
+    docs: { summary: `${summary} (atomic).`, since, group: 'generic', synopsis: `key ${argument} [NX | XX | GT | LT]` },
     run(call) {
       // Redis checks the options before the amount.
       const condition = parseCondition(call.args);
@@ -113,11 +111,11 @@ function expireCommand(name: string, unit: ExpiryUnit, summary: string, since: s
       const expiresMs = expiryMsOf(unit, amount, call.server.nowMs());
       if (expiresMs === undefined) return call.reply(invalidExpireTime(name));
       runAsync(call, async () => {
-        const key = keyOf(call.args[1] as Buffer);
-        const entry = await readEntry(call.server.store, key, call.consistency);
-        if (entry === undefined || !conditionHolds(condition, entry.expiresMs, expiresMs)) return call.reply(replyZero);
-        await rewriteExpiry(call, key, entry, expiresMs);
-        call.reply(replyOne);
+        const nowMs = call.server.nowMs();
+        const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), (entry) =>
+          entry === undefined || !conditionHolds(condition, entry.expiresMs, expiresMs) ? undefined : withExpiry(entry, expiresMs, nowMs),
+        );
+        call.reply(outcome.applied ? replyOne : replyZero);
       });
     },
   });
@@ -170,14 +168,14 @@ export const persist = defineCommand({
   flags: ['write', 'fast'],
   access: 'write',
   keys: [1, 1, 1],
-  docs: { summary: 'Removes the expiry of a key (read, then write: not atomic).', since: '2.2.0', group: 'generic', synopsis: 'key' },
+  docs: { summary: 'Removes the expiry of a key (atomic).', since: '2.2.0', group: 'generic', synopsis: 'key' },
   run(call) {
     runAsync(call, async () => {
-      const key = keyOf(call.args[1] as Buffer);
-      const entry = await readEntry(call.server.store, key, call.consistency);
-      if (entry === undefined || entry.expiresMs === undefined) return call.reply(replyZero);
-      await rewriteExpiry(call, key, entry, undefined);
-      call.reply(replyOne);
+      const nowMs = call.server.nowMs();
+      const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), (entry) =>
+        entry === undefined || entry.expiresMs === undefined ? undefined : withExpiry(entry, undefined, nowMs),
+      );
+      call.reply(outcome.applied ? replyOne : replyZero);
     });
   },
 });
@@ -214,7 +212,7 @@ export const getex = defineCommand({
   access: 'write',
   keys: [1, 1, 1],
   docs: {
-    summary: 'Returns the value of a key and optionally sets or removes its expiry (read, then write: not atomic).',
+    summary: 'Returns the value of a key and optionally sets or removes its expiry (atomic).',
     since: '6.2.0',
     group: 'string',
     synopsis: 'key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]',
@@ -224,16 +222,23 @@ export const getex = defineCommand({
     if (Buffer.isBuffer(options)) return call.reply(options);
     runAsync(call, async () => {
       const key = keyOf(call.args[1] as Buffer);
-      const entry = await readEntry(call.server.store, key, call.consistency);
-      if (entry === undefined) return call.reply(encodeNull(call.protocol));
-      if (options.expiry) {
-        const expiresMs = positiveExpiry('getex', options.expiry.unit, options.expiry.amount, call.server.nowMs());
-        if (Buffer.isBuffer(expiresMs)) return call.reply(expiresMs);
-        await rewriteExpiry(call, key, entry, expiresMs);
-      } else if (options.persist && entry.expiresMs !== undefined) {
-        await rewriteExpiry(call, key, entry, undefined);
+      if (!options.expiry && !options.persist) {
+        const entry = await readEntry(call.server.store, key, call.consistency);
+        return call.reply(entry === undefined ? encodeNull(call.protocol) : encodeBulk(entry.value));
       }
-      call.reply(encodeBulk(entry.value));
+      const nowMs = call.server.nowMs();
+      let refusal: Buffer | undefined;
+      const outcome = await updateKey(call.server.store, key, (entry) => {
+        refusal = undefined;
+        if (entry === undefined) return undefined;
+        if (!options.expiry) return entry.expiresMs === undefined ? undefined : withExpiry(entry, undefined, nowMs);
+        const expiresMs = positiveExpiry('getex', options.expiry.unit, options.expiry.amount, nowMs);
+        if (Buffer.isBuffer(expiresMs)) return void (refusal = expiresMs);
+        return withExpiry(entry, expiresMs, nowMs);
+      });
+      const value = outcome.previous?.value;
+      if (value === undefined || value === null) return call.reply(encodeNull(call.protocol));
+      call.reply(refusal ?? encodeBulk(value));
     });
   },
 });

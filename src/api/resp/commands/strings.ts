@@ -1,12 +1,12 @@
 // String commands: GET, SET, SETNX, GETDEL, MGET, MSET, MSETNX, STRLEN, APPEND, INCR, DECR, INCRBY,
-// DECRBY. Every one goes through the coordinator at the connection's level.
+// DECRBY. Every one goes through the coordinator.
 //
-// GET and plain SET (with or without EX/PX/EXAT/PXAT) are one coordinator operation each. The others
-// (and SET with NX, XX, GET or KEEPTTL) read, then write: a read at the connection's level, then a
-// write at that level. Nothing locks the key in between, so two clients
-// that do this to one key at once can interleave: two INCRs can both read 5 and both write 6, two
-// `SET NX` can both find the key absent and both succeed (the later version wins). On one connection,
-// commands on a key run one after the other, so a pipeline of INCRs from one client counts right.
+// GET and plain SET (with or without EX/PX/EXAT/PXAT) are one coordinator operation each, at the
+// connection's level. The commands that read a key to decide what to write (SET with NX, XX, GET or
+// KEEPTTL, SETNX, GETDEL, APPEND, INCR and friends) are conditional writes through a consensus round
+// on the key's replicas (keyPaxos.ts): atomic per key, as in Redis, whatever the connection's level.
+// Two INCRs from two clients both count; of two `SET NX`, one succeeds. MSETNX spans keys and is not
+// atomic across them: it reads every key, then writes them all if none existed.
 // As in Redis, APPEND and INCR keep the key's expiry; SET, MSET and GETDEL end it.
 
 import { encodeBulk, encodeInteger, encodeNull, encodeReply, replyOk, replyOne, replyZero } from '../replies.js';
@@ -17,11 +17,10 @@ import {
   int64Min,
   keyOf,
   parseInt64,
-  readEntry,
   readValue,
-  removeKey,
   replyWithError,
   runAsync,
+  updateKey,
   word,
   wrongArity,
   writeValue,
@@ -30,10 +29,21 @@ import {
 import { defineCommand } from './define.js';
 import { isExpiryUnit, positiveExpiry } from './expiry.js';
 import type { WriteOutcome } from '../../../core/coordinator.js';
+import type { UpdateOutcome, UpdateWrite } from '../../../core/keyPaxos.js';
 import type { Call, StoreResult, StoreWrite } from './types.js';
 
 function replyWithValue(call: Call, value: Uint8Array | null | undefined): void {
   call.reply(value === null || value === undefined ? encodeNull(call.protocol) : encodeBulk(value));
+}
+
+/** The live value an update saw (undefined when the key was absent, deleted or expired). */
+function previousValue(outcome: UpdateOutcome): Uint8Array | undefined {
+  return outcome.previous?.value ?? undefined;
+}
+
+/** A value to write, keeping `expiresMs` when there is one. */
+function valueWrite(value: Uint8Array, expiresMs: number | undefined): UpdateWrite {
+  return expiresMs === undefined ? { value } : { value, expiresMs };
 }
 
 export const get = defineCommand({
@@ -92,7 +102,7 @@ export const set = defineCommand({
   access: 'write',
   keys: [1, 1, 1],
   docs: {
-    summary: 'Sets the string value of a key, with an expiry or not. NX/XX/GET/KEEPTTL read the key first (not atomic).',
+    summary: 'Sets the string value of a key, with an expiry or not. With NX/XX/GET/KEEPTTL, atomic through a consensus round.',
     since: '1.0.0',
     group: 'string',
     synopsis: 'key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]',
@@ -109,13 +119,14 @@ export const set = defineCommand({
       return call.server.store.put(key, value, { consistency: call.consistency, ...expiry }, answer);
     }
     runAsync(call, async () => {
-      const { store } = call.server;
-      const old = await readEntry(store, key, call.consistency);
-      const skip = (options.onlyIfAbsent && old !== undefined) || (options.onlyIfPresent && old === undefined);
-      const kept = options.keepTtl && old?.expiresMs !== undefined ? { expiresMs: old.expiresMs } : expiry;
-      if (!skip) await writeValue(store, key, value, { consistency: call.consistency, ...kept });
-      if (options.returnOld) replyWithValue(call, old?.value);
-      else call.reply(skip ? encodeNull(call.protocol) : replyOk);
+      let skipped = false;
+      const outcome = await updateKey(call.server.store, key, (old) => {
+        skipped = (options.onlyIfAbsent && old !== undefined) || (options.onlyIfPresent && old === undefined);
+        if (skipped) return undefined;
+        return valueWrite(value, options.keepTtl ? old?.expiresMs : options.expiresMs);
+      });
+      if (options.returnOld) replyWithValue(call, previousValue(outcome));
+      else call.reply(skipped ? encodeNull(call.protocol) : replyOk);
     });
   },
 });
@@ -126,14 +137,12 @@ export const setnx = defineCommand({
   flags: ['write', 'denyoom', 'fast'],
   access: 'write',
   keys: [1, 1, 1],
-  docs: { summary: 'Sets the value of a key only when the key does not exist (read, then write: not atomic).', since: '1.0.0', group: 'string', synopsis: 'key value' },
+  docs: { summary: 'Sets the value of a key only when the key does not exist (atomic).', since: '1.0.0', group: 'string', synopsis: 'key value' },
   run(call) {
     runAsync(call, async () => {
-      const { store } = call.server;
-      const key = keyOf(call.args[1] as Buffer);
-      if ((await readValue(store, key, call.consistency)) !== null) return call.reply(replyZero);
-      await writeValue(store, key, call.args[2] as Buffer, { consistency: call.consistency });
-      call.reply(replyOne);
+      const value = call.args[2] as Buffer;
+      const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), (old) => (old === undefined ? { value } : undefined));
+      call.reply(outcome.applied ? replyOne : replyZero);
     });
   },
 });
@@ -144,14 +153,11 @@ export const getdel = defineCommand({
   flags: ['write', 'fast'],
   access: 'write',
   keys: [1, 1, 1],
-  docs: { summary: 'Returns the value of a key and deletes it (read, then delete: not atomic).', since: '6.2.0', group: 'string', synopsis: 'key' },
+  docs: { summary: 'Returns the value of a key and deletes it (atomic).', since: '6.2.0', group: 'string', synopsis: 'key' },
   run(call) {
     runAsync(call, async () => {
-      const { store } = call.server;
-      const key = keyOf(call.args[1] as Buffer);
-      const old = await readValue(store, key, call.consistency);
-      if (old !== null) await removeKey(store, key, call.consistency);
-      replyWithValue(call, old);
+      const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), (old) => (old === undefined ? undefined : { value: null }));
+      replyWithValue(call, previousValue(outcome));
     });
   },
 });
@@ -203,7 +209,7 @@ export const msetnx = defineCommand({
   flags: ['write', 'denyoom'],
   access: 'write',
   keys: [1, -1, 2],
-  docs: { summary: 'Sets keys only when none exists (reads, then writes: not atomic).', since: '1.0.1', group: 'string', synopsis: 'key value [key value ...]' },
+  docs: { summary: 'Sets keys only when none exists (reads, then writes: not atomic across keys).', since: '1.0.1', group: 'string', synopsis: 'key value [key value ...]' },
   run(call) {
     if (call.args.length % 2 === 0) return call.reply(wrongArity('msetnx'));
     runAsync(call, async () => {
@@ -238,42 +244,37 @@ export const append = defineCommand({
   flags: ['write', 'denyoom', 'fast'],
   access: 'write',
   keys: [1, 1, 1],
-  docs: { summary: 'Appends to a string value (read, then write: not atomic).', since: '2.0.0', group: 'string', synopsis: 'key value' },
+  docs: { summary: 'Appends to a string value (atomic).', since: '2.0.0', group: 'string', synopsis: 'key value' },
   run(call) {
     runAsync(call, async () => {
-      const { store } = call.server;
-      const key = keyOf(call.args[1] as Buffer);
-      const old = await readEntry(store, key, call.consistency);
       const tail = call.args[2] as Buffer;
-      const value = old === undefined ? tail : Buffer.concat([old.value, tail]);
-      await writeValue(store, key, value, keepingExpiry(call, old));
-      call.reply(encodeInteger(value.length));
+      const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), (old) =>
+        valueWrite(old === undefined ? tail : Buffer.concat([old.value, tail]), old?.expiresMs),
+      );
+      call.reply(encodeInteger(outcome.written?.value?.length ?? 0));
     });
   },
 });
 
-/** A write at the call's level that keeps the old entry's expiry, if it had one. */
-function keepingExpiry(call: Call, old: LiveEntry | undefined): StoreWrite {
-  return old?.expiresMs === undefined ? { consistency: call.consistency } : { consistency: call.consistency, expiresMs: old.expiresMs };
-}
-
-/** INCR and friends: read, add in signed 64 bits, write the decimal text back. */
+/** INCR and friends: add in signed 64 bits to the value, and write the decimal text back, atomically. */
 function incrementBy(call: Call, delta: bigint): void {
   runAsync(call, async () => {
-    const { store } = call.server;
-    const key = keyOf(call.args[1] as Buffer);
-    const old = await readEntry(store, key, call.consistency);
-    const current = old === undefined ? 0n : parseInt64(old.value);
-    if (current === undefined) return call.reply(errors.notInteger);
-    const next = current + delta;
-    if (next > int64Max || next < int64Min) return call.reply(errors.overflow);
-    await writeValue(store, key, Buffer.from(next.toString(), 'latin1'), keepingExpiry(call, old));
-    call.reply(encodeInteger(next));
+    let refusal: Buffer | undefined;
+    const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), (old: LiveEntry | undefined) => {
+      refusal = undefined;
+      const current = old === undefined ? 0n : parseInt64(old.value);
+      if (current === undefined) return void (refusal = errors.notInteger);
+      const next = current + delta;
+      if (next > int64Max || next < int64Min) return void (refusal = errors.overflow);
+      return valueWrite(Buffer.from(next.toString(), 'latin1'), old?.expiresMs);
+    });
+    if (refusal !== undefined || !outcome.written?.value) return call.reply(refusal ?? errors.notInteger);
+    call.reply(encodeInteger(BigInt(Buffer.from(outcome.written.value).toString('latin1'))));
   });
 }
 
 const counterDocs = (summary: string, synopsis: string) => ({
-  summary: `${summary} (read, then write: not atomic across clients).`,
+  summary: `${summary} (atomic).`,
   since: '1.0.0',
   group: 'string',
   synopsis,

@@ -1,0 +1,399 @@
+// Conditional writes (compare-and-set, create-only, read-modify-write such as INCR) through a consensus
+// round per key: Cassandra's lightweight transactions, on the key's replicas (DESIGN.md §3). A plain
+// write is stamped and sent; a conditional one must see the key's current value and write only if no
+// other conditional write came between, which timestamps alone cannot promise (two racing creates both
+// found the key absent, and both succeeded).
+//
+// The round is single-decree Paxos whose ballots are versions from the hybrid clock (Cassandra's
+// Paxos, with the read folded into the prepare):
+// - prepare(key, ballot): each replica promises to take no lower ballot for the key, and answers with
+//   its entry for it, the proposal it accepted last and the highest ballot it was sent a commit of;
+// - with promises from a majority of every replica set of the key (both sets during a topology change,
+//   as for writes), the proposer looks at them. A proposal accepted under a ballot above every commit
+//   answered may have been chosen by a round that stopped before writing it: it is completed first
+//   (accepted under this ballot, then committed), and the round starts again;
+// - otherwise the caller's `decide` sees the newest entry answered, the key's current value, and
+//   either writes nothing (the condition failed: answered at once) or names a new value, stamped above
+//   every version answered;
+// - accept(ballot, entry): with acceptances from a majority of every set the entry is chosen;
+// - commit: the entry is written to the replicas like any write, with its version fixed and its
+//   ballot attached, at `quorum`; only then is the update acknowledged, so a quorum read sees it.
+//
+// Why it is safe: a round chosen under ballot b was accepted by a majority; any later round's majority
+// of promises meets it in a replica that reports that proposal, a later one, or a commit at or past
+// b; every later proposal completes it or is stamped above what its own round saw. So each conditional
+// write sees the one chosen before it. A proposal accepted by a minority and then passed over is
+// never completed later: the round that passed it over committed a higher ballot, which every later
+// majority reports. Plain writes racing a conditional one are ordered by version, as they are among
+// themselves (docs/decisions.md).
+
+import type { Callback, Coordinator, CoordinatorDeps, Operation, ReplyMessage } from './coordinator.js';
+import { QuorumError, unavailable } from './errors.js';
+import type { PaxosAcceptMessage, PaxosPrepareMessage } from './messages.js';
+import { randomInt, type Random } from './ports.js';
+import { requiredReplicas } from './quorum.js';
+import type { Storage } from './storage.js';
+import { makeEntry, visibleEntry, type Entry, type Version } from './version.js';
+
+/** What an update writes, decided from the key's current value; `undefined` writes nothing. */
+export interface UpdateWrite {
+  /** null writes a tombstone (a delete). */
+  readonly value: Uint8Array | null;
+  /** The wall-clock millisecond from which the value reads as deleted (values only). */
+  readonly expiresMs?: number;
+}
+
+/**
+ * Sees the key's current entry (undefined when absent; an expired value reads as a tombstone) and says
+ * what to write, if anything. Called once per round, so it must depend on nothing but its argument; it
+ * may throw a QuorumError (a value that is not an integer, for INCR), which fails the update.
+ */
+export type Decide = (current: Entry | undefined) => UpdateWrite | undefined;
+
+export interface UpdateOptions {
+  readonly timeoutMs?: number;
+}
+
+export interface UpdateOutcome {
+  /** Whether `decide` asked for a write and it was made. */
+  readonly applied: boolean;
+  /** The entry `decide` saw: the key's value just before the update (a tombstone or undefined when absent). */
+  readonly previous: Entry | undefined;
+  /** The written entry, when applied. */
+  readonly written?: Entry;
+}
+
+export interface UpdateDeps extends CoordinatorDeps {
+  readonly random: Random;
+}
+
+/** Rounds a conditional write tries (within its deadline) before it gives up on contention. */
+const roundsMax = 32;
+/** The pause between two rounds that met a higher ballot: random, so racers drift apart, and up to
+ *  twice as long each time, from 4 ms to this. */
+const backoffMaxMs = 128;
+
+// ---- replica side -------------------------------------------------------------------------------------
+
+/**
+ * The replica side of a key's rounds. `refusesLayout` says whether a message planned on layout `layout`
+ * must be refused for this node's layout (then it returns the layout version to answer with), as for
+ * reads and writes; node.ts supplies it.
+ */
+export class PaxosAcceptor {
+  constructor(
+    private readonly storage: Storage,
+    private readonly refusesLayout: (key: string, layout: number) => number | undefined,
+  ) {}
+
+  prepare(message: PaxosPrepareMessage): ReplyMessage {
+    const refused = this.refusesLayout(message.key, message.layout);
+    if (refused !== undefined) return { kind: 'paxos-promise', op: message.op, ok: false, layout: refused };
+    const state = this.storage.paxosState(message.key);
+    if (state !== undefined && state.promised >= message.ballot) {
+      return { kind: 'paxos-promise', op: message.op, ok: false, promised: state.promised };
+    }
+    this.storage.setPaxosState(message.key, { ...state, promised: message.ballot });
+    const entry = this.storage.get(message.key);
+    const purged = entry === undefined ? this.storage.purgeFloor(message.key) : undefined;
+    return {
+      kind: 'paxos-promise',
+      op: message.op,
+      ok: true,
+      entry: entry ?? null,
+      ...(purged !== undefined ? { purged } : {}),
+      ...(state?.accepted !== undefined ? { accepted: state.accepted } : {}),
+      ...(state?.committed !== undefined ? { committed: state.committed } : {}),
+    };
+  }
+
+  accept(message: PaxosAcceptMessage): ReplyMessage {
+    const key = message.entry.key;
+    const refused = this.refusesLayout(key, message.layout);
+    if (refused !== undefined) return { kind: 'paxos-accepted', op: message.op, ok: false, layout: refused };
+    const state = this.storage.paxosState(key);
+    if (state !== undefined && state.promised > message.ballot) {
+      return { kind: 'paxos-accepted', op: message.op, ok: false, promised: state.promised };
+    }
+    this.storage.setPaxosState(key, { ...state, promised: message.ballot, accepted: { ballot: message.ballot, entry: message.entry } });
+    return { kind: 'paxos-accepted', op: message.op, ok: true };
+  }
+
+  /**
+   * The commit of a round chosen under `ballot` reached this replica (its entry is applied by the
+   * caller): a proposal accepted at or below it is done, and is dropped with its value.
+   */
+  committed(key: string, ballot: Version): void {
+    const state = this.storage.paxosState(key);
+    if (state?.committed !== undefined && state.committed >= ballot) return;
+    const accepted = state?.accepted !== undefined && state.accepted.ballot > ballot ? { accepted: state.accepted } : {};
+    this.storage.setPaxosState(key, { promised: state !== undefined && state.promised > ballot ? state.promised : ballot, committed: ballot, ...accepted });
+  }
+}
+
+// ---- proposer side ------------------------------------------------------------------------------------
+
+type Phase = 'prepare' | 'accept' | 'commit' | 'wait';
+
+/** One of this update's own proposals: the ballot it went out under and the entry it was decided on. */
+interface OwnProposal {
+  readonly ballot: Version;
+  readonly previous: Entry | undefined;
+}
+
+/** A conditional write in flight, on the node that coordinates it. */
+export class PendingUpdate implements Operation {
+  readonly deadlineMs: number;
+  private op = 0;
+  private phase: Phase = 'wait';
+  private rounds = 0;
+  private layout = 0;
+  private sets: string[][] = [];
+  private owners: string[] = [];
+  private needed: number[] = [];
+  private ballot: Version | undefined;
+  private readonly granted = new Set<string>();
+  private readonly refused = new Set<string>();
+  /** The owners this phase's message went to. */
+  private readonly sentTo = new Set<string>();
+  /** The highest ballot a replica said it promised: the next round's ballot goes above it. */
+  private highestPromised: Version | undefined;
+  /** Newest entry among the promises (undefined for a purge floor: absent); `newestVersion` covers floors. */
+  private newest: Entry | undefined;
+  private newestVersion: Version | undefined;
+  /** The proposal accepted under the highest ballot among the promises. */
+  private inProgress: { readonly ballot: Version; readonly entry: Entry } | undefined;
+  /** The highest ballot committed among the promises. */
+  private lastCommit: Version | undefined;
+  /** The entry being accepted and committed, and whether it is an earlier round's (then the update starts again). */
+  private proposal: { readonly entry: Entry; readonly completing: boolean } | undefined;
+  private previous: Entry | undefined;
+  /**
+   * This update's own proposals that some replica may hold, by version. A proposal may be chosen
+   * without its proposer hearing so, or be completed later by another update's round: a later round
+   * that finds it in progress, or written, answers with it; one that finds neither does not decide
+   * again (an INCR must not count twice).
+   */
+  private readonly own = new Map<Version, OwnProposal>();
+  private answered = false;
+
+  constructor(
+    private readonly coordinator: Coordinator,
+    private readonly deps: UpdateDeps,
+    private readonly key: string,
+    private readonly decide: Decide,
+    options: UpdateOptions,
+    private readonly callback: Callback<UpdateOutcome>,
+  ) {
+    this.deadlineMs = deps.monotonicMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
+  }
+
+  start(): void {
+    if (this.answered) return;
+    if (this.rounds >= roundsMax) return this.finish({ ok: false, error: this.contention('kept meeting other updates of it') });
+    this.rounds += 1;
+    const placement = this.deps.placement();
+    this.layout = placement.layout.version;
+    this.sets = placement.writeReplicaSets(this.key);
+    this.owners = [...new Set(this.sets.flat())];
+    this.needed = this.sets.map((set) => requiredReplicas('quorum', set.length));
+    const reachable = this.sets.map((set) => set.filter((id) => this.deps.isAvailable(id)).length);
+    const short = reachable.findIndex((count, i) => count < (this.needed[i] as number));
+    if (short >= 0) {
+      const set = this.sets[short] as string[];
+      return this.finish({ ok: false, error: unavailable('write', reachable[short] as number, this.needed[short] as number, set.length) });
+    }
+    const clock = this.deps.clock;
+    this.ballot = this.highestPromised === undefined ? clock.now() : clock.stampAbove(this.highestPromised);
+    this.newest = undefined;
+    this.newestVersion = undefined;
+    this.inProgress = undefined;
+    this.lastCommit = undefined;
+    this.proposal = undefined;
+    this.previous = undefined;
+    this.send('prepare', (op) => ({ kind: 'paxos-prepare', op, key: this.key, ballot: this.ballot as Version, layout: this.layout }));
+  }
+
+  private send(phase: 'prepare' | 'accept', message: (op: number) => PaxosPrepareMessage | PaxosAcceptMessage): void {
+    this.phase = phase;
+    this.granted.clear();
+    this.refused.clear();
+    this.sentTo.clear();
+    this.op = this.deps.nextOp();
+    this.coordinator.register(this.op, this);
+    const built = message(this.op);
+    for (const owner of this.owners) {
+      if (!this.deps.isAvailable(owner)) continue;
+      this.sentTo.add(owner);
+      this.deps.send(owner, built);
+    }
+  }
+
+  onReply(from: string, message: ReplyMessage): void {
+    if (!this.owners.includes(from) || this.granted.has(from) || this.refused.has(from)) return;
+    if (this.phase === 'prepare' && message.kind === 'paxos-promise') {
+      if (message.layout !== undefined) return this.onNewerLayout(message.layout);
+      if (!message.ok) return this.onRefused(from, message.promised);
+      this.granted.add(from);
+      this.notePromise(message.entry ?? null, message.purged, message.accepted, message.committed);
+      if (this.majorities((id) => this.granted.has(id))) this.promised();
+    } else if (this.phase === 'accept' && message.kind === 'paxos-accepted') {
+      if (message.layout !== undefined) return this.onNewerLayout(message.layout);
+      if (!message.ok) return this.onRefused(from, message.promised);
+      this.granted.add(from);
+      if (this.majorities((id) => this.granted.has(id))) this.commit();
+    }
+  }
+
+  private notePromise(
+    entry: Entry | null,
+    purged: Version | undefined,
+    accepted: { readonly ballot: Version; readonly entry: Entry } | undefined,
+    committed: Version | undefined,
+  ): void {
+    const version = entry?.version ?? purged;
+    if (version !== undefined && (this.newestVersion === undefined || version > this.newestVersion)) {
+      this.newestVersion = version;
+      // A purge floor is the tombstone of a delete that every replica confirmed: the key is absent.
+      this.newest = entry ?? undefined;
+    }
+    if (accepted !== undefined && (this.inProgress === undefined || accepted.ballot > this.inProgress.ballot)) this.inProgress = accepted;
+    if (committed !== undefined && (this.lastCommit === undefined || committed > this.lastCommit)) this.lastCommit = committed;
+  }
+
+  /** Whether the members that satisfy `has` make a majority of every replica set. */
+  private majorities(has: (id: string) => boolean): boolean {
+    return this.sets.every((set, i) => set.filter(has).length >= (this.needed[i] as number));
+  }
+
+  /** Promised by a majority of every set: complete an earlier proposal, or decide and propose. */
+  private promised(): void {
+    const earlier = this.inProgress;
+    if (earlier !== undefined && (this.lastCommit === undefined || earlier.ballot > this.lastCommit)) {
+      const ours = this.own.get(earlier.entry.version);
+      if (ours !== undefined) this.previous = ours.previous;
+      return this.propose({ entry: earlier.entry, completing: ours === undefined });
+    }
+    const held = this.newestVersion === undefined ? undefined : this.own.get(this.newestVersion);
+    if (held !== undefined && this.newest !== undefined) {
+      // Chosen and written already (another round completed it): this update took effect.
+      return this.finish({ ok: true, value: { applied: true, previous: held.previous, written: this.newest } });
+    }
+    if (this.own.size > 0) {
+      // A proposal of ours that some replica may hold, neither in progress here nor written: it may
+      // have been chosen and written over since, or be completed by a later round. Deciding again
+      // could apply this update twice, so its outcome stays unknown.
+      return this.finish({ ok: false, error: this.contention('met other updates of it: the update may have taken effect') });
+    }
+    const previous = this.newest === undefined ? undefined : visibleEntry(this.newest, this.deps.nowMs());
+    let write: ReturnType<Decide>;
+    try {
+      write = this.decide(previous);
+    } catch (error) {
+      if (!(error instanceof QuorumError)) throw error;
+      return this.finish({ ok: false, error });
+    }
+    this.previous = previous;
+    if (write === undefined) return this.finish({ ok: true, value: { applied: false, previous } });
+    const version = this.newestVersion === undefined ? this.deps.clock.now() : this.deps.clock.stampAbove(this.newestVersion);
+    if (this.newestVersion !== undefined && version <= this.newestVersion) {
+      // The held version is beyond what this clock will follow (hlc.ts): a write could not win.
+      return this.finish({ ok: false, error: this.contention(`cannot be stamped above the held version ${this.newestVersion}`) });
+    }
+    this.propose({ entry: makeEntry(this.key, version, write.value, write.value === null ? undefined : write.expiresMs), completing: false });
+  }
+
+  private propose(proposal: { readonly entry: Entry; readonly completing: boolean }): void {
+    this.coordinator.unregister(this.op);
+    this.proposal = proposal;
+    if (!proposal.completing) this.own.set(proposal.entry.version, { ballot: this.ballot as Version, previous: this.previous });
+    this.send('accept', (op) => ({ kind: 'paxos-accept', op, ballot: this.ballot as Version, entry: proposal.entry, layout: this.layout }));
+  }
+
+  /** Chosen: written to the replicas with its version and ballot, at quorum; acknowledged once it is. */
+  private commit(): void {
+    this.coordinator.unregister(this.op);
+    this.phase = 'commit';
+    const proposal = this.proposal as { readonly entry: Entry; readonly completing: boolean };
+    const entry = proposal.entry;
+    const timeoutMs = Math.max(1, this.deadlineMs - this.deps.monotonicMs());
+    const expiry = entry.expiresMs !== undefined ? { expiresMs: entry.expiresMs } : {};
+    this.coordinator.write(
+      this.key,
+      entry.value,
+      { consistency: 'quorum', timeoutMs, version: entry.version, ballot: this.ballot as Version, ...expiry },
+      (result) => {
+        if (this.answered) return;
+        if (!result.ok) return this.finish(result);
+        if (proposal.completing) return this.start();
+        this.finish({ ok: true, value: { applied: true, previous: this.previous, written: entry } });
+      },
+    );
+  }
+
+  /**
+   * A replica promised a higher ballot. Once a majority is out of reach, the update waits a moment
+   * and goes again, above that ballot. A proposal of ours is forgotten only when every replica it went
+   * to refused it: then none holds it, and no later round can complete it. One that some replica
+   * accepted (or did not answer) may still be completed by another update's round, so the next
+   * round looks for it (and the update fails with an unknown outcome if it cannot tell).
+   */
+  private onRefused(from: string, promised: Version | undefined): void {
+    this.refused.add(from);
+    if (promised !== undefined && (this.highestPromised === undefined || promised > this.highestPromised)) this.highestPromised = promised;
+    if (this.majorities((id) => !this.refused.has(id) && this.deps.isAvailable(id))) return;
+    if (this.phase === 'accept' && this.proposal !== undefined && [...this.sentTo].every((id) => this.refused.has(id))) {
+      this.own.delete(this.proposal.entry.version);
+    }
+    this.again(randomInt(this.deps.random, Math.min(backoffMaxMs, 2 ** (this.rounds + 1))) + 1, undefined);
+  }
+
+  /** A replica runs a newer layout (or does not replicate the key on this one): go again on it. */
+  private onNewerLayout(layout: number): void {
+    this.again(0, layout);
+  }
+
+  /**
+   * Starts the update again after `delayMs`, once this node runs `layout` (if given); until the
+   * deadline. The round left behind may still be chosen: the next one completes it if so.
+   */
+  private again(delayMs: number, layout: number | undefined): void {
+    this.coordinator.unregister(this.op);
+    this.phase = 'wait';
+    const at = this.deps.monotonicMs() + delayMs;
+    const retry = (): void => {
+      if (this.answered) return;
+      const now = this.deps.monotonicMs();
+      if (now >= this.deadlineMs) return this.expire();
+      if (now < at || (layout !== undefined && this.deps.placement().layout.version < layout)) return wait(now < at ? at : now);
+      this.start();
+    };
+    const wait = (untilMs: number): void => {
+      this.op = this.deps.nextOp();
+      this.coordinator.register(this.op, { deadlineMs: Math.min(untilMs, this.deadlineMs), onReply: () => undefined, expire: retry });
+    };
+    wait(at);
+  }
+
+  expire(): void {
+    if (this.answered) return;
+    const reason =
+      this.phase === 'accept'
+        ? `no majority of the replicas of "${this.key}" accepted in time`
+        : `no majority of the replicas of "${this.key}" promised in time`;
+    // Once one of its proposals went out, it may have been chosen: a later round would complete it.
+    const outcome = this.own.size > 0 ? '; the update may still take effect' : '';
+    this.finish({ ok: false, error: new QuorumError('UNAVAILABLE', `update failed: ${reason}${outcome}`, { rounds: this.rounds }) });
+  }
+
+  private contention(what: string): QuorumError {
+    return new QuorumError('WRITE_CONTENTION', `update of "${this.key}" ${what}; try again`, { rounds: this.rounds });
+  }
+
+  private finish(result: Parameters<Callback<UpdateOutcome>>[0]): void {
+    this.coordinator.unregister(this.op);
+    if (this.answered) return;
+    this.answered = true;
+    this.callback(result);
+  }
+}

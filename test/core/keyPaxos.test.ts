@@ -1,0 +1,157 @@
+// Conditional writes through a consensus round per key (keyPaxos.ts), step by step on a 3-node
+// cluster: they see the current value, racing creates and increments do not both win, an earlier
+// round's chosen proposal is completed before a new decision, and a proposal a round passed over is
+// never completed later.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ReadOutcome, Result, WriteOutcome } from '../../src/core/coordinator.js';
+import type { Decide, UpdateOutcome } from '../../src/core/keyPaxos.js';
+import type { Envelope } from '../../src/core/messages.js';
+import type { Entry } from '../../src/core/version.js';
+import { HeldNetwork, TestCluster, bytes, text } from './harness.js';
+
+const createOnly = (value: string): Decide => (current) =>
+  current === undefined || current.value === null ? { value: bytes(value) } : undefined;
+
+const increment: Decide = (current) => ({ value: bytes(String(Number(text(current?.value) ?? '0') + 1)) });
+
+function readValue(cluster: TestCluster, via: string, key: string): string | undefined {
+  const read = cluster.run<ReadOutcome>((cb) => cluster.node(via).get(key, { consistency: 'quorum' }, cb));
+  assert.ok(read.ok);
+  return text(read.value.entry?.value);
+}
+
+test('an update sees the current value and writes only when its condition holds', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  const created = cluster.run<UpdateOutcome>((cb) => cluster.node('a').update('k', createOnly('first'), {}, cb));
+  assert.ok(created.ok);
+  assert.equal(created.value.applied, true);
+  assert.equal(created.value.previous, undefined);
+  const again = cluster.run<UpdateOutcome>((cb) => cluster.node('b').update('k', createOnly('second'), {}, cb));
+  assert.ok(again.ok);
+  assert.equal(again.value.applied, false, 'the key exists: nothing written');
+  assert.equal(text(again.value.previous?.value), 'first');
+  assert.equal(readValue(cluster, 'c', 'k'), 'first');
+  // A plain write is seen by the next update.
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('c').put('k', bytes('41'), { consistency: 'quorum' }, cb)).ok);
+  const incremented = cluster.run<UpdateOutcome>((cb) => cluster.node('a').update('k', increment, {}, cb));
+  assert.ok(incremented.ok);
+  assert.equal(text(incremented.value.written?.value), '42');
+  assert.equal(readValue(cluster, 'b', 'k'), '42');
+  // A delete through an update, then a create succeeds again.
+  const removed = cluster.run<UpdateOutcome>((cb) => cluster.node('b').update('k', () => ({ value: null }), {}, cb));
+  assert.ok(removed.ok && removed.value.applied);
+  assert.equal(readValue(cluster, 'a', 'k'), undefined);
+  const recreated = cluster.run<UpdateOutcome>((cb) => cluster.node('c').update('k', createOnly('third'), {}, cb));
+  assert.ok(recreated.ok && recreated.value.applied);
+  assert.equal(text(recreated.value.previous?.value), undefined, 'it saw the tombstone');
+});
+
+test('racing increments through every node all count', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  const results: Result<UpdateOutcome>[] = [];
+  // Started together: their prepares interleave, so rounds meet higher ballots and go again.
+  for (let i = 0; i < 9; i++) cluster.node(['a', 'b', 'c'][i % 3] as string).update('n', increment, { timeoutMs: 10_000 }, (r) => results.push(r));
+  for (let i = 0; i < 2000 && results.length < 9; i++) {
+    cluster.deliverAll();
+    cluster.advance(10);
+  }
+  assert.equal(results.length, 9);
+  const applied = results.filter((r) => r.ok && r.value.applied).length;
+  const unknown = results.filter((r) => !r.ok);
+  for (const r of unknown) assert.match(r.ok ? '' : r.error.message, /may (still )?(have )?take?n? effect/);
+  const count = Number(readValue(cluster, 'a', 'n'));
+  assert.ok(count >= applied && count <= applied + unknown.length, `every acknowledged increment counted once: ${count} for ${applied} + ${unknown.length} unknown`);
+  assert.ok(applied >= 1);
+});
+
+test('racing creates: exactly one wins', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  const results: Result<UpdateOutcome>[] = [];
+  for (const id of ['a', 'b', 'c']) cluster.node(id).update('once', createOnly(`by-${id}`), { timeoutMs: 10_000 }, (r) => results.push(r));
+  for (let i = 0; i < 2000 && results.length < 3; i++) {
+    cluster.deliverAll();
+    cluster.advance(10);
+  }
+  const winners = results.filter((r) => r.ok && r.value.applied);
+  assert.equal(winners.length, 1, JSON.stringify(results.map((r) => (r.ok ? r.value.applied : r.error.code))));
+  const winner = winners[0] as { ok: true; value: UpdateOutcome };
+  assert.equal(readValue(cluster, 'b', 'once'), text(winner.value.written?.value));
+});
+
+const kind = (k: string) => (e: Envelope) => e.message.kind === k;
+
+test('a proposal chosen by a round that stopped before its commit is completed by the next round first', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  const net = new HeldNetwork(cluster);
+  let first: Result<UpdateOutcome> | undefined;
+  cluster.node('a').update('k', () => ({ value: bytes('chosen') }), {}, (r) => (first = r));
+  net.deliver(kind('paxos-prepare'));
+  net.deliver(kind('paxos-promise'));
+  net.deliver(kind('paxos-accept')); // every replica accepts
+  net.discard(kind('paxos-accepted')); // a never hears: no commit
+  assert.equal(first, undefined);
+  // b's update must see "chosen", not the absent key.
+  const seen: (Entry | undefined)[] = [];
+  let second: Result<UpdateOutcome> | undefined;
+  cluster.node('b').update('k', (current) => (seen.push(current), { value: bytes('after') }), {}, (r) => (second = r));
+  for (let i = 0; i < 20 && second === undefined; i++) net.deliver(() => true);
+  assert.ok(second?.ok && second.value.applied);
+  assert.deepEqual(seen.map((e) => text(e?.value)), ['chosen']);
+  assert.equal(text(second.value.previous?.value), 'chosen');
+});
+
+test('a proposal accepted by one replica and passed over is not completed after a later decision', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  const net = new HeldNetwork(cluster);
+  cluster.node('a').update('k', () => ({ value: bytes('stale') }), {}, () => {});
+  net.deliver(kind('paxos-prepare'));
+  net.deliver(kind('paxos-promise'));
+  // Only c accepts a's proposal; the accepts to a and b are lost.
+  net.deliver((e) => e.message.kind === 'paxos-accept' && e.to === 'c');
+  net.discard((e) => e.message.kind === 'paxos-accept' || e.message.kind === 'paxos-accepted');
+  // b decides on a and b (c cut off), and commits to them.
+  cluster.isolated.add('c');
+  const decided = cluster.run<UpdateOutcome>((cb) => cluster.node('b').update('k', () => ({ value: bytes('decided') }), {}, cb));
+  assert.ok(decided.ok && decided.value.applied);
+  cluster.isolated.delete('c');
+  // A round that hears from c (its stale acceptance) and from b must not write "stale" over "decided".
+  cluster.isolated.add('a');
+  const seen: (string | undefined)[] = [];
+  const next = cluster.run<UpdateOutcome>((cb) => cluster.node('c').update('k', (current) => (seen.push(text(current?.value)), undefined), {}, cb));
+  assert.ok(next.ok);
+  assert.deepEqual(seen, ['decided']);
+  cluster.isolated.delete('a');
+  assert.equal(readValue(cluster, 'a', 'k'), 'decided');
+});
+
+test('an update fails clearly when too few replicas are reachable, and checks what it writes', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { valueBytesMax: 8 });
+  cluster.isolated.add('b');
+  cluster.isolated.add('c');
+  cluster.advance(10_000); // a sees them dead
+  const lonely = cluster.run<UpdateOutcome>((cb) => cluster.node('a').update('k', increment, {}, cb));
+  assert.ok(!lonely.ok);
+  assert.equal(lonely.error.code, 'UNAVAILABLE');
+  cluster.isolated.clear();
+  cluster.advance(10_000);
+  const big = cluster.run<UpdateOutcome>((cb) => cluster.node('a').update('k', () => ({ value: bytes('far too long') }), {}, cb));
+  assert.ok(!big.ok);
+  assert.equal(big.error.code, 'VALUE_TOO_LARGE');
+  const bad = cluster.run<UpdateOutcome>((cb) => cluster.node('a').update('', increment, {}, cb));
+  assert.ok(!bad.ok);
+  assert.equal(bad.error.code, 'BAD_REQUEST');
+});
+
+test('a replica keeps its promises across a restart', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  const net = new HeldNetwork(cluster);
+  cluster.node('a').update('k', () => ({ value: bytes('x') }), {}, () => {});
+  net.deliver(kind('paxos-prepare'));
+  const promised = cluster.storages.get('b')?.paxosState('k')?.promised;
+  assert.ok(promised);
+  net.discard(() => true);
+  cluster.restart('b');
+  assert.equal(cluster.storages.get('b')?.paxosState('k')?.promised, promised);
+});
