@@ -160,25 +160,43 @@ export class Coordinator {
       return;
     }
     const deadlineMs = this.deps.monotonicMs() + (options.timeoutMs ?? this.deps.config.requestTimeoutMs);
-    const run = (): void => {
-      const leftMs = deadlineMs - this.deps.monotonicMs();
+    const run = (direct: boolean): void => {
+      let finished = false;
       const done: Callback<UpdateOutcome> = (result) => {
+        if (finished) return;
+        finished = true;
         callback(result);
         this.nextUpdate(key);
       };
+      const leftMs = deadlineMs - this.deps.monotonicMs();
       if (leftMs <= 0) {
         done({ ok: false, error: new QuorumError('UNAVAILABLE', `update of "${key}" timed out behind earlier updates of it`) });
         return;
       }
-      new PendingUpdate(this, this.deps, key, decide, { ...options, timeoutMs: leftMs }, done).start();
+      try {
+        new PendingUpdate(this, this.deps, key, decide, { ...options, timeoutMs: leftMs }, done).start();
+      } catch (error) {
+        // Failing to start (a full disk, stamping the ballot), an update must not hold up the key's
+        // queue for good (simulator seed 35). Started by its own request, the error is that request's
+        // to answer; started from the queue, inside whatever finished the one before, it is answered here.
+        if (direct) {
+          if (!finished) {
+            finished = true;
+            this.nextUpdate(key);
+          }
+          throw error;
+        }
+        const message = error instanceof Error ? error.message : String(error);
+        done({ ok: false, error: error instanceof QuorumError ? error : new QuorumError('UNAVAILABLE', `update of "${key}" not started: ${message}`) });
+      }
     };
     const waiting = this.updating.get(key);
     if (waiting !== undefined) {
-      waiting.push(run);
+      waiting.push(() => run(false));
       return;
     }
     this.updating.set(key, []);
-    run();
+    run(true);
   }
 
   private nextUpdate(key: string): void {

@@ -161,6 +161,8 @@ export class PendingUpdate implements Operation {
   /** Newest entry among the promises (undefined for a purge floor: absent); `newestVersion` covers floors. */
   private newest: Entry | undefined;
   private newestVersion: Version | undefined;
+  /** The version each promise held (undefined: none), for the repair of `answerUnchanged`. */
+  private readonly versionsAnswered: (Version | undefined)[] = [];
   /** The proposal accepted under the highest ballot among the promises. */
   private inProgress: { readonly ballot: Version; readonly entry: Entry } | undefined;
   /** The highest ballot committed among the promises. */
@@ -207,6 +209,7 @@ export class PendingUpdate implements Operation {
     this.ballot = this.highestPromised === undefined ? clock.now() : clock.stampAbove(this.highestPromised);
     this.newest = undefined;
     this.newestVersion = undefined;
+    this.versionsAnswered.length = 0;
     this.inProgress = undefined;
     this.lastCommit = undefined;
     this.proposal = undefined;
@@ -252,6 +255,7 @@ export class PendingUpdate implements Operation {
     committed: Version | undefined,
   ): void {
     const version = entry?.version ?? purged;
+    this.versionsAnswered.push(version);
     if (version !== undefined && (this.newestVersion === undefined || version > this.newestVersion)) {
       this.newestVersion = version;
       // A purge floor is the tombstone of a delete that every replica confirmed: the key is absent.
@@ -294,13 +298,37 @@ export class PendingUpdate implements Operation {
       return this.finish({ ok: false, error });
     }
     this.previous = previous;
-    if (write === undefined) return this.finish({ ok: true, value: { applied: false, previous } });
+    if (write === undefined) return this.answerUnchanged(previous);
     const version = this.newestVersion === undefined ? this.deps.clock.now() : this.deps.clock.stampAbove(this.newestVersion);
     if (this.newestVersion !== undefined && version <= this.newestVersion) {
       // The held version is beyond what this clock will follow (hlc.ts): a write could not win.
       return this.finish({ ok: false, error: this.contention(`cannot be stamped above the held version ${this.newestVersion}`) });
     }
     this.propose({ entry: makeEntry(this.key, version, write.value, write.value === null ? undefined : write.expiresMs), completing: false });
+  }
+
+  /**
+   * The condition did not hold: nothing is written, and the answer is a read of the key. Like a quorum
+   * read, it must not show what a later quorum read could miss: promises that held an older version
+   * are sent the newest first (simulator seed 434: an update saw a delete held by one replica, and a
+   * quorum read after it returned the value from before the delete).
+   */
+  private answerUnchanged(previous: Entry | undefined): void {
+    const newestVersion = this.newestVersion;
+    if (newestVersion === undefined || this.versionsAnswered.every((version) => version === newestVersion)) {
+      return this.finish({ ok: true, value: { applied: false, previous } });
+    }
+    this.coordinator.unregister(this.op);
+    this.phase = 'commit';
+    // A purge floor is repaired as the tombstone it was (replicas holding the floor take it as held).
+    const entry = this.newest ?? makeEntry(this.key, newestVersion, null);
+    const expiry = entry.expiresMs !== undefined ? { expiresMs: entry.expiresMs } : {};
+    const timeoutMs = Math.max(1, this.deadlineMs - this.deps.monotonicMs());
+    this.coordinator.write(this.key, entry.value, { consistency: 'quorum', timeoutMs, version: entry.version, ...expiry }, (result) => {
+      if (this.answered) return;
+      if (!result.ok) return this.finish(result);
+      this.finish({ ok: true, value: { applied: false, previous } });
+    });
   }
 
   private propose(proposal: { readonly entry: Entry; readonly completing: boolean }): void {
