@@ -120,6 +120,21 @@ export class PaxosAcceptor {
   }
 
   /**
+   * Takes back this node's acceptance of its own proposal under `ballot`, which every other replica
+   * refused, so that no round can ever complete it (PendingUpdate.forgetIfNoneHolds). Only while this
+   * node has neither promised nor accepted anything since: a promise reported the proposal to its
+   * proposer, who may complete it, even if a later acceptance replaced it here (simulated race, seed
+   * 255: another round completed it from this node's promise, and the update decided a second time).
+   * Returns whether it was taken back.
+   */
+  withdraw(key: string, ballot: Version): boolean {
+    const state = this.storage.paxosState(key);
+    if (state === undefined || state.accepted?.ballot !== ballot || state.promised !== ballot) return false;
+    this.storage.setPaxosState(key, { promised: state.promised, ...(state.committed !== undefined ? { committed: state.committed } : {}) });
+    return true;
+  }
+
+  /**
    * The commit of a round chosen under `ballot` reached this replica (its entry is applied by the
    * caller): a proposal accepted at or below it is done, and is dropped with its value.
    */
@@ -135,10 +150,11 @@ export class PaxosAcceptor {
 
 type Phase = 'prepare' | 'accept' | 'commit' | 'wait';
 
-/** One of this update's own proposals: the ballot it went out under and the entry it was decided on. */
+/** One of this update's own proposals: the entry it was decided on, and whether another node may hold it. */
 interface OwnProposal {
-  readonly ballot: Version;
   readonly previous: Entry | undefined;
+  /** Once another replica took it, or a round found it in progress, it is never forgotten. */
+  heldElsewhere: boolean;
 }
 
 /** A conditional write in flight, on the node that coordinates it. */
@@ -244,7 +260,10 @@ export class PendingUpdate implements Operation {
       if (message.layout !== undefined) return this.onNewerLayout(message.layout);
       if (!message.ok) return this.onRefused(from, message.promised);
       this.granted.add(from);
+      const ours = this.proposal === undefined ? undefined : this.own.get(this.proposal.entry.version);
+      if (ours !== undefined && from !== this.deps.selfId) ours.heldElsewhere = true;
       if (this.majorities((id) => this.granted.has(id))) this.commit();
+      else this.retryIfLost(); // this node's own answer, awaited by a round already lost
     }
   }
 
@@ -275,13 +294,18 @@ export class PendingUpdate implements Operation {
     const earlier = this.inProgress;
     if (earlier !== undefined && (this.lastCommit === undefined || earlier.ballot > this.lastCommit)) {
       const ours = this.own.get(earlier.entry.version);
-      if (ours !== undefined) this.previous = ours.previous;
+      if (ours !== undefined) {
+        this.previous = ours.previous;
+        ours.heldElsewhere = true;
+      }
       return this.propose({ entry: earlier.entry, completing: ours === undefined });
     }
     const held = this.newestVersion === undefined ? undefined : this.own.get(this.newestVersion);
     if (held !== undefined && this.newest !== undefined) {
-      // Chosen and written already (another round completed it): this update took effect.
-      return this.finish({ ok: true, value: { applied: true, previous: held.previous, written: this.newest } });
+      // Chosen and written already (another round completed it): this update took effect, once a
+      // quorum holds it (the round that wrote it may have reached only one replica: seed 1209 of a
+      // random interleaving, where a quorum read after the answer returned the value before it).
+      return this.answerOnceHeld({ applied: true, previous: held.previous, written: this.newest });
     }
     if (this.own.size > 0) {
       // A proposal of ours that some replica may hold, neither in progress here nor written: it may
@@ -298,7 +322,7 @@ export class PendingUpdate implements Operation {
       return this.finish({ ok: false, error });
     }
     this.previous = previous;
-    if (write === undefined) return this.answerUnchanged(previous);
+    if (write === undefined) return this.answerOnceHeld({ applied: false, previous });
     const version = this.newestVersion === undefined ? this.deps.clock.now() : this.deps.clock.stampAbove(this.newestVersion);
     if (this.newestVersion !== undefined && version <= this.newestVersion) {
       // The held version is beyond what this clock will follow (hlc.ts): a write could not win.
@@ -308,15 +332,15 @@ export class PendingUpdate implements Operation {
   }
 
   /**
-   * The condition did not hold: nothing is written, and the answer is a read of the key. Like a quorum
-   * read, it must not show what a later quorum read could miss: promises that held an older version
-   * are sent the newest first (simulator seed 434: an update saw a delete held by one replica, and a
-   * quorum read after it returned the value from before the delete).
+   * Answers with what the promises showed (no new write), once a quorum holds its newest version: like
+   * a quorum read, the answer must not show what a later quorum read could miss. Promises that held an
+   * older version are sent the newest first (simulator seed 434: an update whose condition failed saw
+   * a delete held by one replica, and a quorum read after it returned the value from before the delete).
    */
-  private answerUnchanged(previous: Entry | undefined): void {
+  private answerOnceHeld(outcome: UpdateOutcome): void {
     const newestVersion = this.newestVersion;
     if (newestVersion === undefined || this.versionsAnswered.every((version) => version === newestVersion)) {
-      return this.finish({ ok: true, value: { applied: false, previous } });
+      return this.finish({ ok: true, value: outcome });
     }
     this.coordinator.unregister(this.op);
     this.phase = 'commit';
@@ -327,14 +351,14 @@ export class PendingUpdate implements Operation {
     this.coordinator.write(this.key, entry.value, { consistency: 'quorum', timeoutMs, version: entry.version, ...expiry }, (result) => {
       if (this.answered) return;
       if (!result.ok) return this.finish(result);
-      this.finish({ ok: true, value: { applied: false, previous } });
+      this.finish({ ok: true, value: outcome });
     });
   }
 
   private propose(proposal: { readonly entry: Entry; readonly completing: boolean }): void {
     this.coordinator.unregister(this.op);
     this.proposal = proposal;
-    if (!proposal.completing) this.own.set(proposal.entry.version, { ballot: this.ballot as Version, previous: this.previous });
+    if (!proposal.completing && !this.own.has(proposal.entry.version)) this.own.set(proposal.entry.version, { previous: this.previous, heldElsewhere: false });
     this.send('accept', (op) => ({ kind: 'paxos-accept', op, ballot: this.ballot as Version, entry: proposal.entry, layout: this.layout }));
   }
 
@@ -361,19 +385,45 @@ export class PendingUpdate implements Operation {
 
   /**
    * A replica promised a higher ballot. Once a majority is out of reach, the update waits a moment
-   * and goes again, above that ballot. A proposal of ours is forgotten only when every replica it went
-   * to refused it: then none holds it, and no later round can complete it. One that some replica
-   * accepted (or did not answer) may still be completed by another update's round, so the next
-   * round looks for it (and the update fails with an unknown outcome if it cannot tell).
+   * and goes again, above that ballot. A proposal of ours is forgotten only when no replica holds it
+   * (`forgetIfNoneHolds`): then no later round can complete it. One that another replica accepted (or
+   * did not answer) may still be completed by another update's round, so the next round looks for it
+   * (and the update fails with an unknown outcome if it cannot tell).
    */
   private onRefused(from: string, promised: Version | undefined): void {
     this.refused.add(from);
     if (promised !== undefined && (this.highestPromised === undefined || promised > this.highestPromised)) this.highestPromised = promised;
+    this.retryIfLost();
+  }
+
+  /** Once a majority is out of reach in this phase, goes again after a random pause. */
+  private retryIfLost(): void {
     if (this.majorities((id) => !this.refused.has(id) && this.deps.isAvailable(id))) return;
-    if (this.phase === 'accept' && this.proposal !== undefined && [...this.sentTo].every((id) => this.refused.has(id))) {
-      this.own.delete(this.proposal.entry.version);
+    if (this.phase === 'accept' && this.proposal !== undefined) {
+      // Every answer is awaited (they come within a round trip; a replica that died costs the
+      // deadline): only then can the proposal be forgotten if no replica holds it. Gone on without
+      // them, racing INCRs left a third of their updates with an unknown outcome.
+      if (![...this.sentTo].every((id) => this.granted.has(id) || this.refused.has(id))) return;
+      this.forgetIfNoneHolds(this.proposal.entry.version);
     }
     this.again(randomInt(this.deps.random, Math.min(backoffMaxMs, 2 ** (this.rounds + 1))) + 1, undefined);
+  }
+
+  /**
+   * Forgets a proposal of ours that no replica holds: every one it went to refused it, or every one
+   * but this node, whose acceptance is taken back. The usual case under contention: this node's own
+   * acceptance arrives first, the others had promised a racer's higher ballot. Kept otherwise, it would
+   * leave the update's outcome unknown.
+   */
+  private forgetIfNoneHolds(version: Version): void {
+    if (this.own.get(version)?.heldElsewhere !== false) return;
+    const self = this.deps.selfId;
+    if (![...this.sentTo].every((id) => id === self || this.refused.has(id))) return;
+    if (this.sentTo.has(self) && !this.refused.has(self)) {
+      // Until its answer is in, this node's acceptor may still take the proposal.
+      if (!this.granted.has(self) || !this.deps.withdrawProposal(this.key, this.ballot as Version)) return;
+    }
+    this.own.delete(version);
   }
 
   /** A replica runs a newer layout (or does not replicate the key on this one): go again on it. */

@@ -215,6 +215,7 @@ export class QuorumNode {
       // would have waited for the commit and for the sync.
       readOwnCopy: (key) => (this.paused || this.staged !== undefined || !this.storage.durable ? null : this.storage.get(key)),
       random: deps.random,
+      withdrawProposal: (key, ballot) => this.acceptor.withdraw(key, ballot),
     });
     this.acceptor = new PaxosAcceptor(this.storage, (key, layout) => this.refusal(key, layout));
   }

@@ -155,3 +155,90 @@ test('a replica keeps its promises across a restart', () => {
   cluster.restart('b');
   assert.equal(cluster.storages.get('b')?.paxosState('k')?.promised, promised);
 });
+
+/** Runs `a`'s increment until its accept phase, with b and c promising c's higher ballot first. */
+function racedIncrement(cluster: TestCluster, net: HeldNetwork, results: Result<UpdateOutcome>[], decisions: { count: number }): void {
+  cluster.node('a').update('n', (current) => (decisions.count++, increment(current)), { timeoutMs: 5_000 }, (r) => results.push(r));
+  net.deliver((e) => e.message.kind === 'paxos-prepare' && e.from === 'a');
+  net.deliver((e) => e.message.kind === 'paxos-promise' && e.to === 'a'); // a decides and sends its accepts
+  // c's update prepares with a higher ballot at b and c before a's accepts reach them.
+  cluster.node('c').update('n', increment, { timeoutMs: 5_000 }, (r) => results.push(r));
+  net.deliver((e) => e.message.kind === 'paxos-prepare' && e.from === 'c' && e.to !== 'a');
+}
+
+test('an update whose proposal only its own node accepted takes it back, and goes again deciding once', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('n', bytes('1'), { consistency: 'quorum' }, cb)).ok);
+  const net = new HeldNetwork(cluster);
+  const results: Result<UpdateOutcome>[] = [];
+  const decisions = { count: 0 };
+  racedIncrement(cluster, net, results, decisions);
+  // a's own acceptor takes a's proposal; b and c refuse it (they promised c's ballot).
+  net.deliver((e) => e.message.kind === 'paxos-accept' && e.from === 'a');
+  net.deliver((e) => e.message.kind === 'paxos-accepted' && e.to === 'a');
+  assert.equal(cluster.storages.get('a')?.paxosState('n')?.accepted, undefined, 'a took its acceptance back');
+  for (let i = 0; i < 300 && results.length < 2; i++) {
+    net.tick(['a', 'b', 'c'], 10);
+    net.deliver(() => true);
+  }
+  assert.equal(results.length, 2);
+  for (const r of results) assert.ok(r.ok && r.value.applied, r.ok ? "not applied" : r.error.message);
+  assert.equal(readValue(cluster, 'b', 'n'), '3', 'both increments counted, once each');
+});
+
+test('an update whose accepted proposal was reported to a racer does not take it back, nor decide twice', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('n', bytes('1'), { consistency: 'quorum' }, cb)).ok);
+  const net = new HeldNetwork(cluster);
+  const results: Result<UpdateOutcome>[] = [];
+  const decisions = { count: 0 };
+  racedIncrement(cluster, net, results, decisions);
+  net.deliver((e) => e.message.kind === 'paxos-accept' && e.from === 'a' && e.to === 'a');
+  // c's prepare reaches a after a accepted its own proposal: a's promise reports it to c.
+  net.deliver((e) => e.message.kind === 'paxos-prepare' && e.from === 'c' && e.to === 'a');
+  net.deliver(() => true);
+  for (let i = 0; i < 300 && results.length < 2; i++) {
+    net.tick(['a', 'b', 'c'], 10);
+    net.deliver(() => true);
+  }
+  assert.equal(results.length, 2);
+  assert.ok(decisions.count <= 1 || results.every((r) => r.ok), 'a decided again only if it knew its first proposal was not held');
+  const applied = results.filter((r) => r.ok && r.value.applied).length;
+  const unknown = results.filter((r) => !r.ok).length;
+  const count = Number(readValue(cluster, 'b', 'n')) - 1;
+  assert.ok(count >= applied && count <= applied + unknown, `${count} counted for ${applied} applied and ${unknown} unknown`);
+});
+
+test('in random interleavings with lost messages, every acknowledged increment counts once, and no other but unknown ones', () => {
+  // Six increments through three nodes; each step delivers one held message at random (3% are lost)
+  // or moves time on. 3,000 seeds found three faults while it was written: 255, 953 and 1209 (seed
+  // 703 finds the second again as the code is now). They are kept here with the first 250 (the whole
+  // range passes; it takes a minute and a half).
+  for (const seed of [...Array.from({ length: 250 }, (_, i) => i + 1), 703, 953, 1209]) {
+    let state = seed;
+    const random = () => ((state = (state * 48271) % 2147483647) / 2147483647);
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    const net = new HeldNetwork(cluster);
+    const results: Result<UpdateOutcome>[] = [];
+    for (let i = 0; i < 6; i++) cluster.node(['a', 'b', 'c'][i % 3] as string).update('k', increment, { timeoutMs: 20_000 }, (r) => results.push(r));
+    for (let step = 0; step < 20_000 && results.length < 6; step++) {
+      const held = net.held(() => true);
+      if (held.length === 0 || random() < 0.05) {
+        net.tick(['a', 'b', 'c'], 10);
+        continue;
+      }
+      const pick = held[Math.floor(random() * held.length)];
+      if (random() < 0.03) net.discard((e) => e === pick);
+      else net.deliver((e) => e === pick);
+    }
+    for (let i = 0; i < 200; i++) {
+      net.tick(['a', 'b', 'c'], 10);
+      net.deliver(() => true);
+    }
+    assert.equal(results.length, 6, `seed ${seed}: every update answered`);
+    const applied = results.filter((r) => r.ok && r.value.applied).length;
+    const failed = results.length - applied;
+    const count = Number(readValue(cluster, 'a', 'k') ?? '0');
+    assert.ok(count >= applied && count <= applied + failed, `seed ${seed}: ${count} counted for ${applied} acknowledged and ${failed} failed`);
+  }
+});
