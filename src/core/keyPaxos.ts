@@ -233,6 +233,22 @@ export class PendingUpdate implements Operation {
     this.send('prepare', (op) => ({ kind: 'paxos-prepare', op, key: this.key, ballot: this.ballot as Version, layout: this.layout }));
   }
 
+  /**
+   * A later round, started from an answer or a timer: when starting it fails (stamping the ballot on a
+   * full disk), no operation of this update is registered any more, so it answers now, and the error
+   * goes on to roll back what it was part of (simulator seed 26005104: the update never answered).
+   */
+  private startAgain(): void {
+    try {
+      this.start();
+    } catch (error) {
+      const outcome = this.own.size > 0 ? '; the update may still take effect' : '';
+      const message = error instanceof Error ? error.message : String(error);
+      this.finish({ ok: false, error: new QuorumError('UNAVAILABLE', `update of "${this.key}" failed: ${message}${outcome}`, { rounds: this.rounds }) });
+      throw error;
+    }
+  }
+
   private send(phase: 'prepare' | 'accept', message: (op: number) => PaxosPrepareMessage | PaxosAcceptMessage): void {
     this.phase = phase;
     this.granted.clear();
@@ -377,7 +393,7 @@ export class PendingUpdate implements Operation {
       (result) => {
         if (this.answered) return;
         if (!result.ok) return this.finish(result);
-        if (proposal.completing) return this.start();
+        if (proposal.completing) return this.startAgain();
         this.finish({ ok: true, value: { applied: true, previous: this.previous, written: entry } });
       },
     );
@@ -444,7 +460,7 @@ export class PendingUpdate implements Operation {
       const now = this.deps.monotonicMs();
       if (now >= this.deadlineMs) return this.expire();
       if (now < at || (layout !== undefined && this.deps.placement().layout.version < layout)) return wait(now < at ? at : now);
-      this.start();
+      this.startAgain();
     };
     const wait = (untilMs: number): void => {
       this.op = this.deps.nextOp();
