@@ -55,6 +55,19 @@ const ttl: Json = {
   description: 'Time to live in seconds (fractions allowed, kept to the ms): from then on the key reads as absent, by the clock of the node that coordinates the read. Default: never expires.',
   schema: { type: 'number', exclusiveMinimum: 0 },
 };
+const ifMatch: Json = {
+  name: 'If-Match',
+  in: 'header',
+  description:
+    'A conditional write (compare-and-set): only if the key is present ("*") or at one of these versions (as x-quorumkv-version gave them, quoted or not). Runs a consensus round on a majority of the key\'s replicas; consistency and sloppy do not apply. 412 when the condition does not hold.',
+  schema: { type: 'string' },
+};
+const ifNoneMatch: Json = {
+  name: 'If-None-Match',
+  in: 'header',
+  description: 'Only "*": a create-only write, atomic (a consensus round); 412 when the key is present.',
+  schema: { const: '*' },
+};
 const versionHeader: Json = { description: 'Version of the entry: `<wall ms hex>-<counter hex>-<node>`, totally ordered.', schema: { type: 'string' } };
 
 const standardErrors = (...names: string[]): Json => Object.fromEntries(names.map((name) => [statusOf[name] as string, errorRef(name)]));
@@ -64,6 +77,7 @@ const statusOf: Record<string, string> = {
   Forbidden: '403',
   NotFound: '404',
   Conflict: '409',
+  PreconditionFailed: '412',
   TooLarge: '413',
   Unavailable: '503',
 };
@@ -102,9 +116,9 @@ const paths: Json = {
     put: {
       operationId: 'putKey',
       summary: 'Write a key',
-      description: 'Stamps a new version and answers once the level of replicas have it durably. Last writer (highest version) wins. With ttl the value expires; without, it never does (a write replaces the expiry too).',
+      description: 'Stamps a new version and answers once the level of replicas have it durably. Last writer (highest version) wins. With ttl the value expires; without, it never does (a write replaces the expiry too). With If-Match or If-None-Match it is a conditional write (compare-and-set, create-only).',
       tags: ['keys'],
-      parameters: [consistency('quorum'), timeout, sloppy, ttl, deadline],
+      parameters: [consistency('quorum'), timeout, sloppy, ttl, deadline, ifMatch, ifNoneMatch],
       requestBody: {
         required: true,
         description: 'The value as raw bytes (any content type), at most 1 MiB by default.',
@@ -112,18 +126,18 @@ const paths: Json = {
       },
       responses: {
         '200': { ...json(ref('WriteResult'), 'Written.'), headers: { 'x-quorumkv-version': versionHeader } },
-        ...standardErrors('BadRequest', 'TooLarge', ...guarded),
+        ...standardErrors('BadRequest', 'PreconditionFailed', 'TooLarge', ...guarded),
       },
     },
     delete: {
       operationId: 'deleteKey',
       summary: 'Delete a key',
-      description: 'Writes a tombstone; succeeds whether or not the key was present.',
+      description: 'Writes a tombstone; succeeds whether or not the key was present. With If-Match or If-None-Match it is a conditional delete.',
       tags: ['keys'],
-      parameters: [consistency('quorum'), timeout, sloppy, deadline],
+      parameters: [consistency('quorum'), timeout, sloppy, deadline, ifMatch, ifNoneMatch],
       responses: {
         '200': { ...json(ref('DeleteResult'), 'Deleted.'), headers: { 'x-quorumkv-version': versionHeader } },
-        ...standardErrors('BadRequest', 'TooLarge', ...guarded),
+        ...standardErrors('BadRequest', 'PreconditionFailed', 'TooLarge', ...guarded),
       },
     },
   },
@@ -502,11 +516,15 @@ const schemas: Json = {
     status: { const: 'success' },
     key: str,
     version: str,
-    replicasAcked: { type: 'integer', description: 'Owners holding the write when it was acknowledged.' },
-    hintsAcked: { type: 'integer', description: 'Fallback nodes holding it as a hint for an unreachable owner.' },
+    replicasAcked: { type: 'integer', description: 'Owners holding the write when it was acknowledged (not given for a conditional write).' },
+    hintsAcked: { type: 'integer', description: 'Fallback nodes holding it as a hint for an unreachable owner (not given for a conditional write).' },
     expiresMs: { type: 'integer', description: 'With ttl: when the value expires, in ms since 1970.' },
-  }, ['status', 'key', 'version', 'replicasAcked', 'hintsAcked']),
-  DeleteResult: object({ status: { const: 'success' }, key: str, deleted: { const: true }, version: str, replicasAcked: int, hintsAcked: int }),
+    conditional: { const: true, description: 'A conditional write (If-Match, If-None-Match).' },
+  }, ['status', 'key', 'version']),
+  DeleteResult: object(
+    { status: { const: 'success' }, key: str, deleted: { const: true }, version: str, replicasAcked: int, hintsAcked: int, conditional: { const: true } },
+    ['status', 'key', 'deleted', 'version'],
+  ),
   KeyPage: object({ keys: { type: 'array', items: str }, next: { type: ['string', 'null'], description: 'Pass back as cursor for the next page; null on the last page.' } }),
   BatchOp: {
     type: 'object',
@@ -682,6 +700,12 @@ const responses: Json = {
     error: 'Key already exists',
     message: 'Key k already exists',
     code: 'EXISTS',
+  }),
+  PreconditionFailed: errorResponse('A conditional write whose condition did not hold (PRECONDITION_FAILED); version is the key\'s current one, or null when absent.', {
+    error: 'Precondition Failed',
+    message: 'the condition did not hold: key k is at version 01a2203d2c7e-00000000-0',
+    code: 'PRECONDITION_FAILED',
+    version: '01a2203d2c7e-00000000-0',
   }),
   TooLarge: errorResponse('Key or value over the limit (KEY_TOO_LARGE, VALUE_TOO_LARGE).', {
     error: 'Value too large',
