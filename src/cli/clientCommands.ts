@@ -6,9 +6,9 @@
 //   (unavailable, exists, too large, unauthorized...).
 
 import type { Command, CommanderError } from 'commander';
-import { connect, QuorumKvError, type QuorumKvClient } from '../client/index.js';
+import { connect, QuorumKvError, type QuorumKvClient, type WriteCondition } from '../client/index.js';
 
-export const exitCodes = { ok: 0, notFound: 1, usage: 2, unreachable: 3, refused: 4 } as const;
+export const exitCodes = { ok: 0, notFound: 1, usage: 2, unreachable: 3, refused: 4, conditionFailed: 5 } as const;
 
 export interface ClientOptions {
   readonly url: string;
@@ -19,6 +19,10 @@ export interface ClientOptions {
   readonly consistency?: string;
   /** put: time to live in seconds (`--ttl 30`, `--ttl 0.5`). */
   readonly ttl?: string;
+  /** put, del: a conditional write (`--if-absent`, `--if-present`, `--if-version V`). */
+  readonly ifAbsent?: boolean;
+  readonly ifPresent?: boolean;
+  readonly ifVersion?: string;
 }
 
 export class CliError extends Error {
@@ -121,7 +125,30 @@ export async function runCommand(options: ClientOptions, work: () => Promise<voi
 
 export async function putCommand(options: ClientOptions, key: string, value: string): Promise<unknown> {
   const ttl = ttlOf(options);
+  const condition = conditionOf(options);
+  if (condition) {
+    return withClient(options, async (client) => ({ status: 'success', ...heldOrRefused(key, await client.putIf(key, value, condition, ttl)) }));
+  }
   return withClient(options, async (client) => ({ status: 'success', ...(await client.put(key, value, { ...levelOf(options), ...ttl })) }));
+}
+
+/** The condition of a conditional put or del, if one was asked for; more than one, or with --consistency, is a usage error. */
+function conditionOf(options: ClientOptions): WriteCondition | undefined {
+  const given = [options.ifAbsent && '--if-absent', options.ifPresent && '--if-present', options.ifVersion !== undefined && '--if-version'].filter(Boolean);
+  if (given.length === 0) return undefined;
+  const usage = (message: string) => new CliError(message, exitCodes.usage, { code: 'BAD_REQUEST' });
+  if (given.length > 1) throw usage(`give one condition, not ${given.join(' and ')}`);
+  if (options.consistency !== undefined) throw usage(`${given[0]} runs a consensus round on a majority of the replicas: --consistency does not apply`);
+  if (options.ifAbsent) return { ifAbsent: true };
+  if (options.ifPresent) return { ifPresent: true };
+  if (options.ifVersion === '') throw usage('--if-version needs a version (as get --json shows it)');
+  return { ifVersion: options.ifVersion as string };
+}
+
+/** A conditional write's result, or exit 5 when its condition did not hold. */
+function heldOrRefused<T>(key: string, result: T | null): T {
+  if (result === null) throw new CliError(`the condition did not hold for key ${key}: nothing written`, exitCodes.conditionFailed, { code: 'PRECONDITION_FAILED', key });
+  return result;
 }
 
 /** --ttl in seconds as the client's ttlMs. */
@@ -151,6 +178,8 @@ export async function getCommand(options: ClientOptions, key: string): Promise<{
 }
 
 export async function delCommand(options: ClientOptions, key: string): Promise<unknown> {
+  const condition = conditionOf(options);
+  if (condition) return withClient(options, async (client) => ({ status: 'success', ...heldOrRefused(key, await client.deleteIf(key, condition)) }));
   return withClient(options, async (client) => ({ status: 'success', ...(await client.delete(key, levelOf(options))) }));
 }
 

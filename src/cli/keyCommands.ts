@@ -34,6 +34,9 @@ export function registerKeyCommands(program: Command): void {
     .argument('<value>')
     .option('--consistency <level>', 'one, quorum or all')
     .option('--ttl <seconds>', 'expire the key after this many seconds')
+    .option('--if-absent', 'only if the key is absent (atomic; exit 5 when it is present)')
+    .option('--if-present', 'only if the key is present (atomic; exit 5 when it is absent)')
+    .option('--if-version <version>', 'only if the key is at this version (compare-and-set; exit 5 when it is not)')
     .action(async (key: string, value: string, options: ClientOptions) =>
       runClient(options, async () => {
         const result = await putCommand(options, key, value);
@@ -55,6 +58,8 @@ export function registerKeyCommands(program: Command): void {
     .alias('delete')
     .argument('<key>')
     .option('--consistency <level>', 'one, quorum or all')
+    .option('--if-present', 'only if the key is present (atomic; exit 5 when it is absent)')
+    .option('--if-version <version>', 'only if the key is at this version (exit 5 when it is not)')
     .action(async (key: string, options: ClientOptions) =>
       runClient(options, async () => {
         const result = await delCommand(options, key);

@@ -55,6 +55,23 @@ describe('quorumkv commands', { timeout: 10 * testTimeoutMs }, () => {
     assert.equal((await cli('put', 'session', 'abc', '--ttl', '0x10')).code, 2, 'not read as 16');
   });
 
+  it('conditional put and del: --if-absent, --if-present, --if-version (exit 5 when the condition does not hold)', { timeout: testTimeoutMs }, async () => {
+    assert.equal((await cli('put', 'lock', 'me', '--if-absent')).code, 0);
+    const taken = await cli('put', 'lock', 'you', '--if-absent');
+    assert.equal(taken.code, 5);
+    assert.equal(taken.stderr, 'quorumkv: the condition did not hold for key lock: nothing written\n');
+    const { version } = await json('get', 'lock');
+    assert.equal((await cli('put', 'lock', 'next', '--if-version', String(version))).code, 0);
+    assert.equal((await cli('put', 'lock', 'stale', '--if-version', String(version))).code, 5, 'the version moved on');
+    assert.equal((await cli('get', 'lock')).stdout, 'next\n');
+    assert.equal((await cli('del', 'lock', '--if-version', String(version))).code, 5);
+    assert.equal((await cli('del', 'lock', '--if-present')).code, 0);
+    assert.equal((await cli('put', 'lock', 'x', '--if-present')).code, 5);
+    assert.equal((await cli('put', 'lock', 'x', '--if-absent', '--if-present')).code, 2);
+    assert.match((await cli('put', 'lock', 'x', '--if-absent', '--consistency', 'one')).stderr, /--consistency does not apply/);
+    assert.equal((await cli('put', 'lock', 'x', '--if-version', 'nonsense')).code, 2, 'not a version: a 400');
+  });
+
   it('add-node sent to a node, not the front, says where it works', { timeout: testTimeoutMs }, async () => {
     const run = await runCli(['add-node', '--url', cluster.nodeUrls.get('0') as string]);
     assert.equal(run.code, 2, run.stderr);
