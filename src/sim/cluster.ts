@@ -20,6 +20,7 @@
 // the newest layout no longer names is "removed": it serves no client and the checks ignore it.
 
 import type { Callback, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome } from '../core/coordinator.js';
+import type { Decide, UpdateOptions, UpdateOutcome } from '../core/keyPaxos.js';
 import { resolveConfig, type CoreConfig } from '../core/config.js';
 import { layoutDigest, type Layout } from '../core/layout.js';
 import type { LayoutChange } from '../core/layoutChange.js';
@@ -248,6 +249,11 @@ export class SimCluster {
       if (value === null) node.remove(key, options, callback);
       else node.put(key, value, options, callback);
     });
+  }
+
+  /** Starts a conditional write on `id` (keyPaxos.ts); false if the node is not up. */
+  update(id: string, key: string, decide: Decide, options: UpdateOptions, onResult: Callback<UpdateOutcome>, onLost: (reason: string) => void): boolean {
+    return this.request(id, onResult, onLost, (node, callback) => node.update(key, decide, options, callback));
   }
 
   read(id: string, key: string, options: ReadOptions, onResult: Callback<ReadOutcome>, onLost: (reason: string) => void): boolean {

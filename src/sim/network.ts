@@ -182,5 +182,11 @@ export function describeMessage(envelope: Envelope): string {
   }
   const entry = message.entry as { key?: string; version?: string } | null | undefined;
   if (entry) parts.push(`entry=${entry.key}@${entry.version}`);
+  // A key's consensus rounds (keyPaxos.ts); a write with a ballot is a round's commit.
+  for (const field of ['ok', 'ballot', 'promised', 'purged', 'committed']) {
+    if (message[field] !== undefined) parts.push(`${field}=${String(message[field])}`);
+  }
+  const accepted = message.accepted as { ballot?: string; entry?: { version?: string } } | undefined;
+  if (accepted) parts.push(`accepted=${accepted.entry?.version}@ballot ${accepted.ballot}`);
   return parts.join(' ');
 }

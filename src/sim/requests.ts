@@ -5,8 +5,12 @@
 // pause) well past the request's timeout, the client gives up and records `info` with the error
 // NO_ANSWER, which the timeliness checker reports: the core must answer every request in time.
 // A request lost with its coordinator (crash, pause, a storage failure that rejects it) is `info`.
+//
+// An update (a conditional write, keyPaxos.ts) writes `value` if the key is at `expectVersion`
+// (compare-and-set on the version), or whatever it finds when that is undefined (read-modify-write).
 
 import type { Result } from '../core/coordinator.js';
+import type { Decide, UpdateOutcome } from '../core/keyPaxos.js';
 import type { ConsistencyLevel } from '../core/quorum.js';
 import type { SimCluster } from './cluster.js';
 import type { Completion, History, Invocation, Operation, Purpose, RequestKind } from './history.js';
@@ -25,8 +29,10 @@ export interface RequestSpec {
   readonly client: string;
   readonly kind: RequestKind;
   readonly key: string;
-  /** For puts: the value to write ("v<id>"). */
+  /** For puts and updates: the value to write ("v<id>"). */
   readonly value?: string;
+  /** For updates: write only if the key is at this version (null: no version, absent); undefined: always. */
+  readonly expectVersion?: string | null;
   readonly level: ConsistencyLevel;
   readonly node: string;
   readonly purpose: Purpose;
@@ -66,6 +72,7 @@ export class Requests {
       kind: spec.kind,
       key: spec.key,
       ...(spec.value !== undefined ? { written: spec.value } : {}),
+      ...(spec.kind === 'update' && spec.expectVersion !== undefined ? { expectVersion: spec.expectVersion } : {}),
       level: spec.level,
       sloppy: spec.sloppy ?? false,
       waitForAll: spec.waitForAll ?? false,
@@ -98,6 +105,13 @@ export class Requests {
         (result) => finish(readCompletion(result)),
         lost,
       );
+    } else if (spec.kind === 'update') {
+      // Always at quorum (a majority of every replica set promises, accepts, and takes the commit).
+      const write = { value: textEncoder.encode(spec.value ?? '') };
+      const expect = spec.expectVersion;
+      // Depends on its argument alone: it may run once per round (keyPaxos.ts).
+      const decide: Decide = (current) => (expect === undefined || (current?.version ?? null) === expect ? write : undefined);
+      cluster.update(spec.node, spec.key, decide, {}, (result) => finish(updateCompletion(result)), lost);
     } else {
       const expiredPut = spec.kind === 'delete' && (spec.asExpiredWrite ?? (spec.purpose === 'workload' && op.index % 2 === 1));
       const bytes = spec.kind === 'put' ? textEncoder.encode(spec.value ?? '') : expiredPut ? expiredValue : null;
@@ -132,9 +146,22 @@ function writeCompletion(result: Result<{ readonly version: string; readonly rep
   return { outcome: 'ok', version: result.value.version, replicasAcked: result.value.replicasAcked };
 }
 
+function updateCompletion(result: Result<UpdateOutcome>): Completion {
+  if (!result.ok) return { outcome: 'fail', error: result.error.code, errorMessage: result.error.message };
+  const { applied, previous, written } = result.value;
+  const seen = {
+    read: previous === undefined || previous.value === null ? null : textDecoder.decode(previous.value),
+    ...(previous?.value === null ? { tombstone: true } : {}),
+    ...(previous !== undefined ? { previousVersion: previous.version } : {}),
+  };
+  if (applied) return { outcome: 'ok', applied: true, ...seen, ...(written !== undefined ? { version: written.version } : {}) };
+  return { outcome: 'ok', applied: false, ...seen, ...(previous !== undefined ? { version: previous.version } : {}) };
+}
+
 function describeInvocation(inv: Invocation): string {
   const flags = [inv.level, ...(inv.sloppy ? ['sloppy'] : []), ...(inv.waitForAll ? ['wait-all'] : [])].join(' ');
-  const value = inv.kind === 'put' ? ` ${inv.written}` : '';
+  const condition = inv.expectVersion === undefined ? '' : inv.expectVersion === null ? ' if absent' : ` if at ${inv.expectVersion}`;
+  const value = inv.kind === 'put' ? ` ${inv.written}` : inv.kind === 'update' ? ` ${inv.written}${condition}` : '';
   const purpose = inv.purpose === 'workload' ? '' : ` (${inv.purpose})`;
   return `${inv.kind} ${inv.key}${value} @${inv.node} ${flags}${purpose}`;
 }
@@ -144,6 +171,10 @@ function describeCompletion(op: Operation): string {
   if (op.kind === 'get') {
     const seen = op.read ?? (op.tombstone ? 'tombstone' : 'absent');
     return `ok ${seen}${op.version !== undefined ? ` @${op.version}` : ''}`;
+  }
+  if (op.kind === 'update') {
+    const seen = `${op.read ?? (op.tombstone ? 'tombstone' : 'absent')}${op.previousVersion !== undefined ? ` @${op.previousVersion}` : ''}`;
+    return op.applied ? `ok applied @${op.version} over ${seen}` : `ok not applied, saw ${seen}`;
   }
   return `ok @${op.version} replicas=${op.replicasAcked}`;
 }

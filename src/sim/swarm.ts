@@ -34,6 +34,11 @@ export interface WorkloadParameters {
   readonly thinkMaxMs: number;
   /** Client operations issued at most over the whole faulty phase. */
   readonly operationsMax: number;
+  /**
+   * Share of requests that are conditional updates (keyPaxos.ts) on the same keys, outside `mix`:
+   * compare-and-set on the version the client last saw, or read-modify-write. 0 turns them off.
+   */
+  readonly updateRate: number;
 }
 
 export interface FaultParameters {
@@ -99,7 +104,10 @@ export function swarmParameters(seed: number, random: Prng): SwarmParameters {
   const profile = random.pick<Profile>(['mixed', 'mixed', 'handoff', 'stale-reads', 'deletes', 'topology']);
   const p = withHealBudget(focus(mixedParameters(seed, random), profile, random));
   // Drawn last, so that every earlier draw of a seed stayed what it was when they were added.
-  return { ...p, faults: { ...p.faults, storageFaults: random.chance(0.35), clockJumps: random.chance(0.35) } };
+  const faults = { ...p.faults, storageFaults: random.chance(0.35), clockJumps: random.chance(0.35) };
+  // Most runs race conditional updates with the plain writes; the rest run as they did before updates.
+  const updateRate = random.chance(0.8) ? random.pick([0.1, 0.15]) : 0;
+  return { ...p, faults, workload: { ...p.workload, updateRate } };
 }
 
 function mixedParameters(seed: number, random: Prng): SwarmParameters {
@@ -183,6 +191,7 @@ function mixedParameters(seed: number, random: Prng): SwarmParameters {
     stickyRate: random.pick([0, 0.8]),
     thinkMaxMs: random.chance(0.7) ? spreadThinkMs : random.pick([0, 20]),
     operationsMax,
+    updateRate: 0, // drawn last (swarmParameters)
   };
 
   return {
@@ -313,6 +322,6 @@ export function describeParameters(p: SwarmParameters): string {
     `config=${JSON.stringify(p.config)}`,
     `network delay=${n.delayMinMs}-${n.delayMaxMs}ms drop=${n.dropRate} dup=${n.duplicateRate} slow=${n.slowRate}/${n.slowDelayMaxMs}ms`,
     `faults=${faultNames.join(',') || 'none'} every=${f.intervalMinMs}-${f.intervalMaxMs}ms downMax=${f.downMax} skewMax=${f.skewMaxMs}ms`,
-    `workload clients=${w.clients} keys=${w.keys} hot=${w.hotKeyRate} mix=${JSON.stringify(w.mix)} writes=${levels(w.writeLevels)} reads=${levels(w.readLevels)} sloppy=${w.sloppyRate} waitForAll=${w.waitForAllRate} think<=${w.thinkMaxMs}ms ops<=${w.operationsMax}`,
+    `workload clients=${w.clients} keys=${w.keys} hot=${w.hotKeyRate} mix=${JSON.stringify(w.mix)} writes=${levels(w.writeLevels)} reads=${levels(w.readLevels)} sloppy=${w.sloppyRate} waitForAll=${w.waitForAllRate} think<=${w.thinkMaxMs}ms ops<=${w.operationsMax} updates=${w.updateRate}`,
   ].join('\n');
 }

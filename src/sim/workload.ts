@@ -8,6 +8,12 @@
 // A create-only write is what a client of a last-writer-wins store can do: read at the write's level,
 // and put only if the key is absent. It is two requests in the history (create-read, create-put);
 // concurrent creators may both succeed, which DESIGN.md §3 documents (compare-and-set needs consensus).
+//
+// A conditional update (keyPaxos.ts, a share `updateRate` of requests, on the same keys) is that
+// consensus: half compare-and-set on the version the client last saw for the key (absent if none;
+// under contention most fail, which is their point), half read-modify-write, which writes whatever
+// it finds. Both write a fresh value, so the history shows which state each one replaced. Whether a
+// request is an update is drawn from a stream of its own: runs without updates draw what they did.
 
 import type { ConsistencyLevel } from '../core/quorum.js';
 import type { SimCluster } from './cluster.js';
@@ -36,6 +42,8 @@ interface Client {
   readonly name: string;
   process: number;
   coordinator: string | undefined;
+  /** key -> the version this client last saw it at (null: absent), for its compare-and-set updates. */
+  readonly seen: Map<string, string | null>;
 }
 
 export class Workload {
@@ -43,11 +51,13 @@ export class Workload {
   private inserted = 0;
   private nextValueId = 1;
   private readonly clients: Client[] = [];
+  private readonly updates: Prng;
 
   constructor(private readonly deps: WorkloadDeps) {
     for (let i = 0; i < deps.parameters.clients; i++) {
-      this.clients.push({ name: `c${i + 1}`, process: i, coordinator: undefined });
+      this.clients.push({ name: `c${i + 1}`, process: i, coordinator: undefined, seen: new Map() });
     }
+    this.updates = deps.random.fork('updates');
   }
 
   get operationsIssued(): number {
@@ -69,6 +79,7 @@ export class Workload {
       return;
     }
     this.issued += 1;
+    if (parameters.updateRate > 0 && this.updates.chance(parameters.updateRate)) return this.update(client, node, this.pickKey());
     const kind = random.weighted<OperationKind>(parameters.mix);
     const key = this.pickKey();
     const then = (op: Operation) => this.after(client, op);
@@ -97,6 +108,26 @@ export class Workload {
       if (this.deps.cluster.stateOf(node) !== 'up') return this.after(client, read);
       this.send(client, node, 'put', key, level, (op) => this.after(client, op), 'create-put');
     }, 'create-read');
+  }
+
+  /** A conditional update: compare-and-set on the version last seen, or read-modify-write. */
+  private update(client: Client, node: string, key: string): void {
+    const compareAndSet = this.updates.chance(0.5);
+    const op = this.deps.requests.issue(
+      {
+        process: client.process,
+        client: client.name,
+        kind: 'update',
+        key,
+        value: `v${this.nextValueId++}`,
+        ...(compareAndSet ? { expectVersion: client.seen.get(key) ?? null } : {}),
+        level: 'quorum',
+        node,
+        purpose: 'workload',
+      },
+      (done) => this.after(client, done),
+    );
+    if (op === undefined) this.deps.scheduler.after(noCoordinatorRetryMs, () => this.next(client));
   }
 
   private send(
@@ -128,10 +159,17 @@ export class Workload {
   }
 
   private after(client: Client, op: Operation): void {
-    // Jepsen's convention: a process whose request ended in doubt is never reused.
-    if (op.outcome === 'info') client.process += this.clients.length;
+    this.noteSeen(client, op);
+    // Jepsen's convention: a process whose request ended in doubt is never reused. An update that
+    // failed is in doubt (a round of it may still be chosen), and exported as such (history.ts).
+    if (op.outcome === 'info' || (op.kind === 'update' && op.outcome !== 'ok')) client.process += this.clients.length;
     const thinkMs = this.deps.random.int(this.deps.parameters.thinkMaxMs + 1);
     this.deps.scheduler.after(thinkMs, () => this.next(client));
+  }
+
+  /** The version an answer showed the client (a write's, or what a read or update saw). */
+  private noteSeen(client: Client, op: Operation): void {
+    if (op.outcome === 'ok') client.seen.set(op.key, op.version ?? null);
   }
 
   private pickCoordinator(client: Client): string | undefined {

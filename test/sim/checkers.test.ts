@@ -13,8 +13,9 @@ import { checkReadYourWrites } from '../../src/sim/checkers/readYourWrites.js';
 import { checkRealTimeReads } from '../../src/sim/checkers/realTimeReads.js';
 import { checkResurrection } from '../../src/sim/checkers/resurrection.js';
 import { checkTimeliness } from '../../src/sim/checkers/timeliness.js';
+import { checkUpdates } from '../../src/sim/checkers/updates.js';
 import { checkWriteOrder } from '../../src/sim/checkers/writeOrder.js';
-import type { Operation } from '../../src/sim/history.js';
+import { History, type Operation } from '../../src/sim/history.js';
 
 /** A version whose order follows `wallMs`. */
 function v(wallMs: number, node = 'n1'): string {
@@ -52,6 +53,35 @@ function del(invokeMs: number, version: string, fields: Partial<Operation> = {})
 
 function read(value: string | null, invokeMs: number, version: string | undefined, fields: Partial<Operation> = {}): Operation {
   return op({ kind: 'get', read: value, invokeMs, ...(version !== undefined ? { version } : {}), ...fields });
+}
+
+/**
+ * An update that was applied: it saw `saw` (value@version; undefined: no entry) and wrote `value` at
+ * `version`. `fields` may make it one that wrote nothing (applied: false, version: what it saw) or failed.
+ */
+function update(
+  value: string,
+  invokeMs: number,
+  version: string | undefined,
+  saw: { readonly value: string | null; readonly version: string } | undefined,
+  fields: Partial<Operation> = {},
+): Operation {
+  return op({
+    kind: 'update',
+    written: value,
+    invokeMs,
+    applied: true,
+    read: saw?.value ?? null,
+    ...(saw?.value === null ? { tombstone: true } : {}),
+    ...(saw !== undefined ? { previousVersion: saw.version } : {}),
+    ...(version !== undefined ? { version } : {}),
+    ...fields,
+  });
+}
+
+/** An update whose condition did not hold: a read of what it saw. */
+function notApplied(value: string, invokeMs: number, saw: { readonly value: string | null; readonly version: string } | undefined, fields: Partial<Operation> = {}): Operation {
+  return update(value, invokeMs, saw?.version, saw, { applied: false, ...fields });
 }
 
 function finalRead(value: string | null, version: string | undefined): Operation {
@@ -316,5 +346,136 @@ describe('read-values checker', () => {
     assert.equal(checkReadValues(input([first, read(null, 200, v(0), { tombstone: true })])).length, 1, 'a value and a delete');
     const stored = new Map([['k', { replicas: ['n1', 'n2'], stored: new Map<string, StoredState>([['n1', { version: v(0), value: 'v1' }], ['n2', { version: v(0), value: 'v7' }]]) }]]);
     assert.equal(checkReadValues(input([first], stored)).length, 1, 'storage');
+  });
+});
+
+describe('updates checker', () => {
+  const saw = (value: string | null, version: string) => ({ value, version });
+
+  it('accepts a chain of applied updates, each over the one before, and updates that wrote nothing', () => {
+    const first = update('v1', 0, v(10), undefined);
+    const second = update('v2', 5, v(20), saw('v1', v(10)), { client: 'c2', completeMs: 40 });
+    const lookedOnly = notApplied('v3', 50, saw('v2', v(20)), { client: 'c3' });
+    const failed = update('v4', 60, undefined, undefined, { outcome: 'fail', error: 'WRITE_CONTENTION', applied: undefined, read: undefined });
+    assert.deepEqual(checkUpdates(input([first, second, lookedOnly, failed, read('v2', 100, v(20))])), []);
+  });
+
+  it('fails when two applied updates saw the same state (a lost update), or one saw less than another wrote', () => {
+    const written = put('v0', 0, v(0));
+    const a = update('v1', 20, v(10), saw('v0', v(0)));
+    const b = update('v2', 20, v(11), saw('v0', v(0)), { client: 'c2' });
+    const same = checkUpdates(input([written, a, b]));
+    assert.equal(same.length, 1);
+    assert.match(same[0]?.message ?? '', /lost update: .* both saw/);
+    const older = checkUpdates(input([written, a, update('v2', 20, v(12), saw('v0', v(5)), { client: 'c2' })]));
+    assert.equal(older.length, 1);
+    assert.match(older[0]?.message ?? '', /older than .* written by op#\d+ c1 update k v1/);
+  });
+
+  it('lets absence recur only after a delete that may have left a tombstone at least as new', () => {
+    // Overlapping in time, so that only the lost update can be at fault (not real-time order).
+    const first = update('v1', 0, v(10), undefined);
+    const second = update('v2', 5, v(30), undefined, { client: 'c2', completeMs: 300 });
+    const violations = checkUpdates(input([first, second]));
+    assert.equal(violations.length, 1, 'no delete: both created the key');
+    assert.match(violations[0]?.message ?? '', /both saw no entry/);
+    assert.deepEqual(checkUpdates(input([first, del(50, v(20)), second])), [], 'a delete, purged since');
+    assert.deepEqual(checkUpdates(input([first, del(50, undefined as unknown as string, { outcome: 'info', error: 'COORDINATOR_CRASHED' }), second])), [], 'a delete in doubt');
+    assert.equal(checkUpdates(input([first, del(50, v(5)), second])).length, 1, 'a delete older than the first update\'s write');
+    assert.equal(checkUpdates(input([first, del(400, v(40)), second])).length, 1, 'a delete invoked after it ended');
+    assert.deepEqual(checkUpdates(input([update('v1', 0, v(10), undefined, { written: undefined }), second])), [], 'the first wrote a tombstone itself');
+  });
+
+  it('fails when an applied update saw less than was visible at quorum before it began, excluding sloppy writes and overlap', () => {
+    const acked = put('v1', 0, v(50));
+    const late = update('v2', 100, v(60), saw('v0', v(40)), { client: 'c2' });
+    const violations = checkUpdates(input([acked, late]));
+    assert.equal(violations.length, 1);
+    assert.match(violations[0]?.message ?? '', /older than .* seen at quorum by op#\d+ c1 put k v1/);
+    assert.deepEqual(checkUpdates(input([put('v1', 0, v(50), { sloppy: true }), late])), [], 'sloppy');
+    assert.deepEqual(checkUpdates(input([put('v1', 0, v(50), { level: 'one' }), late])), [], 'at one');
+    assert.deepEqual(checkUpdates(input([put('v1', 95, v(50), { completeMs: 120 }), late])), [], 'overlapping');
+    assert.equal(checkUpdates(input([read('v1', 0, v(50)), late])).length, 1, 'a quorum read before it');
+    const deleted = del(0, v(50));
+    assert.deepEqual(checkUpdates(input([deleted, update('v2', 100, v(60), undefined)])), [], 'absent: the delete\'s tombstone purged');
+    assert.equal(checkUpdates(input([acked, update('v2', 100, v(60), undefined)])).length, 1, 'absent after a value');
+  });
+
+  it('fails when an update wrote no higher than it saw, or a compare-and-set applied over another version', () => {
+    assert.equal(checkUpdates(input([update('v2', 0, v(10), saw('v1', v(10)))])).length, 1);
+    const cas = (expectVersion: string | null, previous: { readonly value: string | null; readonly version: string } | undefined) =>
+      update('v2', 0, v(30), previous, { expectVersion });
+    assert.deepEqual(checkUpdates(input([cas(v(10), saw('v1', v(10)))])), []);
+    assert.deepEqual(checkUpdates(input([cas(null, undefined)])), []);
+    assert.equal(checkUpdates(input([cas(v(10), saw('v1', v(20)))])).length, 1);
+    assert.equal(checkUpdates(input([cas(null, saw(null, v(20)))])).length, 1, 'absent is no tombstone');
+  });
+
+  it('fails when an update took effect twice, or once though it answered it wrote nothing', () => {
+    const twice = update('v1', 0, v(30), saw('v0', v(10)));
+    const violations = checkUpdates(input([twice, read('v1', 100, v(20), { level: 'one' })]));
+    assert.equal(violations.length, 1);
+    assert.match(violations[0]?.message ?? '', /took effect twice: its value v1 shows under/);
+    const stored = new Map([['k', { replicas: ['n1'], stored: new Map<string, StoredState>([['n1', { version: v(20), value: 'v1' }]]) }]]);
+    assert.equal(checkUpdates(input([twice], stored)).length, 1, 'in storage after heal');
+    const ownValue = update('v1', 0, v(30), saw('v1', v(20)));
+    assert.match(checkUpdates(input([ownValue]))[0]?.message ?? '', /saw its own value/);
+    const nothing = notApplied('v1', 0, saw('v0', v(10)));
+    assert.match(checkUpdates(input([nothing, read('v1', 100, v(20))]))[0]?.message ?? '', /answered it never wrote/);
+    const inDoubt = update('v1', 0, undefined, undefined, { outcome: 'info', error: 'COORDINATOR_CRASHED', applied: undefined, read: undefined });
+    assert.deepEqual(checkUpdates(input([inDoubt, read('v1', 100, v(20)), read('v1', 200, v(20))])), [], 'in doubt: it may have taken effect, once');
+    assert.equal(checkUpdates(input([inDoubt, read('v1', 100, v(20)), read('v1', 200, v(25))])).length, 1, 'in doubt, twice');
+  });
+});
+
+describe('the other checkers and updates', () => {
+  const saw = (value: string | null, version: string) => ({ value, version });
+
+  it('hold an applied update to a quorum write\'s rules', () => {
+    const first = put('v1', 0, v(0));
+    const applied = update('v2', 100, v(100), saw('v1', v(0)));
+    assert.equal(checkLostWrites(input([first, applied, finalRead('v1', v(0))])).length, 1, 'lost after heal');
+    assert.deepEqual(checkLostWrites(input([first, applied, finalRead('v2', v(100))])), []);
+    assert.equal(checkRealTimeReads(input([first, applied, read('v1', 200, v(0))])).length, 1, 'a quorum read after it');
+    assert.equal(checkWriteOrder(input([applied, put('v3', 150, v(90), { client: 'c2' })])).length, 1, 'a quorum write after it');
+    assert.equal(checkReadYourWrites(input([applied, read('v1', 200, v(0))])).length, 1, 'its client reads it');
+    assert.deepEqual(checkReadValues(input([first, applied, read('v2', 200, v(100), { level: 'one' })])), []);
+    assert.equal(checkReadValues(input([first, applied, read('v1', 200, v(100), { level: 'one' }), read('v9', 200, v(100), { level: 'one' })])).length, 2);
+  });
+
+  it('hold an update that wrote nothing to a quorum read\'s rules, and never count its value as written', () => {
+    const first = put('v1', 0, v(0));
+    const second = put('v2', 50, v(50));
+    assert.equal(checkRealTimeReads(input([first, second, notApplied('v3', 100, saw('v1', v(0)))])).length, 1, 'stale');
+    assert.deepEqual(checkRealTimeReads(input([first, second, notApplied('v3', 100, saw('v2', v(50)))])), []);
+    const sawNew = notApplied('v3', 100, saw('v2', v(50)));
+    assert.equal(checkRealTimeReads(input([first, put('v2', 0, v(50), { outcome: 'fail', error: 'UNAVAILABLE' }), sawNew, read('v1', 200, v(0))])).length, 1, 'a later read behind it');
+    assert.equal(checkWriteOrder(input([sawNew, put('v4', 150, v(40), { client: 'c2' })])).length, 1, 'a later write below it');
+    assert.equal(checkLostWrites(input([first, notApplied('v3', 100, saw('v1', v(0))), finalRead('v3', v(100))])).length, 1, 'its value was never written');
+  });
+
+  it('count an update that failed as a write that may have taken effect', () => {
+    const first = put('v1', 0, v(0));
+    const failed = update('v2', 100, undefined, undefined, { outcome: 'fail', error: 'UNAVAILABLE', applied: undefined, read: undefined });
+    assert.deepEqual(checkLostWrites(input([first, failed, finalRead('v2', v(100))])), []);
+    assert.deepEqual(checkLostWrites(input([first, failed, finalRead('v1', v(0))])), []);
+    assert.deepEqual(checkConvergence(input([failed, finalRead('v2', v(100))], new Map([['k', { replicas: ['n1'], stored: new Map([['n1', { version: v(0), value: 'v1' }]]) }]]))), []);
+  });
+});
+
+describe('history export of updates', () => {
+  it('exports an update as a write: ok when applied, fail when it wrote nothing, info when in doubt', () => {
+    const history = new History();
+    const invocation = { process: 0, client: 'c1', kind: 'update' as const, key: 'k', written: 'v2', level: 'quorum' as const, sloppy: false, waitForAll: false, node: 'n1', purpose: 'workload' as const, timeoutMs: 1000 };
+    const applied = history.invoke(invocation, 0);
+    history.complete(applied, { outcome: 'ok', applied: true, read: 'v1', previousVersion: v(0), version: v(10) }, 10);
+    const unchanged = history.invoke({ ...invocation, written: 'v3', expectVersion: null }, 20);
+    history.complete(unchanged, { outcome: 'ok', applied: false, read: 'v2', previousVersion: v(10), version: v(10) }, 30);
+    const inDoubt = history.invoke({ ...invocation, written: 'v4' }, 40);
+    history.complete(inDoubt, { outcome: 'fail', error: 'UNAVAILABLE' }, 50);
+    const knossos = history.toJepsen().filter((e) => e.type !== 'invoke');
+    assert.deepEqual(knossos.map((e) => [e.type, e.f, e.value, e.read]), [['ok', 'write', 2, 1], ['fail', 'write', 3, 2], ['info', 'write', 4, undefined]]);
+    const elle = history.toJepsen('elle').filter((e) => e.type === 'ok');
+    assert.deepEqual(elle[0]?.value, [['r', 'k', 1], ['w', 'k', 2]]);
   });
 });

@@ -46,6 +46,8 @@ export interface RequestOptions {
   readonly waitForAll?: boolean;
   /** del only: delete by writing a value that has already expired. */
   readonly asExpiredWrite?: boolean;
+  /** update only: write only if the key is at this version (null: absent); absent: always. */
+  readonly expectVersion?: string | null;
 }
 
 /** Fast timers so that scenarios take little virtual time. */
@@ -108,18 +110,28 @@ export class Scenario {
     return this.request('get', key, undefined, options);
   }
 
+  /** A conditional write (keyPaxos.ts): `value` if the key is at `options.expectVersion`, or always. */
+  update(key: string, value: string, options: RequestOptions = {}): Operation {
+    return this.request('update', key, value, options);
+  }
+
+  /** Starts an update without waiting for its answer. */
+  beginUpdate(key: string, value: string, options: RequestOptions = {}): Operation {
+    return this.begin('update', key, value, options);
+  }
+
   /** Starts a put without waiting for its answer (run time, then look at `op.outcome`). */
   beginPut(key: string, value: string, options: RequestOptions = {}): Operation {
     return this.begin('put', key, value, options);
   }
 
-  private request(kind: 'put' | 'get' | 'delete', key: string, value: string | undefined, options: RequestOptions): Operation {
+  private request(kind: 'put' | 'get' | 'delete' | 'update', key: string, value: string | undefined, options: RequestOptions): Operation {
     const op = this.begin(kind, key, value, options);
     if (!this.sim.runUntil(() => op.outcome !== undefined, requestMaxMs)) throw new Error(`${kind} ${key} was never answered`);
     return op;
   }
 
-  private begin(kind: 'put' | 'get' | 'delete', key: string, value: string | undefined, options: RequestOptions): Operation {
+  private begin(kind: 'put' | 'get' | 'delete' | 'update', key: string, value: string | undefined, options: RequestOptions): Operation {
     const op = this.sim.requests.issue({
       process: this.process++,
       client: 'script',
@@ -132,6 +144,7 @@ export class Scenario {
       ...(options.sloppy ? { sloppy: true } : {}),
       ...(options.waitForAll ? { waitForAll: true } : {}),
       ...(options.asExpiredWrite !== undefined ? { asExpiredWrite: options.asExpiredWrite } : {}),
+      ...(options.expectVersion !== undefined ? { expectVersion: options.expectVersion } : {}),
     });
     if (op === undefined) throw new Error(`${options.at ?? 'n1'} is not up to coordinate a ${kind}`);
     return op;

@@ -358,3 +358,54 @@ describe('topology changes', () => {
     assertNoViolations(s);
   });
 });
+
+describe('conditional updates', () => {
+  it('read-modify-write updates racing from three coordinators each apply once, each over the one before', () => {
+    const s = scenario({ nodes: 3 });
+    s.put('k', 'v0', { at: 'n1' });
+    const racing = ['n1', 'n2', 'n3'].map((at, i) => s.beginUpdate('k', `v${i + 1}`, { at }));
+    s.sim.runUntil(() => racing.every((op) => op.outcome !== undefined), 10_000);
+    const applied = racing.filter((op) => op.outcome === 'ok').sort((a, b) => ((a.version as string) < (b.version as string) ? -1 : 1));
+    assert.ok(applied.length > 0, racing.map((op) => `${op.node}: ${op.outcome} ${op.errorMessage ?? ''}`).join('; '));
+    // A chain: each saw the value the one before it wrote (the first saw the put).
+    assert.deepEqual(applied.map((op) => op.read), ['v0', ...applied.slice(0, -1).map((op) => op.written)]);
+    assert.equal(s.get('k').read, applied.at(-1)?.written);
+    assert.deepEqual(s.settle(), []);
+    assertNoViolations(s);
+  });
+
+  it('a compare-and-set writes only over the version it names, and one that does not hold is a read', () => {
+    const s = scenario({ nodes: 3 });
+    const first = s.put('k', 'v1');
+    const stale = s.update('k', 'v2', { at: 'n2', expectVersion: null });
+    assert.equal(stale.applied, false);
+    assert.equal(stale.read, 'v1');
+    const current = s.update('k', 'v3', { at: 'n3', expectVersion: first.version ?? null });
+    assert.equal(current.applied, true);
+    assert.equal(current.previousVersion, first.version);
+    assert.equal(s.get('k', { at: 'n1' }).read, 'v3');
+    assert.deepEqual(s.settle(), []);
+    assertNoViolations(s);
+  });
+
+  it(
+    'an update whose next round cannot stamp its ballot (a full disk) still answers by its deadline',
+    () => {
+      const s = scenario({ nodes: 3 });
+      // Two racers: one loses a round and goes again after a short pause. Meanwhile both coordinators'
+      // disks fill and their clocks step past the hybrid clock's ceiling margin, so stamping the next
+      // ballot must store a new ceiling, and fails.
+      const a = s.beginUpdate('k', 'v1', { at: 'n1' });
+      const b = s.beginUpdate('k', 'v2', { at: 'n2' });
+      s.runFor(3);
+      for (const id of ['n1', 'n2']) {
+        s.sim.cluster.fillDisk(id, 400);
+        s.sim.cluster.jumpClock(id, 20_000);
+      }
+      s.sim.runUntil(() => a.outcome !== undefined && b.outcome !== undefined, 10_000);
+      for (const op of [a, b]) assert.notEqual(op.error, 'NO_ANSWER', `${op.node}'s update was never answered`);
+      assert.deepEqual(s.settle(), []);
+      assertNoViolations(s);
+    },
+  );
+});

@@ -20,7 +20,7 @@
 // the key's only replica arrived at 8112 ms, after the snapshot at 8100 ms). A write acknowledged
 // ok cannot: its version is in the converged state already, or lost-writes fails the run.
 
-import { writtenValue } from '../history.js';
+import { isWrite, writtenValue } from '../history.js';
 import { describeOp, type CheckInput, type StoredState, type Violation } from './model.js';
 
 const checker = 'convergence';
@@ -74,7 +74,7 @@ export function checkConvergence(input: CheckInput): Violation[] {
     const landedLate =
       final.version !== undefined &&
       (common?.version === undefined || final.version > common.version) &&
-      input.history.some((w) => w.key === key && w.kind !== 'get' && w.outcome !== 'ok' && writtenValue(w) === read);
+      input.history.some((w) => w.key === key && isWrite(w) && w.outcome !== 'ok' && writtenValue(w) === read);
     if (!matches && !landedLate) {
       violations.push({
         checker,

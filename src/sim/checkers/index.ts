@@ -8,6 +8,7 @@ import { checkReadYourWrites } from './readYourWrites.js';
 import { checkRealTimeReads } from './realTimeReads.js';
 import { checkResurrection } from './resurrection.js';
 import { checkTimeliness } from './timeliness.js';
+import { checkUpdates } from './updates.js';
 import { checkWriteOrder } from './writeOrder.js';
 
 export type { CheckInput, KeyState, StoredState, Violation } from './model.js';
@@ -21,6 +22,7 @@ export const checkers: readonly { readonly name: string; readonly check: Checker
   { name: 'write-order', check: checkWriteOrder },
   { name: 'read-values', check: checkReadValues },
   { name: 'timeliness', check: checkTimeliness },
+  { name: 'updates', check: checkUpdates },
 ];
 
 export function checkAll(input: CheckInput): Violation[] {

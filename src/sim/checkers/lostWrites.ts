@@ -7,7 +7,7 @@
 // durably, and nothing moves a replica's version backwards).
 
 import type { Operation } from '../history.js';
-import { absentExplained, describeOp, realTimeVerdict, writesOf, type CheckInput, type Violation } from './model.js';
+import { absentExplained, describeOp, leavesTombstone, realTimeVerdict, writesOf, type CheckInput, type Violation } from './model.js';
 
 const checker = 'lost-writes';
 
@@ -69,7 +69,7 @@ export function checkLostWrites(input: CheckInput): Violation[] {
     // No entry at all is a purged tombstone: fine if a delete newer than `newest` may have left it.
     const lost =
       final.version === undefined
-        ? newest.kind !== 'delete' && !absentExplained(newest.version as string, writes, Infinity)
+        ? !leavesTombstone(newest) && !absentExplained(newest.version as string, writes, Infinity)
         : final.version < (newest.version as string);
     if (lost) {
       violations.push({

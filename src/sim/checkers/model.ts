@@ -13,8 +13,14 @@
 // Superseded. Write c is superseded by write w when w was acknowledged at quorum and began after c's
 // effective end: w must then win over c everywhere (quorums overlap and versions are stamped above).
 // A quorum read that began after w was acknowledged must not return c; neither may the final read.
+//
+// Conditional updates (keyPaxos.ts) fit this model as what they are: one that was applied is a
+// quorum write of its value at the version it wrote (acknowledged only once committed at quorum);
+// one that wrote nothing is a quorum read of the value it saw (a majority of every replica set
+// answered it); one that failed is a write whose outcome is unknown. `isWrite` and `isRead`
+// (history.ts) say which.
 
-import { writtenValue, type Operation } from '../history.js';
+import { isRead, isWrite, writtenValue, type Operation } from '../history.js';
 
 export interface Violation {
   /** The checker's name (the property it guards). */
@@ -63,12 +69,17 @@ export type Checker = (input: CheckInput) => Violation[];
 
 /** Whether the write is acknowledged at quorum (see the module comment). */
 export function quorumAcknowledged(op: Operation): boolean {
-  return op.kind !== 'get' && op.outcome === 'ok' && op.level !== 'one' && !op.sloppy;
+  return isWrite(op) && op.outcome === 'ok' && op.level !== 'one' && !op.sloppy;
 }
 
-/** A read whose answer is bound by the quorum rules: ok at quorum or all. */
+/** A read whose answer is bound by the quorum rules: ok at quorum or all (an update that wrote nothing included). */
 export function isQuorumRead(op: Operation): boolean {
-  return op.kind === 'get' && op.outcome === 'ok' && op.level !== 'one';
+  return isRead(op) && op.outcome === 'ok' && op.level !== 'one';
+}
+
+/** Whether the write leaves a tombstone (a delete, or an update of no value), which a purge may turn into no entry. */
+export function leavesTombstone(op: Operation): boolean {
+  return isWrite(op) && writtenValue(op) === null;
 }
 
 export function effectiveEndMs(op: Operation): number {
@@ -77,7 +88,7 @@ export function effectiveEndMs(op: Operation): number {
 
 /** The writes of `key`, in invocation order. */
 export function writesOf(history: readonly Operation[], key: string): Operation[] {
-  return history.filter((op) => op.key === key && op.kind !== 'get');
+  return history.filter((op) => op.key === key && isWrite(op));
 }
 
 export interface RealTimeVerdict {
@@ -118,7 +129,7 @@ export function realTimeVerdict(
  * or an unknown one (a delete that failed or ended in doubt may still have been applied).
  */
 export function absentExplained(version: string, writes: readonly Operation[], beforeMs: number): boolean {
-  return writes.some((w) => w.kind === 'delete' && w.invokeMs <= beforeMs && (w.version === undefined || w.version > version));
+  return writes.some((w) => leavesTombstone(w) && w.invokeMs <= beforeMs && (w.version === undefined || w.version > version));
 }
 
 /** A version that became visible at quorum: what every later quorum read and quorum write must not go below. */
@@ -141,7 +152,7 @@ export function visibleAtQuorum(ops: readonly Operation[]): Visible[] {
   for (const op of ops) {
     if (op.version === undefined) continue;
     if (quorumAcknowledged(op)) {
-      visible.push({ version: op.version, tombstone: op.kind === 'delete', op, sinceMs: op.completeMs as number });
+      visible.push({ version: op.version, tombstone: writtenValue(op) === null, op, sinceMs: op.completeMs as number });
     } else if (isQuorumRead(op)) {
       visible.push({ version: op.version, tombstone: op.read === null, op, sinceMs: op.completeMs as number });
     }
@@ -158,10 +169,12 @@ export function newestVisibleBefore(visible: readonly Visible[], beforeMs: numbe
   return floor;
 }
 
-/** "op#12 c3 put k1 v9 [100..130ms]" */
+/** "op#12 c3 put k1 v9 [100..130ms]"; "op#13 c2 update k1 v10 (saw v9) [...]" */
 export function describeOp(op: Operation): string {
   const end = op.completeMs === undefined ? '?' : `${op.completeMs}`;
-  const value = op.kind === 'put' ? ` ${op.written}` : op.kind === 'get' ? ` -> ${op.read ?? 'absent'}` : '';
+  const saw = op.kind === 'update' && op.outcome === 'ok' ? ` (${op.applied ? '' : 'not applied, '}saw ${op.read ?? 'absent'}@${op.previousVersion ?? 'none'})` : '';
+  const value =
+    op.kind === 'put' ? ` ${op.written}` : op.kind === 'update' ? ` ${op.written}${saw}` : op.kind === 'get' ? ` -> ${op.read ?? 'absent'}` : '';
   const outcome = op.outcome === 'ok' ? '' : ` ${op.outcome ?? 'pending'}`;
   return `op#${op.index} ${op.client} ${op.kind} ${op.key}${value} @${op.node} ${op.level} [${op.invokeMs}..${end}ms]${outcome}`;
 }

@@ -14,8 +14,11 @@
 //     make last-writer-wins pick differently on different replicas. (A write re-stamped after a
 //     replica answered with a newer version may leave copies under its earlier stamp: one write
 //     can have several versions, so only this direction is checked.)
+// What a conditional update saw (the key's value when it decided) is a read like any other, and the
+// value it wrote, when applied, a write (an update that answered it wrote nothing is the updates
+// checker's business).
 
-import { writtenValue, type Operation } from '../history.js';
+import { isWrite, writtenValue, type Operation } from '../history.js';
 import { describeOp, type CheckInput, type Violation } from './model.js';
 
 const checker = 'read-values';
@@ -27,7 +30,7 @@ function describeState(value: string | null): string {
 export function checkReadValues(input: CheckInput): Violation[] {
   const violations: Violation[] = [];
   const putsByValue = new Map<string, Operation>();
-  for (const op of input.history) if (op.kind === 'put' && op.written !== undefined) putsByValue.set(op.written, op);
+  for (const op of input.history) if ((op.kind === 'put' || op.kind === 'update') && op.written !== undefined) putsByValue.set(op.written, op);
 
   // key -> version -> the state first seen under it, and where.
   const states = new Map<string, Map<string, { readonly value: string | null; readonly where: string }>>();
@@ -48,8 +51,10 @@ export function checkReadValues(input: CheckInput): Violation[] {
 
   for (const op of input.history) {
     if (op.outcome !== 'ok') continue;
-    if (op.kind === 'get') {
+    if (op.kind === 'get' || op.kind === 'update') {
       const value = op.read ?? null;
+      // An update read the key before it wrote: under the version it saw, not the one it wrote.
+      const version = op.kind === 'update' ? op.previousVersion : op.version;
       if (value !== null) {
         const source = putsByValue.get(value);
         if (source === undefined || source.key !== op.key || source.invokeMs > (op.completeMs as number)) {
@@ -63,10 +68,9 @@ export function checkReadValues(input: CheckInput): Violation[] {
           continue;
         }
       }
-      if (op.version !== undefined) see(op.key, op.version, value, describeOp(op));
-    } else if (op.version !== undefined) {
-      see(op.key, op.version, writtenValue(op), describeOp(op));
+      if (version !== undefined) see(op.key, version, value, describeOp(op));
     }
+    if (isWrite(op) && op.version !== undefined) see(op.key, op.version, writtenValue(op), describeOp(op));
   }
   for (const [key, keyState] of input.finalState) {
     for (const [node, stored] of keyState.stored) {

@@ -3,7 +3,7 @@
 // followed it (never one its write superseded; "absent" only through a delete that overlapped or
 // followed it), at a version no older than the one its write was acknowledged with.
 
-import { writtenValue, type Operation } from '../history.js';
+import { isWrite, writtenValue, type Operation } from '../history.js';
 import { describeOp, effectiveEndMs, isQuorumRead, quorumAcknowledged, writesOf, type CheckInput, type Violation } from './model.js';
 
 const checker = 'read-your-writes';
@@ -19,7 +19,7 @@ export function checkReadYourWrites(input: CheckInput): Violation[] {
   for (const ops of byClient.values()) {
     const ownLatest = new Map<string, Operation>(); // key -> the client's last write acknowledged at quorum
     for (const op of ops) {
-      if (op.kind !== 'get') {
+      if (isWrite(op)) {
         if (quorumAcknowledged(op)) ownLatest.set(op.key, op);
         continue;
       }

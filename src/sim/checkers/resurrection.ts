@@ -3,15 +3,18 @@
 // at quorum before the delete began. Only a write that overlapped or followed the delete may bring
 // the key back. Purged tombstones must hold this too (the purge floor keeps stale copies out).
 
-import { describeOp, effectiveEndMs, isQuorumRead, quorumAcknowledged, type CheckInput, type Violation } from './model.js';
+import { isWrite, writtenValue } from '../history.js';
+import { describeOp, effectiveEndMs, isQuorumRead, leavesTombstone, quorumAcknowledged, type CheckInput, type Violation } from './model.js';
 
 const checker = 'resurrection';
 
 export function checkResurrection(input: CheckInput): Violation[] {
   const violations: Violation[] = [];
-  const deletes = input.history.filter((op) => op.kind === 'delete' && quorumAcknowledged(op));
+  const deletes = input.history.filter((op) => leavesTombstone(op) && quorumAcknowledged(op));
   if (deletes.length === 0) return violations;
-  const writesByValue = new Map(input.history.filter((op) => op.kind === 'put').map((op) => [op.written as string, op]));
+  const writesByValue = new Map(
+    input.history.filter((op) => isWrite(op) && writtenValue(op) !== null).map((op) => [writtenValue(op) as string, op]),
+  );
   for (const read of input.history) {
     if (!isQuorumRead(read) || read.read === null || read.read === undefined) continue;
     const source = writesByValue.get(read.read);
