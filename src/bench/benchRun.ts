@@ -60,6 +60,9 @@ export async function loadKeys(
 
 export async function benchTarget(target: BenchTarget, settings: BenchSettings, hooks: BenchHooks): Promise<BenchOutcome> {
   const workload = workloads[settings.workload];
+  if (workload.mix.increment > 0 && !target.increment) {
+    throw new Error(`the ${workload.name} workload runs over the Redis protocol only (redis://, quorumkv-resp://), not ${target.protocol}`);
+  }
   const load = settings.load ? await loadKeys(target, settings, hooks) : null;
   const value = benchValue(settings.valueSize, settings.seed);
   const label = `${hooks.label ?? target.protocol} ${workload.name}`;

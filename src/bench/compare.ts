@@ -153,6 +153,11 @@ export async function runCompare(cleanup: Cleanup, options: CompareOptions): Pro
         options.log(`${label}: skipped (${(error as Error).message})`);
         return;
       }
+      if (workloads[spec.workload].mix.increment > 0 && !target.increment) {
+        options.log(`${label}: workload ${spec.workload} skipped (INCR runs over the Redis protocol only)`);
+        await target.close();
+        continue;
+      }
       try {
         const record = (outcome: BenchOutcome, ratePerSec: number | null) => {
           const r = outcome.report;
@@ -356,6 +361,7 @@ function workloadLabel(workload: string): string {
   if (workload === 'b') return 'b (95% get/5% put)';
   if (workload === 'c') return 'c (get)';
   if (workload === 'insert') return 'insert (put)';
+  if (workload === 'incr') return 'incr (INCR)';
   return 'delete (50% del/25% put/25% get)';
 }
 

@@ -9,7 +9,7 @@
 import type { Histogram } from 'hdr-histogram-js';
 import { newLatencyHistogram, recordLatencyMs } from './latency.js';
 import { SeededRandom } from './random.js';
-import { errorKind, type BenchTarget } from './target.js';
+import { BenchError, errorKind, type BenchTarget } from './target.js';
 import {
   InsertSequence,
   keyName,
@@ -159,6 +159,10 @@ export async function runClients(
             break;
           case 'delete':
             await target.remove(operation.key, index);
+            break;
+          case 'increment':
+            if (!target.increment) throw new BenchError('unsupported', `${target.protocol} has no INCR`);
+            await target.increment(operation.key, index);
             break;
         }
         const ended = performance.now();

@@ -22,6 +22,8 @@ export interface BenchTarget {
   get(key: string, client: number): Promise<ReadOutcome>;
   put(key: string, value: Uint8Array, client: number): Promise<void>;
   remove(key: string, client: number): Promise<void>;
+  /** A counter's INCR; only stores reached over the Redis protocol have it (the incr workload). */
+  increment?(key: string, client: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -88,6 +88,14 @@ export class RespTarget implements BenchTarget {
     }
   }
 
+  async increment(key: string, client: number): Promise<void> {
+    try {
+      await this.connection(client).incr(key);
+    } catch (error) {
+      throw respError(error);
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all(
       this.connections.map(async (connection) => {

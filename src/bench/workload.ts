@@ -5,11 +5,12 @@
 import type { SeededRandom } from './random.js';
 import { keyChooser, type DistributionName, type KeyChooser } from './zipfian.js';
 
-export type OperationKind = 'read' | 'update' | 'insert' | 'delete';
-export const operationKinds: readonly OperationKind[] = ['read', 'update', 'insert', 'delete'];
+/** `increment`: a counter's INCR, a conditional write on quorumkv (keyPaxos.ts); RESP targets only. */
+export type OperationKind = 'read' | 'update' | 'insert' | 'delete' | 'increment';
+export const operationKinds: readonly OperationKind[] = ['read', 'update', 'insert', 'delete', 'increment'];
 
-export type WorkloadName = 'a' | 'b' | 'c' | 'insert' | 'delete';
-export const workloadNames: readonly WorkloadName[] = ['a', 'b', 'c', 'insert', 'delete'];
+export type WorkloadName = 'a' | 'b' | 'c' | 'insert' | 'delete' | 'incr';
+export const workloadNames: readonly WorkloadName[] = ['a', 'b', 'c', 'insert', 'delete', 'incr'];
 
 export interface WorkloadMix {
   readonly name: WorkloadName;
@@ -24,37 +25,48 @@ export const workloads: Readonly<Record<WorkloadName, WorkloadMix>> = {
   a: {
     name: 'a',
     description: 'YCSB A, update heavy: 50% read, 50% update',
-    mix: { read: 0.5, update: 0.5, insert: 0, delete: 0 },
+    mix: { read: 0.5, update: 0.5, insert: 0, delete: 0, increment: 0 },
     wantsLoadedKeys: true,
   },
   b: {
     name: 'b',
     description: 'YCSB B, read mostly: 95% read, 5% update',
-    mix: { read: 0.95, update: 0.05, insert: 0, delete: 0 },
+    mix: { read: 0.95, update: 0.05, insert: 0, delete: 0, increment: 0 },
     wantsLoadedKeys: true,
   },
   c: {
     name: 'c',
     description: 'YCSB C, read only: 100% read',
-    mix: { read: 1, update: 0, insert: 0, delete: 0 },
+    mix: { read: 1, update: 0, insert: 0, delete: 0, increment: 0 },
     wantsLoadedKeys: true,
   },
   insert: {
     name: 'insert',
     description: 'write only: 100% insert of new keys',
-    mix: { read: 0, update: 0, insert: 1, delete: 0 },
+    mix: { read: 0, update: 0, insert: 1, delete: 0, increment: 0 },
     wantsLoadedKeys: false,
   },
   delete: {
     name: 'delete',
     description: 'delete heavy: 50% delete, 25% update (re-creates keys), 25% read',
-    mix: { read: 0.25, update: 0.25, insert: 0, delete: 0.5 },
+    mix: { read: 0.25, update: 0.25, insert: 0, delete: 0.5, increment: 0 },
     wantsLoadedKeys: true,
+  },
+  incr: {
+    name: 'incr',
+    description: 'counters: 100% INCR of a key (RESP targets: atomic, a consensus round per INCR on quorumkv)',
+    mix: { read: 0, update: 0, insert: 0, delete: 0, increment: 1 },
+    wantsLoadedKeys: false,
   },
 };
 
 export function isWorkloadName(value: unknown): value is WorkloadName {
   return typeof value === 'string' && (workloadNames as readonly string[]).includes(value);
+}
+
+/** The counter of index i (the incr workload): apart from the loaded keys, whose values are not integers. */
+export function counterName(index: number): string {
+  return `counter${String(index).padStart(10, '0')}`;
 }
 
 /** The key of index i in the loaded key space: fixed width, so keys sort by index. */
@@ -103,6 +115,7 @@ export class OperationChooser {
       }
     }
     if (kind === 'insert') return { kind, key: this.insertSequence.nextKey() };
+    if (kind === 'increment') return { kind, key: counterName(this.chooser.next(this.random)) };
     return { kind, key: keyName(this.chooser.next(this.random)) };
   }
 

@@ -37,6 +37,7 @@ describe('quorumkv bench against a 3-node local cluster', () => {
   let processes: Processes;
   let cleanup: InstanceType<Processes['Cleanup']>;
   let target = '';
+  let respTarget = '';
   const scratch = mkdtempSync(join(tmpdir(), 'quorumkv-bench-test-'));
 
   before(async () => {
@@ -44,6 +45,7 @@ describe('quorumkv bench against a 3-node local cluster', () => {
     cleanup = new processes.Cleanup();
     const cluster = await processes.startQuorumkv(cleanup, { nodes: 3, rf: 3, fsync: 'commit' });
     target = processes.nodeHttpTarget(cluster);
+    respTarget = processes.nodeRespTarget(cluster);
   });
 
   after(async () => {
@@ -106,6 +108,18 @@ describe('quorumkv bench against a 3-node local cluster', () => {
     assert.equal(report.durationS, null);
     assert.equal(report.warmupS, 0);
     assert.ok(report.byOperation.insert);
+  });
+
+  it('runs counters (the incr workload) over RESP, and says it cannot over HTTP', async () => {
+    const { code, stdout, stderr } = await runCli(['bench', '--target', respTarget, '--workload', 'incr', '--keys', '20', '--ops', '200', '--clients', '8', '--json', '--warmup', '0']);
+    assert.equal(code, 0, stderr);
+    const report = JSON.parse(stdout) as { ops: number; errors: number; byOperation: Record<string, unknown>; errorsByKind: Record<string, number> };
+    assert.equal(report.ops + report.errors, 200);
+    assert.ok(report.ops >= 150, `${report.ops} of 200 counted (${JSON.stringify(report.errorsByKind)})`);
+    assert.ok(report.byOperation.increment);
+    const http = await runCli(['bench', '--target', target, '--workload', 'incr', '--ops', '10', '--json', '--warmup', '0']);
+    assert.notEqual(http.code, 0);
+    assert.match(http.stderr, /runs over the Redis protocol only/);
   });
 
   it('runs on a fixed schedule with --rate: exactly duration x rate requests', async () => {
