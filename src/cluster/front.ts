@@ -193,7 +193,7 @@ export class Front {
     // not 30 s (a hung node would hold every third request that long). It carries a deadline, so that
     // the node it gave up on does not apply it later, over a newer write that another node took
     // meanwhile (the client library does the same: client/transport.ts).
-    const repeatable = mayRepeat(method, path);
+    const repeatable = mayRepeat(method, path, headers);
     const waitMs = repeatable ? attemptWaitMs(request, this.options.requestTimeoutMs) : slowWaitMs;
     const ownDeadline = repeatable && headers[deadlineHeader] === undefined;
     let lastError: unknown;
@@ -230,7 +230,7 @@ export class Front {
         // A request that may have reached the node is sent again only if sending it twice is harmless:
         // a create-only write applied by the first node would answer "exists" from the second, a
         // delete-existing "absent" (the client library makes the same distinction: transport.ts).
-        if (!mayRepeat(method, path) && !neverSent(error)) {
+        if (!repeatable && !neverSent(error)) {
           throw new QuorumError('UNAVAILABLE', `node ${id} did not answer, and ${method} ${path.split('?')[0]} may have been applied there: not sent again (${errorText(error)})`);
         }
       }
@@ -379,8 +379,10 @@ function attemptWaitMs(request: FastifyRequest, requestTimeoutMs: number): numbe
 }
 
 /** Requests whose repetition changes nothing a reader can tell apart: reads, and blind writes (LWW). */
-function mayRepeat(method: string, path: string): boolean {
+function mayRepeat(method: string, path: string, headers: Record<string, unknown>): boolean {
   if (method === 'GET' || method === 'HEAD') return true;
+  // A conditional write applied by the first node would find its own value on the second (412).
+  if (headers['if-match'] !== undefined || headers['if-none-match'] !== undefined) return false;
   const route = path.split('?')[0] ?? '';
   return ((method === 'PUT' || method === 'DELETE') && route.startsWith('/v1/kv/')) || (method === 'POST' && route === '/v1/batch');
 }

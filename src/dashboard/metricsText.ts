@@ -2,9 +2,10 @@
 // counters by operation and outcome, and the latency histogram's sums and counts. Anything else is
 // skipped; a malformed line is ignored rather than failing the whole page.
 
-export type DashboardOperation = 'get' | 'put' | 'delete';
+/** `update`: conditional writes (INCR, SET NX, If-Match), a consensus round each (keyPaxos.ts). */
+export type DashboardOperation = 'get' | 'put' | 'delete' | 'update';
 
-export const dashboardOperations: readonly DashboardOperation[] = ['get', 'put', 'delete'];
+export const dashboardOperations: readonly DashboardOperation[] = ['get', 'put', 'delete', 'update'];
 
 export interface OperationCounters {
   /** Requests that succeeded. */
@@ -22,7 +23,7 @@ export type RequestCounters = Record<DashboardOperation, OperationCounters>;
 
 export function emptyCounters(): RequestCounters {
   const one = (): OperationCounters => ({ ok: 0, errors: 0, byOutcome: {}, latencySum: 0, latencyCount: 0 });
-  return { get: one(), put: one(), delete: one() };
+  return { get: one(), put: one(), delete: one(), update: one() };
 }
 
 const sampleLine = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$/;
@@ -38,7 +39,7 @@ function labelsOf(text: string | undefined): Record<string, string> {
 }
 
 function isOperation(value: string | undefined): value is DashboardOperation {
-  return value === 'get' || value === 'put' || value === 'delete';
+  return (dashboardOperations as readonly (string | undefined)[]).includes(value);
 }
 
 export function parseRequestCounters(text: string): RequestCounters {

@@ -97,6 +97,14 @@ describe('the front over stand-in nodes', () => {
     const put = await fetch(`${fresh.url}/v1/kv/k`, { method: 'PUT', body: 'v' });
     assert.equal(put.status, 200, 'a blind write is sent to the next node');
     assert.deepEqual(seen.slice(1).filter((line) => !line.endsWith('/v1/health')), ['0 PUT /v1/kv/k', '1 PUT /v1/kv/k']);
+
+    // A conditional write is not blind: applied by node 0, it would find its own value on node 1.
+    const third = await frontOver({ '0': address(dropping), '1': address(answering) });
+    fronts.push(third.front);
+    const conditional = await fetch(`${third.url}/v1/kv/k`, { method: 'PUT', body: 'v', headers: { 'if-none-match': '*' } });
+    assert.equal(conditional.status, 503);
+    assert.match((await conditional.json()).message, /may have been applied there: not sent again/);
+    assert.equal(seen.filter((line) => line === '1 PUT /v1/kv/k').length, 1, 'node 1 got only the blind write');
   });
 
   it('sends a create-only write on when the first node refused the connection: it never arrived', async () => {

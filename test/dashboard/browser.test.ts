@@ -139,8 +139,15 @@ describe('dashboard in a browser', () => {
       assert.ok(expiresAt > Date.now() + 500_000 && expiresAt <= Date.now() + 600_000, `expires at ${expiresAt}`);
       await page.getByRole('spinbutton', { name: 'Expires after (s)' }).fill('');
 
-      // Let traffic and the sparklines fill in a little, then keep a picture.
+      // Let traffic and the sparklines fill in a little, then keep a picture. Conditional writes show in
+      // their own column (update/s).
       for (let i = 0; i < 30; i++) await http('PUT', `${front}/v1/kv/traffic-${i}`, { body: `t${i}` });
+      for (let i = 0; i < 20; i++) await http('PUT', `${front}/v1/kv/traffic-cas-${i}`, { body: 'c', headers: { 'if-none-match': '*' } });
+      await page.waitForFunction(
+        () => [...document.querySelectorAll('#traffic tbody tr')].some((row) => Number(row.querySelectorAll('td')[3]?.textContent) > 0),
+        undefined,
+        { timeout: 20_000 },
+      );
       await page.waitForFunction(
         () => {
           const text = document.getElementById('sum-keys')?.textContent ?? '';

@@ -40,6 +40,7 @@ describe('dashboard parsing', () => {
       'quorumkv_requests_total{node="1",operation="put",outcome="ok"} 40',
       'quorumkv_requests_total{node="1",operation="put",outcome="UNAVAILABLE"} 2',
       'quorumkv_requests_total{node="1",operation="scan",outcome="ok"} 99',
+      'quorumkv_requests_total{node="1",operation="update",outcome="ok"} 7',
       'quorumkv_request_duration_seconds_bucket{le="0.001",node="1",operation="put"} 30',
       'quorumkv_request_duration_seconds_sum{node="1",operation="put"} 0.084',
       'quorumkv_request_duration_seconds_count{node="1",operation="put"} 42',
@@ -50,6 +51,7 @@ describe('dashboard parsing', () => {
     assert.deepEqual(counters.get, { ok: 12, errors: 3, byOutcome: { NOT_FOUND: 3 }, latencySum: 0, latencyCount: 0 });
     assert.deepEqual(counters.put, { ok: 40, errors: 2, byOutcome: { UNAVAILABLE: 2 }, latencySum: 0.084, latencyCount: 42 });
     assert.deepEqual(counters.delete, { ok: 0, errors: 0, byOutcome: {}, latencySum: 0, latencyCount: 0 });
+    assert.equal(counters.update.ok, 7, 'conditional writes are counted apart');
   });
 
   it('draws the ring as merged ranges covering it once, with primary and replica shares', () => {

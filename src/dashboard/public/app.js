@@ -173,7 +173,9 @@ function setConnection(text, kind) {
   setText(box, text);
 }
 
-const ops = ['get', 'put', 'delete'];
+const ops = ['get', 'put', 'delete', 'update'];
+/** Every request of a sample: the sum over the operations. */
+const totalOf = (p) => p.get + p.put + p.delete + p.update;
 
 /** Turns cumulative counters into per-second rates (a restarted node's counters start again at 0). */
 function sample(state) {
@@ -187,7 +189,7 @@ function sample(state) {
     const counters = node.requests;
     if (!counters) {
       entry.prev = null;
-      entry.history.push({ t: now, get: 0, put: 0, delete: 0, errors: 0, latency: null, down: true });
+      entry.history.push({ t: now, get: 0, put: 0, delete: 0, update: 0, errors: 0, latency: null, down: true });
     } else {
       if (entry.prev && now > entry.prev.t) {
         const dt = (now - entry.prev.t) / 1000;
@@ -246,7 +248,7 @@ function renderSummary(state) {
   let total = 0;
   for (const entry of traffic.values()) {
     const recent = windowRates(entry.history, state.generatedMs);
-    if (recent) total += recent.get + recent.put + recent.delete;
+    if (recent) total += totalOf(recent);
   }
   setText($('sum-traffic'), `${fmtRate(total)} ops/s`);
 }
@@ -447,11 +449,11 @@ function sparkline(points, color) {
   const height = 28;
   const s = svg('svg', { viewBox: `0 0 ${width} ${height}`, width, height, class: 'spark', 'aria-hidden': 'true' });
   const now = lastState.generatedMs;
-  const max = Math.max(1, ...points.map((p) => p.get + p.put + p.delete));
+  const max = Math.max(1, ...points.map(totalOf));
   const x = (t) => width - ((now - t) / (historySeconds * 1000)) * width;
   const y = (v) => height - 2 - (v / max) * (height - 4);
   for (const p of points) if (p.down) s.append(svg('rect', { x: x(p.t) - 1.5, y: 0, width: 3, height, class: 'spark-down' }));
-  const line = points.filter((p) => !p.down).map((p) => `${x(p.t).toFixed(1)},${y(p.get + p.put + p.delete).toFixed(1)}`);
+  const line = points.filter((p) => !p.down).map((p) => `${x(p.t).toFixed(1)},${y(totalOf(p)).toFixed(1)}`);
   if (line.length > 1) s.append(svg('polyline', { points: line.join(' '), fill: 'none', stroke: color, 'stroke-width': 1.6, 'stroke-linejoin': 'round' }));
   const scale = svg('text', { x: 2, y: 9, class: 'spark-max' });
   scale.textContent = `${fmtRate(max)}/s`;
@@ -467,7 +469,7 @@ function windowRates(history, now) {
   const rate = (key) => points.reduce((sum, p) => sum + p[key] * p.dt, 0) / seconds;
   const latencyCount = points.reduce((sum, p) => sum + p.latencyCount, 0);
   const latencySum = points.reduce((sum, p) => sum + p.latencySum, 0);
-  return { get: rate('get'), put: rate('put'), delete: rate('delete'), errors: rate('errors'), latency: latencyCount > 0 ? latencySum / latencyCount : null };
+  return { get: rate('get'), put: rate('put'), delete: rate('delete'), update: rate('update'), errors: rate('errors'), latency: latencyCount > 0 ? latencySum / latencyCount : null };
 }
 
 function renderTraffic(state) {
@@ -487,6 +489,7 @@ function renderTraffic(state) {
       cell(last?.get),
       cell(last?.put),
       cell(last?.delete),
+      cell(last?.update),
       el('td', { class: `num${up && last?.errors > 0 ? ' error-text' : ''}`, text: up ? fmtRate(last?.errors) : '–' }),
       el('td', { class: 'num', text: up ? fmtMs(last?.latency) : '–' }),
       sparkCell,
