@@ -90,7 +90,8 @@ export class PaxosAcceptor {
     const refused = this.refusesLayout(message.key, message.layout);
     if (refused !== undefined) return { kind: 'paxos-promise', op: message.op, ok: false, layout: refused };
     const state = this.storage.paxosState(message.key);
-    if (state !== undefined && state.promised >= message.ballot) {
+    // A prepare of the ballot already promised is the same one again (a network duplicate): answered again.
+    if (state !== undefined && state.promised > message.ballot) {
       return { kind: 'paxos-promise', op: message.op, ok: false, promised: state.promised };
     }
     this.storage.setPaxosState(message.key, { ...state, promised: message.ballot });
@@ -113,7 +114,16 @@ export class PaxosAcceptor {
     if (refused !== undefined) return { kind: 'paxos-accepted', op: message.op, ok: false, layout: refused };
     const state = this.storage.paxosState(key);
     if (state !== undefined && state.promised > message.ballot) {
-      return { kind: 'paxos-accepted', op: message.op, ok: false, promised: state.promised };
+      // With what it holds: a refusal proves the proposal was never accepted here only while nothing at
+      // or above its ballot was accepted or committed here (this may be a duplicate of an accept taken).
+      return {
+        kind: 'paxos-accepted',
+        op: message.op,
+        ok: false,
+        promised: state.promised,
+        ...(state.accepted !== undefined ? { accepted: state.accepted.ballot } : {}),
+        ...(state.committed !== undefined ? { committed: state.committed } : {}),
+      };
     }
     this.storage.setPaxosState(key, { ...state, promised: message.ballot, accepted: { ballot: message.ballot, entry: message.entry } });
     return { kind: 'paxos-accepted', op: message.op, ok: true };
@@ -274,7 +284,15 @@ export class PendingUpdate implements Operation {
       if (this.majorities((id) => this.granted.has(id))) this.promised();
     } else if (this.phase === 'accept' && message.kind === 'paxos-accepted') {
       if (message.layout !== undefined) return this.onNewerLayout(message.layout);
-      if (!message.ok) return this.onRefused(from, message.promised);
+      if (!message.ok) {
+        // Refused, it may still hold the proposal (a duplicated accept it took first: simulator seed
+        // 29006060) when it accepted or committed something at or above this ballot.
+        const ballot = this.ballot as Version;
+        const maybeHeld = (message.accepted !== undefined && message.accepted >= ballot) || (message.committed !== undefined && message.committed >= ballot);
+        const ours = this.proposal === undefined ? undefined : this.own.get(this.proposal.entry.version);
+        if (maybeHeld && ours !== undefined) ours.heldElsewhere = true;
+        return this.onRefused(from, message.promised);
+      }
       this.granted.add(from);
       const ours = this.proposal === undefined ? undefined : this.own.get(this.proposal.entry.version);
       if (ours !== undefined && from !== this.deps.selfId) ours.heldElsewhere = true;

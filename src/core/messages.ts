@@ -104,11 +104,17 @@ export interface PaxosAcceptMessage {
   readonly layout: number;
 }
 
+/**
+ * Refused, the acceptor says the ballot of the proposal it holds and its last commit: the refused
+ * proposal may still have been accepted there (a duplicated accept) if either is at or above its ballot.
+ */
 export interface PaxosAcceptedMessage {
   readonly kind: 'paxos-accepted';
   readonly op: number;
   readonly ok: boolean;
   readonly promised?: Version;
+  readonly accepted?: Version;
+  readonly committed?: Version;
   readonly layout?: number;
 }
 

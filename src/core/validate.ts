@@ -157,6 +157,7 @@ export function isWellFormed(message: Message): boolean {
     case 'paxos-accepted':
       return (
         isOp(m.op) && typeof m.ok === 'boolean' && (m.promised === undefined || isVersion(m.promised)) &&
+        (m.accepted === undefined || isVersion(m.accepted)) && (m.committed === undefined || isVersion(m.committed)) &&
         (m.layout === undefined || isLayoutVersion(m.layout))
       );
     case 'ping':
