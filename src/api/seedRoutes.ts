@@ -169,5 +169,5 @@ function nodeIdParam(params: unknown): string {
 
 /** A conditional write that failed before it proposed anything: too few replicas up (nothing was written). */
 function roundCouldNotRun(error: QuorumError): boolean {
-  return error.code === 'UNAVAILABLE' && !error.message.includes('may still take effect') && error.details.paused !== true && error.details.stoodStill !== true;
+  return error.code === 'UNAVAILABLE' && error.details.outcomeUnknown !== true && error.details.paused !== true && error.details.stoodStill !== true;
 }

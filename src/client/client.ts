@@ -107,13 +107,13 @@ export class QuorumKvClient {
    * find its own write and answer null.
    */
   async putIf(key: string, value: string | Uint8Array, condition: WriteCondition, options: RequestOptions & { readonly ttlMs?: number } = {}): Promise<WriteResult | null> {
-    const path = kvPath(key, this.conditionalQuery(options, ttlSecondsOf(options.ttlMs)));
+    const path = kvPath(key, this.query(options, false, ttlSecondsOf(options.ttlMs), false));
     return this.conditional({ method: 'PUT', path, body: valueBytes(value), headers: conditionHeaders(condition), retry: 'unsent' }, key, options);
   }
 
   /** Deletes `key` only if `condition` holds; null when it did not (see putIf). */
   async deleteIf(key: string, condition: WriteCondition, options: RequestOptions = {}): Promise<DeleteResult | null> {
-    const path = kvPath(key, this.conditionalQuery(options));
+    const path = kvPath(key, this.query(options, false, undefined, false));
     const result = await this.conditional({ method: 'DELETE', path, headers: conditionHeaders(condition), retry: 'unsent' }, key, options);
     return result === null ? null : { ...result, deleted: true };
   }
@@ -122,15 +122,6 @@ export class QuorumKvClient {
     const response = await this.send(spec, options);
     if (response.status === 412) return null;
     return writeResult(key, this.parse(response));
-  }
-
-  /** A conditional write's query: its timeout only (its level is a consensus round's). */
-  private conditionalQuery(options: RequestOptions, ttlSeconds?: string): string {
-    const params = new URLSearchParams();
-    if (ttlSeconds !== undefined) params.set('ttl', ttlSeconds);
-    const timeout = this.serverTimeoutFor(options);
-    if (timeout !== undefined) params.set('timeout', String(timeout));
-    return params.size > 0 ? `?${params}` : '';
   }
 
   /**
@@ -252,10 +243,11 @@ export class QuorumKvClient {
   }
 
   /** `?consistency=&timeout=&sloppy=` from the call's options and the client's defaults. */
-  query(options: WriteOptions, write = false, ttlSeconds?: string): string {
+  /** `withLevel` false: a conditional write's query, whose level is a consensus round's (none is sent). */
+  query(options: WriteOptions, write = false, ttlSeconds?: string, withLevel = true): string {
     const params = new URLSearchParams();
     if (ttlSeconds !== undefined) params.set('ttl', ttlSeconds);
-    const consistency = this.levelFor(options);
+    const consistency = withLevel ? this.levelFor(options) : undefined;
     if (consistency) params.set('consistency', consistency);
     const timeout = this.serverTimeoutFor(options);
     if (timeout !== undefined) params.set('timeout', String(timeout));

@@ -30,7 +30,7 @@
 import type { Callback, Coordinator, CoordinatorDeps, Operation, ReplyMessage } from './coordinator.js';
 import { QuorumError, unavailable } from './errors.js';
 import type { PaxosAcceptMessage, PaxosPrepareMessage } from './messages.js';
-import { randomInt, type Random } from './ports.js';
+import { randomInt } from './ports.js';
 import { requiredReplicas } from './quorum.js';
 import type { Storage } from './storage.js';
 import { makeEntry, visibleEntry, type Entry, type Version } from './version.js';
@@ -61,10 +61,6 @@ export interface UpdateOutcome {
   readonly previous: Entry | undefined;
   /** The written entry, when applied. */
   readonly written?: Entry;
-}
-
-export interface UpdateDeps extends CoordinatorDeps {
-  readonly random: Random;
 }
 
 /** Rounds a conditional write tries (within its deadline) before it gives up on contention. */
@@ -187,7 +183,7 @@ export class PendingUpdate implements Operation {
   /** Newest entry among the promises (undefined for a purge floor: absent); `newestVersion` covers floors. */
   private newest: Entry | undefined;
   private newestVersion: Version | undefined;
-  /** The version each promise held (undefined: none), for the repair of `answerUnchanged`. */
+  /** The version each promise held (undefined: none), for the repair of `answerOnceHeld`. */
   private readonly versionsAnswered: (Version | undefined)[] = [];
   /** The proposal accepted under the highest ballot among the promises. */
   private inProgress: { readonly ballot: Version; readonly entry: Entry } | undefined;
@@ -207,7 +203,7 @@ export class PendingUpdate implements Operation {
 
   constructor(
     private readonly coordinator: Coordinator,
-    private readonly deps: UpdateDeps,
+    private readonly deps: CoordinatorDeps,
     private readonly key: string,
     private readonly decide: Decide,
     options: UpdateOptions,
@@ -252,9 +248,8 @@ export class PendingUpdate implements Operation {
     try {
       this.start();
     } catch (error) {
-      const outcome = this.own.size > 0 ? '; the update may still take effect' : '';
       const message = error instanceof Error ? error.message : String(error);
-      this.finish({ ok: false, error: new QuorumError('UNAVAILABLE', `update of "${this.key}" failed: ${message}${outcome}`, { rounds: this.rounds }) });
+      this.finish({ ok: false, error: new QuorumError('UNAVAILABLE', `update of "${this.key}" failed: ${message}`, { rounds: this.rounds }) });
       throw error;
     }
   }
@@ -289,16 +284,20 @@ export class PendingUpdate implements Operation {
         // 29006060) when it accepted or committed something at or above this ballot.
         const ballot = this.ballot as Version;
         const maybeHeld = (message.accepted !== undefined && message.accepted >= ballot) || (message.committed !== undefined && message.committed >= ballot);
-        const ours = this.proposal === undefined ? undefined : this.own.get(this.proposal.entry.version);
-        if (maybeHeld && ours !== undefined) ours.heldElsewhere = true;
+        if (maybeHeld) this.markHeldElsewhere();
         return this.onRefused(from, message.promised);
       }
       this.granted.add(from);
-      const ours = this.proposal === undefined ? undefined : this.own.get(this.proposal.entry.version);
-      if (ours !== undefined && from !== this.deps.selfId) ours.heldElsewhere = true;
+      if (from !== this.deps.selfId) this.markHeldElsewhere();
       if (this.majorities((id) => this.granted.has(id))) this.commit();
       else this.retryIfLost(); // this node's own answer, awaited by a round already lost
     }
+  }
+
+  /** The proposal being accepted, if it is this update's own, may be held by another node. */
+  private markHeldElsewhere(): void {
+    const ours = this.proposal === undefined ? undefined : this.own.get(this.proposal.entry.version);
+    if (ours !== undefined) ours.heldElsewhere = true;
   }
 
   private notePromise(
@@ -345,7 +344,7 @@ export class PendingUpdate implements Operation {
       // A proposal of ours that some replica may hold, neither in progress here nor written: it may
       // have been chosen and written over since, or be completed by a later round. Deciding again
       // could apply this update twice, so its outcome stays unknown.
-      return this.finish({ ok: false, error: this.contention('met other updates of it: the update may have taken effect') });
+      return this.finish({ ok: false, error: this.contention('met other updates of it') });
     }
     const previous = this.newest === undefined ? undefined : visibleEntry(this.newest, this.deps.nowMs());
     let write: ReturnType<Decide>;
@@ -376,16 +375,23 @@ export class PendingUpdate implements Operation {
     if (newestVersion === undefined || this.versionsAnswered.every((version) => version === newestVersion)) {
       return this.finish({ ok: true, value: outcome });
     }
+    // A purge floor is repaired as the tombstone it was (replicas holding the floor take it as held).
+    this.writeAtQuorum(this.newest ?? makeEntry(this.key, newestVersion, null), undefined, () => this.finish({ ok: true, value: outcome }));
+  }
+
+  /**
+   * Writes `entry` with its own version (no new stamp) to a quorum of the key's replicas, with the
+   * ballot it was chosen under when it is a commit; then `done`, or the update fails with the write.
+   */
+  private writeAtQuorum(entry: Entry, ballot: Version | undefined, done: () => void): void {
     this.coordinator.unregister(this.op);
     this.phase = 'commit';
-    // A purge floor is repaired as the tombstone it was (replicas holding the floor take it as held).
-    const entry = this.newest ?? makeEntry(this.key, newestVersion, null);
     const expiry = entry.expiresMs !== undefined ? { expiresMs: entry.expiresMs } : {};
     const timeoutMs = Math.max(1, this.deadlineMs - this.deps.monotonicMs());
-    this.coordinator.write(this.key, entry.value, { consistency: 'quorum', timeoutMs, version: entry.version, ...expiry }, (result) => {
+    this.coordinator.write(this.key, entry.value, { consistency: 'quorum', timeoutMs, version: entry.version, ...(ballot ? { ballot } : {}), ...expiry }, (result) => {
       if (this.answered) return;
       if (!result.ok) return this.finish(result);
-      this.finish({ ok: true, value: outcome });
+      done();
     });
   }
 
@@ -398,23 +404,11 @@ export class PendingUpdate implements Operation {
 
   /** Chosen: written to the replicas with its version and ballot, at quorum; acknowledged once it is. */
   private commit(): void {
-    this.coordinator.unregister(this.op);
-    this.phase = 'commit';
     const proposal = this.proposal as { readonly entry: Entry; readonly completing: boolean };
-    const entry = proposal.entry;
-    const timeoutMs = Math.max(1, this.deadlineMs - this.deps.monotonicMs());
-    const expiry = entry.expiresMs !== undefined ? { expiresMs: entry.expiresMs } : {};
-    this.coordinator.write(
-      this.key,
-      entry.value,
-      { consistency: 'quorum', timeoutMs, version: entry.version, ballot: this.ballot as Version, ...expiry },
-      (result) => {
-        if (this.answered) return;
-        if (!result.ok) return this.finish(result);
-        if (proposal.completing) return this.startAgain();
-        this.finish({ ok: true, value: { applied: true, previous: this.previous, written: entry } });
-      },
-    );
+    this.writeAtQuorum(proposal.entry, this.ballot as Version, () => {
+      if (proposal.completing) return this.startAgain();
+      this.finish({ ok: true, value: { applied: true, previous: this.previous, written: proposal.entry } });
+    });
   }
 
   /**
@@ -493,19 +487,26 @@ export class PendingUpdate implements Operation {
       this.phase === 'accept'
         ? `no majority of the replicas of "${this.key}" accepted in time`
         : `no majority of the replicas of "${this.key}" promised in time`;
-    // Once one of its proposals went out, it may have been chosen: a later round would complete it.
-    const outcome = this.own.size > 0 ? '; the update may still take effect' : '';
-    this.finish({ ok: false, error: new QuorumError('UNAVAILABLE', `update failed: ${reason}${outcome}`, { rounds: this.rounds }) });
+    this.finish({ ok: false, error: new QuorumError('UNAVAILABLE', `update failed: ${reason}`, { rounds: this.rounds }) });
   }
 
   private contention(what: string): QuorumError {
-    return new QuorumError('WRITE_CONTENTION', `update of "${this.key}" ${what}; try again`, { rounds: this.rounds });
+    return new QuorumError('WRITE_CONTENTION', `update of "${this.key}" ${what}`, { rounds: this.rounds });
   }
 
+  /**
+   * Answers once. A failure after one of its proposals went out, or while writing a chosen value, leaves
+   * the outcome unknown: a later round may complete the proposal. The error says so, in its message and
+   * as `outcomeUnknown` (the prototype's create-only route falls back to a plain write only otherwise).
+   */
   private finish(result: Parameters<Callback<UpdateOutcome>>[0]): void {
     this.coordinator.unregister(this.op);
     if (this.answered) return;
     this.answered = true;
+    if (!result.ok && (this.own.size > 0 || this.phase === 'commit')) {
+      const { code, message, details } = result.error;
+      return this.callback({ ok: false, error: new QuorumError(code, `${message}: the update may have taken effect`, { ...details, outcomeUnknown: true }) });
+    }
     this.callback(result);
   }
 }

@@ -157,52 +157,50 @@ test('a replica keeps its promises across a restart', () => {
   assert.equal(cluster.storages.get('b')?.paxosState('k')?.promised, promised);
 });
 
-/** Runs `a`'s increment until its accept phase, with b and c promising c's higher ballot first. */
-function racedIncrement(cluster: TestCluster, net: HeldNetwork, results: Result<UpdateOutcome>[], decisions: { count: number }): void {
+/**
+ * On a counter at 1, runs `a`'s increment until its accept phase, with b and c promising c's higher
+ * ballot (for c's own increment) first. `finish` then delivers everything until both have answered.
+ */
+function racedIncrement() {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('n', bytes('1'), { consistency: 'quorum' }, cb)).ok);
+  const net = new HeldNetwork(cluster);
+  const results: Result<UpdateOutcome>[] = [];
+  const decisions = { count: 0 };
   cluster.node('a').update('n', (current) => (decisions.count++, increment(current)), { timeoutMs: 5_000 }, (r) => results.push(r));
   net.deliver((e) => e.message.kind === 'paxos-prepare' && e.from === 'a');
   net.deliver((e) => e.message.kind === 'paxos-promise' && e.to === 'a'); // a decides and sends its accepts
   // c's update prepares with a higher ballot at b and c before a's accepts reach them.
   cluster.node('c').update('n', increment, { timeoutMs: 5_000 }, (r) => results.push(r));
   net.deliver((e) => e.message.kind === 'paxos-prepare' && e.from === 'c' && e.to !== 'a');
+  const finish = (): void => {
+    for (let i = 0; i < 300 && results.length < 2; i++) {
+      net.tick(['a', 'b', 'c'], 10);
+      net.deliver(() => true);
+    }
+    assert.equal(results.length, 2);
+  };
+  return { cluster, net, results, decisions, finish };
 }
 
 test('an update whose proposal only its own node accepted takes it back, and goes again deciding once', () => {
-  const cluster = new TestCluster(['a', 'b', 'c']);
-  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('n', bytes('1'), { consistency: 'quorum' }, cb)).ok);
-  const net = new HeldNetwork(cluster);
-  const results: Result<UpdateOutcome>[] = [];
-  const decisions = { count: 0 };
-  racedIncrement(cluster, net, results, decisions);
+  const { cluster, net, results, finish } = racedIncrement();
   // a's own acceptor takes a's proposal; b and c refuse it (they promised c's ballot).
   net.deliver((e) => e.message.kind === 'paxos-accept' && e.from === 'a');
   net.deliver((e) => e.message.kind === 'paxos-accepted' && e.to === 'a');
   assert.equal(cluster.storages.get('a')?.paxosState('n')?.accepted, undefined, 'a took its acceptance back');
-  for (let i = 0; i < 300 && results.length < 2; i++) {
-    net.tick(['a', 'b', 'c'], 10);
-    net.deliver(() => true);
-  }
-  assert.equal(results.length, 2);
+  finish();
   for (const r of results) assert.ok(r.ok && r.value.applied, r.ok ? "not applied" : r.error.message);
   assert.equal(readValue(cluster, 'b', 'n'), '3', 'both increments counted, once each');
 });
 
 test('an update whose accepted proposal was reported to a racer does not take it back, nor decide twice', () => {
-  const cluster = new TestCluster(['a', 'b', 'c']);
-  assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('a').put('n', bytes('1'), { consistency: 'quorum' }, cb)).ok);
-  const net = new HeldNetwork(cluster);
-  const results: Result<UpdateOutcome>[] = [];
-  const decisions = { count: 0 };
-  racedIncrement(cluster, net, results, decisions);
+  const { cluster, net, results, decisions, finish } = racedIncrement();
   net.deliver((e) => e.message.kind === 'paxos-accept' && e.from === 'a' && e.to === 'a');
   // c's prepare reaches a after a accepted its own proposal: a's promise reports it to c.
   net.deliver((e) => e.message.kind === 'paxos-prepare' && e.from === 'c' && e.to === 'a');
   net.deliver(() => true);
-  for (let i = 0; i < 300 && results.length < 2; i++) {
-    net.tick(['a', 'b', 'c'], 10);
-    net.deliver(() => true);
-  }
-  assert.equal(results.length, 2);
+  finish();
   assert.ok(decisions.count <= 1 || results.every((r) => r.ok), 'a decided again only if it knew its first proposal was not held');
   const applied = results.filter((r) => r.ok && r.value.applied).length;
   const unknown = results.filter((r) => !r.ok).length;
