@@ -24,15 +24,16 @@
 // b; every later proposal completes it or is stamped above what its own round saw. So each conditional
 // write sees the one chosen before it. A proposal accepted by a minority and then passed over is
 // never completed later: the round that passed it over committed a higher ballot, which every later
-// majority reports. Plain writes racing a conditional one are ordered by version, as they are among
-// themselves (docs/decisions.md).
+// majority reports (or the floor of a replica that forgot that commit as too old: paxosAcceptor.ts).
+// Plain writes racing a conditional one are ordered by version, as they are among themselves
+// (docs/decisions.md). This file is the proposer, on the node that coordinates the update;
+// paxosAcceptor.ts is the replica side, and how long a replica keeps its state.
 
 import type { Callback, Coordinator, CoordinatorDeps, Operation, ReplyMessage } from './coordinator.js';
 import { QuorumError, unavailable } from './errors.js';
 import type { PaxosAcceptMessage, PaxosPrepareMessage } from './messages.js';
 import { randomInt } from './ports.js';
 import { requiredReplicas } from './quorum.js';
-import type { Storage } from './storage.js';
 import { makeEntry, visibleEntry, type Entry, type Version } from './version.js';
 
 /** What an update writes, decided from the key's current value; `undefined` writes nothing. */
@@ -68,91 +69,6 @@ const roundsMax = 32;
 /** The pause between two rounds that met a higher ballot: random, so racers drift apart, and up to
  *  twice as long each time, from 4 ms to this. */
 const backoffMaxMs = 128;
-
-// ---- replica side -------------------------------------------------------------------------------------
-
-/**
- * The replica side of a key's rounds. `refusesLayout` says whether a message planned on layout `layout`
- * must be refused for this node's layout (then it returns the layout version to answer with), as for
- * reads and writes; node.ts supplies it.
- */
-export class PaxosAcceptor {
-  constructor(
-    private readonly storage: Storage,
-    private readonly refusesLayout: (key: string, layout: number) => number | undefined,
-  ) {}
-
-  prepare(message: PaxosPrepareMessage): ReplyMessage {
-    const refused = this.refusesLayout(message.key, message.layout);
-    if (refused !== undefined) return { kind: 'paxos-promise', op: message.op, ok: false, layout: refused };
-    const state = this.storage.paxosState(message.key);
-    // A prepare of the ballot already promised is the same one again (a network duplicate): answered again.
-    if (state !== undefined && state.promised > message.ballot) {
-      return { kind: 'paxos-promise', op: message.op, ok: false, promised: state.promised };
-    }
-    this.storage.setPaxosState(message.key, { ...state, promised: message.ballot });
-    const entry = this.storage.get(message.key);
-    const purged = entry === undefined ? this.storage.purgeFloor(message.key) : undefined;
-    return {
-      kind: 'paxos-promise',
-      op: message.op,
-      ok: true,
-      entry: entry ?? null,
-      ...(purged !== undefined ? { purged } : {}),
-      ...(state?.accepted !== undefined ? { accepted: state.accepted } : {}),
-      ...(state?.committed !== undefined ? { committed: state.committed } : {}),
-    };
-  }
-
-  accept(message: PaxosAcceptMessage): ReplyMessage {
-    const key = message.entry.key;
-    const refused = this.refusesLayout(key, message.layout);
-    if (refused !== undefined) return { kind: 'paxos-accepted', op: message.op, ok: false, layout: refused };
-    const state = this.storage.paxosState(key);
-    if (state !== undefined && state.promised > message.ballot) {
-      // With what it holds: a refusal proves the proposal was never accepted here only while nothing at
-      // or above its ballot was accepted or committed here (this may be a duplicate of an accept taken).
-      return {
-        kind: 'paxos-accepted',
-        op: message.op,
-        ok: false,
-        promised: state.promised,
-        ...(state.accepted !== undefined ? { accepted: state.accepted.ballot } : {}),
-        ...(state.committed !== undefined ? { committed: state.committed } : {}),
-      };
-    }
-    this.storage.setPaxosState(key, { ...state, promised: message.ballot, accepted: { ballot: message.ballot, entry: message.entry } });
-    return { kind: 'paxos-accepted', op: message.op, ok: true };
-  }
-
-  /**
-   * Takes back this node's acceptance of its own proposal under `ballot`, which every other replica
-   * refused, so that no round can ever complete it (PendingUpdate.forgetIfNoneHolds). Only while this
-   * node has neither promised nor accepted anything since: a promise reported the proposal to its
-   * proposer, who may complete it, even if a later acceptance replaced it here (simulated race, seed
-   * 255: another round completed it from this node's promise, and the update decided a second time).
-   * Returns whether it was taken back.
-   */
-  withdraw(key: string, ballot: Version): boolean {
-    const state = this.storage.paxosState(key);
-    if (state === undefined || state.accepted?.ballot !== ballot || state.promised !== ballot) return false;
-    this.storage.setPaxosState(key, { promised: state.promised, ...(state.committed !== undefined ? { committed: state.committed } : {}) });
-    return true;
-  }
-
-  /**
-   * The commit of a round chosen under `ballot` reached this replica (its entry is applied by the
-   * caller): a proposal accepted at or below it is done, and is dropped with its value.
-   */
-  committed(key: string, ballot: Version): void {
-    const state = this.storage.paxosState(key);
-    if (state?.committed !== undefined && state.committed >= ballot) return;
-    const accepted = state?.accepted !== undefined && state.accepted.ballot > ballot ? { accepted: state.accepted } : {};
-    this.storage.setPaxosState(key, { promised: state !== undefined && state.promised > ballot ? state.promised : ballot, committed: ballot, ...accepted });
-  }
-}
-
-// ---- proposer side ------------------------------------------------------------------------------------
 
 type Phase = 'prepare' | 'accept' | 'commit' | 'wait';
 

@@ -11,7 +11,8 @@ import { assert } from './assert.js';
 import type { CoreConfig } from './config.js';
 import { DepartedNodes, type DepartedNode } from './departed.js';
 import { Coordinator, type Callback, type ReadOptions, type ReadOutcome, type WriteOptions, type WriteOutcome } from './coordinator.js';
-import { PaxosAcceptor, type Decide, type UpdateOptions, type UpdateOutcome } from './keyPaxos.js';
+import type { Decide, UpdateOptions, UpdateOutcome } from './keyPaxos.js';
+import { PaxosAcceptor } from './paxosAcceptor.js';
 import { QuorumError } from './errors.js';
 import { HintDelivery } from './hints.js';
 import { HybridClock } from './hlc.js';
@@ -217,7 +218,13 @@ export class QuorumNode {
       random: deps.random,
       withdrawProposal: (key, ballot) => this.acceptor.withdraw(key, ballot),
     });
-    this.acceptor = new PaxosAcceptor(this.storage, (key, layout) => this.refusal(key, layout));
+    this.acceptor = new PaxosAcceptor({
+      selfId: deps.id,
+      config: deps.config,
+      storage: deps.storage,
+      refusesLayout: (key, layout) => this.refusal(key, layout),
+      clockWallMs: () => this.hlc.reading().wallMs,
+    });
   }
 
   get layout(): Layout {
@@ -571,8 +578,9 @@ export class QuorumNode {
 
   /**
    * Runs timers: failure detection, request deadlines, hint delivery, anti-entropy, tombstone purges,
-   * topology changes. Call it often (every ~10-50 ms). They all run on the monotonic clock; the wall
-   * clock is read for what is kept in the store: hints' and tombstones' ages (decisions.md).
+   * expired consensus state, topology changes. Call it often (every ~10-50 ms). They all run on the
+   * monotonic clock; the wall clock is read for what is kept in the store: hints' and tombstones' ages
+   * (decisions.md), and the consensus state's (on the hybrid clock).
    */
   tick(): void {
     if (this.paused) return;
@@ -586,6 +594,7 @@ export class QuorumNode {
       this.recovery.continue(monotonicMs);
       this.departedNodes.expire(nowMs, this.config.departedKeepMs);
       this.purger.tick(nowMs, monotonicMs);
+      this.acceptor.sweep(monotonicMs);
       this.topology.tick(monotonicMs);
     });
   }

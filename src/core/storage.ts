@@ -155,6 +155,11 @@ export interface Storage {
   paxosState(key: string): PaxosState | undefined;
   /** Keeps `state` for `key`, or forgets the key's state when undefined. */
   setPaxosState(key: string, state: PaxosState | undefined): void;
+  /**
+   * Forgets the state of at most `limit` keys whose promised ballot (the highest in their state) is
+   * below `below`, lowest first; returns how many (paxosAcceptor.ts).
+   */
+  expirePaxosStates(below: Version, limit: number): number;
 
   getMeta(name: string): string | undefined;
   setMeta(name: string, value: string): void;

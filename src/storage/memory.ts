@@ -360,6 +360,19 @@ export class MemoryStorage implements Storage {
     });
   }
 
+  expirePaxosStates(below: Version, limit: number): number {
+    checkVersion(below);
+    checkLimit(limit);
+    const expired = [...this.paxos]
+      .filter(([, state]) => state.promised < below)
+      .sort(([, a], [, b]) => (a.promised < b.promised ? -1 : a.promised > b.promised ? 1 : 0))
+      .slice(0, limit);
+    this.transaction(() => {
+      for (const [key] of expired) this.setPaxosState(key, undefined);
+    });
+    return expired.length;
+  }
+
   close(): void {
     assert(this.depth === 0, 'closing a storage inside a transaction');
     this.closed = true;

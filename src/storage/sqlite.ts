@@ -154,6 +154,7 @@ export class SqliteStorage implements Storage {
   private readonly selectPaxos: Database.Statement<[string], PaxosRow>;
   private readonly upsertPaxos: Database.Statement<[string, string, string | null, string | null, string | null, Buffer | null, number | null]>;
   private readonly deletePaxos: Database.Statement<[string]>;
+  private readonly deletePaxosBelow: Database.Statement<[string, number]>;
   private readonly checkpoint: Database.Statement;
 
   private constructor(
@@ -258,6 +259,9 @@ export class SqliteStorage implements Storage {
          version = excluded.version, value = excluded.value, expires_ms = excluded.expires_ms`,
     );
     this.deletePaxos = db.prepare('DELETE FROM paxos WHERE key = ?');
+    this.deletePaxosBelow = db.prepare(
+      'DELETE FROM paxos WHERE key IN (SELECT key FROM paxos WHERE promised < ? ORDER BY promised LIMIT ?)',
+    );
     this.checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
   }
 
@@ -706,6 +710,12 @@ export class SqliteStorage implements Storage {
         accepted?.entry.expiresMs ?? null,
       ),
     );
+  }
+
+  expirePaxosStates(below: Version, limit: number): number {
+    checkVersion(below);
+    checkLimit(limit);
+    return this.write(() => this.deletePaxosBelow.run(below, limit).changes);
   }
 
   /** Syncs the WAL and copies it into the database file: makes 'periodic' commits durable. */

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ReadOutcome, Result, WriteOutcome } from '../../src/core/coordinator.js';
 import type { Decide, UpdateOutcome } from '../../src/core/keyPaxos.js';
+import { paxosStateKeepMs } from '../../src/core/paxosAcceptor.js';
 import type { Layout } from '../../src/core/layout.js';
 import type { Envelope } from '../../src/core/messages.js';
 import type { Entry } from '../../src/core/version.js';
@@ -155,6 +156,22 @@ test('a replica keeps its promises across a restart', () => {
   net.discard(() => true);
   cluster.restart('b');
   assert.equal(cluster.storages.get('b')?.paxosState('k')?.promised, promised);
+});
+
+test('every replica forgets the consensus state of a key once it is older than the grace period, and updates go on counting once', () => {
+  const cluster = new TestCluster(['a', 'b', 'c'], {}, { hintWindowMs: 1_000, tombstoneGraceMs: 2_000, tombstonePurgeIntervalMs: 500 });
+  for (const via of ['a', 'b']) assert.ok(cluster.run<UpdateOutcome>((cb) => cluster.node(via).update('n', increment, {}, cb)).ok);
+  const held = () => ['a', 'b', 'c'].filter((id) => cluster.storages.get(id)?.paxosState('n') !== undefined);
+  assert.deepEqual(held(), ['a', 'b', 'c']);
+  cluster.advance(paxosStateKeepMs(cluster.node('a').config) - 1_000);
+  assert.deepEqual(held(), ['a', 'b', 'c'], 'kept for the grace period');
+  cluster.advance(2_000);
+  assert.deepEqual(held(), [], 'forgotten by every replica');
+  // Back to a round of its own, above the floor every replica now answers with.
+  const third = cluster.run<UpdateOutcome>((cb) => cluster.node('c').update('n', increment, {}, cb));
+  assert.ok(third.ok && third.value.applied);
+  assert.equal(readValue(cluster, 'a', 'n'), '3');
+  assert.deepEqual(held(), ['a', 'b', 'c']);
 });
 
 /**

@@ -388,6 +388,30 @@ describe('conditional updates', () => {
     assertNoViolations(s);
   });
 
+  it('consensus state older than the grace period is forgotten, also by a replica down meanwhile, and updates go on over every earlier one', () => {
+    const s = scenario({ nodes: 3, config: { hintWindowMs: 300, tombstoneGraceMs: 500 } });
+    const first = ['n1', 'n2', 'n3'].map((at, i) => s.beginUpdate('k', `a${i}`, { at }));
+    s.sim.runUntil(() => first.every((op) => op.outcome !== undefined), 10_000);
+    s.crash('n3');
+    // Past the keep (grace + request timeout + the clock-ceiling margin): n1 and n2 forget the key's
+    // state; n3, down, still holds its own.
+    s.runFor(14_000);
+    const held = (id: string) => s.sim.cluster.storageOf(id).paxosState('k') !== undefined;
+    assert.deepEqual(['n1', 'n2', 'n3'].map(held), [false, false, true]);
+    s.restart('n3');
+    const second = ['n3', 'n1', 'n2'].map((at, i) => s.beginUpdate('k', `b${i}`, { at }));
+    s.sim.runUntil(() => second.every((op) => op.outcome !== undefined), 10_000);
+    const applied = [...first, ...second].filter((op) => op.outcome === 'ok' && op.applied);
+    assert.ok(second.some((op) => op.outcome === 'ok' && op.applied), second.map((op) => `${op.node}: ${op.outcome} ${op.errorMessage ?? ''}`).join('; '));
+    // One chain across the forgetting: each applied update saw the value of the one before it.
+    applied.sort((x, y) => ((x.version as string) < (y.version as string) ? -1 : 1));
+    assert.deepEqual(applied.slice(1).map((op) => op.read), applied.slice(0, -1).map((op) => op.written));
+    s.runFor(14_000);
+    assert.deepEqual(['n1', 'n2', 'n3'].map(held), [false, false, false], 'the restarted replica forgets its old state too');
+    assert.deepEqual(s.settle(), []);
+    assertNoViolations(s);
+  });
+
   it(
     'an update whose next round cannot stamp its ballot (a full disk) still answers by its deadline',
     () => {

@@ -1039,6 +1039,26 @@ export function storageContract(name: string, make: () => StoreUnderTest): void 
         );
         assert.deepEqual(storage.paxosState('k'), { promised: ballot(1) });
       });
+
+      test('expirePaxosStates forgets the keys promised below a ballot, lowest first, at most a limit', (storage) => {
+        for (const [key, ms] of [['d', 40], ['a', 10], ['c', 30], ['b', 20], ['e', 50]] as const) storage.setPaxosState(key, { promised: ballot(ms), committed: ballot(ms - 1) });
+        storage.setPaxosState('f', { promised: ballot(60), accepted: { ballot: ballot(60), entry: { key: 'f', version: ballot(60), value: null } } });
+        assert.equal(storage.expirePaxosStates(ballot(45), 2), 2);
+        assert.deepEqual(['a', 'b', 'c', 'd'].map((key) => storage.paxosState(key) !== undefined), [false, false, true, true], 'the lowest two went first');
+        assert.equal(storage.expirePaxosStates(ballot(45), 10), 2);
+        assert.equal(storage.expirePaxosStates(ballot(45), 10), 0);
+        assert.equal(storage.expirePaxosStates(ballot(50), 10), 0, 'strictly below');
+        assert.deepEqual(storage.paxosState('e'), { promised: ballot(50), committed: ballot(49) });
+        assert.throws(() =>
+          storage.transaction(() => {
+            assert.equal(storage.expirePaxosStates(ballot(100), 10), 2);
+            throw new Error('undo');
+          }),
+        );
+        assert.ok(storage.paxosState('e') !== undefined && storage.paxosState('f') !== undefined, 'rolled back');
+        assert.throws(() => storage.expirePaxosStates('not a version' as Version, 10));
+        assert.throws(() => storage.expirePaxosStates(ballot(100), -1));
+      });
     });
   });
 }

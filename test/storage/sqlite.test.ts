@@ -503,6 +503,34 @@ describe('SqliteStorage', () => {
       }
     }));
 
+  it('upgrades a schema 5 database: keeps its consensus state and finds expired state through an index', () =>
+    inTempDir((dir) => {
+      const path = join(dir, 'data.db');
+      const old = new Database(path);
+      for (const migration of migrations.slice(0, 5)) old.exec(migration);
+      old.pragma('user_version = 5');
+      const ballot = (ms: number) => formatVersion({ wallMs: ms, counter: 0, nodeId: 'n1' });
+      old.prepare('INSERT INTO paxos (key, promised, committed) VALUES (?, ?, ?)').run('old', ballot(10), ballot(9));
+      old.prepare('INSERT INTO paxos (key, promised) VALUES (?, ?)').run('new', ballot(30));
+      old.close();
+      const storage = SqliteStorage.open(path, { fsync: 'commit' });
+      try {
+        assert.deepEqual(storage.paxosState('old'), { promised: ballot(10), committed: ballot(9) });
+        const db = new Database(path, { readonly: true });
+        try {
+          const plan = db.prepare('EXPLAIN QUERY PLAN SELECT key FROM paxos WHERE promised < ? ORDER BY promised LIMIT 10').all(ballot(20)) as { detail: string }[];
+          assert.match(plan.map((step) => step.detail).join('; '), /paxos_by_promised/);
+        } finally {
+          db.close();
+        }
+        assert.equal(storage.expirePaxosStates(ballot(20), 10), 1);
+        assert.equal(storage.paxosState('old'), undefined);
+        assert.deepEqual(storage.paxosState('new'), { promised: ballot(30) });
+      } finally {
+        storage.close();
+      }
+    }));
+
   it('sync checkpoints the WAL and fileSizeBytes counts the files', () =>
     inTempDir((dir) => {
       const storage = SqliteStorage.open(join(dir, 'data.db'), { fsync: 'periodic' });

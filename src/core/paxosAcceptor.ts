@@ -1,0 +1,191 @@
+// The replica side of the consensus rounds of conditional writes (keyPaxos.ts holds the proposer, and
+// why the rounds are safe): what each replica promised, accepted and was sent a commit of, per key,
+// kept in the store so that a restart keeps its promises.
+//
+// That state is not kept for ever: every key a conditional write ever touched would keep a row, long
+// after the key was deleted and its tombstone purged (Cassandra keeps its Paxos state for the
+// tombstone grace period, for the same reason). Here a replica forgets a key's state once every
+// ballot in it is older than `paxosStateKeepMs`, read on the hybrid clock, and from then on answers
+// as if a commit had been made at that age, the floor:
+// - it takes part in no round whose ballot is below the floor: it refuses it, with the floor as what
+//   it promised, so the proposer goes again above it. So no forgotten promise can be broken;
+// - its promises report the floor as a commit, so proposers pass over a proposal accepted under an
+//   older ballot (an acceptance another replica still holds, whose commit this one forgot: completing
+//   it would write a decision made before rounds that came after it).
+// Passing over such a proposal is safe once no update can still be waiting on it: its proposer gave
+// up a request timeout after its ballot, and the grace period is far longer than any clock skew the
+// store tolerates (tombstones depend on the same bound, tombstones.ts). A value chosen but never
+// written by then had an unknown outcome; if a quorum read saw it on one replica, its blocking repair
+// wrote it to a quorum, where every later round sees it.
+
+import type { CoreConfig } from './config.js';
+import type { ReplyMessage } from './coordinator.js';
+import { ceilingMarginMs } from './hlc.js';
+import type { PaxosAcceptMessage, PaxosPrepareMessage } from './messages.js';
+import type { PaxosState, Storage } from './storage.js';
+import { formatVersion, type Version } from './version.js';
+
+/**
+ * How long a replica keeps a key's consensus state after the last ballot in it: the tombstone grace
+ * period, plus a round's lifetime and the clock-ceiling margin (versions may run that far ahead of
+ * their node's clock after a restart, hlc.ts).
+ */
+export function paxosStateKeepMs(config: CoreConfig): number {
+  return config.tombstoneGraceMs + config.requestTimeoutMs + ceilingMarginMs;
+}
+
+/** Keys whose expired state is forgotten per step of the sweep (a named bound on one step's work). */
+const sweepBatch = 1000;
+
+export interface PaxosAcceptorDeps {
+  readonly selfId: string;
+  readonly config: CoreConfig;
+  readonly storage: Storage;
+  /**
+   * Whether a message planned on layout `layout` must be refused for this node's layout (then the
+   * layout version to answer with), as for reads and writes; node.ts supplies it.
+   */
+  readonly refusesLayout: (key: string, layout: number) => number | undefined;
+  /** The hybrid clock's wall time: it never goes back, not even across a restart (hlc.ts). */
+  readonly clockWallMs: () => number;
+}
+
+/** What a replica holds for a key, once what is older than the floor is left out, and the floor. */
+interface Held {
+  readonly state: PaxosState | undefined;
+  readonly floor: Version | undefined;
+}
+
+function highest(a: Version | undefined, b: Version | undefined): Version | undefined {
+  return a === undefined ? b : b === undefined || a >= b ? a : b;
+}
+
+export class PaxosAcceptor {
+  private nextSweepMs = 0;
+  /** Keys whose state was forgotten as expired, since this node started. */
+  forgotten = 0;
+
+  constructor(private readonly deps: PaxosAcceptorDeps) {}
+
+  prepare(message: PaxosPrepareMessage): ReplyMessage {
+    const refused = this.deps.refusesLayout(message.key, message.layout);
+    if (refused !== undefined) return { kind: 'paxos-promise', op: message.op, ok: false, layout: refused };
+    const { state, floor } = this.held(message.key);
+    const promised = highest(state?.promised, floor);
+    // A prepare of the ballot already promised is the same one again (a network duplicate): answered again.
+    if (promised !== undefined && promised > message.ballot) {
+      return { kind: 'paxos-promise', op: message.op, ok: false, promised };
+    }
+    const storage = this.deps.storage;
+    storage.setPaxosState(message.key, { ...state, promised: message.ballot });
+    const entry = storage.get(message.key);
+    const purged = entry === undefined ? storage.purgeFloor(message.key) : undefined;
+    const committed = highest(state?.committed, floor);
+    return {
+      kind: 'paxos-promise',
+      op: message.op,
+      ok: true,
+      entry: entry ?? null,
+      ...(purged !== undefined ? { purged } : {}),
+      ...(state?.accepted !== undefined ? { accepted: state.accepted } : {}),
+      ...(committed !== undefined ? { committed } : {}),
+    };
+  }
+
+  accept(message: PaxosAcceptMessage): ReplyMessage {
+    const key = message.entry.key;
+    const refused = this.deps.refusesLayout(key, message.layout);
+    if (refused !== undefined) return { kind: 'paxos-accepted', op: message.op, ok: false, layout: refused };
+    const { state, floor } = this.held(key);
+    const promised = highest(state?.promised, floor);
+    if (promised !== undefined && promised > message.ballot) {
+      // With what it holds: a refusal proves the proposal was never accepted here only while nothing at
+      // or above its ballot was accepted or committed here (this may be a duplicate of an accept taken).
+      // Below the floor, it may have been accepted and forgotten.
+      const committed = highest(state?.committed, floor);
+      return {
+        kind: 'paxos-accepted',
+        op: message.op,
+        ok: false,
+        promised,
+        ...(state?.accepted !== undefined ? { accepted: state.accepted.ballot } : {}),
+        ...(committed !== undefined ? { committed } : {}),
+      };
+    }
+    this.deps.storage.setPaxosState(key, { ...state, promised: message.ballot, accepted: { ballot: message.ballot, entry: message.entry } });
+    return { kind: 'paxos-accepted', op: message.op, ok: true };
+  }
+
+  /**
+   * Takes back this node's acceptance of its own proposal under `ballot`, which every other replica
+   * refused, so that no round can ever complete it (PendingUpdate.forgetIfNoneHolds). Only while this
+   * node has neither promised nor accepted anything since: a promise reported the proposal to its
+   * proposer, who may complete it, even if a later acceptance replaced it here (simulated race, seed
+   * 255: another round completed it from this node's promise, and the update decided a second time).
+   * Returns whether it was taken back.
+   */
+  withdraw(key: string, ballot: Version): boolean {
+    const { state } = this.held(key);
+    if (state === undefined || state.accepted?.ballot !== ballot || state.promised !== ballot) return false;
+    this.deps.storage.setPaxosState(key, { promised: state.promised, ...(state.committed !== undefined ? { committed: state.committed } : {}) });
+    return true;
+  }
+
+  /**
+   * The commit of a round chosen under `ballot` reached this replica (its entry is applied by the
+   * caller): a proposal accepted at or below it is done, and is dropped with its value. A commit below
+   * the floor (a hint delivered late) changes nothing: such state is forgotten already.
+   */
+  committed(key: string, ballot: Version): void {
+    const { state, floor } = this.held(key);
+    const committed = highest(state?.committed, floor);
+    if (committed !== undefined && committed >= ballot) return;
+    const accepted = state?.accepted !== undefined && state.accepted.ballot > ballot ? { accepted: state.accepted } : {};
+    this.deps.storage.setPaxosState(key, { promised: highest(state?.promised, ballot) as Version, committed: ballot, ...accepted });
+  }
+
+  /**
+   * Forgets the state of keys whose every ballot is below the floor, a batch a step: every purge
+   * interval, and on the next step while batches come back full. Call it from the node's timers.
+   */
+  sweep(monotonicMs: number): void {
+    if (monotonicMs < this.nextSweepMs) return;
+    const floor = this.floor();
+    if (floor === undefined) {
+      this.nextSweepMs = monotonicMs + this.deps.config.tombstonePurgeIntervalMs;
+      return;
+    }
+    const forgotten = this.deps.storage.expirePaxosStates(floor, sweepBatch);
+    this.forgotten += forgotten;
+    this.nextSweepMs = forgotten === sweepBatch ? monotonicMs : monotonicMs + this.deps.config.tombstonePurgeIntervalMs;
+  }
+
+  /**
+   * The lowest ballot this replica still takes part in: `paxosStateKeepMs` before the hybrid clock.
+   * Undefined while the clock is younger than that (a simulated clock starts near 0).
+   */
+  private floor(): Version | undefined {
+    const wallMs = this.deps.clockWallMs() - paxosStateKeepMs(this.deps.config);
+    return wallMs > 0 ? formatVersion({ wallMs, counter: 0, nodeId: this.deps.selfId }) : undefined;
+  }
+
+  /**
+   * The key's state with what is below the floor left out: state whose promise is below it is as if
+   * forgotten (the sweep may not have come to it yet), and so are an acceptance or commit below it.
+   */
+  private held(key: string): Held {
+    const stored = this.deps.storage.paxosState(key);
+    const floor = this.floor();
+    if (stored === undefined || floor === undefined) return { state: stored, floor };
+    if (stored.promised < floor) return { state: undefined, floor };
+    const { promised, accepted, committed } = stored;
+    return {
+      state: {
+        promised,
+        ...(accepted !== undefined && accepted.ballot >= floor ? { accepted } : {}),
+        ...(committed !== undefined && committed >= floor ? { committed } : {}),
+      },
+      floor,
+    };
+  }
+}

@@ -1,0 +1,101 @@
+// The replica side of conditional writes (paxosAcceptor.ts): how long it keeps a key's consensus state,
+// and what it answers once that state is older than the floor.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { resolveConfig } from '../../src/core/config.js';
+import type { ReplyMessage } from '../../src/core/coordinator.js';
+import { PaxosAcceptor, paxosStateKeepMs } from '../../src/core/paxosAcceptor.js';
+import { formatVersion, makeEntry, type Version } from '../../src/core/version.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+
+const config = resolveConfig({ hintWindowMs: 1_000, tombstoneGraceMs: 2_000, tombstonePurgeIntervalMs: 1_000 });
+const keepMs = paxosStateKeepMs(config);
+const startMs = 1_700_000_000_000;
+const ballot = (ms: number, node = 'p'): Version => formatVersion({ wallMs: ms, counter: 0, nodeId: node });
+
+function acceptor(storage = new MemoryStorage()) {
+  const clock = { wallMs: startMs };
+  const replica = new PaxosAcceptor({ selfId: 'r', config, storage, refusesLayout: () => undefined, clockWallMs: () => clock.wallMs });
+  const prepare = (key: string, at: Version) => replica.prepare({ kind: 'paxos-prepare', op: 1, key, ballot: at, layout: 1 });
+  const accept = (key: string, at: Version, value: string) =>
+    replica.accept({ kind: 'paxos-accept', op: 2, ballot: at, entry: makeEntry(key, at, new TextEncoder().encode(value)), layout: 1 });
+  return { replica, storage, clock, prepare, accept };
+}
+
+function promise(reply: ReplyMessage) {
+  assert.equal(reply.kind, 'paxos-promise');
+  return reply as Extract<ReplyMessage, { kind: 'paxos-promise' }>;
+}
+
+test('the keep is the tombstone grace period, a request timeout and the clock-ceiling margin', () => {
+  assert.equal(keepMs, 2_000 + config.requestTimeoutMs + 10_000);
+  assert.ok(paxosStateKeepMs(resolveConfig({})) >= 10 * 24 * 3_600_000, 'ten days by default');
+});
+
+test('state older than the keep reads as forgotten: older ballots are refused at the floor, and promises report it as a commit', () => {
+  const { replica, storage, clock, prepare, accept } = acceptor();
+  const old = ballot(startMs);
+  assert.equal(promise(prepare('k', old)).ok, true);
+  assert.deepEqual(accept('k', old, 'stale'), { kind: 'paxos-accepted', op: 2, ok: true });
+  // Within the keep, the acceptance is reported to the next round, and a lower ballot is refused at it.
+  clock.wallMs = startMs + keepMs - 1;
+  const within = promise(prepare('k', ballot(startMs + 5)));
+  assert.equal(within.ok, true);
+  assert.equal(within.accepted?.ballot, old);
+  // Past it: what this replica promised and accepted is older than the floor. A ballot below the floor
+  // is refused with the floor as the promise, so its proposer goes again above it.
+  clock.wallMs = startMs + keepMs + 1_000;
+  const floor = ballot(startMs + 1_000, 'r');
+  const refused = promise(prepare('k', ballot(startMs + 999)));
+  assert.equal(refused.ok, false);
+  assert.equal(refused.promised, floor);
+  const refusedAccept = accept('k', ballot(startMs + 10), 'late');
+  assert.equal(refusedAccept.kind === 'paxos-accepted' && refusedAccept.ok, false);
+  assert.equal(refusedAccept.kind === 'paxos-accepted' ? refusedAccept.committed : undefined, floor, 'below the floor it may have been accepted and forgotten');
+  // A fresh round hears no acceptance, and the floor as a commit: another replica's older acceptance
+  // is passed over.
+  const fresh = promise(prepare('k', ballot(clock.wallMs)));
+  assert.equal(fresh.ok, true);
+  assert.equal(fresh.accepted, undefined);
+  assert.equal(fresh.committed, floor);
+  assert.deepEqual(storage.paxosState('k'), { promised: ballot(clock.wallMs) }, 'the new promise replaces the old state');
+  // A commit below the floor (a late hint) changes nothing; one above it is kept.
+  replica.committed('k', ballot(startMs + 500));
+  assert.deepEqual(storage.paxosState('k'), { promised: ballot(clock.wallMs) });
+  replica.committed('k', ballot(clock.wallMs));
+  assert.deepEqual(storage.paxosState('k'), { promised: ballot(clock.wallMs), committed: ballot(clock.wallMs) });
+});
+
+test('a young clock (a simulated one near 0) has no floor: nothing is refused or forgotten for age', () => {
+  const storage = new MemoryStorage();
+  const replica = new PaxosAcceptor({ selfId: 'r', config, storage, refusesLayout: () => undefined, clockWallMs: () => keepMs - 1 });
+  const reply = promise(replica.prepare({ kind: 'paxos-prepare', op: 1, key: 'k', ballot: ballot(1), layout: 1 }));
+  assert.equal(reply.ok, true);
+  assert.equal(reply.committed, undefined);
+  replica.sweep(0);
+  assert.equal(replica.forgotten, 0);
+  assert.deepEqual(storage.paxosState('k'), { promised: ballot(1) });
+});
+
+test('the sweep forgets expired state a batch a step, going on at once while batches come back full', () => {
+  const { replica, storage, clock, prepare } = acceptor();
+  for (let i = 0; i < 2_500; i++) prepare(`old${i}`, ballot(startMs + i));
+  prepare('young', ballot(startMs + 5_000));
+  clock.wallMs = startMs + keepMs - 1;
+  replica.sweep(0);
+  assert.equal(replica.forgotten, 0, 'nothing older than the floor yet');
+  clock.wallMs = startMs + keepMs + 3_000;
+  replica.sweep(1_000); // the purge interval has passed
+  assert.equal(replica.forgotten, 1_000);
+  replica.sweep(1_010); // a full batch: the next step goes on
+  replica.sweep(1_020);
+  assert.equal(replica.forgotten, 2_500);
+  assert.equal(storage.paxosState('old0'), undefined);
+  assert.deepEqual(storage.paxosState('young'), { promised: ballot(startMs + 5_000) });
+  clock.wallMs += 10_000;
+  replica.sweep(1_030); // the last batch was not full: it waits for the interval
+  assert.equal(replica.forgotten, 2_500);
+  replica.sweep(2_020);
+  assert.equal(replica.forgotten, 2_501);
+});
