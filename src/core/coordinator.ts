@@ -116,6 +116,12 @@ export interface Operation {
   expire(): void;
 }
 
+/** An update waiting for the one in flight of its key (`Coordinator.update`). */
+interface QueuedUpdate {
+  readonly op: number;
+  readonly run: () => void;
+}
+
 /** How far past a client's deadline (`WriteOptions.startBy`, by its clock) a write still starts. */
 export const startBySkewMs = 1000;
 
@@ -126,7 +132,7 @@ export class Coordinator {
   /** While `expire` runs: the hints its expiries keep, stored once every due operation has expired. */
   private deferredHints: { readonly target: string; readonly entry: Entry }[] | undefined;
   /** Keys with an update in flight here, and the updates of each waiting for it. */
-  private readonly updating = new Map<string, (() => void)[]>();
+  private readonly updating = new Map<string, QueuedUpdate[]>();
 
   constructor(private readonly deps: CoordinatorDeps) {}
 
@@ -193,19 +199,32 @@ export class Coordinator {
       }
     };
     const waiting = this.updating.get(key);
-    if (waiting !== undefined) {
-      waiting.push(() => run(false));
-      return;
+    if (waiting === undefined) {
+      this.updating.set(key, []);
+      return run(true);
     }
-    this.updating.set(key, []);
-    run(true);
+    // Waiting, it is an operation like any other: counted against pendingOperationsMax, and answered at
+    // its own deadline, not when its turn comes (behind a few hundred INCRs of one key, seconds late).
+    const queued: QueuedUpdate = { op: this.deps.nextOp(), run: () => run(false) };
+    waiting.push(queued);
+    this.register(queued.op, {
+      deadlineMs,
+      onReply: () => undefined,
+      expire: () => {
+        waiting.splice(waiting.indexOf(queued), 1);
+        callback({ ok: false, error: new QuorumError('UNAVAILABLE', `update of "${key}" timed out behind earlier updates of it`) });
+      },
+    });
   }
 
   private nextUpdate(key: string): void {
-    const waiting = this.updating.get(key);
-    const next = waiting?.shift();
-    if (next !== undefined) next();
-    else this.updating.delete(key);
+    const next = this.updating.get(key)?.shift();
+    if (next === undefined) {
+      this.updating.delete(key);
+      return;
+    }
+    this.unregister(next.op);
+    next.run();
   }
 
   read(key: string, options: ReadOptions, callback: Callback<ReadOutcome>): void {

@@ -174,6 +174,32 @@ test('every replica forgets the consensus state of a key once it is older than t
   assert.deepEqual(held(), ['a', 'b', 'c']);
 });
 
+test('an update queued behind another of its key answers by its own deadline, not when its turn comes', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  const net = new HeldNetwork(cluster);
+  const answers = new Map<string, Result<UpdateOutcome>>();
+  for (const [name, timeoutMs] of [['first', 2_000], ['second', 200], ['third', 5_000]] as const) {
+    cluster.node('a').update('k', increment, { timeoutMs }, (r) => answers.set(name, r));
+  }
+  // Every message is held: the first update never hears a promise.
+  net.tick(['a'], 300);
+  assert.deepEqual([...answers.keys()], ['second'], 'answered at its own deadline; the others still wait');
+  const second = answers.get('second');
+  assert.ok(second !== undefined && !second.ok);
+  assert.equal(second.error.code, 'UNAVAILABLE');
+  assert.match(second.error.message, /timed out behind earlier updates/);
+  net.discard(() => true);
+  net.tick(['a'], 1_800);
+  assert.equal(answers.get('first')?.ok, false);
+  // The third, whose turn came, runs its own round once its messages get through.
+  for (let i = 0; i < 200 && !answers.has('third'); i++) {
+    net.deliver(() => true);
+    cluster.advance(10);
+  }
+  const third = answers.get('third');
+  assert.ok(third?.ok && third.value.applied, JSON.stringify(third));
+});
+
 /**
  * On a counter at 1, runs `a`'s increment until its accept phase, with b and c promising c's higher
  * ballot (for c's own increment) first. `finish` then delivers everything until both have answered.
