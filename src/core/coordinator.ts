@@ -16,11 +16,12 @@ import { QuorumError, unavailable } from './errors.js';
 import { IdTable } from './idTable.js';
 import type { HybridClock } from './hlc.js';
 import type { Message, PaxosAcceptedMessage, PaxosPromiseMessage, ReadReply, WriteReply } from './messages.js';
-import { PendingUpdate, type Decide, type UpdateOptions, type UpdateOutcome } from './keyPaxos.js';
+import type { Decide, UpdateOptions, UpdateOutcome } from './keyPaxos.js';
 import type { Random } from './ports.js';
 import type { Placement } from './placement.js';
 import { requiredReplicas, type ConsistencyLevel } from './quorum.js';
 import { PendingRead } from './pendingRead.js';
+import { UpdateQueue } from './updateQueue.js';
 import { makeEntry, visibleEntry, type Entry, type Version } from './version.js';
 
 export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: QuorumError };
@@ -116,12 +117,6 @@ export interface Operation {
   expire(): void;
 }
 
-/** An update waiting for the one in flight of its key (`Coordinator.update`). */
-interface QueuedUpdate {
-  readonly op: number;
-  readonly run: () => void;
-}
-
 /** How far past a client's deadline (`WriteOptions.startBy`, by its clock) a write still starts. */
 export const startBySkewMs = 1000;
 
@@ -131,10 +126,11 @@ export class Coordinator {
   private readonly deadlines = new DeadlineQueue();
   /** While `expire` runs: the hints its expiries keep, stored once every due operation has expired. */
   private deferredHints: { readonly target: string; readonly entry: Entry }[] | undefined;
-  /** Keys with an update in flight here, and the updates of each waiting for it. */
-  private readonly updating = new Map<string, QueuedUpdate[]>();
+  private readonly updates: UpdateQueue;
 
-  constructor(private readonly deps: CoordinatorDeps) {}
+  constructor(private readonly deps: CoordinatorDeps) {
+    this.updates = new UpdateQueue(this, deps);
+  }
 
   get inFlight(): number {
     return this.operations.size;
@@ -159,72 +155,14 @@ export class Coordinator {
 
   /**
    * A conditional write: `decide` sees the key's current value and says what to write (keyPaxos.ts).
-   * Updates of one key coordinated here run one at a time, in order: run together, their rounds
-   * would only outbid one another (60 racing INCRs through three nodes gave up after 10 rounds).
+   * Updates of one key coordinated here wait for the one in flight, and go in batches (updateQueue.ts).
    */
   update(key: string, decide: Decide, options: UpdateOptions, callback: Callback<UpdateOutcome>): void {
     if (this.operations.size >= this.deps.config.pendingOperationsMax) {
       callback({ ok: false, error: overloaded(this.operations.size) });
       return;
     }
-    const deadlineMs = this.deps.monotonicMs() + (options.timeoutMs ?? this.deps.config.requestTimeoutMs);
-    const run = (direct: boolean): void => {
-      let finished = false;
-      const done: Callback<UpdateOutcome> = (result) => {
-        if (finished) return;
-        finished = true;
-        callback(result);
-        this.nextUpdate(key);
-      };
-      const leftMs = deadlineMs - this.deps.monotonicMs();
-      if (leftMs <= 0) {
-        done({ ok: false, error: new QuorumError('UNAVAILABLE', `update of "${key}" timed out behind earlier updates of it`) });
-        return;
-      }
-      try {
-        new PendingUpdate(this, this.deps, key, decide, { ...options, timeoutMs: leftMs }, done).start();
-      } catch (error) {
-        // Failing to start (a full disk, stamping the ballot), an update must not hold up the key's
-        // queue for good (simulator seed 35). Started by its own request, the error is that request's
-        // to answer; started from the queue, inside whatever finished the one before, it is answered here.
-        if (direct) {
-          if (!finished) {
-            finished = true;
-            this.nextUpdate(key);
-          }
-          throw error;
-        }
-        const message = error instanceof Error ? error.message : String(error);
-        done({ ok: false, error: error instanceof QuorumError ? error : new QuorumError('UNAVAILABLE', `update of "${key}" not started: ${message}`) });
-      }
-    };
-    const waiting = this.updating.get(key);
-    if (waiting === undefined) {
-      this.updating.set(key, []);
-      return run(true);
-    }
-    // Waiting, it is an operation like any other: counted against pendingOperationsMax, and answered at
-    // its own deadline, not when its turn comes (behind a few hundred INCRs of one key, seconds late).
-    const queued: QueuedUpdate = { op: this.deps.nextOp(), run: () => run(false) };
-    waiting.push(queued);
-    this.register(queued.op, {
-      deadlineMs,
-      onReply: () => undefined,
-      expire: () => {
-        waiting.splice(waiting.indexOf(queued), 1);
-        callback({ ok: false, error: new QuorumError('UNAVAILABLE', `update of "${key}" timed out behind earlier updates of it`) });
-      },
-    });
-  }
-
-  private nextUpdate(key: string): void {
-    const next = this.updating.get(key)?.shift();
-    if (next === undefined) {
-      this.updating.delete(key);
-      return;
-    }
-    this.unregister(next.op);
-    next.run();
+    this.updates.submit(key, decide, options, callback);
   }
 
   read(key: string, options: ReadOptions, callback: Callback<ReadOutcome>): void {

@@ -64,6 +64,15 @@ export interface UpdateOutcome {
   readonly written?: Entry;
 }
 
+/** One update of a batch: what it decides, and where its answer goes. */
+export interface UpdateRequest {
+  readonly decide: Decide;
+  readonly callback: Callback<UpdateOutcome>;
+}
+
+/** An update's answer. */
+type Answer = Parameters<Callback<UpdateOutcome>>[0];
+
 /** Rounds a conditional write tries (within its deadline) before it gives up on contention. */
 const roundsMax = 32;
 /** The pause between two rounds that met a higher ballot: random, so racers drift apart, and up to
@@ -72,14 +81,21 @@ const backoffMaxMs = 128;
 
 type Phase = 'prepare' | 'accept' | 'commit' | 'wait';
 
-/** One of this update's own proposals: the entry it was decided on, and whether another node may hold it. */
+/** One of this batch's own proposals: the answers it was decided with, and whether another node may hold it. */
 interface OwnProposal {
-  readonly previous: Entry | undefined;
+  readonly answers: readonly Answer[];
   /** Once another replica took it, or a round found it in progress, it is never forgotten. */
   heldElsewhere: boolean;
 }
 
-/** A conditional write in flight, on the node that coordinates it. */
+/**
+ * Conditional writes of one key in flight, on the node that coordinates them: a batch of the updates
+ * that queued here behind the one before (Coordinator.update), decided in order in one round. Each
+ * `decide` sees the value the one before it left, and gets its own version, stamped in that order;
+ * the last value is the one written. So a hot counter takes many INCRs per round, and each still
+ * answers with its own result. All of them take effect at the commit, in their order, and every one
+ * of them waited for it: linearizable as one after another at that instant.
+ */
 export class PendingUpdate implements Operation {
   readonly deadlineMs: number;
   private op = 0;
@@ -107,9 +123,10 @@ export class PendingUpdate implements Operation {
   private lastCommit: Version | undefined;
   /** The entry being accepted and committed, and whether it is an earlier round's (then the update starts again). */
   private proposal: { readonly entry: Entry; readonly completing: boolean } | undefined;
-  private previous: Entry | undefined;
+  /** What each update of the batch answers once the proposal being made is written. */
+  private answers: readonly Answer[] = [];
   /**
-   * This update's own proposals that some replica may hold, by version. A proposal may be chosen
+   * This batch's own proposals that some replica may hold, by version. A proposal may be chosen
    * without its proposer hearing so, or be completed later by another update's round: a later round
    * that finds it in progress, or written, answers with it; one that finds neither does not decide
    * again (an INCR must not count twice).
@@ -121,9 +138,10 @@ export class PendingUpdate implements Operation {
     private readonly coordinator: Coordinator,
     private readonly deps: CoordinatorDeps,
     private readonly key: string,
-    private readonly decide: Decide,
+    private readonly requests: readonly UpdateRequest[],
     options: UpdateOptions,
-    private readonly callback: Callback<UpdateOutcome>,
+    /** Called once every update of the batch has answered. */
+    private readonly done: () => void,
   ) {
     this.deadlineMs = deps.monotonicMs() + (options.timeoutMs ?? deps.config.requestTimeoutMs);
   }
@@ -151,7 +169,7 @@ export class PendingUpdate implements Operation {
     this.inProgress = undefined;
     this.lastCommit = undefined;
     this.proposal = undefined;
-    this.previous = undefined;
+    this.answers = [];
     this.send('prepare', (op) => ({ kind: 'paxos-prepare', op, key: this.key, ballot: this.ballot as Version, layout: this.layout }));
   }
 
@@ -244,40 +262,64 @@ export class PendingUpdate implements Operation {
     if (earlier !== undefined && (this.lastCommit === undefined || earlier.ballot > this.lastCommit)) {
       const ours = this.own.get(earlier.entry.version);
       if (ours !== undefined) {
-        this.previous = ours.previous;
+        this.answers = ours.answers;
         ours.heldElsewhere = true;
       }
       return this.propose({ entry: earlier.entry, completing: ours === undefined });
     }
     const held = this.newestVersion === undefined ? undefined : this.own.get(this.newestVersion);
     if (held !== undefined && this.newest !== undefined) {
-      // Chosen and written already (another round completed it): this update took effect, once a
+      // Chosen and written already (another round completed it): this batch took effect, once a
       // quorum holds it (the round that wrote it may have reached only one replica: seed 1209 of a
       // random interleaving, where a quorum read after the answer returned the value before it).
-      return this.answerOnceHeld({ applied: true, previous: held.previous, written: this.newest });
+      return this.answerOnceHeld(held.answers);
     }
     if (this.own.size > 0) {
       // A proposal of ours that some replica may hold, neither in progress here nor written: it may
       // have been chosen and written over since, or be completed by a later round. Deciding again
-      // could apply this update twice, so its outcome stays unknown.
+      // could apply this batch twice, so its outcome stays unknown.
       return this.finish({ ok: false, error: this.contention('met other updates of it') });
     }
-    const previous = this.newest === undefined ? undefined : visibleEntry(this.newest, this.deps.nowMs());
-    let write: ReturnType<Decide>;
-    try {
-      write = this.decide(previous);
-    } catch (error) {
-      if (!(error instanceof QuorumError)) throw error;
-      return this.finish({ ok: false, error });
+    const decision = this.decideAll(this.newest === undefined ? undefined : visibleEntry(this.newest, this.deps.nowMs()));
+    if (decision.entry === undefined) return this.answerOnceHeld(decision.answers);
+    this.answers = decision.answers;
+    this.propose({ entry: decision.entry, completing: false });
+  }
+
+  /**
+   * Runs each update's `decide` in order, each on the value the one before left, stamping each write
+   * above the last version seen: the answers, and the entry to write (the last one written), if any.
+   */
+  private decideAll(current: Entry | undefined): { readonly answers: readonly Answer[]; readonly entry: Entry | undefined } {
+    const answers: Answer[] = [];
+    let state = current;
+    let entry: Entry | undefined;
+    let above = this.newestVersion;
+    for (const { decide } of this.requests) {
+      let write: ReturnType<Decide>;
+      try {
+        write = decide(state);
+      } catch (error) {
+        if (!(error instanceof QuorumError)) throw error;
+        answers.push({ ok: false, error });
+        continue;
+      }
+      if (write === undefined) {
+        answers.push({ ok: true, value: { applied: false, previous: state } });
+        continue;
+      }
+      const version = above === undefined ? this.deps.clock.now() : this.deps.clock.stampAbove(above);
+      if (above !== undefined && version <= above) {
+        // The held version is beyond what this clock will follow (hlc.ts): a write could not win.
+        answers.push({ ok: false, error: this.contention(`cannot be stamped above the held version ${above}`) });
+        continue;
+      }
+      entry = makeEntry(this.key, version, write.value, write.value === null ? undefined : write.expiresMs);
+      answers.push({ ok: true, value: { applied: true, previous: state, written: entry } });
+      state = visibleEntry(entry, this.deps.nowMs());
+      above = version;
     }
-    this.previous = previous;
-    if (write === undefined) return this.answerOnceHeld({ applied: false, previous });
-    const version = this.newestVersion === undefined ? this.deps.clock.now() : this.deps.clock.stampAbove(this.newestVersion);
-    if (this.newestVersion !== undefined && version <= this.newestVersion) {
-      // The held version is beyond what this clock will follow (hlc.ts): a write could not win.
-      return this.finish({ ok: false, error: this.contention(`cannot be stamped above the held version ${this.newestVersion}`) });
-    }
-    this.propose({ entry: makeEntry(this.key, version, write.value, write.value === null ? undefined : write.expiresMs), completing: false });
+    return { answers, entry };
   }
 
   /**
@@ -286,13 +328,13 @@ export class PendingUpdate implements Operation {
    * older version are sent the newest first (simulator seed 434: an update whose condition failed saw
    * a delete held by one replica, and a quorum read after it returned the value from before the delete).
    */
-  private answerOnceHeld(outcome: UpdateOutcome): void {
+  private answerOnceHeld(answers: readonly Answer[]): void {
     const newestVersion = this.newestVersion;
     if (newestVersion === undefined || this.versionsAnswered.every((version) => version === newestVersion)) {
-      return this.finish({ ok: true, value: outcome });
+      return this.answerEach(answers);
     }
     // A purge floor is repaired as the tombstone it was (replicas holding the floor take it as held).
-    this.writeAtQuorum(this.newest ?? makeEntry(this.key, newestVersion, null), undefined, () => this.finish({ ok: true, value: outcome }));
+    this.writeAtQuorum(this.newest ?? makeEntry(this.key, newestVersion, null), undefined, () => this.answerEach(answers));
   }
 
   /**
@@ -314,7 +356,7 @@ export class PendingUpdate implements Operation {
   private propose(proposal: { readonly entry: Entry; readonly completing: boolean }): void {
     this.coordinator.unregister(this.op);
     this.proposal = proposal;
-    if (!proposal.completing && !this.own.has(proposal.entry.version)) this.own.set(proposal.entry.version, { previous: this.previous, heldElsewhere: false });
+    if (!proposal.completing && !this.own.has(proposal.entry.version)) this.own.set(proposal.entry.version, { answers: this.answers, heldElsewhere: false });
     this.send('accept', (op) => ({ kind: 'paxos-accept', op, ballot: this.ballot as Version, entry: proposal.entry, layout: this.layout }));
   }
 
@@ -323,7 +365,7 @@ export class PendingUpdate implements Operation {
     const proposal = this.proposal as { readonly entry: Entry; readonly completing: boolean };
     this.writeAtQuorum(proposal.entry, this.ballot as Version, () => {
       if (proposal.completing) return this.startAgain();
-      this.finish({ ok: true, value: { applied: true, previous: this.previous, written: proposal.entry } });
+      this.answerEach(this.answers);
     });
   }
 
@@ -411,18 +453,36 @@ export class PendingUpdate implements Operation {
   }
 
   /**
-   * Answers once. A failure after one of its proposals went out, or while writing a chosen value, leaves
-   * the outcome unknown: a later round may complete the proposal. The error says so, in its message and
-   * as `outcomeUnknown` (the prototype's create-only route falls back to a plain write only otherwise).
+   * Fails every update of the batch. A failure after one of its proposals went out, or while writing a
+   * chosen value, leaves the outcome unknown: a later round may complete the proposal. The error says
+   * so, in its message and as `outcomeUnknown` (the prototype's create-only route falls back to a plain
+   * write only otherwise).
    */
-  private finish(result: Parameters<Callback<UpdateOutcome>>[0]): void {
+  private finish(failure: Answer & { ok: false }): void {
+    if (this.answered) return;
+    let error = failure.error;
+    if (this.own.size > 0 || this.phase === 'commit') {
+      const { code, message, details } = error;
+      error = new QuorumError(code, `${message}: the update may have taken effect`, { ...details, outcomeUnknown: true });
+    }
+    this.answerEach(this.requests.map(() => ({ ok: false, error })));
+  }
+
+  /** Answers every update of the batch, once, each with its own answer. */
+  private answerEach(answers: readonly Answer[]): void {
     this.coordinator.unregister(this.op);
     if (this.answered) return;
     this.answered = true;
-    if (!result.ok && (this.own.size > 0 || this.phase === 'commit')) {
-      const { code, message, details } = result.error;
-      return this.callback({ ok: false, error: new QuorumError(code, `${message}: the update may have taken effect`, { ...details, outcomeUnknown: true }) });
-    }
-    this.callback(result);
+    // Every update is answered even if a callback throws; the first such error goes on up.
+    let thrown: { readonly error: unknown } | undefined;
+    this.requests.forEach((request, i) => {
+      try {
+        request.callback(answers[i] as Answer);
+      } catch (error) {
+        thrown ??= { error };
+      }
+    });
+    this.done();
+    if (thrown !== undefined) throw thrown.error;
   }
 }

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ReadOutcome, Result, WriteOutcome } from '../../src/core/coordinator.js';
+import { QuorumError } from '../../src/core/errors.js';
 import type { Decide, UpdateOutcome } from '../../src/core/keyPaxos.js';
 import { paxosStateKeepMs } from '../../src/core/paxosAcceptor.js';
 import type { Layout } from '../../src/core/layout.js';
@@ -174,6 +175,41 @@ test('every replica forgets the consensus state of a key once it is older than t
   assert.deepEqual(held(), ['a', 'b', 'c']);
 });
 
+test('updates queued behind a round go together in the next, each deciding on the value the one before left', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  const net = new HeldNetwork(cluster);
+  const answers: Result<UpdateOutcome>[] = [];
+  const notANumber: Decide = () => {
+    throw new QuorumError('BAD_REQUEST', 'value is not an integer');
+  };
+  // The first goes at once; the rest queue behind it, and go as one batch.
+  for (const decide of [increment, ...Array<Decide>(9).fill(increment), createOnly('x'), notANumber, increment]) {
+    cluster.node('a').update('n', decide, {}, (r) => answers.push(r));
+  }
+  let prepares = 0;
+  for (let i = 0; i < 50 && answers.length < 13; i++) {
+    prepares += net.held(kind('paxos-prepare')).length;
+    net.deliver(() => true);
+  }
+  assert.equal(answers.length, 13);
+  assert.equal(prepares, 6, 'two rounds of three prepares: one for the first update, one for the other twelve');
+  const written = answers.map((r) => (r.ok && r.value.applied ? text(r.value.written?.value) : undefined));
+  assert.deepEqual(written, ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', undefined, undefined, '11']);
+  const versions = answers.flatMap((r) => (r.ok && r.value.written ? [r.value.written.version] : []));
+  assert.deepEqual([...versions].sort(), versions, 'each write stamped above the one before it');
+  assert.equal(new Set(versions).size, versions.length);
+  const absentOnly = answers[10];
+  assert.ok(absentOnly?.ok && !absentOnly.value.applied);
+  assert.equal(text(absentOnly.value.previous?.value), '10', 'a condition that failed saw the value before it');
+  const failed = answers[11];
+  assert.ok(failed !== undefined && !failed.ok);
+  assert.equal(failed.error.code, 'BAD_REQUEST');
+  const last = answers[12];
+  assert.ok(last?.ok);
+  assert.equal(text(last.value.previous?.value), '10');
+  assert.equal(readValue(cluster, 'b', 'n'), '11');
+});
+
 test('an update queued behind another of its key answers by its own deadline, not when its turn comes', () => {
   const cluster = new TestCluster(['a', 'b', 'c']);
   const net = new HeldNetwork(cluster);
@@ -252,18 +288,19 @@ test('an update whose accepted proposal was reported to a racer does not take it
 });
 
 /**
- * Six increments through three nodes; each step delivers one held message at random (3% are lost, 3%
- * delivered twice) or moves time on. Every acknowledged increment must count once, and no other but
- * those that failed (their outcome is unknown).
+ * `updates` increments through three nodes (those queued behind one at the same node go as a batch);
+ * each step delivers one held message at random (3% are lost, 3% delivered twice) or moves time on.
+ * Every acknowledged increment must count once, with a value of its own, and no other but those that
+ * failed (their outcome is unknown).
  */
-function racingIncrements(seed: number, layout: Partial<Layout>): void {
+function racingIncrements(seed: number, layout: Partial<Layout>, updates = 9): void {
   let state = seed;
   const random = () => ((state = (state * 48271) % 2147483647) / 2147483647);
   const cluster = new TestCluster(['a', 'b', 'c'], layout);
   const net = new HeldNetwork(cluster);
   const results: Result<UpdateOutcome>[] = [];
-  for (let i = 0; i < 6; i++) cluster.node(['a', 'b', 'c'][i % 3] as string).update('k', increment, { timeoutMs: 20_000 }, (r) => results.push(r));
-  for (let step = 0; step < 20_000 && results.length < 6; step++) {
+  for (let i = 0; i < updates; i++) cluster.node(['a', 'b', 'c'][i % 3] as string).update('k', increment, { timeoutMs: 20_000 }, (r) => results.push(r));
+  for (let step = 0; step < 20_000 && results.length < updates; step++) {
     const held = net.held(() => true);
     if (held.length === 0 || random() < 0.05) {
       net.tick(['a', 'b', 'c'], 10);
@@ -279,8 +316,10 @@ function racingIncrements(seed: number, layout: Partial<Layout>): void {
     net.tick(['a', 'b', 'c'], 10);
     net.deliver(() => true);
   }
-  assert.equal(results.length, 6, `seed ${seed}: every update answered`);
-  const applied = results.filter((r) => r.ok && r.value.applied).length;
+  assert.equal(results.length, updates, `seed ${seed}: every update answered`);
+  const values = results.flatMap((r) => (r.ok && r.value.applied ? [text(r.value.written?.value)] : []));
+  assert.equal(new Set(values).size, values.length, `seed ${seed}: two increments answered the same value: ${values.join(', ')}`);
+  const applied = values.length;
   const failed = results.length - applied;
   const count = Number(readValue(cluster, 'a', 'k') ?? '0');
   assert.ok(count >= applied && count <= applied + failed, `seed ${seed}: ${count} counted for ${applied} acknowledged and ${failed} failed`);
