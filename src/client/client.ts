@@ -108,13 +108,13 @@ export class QuorumKvClient {
    */
   async putIf(key: string, value: string | Uint8Array, condition: WriteCondition, options: RequestOptions & { readonly ttlMs?: number } = {}): Promise<WriteResult | null> {
     const path = kvPath(key, this.query(options, false, ttlSecondsOf(options.ttlMs), false));
-    return this.conditional({ method: 'PUT', path, body: valueBytes(value), headers: conditionHeaders(condition), retry: 'unsent' }, key, options);
+    return this.conditional({ method: 'PUT', path, body: valueBytes(value), headers: conditionHeaders(condition), retry: 'unsent', affinity: key }, key, options);
   }
 
   /** Deletes `key` only if `condition` holds; null when it did not (see putIf). */
   async deleteIf(key: string, condition: WriteCondition, options: RequestOptions = {}): Promise<DeleteResult | null> {
     const path = kvPath(key, this.query(options, false, undefined, false));
-    const result = await this.conditional({ method: 'DELETE', path, headers: conditionHeaders(condition), retry: 'unsent' }, key, options);
+    const result = await this.conditional({ method: 'DELETE', path, headers: conditionHeaders(condition), retry: 'unsent', affinity: key }, key, options);
     return result === null ? null : { ...result, deleted: true };
   }
 
@@ -133,7 +133,7 @@ export class QuorumKvClient {
     if (typeof value !== 'string' || value === '') throw new QuorumKvError('BAD_REQUEST', 'value must be a non-empty string', undefined);
     const body = textEncoder.encode(JSON.stringify({ key, value }));
     const path = `/write${this.query(options)}`;
-    const json = await this.json({ method: 'POST', path, body, contentType: 'application/json', retry: 'unsent' }, options);
+    const json = await this.json({ method: 'POST', path, body, contentType: 'application/json', retry: 'unsent', affinity: key }, options);
     return { message: String(json.message) };
   }
 

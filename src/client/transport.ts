@@ -30,6 +30,8 @@ export interface RequestSpec {
   readonly retry: 'always' | 'unsent';
   /** Send to this node only (a URL), with no failover: admin reads of one node's own state. */
   readonly target?: string | undefined;
+  /** A key: try the nodes in the order it gives them, the same for every client (nodes.ts), not in turn. */
+  readonly affinity?: string | undefined;
 }
 
 export interface CallOptions {
@@ -71,7 +73,12 @@ export class Transport {
 
   async send(spec: RequestSpec, options: CallOptions): Promise<RawResponse> {
     throwIfAborted(options.signal);
-    const candidates = spec.target !== undefined ? [this.nodes.node(spec.target)] : this.nodes.order(this.now());
+    const candidates =
+      spec.target !== undefined
+        ? [this.nodes.node(spec.target)]
+        : spec.affinity !== undefined
+          ? this.nodes.orderFor(spec.affinity, this.now())
+          : this.nodes.order(this.now());
     // One node alone gets a second try: a kept-alive connection the server just closed fails once.
     const attempts = candidates.length === 1 ? [candidates[0] as Node, candidates[0] as Node] : candidates;
     const failures: AttemptFailure[] = [];

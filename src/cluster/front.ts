@@ -5,6 +5,7 @@
 
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Pool } from 'undici';
+import { rendezvousOrder } from '../client/nodes.js';
 import { deadlineHeader, neverSent, saysNodeIsDown } from '../client/transport.js';
 import { startBySkewMs } from '../core/coordinator.js';
 import { QuorumError } from '../core/errors.js';
@@ -197,7 +198,8 @@ export class Front {
     const waitMs = repeatable ? attemptWaitMs(request, this.options.requestTimeoutMs) : slowWaitMs;
     const ownDeadline = repeatable && headers[deadlineHeader] === undefined;
     let lastError: unknown;
-    const order = this.inTurn(running);
+    const key = conditionalKey(method, path, headers, body);
+    const order = key === undefined ? this.inTurn(running) : this.downLast(rendezvousOrder(key, running, (id) => id));
     for (let attempt = 0; attempt < order.length; attempt++) {
       const id = order[attempt] as string;
       const member = this.options.supervisor.member(id);
@@ -241,8 +243,11 @@ export class Front {
   /** The running nodes from the next in turn, those that failed to answer and have not answered since last. */
   private inTurn(running: readonly string[]): string[] {
     const first = this.cursor++;
-    const turn = running.map((_, i) => running[(first + i) % running.length] as string);
-    return [...turn.filter((id) => !this.down.has(id)), ...turn.filter((id) => this.down.has(id))];
+    return this.downLast(running.map((_, i) => running[(first + i) % running.length] as string));
+  }
+
+  private downLast(ids: readonly string[]): string[] {
+    return [...ids.filter((id) => !this.down.has(id)), ...ids.filter((id) => this.down.has(id))];
   }
 
   /**
@@ -379,6 +384,30 @@ function attemptWaitMs(request: FastifyRequest, requestTimeoutMs: number): numbe
 }
 
 /** Requests whose repetition changes nothing a reader can tell apart: reads, and blind writes (LWW). */
+/**
+ * The key of a conditional write (If-Match / If-None-Match on /v1/kv/<key>, the prototype's POST
+ * /write): sent to the node the key picks, as the client library does (client/nodes.ts), so that the
+ * updates of one key queue at one node and go in batches rather than race from three.
+ */
+function conditionalKey(method: string, path: string, headers: Record<string, unknown>, body: Buffer | undefined): string | undefined {
+  const route = path.split('?')[0] ?? '';
+  if ((method === 'PUT' || method === 'DELETE') && route.startsWith('/v1/kv/')) {
+    if (headers['if-match'] === undefined && headers['if-none-match'] === undefined) return undefined;
+    try {
+      return decodeURIComponent(route.slice('/v1/kv/'.length));
+    } catch {
+      return undefined; // the node answers the malformed path
+    }
+  }
+  if (method !== 'POST' || route !== '/write' || body === undefined) return undefined;
+  try {
+    const key = (JSON.parse(body.toString('utf8')) as { key?: unknown } | null)?.key;
+    return typeof key === 'string' ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function mayRepeat(method: string, path: string, headers: Record<string, unknown>): boolean {
   if (method === 'GET' || method === 'HEAD') return true;
   // A conditional write applied by the first node would find its own value on the second (412).

@@ -165,6 +165,11 @@ export class Coordinator {
     this.updates.submit(key, decide, options, callback);
   }
 
+  /** Another node's round wrote a proposal of an update of `key` coordinated here (keyPaxos.ts). */
+  updateCommitted(key: string, version: Version): void {
+    this.updates.committed(key, version);
+  }
+
   read(key: string, options: ReadOptions, callback: Callback<ReadOutcome>): void {
     if (this.operations.size >= this.deps.config.pendingOperationsMax) {
       callback({ ok: false, error: overloaded(this.operations.size) });

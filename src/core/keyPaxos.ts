@@ -34,7 +34,7 @@ import { QuorumError, unavailable } from './errors.js';
 import type { PaxosAcceptMessage, PaxosPrepareMessage } from './messages.js';
 import { randomInt } from './ports.js';
 import { requiredReplicas } from './quorum.js';
-import { makeEntry, visibleEntry, type Entry, type Version } from './version.js';
+import { makeEntry, parseVersion, visibleEntry, type Entry, type Version } from './version.js';
 
 /** What an update writes, decided from the key's current value; `undefined` writes nothing. */
 export interface UpdateWrite {
@@ -364,9 +364,24 @@ export class PendingUpdate implements Operation {
   private commit(): void {
     const proposal = this.proposal as { readonly entry: Entry; readonly completing: boolean };
     this.writeAtQuorum(proposal.entry, this.ballot as Version, () => {
-      if (proposal.completing) return this.startAgain();
-      this.answerEach(this.answers);
+      if (!proposal.completing) return this.answerEach(this.answers);
+      // Another node's proposal, completed: its proposer may still be waiting, and once this round's
+      // next decision is written over it, it could no longer tell that its update took effect.
+      const proposer = parseVersion(proposal.entry.version).nodeId;
+      if (proposer !== this.deps.selfId) this.deps.send(proposer, { kind: 'update-committed', key: this.key, version: proposal.entry.version });
+      this.startAgain();
     });
+  }
+
+  /**
+   * Another node's round completed a proposal and wrote it to a quorum (`update-committed`): if it is
+   * one of this batch's own, the batch took effect, with the answers it was decided with. Rounds under
+   * contention often complete a racer's proposal and then decide over it; without this word the racer
+   * found its proposal neither in progress nor written, and failed with an unknown outcome.
+   */
+  committedElsewhere(version: Version): void {
+    const ours = this.own.get(version);
+    if (ours !== undefined) this.answerEach(ours.answers);
   }
 
   /**

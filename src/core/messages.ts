@@ -119,6 +119,17 @@ export interface PaxosAcceptedMessage {
 }
 
 /**
+ * To the node that proposed `version` of `key` (the node its version names): a round that completed
+ * that proposal wrote it to a quorum. The proposer, if still waiting, answers that its update took
+ * effect; otherwise a later decision over it would leave it unable to tell (keyPaxos.ts).
+ */
+export interface UpdateCommittedMessage {
+  readonly kind: 'update-committed';
+  readonly key: string;
+  readonly version: Version;
+}
+
+/**
  * SWIM probe; carries gossip and the sender's layout version, and its digest: two layouts of one
  * version (members started with different --initial-cluster, --rf or --vnodes) are told apart by it.
  */
@@ -328,6 +339,7 @@ export type Message =
   | PaxosPromiseMessage
   | PaxosAcceptMessage
   | PaxosAcceptedMessage
+  | UpdateCommittedMessage
   | PingMessage
   | AckMessage
   | PingRequestMessage

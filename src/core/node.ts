@@ -348,6 +348,8 @@ export class QuorumNode {
         return this.answerPaxos(from, message.layout, this.acceptor.prepare(message));
       case 'paxos-accept':
         return this.answerPaxos(from, message.layout, this.acceptor.accept(message));
+      case 'update-committed':
+        return this.coordinator.updateCommitted(message.key, message.version);
       case 'ping':
         this.membership.handlePing(from, message, this.monotonicMs());
         return this.compareLayouts(from, message.layoutVersion, message.layoutDigest);

@@ -11,6 +11,7 @@
 import type { Callback, Coordinator, CoordinatorDeps } from './coordinator.js';
 import { QuorumError } from './errors.js';
 import { PendingUpdate, type Decide, type UpdateOptions, type UpdateOutcome } from './keyPaxos.js';
+import type { Version } from './version.js';
 
 /** Updates of one key decided in one round, at most (a named bound on a round's work). */
 export const updateBatchMax = 64;
@@ -31,6 +32,8 @@ function timedOut(key: string): QuorumError {
 export class UpdateQueue {
   /** Keys with a batch in flight here, and the updates of each waiting for it. */
   private readonly waiting = new Map<string, Queued[]>();
+  /** The batch in flight of each key. */
+  private readonly inFlight = new Map<string, PendingUpdate>();
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -56,6 +59,11 @@ export class UpdateQueue {
     });
   }
 
+  /** Another node's round wrote `version` of `key`: the batch in flight here may be waiting on it. */
+  committed(key: string, version: Version): void {
+    this.inFlight.get(key)?.committedElsewhere(version);
+  }
+
   /** The batch of `key` in flight answered: the updates waiting behind it go, as the next batch. */
   private next(key: string): void {
     const queue = this.waiting.get(key);
@@ -70,9 +78,11 @@ export class UpdateQueue {
 
   private run(key: string, batch: readonly Queued[], direct: boolean): void {
     let finished = false;
+    let batchInFlight: PendingUpdate | undefined;
     const done = (): void => {
       if (finished) return;
       finished = true;
+      if (this.inFlight.get(key) === batchInFlight) this.inFlight.delete(key);
       this.next(key);
     };
     // One whose deadline came before the tick that would have expired it is answered so here.
@@ -84,7 +94,9 @@ export class UpdateQueue {
     const deadlineMs = Math.min(...due.map((queued) => queued.deadlineMs));
     const requests = due.map(({ decide, callback }) => ({ decide, callback }));
     try {
-      new PendingUpdate(this.coordinator, this.deps, key, requests, { timeoutMs: deadlineMs - nowMs }, done).start();
+      batchInFlight = new PendingUpdate(this.coordinator, this.deps, key, requests, { timeoutMs: deadlineMs - nowMs }, done);
+      this.inFlight.set(key, batchInFlight);
+      batchInFlight.start();
     } catch (error) {
       // Failing to start (a full disk, stamping the ballot), a batch must not hold up the key's queue
       // for good (simulator seed 35). Started by its own request, the error is that request's to

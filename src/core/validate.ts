@@ -160,6 +160,8 @@ export function isWellFormed(message: Message): boolean {
         (m.accepted === undefined || isVersion(m.accepted)) && (m.committed === undefined || isVersion(m.committed)) &&
         (m.layout === undefined || isLayoutVersion(m.layout))
       );
+    case 'update-committed':
+      return isKey(m.key) && isVersion(m.version);
     case 'ping':
     case 'ack':
       return isSeq(m.seq) && Array.isArray(m.updates) && Number.isInteger(m.layoutVersion) && (m.layoutDigest === undefined || Number.isInteger(m.layoutDigest));

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { connect, QuorumKvError } from '../../src/client/index.js';
+import { rendezvousOrder } from '../../src/client/nodes.js';
 
 type Handler = (request: IncomingMessage, body: Buffer, response: ServerResponse) => void;
 
@@ -73,6 +74,11 @@ function memoryNode(store: Map<string, string>, log: string[]): Handler {
   };
 }
 
+/** A key whose conditional writes a client with `urls` sends to `url` first. */
+function keyPicking(url: string, urls: readonly string[]): string {
+  for (let i = 0; ; i++) if (rendezvousOrder(`key${i}`, urls, (u) => u)[0] === url) return `key${i}`;
+}
+
 const paused: Handler = (_request, _body, response) =>
   sendJson(response, 503, { status: 'error', error: 'Unavailable', message: 'node 1 is failed (simulated crash)', code: 'UNAVAILABLE', paused: true });
 
@@ -104,11 +110,49 @@ describe('client failover rules', { timeout: 60_000 }, () => {
     await kv.close();
   });
 
+  it('conditional writes of a key go to the node the key picks, the same for every client; other requests go in turn', async () => {
+    const store = new Map<string, string>();
+    const logs: string[][] = [[], [], []];
+    const three = await Promise.all(logs.map((log) => fakeNode(memoryNode(store, log))));
+    const urls = three.map((n) => n.url);
+    const clients = [connect({ urls }), connect({ urls: [...urls].reverse() }), connect({ urls: [urls[1] as string, urls[2] as string, urls[0] as string] })];
+    const keys = Array.from({ length: 30 }, (_, i) => `key${i}`);
+    const chosen = new Map<string, number>();
+    for (const key of keys) {
+      for (const kv of clients) {
+        for (const log of logs) log.length = 0;
+        await kv.putIf(key, 'v', { ifAbsent: true });
+        await kv.deleteIf(key, { ifPresent: true });
+        const took = logs.findIndex((log) => log.length > 0);
+        assert.deepEqual(logs[took], [`PUT ${key}`, `DELETE ${key}`], 'both to one node');
+        if (!chosen.has(key)) chosen.set(key, took);
+        assert.equal(took, chosen.get(key), `every client sends ${key}'s conditional writes to one node`);
+      }
+    }
+    assert.equal(new Set(chosen.values()).size, 3, 'the keys spread over every node');
+    // A plain write still goes round.
+    for (const log of logs) log.length = 0;
+    for (let i = 0; i < 3; i++) await clients[0]?.put('plain', 'v');
+    assert.deepEqual(logs.map((log) => log.length), [1, 1, 1]);
+    // The key's node failed: its conditional writes go on to the key's next node.
+    const failed = await fakeNode(paused);
+    const withFailed = [failed.url, urls[1] as string, urls[2] as string];
+    const key = keyPicking(failed.url, withFailed);
+    const next = rendezvousOrder(key, withFailed, (url) => url)[1];
+    const pausedFirst = connect({ urls: withFailed });
+    for (const log of logs) log.length = 0;
+    await pausedFirst.putIf(key, 'v', { ifAbsent: true });
+    assert.deepEqual(failed.seen, [`PUT /v1/kv/${key}`]);
+    assert.deepEqual(logs.map((log) => log.length), urls.map((url) => (url === next ? 1 : 0)));
+    await Promise.all([...clients, pausedFirst].map((kv) => kv.close()));
+  });
+
   it('a create-only write that may have arrived is not sent again', async () => {
     const silent = await fakeNode(() => undefined); // takes the request, never answers
     const other = await fakeNode((_request, _body, response) => sendJson(response, 200, { status: 'success', message: 'Key k written successfully' }));
     const kv = connect({ urls: [silent.url, other.url], timeoutMs: 200 });
-    const error = await kv.create('k', 'v').catch((e: unknown) => e);
+    // A key whose conditional writes go to the silent node first.
+    const error = await kv.create(keyPicking(silent.url, [silent.url, other.url]), 'v').catch((e: unknown) => e);
     assert.ok(error instanceof QuorumKvError && error.code === 'TIMEOUT', String(error));
     assert.equal(other.seen.length, 0, 'not retried on another node');
     // Nor is a strategy change: a second one meets the first under way and is refused (409).

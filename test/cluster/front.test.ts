@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Front } from '../../src/cluster/front.js';
 import type { Supervisor } from '../../src/cluster/supervisor.js';
+import { rendezvousOrder } from '../../src/client/nodes.js';
 
 const host = '127.0.0.1';
 
@@ -49,6 +50,11 @@ async function frontOver(addresses: Record<string, string>): Promise<{ url: stri
 
 const address = (server: Server) => `${host}:${(server.address() as AddressInfo).port}`;
 
+/** A key whose conditional writes the front sends to node `id` first, of `ids`. */
+function keyPicking(id: string, ids: readonly string[]): string {
+  for (let i = 0; ; i++) if (rendezvousOrder(`key ${i}`, ids, (x) => x)[0] === id) return `key ${i}`;
+}
+
 describe('the front over stand-in nodes', () => {
   const servers: Server[] = [];
   const fronts: Front[] = [];
@@ -86,7 +92,9 @@ describe('the front over stand-in nodes', () => {
     const { url, front } = await frontOver({ '0': address(dropping), '1': address(answering) });
     fronts.push(front);
 
-    const create = await fetch(`${url}/write`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"key":"k","value":"v"}' });
+    // Conditional writes go to the node their key picks: this key picks node 0.
+    const key = keyPicking('0', ['0', '1']);
+    const create = await fetch(`${url}/write`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key, value: 'v' }) });
     assert.equal(create.status, 503);
     assert.match((await create.json()).message, /may have been applied there: not sent again/);
     assert.deepEqual(seen, ['0 POST /write'], 'node 1 never got it');
@@ -101,10 +109,32 @@ describe('the front over stand-in nodes', () => {
     // A conditional write is not blind: applied by node 0, it would find its own value on node 1.
     const third = await frontOver({ '0': address(dropping), '1': address(answering) });
     fronts.push(third.front);
-    const conditional = await fetch(`${third.url}/v1/kv/k`, { method: 'PUT', body: 'v', headers: { 'if-none-match': '*' } });
+    const conditional = await fetch(`${third.url}/v1/kv/${key}`, { method: 'PUT', body: 'v', headers: { 'if-none-match': '*' } });
     assert.equal(conditional.status, 503);
     assert.match((await conditional.json()).message, /may have been applied there: not sent again/);
-    assert.equal(seen.filter((line) => line === '1 PUT /v1/kv/k').length, 1, 'node 1 got only the blind write');
+    assert.equal(seen.filter((line) => line.startsWith('1 PUT')).length, 1, 'node 1 got only the blind write');
+  });
+
+  it('sends the conditional writes of a key to the node the key picks, as the client library does; the rest in turn', async () => {
+    const seen: string[] = [];
+    const standIns = await Promise.all(['0', '1', '2'].map((id) => standIn(id, 'answer', seen)));
+    servers.push(...standIns);
+    const { url, front } = await frontOver(Object.fromEntries(standIns.map((server, i) => [String(i), address(server)])));
+    fronts.push(front);
+    for (const id of ['0', '1', '2']) {
+      const key = keyPicking(id, ['0', '1', '2']);
+      seen.length = 0;
+      const encoded = encodeURIComponent(key);
+      for (const headers of [{ 'if-none-match': '*' }, { 'if-match': '*' }] as Record<string, string>[]) {
+        assert.equal((await fetch(`${url}/v1/kv/${encoded}`, { method: 'PUT', body: 'v', headers })).status, 200);
+      }
+      assert.equal((await fetch(`${url}/v1/kv/${encoded}`, { method: 'DELETE', headers: { 'if-match': '*' } })).status, 200);
+      assert.equal((await fetch(`${url}/write`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key, value: 'v' }) })).status, 200);
+      assert.deepEqual(seen.map((line) => line.split(' ')[0]), [id, id, id, id], `${key}: ${seen.join(', ')}`);
+    }
+    seen.length = 0;
+    for (let i = 0; i < 3; i++) await fetch(`${url}/v1/kv/plain`, { method: 'PUT', body: 'v' });
+    assert.deepEqual(seen.map((line) => line.split(' ')[0]).sort(), ['0', '1', '2'], 'blind writes go in turn');
   });
 
   it('sends a create-only write on when the first node refused the connection: it never arrived', async () => {

@@ -105,6 +105,32 @@ test('a proposal chosen by a round that stopped before its commit is completed b
   assert.equal(text(second.value.previous?.value), 'chosen');
 });
 
+test('a proposer whose proposal another round completed, then decided over, hears that it took effect', () => {
+  const cluster = new TestCluster(['a', 'b', 'c']);
+  const net = new HeldNetwork(cluster);
+  let first: Result<UpdateOutcome> | undefined;
+  cluster.node('a').update('n', increment, {}, (r) => (first = r));
+  net.deliver(kind('paxos-prepare'));
+  net.deliver(kind('paxos-promise'));
+  // Only b takes a's proposal; a hears from nobody (its accept phase waits for every answer).
+  net.deliver((e) => e.message.kind === 'paxos-accept' && e.to === 'b');
+  net.discard((e) => e.message.kind === 'paxos-accept' || e.message.kind === 'paxos-accepted');
+  // c's update completes a's proposal (b reports it), writes it to a quorum, then decides over it.
+  let second: Result<UpdateOutcome> | undefined;
+  cluster.node('c').update('n', increment, {}, (r) => (second = r));
+  let notices = 0;
+  for (let i = 0; i < 40 && (first === undefined || second === undefined); i++) {
+    notices += net.held(kind('update-committed')).length;
+    net.deliver(() => true);
+  }
+  assert.equal(notices, 1, 'c told a');
+  assert.ok(first?.ok && first.value.applied, `a's increment took effect once: ${JSON.stringify(first)}`);
+  assert.equal(text(first.value.written?.value), '1');
+  assert.ok(second?.ok && second.value.applied);
+  assert.equal(text(second.value.written?.value), '2');
+  assert.equal(readValue(cluster, 'b', 'n'), '2');
+});
+
 test('a proposal accepted by one replica and passed over is not completed after a later decision', () => {
   const cluster = new TestCluster(['a', 'b', 'c']);
   const net = new HeldNetwork(cluster);
