@@ -90,7 +90,7 @@ interface OwnProposal {
 
 /**
  * Conditional writes of one key in flight, on the node that coordinates them: a batch of the updates
- * that queued here behind the one before (Coordinator.update), decided in order in one round. Each
+ * that queued here behind the one before (updateQueue.ts), decided in order in one round. Each
  * `decide` sees the value the one before it left, and gets its own version, stamped in that order;
  * the last value is the one written. So a hot counter takes many INCRs per round, and each still
  * answers with its own result. All of them take effect at the commit, in their order, and every one
