@@ -165,6 +165,11 @@ export class Coordinator {
     this.updates.submit(key, decide, options, callback);
   }
 
+  /** Batches of conditional writes started here since the start, and the updates in them. */
+  updateBatches(): { readonly batches: number; readonly updates: number } {
+    return { batches: this.updates.batches, updates: this.updates.updates };
+  }
+
   /** Another node's round wrote a proposal of an update of `key` coordinated here (keyPaxos.ts). */
   updateCommitted(key: string, version: Version): void {
     this.updates.committed(key, version);

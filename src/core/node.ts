@@ -647,6 +647,14 @@ export class QuorumNode {
     return this.membership.view(this.monotonicMs(), this.nowMs());
   }
 
+  /**
+   * Conditional writes: the batches this node coordinated since the start and the updates in them,
+   * and the keys whose consensus state it forgot as expired (paxosAcceptor.ts).
+   */
+  consensusStats(): { readonly batches: number; readonly updates: number; readonly statesForgotten: number } {
+    return { ...this.coordinator.updateBatches(), statesForgotten: this.acceptor.forgotten };
+  }
+
   /** Hints this node stopped holding since the start, by outcome (`NodeStatus.hintsDropped`). */
   hintsFinished(): { delivered: number; superseded: number; expired: number; trimmed: number } {
     return { delivered: this.hints.delivered, superseded: this.hints.dropped, expired: this.hints.expired, trimmed: this.hints.trimmed };

@@ -34,6 +34,9 @@ export class UpdateQueue {
   private readonly waiting = new Map<string, Queued[]>();
   /** The batch in flight of each key. */
   private readonly inFlight = new Map<string, PendingUpdate>();
+  /** Batches started since this node started, and the updates in them (their mean size, for metrics). */
+  batches = 0;
+  updates = 0;
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -93,6 +96,8 @@ export class UpdateQueue {
     if (due.length === 0) return done();
     const deadlineMs = Math.min(...due.map((queued) => queued.deadlineMs));
     const requests = due.map(({ decide, callback }) => ({ decide, callback }));
+    this.batches += 1;
+    this.updates += requests.length;
     try {
       batchInFlight = new PendingUpdate(this.coordinator, this.deps, key, requests, { timeoutMs: deadlineMs - nowMs }, done);
       this.inFlight.set(key, batchInFlight);

@@ -51,6 +51,15 @@ export class NodeMetrics {
     gauge('quorumkv_hints_finished', 'Hints this node stopped holding since the start, by outcome: delivered, superseded (it holds something newer for the key), expired (hintWindowMs) or trimmed (hintsPerTargetMax).', ['outcome'], (g) => {
       for (const [outcome, count] of Object.entries(runtime.node.hintsFinished())) g.set({ outcome }, count);
     });
+    gauge('quorumkv_update_batches', 'Batches of conditional writes this node coordinated since the start (the updates of one key that queued behind a round go in the next).', [], (g) =>
+      g.set(runtime.node.consensusStats().batches),
+    );
+    gauge('quorumkv_update_batched', 'Conditional writes in those batches: divided by quorumkv_update_batches, the mean batch.', [], (g) =>
+      g.set(runtime.node.consensusStats().updates),
+    );
+    gauge('quorumkv_consensus_states_forgotten', 'Keys whose consensus state (for conditional writes) this node forgot since the start, older than the tombstone grace period.', [], (g) =>
+      g.set(runtime.node.consensusStats().statesForgotten),
+    );
     gauge('quorumkv_recovering', '1 while this node catches up after a (re)start.', [], (g) =>
       g.set(runtime.node.recoveryStatus().phase === 'recovering' ? 1 : 0),
     );

@@ -1,5 +1,5 @@
 // A node's read cache shows in its metrics: entries, bytes, and lookups by whether they hit; and the
-// hints it stopped holding, by outcome.
+// hints it stopped holding, by outcome; and its batches of conditional writes.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -39,6 +39,28 @@ test("a node's metrics count the hints it stopped holding, by outcome", { timeou
       assert.equal(gauge(text, 'quorumkv_hints_finished', `outcome="${outcome}"`), 0, outcome);
     }
     assert.deepEqual(node.runtime.node.status().hintsDropped, { superseded: 0, expired: 0, trimmed: 0 });
+  } finally {
+    await node.stop();
+  }
+});
+
+test("a node's metrics count its batches of conditional writes, and the updates in them", { timeout: 30_000 }, async () => {
+  const node = await startOneNode({ requestTimeoutMs: 2000 });
+  const { runtime } = node;
+  try {
+    const before = await runtime.metrics.registry.metrics();
+    assert.equal(gauge(before, 'quorumkv_update_batches'), 0);
+    assert.equal(gauge(before, 'quorumkv_consensus_states_forgotten'), 0);
+    // Ten increments of one key at once: the first goes alone, the rest queue behind it and go together.
+    const increment = (current: { value: Uint8Array | null } | undefined) => ({
+      value: new TextEncoder().encode(String(Number(new TextDecoder().decode(current?.value ?? new Uint8Array())) + 1)),
+    });
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => runtime.update('n', increment)));
+    assert.deepEqual(outcomes.map((o) => new TextDecoder().decode(o.written?.value ?? undefined)).sort((a, b) => Number(a) - Number(b)), ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+    const text = await runtime.metrics.registry.metrics();
+    const batches = gauge(text, 'quorumkv_update_batches');
+    assert.equal(gauge(text, 'quorumkv_update_batched'), 10);
+    assert.ok(batches >= 1 && batches < 10, `${batches} batches for 10 updates`);
   } finally {
     await node.stop();
   }
