@@ -5,7 +5,8 @@
 // That state is not kept for ever: every key a conditional write ever touched would keep a row, long
 // after the key was deleted and its tombstone purged (Cassandra keeps its Paxos state for the
 // tombstone grace period, for the same reason). Here a replica forgets a key's state once every
-// ballot in it is older than `paxosStateKeepMs`, read on the hybrid clock, and from then on answers
+// ballot in it is older than `paxosStateKeepMs`, read on the hybrid clock (a sweep walks the store
+// for such state every purge interval), and from then on answers
 // as if a commit had been made at that age, the floor:
 // - it takes part in no round whose ballot is below the floor: it refuses it, with the floor as what
 //   it promised, so the proposer goes again above it. So no forgotten promise can be broken;
@@ -34,7 +35,7 @@ export function paxosStateKeepMs(config: CoreConfig): number {
   return config.tombstoneGraceMs + config.requestTimeoutMs + ceilingMarginMs;
 }
 
-/** Keys whose expired state is forgotten per step of the sweep (a named bound on one step's work). */
+/** Keys whose state the sweep looks at per step (a named bound on one step's work). */
 const sweepBatch = 1000;
 
 export interface PaxosAcceptorDeps {
@@ -62,6 +63,8 @@ function highest(a: Version | undefined, b: Version | undefined): Version | unde
 
 export class PaxosAcceptor {
   private nextSweepMs = 0;
+  /** Where the sweep's pass over the store goes on from; undefined between passes. */
+  private sweepAfter: string | undefined;
   /** Keys whose state was forgotten as expired, since this node started. */
   forgotten = 0;
 
@@ -145,8 +148,8 @@ export class PaxosAcceptor {
   }
 
   /**
-   * Forgets the state of keys whose every ballot is below the floor, a batch a step: every purge
-   * interval, and on the next step while batches come back full. Call it from the node's timers.
+   * Forgets the state of keys whose every ballot is below the floor: a pass over the store every purge
+   * interval, a batch of keys a step, one step a call. Call it from the node's timers.
    */
   sweep(monotonicMs: number): void {
     if (monotonicMs < this.nextSweepMs) return;
@@ -155,9 +158,10 @@ export class PaxosAcceptor {
       this.nextSweepMs = monotonicMs + this.deps.config.tombstonePurgeIntervalMs;
       return;
     }
-    const forgotten = this.deps.storage.expirePaxosStates(floor, sweepBatch);
+    const { forgotten, next } = this.deps.storage.expirePaxosStates(floor, this.sweepAfter ?? '', sweepBatch);
     this.forgotten += forgotten;
-    this.nextSweepMs = forgotten === sweepBatch ? monotonicMs : monotonicMs + this.deps.config.tombstonePurgeIntervalMs;
+    this.sweepAfter = next;
+    this.nextSweepMs = next !== undefined ? monotonicMs : monotonicMs + this.deps.config.tombstonePurgeIntervalMs;
   }
 
   /**

@@ -156,10 +156,12 @@ export interface Storage {
   /** Keeps `state` for `key`, or forgets the key's state when undefined. */
   setPaxosState(key: string, state: PaxosState | undefined): void;
   /**
-   * Forgets the state of at most `limit` keys whose promised ballot (the highest in their state) is
-   * below `below`, lowest first; returns how many (paxosAcceptor.ts).
+   * Looks at the consensus state of up to `limit` keys after `afterKey` (in key order; '' for the
+   * first), and forgets those whose promised ballot (the highest in their state) is below `below`
+   * (paxosAcceptor.ts). Returns how many it forgot, and the last key looked at when `limit` were (a
+   * pass over the store goes on from there), undefined at the end.
    */
-  expirePaxosStates(below: Version, limit: number): number;
+  expirePaxosStates(below: Version, afterKey: string, limit: number): { readonly forgotten: number; readonly next: string | undefined };
 
   getMeta(name: string): string | undefined;
   setMeta(name: string, value: string): void;

@@ -360,17 +360,18 @@ export class MemoryStorage implements Storage {
     });
   }
 
-  expirePaxosStates(below: Version, limit: number): number {
+  expirePaxosStates(below: Version, afterKey: string, limit: number): { readonly forgotten: number; readonly next: string | undefined } {
     checkVersion(below);
     checkLimit(limit);
-    const expired = [...this.paxos]
-      .filter(([, state]) => state.promised < below)
-      .sort(([, a], [, b]) => (a.promised < b.promised ? -1 : a.promised > b.promised ? 1 : 0))
+    const looked = [...this.paxos.keys()]
+      .filter((key) => compareUtf8(key, afterKey) > 0)
+      .sort(compareUtf8)
       .slice(0, limit);
+    const expired = looked.filter((key) => (this.paxos.get(key) as PaxosState).promised < below);
     this.transaction(() => {
-      for (const [key] of expired) this.setPaxosState(key, undefined);
+      for (const key of expired) this.setPaxosState(key, undefined);
     });
-    return expired.length;
+    return { forgotten: expired.length, next: limit > 0 && looked.length === limit ? looked[looked.length - 1] : undefined };
   }
 
   close(): void {

@@ -154,7 +154,7 @@ export class SqliteStorage implements Storage {
   private readonly selectPaxos: Database.Statement<[string], PaxosRow>;
   private readonly upsertPaxos: Database.Statement<[string, string, string | null, string | null, string | null, Buffer | null, number | null]>;
   private readonly deletePaxos: Database.Statement<[string]>;
-  private readonly deletePaxosBelow: Database.Statement<[string, number]>;
+  private readonly selectPaxosAfter: Database.Statement<[string, number], { key: string; promised: string }>;
   private readonly checkpoint: Database.Statement;
 
   private constructor(
@@ -259,9 +259,7 @@ export class SqliteStorage implements Storage {
          version = excluded.version, value = excluded.value, expires_ms = excluded.expires_ms`,
     );
     this.deletePaxos = db.prepare('DELETE FROM paxos WHERE key = ?');
-    this.deletePaxosBelow = db.prepare(
-      'DELETE FROM paxos WHERE key IN (SELECT key FROM paxos WHERE promised < ? ORDER BY promised LIMIT ?)',
-    );
+    this.selectPaxosAfter = db.prepare('SELECT key, promised FROM paxos WHERE key > ? ORDER BY key LIMIT ?');
     this.checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
   }
 
@@ -712,10 +710,18 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  expirePaxosStates(below: Version, limit: number): number {
+  expirePaxosStates(below: Version, afterKey: string, limit: number): { readonly forgotten: number; readonly next: string | undefined } {
     checkVersion(below);
     checkLimit(limit);
-    return this.write(() => this.deletePaxosBelow.run(below, limit).changes);
+    assert(typeof afterKey === 'string', 'afterKey must be a string');
+    this.assertOpen();
+    // Walked in key order (the table's own order) rather than found through an index on the ballot:
+    // such an index cost every round of every conditional write a second B-tree change, and an INCR
+    // about 7% of its rate (docs/benchmarks.md).
+    const looked = this.selectPaxosAfter.all(afterKey, limit);
+    const expired = looked.filter((row) => row.promised < below);
+    if (expired.length > 0) this.write(() => { for (const row of expired) this.deletePaxos.run(row.key); });
+    return { forgotten: expired.length, next: limit > 0 && looked.length === limit ? looked[looked.length - 1]?.key : undefined };
   }
 
   /** Syncs the WAL and copies it into the database file: makes 'periodic' commits durable. */

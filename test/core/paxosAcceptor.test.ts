@@ -78,24 +78,27 @@ test('a young clock (a simulated one near 0) has no floor: nothing is refused or
   assert.deepEqual(storage.paxosState('k'), { promised: ballot(1) });
 });
 
-test('the sweep forgets expired state a batch a step, going on at once while batches come back full', () => {
+test('the sweep walks the store a batch a step, a pass every purge interval, and forgets what is expired', () => {
   const { replica, storage, clock, prepare } = acceptor();
   for (let i = 0; i < 2_500; i++) prepare(`old${i}`, ballot(startMs + i));
   prepare('young', ballot(startMs + 5_000));
+  // A whole pass before anything expired: three steps of up to 1,000 keys, one a call.
   clock.wallMs = startMs + keepMs - 1;
-  replica.sweep(0);
+  for (let t = 0; t < 3; t++) replica.sweep(t);
   assert.equal(replica.forgotten, 0, 'nothing older than the floor yet');
   clock.wallMs = startMs + keepMs + 3_000;
-  replica.sweep(1_000); // the purge interval has passed
+  replica.sweep(500);
+  assert.equal(replica.forgotten, 0, 'the pass ended: the next waits for the purge interval');
+  replica.sweep(1_002);
   assert.equal(replica.forgotten, 1_000);
-  replica.sweep(1_010); // a full batch: the next step goes on
-  replica.sweep(1_020);
+  replica.sweep(1_003);
+  replica.sweep(1_004);
   assert.equal(replica.forgotten, 2_500);
   assert.equal(storage.paxosState('old0'), undefined);
   assert.deepEqual(storage.paxosState('young'), { promised: ballot(startMs + 5_000) });
   clock.wallMs += 10_000;
-  replica.sweep(1_030); // the last batch was not full: it waits for the interval
-  assert.equal(replica.forgotten, 2_500);
-  replica.sweep(2_020);
+  replica.sweep(1_005);
+  assert.equal(replica.forgotten, 2_500, 'waiting for the interval again');
+  replica.sweep(2_004);
   assert.equal(replica.forgotten, 2_501);
 });

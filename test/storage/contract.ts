@@ -1040,24 +1040,26 @@ export function storageContract(name: string, make: () => StoreUnderTest): void 
         assert.deepEqual(storage.paxosState('k'), { promised: ballot(1) });
       });
 
-      test('expirePaxosStates forgets the keys promised below a ballot, lowest first, at most a limit', (storage) => {
+      test('expirePaxosStates walks the keys in order, a batch at a time, and forgets those promised below a ballot', (storage) => {
         for (const [key, ms] of [['d', 40], ['a', 10], ['c', 30], ['b', 20], ['e', 50]] as const) storage.setPaxosState(key, { promised: ballot(ms), committed: ballot(ms - 1) });
         storage.setPaxosState('f', { promised: ballot(60), accepted: { ballot: ballot(60), entry: { key: 'f', version: ballot(60), value: null } } });
-        assert.equal(storage.expirePaxosStates(ballot(45), 2), 2);
-        assert.deepEqual(['a', 'b', 'c', 'd'].map((key) => storage.paxosState(key) !== undefined), [false, false, true, true], 'the lowest two went first');
-        assert.equal(storage.expirePaxosStates(ballot(45), 10), 2);
-        assert.equal(storage.expirePaxosStates(ballot(45), 10), 0);
-        assert.equal(storage.expirePaxosStates(ballot(50), 10), 0, 'strictly below');
+        // a and b, both expired, then c and d (c expired), then e and f (neither), then the end.
+        assert.deepEqual(storage.expirePaxosStates(ballot(35), '', 2), { forgotten: 2, next: 'b' });
+        assert.deepEqual(storage.expirePaxosStates(ballot(35), 'b', 2), { forgotten: 1, next: 'd' });
+        assert.deepEqual(storage.expirePaxosStates(ballot(35), 'd', 2), { forgotten: 0, next: 'f' });
+        assert.deepEqual(storage.expirePaxosStates(ballot(35), 'f', 2), { forgotten: 0, next: undefined });
+        assert.deepEqual(['a', 'b', 'c', 'd'].map((key) => storage.paxosState(key) !== undefined), [false, false, false, true]);
+        assert.deepEqual(storage.expirePaxosStates(ballot(50), '', 10), { forgotten: 1, next: undefined }, 'strictly below: d only');
         assert.deepEqual(storage.paxosState('e'), { promised: ballot(50), committed: ballot(49) });
         assert.throws(() =>
           storage.transaction(() => {
-            assert.equal(storage.expirePaxosStates(ballot(100), 10), 2);
+            assert.deepEqual(storage.expirePaxosStates(ballot(100), '', 10), { forgotten: 2, next: undefined });
             throw new Error('undo');
           }),
         );
         assert.ok(storage.paxosState('e') !== undefined && storage.paxosState('f') !== undefined, 'rolled back');
-        assert.throws(() => storage.expirePaxosStates('not a version' as Version, 10));
-        assert.throws(() => storage.expirePaxosStates(ballot(100), -1));
+        assert.throws(() => storage.expirePaxosStates('not a version' as Version, '', 10));
+        assert.throws(() => storage.expirePaxosStates(ballot(100), '', -1));
       });
     });
   });
