@@ -102,7 +102,7 @@ export interface CoordinatorDeps {
   readonly readOwnCopy: (key: string) => Entry | undefined | null;
   /** For the pauses between the rounds of a conditional write that met another (keyPaxos.ts). */
   readonly random: Random;
-  /** Takes back this node's acceptance of its own proposal (keyPaxos.ts `PaxosAcceptor.withdraw`). */
+  /** Takes back this node's acceptance of its own proposal (paxosAcceptor.ts `PaxosAcceptor.withdraw`). */
   readonly withdrawProposal: (key: string, ballot: Version) => boolean;
 }
 
