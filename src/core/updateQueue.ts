@@ -113,8 +113,11 @@ export class UpdateQueue {
       if (finished) return; // it answered (and the next batch went) before the error
       const message = error instanceof Error ? error.message : String(error);
       const failure = error instanceof QuorumError ? error : new QuorumError('UNAVAILABLE', `update of "${key}" not started: ${message}`);
-      for (const { callback } of due) callback({ ok: false, error: failure });
-      done();
+      try {
+        for (const { callback } of due) callback({ ok: false, error: failure });
+      } finally {
+        done(); // even if an answer throws: the key's queue must go on
+      }
     }
   }
 }
