@@ -383,7 +383,6 @@ function attemptWaitMs(request: FastifyRequest, requestTimeoutMs: number): numbe
   return Math.min(slowWaitMs, timeoutMs + attemptMarginMs);
 }
 
-/** Requests whose repetition changes nothing a reader can tell apart: reads, and blind writes (LWW). */
 /**
  * The key of a conditional write (If-Match / If-None-Match on /v1/kv/<key>, the prototype's POST
  * /write): sent to the node the key picks, as the client library does (client/nodes.ts), so that the
@@ -408,6 +407,7 @@ function conditionalKey(method: string, path: string, headers: Record<string, un
   }
 }
 
+/** Requests whose repetition changes nothing a reader can tell apart: reads, and blind writes (LWW). */
 function mayRepeat(method: string, path: string, headers: Record<string, unknown>): boolean {
   if (method === 'GET' || method === 'HEAD') return true;
   // A conditional write applied by the first node would find its own value on the second (412).
