@@ -1,7 +1,8 @@
 // Query parameters shared by the routes, validated once with clear 400s.
 
 import { isConsistencyLevel, type ConsistencyLevel } from '../core/quorum.js';
-import { isVersion, wallMsMax, type Entry } from '../core/version.js';
+import type { UpdateCondition } from '../core/updateSpec.js';
+import { isVersion, wallMsMax, type Version } from '../core/version.js';
 import { badRequest } from './errors.js';
 
 export type Query = Record<string, string | undefined>;
@@ -96,7 +97,7 @@ export function ttlParam(query: Query, nowMs: number): { expiresMs: number } | R
  * (only if the key's current version is one of those; quoted or not). Undefined without either
  * header. The versions are those `x-quorumkv-version` gives.
  */
-export function preconditionOf(headers: Record<string, string | string[] | undefined>): ((current: Entry | undefined) => boolean) | undefined {
+export function preconditionOf(headers: Record<string, string | string[] | undefined>): UpdateCondition | undefined {
   const ifMatch = headers['if-match'];
   const ifNoneMatch = headers['if-none-match'];
   if (ifMatch === undefined && ifNoneMatch === undefined) return undefined;
@@ -104,21 +105,15 @@ export function preconditionOf(headers: Record<string, string | string[] | undef
   if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
     throw badRequest(`If-None-Match takes only "*" (write only if the key is absent), got ${JSON.stringify(ifNoneMatch)}`);
   }
-  let versions: Set<string> | '*' | undefined;
-  if (ifMatch !== undefined) {
-    if (ifMatch.trim() === '*') versions = '*';
-    else {
-      const listed = ifMatch.split(',').map((item) => item.trim().replace(/^"(.*)"$/, '$1'));
-      const bad = listed.find((item) => !isVersion(item));
-      if (bad !== undefined) throw badRequest(`If-Match takes "*" or versions as x-quorumkv-version gives them, got ${JSON.stringify(bad)}`);
-      versions = new Set(listed);
-    }
+  if (ifMatch === undefined) return { live: false };
+  let versions: Version[] | undefined;
+  if (ifMatch.trim() !== '*') {
+    const listed = ifMatch.split(',').map((item) => item.trim().replace(/^"(.*)"$/, '$1'));
+    const bad = listed.find((item) => !isVersion(item));
+    if (bad !== undefined) throw badRequest(`If-Match takes "*" or versions as x-quorumkv-version gives them, got ${JSON.stringify(bad)}`);
+    versions = listed as Version[];
   }
-  return (current) => {
-    const live = current !== undefined && current.value !== null;
-    if (ifNoneMatch !== undefined && live) return false;
-    if (versions === '*') return live;
-    if (versions !== undefined) return live && versions.has(current.version);
-    return true;
-  };
+  // Both headers: present and absent at once, a condition that never holds (an empty list of versions).
+  if (ifNoneMatch !== undefined) return { versions: [] };
+  return versions === undefined ? { live: true } : { live: true, versions };
 }

@@ -50,7 +50,7 @@ export function registerSeedRoutes(app: FastifyInstance, context: ApiContext): v
     // With fewer than a majority of them up, the round cannot run; the prototype's promise (writable
     // while any replica lives) is kept by checking with a read first, as before (not atomic then).
     try {
-      const outcome = await runtime.update(key, (current) => (current === undefined || current.value === null ? { value: bytes } : undefined));
+      const outcome = await runtime.update(key, { when: { live: false }, then: { op: 'set', value: bytes } });
       if (!outcome.applied) throw exists();
       return created();
     } catch (error) {

@@ -25,8 +25,7 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
     const expiry = ttlParam(query, Date.now());
     const condition = preconditionOf(request.headers);
     if (condition) {
-      const write = { value, ...expiry };
-      const outcome = await runtime.update(key, (current) => (condition(current) ? write : undefined), timeoutOf(query));
+      const outcome = await runtime.update(key, { when: condition, then: { op: 'set', value, ...expiry } }, timeoutOf(query));
       const written = appliedOrRefused(key, outcome);
       return reply.header(versionHeader, written.version).send({ status: 'success', key, version: written.version, conditional: true, ...expiry });
     }
@@ -60,7 +59,7 @@ export function registerV1Routes(app: FastifyInstance, context: ApiContext): voi
     const key = keyParam(request.params);
     const condition = preconditionOf(request.headers);
     if (condition) {
-      const outcome = await runtime.update(key, (current) => (condition(current) ? { value: null } : undefined), timeoutOf(request.query as Query));
+      const outcome = await runtime.update(key, { when: condition, then: { op: 'set', value: null } }, timeoutOf(request.query as Query));
       const written = appliedOrRefused(key, outcome);
       return reply.header(versionHeader, written.version).send({ status: 'success', key, deleted: true, version: written.version, conditional: true });
     }

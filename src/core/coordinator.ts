@@ -15,13 +15,15 @@ import { DeadlineQueue } from './deadlines.js';
 import { QuorumError, unavailable } from './errors.js';
 import { IdTable } from './idTable.js';
 import type { HybridClock } from './hlc.js';
-import type { Message, PaxosAcceptedMessage, PaxosPromiseMessage, ReadReply, WriteReply } from './messages.js';
+import type { Message, PaxosAcceptedMessage, PaxosPromiseMessage, ReadReply, UpdateReplyMessage, WriteReply } from './messages.js';
 import type { Decide, UpdateOptions, UpdateOutcome } from './keyPaxos.js';
 import type { Random } from './ports.js';
 import type { Placement } from './placement.js';
 import { requiredReplicas, type ConsistencyLevel } from './quorum.js';
 import { PendingRead } from './pendingRead.js';
 import { UpdateQueue } from './updateQueue.js';
+import { ForwardedUpdate } from './updateRouting.js';
+import type { UpdateSpec } from './updateSpec.js';
 import { makeEntry, visibleEntry, type Entry, type Version } from './version.js';
 
 export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: QuorumError };
@@ -107,7 +109,7 @@ export interface CoordinatorDeps {
 }
 
 /** The replies an operation in flight is sent (routed to it by their op). */
-export type ReplyMessage = WriteReply | ReadReply | PaxosPromiseMessage | PaxosAcceptedMessage;
+export type ReplyMessage = WriteReply | ReadReply | PaxosPromiseMessage | PaxosAcceptedMessage | UpdateReplyMessage;
 
 /** An operation in flight: a write, a read, or a timer one of them set. */
 export interface Operation {
@@ -127,6 +129,8 @@ export class Coordinator {
   /** While `expire` runs: the hints its expiries keep, stored once every due operation has expired. */
   private deferredHints: { readonly target: string; readonly entry: Entry }[] | undefined;
   private readonly updates: UpdateQueue;
+  /** Conditional writes sent on to their key's coordinator since the start (updateRouting.ts). */
+  updatesForwarded = 0;
 
   constructor(private readonly deps: CoordinatorDeps) {
     this.updates = new UpdateQueue(this, deps);
@@ -163,6 +167,16 @@ export class Coordinator {
       return;
     }
     this.updates.submit(key, decide, options, callback);
+  }
+
+  /** A conditional write sent on to `to`, the node that coordinates its key's (updateRouting.ts). */
+  forwardUpdate(to: string, key: string, spec: UpdateSpec, options: UpdateOptions, callback: Callback<UpdateOutcome>): void {
+    if (this.operations.size >= this.deps.config.pendingOperationsMax) {
+      callback({ ok: false, error: overloaded(this.operations.size) });
+      return;
+    }
+    this.updatesForwarded += 1;
+    new ForwardedUpdate(this, this.deps, to, key, spec, options, callback).start();
   }
 
   /** Batches of conditional writes started here since the start, and the updates in them. */

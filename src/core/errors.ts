@@ -32,6 +32,10 @@ const httpStatusByCode: Record<ErrorCode, number> = {
   UNKNOWN_NODE: 404,
 };
 
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(httpStatusByCode, value);
+}
+
 export class QuorumError extends Error {
   override name = 'QuorumError';
   constructor(

@@ -44,12 +44,18 @@ export interface UpdateWrite {
   readonly expiresMs?: number;
 }
 
+/** An update that writes nothing, for a reason its client is told (INCR of a value that is not an integer). */
+export interface UpdateRefusal {
+  readonly refused: string;
+}
+
 /**
  * Sees the key's current entry (undefined when absent; an expired value reads as a tombstone) and says
- * what to write, if anything. Called once per round, so it must depend on nothing but its argument; it
- * may throw a QuorumError (a value that is not an integer, for INCR), which fails the update.
+ * what to write, if anything, or why it refuses. Called once per round, so it must depend on nothing
+ * but its argument (updateSpec.ts makes one from data); it may throw a QuorumError (a value over the
+ * size limit), which fails the update.
  */
-export type Decide = (current: Entry | undefined) => UpdateWrite | undefined;
+export type Decide = (current: Entry | undefined) => UpdateWrite | UpdateRefusal | undefined;
 
 export interface UpdateOptions {
   readonly timeoutMs?: number;
@@ -62,6 +68,8 @@ export interface UpdateOutcome {
   readonly previous: Entry | undefined;
   /** The written entry, when applied. */
   readonly written?: Entry;
+  /** Why nothing was written, when `decide` refused. */
+  readonly refused?: string;
 }
 
 /** One update of a batch: what it decides, and where its answer goes. */
@@ -304,8 +312,8 @@ export class PendingUpdate implements Operation {
         answers.push({ ok: false, error });
         continue;
       }
-      if (write === undefined) {
-        answers.push({ ok: true, value: { applied: false, previous: state } });
+      if (write === undefined || 'refused' in write) {
+        answers.push({ ok: true, value: { applied: false, previous: state, ...(write && { refused: write.refused }) } });
         continue;
       }
       const version = above === undefined ? this.deps.clock.now() : this.deps.clock.stampAbove(above);

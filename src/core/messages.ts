@@ -2,10 +2,13 @@
 // them (src/transport/codec.ts) and carries them between processes, or the simulator between
 // simulated nodes. Every envelope carries the sender's hybrid clock reading (DESIGN.md §3).
 
+import type { ErrorCode } from './errors.js';
 import type { ClockReading } from './hlc.js';
+import type { UpdateOutcome } from './keyPaxos.js';
 import type { Layout } from './layout.js';
 import type { MemberUpdate } from './membership.js';
 import type { LayoutChange } from './layoutChange.js';
+import type { UpdateSpec } from './updateSpec.js';
 import type { Entry, Version } from './version.js';
 
 export interface Envelope {
@@ -127,6 +130,28 @@ export interface UpdateCommittedMessage {
   readonly kind: 'update-committed';
   readonly key: string;
   readonly version: Version;
+}
+
+/**
+ * An update sent on to the node that coordinates its key's conditional writes (updateRouting.ts),
+ * which runs it as its own, within `timeoutMs`, and answers with an `update-reply`.
+ */
+export interface UpdateForwardMessage {
+  readonly kind: 'update-forward';
+  readonly op: number;
+  readonly key: string;
+  readonly spec: UpdateSpec;
+  readonly timeoutMs: number;
+  /** The sender's hybrid clock when it sent it: how old a copy is (updateRouting.ts `ForwardedUpdateLog`). */
+  readonly sentAtMs: number;
+}
+
+/** The answer to an `update-forward`: its outcome, or the error it failed with. */
+export interface UpdateReplyMessage {
+  readonly kind: 'update-reply';
+  readonly op: number;
+  readonly outcome?: UpdateOutcome;
+  readonly error?: { readonly code: ErrorCode; readonly message: string; readonly details: Readonly<Record<string, unknown>> };
 }
 
 /**
@@ -340,6 +365,8 @@ export type Message =
   | PaxosAcceptMessage
   | PaxosAcceptedMessage
   | UpdateCommittedMessage
+  | UpdateForwardMessage
+  | UpdateReplyMessage
   | PingMessage
   | AckMessage
   | PingRequestMessage

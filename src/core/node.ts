@@ -18,12 +18,14 @@ import { HintDelivery } from './hints.js';
 import { HybridClock } from './hlc.js';
 import { layoutDigest, memberById, parseLayout, supersedes, validateLayout, type Layout, type LayoutMember, type Strategy } from './layout.js';
 import { Membership, type MemberState, type MemberView } from './membership.js';
-import type { Envelope, Message, ReadMessage, WriteMessage } from './messages.js';
+import type { Envelope, Message, ReadMessage, UpdateForwardMessage, WriteMessage } from './messages.js';
 import { Placement } from './placement.js';
 import { Recovery, type RecoveryStatus } from './recovery.js';
 import type { Clock, Random } from './ports.js';
 import type { Storage } from './storage.js';
 import { TombstonePurger } from './tombstones.js';
+import { ForwardedUpdateLog, updateCoordinator } from './updateRouting.js';
+import { decideOf, type UpdateSpec } from './updateSpec.js';
 import type { LayoutChange } from './layoutChange.js';
 import { Topology, type TopologyStatus } from './topology.js';
 import { isClockReading, isExpiry, isWellFormed, loneSurrogate } from './validate.js';
@@ -104,14 +106,17 @@ export class QuorumNode {
   private previousMembers: string[] = [];
   /** Nodes a layout removed that may still hand over copies (departed.ts). */
   private readonly departedNodes: DepartedNodes;
+  /** Updates other nodes sent on to this one, each run once (updateRouting.ts). */
+  private readonly forwardedUpdates: ForwardedUpdateLog;
 
   constructor(private readonly deps: NodeDeps) {
     this.id = deps.id;
     this.config = deps.config;
     this.storage = deps.storage;
     this.clock = deps.clock;
+    const restoredCeilingMs = Number(deps.storage.getMeta(metaClockCeiling) ?? '0');
     this.hlc = new HybridClock(deps.clock, deps.id, {
-      restoredMs: Number(deps.storage.getMeta(metaClockCeiling) ?? '0'),
+      restoredMs: restoredCeilingMs,
       persist: (ceilingMs) => {
         this.storage.transaction(() => this.storage.setMeta(metaClockCeiling, String(ceilingMs)));
         this.storage.syncNow();
@@ -148,6 +153,7 @@ export class QuorumNode {
     this.membership.setMembers(this.memberIds(), this.monotonicMs());
     this.previousMembers = this.memberIds();
     this.departedNodes = new DepartedNodes(deps.storage);
+    this.forwardedUpdates = new ForwardedUpdateLog(() => this.hlc.reading().wallMs, restoredCeilingMs);
     this.hints = new HintDelivery({
       selfId: deps.id,
       config: deps.config,
@@ -266,20 +272,58 @@ export class QuorumNode {
   }
 
   /**
-   * A conditional write through a consensus round on the key's replicas (keyPaxos.ts): `decide` sees
-   * the key's current value and says what to write, if anything. What it writes is checked as a put's.
+   * A conditional write through a consensus round on the key's replicas (keyPaxos.ts): `spec` says
+   * what it requires of the key's current value and what it then writes (updateSpec.ts). Coordinated
+   * by the key's first live replica, this node or another (updateRouting.ts).
    */
-  update(key: string, decide: Decide, options: UpdateOptions, callback: Callback<UpdateOutcome>): void {
+  update(key: string, spec: UpdateSpec, options: UpdateOptions, callback: Callback<UpdateOutcome>): void {
+    const invalid = this.checkKey(key) ?? this.checkSpec(spec);
+    if (invalid) return callback({ ok: false, error: invalid });
+    const coordinator = updateCoordinator(this.currentPlacement.readReplicas(key), this.id, (id) => this.membership.stateOf(id) === 'alive');
+    if (coordinator !== this.id) return this.coordinator.forwardUpdate(coordinator, key, spec, options, callback);
+    this.updateHere(key, decideOf(spec), options, callback);
+  }
+
+  /**
+   * A conditional write coordinated here, whoever coordinates the key's others: one sent on to this
+   * node, and the tests of racing rounds. What `decide` writes is checked as a put's.
+   */
+  updateHere(key: string, decide: Decide, options: UpdateOptions, callback: Callback<UpdateOutcome>): void {
     const invalid = this.checkKey(key);
     if (invalid) return callback({ ok: false, error: invalid });
     const checked: Decide = (current) => {
       const write = decide(current);
-      if (write === undefined || write.value === null) return write;
+      if (write === undefined || 'refused' in write || write.value === null) return write;
       const bad = this.checkValue(write.value) ?? checkExpiry(write.expiresMs);
       if (bad) throw bad;
       return write;
     };
     this.coordinator.update(key, checked, options, callback);
+  }
+
+  /** What is wrong with the values an update names, before it goes anywhere; what it decides is checked again. */
+  private checkSpec(spec: UpdateSpec): QuorumError | undefined {
+    const { then } = spec;
+    if (then.op === 'set' && then.value !== null) return this.checkValue(then.value) ?? checkExpiry(then.expiresMs);
+    if (then.op === 'append') return this.checkValue(then.tail);
+    return undefined;
+  }
+
+  /** Runs an update another node sent on to this one, which coordinates its key, and answers it. */
+  private serveForwardedUpdate(from: string, message: UpdateForwardMessage): void {
+    const { op } = message;
+    this.hlc.observe({ wallMs: message.sentAtMs, counter: 0 }); // so the durable ceiling covers it (updateRouting.ts)
+    const admission = this.forwardedUpdates.admit(from, op, message.sentAtMs, message.timeoutMs);
+    if (admission === 'duplicate' || admission === 'stale') return;
+    if (admission === 'before-restart') {
+      const text = `update of "${message.key}" sent before ${this.id} restarted, and a copy may have run then: the update may have taken effect`;
+      return this.send(from, { kind: 'update-reply', op, error: { code: 'UNAVAILABLE', message: text, details: { outcomeUnknown: true } } });
+    }
+    this.updateHere(message.key, decideOf(message.spec), { timeoutMs: message.timeoutMs }, (result) => {
+      if (result.ok) return this.send(from, { kind: 'update-reply', op, outcome: result.value });
+      const { code, message: text, details } = result.error;
+      this.send(from, { kind: 'update-reply', op, error: { code, message: text, details } });
+    });
   }
 
   get(key: string, options: Partial<ReadOptions>, callback: Callback<ReadOutcome>): void {
@@ -350,6 +394,10 @@ export class QuorumNode {
         return this.answerPaxos(from, message.layout, this.acceptor.accept(message));
       case 'update-committed':
         return this.coordinator.updateCommitted(message.key, message.version);
+      case 'update-forward':
+        return this.serveForwardedUpdate(from, message);
+      case 'update-reply':
+        return this.coordinator.handleReply(from, message);
       case 'ping':
         this.membership.handlePing(from, message, this.monotonicMs());
         return this.compareLayouts(from, message.layoutVersion, message.layoutDigest);
@@ -597,6 +645,7 @@ export class QuorumNode {
       this.departedNodes.expire(nowMs, this.config.departedKeepMs);
       this.purger.tick(nowMs, monotonicMs);
       this.acceptor.sweep(monotonicMs);
+      this.forwardedUpdates.forgetStale();
       this.topology.tick(monotonicMs);
     });
   }
@@ -649,10 +698,11 @@ export class QuorumNode {
 
   /**
    * Conditional writes: the batches this node coordinated since the start and the updates in them,
-   * and the keys whose consensus state it forgot as expired (paxosAcceptor.ts).
+   * those it sent on to their key's coordinator, and the keys whose consensus state it forgot as
+   * expired (paxosAcceptor.ts).
    */
-  consensusStats(): { readonly batches: number; readonly updates: number; readonly statesForgotten: number } {
-    return { ...this.coordinator.updateBatches(), statesForgotten: this.acceptor.forgotten };
+  consensusStats(): { readonly batches: number; readonly updates: number; readonly forwarded: number; readonly statesForgotten: number } {
+    return { ...this.coordinator.updateBatches(), forwarded: this.coordinator.updatesForwarded, statesForgotten: this.acceptor.forgotten };
   }
 
   /** Hints this node stopped holding since the start, by outcome (`NodeStatus.hintsDropped`). */

@@ -2,13 +2,30 @@
 // a record is checked on its way out and again on its way in). A malformed message is dropped, never
 // allowed to throw inside a storage transaction.
 
+import { isErrorCode } from './errors.js';
 import type { ClockReading } from './hlc.js';
 import type { Message } from './messages.js';
 import { ringSize } from './hash.js';
 import { isStrategy, parseLayout } from './layout.js';
 import type { LayoutChange } from './layoutChange.js';
 import { isSegment } from './segments.js';
+import { isUpdateSpec } from './updateSpec.js';
 import { counterMax, isVersion, wallMsMax, type Entry } from './version.js';
+
+function isUpdateOutcome(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const o = value as Record<string, unknown>;
+  return (
+    typeof o.applied === 'boolean' && (o.previous === undefined || isEntry(o.previous)) && (o.written === undefined || isEntry(o.written)) &&
+    (o.refused === undefined || typeof o.refused === 'string')
+  );
+}
+
+function isReportedError(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const e = value as Record<string, unknown>;
+  return isErrorCode(e.code) && typeof e.message === 'string' && typeof e.details === 'object' && e.details !== null && !Array.isArray(e.details);
+}
 
 /** A UTF-16 surrogate without its pair: such a key has no UTF-8 form and no store accepts it. */
 export const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -162,6 +179,11 @@ export function isWellFormed(message: Message): boolean {
       );
     case 'update-committed':
       return isKey(m.key) && isVersion(m.version);
+    case 'update-forward':
+      return isOp(m.op) && isKey(m.key) && isUpdateSpec(m.spec) && Number.isSafeInteger(m.timeoutMs) && (m.timeoutMs as number) > 0 &&
+        Number.isSafeInteger(m.sentAtMs) && (m.sentAtMs as number) >= 0 && (m.sentAtMs as number) <= wallMsMax;
+    case 'update-reply':
+      return isOp(m.op) && (m.outcome === undefined ? isReportedError(m.error) : m.error === undefined && isUpdateOutcome(m.outcome));
     case 'ping':
     case 'ack':
       return isSeq(m.seq) && Array.isArray(m.updates) && Number.isInteger(m.layoutVersion) && (m.layoutDigest === undefined || Number.isInteger(m.layoutDigest));

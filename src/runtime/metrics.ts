@@ -57,6 +57,9 @@ export class NodeMetrics {
     gauge('quorumkv_update_batched', 'Conditional writes in those batches: divided by quorumkv_update_batches, the mean batch.', [], (g) =>
       g.set(runtime.node.consensusStats().updates),
     );
+    gauge('quorumkv_updates_forwarded', "Conditional writes this node sent on to the node that coordinates their key's (its first replica up) since the start.", [], (g) =>
+      g.set(runtime.node.consensusStats().forwarded),
+    );
     gauge('quorumkv_consensus_states_forgotten', 'Keys whose consensus state (for conditional writes) this node forgot since the start, older than the tombstone grace period.', [], (g) =>
       g.set(runtime.node.consensusStats().statesForgotten),
     );

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import type { CoreConfig } from '../core/config.js';
 import type { Callback, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome } from '../core/coordinator.js';
 import type { SessionProgress } from '../core/antiEntropy.js';
-import type { Decide, UpdateOptions, UpdateOutcome } from '../core/keyPaxos.js';
+import type { UpdateOptions, UpdateOutcome } from '../core/keyPaxos.js';
+import type { UpdateSpec } from '../core/updateSpec.js';
 import type { Layout } from '../core/layout.js';
 import type { LayoutChange } from '../core/layoutChange.js';
 import { QuorumError } from '../core/errors.js';
@@ -288,13 +289,13 @@ export class NodeRuntime {
     });
   }
 
-  /** A conditional write (keyPaxos.ts): `decide` sees the key's current value and says what to write. */
-  update(key: string, decide: Decide, options: UpdateOptions = {}): Promise<UpdateOutcome> {
-    return promised((callback) => this.updateThen(key, decide, options, callback));
+  /** A conditional write (keyPaxos.ts): `spec` says what it requires of the key's current value and what it writes (updateSpec.ts). */
+  update(key: string, spec: UpdateSpec, options: UpdateOptions = {}): Promise<UpdateOutcome> {
+    return promised((callback) => this.updateThen(key, spec, options, callback));
   }
 
-  updateThen(key: string, decide: Decide, options: UpdateOptions, callback: RequestCallback<UpdateOutcome>): void {
-    this.request('update', (done) => this.startWrite(done, () => this.node.update(key, decide, options, done)), callback);
+  updateThen(key: string, spec: UpdateSpec, options: UpdateOptions, callback: RequestCallback<UpdateOutcome>): void {
+    this.request('update', (done) => this.startWrite(done, () => this.node.update(key, spec, options, done)), callback);
   }
 
   getThen(key: string, options: Partial<ReadOptions>, callback: RequestCallback<ReadOutcome>): void {

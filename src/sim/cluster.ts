@@ -20,7 +20,8 @@
 // the newest layout no longer names is "removed": it serves no client and the checks ignore it.
 
 import type { Callback, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome } from '../core/coordinator.js';
-import type { Decide, UpdateOptions, UpdateOutcome } from '../core/keyPaxos.js';
+import type { UpdateOptions, UpdateOutcome } from '../core/keyPaxos.js';
+import { decideOf, type UpdateSpec } from '../core/updateSpec.js';
 import { resolveConfig, type CoreConfig } from '../core/config.js';
 import { layoutDigest, type Layout } from '../core/layout.js';
 import type { LayoutChange } from '../core/layoutChange.js';
@@ -251,9 +252,22 @@ export class SimCluster {
     });
   }
 
-  /** Starts a conditional write on `id` (keyPaxos.ts); false if the node is not up. */
-  update(id: string, key: string, decide: Decide, options: UpdateOptions, onResult: Callback<UpdateOutcome>, onLost: (reason: string) => void): boolean {
-    return this.request(id, onResult, onLost, (node, callback) => node.update(key, decide, options, callback));
+  /**
+   * Starts a conditional write on `id` (keyPaxos.ts); false if the node is not up. `here`: coordinated
+   * by `id` itself rather than the key's update coordinator (updateRouting.ts), as by a node whose view
+   * of who is up differs, so that rounds still race.
+   */
+  update(
+    id: string,
+    key: string,
+    spec: UpdateSpec,
+    options: UpdateOptions & { readonly here?: boolean },
+    onResult: Callback<UpdateOutcome>,
+    onLost: (reason: string) => void,
+  ): boolean {
+    return this.request(id, onResult, onLost, (node, callback) =>
+      options.here ? node.updateHere(key, decideOf(spec), options, callback) : node.update(key, spec, options, callback),
+    );
   }
 
   read(id: string, key: string, options: ReadOptions, onResult: Callback<ReadOutcome>, onLost: (reason: string) => void): boolean {

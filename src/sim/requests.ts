@@ -10,7 +10,9 @@
 // (compare-and-set on the version), or whatever it finds when that is undefined (read-modify-write).
 
 import type { Result } from '../core/coordinator.js';
-import type { Decide, UpdateOutcome } from '../core/keyPaxos.js';
+import type { UpdateOutcome } from '../core/keyPaxos.js';
+import type { UpdateSpec } from '../core/updateSpec.js';
+import type { Version } from '../core/version.js';
 import type { ConsistencyLevel } from '../core/quorum.js';
 import type { SimCluster } from './cluster.js';
 import type { Completion, History, Invocation, Operation, Purpose, RequestKind } from './history.js';
@@ -33,6 +35,8 @@ export interface RequestSpec {
   readonly value?: string;
   /** For updates: write only if the key is at this version (null: no version, absent); undefined: always. */
   readonly expectVersion?: string | null;
+  /** For updates: coordinated by `node` itself, not sent on to the key's update coordinator (updateRouting.ts). */
+  readonly coordinateHere?: boolean;
   readonly level: ConsistencyLevel;
   readonly node: string;
   readonly purpose: Purpose;
@@ -107,11 +111,11 @@ export class Requests {
       );
     } else if (spec.kind === 'update') {
       // Always at quorum (a majority of every replica set promises, accepts, and takes the commit).
-      const write = { value: textEncoder.encode(spec.value ?? '') };
-      const expect = spec.expectVersion;
-      // Depends on its argument alone: it may run once per round (keyPaxos.ts).
-      const decide: Decide = (current) => (expect === undefined || (current?.version ?? null) === expect ? write : undefined);
-      cluster.update(spec.node, spec.key, decide, {}, (result) => finish(updateCompletion(result)), lost);
+      const then = { op: 'set', value: textEncoder.encode(spec.value ?? '') } as const;
+      const expect = spec.expectVersion as Version | null | undefined;
+      const update: UpdateSpec = expect === undefined ? { then } : { when: { versions: [expect] }, then };
+      const options = spec.coordinateHere ? { here: true } : {};
+      cluster.update(spec.node, spec.key, update, options, (result) => finish(updateCompletion(result)), lost);
     } else {
       const expiredPut = spec.kind === 'delete' && (spec.asExpiredWrite ?? (spec.purpose === 'workload' && op.index % 2 === 1));
       const bytes = spec.kind === 'put' ? textEncoder.encode(spec.value ?? '') : expiredPut ? expiredValue : null;

@@ -113,6 +113,9 @@ export class Workload {
   /** A conditional update: compare-and-set on the version last seen, or read-modify-write. */
   private update(client: Client, node: string, key: string): void {
     const compareAndSet = this.updates.chance(0.5);
+    // Most go to the key's update coordinator; some are coordinated where they arrive, as by a node
+    // that believes that coordinator down, so that the rounds of several nodes still race.
+    const coordinateHere = this.updates.chance(0.25);
     const op = this.deps.requests.issue(
       {
         process: client.process,
@@ -121,6 +124,7 @@ export class Workload {
         key,
         value: `v${this.nextValueId++}`,
         ...(compareAndSet ? { expectVersion: client.seen.get(key) ?? null } : {}),
+        ...(coordinateHere ? { coordinateHere } : {}),
         level: 'quorum',
         node,
         purpose: 'workload',

@@ -27,26 +27,26 @@ function readValue(cluster: TestCluster, via: string, key: string): string | und
 
 test('an update sees the current value and writes only when its condition holds', () => {
   const cluster = new TestCluster(['a', 'b', 'c']);
-  const created = cluster.run<UpdateOutcome>((cb) => cluster.node('a').update('k', createOnly('first'), {}, cb));
+  const created = cluster.run<UpdateOutcome>((cb) => cluster.node('a').updateHere('k', createOnly('first'), {}, cb));
   assert.ok(created.ok);
   assert.equal(created.value.applied, true);
   assert.equal(created.value.previous, undefined);
-  const again = cluster.run<UpdateOutcome>((cb) => cluster.node('b').update('k', createOnly('second'), {}, cb));
+  const again = cluster.run<UpdateOutcome>((cb) => cluster.node('b').updateHere('k', createOnly('second'), {}, cb));
   assert.ok(again.ok);
   assert.equal(again.value.applied, false, 'the key exists: nothing written');
   assert.equal(text(again.value.previous?.value), 'first');
   assert.equal(readValue(cluster, 'c', 'k'), 'first');
   // A plain write is seen by the next update.
   assert.ok(cluster.run<WriteOutcome>((cb) => cluster.node('c').put('k', bytes('41'), { consistency: 'quorum' }, cb)).ok);
-  const incremented = cluster.run<UpdateOutcome>((cb) => cluster.node('a').update('k', increment, {}, cb));
+  const incremented = cluster.run<UpdateOutcome>((cb) => cluster.node('a').updateHere('k', increment, {}, cb));
   assert.ok(incremented.ok);
   assert.equal(text(incremented.value.written?.value), '42');
   assert.equal(readValue(cluster, 'b', 'k'), '42');
   // A delete through an update, then a create succeeds again.
-  const removed = cluster.run<UpdateOutcome>((cb) => cluster.node('b').update('k', () => ({ value: null }), {}, cb));
+  const removed = cluster.run<UpdateOutcome>((cb) => cluster.node('b').updateHere('k', () => ({ value: null }), {}, cb));
   assert.ok(removed.ok && removed.value.applied);
   assert.equal(readValue(cluster, 'a', 'k'), undefined);
-  const recreated = cluster.run<UpdateOutcome>((cb) => cluster.node('c').update('k', createOnly('third'), {}, cb));
+  const recreated = cluster.run<UpdateOutcome>((cb) => cluster.node('c').updateHere('k', createOnly('third'), {}, cb));
   assert.ok(recreated.ok && recreated.value.applied);
   assert.equal(text(recreated.value.previous?.value), undefined, 'it saw the tombstone');
 });
@@ -55,7 +55,7 @@ test('racing increments through every node all count', () => {
   const cluster = new TestCluster(['a', 'b', 'c']);
   const results: Result<UpdateOutcome>[] = [];
   // Started together: their prepares interleave, so rounds meet higher ballots and go again.
-  for (let i = 0; i < 9; i++) cluster.node(['a', 'b', 'c'][i % 3] as string).update('n', increment, { timeoutMs: 10_000 }, (r) => results.push(r));
+  for (let i = 0; i < 9; i++) cluster.node(['a', 'b', 'c'][i % 3] as string).updateHere('n', increment, { timeoutMs: 10_000 }, (r) => results.push(r));
   for (let i = 0; i < 2000 && results.length < 9; i++) {
     cluster.deliverAll();
     cluster.advance(10);
@@ -72,7 +72,7 @@ test('racing increments through every node all count', () => {
 test('racing creates: exactly one wins', () => {
   const cluster = new TestCluster(['a', 'b', 'c']);
   const results: Result<UpdateOutcome>[] = [];
-  for (const id of ['a', 'b', 'c']) cluster.node(id).update('once', createOnly(`by-${id}`), { timeoutMs: 10_000 }, (r) => results.push(r));
+  for (const id of ['a', 'b', 'c']) cluster.node(id).updateHere('once', createOnly(`by-${id}`), { timeoutMs: 10_000 }, (r) => results.push(r));
   for (let i = 0; i < 2000 && results.length < 3; i++) {
     cluster.deliverAll();
     cluster.advance(10);
@@ -89,7 +89,7 @@ test('a proposal chosen by a round that stopped before its commit is completed b
   const cluster = new TestCluster(['a', 'b', 'c']);
   const net = new HeldNetwork(cluster);
   let first: Result<UpdateOutcome> | undefined;
-  cluster.node('a').update('k', () => ({ value: bytes('chosen') }), {}, (r) => (first = r));
+  cluster.node('a').updateHere('k', () => ({ value: bytes('chosen') }), {}, (r) => (first = r));
   net.deliver(kind('paxos-prepare'));
   net.deliver(kind('paxos-promise'));
   net.deliver(kind('paxos-accept')); // every replica accepts
@@ -98,7 +98,7 @@ test('a proposal chosen by a round that stopped before its commit is completed b
   // b's update must see "chosen", not the absent key.
   const seen: (Entry | undefined)[] = [];
   let second: Result<UpdateOutcome> | undefined;
-  cluster.node('b').update('k', (current) => (seen.push(current), { value: bytes('after') }), {}, (r) => (second = r));
+  cluster.node('b').updateHere('k', (current) => (seen.push(current), { value: bytes('after') }), {}, (r) => (second = r));
   for (let i = 0; i < 20 && second === undefined; i++) net.deliver(() => true);
   assert.ok(second?.ok && second.value.applied);
   assert.deepEqual(seen.map((e) => text(e?.value)), ['chosen']);
@@ -109,7 +109,7 @@ test('a proposer whose proposal another round completed, then decided over, hear
   const cluster = new TestCluster(['a', 'b', 'c']);
   const net = new HeldNetwork(cluster);
   let first: Result<UpdateOutcome> | undefined;
-  cluster.node('a').update('n', increment, {}, (r) => (first = r));
+  cluster.node('a').updateHere('n', increment, {}, (r) => (first = r));
   net.deliver(kind('paxos-prepare'));
   net.deliver(kind('paxos-promise'));
   // Only b takes a's proposal; a hears from nobody (its accept phase waits for every answer).
@@ -117,7 +117,7 @@ test('a proposer whose proposal another round completed, then decided over, hear
   net.discard((e) => e.message.kind === 'paxos-accept' || e.message.kind === 'paxos-accepted');
   // c's update completes a's proposal (b reports it), writes it to a quorum, then decides over it.
   let second: Result<UpdateOutcome> | undefined;
-  cluster.node('c').update('n', increment, {}, (r) => (second = r));
+  cluster.node('c').updateHere('n', increment, {}, (r) => (second = r));
   let notices = 0;
   for (let i = 0; i < 40 && (first === undefined || second === undefined); i++) {
     notices += net.held(kind('update-committed')).length;
@@ -134,7 +134,7 @@ test('a proposer whose proposal another round completed, then decided over, hear
 test('a proposal accepted by one replica and passed over is not completed after a later decision', () => {
   const cluster = new TestCluster(['a', 'b', 'c']);
   const net = new HeldNetwork(cluster);
-  cluster.node('a').update('k', () => ({ value: bytes('stale') }), {}, () => {});
+  cluster.node('a').updateHere('k', () => ({ value: bytes('stale') }), {}, () => {});
   net.deliver(kind('paxos-prepare'));
   net.deliver(kind('paxos-promise'));
   // Only c accepts a's proposal; the accepts to a and b are lost.
@@ -142,13 +142,13 @@ test('a proposal accepted by one replica and passed over is not completed after 
   net.discard((e) => e.message.kind === 'paxos-accept' || e.message.kind === 'paxos-accepted');
   // b decides on a and b (c cut off), and commits to them.
   cluster.isolated.add('c');
-  const decided = cluster.run<UpdateOutcome>((cb) => cluster.node('b').update('k', () => ({ value: bytes('decided') }), {}, cb));
+  const decided = cluster.run<UpdateOutcome>((cb) => cluster.node('b').updateHere('k', () => ({ value: bytes('decided') }), {}, cb));
   assert.ok(decided.ok && decided.value.applied);
   cluster.isolated.delete('c');
   // A round that hears from c (its stale acceptance) and from b must not write "stale" over "decided".
   cluster.isolated.add('a');
   const seen: (string | undefined)[] = [];
-  const next = cluster.run<UpdateOutcome>((cb) => cluster.node('c').update('k', (current) => (seen.push(text(current?.value)), undefined), {}, cb));
+  const next = cluster.run<UpdateOutcome>((cb) => cluster.node('c').updateHere('k', (current) => (seen.push(text(current?.value)), undefined), {}, cb));
   assert.ok(next.ok);
   assert.deepEqual(seen, ['decided']);
   cluster.isolated.delete('a');
@@ -160,15 +160,15 @@ test('an update fails clearly when too few replicas are reachable, and checks wh
   cluster.isolated.add('b');
   cluster.isolated.add('c');
   cluster.advance(10_000); // a sees them dead
-  const lonely = cluster.run<UpdateOutcome>((cb) => cluster.node('a').update('k', increment, {}, cb));
+  const lonely = cluster.run<UpdateOutcome>((cb) => cluster.node('a').updateHere('k', increment, {}, cb));
   assert.ok(!lonely.ok);
   assert.equal(lonely.error.code, 'UNAVAILABLE');
   cluster.isolated.clear();
   cluster.advance(10_000);
-  const big = cluster.run<UpdateOutcome>((cb) => cluster.node('a').update('k', () => ({ value: bytes('far too long') }), {}, cb));
+  const big = cluster.run<UpdateOutcome>((cb) => cluster.node('a').updateHere('k', () => ({ value: bytes('far too long') }), {}, cb));
   assert.ok(!big.ok);
   assert.equal(big.error.code, 'VALUE_TOO_LARGE');
-  const bad = cluster.run<UpdateOutcome>((cb) => cluster.node('a').update('', increment, {}, cb));
+  const bad = cluster.run<UpdateOutcome>((cb) => cluster.node('a').updateHere('', increment, {}, cb));
   assert.ok(!bad.ok);
   assert.equal(bad.error.code, 'BAD_REQUEST');
 });
@@ -176,7 +176,7 @@ test('an update fails clearly when too few replicas are reachable, and checks wh
 test('a replica keeps its promises across a restart', () => {
   const cluster = new TestCluster(['a', 'b', 'c']);
   const net = new HeldNetwork(cluster);
-  cluster.node('a').update('k', () => ({ value: bytes('x') }), {}, () => {});
+  cluster.node('a').updateHere('k', () => ({ value: bytes('x') }), {}, () => {});
   net.deliver(kind('paxos-prepare'));
   const promised = cluster.storages.get('b')?.paxosState('k')?.promised;
   assert.ok(promised);
@@ -187,7 +187,7 @@ test('a replica keeps its promises across a restart', () => {
 
 test('every replica forgets the consensus state of a key once it is older than the grace period, and updates go on counting once', () => {
   const cluster = new TestCluster(['a', 'b', 'c'], {}, { hintWindowMs: 1_000, tombstoneGraceMs: 2_000, tombstonePurgeIntervalMs: 500 });
-  for (const via of ['a', 'b']) assert.ok(cluster.run<UpdateOutcome>((cb) => cluster.node(via).update('n', increment, {}, cb)).ok);
+  for (const via of ['a', 'b']) assert.ok(cluster.run<UpdateOutcome>((cb) => cluster.node(via).updateHere('n', increment, {}, cb)).ok);
   const held = () => ['a', 'b', 'c'].filter((id) => cluster.storages.get(id)?.paxosState('n') !== undefined);
   assert.deepEqual(held(), ['a', 'b', 'c']);
   cluster.advance(paxosStateKeepMs(cluster.node('a').config) - 1_000);
@@ -195,7 +195,7 @@ test('every replica forgets the consensus state of a key once it is older than t
   cluster.advance(2_000);
   assert.deepEqual(held(), [], 'forgotten by every replica');
   // Back to a round of its own, above the floor every replica now answers with.
-  const third = cluster.run<UpdateOutcome>((cb) => cluster.node('c').update('n', increment, {}, cb));
+  const third = cluster.run<UpdateOutcome>((cb) => cluster.node('c').updateHere('n', increment, {}, cb));
   assert.ok(third.ok && third.value.applied);
   assert.equal(readValue(cluster, 'a', 'n'), '3');
   assert.deepEqual(held(), ['a', 'b', 'c']);
@@ -210,7 +210,7 @@ test('updates queued behind a round go together in the next, each deciding on th
   };
   // The first goes at once; the rest queue behind it, and go as one batch.
   for (const decide of [increment, ...Array<Decide>(9).fill(increment), createOnly('x'), notANumber, increment]) {
-    cluster.node('a').update('n', decide, {}, (r) => answers.push(r));
+    cluster.node('a').updateHere('n', decide, {}, (r) => answers.push(r));
   }
   let prepares = 0;
   for (let i = 0; i < 50 && answers.length < 13; i++) {
@@ -241,7 +241,7 @@ test('an update queued behind another of its key answers by its own deadline, no
   const net = new HeldNetwork(cluster);
   const answers = new Map<string, Result<UpdateOutcome>>();
   for (const [name, timeoutMs] of [['first', 2_000], ['second', 200], ['third', 5_000]] as const) {
-    cluster.node('a').update('k', increment, { timeoutMs }, (r) => answers.set(name, r));
+    cluster.node('a').updateHere('k', increment, { timeoutMs }, (r) => answers.set(name, r));
   }
   // Every message is held: the first update never hears a promise.
   net.tick(['a'], 300);
@@ -272,11 +272,11 @@ function racedIncrement() {
   const net = new HeldNetwork(cluster);
   const results: Result<UpdateOutcome>[] = [];
   const decisions = { count: 0 };
-  cluster.node('a').update('n', (current) => (decisions.count++, increment(current)), { timeoutMs: 5_000 }, (r) => results.push(r));
+  cluster.node('a').updateHere('n', (current) => (decisions.count++, increment(current)), { timeoutMs: 5_000 }, (r) => results.push(r));
   net.deliver((e) => e.message.kind === 'paxos-prepare' && e.from === 'a');
   net.deliver((e) => e.message.kind === 'paxos-promise' && e.to === 'a'); // a decides and sends its accepts
   // c's update prepares with a higher ballot at b and c before a's accepts reach them.
-  cluster.node('c').update('n', increment, { timeoutMs: 5_000 }, (r) => results.push(r));
+  cluster.node('c').updateHere('n', increment, { timeoutMs: 5_000 }, (r) => results.push(r));
   net.deliver((e) => e.message.kind === 'paxos-prepare' && e.from === 'c' && e.to !== 'a');
   const finish = (): void => {
     for (let i = 0; i < 300 && results.length < 2; i++) {
@@ -325,7 +325,7 @@ function racingIncrements(seed: number, layout: Partial<Layout>, updates = 9): v
   const cluster = new TestCluster(['a', 'b', 'c'], layout);
   const net = new HeldNetwork(cluster);
   const results: Result<UpdateOutcome>[] = [];
-  for (let i = 0; i < updates; i++) cluster.node(['a', 'b', 'c'][i % 3] as string).update('k', increment, { timeoutMs: 20_000 }, (r) => results.push(r));
+  for (let i = 0; i < updates; i++) cluster.node(['a', 'b', 'c'][i % 3] as string).updateHere('k', increment, { timeoutMs: 20_000 }, (r) => results.push(r));
   for (let step = 0; step < 20_000 && results.length < updates; step++) {
     const held = net.held(() => true);
     if (held.length === 0 || random() < 0.05) {

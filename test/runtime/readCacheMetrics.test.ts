@@ -52,10 +52,7 @@ test("a node's metrics count its batches of conditional writes, and the updates 
     assert.equal(gauge(before, 'quorumkv_update_batches'), 0);
     assert.equal(gauge(before, 'quorumkv_consensus_states_forgotten'), 0);
     // Ten increments of one key at once: the first goes alone, the rest queue behind it and go together.
-    const increment = (current: { value: Uint8Array | null } | undefined) => ({
-      value: new TextEncoder().encode(String(Number(new TextDecoder().decode(current?.value ?? new Uint8Array())) + 1)),
-    });
-    const outcomes = await Promise.all(Array.from({ length: 10 }, () => runtime.update('n', increment)));
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => runtime.update('n', { then: { op: 'add', by: '1' } })));
     assert.deepEqual(outcomes.map((o) => new TextDecoder().decode(o.written?.value ?? undefined)).sort((a, b) => Number(a) - Number(b)), ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
     const text = await runtime.metrics.registry.metrics();
     const batches = gauge(text, 'quorumkv_update_batches');

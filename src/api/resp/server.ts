@@ -175,8 +175,8 @@ function runtimeStore(runtime: NodeRuntime): KvStore {
     remove(key, consistency, callback) {
       runtime.removeThen(key, consistency ? writeOptions[consistency] : defaults, callback);
     },
-    update(key, decide, callback) {
-      runtime.updateThen(key, decide, {}, callback);
+    update(key, spec, callback) {
+      runtime.updateThen(key, spec, {}, callback);
     },
   };
 }

@@ -4,7 +4,8 @@
 
 import type { ReadOutcome, WriteOutcome } from '../../../core/coordinator.js';
 import { QuorumError } from '../../../core/errors.js';
-import type { Decide, UpdateOutcome, UpdateWrite } from '../../../core/keyPaxos.js';
+import type { UpdateOutcome } from '../../../core/keyPaxos.js';
+import type { UpdateSpec } from '../../../core/updateSpec.js';
 import type { ConsistencyLevel } from '../../../core/quorum.js';
 import { encodeError } from '../replies.js';
 import type { Entry } from '../../../core/version.js';
@@ -91,34 +92,9 @@ export function word(bytes: Buffer | undefined): string {
   return bytes === undefined ? '' : bytes.toString('latin1').toUpperCase();
 }
 
-export const int64Min = -(2n ** 63n);
-export const int64Max = 2n ** 63n - 1n;
-
-/**
- * Redis's string2ll: an optional '-', then digits without leading zeros ("0" alone is fine), no
- * blanks or '+', within the signed 64-bit range. Returns undefined otherwise.
- */
-export function parseInt64(bytes: Uint8Array): bigint | undefined {
-  const length = bytes.length;
-  if (length === 0 || length > 20) return undefined;
-  let index = 0;
-  const negative = bytes[0] === 0x2d;
-  if (negative) {
-    index = 1;
-    if (length === 1) return undefined;
-  }
-  if (bytes[index] === 0x30) return length === 1 ? 0n : undefined;
-  let small = 0;
-  for (let i = index; i < length; i++) {
-    const byte = bytes[i] as number;
-    if (byte < 0x30 || byte > 0x39) return undefined;
-    if (i - index < 15) small = small * 10 + (byte - 0x30);
-  }
-  const digits = length - index;
-  if (digits <= 15) return BigInt(negative ? -small : small);
-  const value = BigInt(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
-  return value < int64Min || value > int64Max ? undefined : value;
-}
+// Redis's 64-bit integers live in the core: an update's `add` (updateSpec.ts) parses them too.
+import { int64Max, int64Min, parseInt64 } from '../../../core/int64.js';
+export { int64Max, int64Min, parseInt64 };
 
 /** A small non-negative or positive integer argument (counts, db numbers), or undefined. */
 export function parseSmallInteger(bytes: Buffer | undefined): number | undefined {
@@ -168,14 +144,23 @@ export function removeKey(store: KvStore, key: string, consistency: ConsistencyL
 }
 
 /**
- * A conditional write of one key (keyPaxos.ts): `decide` sees the key's live entry (undefined when
- * absent, deleted or expired) and says what to write. Atomic per key, whatever the connection's level.
+ * A conditional write of one key (keyPaxos.ts), as `spec` describes it (updateSpec.ts). Atomic per
+ * key, whatever the connection's level.
  */
-export function updateKey(store: KvStore, key: string, decide: (live: LiveEntry | undefined) => UpdateWrite | undefined): Promise<UpdateOutcome> {
+export function updateKey(store: KvStore, key: string, spec: UpdateSpec): Promise<UpdateOutcome> {
   return new Promise((resolve, reject) => {
-    const live: Decide = (current) => decide(current === undefined || current.value === null ? undefined : (current as LiveEntry));
-    store.update(key, live, (result) => (result.ok ? resolve(result.value) : reject(result.error)));
+    store.update(key, spec, (result) => (result.ok ? resolve(result.value) : reject(result.error)));
   });
+}
+
+/** The live value an update saw (undefined when the key was absent, deleted or expired). */
+export function previousValue(outcome: UpdateOutcome): Uint8Array | undefined {
+  return outcome.previous?.value ?? undefined;
+}
+
+/** The error reply of an update that refused (INCR of a value that is not an integer), if it did. */
+export function refusalOf(outcome: UpdateOutcome): Buffer | undefined {
+  return outcome.refused === undefined ? undefined : encodeError(`ERR ${outcome.refused}`);
 }
 
 /** Rejects with the first failure after every promise settled (so none is left running unseen). */

@@ -10,8 +10,8 @@
 
 import { wallMsMax } from '../../../core/version.js';
 import { encodeBulk, encodeError, encodeInteger, encodeNull, replyOk, replyOne, replyZero } from '../replies.js';
-import { echoed, errors, keyOf, parseInt64, readEntry, replyWithError, runAsync, updateKey, word, writeValue, type LiveEntry } from './common.js';
-import type { UpdateWrite } from '../../../core/keyPaxos.js';
+import { notAnInteger, type UpdateCondition, type UpdateSpec } from '../../../core/updateSpec.js';
+import { echoed, errors, keyOf, parseInt64, previousValue, readEntry, refusalOf, replyWithError, runAsync, updateKey, word, writeValue } from './common.js';
 import { defineCommand } from './define.js';
 import type { Call } from './types.js';
 
@@ -47,16 +47,16 @@ export function expiryMsOf(unit: ExpiryUnit, amount: bigint, nowMs: number): num
 
 /** An expiry option of SET, GETEX, SETEX: a positive amount (Redis refuses zero and negatives). */
 export function positiveExpiry(command: string, unit: ExpiryUnit, amountBytes: Buffer, nowMs: number): number | Buffer {
-  const amount = parseInt64(amountBytes);
-  if (amount === undefined) return errors.notInteger;
-  const expiresMs = amount <= 0n ? undefined : expiryMsOf(unit, amount, nowMs);
-  return expiresMs === undefined ? invalidExpireTime(command) : expiresMs;
+  const expiresMs = positiveExpiryOrReason(command, unit, amountBytes, nowMs);
+  return typeof expiresMs === 'string' ? encodeError(`ERR ${expiresMs}`) : expiresMs;
 }
 
-/** The key's value with a new expiry (or none), to write back; an expiry already past deletes the key. */
-function withExpiry(entry: LiveEntry, expiresMs: number | undefined, nowMs: number): UpdateWrite {
-  if (expiresMs !== undefined && expiresMs <= nowMs) return { value: null };
-  return expiresMs === undefined ? { value: entry.value } : { value: entry.value, expiresMs };
+/** `positiveExpiry`, with what is wrong with the amount as text (Redis's, without its "ERR "). */
+function positiveExpiryOrReason(command: string, unit: ExpiryUnit, amountBytes: Buffer, nowMs: number): number | string {
+  const amount = parseInt64(amountBytes);
+  if (amount === undefined) return notAnInteger;
+  const expiresMs = amount <= 0n ? undefined : expiryMsOf(unit, amount, nowMs);
+  return expiresMs === undefined ? `invalid expire time in '${command}' command` : expiresMs;
 }
 
 // ---- EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT ---------------------------------------------------------
@@ -85,13 +85,13 @@ function parseCondition(args: readonly Buffer[]): ExpireCondition | Buffer {
   return condition;
 }
 
-/** Redis's rules; a key without an expiry counts as expiring never (infinitely late). */
-function conditionHolds(condition: ExpireCondition, current: number | undefined, next: number): boolean {
-  if (condition.nx) return current === undefined;
-  if (condition.xx && current === undefined) return false;
-  if (condition.gt) return current !== undefined && next > current;
-  if (condition.lt) return current === undefined || next < current;
-  return true;
+/** Redis's rules as an update's condition (updateSpec.ts): on a key that exists, and NX, XX, GT or LT. */
+function updateConditionOf(condition: ExpireCondition): UpdateCondition {
+  return {
+    live: true,
+    ...(condition.nx ? { hasExpiry: false } : condition.xx ? { hasExpiry: true } : {}),
+    ...(condition.gt ? { expiryIs: 'later' } : condition.lt ? { expiryIs: 'earlier' } : {}),
+  };
 }
 
 function expireCommand(name: string, unit: ExpiryUnit, summary: string, since: string, argument: string) {
@@ -112,9 +112,10 @@ function expireCommand(name: string, unit: ExpiryUnit, summary: string, since: s
       if (expiresMs === undefined) return call.reply(invalidExpireTime(name));
       runAsync(call, async () => {
         const nowMs = call.server.nowMs();
-        const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), (entry) =>
-          entry === undefined || !conditionHolds(condition, entry.expiresMs, expiresMs) ? undefined : withExpiry(entry, expiresMs, nowMs),
-        );
+        const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), {
+          when: updateConditionOf(condition),
+          then: { op: 'expire', expiresMs, nowMs },
+        });
         call.reply(outcome.applied ? replyOne : replyZero);
       });
     },
@@ -162,6 +163,11 @@ export const pexpiretime = expiryQuery('pexpiretime', 'Returns the expiry of a k
 
 // ---- PERSIST, GETEX, SETEX, PSETEX ----------------------------------------------------------------
 
+/** Removes the expiry of a key that exists and has one. */
+function persisting(nowMs: number): UpdateSpec {
+  return { when: { live: true, hasExpiry: true }, then: { op: 'expire', expiresMs: null, nowMs } };
+}
+
 export const persist = defineCommand({
   name: 'persist',
   arity: 2,
@@ -171,10 +177,7 @@ export const persist = defineCommand({
   docs: { summary: 'Removes the expiry of a key (atomic).', since: '2.2.0', group: 'generic', synopsis: 'key' },
   run(call) {
     runAsync(call, async () => {
-      const nowMs = call.server.nowMs();
-      const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), (entry) =>
-        entry === undefined || entry.expiresMs === undefined ? undefined : withExpiry(entry, undefined, nowMs),
-      );
+      const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), persisting(call.server.nowMs()));
       call.reply(outcome.applied ? replyOne : replyZero);
     });
   },
@@ -227,18 +230,16 @@ export const getex = defineCommand({
         return call.reply(entry === undefined ? encodeNull(call.protocol) : encodeBulk(entry.value));
       }
       const nowMs = call.server.nowMs();
-      let refusal: Buffer | undefined;
-      const outcome = await updateKey(call.server.store, key, (entry) => {
-        refusal = undefined;
-        if (entry === undefined) return undefined;
-        if (!options.expiry) return entry.expiresMs === undefined ? undefined : withExpiry(entry, undefined, nowMs);
-        const expiresMs = positiveExpiry('getex', options.expiry.unit, options.expiry.amount, nowMs);
-        if (Buffer.isBuffer(expiresMs)) return void (refusal = expiresMs);
-        return withExpiry(entry, expiresMs, nowMs);
-      });
-      const value = outcome.previous?.value;
-      if (value === undefined || value === null) return call.reply(encodeNull(call.protocol));
-      call.reply(refusal ?? encodeBulk(value));
+      // The amount is checked once the key is found: a refusal then, nothing when it is absent.
+      const expiresMs = options.expiry && positiveExpiryOrReason('getex', options.expiry.unit, options.expiry.amount, nowMs);
+      const spec: UpdateSpec =
+        expiresMs === undefined ? persisting(nowMs)
+        : typeof expiresMs === 'string' ? { when: { live: true }, then: { op: 'refuse', reason: expiresMs } }
+        : { when: { live: true }, then: { op: 'expire', expiresMs, nowMs } };
+      const outcome = await updateKey(call.server.store, key, spec);
+      const value = previousValue(outcome);
+      if (value === undefined) return call.reply(encodeNull(call.protocol));
+      call.reply(refusalOf(outcome) ?? encodeBulk(value));
     });
   },
 });

@@ -13,37 +13,26 @@ import { encodeBulk, encodeInteger, encodeNull, encodeReply, replyOk, replyOne, 
 import {
   allSettledOrThrow,
   errors,
-  int64Max,
   int64Min,
   keyOf,
   parseInt64,
+  previousValue,
   readValue,
+  refusalOf,
   replyWithError,
   runAsync,
   updateKey,
   word,
   wrongArity,
   writeValue,
-  type LiveEntry,
 } from './common.js';
 import { defineCommand } from './define.js';
 import { isExpiryUnit, positiveExpiry } from './expiry.js';
 import type { WriteOutcome } from '../../../core/coordinator.js';
-import type { UpdateOutcome, UpdateWrite } from '../../../core/keyPaxos.js';
 import type { Call, StoreResult, StoreWrite } from './types.js';
 
 function replyWithValue(call: Call, value: Uint8Array | null | undefined): void {
   call.reply(value === null || value === undefined ? encodeNull(call.protocol) : encodeBulk(value));
-}
-
-/** The live value an update saw (undefined when the key was absent, deleted or expired). */
-function previousValue(outcome: UpdateOutcome): Uint8Array | undefined {
-  return outcome.previous?.value ?? undefined;
-}
-
-/** A value to write, keeping `expiresMs` when there is one. */
-function valueWrite(value: Uint8Array, expiresMs: number | undefined): UpdateWrite {
-  return expiresMs === undefined ? { value } : { value, expiresMs };
 }
 
 export const get = defineCommand({
@@ -118,15 +107,12 @@ export const set = defineCommand({
     if (!options.onlyIfAbsent && !options.onlyIfPresent && !options.returnOld && !options.keepTtl) {
       return call.server.store.put(key, value, { consistency: call.consistency, ...expiry }, answer);
     }
+    const when = options.onlyIfAbsent ? { live: false } : options.onlyIfPresent ? { live: true } : undefined;
+    const then = { op: 'set', value, ...(options.keepTtl ? { keepExpiry: true } : expiry) } as const;
     runAsync(call, async () => {
-      let skipped = false;
-      const outcome = await updateKey(call.server.store, key, (old) => {
-        skipped = (options.onlyIfAbsent && old !== undefined) || (options.onlyIfPresent && old === undefined);
-        if (skipped) return undefined;
-        return valueWrite(value, options.keepTtl ? old?.expiresMs : options.expiresMs);
-      });
+      const outcome = await updateKey(call.server.store, key, when === undefined ? { then } : { when, then });
       if (options.returnOld) replyWithValue(call, previousValue(outcome));
-      else call.reply(skipped ? encodeNull(call.protocol) : replyOk);
+      else call.reply(outcome.applied ? replyOk : encodeNull(call.protocol));
     });
   },
 });
@@ -141,7 +127,7 @@ export const setnx = defineCommand({
   run(call) {
     runAsync(call, async () => {
       const value = call.args[2] as Buffer;
-      const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), (old) => (old === undefined ? { value } : undefined));
+      const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), { when: { live: false }, then: { op: 'set', value } });
       call.reply(outcome.applied ? replyOne : replyZero);
     });
   },
@@ -156,7 +142,7 @@ export const getdel = defineCommand({
   docs: { summary: 'Returns the value of a key and deletes it (atomic).', since: '6.2.0', group: 'string', synopsis: 'key' },
   run(call) {
     runAsync(call, async () => {
-      const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), (old) => (old === undefined ? undefined : { value: null }));
+      const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), { when: { live: true }, then: { op: 'set', value: null } });
       replyWithValue(call, previousValue(outcome));
     });
   },
@@ -248,9 +234,7 @@ export const append = defineCommand({
   run(call) {
     runAsync(call, async () => {
       const tail = call.args[2] as Buffer;
-      const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), (old) =>
-        valueWrite(old === undefined ? tail : Buffer.concat([old.value, tail]), old?.expiresMs),
-      );
+      const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), { then: { op: 'append', tail } });
       call.reply(encodeInteger(outcome.written?.value?.length ?? 0));
     });
   },
@@ -259,15 +243,8 @@ export const append = defineCommand({
 /** INCR and friends: add in signed 64 bits to the value, and write the decimal text back, atomically. */
 function incrementBy(call: Call, delta: bigint): void {
   runAsync(call, async () => {
-    let refusal: Buffer | undefined;
-    const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), (old: LiveEntry | undefined) => {
-      refusal = undefined;
-      const current = old === undefined ? 0n : parseInt64(old.value);
-      if (current === undefined) return void (refusal = errors.notInteger);
-      const next = current + delta;
-      if (next > int64Max || next < int64Min) return void (refusal = errors.overflow);
-      return valueWrite(Buffer.from(next.toString(), 'latin1'), old?.expiresMs);
-    });
+    const outcome = await updateKey(call.server.store, keyOf(call.args[1] as Buffer), { then: { op: 'add', by: delta.toString() } });
+    const refusal = refusalOf(outcome);
     if (refusal !== undefined || !outcome.written?.value) return call.reply(refusal ?? errors.notInteger);
     call.reply(encodeInteger(BigInt(Buffer.from(outcome.written.value).toString('latin1'))));
   });

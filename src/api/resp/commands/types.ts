@@ -3,7 +3,8 @@
 // exactly once, through `call.reply`; the connection puts the answers back in request order.
 
 import type { ReadOutcome, WriteOutcome } from '../../../core/coordinator.js';
-import type { Decide, UpdateOutcome } from '../../../core/keyPaxos.js';
+import type { UpdateOutcome } from '../../../core/keyPaxos.js';
+import type { UpdateSpec } from '../../../core/updateSpec.js';
 import type { ConsistencyLevel } from '../../../core/quorum.js';
 import type { ClusterScan } from '../../../runtime/clusterScan.js';
 import type { ApiAuth } from '../../auth.js';
@@ -69,7 +70,7 @@ export interface KvStore {
   put(key: string, value: Uint8Array, write: StoreWrite, callback: StoreCallback<WriteOutcome>): void;
   remove(key: string, consistency: ConsistencyLevel | undefined, callback: StoreCallback<WriteOutcome>): void;
   /** A conditional write through a consensus round on the key's replicas (keyPaxos.ts): atomic per key. */
-  update(key: string, decide: Decide, callback: StoreCallback<UpdateOutcome>): void;
+  update(key: string, spec: UpdateSpec, callback: StoreCallback<UpdateOutcome>): void;
 }
 
 export interface ServerStats {
