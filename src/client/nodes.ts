@@ -3,10 +3,9 @@
 // failed so that the next requests do not wait on it again.
 //
 // Conditional writes go by key instead (`orderFor`): every client with the same nodes sends those of
-// one key to the same node first (rendezvous hashing). The nodes pass a key's conditional writes on
-// to its coordinator, where they queue and go in batches (core/updateRouting.ts); entering through
-// one node, they also share that node's view of who the coordinator is, so they do not race even for
-// the moment after a failure when the nodes' views differ.
+// one key to the same node first (rendezvous hashing), where they queue and go in batches, one
+// consensus round each. (The nodes also pass a key's updates on to one node once they race there,
+// core/updateRouting.ts, at the cost of a message each way.)
 
 import { Pool } from 'undici';
 import { QuorumKvError } from './errors.js';

@@ -386,7 +386,7 @@ function attemptWaitMs(request: FastifyRequest, requestTimeoutMs: number): numbe
 /**
  * The key of a conditional write (If-Match / If-None-Match on /v1/kv/<key>, the prototype's POST
  * /write): sent to the node the key picks, as the client library does (client/nodes.ts), so that the
- * updates of one key enter through one node and share its view of who coordinates them.
+ * updates of one key queue at one node and go in batches, without a hop to the key's coordinator.
  */
 function conditionalKey(method: string, path: string, headers: Record<string, unknown>, body: Buffer | undefined): string | undefined {
   const route = path.split('?')[0] ?? '';

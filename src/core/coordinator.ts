@@ -106,6 +106,8 @@ export interface CoordinatorDeps {
   readonly random: Random;
   /** Takes back this node's acceptance of its own proposal (paxosAcceptor.ts `PaxosAcceptor.withdraw`). */
   readonly withdrawProposal: (key: string, ballot: Version) => boolean;
+  /** A round of `key` met a higher ballot of another node: the key's updates are raced (updateRouting.ts). */
+  readonly raced: (key: string) => void;
 }
 
 /** The replies an operation in flight is sent (routed to it by their op). */

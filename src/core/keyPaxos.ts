@@ -402,6 +402,7 @@ export class PendingUpdate implements Operation {
   private onRefused(from: string, promised: Version | undefined): void {
     this.refused.add(from);
     if (promised !== undefined && (this.highestPromised === undefined || promised > this.highestPromised)) this.highestPromised = promised;
+    if (promised !== undefined && parseVersion(promised).nodeId !== this.deps.selfId) this.deps.raced(this.key);
     this.retryIfLost();
   }
 

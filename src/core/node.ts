@@ -24,7 +24,7 @@ import { Recovery, type RecoveryStatus } from './recovery.js';
 import type { Clock, Random } from './ports.js';
 import type { Storage } from './storage.js';
 import { TombstonePurger } from './tombstones.js';
-import { ForwardedUpdateLog, updateCoordinator } from './updateRouting.js';
+import { ContendedKeys, ForwardedUpdateLog, updateCoordinator } from './updateRouting.js';
 import { decideOf, type UpdateSpec } from './updateSpec.js';
 import type { LayoutChange } from './layoutChange.js';
 import { Topology, type TopologyStatus } from './topology.js';
@@ -106,6 +106,8 @@ export class QuorumNode {
   private previousMembers: string[] = [];
   /** Nodes a layout removed that may still hand over copies (departed.ts). */
   private readonly departedNodes: DepartedNodes;
+  /** Keys whose updates this node sends on to their coordinator (updateRouting.ts). */
+  private readonly contendedKeys = new ContendedKeys();
   /** Updates other nodes sent on to this one, each run once (updateRouting.ts). */
   private readonly forwardedUpdates: ForwardedUpdateLog;
 
@@ -223,6 +225,7 @@ export class QuorumNode {
       readOwnCopy: (key) => (this.paused || this.staged !== undefined || !this.storage.durable ? null : this.storage.get(key)),
       random: deps.random,
       withdrawProposal: (key, ballot) => this.acceptor.withdraw(key, ballot),
+      raced: (key) => this.contendedKeys.mark(key, this.monotonicMs()),
     });
     this.acceptor = new PaxosAcceptor({
       selfId: deps.id,
@@ -274,14 +277,21 @@ export class QuorumNode {
   /**
    * A conditional write through a consensus round on the key's replicas (keyPaxos.ts): `spec` says
    * what it requires of the key's current value and what it then writes (updateSpec.ts). Coordinated
-   * by the key's first live replica, this node or another (updateRouting.ts).
+   * here, or, when the key's updates race another node's, by the key's first replica alive
+   * (updateRouting.ts).
    */
   update(key: string, spec: UpdateSpec, options: UpdateOptions, callback: Callback<UpdateOutcome>): void {
     const invalid = this.checkKey(key) ?? this.checkSpec(spec);
     if (invalid) return callback({ ok: false, error: invalid });
-    const coordinator = updateCoordinator(this.currentPlacement.readReplicas(key), this.id, (id) => this.membership.stateOf(id) === 'alive');
+    const coordinator = this.updateCoordinatorOf(key);
     if (coordinator !== this.id) return this.coordinator.forwardUpdate(coordinator, key, spec, options, callback);
     this.updateHere(key, decideOf(spec), options, callback);
+  }
+
+  /** The node this one has `key`'s next update coordinated by: itself, unless the key is contended (updateRouting.ts). */
+  updateCoordinatorOf(key: string): string {
+    if (!this.contendedKeys.touch(key, this.monotonicMs())) return this.id;
+    return updateCoordinator(this.currentPlacement.readReplicas(key), this.id, (id) => this.membership.stateOf(id) === 'alive');
   }
 
   /**
@@ -646,6 +656,7 @@ export class QuorumNode {
       this.purger.tick(nowMs, monotonicMs);
       this.acceptor.sweep(monotonicMs);
       this.forwardedUpdates.forgetStale();
+      this.contendedKeys.forgetExpired(monotonicMs);
       this.topology.tick(monotonicMs);
     });
   }

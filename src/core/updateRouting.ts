@@ -1,9 +1,13 @@
-// Where a key's conditional writes are coordinated. Every node sends them to one node: the key's first
-// replica on the ring that it sees alive (itself included; a suspect is passed over, as its forwards
-// would likely go unanswered), so that the updates of a hot key from
-// every node wait in one queue and go in batches (updateQueue.ts), instead of racing one another's
-// rounds. Racing, the nodes' rounds outbid one another: a counter INCRed through three nodes at once
-// failed a fifth of its INCRs with an unknown outcome (the twenty-sixth session's measurements).
+// Where a key's conditional writes are coordinated. A node coordinates the updates it is sent, until
+// one of its rounds of a key meets another node's round (a replica promised a higher ballot of that
+// node): from then on, for as long as the key keeps being updated through it, it sends the key's
+// updates on to one node, the key's first replica on the ring that it sees alive (itself included; a
+// suspect is passed over, as its forwards would likely go unanswered). So the updates of a hot key
+// from every node wait in one queue and go in batches (updateQueue.ts), instead of racing one
+// another's rounds: a counter INCRed through three nodes at once failed a fifth of its INCRs with an
+// unknown outcome that way (the twenty-sixth session's measurements). A key nobody races is
+// coordinated where its updates arrive: sent on, each would cost two more messages, and uniform
+// INCRs over 10,000 keys ran about a fifth slower (the twenty-seventh session's).
 //
 // Routing is a matter of speed, not of safety: two nodes that disagree on who is up each coordinate
 // (the round keeps them safe against each other, keyPaxos.ts), and an update is sent on at most once,
@@ -33,9 +37,48 @@ import type { UpdateSpec } from './updateSpec.js';
 const forwardMarginShare = 0.2;
 const forwardMarginMsMax = 250;
 
-/** The node that coordinates a key's conditional writes, as this node sees it: the first of its `replicas` (in ring order) alive. */
+/** The node that coordinates a contended key's conditional writes, as this node sees it: the first of its `replicas` (in ring order) alive. */
 export function updateCoordinator(replicas: readonly string[], selfId: string, isAlive: (id: string) => boolean): string {
   return replicas.find((id) => id === selfId || isAlive(id)) ?? selfId;
+}
+
+/** How long a key stays contended on a node after the last update of it there (or the last race). */
+export const contendedHoldMs = 2000;
+
+/**
+ * The keys whose updates this node sends on to their coordinator: those whose rounds met another
+ * node's lately. A key stays while it keeps being updated through this node, and is forgotten
+ * `contendedHoldMs` after the last update (on the monotonic clock), so a hot key does not go back to
+ * racing between two of its updates.
+ */
+export class ContendedKeys {
+  /** key -> when it stops being contended; in that order, as each mark moves the key to the end. */
+  private readonly until = new Map<string, number>();
+
+  get size(): number {
+    return this.until.size;
+  }
+
+  /** A round of `key` met another node's. */
+  mark(key: string, monotonicMs: number): void {
+    this.until.delete(key);
+    this.until.set(key, monotonicMs + contendedHoldMs);
+  }
+
+  /** Whether `key` is contended; an update of it now keeps it so. */
+  touch(key: string, monotonicMs: number): boolean {
+    const until = this.until.get(key);
+    if (until === undefined || until < monotonicMs) return false;
+    this.mark(key, monotonicMs);
+    return true;
+  }
+
+  forgetExpired(monotonicMs: number): void {
+    for (const [key, until] of this.until) {
+      if (until >= monotonicMs) return;
+      this.until.delete(key);
+    }
+  }
 }
 
 /** An answer from another node, as the error it reported (codes and details kept). */
