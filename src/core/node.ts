@@ -280,17 +280,21 @@ export class QuorumNode {
    * here, or, when the key's updates race another node's, by the key's first replica alive
    * (updateRouting.ts).
    */
-  update(key: string, spec: UpdateSpec, options: UpdateOptions, callback: Callback<UpdateOutcome>): void {
+  update(key: string, spec: UpdateSpec, options: UpdateOptions, callback: Callback<UpdateOutcome>, asContended = false): void {
     const invalid = this.checkKey(key) ?? this.checkSpec(spec);
     if (invalid) return callback({ ok: false, error: invalid });
-    const coordinator = this.updateCoordinatorOf(key);
+    const coordinator = this.updateCoordinatorOf(key, asContended);
     if (coordinator !== this.id) return this.coordinator.forwardUpdate(coordinator, key, spec, options, callback);
     this.updateHere(key, decideOf(spec), options, callback);
   }
 
-  /** The node this one has `key`'s next update coordinated by: itself, unless the key is contended (updateRouting.ts). */
-  updateCoordinatorOf(key: string): string {
-    if (!this.contendedKeys.touch(key, this.monotonicMs())) return this.id;
+  /**
+   * The node this one has `key`'s next update coordinated by: itself, unless the key is contended
+   * (updateRouting.ts) or the caller says to take it as such (the simulator, so that forwards run
+   * under every fault).
+   */
+  updateCoordinatorOf(key: string, asContended = false): string {
+    if (!this.contendedKeys.touch(key, this.monotonicMs()) && !asContended) return this.id;
     return updateCoordinator(this.currentPlacement.readReplicas(key), this.id, (id) => this.membership.stateOf(id) === 'alive');
   }
 

@@ -39,6 +39,9 @@ import type { Trace } from './trace.js';
 /** Virtual time 0 is this wall-clock instant (2025-01-01T00:00:00Z): versions look like real ones. */
 export const epochMs = 1_735_689_600_000;
 
+/** Where the simulator has an update coordinated, whatever its node would choose (updateRouting.ts). */
+export type UpdateRoute = 'here' | 'coordinator';
+
 /** An exception the core threw (an assertion or any other bug): the run fails with it. */
 export class CoreFailure extends Error {
   override name = 'CoreFailure';
@@ -253,20 +256,20 @@ export class SimCluster {
   }
 
   /**
-   * Starts a conditional write on `id` (keyPaxos.ts); false if the node is not up. `here`: coordinated
-   * by `id` itself rather than the key's update coordinator (updateRouting.ts), as by a node whose view
-   * of who is up differs, so that rounds still race.
+   * Starts a conditional write on `id` (keyPaxos.ts); false if the node is not up. `route` overrides
+   * where `id` has it coordinated (updateRouting.ts): `here`, as by a node whose view of who is up
+   * differs, so that rounds still race; `coordinator`, as by a node that saw the key raced.
    */
   update(
     id: string,
     key: string,
     spec: UpdateSpec,
-    options: UpdateOptions & { readonly here?: boolean },
+    options: UpdateOptions & { readonly route?: UpdateRoute },
     onResult: Callback<UpdateOutcome>,
     onLost: (reason: string) => void,
   ): boolean {
     return this.request(id, onResult, onLost, (node, callback) =>
-      options.here ? node.updateHere(key, decideOf(spec), options, callback) : node.update(key, spec, options, callback),
+      options.route === 'here' ? node.updateHere(key, decideOf(spec), options, callback) : node.update(key, spec, options, callback, options.route === 'coordinator'),
     );
   }
 

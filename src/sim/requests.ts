@@ -12,6 +12,7 @@
 import type { Result } from '../core/coordinator.js';
 import type { UpdateOutcome } from '../core/keyPaxos.js';
 import type { UpdateSpec } from '../core/updateSpec.js';
+import type { UpdateRoute } from './cluster.js';
 import type { Version } from '../core/version.js';
 import type { ConsistencyLevel } from '../core/quorum.js';
 import type { SimCluster } from './cluster.js';
@@ -35,8 +36,11 @@ export interface RequestSpec {
   readonly value?: string;
   /** For updates: write only if the key is at this version (null: no version, absent); undefined: always. */
   readonly expectVersion?: string | null;
-  /** For updates: coordinated by `node` itself, not sent on to the key's update coordinator (updateRouting.ts). */
-  readonly coordinateHere?: boolean;
+  /**
+   * For updates: coordinated by `node` itself, or by the key's coordinator, whatever `node` would
+   * choose (updateRouting.ts); undefined: as it chooses.
+   */
+  readonly route?: UpdateRoute;
   readonly level: ConsistencyLevel;
   readonly node: string;
   readonly purpose: Purpose;
@@ -85,7 +89,7 @@ export class Requests {
       timeoutMs,
     };
     const op = history.invoke(invocation, scheduler.nowMs);
-    trace.event(`${spec.client} ${describeInvocation(invocation)}`);
+    trace.event(`${spec.client} ${describeInvocation(invocation)}${spec.route ? ` (route: ${spec.route})` : ''}`);
 
     let finished = false;
     const finish = (completion: Completion) => {
@@ -114,7 +118,7 @@ export class Requests {
       const then = { op: 'set', value: textEncoder.encode(spec.value ?? '') } as const;
       const expect = spec.expectVersion as Version | null | undefined;
       const update: UpdateSpec = expect === undefined ? { then } : { when: { versions: [expect] }, then };
-      const options = spec.coordinateHere ? { here: true } : {};
+      const options = spec.route ? { route: spec.route } : {};
       cluster.update(spec.node, spec.key, update, options, (result) => finish(updateCompletion(result)), lost);
     } else {
       const expiredPut = spec.kind === 'delete' && (spec.asExpiredWrite ?? (spec.purpose === 'workload' && op.index % 2 === 1));

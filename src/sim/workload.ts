@@ -113,9 +113,11 @@ export class Workload {
   /** A conditional update: compare-and-set on the version last seen, or read-modify-write. */
   private update(client: Client, node: string, key: string): void {
     const compareAndSet = this.updates.chance(0.5);
-    // Most go to the key's update coordinator; some are coordinated where they arrive, as by a node
-    // that believes that coordinator down, so that the rounds of several nodes still race.
-    const coordinateHere = this.updates.chance(0.25);
+    // Half go where the node sends them (where they arrive, unless their rounds raced: updateRouting.ts).
+    // A quarter are coordinated where they arrive whatever the node would do, as by a node that believes
+    // the key's coordinator down, so that rounds still race; a quarter go to the key's coordinator, as
+    // from a node that saw the key raced, so that forwards run under every fault too.
+    const route = this.updates.chance(0.5) ? (this.updates.chance(0.5) ? 'here' : 'coordinator') : undefined;
     const op = this.deps.requests.issue(
       {
         process: client.process,
@@ -124,7 +126,7 @@ export class Workload {
         key,
         value: `v${this.nextValueId++}`,
         ...(compareAndSet ? { expectVersion: client.seen.get(key) ?? null } : {}),
-        ...(coordinateHere ? { coordinateHere } : {}),
+        ...(route ? { route } : {}),
         level: 'quorum',
         node,
         purpose: 'workload',
