@@ -55,10 +55,6 @@ export class ContendedKeys {
   /** key -> when it stops being contended; in that order, as each mark moves the key to the end. */
   private readonly until = new Map<string, number>();
 
-  get size(): number {
-    return this.until.size;
-  }
-
   /** A round of `key` met another node's. */
   mark(key: string, monotonicMs: number): void {
     this.until.delete(key);
@@ -82,7 +78,7 @@ export class ContendedKeys {
 }
 
 /** An answer from another node, as the error it reported (codes and details kept). */
-export function reportedError(error: NonNullable<UpdateReplyMessage['error']>): QuorumError {
+function reportedError(error: NonNullable<UpdateReplyMessage['error']>): QuorumError {
   return new QuorumError(error.code, error.message, error.details);
 }
 
@@ -164,10 +160,6 @@ export class ForwardedUpdateLog {
     private readonly restartedAtMs: number,
   ) {
     this.latestMs = clockWallMs();
-  }
-
-  get size(): number {
-    return this.ran.size;
   }
 
   admit(from: string, op: number, sentAtMs: number, timeoutMs: number): Admission {
