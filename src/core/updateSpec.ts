@@ -143,7 +143,6 @@ export function decideOf(spec: UpdateSpec): Decide {
 
 // ---- checks on a spec that came from another node (validate.ts's habit) ------------------------------
 
-const int64Text = /^-?(0|[1-9][0-9]{0,18})$/;
 /** Bounds a spec's lists and texts: a condition names a few versions, a reason is a sentence. */
 const versionsMax = 64;
 const reasonCharsMax = 512;
@@ -181,7 +180,7 @@ export function isUpdateAction(value: unknown): value is UpdateAction {
     case 'append':
       return value.tail instanceof Uint8Array;
     case 'add':
-      return typeof value.by === 'string' && int64Text.test(value.by) && BigInt(value.by) >= int64Min && BigInt(value.by) <= int64Max;
+      return typeof value.by === 'string' && parseInt64(asciiEncoder.encode(value.by)) !== undefined;
     case 'expire':
       return (value.expiresMs === null || isTime(value.expiresMs)) && isTime(value.nowMs);
     case 'refuse':

@@ -21,8 +21,13 @@ export function isExpiryUnit(option: string): option is ExpiryUnit {
   return option === 'EX' || option === 'PX' || option === 'EXAT' || option === 'PXAT';
 }
 
+/** Redis's words for an expiry out of range, without its "ERR ". */
+function invalidExpireText(command: string): string {
+  return `invalid expire time in '${command}' command`;
+}
+
 export function invalidExpireTime(command: string): Buffer {
-  return encodeError(`ERR invalid expire time in '${command}' command`);
+  return encodeError(`ERR ${invalidExpireText(command)}`);
 }
 
 /** LLONG_MIN / 1000 in C (truncated): the smallest number of seconds Redis accepts. */
@@ -56,7 +61,7 @@ function positiveExpiryOrReason(command: string, unit: ExpiryUnit, amountBytes: 
   const amount = parseInt64(amountBytes);
   if (amount === undefined) return notAnInteger;
   const expiresMs = amount <= 0n ? undefined : expiryMsOf(unit, amount, nowMs);
-  return expiresMs === undefined ? `invalid expire time in '${command}' command` : expiresMs;
+  return expiresMs === undefined ? invalidExpireText(command) : expiresMs;
 }
 
 // ---- EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT ---------------------------------------------------------
