@@ -223,9 +223,12 @@ export class PendingUpdate implements Operation {
       if (message.layout !== undefined) return this.onNewerLayout(message.layout);
       if (!message.ok) {
         // Refused, it may still hold the proposal (a duplicated accept it took first: simulator seed
-        // 29006060) when it accepted or committed something at or above this ballot.
+        // 29006060) when it accepted or committed something at or above this ballot, unless it
+        // remembers that it never took this one (acceptedBallots.ts).
         const ballot = this.ballot as Version;
-        const maybeHeld = (message.accepted !== undefined && message.accepted >= ballot) || (message.committed !== undefined && message.committed >= ballot);
+        const maybeHeld =
+          message.neverAccepted !== true &&
+          ((message.accepted !== undefined && message.accepted >= ballot) || (message.committed !== undefined && message.committed >= ballot));
         if (maybeHeld) this.markHeldElsewhere();
         return this.onRefused(from, message.promised);
       }

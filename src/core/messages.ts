@@ -109,7 +109,8 @@ export interface PaxosAcceptMessage {
 
 /**
  * Refused, the acceptor says the ballot of the proposal it holds and its last commit: the refused
- * proposal may still have been accepted there (a duplicated accept) if either is at or above its ballot.
+ * proposal may still have been accepted there (a duplicated accept) if either is at or above its
+ * ballot, unless `neverAccepted` says the acceptor knows it never took it (acceptedBallots.ts).
  */
 export interface PaxosAcceptedMessage {
   readonly kind: 'paxos-accepted';
@@ -118,6 +119,7 @@ export interface PaxosAcceptedMessage {
   readonly promised?: Version;
   readonly accepted?: Version;
   readonly committed?: Version;
+  readonly neverAccepted?: true;
   readonly layout?: number;
 }
 

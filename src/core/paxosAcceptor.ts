@@ -19,6 +19,7 @@
 // written by then had an unknown outcome; if a quorum read saw it on one replica, its blocking repair
 // wrote it to a quorum, where every later round sees it.
 
+import { AcceptedBallots } from './acceptedBallots.js';
 import type { CoreConfig } from './config.js';
 import type { ReplyMessage } from './coordinator.js';
 import { ceilingMarginMs } from './hlc.js';
@@ -67,6 +68,8 @@ export class PaxosAcceptor {
   private sweepAfter: string | undefined;
   /** Keys whose state was forgotten as expired, since this node started. */
   forgotten = 0;
+  /** The ballots accepted lately, so that a refusal can say a proposal was never taken here. */
+  private readonly acceptedBallots = new AcceptedBallots();
 
   constructor(private readonly deps: PaxosAcceptorDeps) {}
 
@@ -75,6 +78,7 @@ export class PaxosAcceptor {
     if (refused !== undefined) return { kind: 'paxos-promise', op: message.op, ok: false, layout: refused };
     const { state, floor } = this.held(message.key);
     const promised = highest(state?.promised, floor);
+    this.acceptedBallots.seen(message.key, promised);
     // A prepare of the ballot already promised is the same one again (a network duplicate): answered again.
     if (promised !== undefined && promised > message.ballot) {
       return { kind: 'paxos-promise', op: message.op, ok: false, promised };
@@ -101,9 +105,11 @@ export class PaxosAcceptor {
     if (refused !== undefined) return { kind: 'paxos-accepted', op: message.op, ok: false, layout: refused };
     const { state, floor } = this.held(key);
     const promised = highest(state?.promised, floor);
+    this.acceptedBallots.seen(key, promised);
     if (promised !== undefined && promised > message.ballot) {
       // With what it holds: a refusal proves the proposal was never accepted here only while nothing at
-      // or above its ballot was accepted or committed here (this may be a duplicate of an accept taken).
+      // or above its ballot was accepted or committed here (this may be a duplicate of an accept taken),
+      // or while this replica remembers every ballot it accepted since before this one.
       // Below the floor, it may have been accepted and forgotten.
       const committed = highest(state?.committed, floor);
       return {
@@ -113,8 +119,10 @@ export class PaxosAcceptor {
         promised,
         ...(state?.accepted !== undefined ? { accepted: state.accepted.ballot } : {}),
         ...(committed !== undefined ? { committed } : {}),
+        ...(this.acceptedBallots.neverAccepted(key, message.ballot) ? { neverAccepted: true as const } : {}),
       };
     }
+    this.acceptedBallots.accepted(key, message.ballot);
     this.deps.storage.setPaxosState(key, { ...state, promised: message.ballot, accepted: { ballot: message.ballot, entry: message.entry } });
     return { kind: 'paxos-accepted', op: message.op, ok: true };
   }

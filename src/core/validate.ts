@@ -175,7 +175,7 @@ export function isWellFormed(message: Message): boolean {
       return (
         isOp(m.op) && typeof m.ok === 'boolean' && (m.promised === undefined || isVersion(m.promised)) &&
         (m.accepted === undefined || isVersion(m.accepted)) && (m.committed === undefined || isVersion(m.committed)) &&
-        (m.layout === undefined || isLayoutVersion(m.layout))
+        (m.neverAccepted === undefined || m.neverAccepted === true) && (m.layout === undefined || isLayoutVersion(m.layout))
       );
     case 'update-committed':
       return isKey(m.key) && isVersion(m.version);

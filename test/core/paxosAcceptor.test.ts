@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { resolveConfig } from '../../src/core/config.js';
 import type { ReplyMessage } from '../../src/core/coordinator.js';
+import { AcceptedBallots } from '../../src/core/acceptedBallots.js';
+import type { Message } from '../../src/core/messages.js';
 import { PaxosAcceptor, paxosStateKeepMs } from '../../src/core/paxosAcceptor.js';
+import { isWellFormed } from '../../src/core/validate.js';
 import { formatVersion, makeEntry, type Version } from '../../src/core/version.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 
@@ -101,4 +104,50 @@ test('the sweep walks the store a batch a step, a pass every purge interval, and
   assert.equal(replica.forgotten, 2_500, 'waiting for the interval again');
   replica.sweep(2_004);
   assert.equal(replica.forgotten, 2_501);
+});
+
+test('a refused accept says it was never taken only when the replica remembers every ballot it accepted since before it', () => {
+  const storage = new MemoryStorage();
+  const { prepare, accept } = acceptor(storage);
+  const refusal = (reply: ReplyMessage) => {
+    assert.ok(reply.kind === 'paxos-accepted' && !reply.ok, 'refused');
+    return reply;
+  };
+  const [mine, racer, later] = [ballot(startMs + 1, 'a'), ballot(startMs + 2, 'c'), ballot(startMs + 3, 'c')];
+  assert.equal(promise(prepare('k', mine)).ok, true);
+  assert.equal(promise(prepare('k', racer)).ok, true);
+  assert.equal(accept('k', racer, 'c').kind === 'paxos-accepted', true);
+  // a's accept comes after the racer's was taken: refused, holding a higher ballot, and never taken here.
+  const never = refusal(accept('k', mine, 'a'));
+  assert.equal(never.accepted, racer);
+  assert.equal(never.neverAccepted, true);
+  assert.ok(isWellFormed(never), 'the claim passes the message checks');
+  for (const neverAccepted of [false, 'yes', 1]) assert.equal(isWellFormed({ ...never, neverAccepted } as unknown as Message), false);
+  // A duplicate of an accept that was taken, refused once a higher ballot is promised, makes no such claim.
+  assert.equal(promise(prepare('k', later)).ok, true);
+  assert.equal(refusal(accept('k', racer, 'c')).neverAccepted, undefined);
+  // A restarted replica remembers nothing: no claim for any ballot up to what it had promised.
+  const restarted = acceptor(storage);
+  assert.equal(refusal(restarted.accept('k', mine, 'a')).neverAccepted, undefined);
+  assert.equal(promise(restarted.prepare('k', ballot(startMs + 5, 'c'))).ok, true);
+  assert.equal(refusal(restarted.accept('k', ballot(startMs + 4, 'a'), 'a')).neverAccepted, true, 'above it, it remembers again');
+});
+
+test('the memory of accepted ballots forgets the oldest keys and ballots, and then claims less, never more', () => {
+  const memory = new AcceptedBallots(2, 2);
+  const at = (ms: number) => ballot(startMs + ms);
+  assert.equal(memory.neverAccepted('k', at(1)), false, 'a key not remembered: no claim');
+  memory.seen('k', at(1));
+  assert.equal(memory.neverAccepted('k', at(1)), false, 'at or below the promise held when the memory began: no claim');
+  assert.equal(memory.neverAccepted('k', at(2)), true);
+  for (const ms of [2, 3, 4]) memory.accepted('k', at(ms));
+  assert.equal(memory.neverAccepted('k', at(2)), false, 'forgotten, so the floor rose over it');
+  assert.equal(memory.neverAccepted('k', at(3)), false);
+  assert.equal(memory.neverAccepted('k', at(5)), true);
+  memory.seen('j', undefined);
+  memory.seen('k', at(9)); // seen again: kept as it was, and now the latest
+  memory.seen('i', undefined); // over the bound: j, the oldest, goes
+  assert.equal(memory.neverAccepted('j', at(1)), false);
+  assert.equal(memory.neverAccepted('k', at(5)), true);
+  assert.equal(memory.neverAccepted('i', at(1)), true);
 });
