@@ -86,6 +86,11 @@ const roundsMax = 32;
 /** The pause between two rounds that met a higher ballot: random, so racers drift apart, and up to
  *  twice as long each time, from 4 ms to this. */
 const backoffMaxMs = 128;
+/**
+ * How long this node's acceptor refuses other nodes' rounds of a key while its own accept awaits its
+ * answers (`PaxosAcceptor.guard`): answers come within a round trip; a lost one ends the guard here.
+ */
+const guardMs = 100;
 
 type Phase = 'prepare' | 'accept' | 'commit' | 'wait';
 
@@ -141,6 +146,8 @@ export class PendingUpdate implements Operation {
    */
   private readonly own = new Map<Version, OwnProposal>();
   private answered = false;
+  /** The ballot this node's acceptor is guarding for this batch's own accept, if any. */
+  private guarded: Version | undefined;
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -354,6 +361,7 @@ export class PendingUpdate implements Operation {
    */
   private writeAtQuorum(entry: Entry, ballot: Version | undefined, done: () => void): void {
     this.coordinator.unregister(this.op);
+    this.unguard();
     this.phase = 'commit';
     const expiry = entry.expiresMs !== undefined ? { expiresMs: entry.expiresMs } : {};
     const timeoutMs = Math.max(1, this.deadlineMs - this.deps.monotonicMs());
@@ -367,8 +375,20 @@ export class PendingUpdate implements Operation {
   private propose(proposal: { readonly entry: Entry; readonly completing: boolean }): void {
     this.coordinator.unregister(this.op);
     this.proposal = proposal;
-    if (!proposal.completing && !this.own.has(proposal.entry.version)) this.own.set(proposal.entry.version, { answers: this.answers, heldElsewhere: false });
+    if (!proposal.completing) {
+      if (!this.own.has(proposal.entry.version)) this.own.set(proposal.entry.version, { answers: this.answers, heldElsewhere: false });
+      // Until its answers are in, racers' rounds cannot make this node report or replace it.
+      this.guarded = this.ballot as Version;
+      this.deps.guardAcceptance(this.key, this.guarded, this.deps.monotonicMs() + guardMs);
+    }
     this.send('accept', (op) => ({ kind: 'paxos-accept', op, ballot: this.ballot as Version, entry: proposal.entry, layout: this.layout }));
+  }
+
+  /** The accept phase is over: this node's acceptor takes part in other rounds of the key again. */
+  private unguard(): void {
+    if (this.guarded === undefined) return;
+    this.deps.unguardAcceptance(this.key, this.guarded);
+    this.guarded = undefined;
   }
 
   /** Chosen: written to the replicas with its version and ballot, at quorum; acknowledged once it is. */
@@ -425,7 +445,8 @@ export class PendingUpdate implements Operation {
   /**
    * Forgets a proposal of ours that no replica holds: every one it went to refused it, or every one
    * but this node, whose acceptance is taken back. The usual case under contention: this node's own
-   * acceptance arrives first, the others had promised a racer's higher ballot. Kept otherwise, it would
+   * acceptance arrives first, the others had promised a racer's higher ballot (and this node's
+   * acceptor held the racer's round back meanwhile: `guard` in `propose`). Kept otherwise, it would
    * leave the update's outcome unknown.
    */
   private forgetIfNoneHolds(version: Version): void {
@@ -450,6 +471,7 @@ export class PendingUpdate implements Operation {
    */
   private again(delayMs: number, layout: number | undefined): void {
     this.coordinator.unregister(this.op);
+    this.unguard();
     this.phase = 'wait';
     const at = this.deps.monotonicMs() + delayMs;
     const retry = (): void => {
@@ -498,6 +520,7 @@ export class PendingUpdate implements Operation {
   /** Answers every update of the batch, once, each with its own answer. */
   private answerEach(answers: readonly Answer[]): void {
     this.coordinator.unregister(this.op);
+    this.unguard();
     if (this.answered) return;
     this.answered = true;
     // Every update is answered even if a callback throws; the first such error goes on up.

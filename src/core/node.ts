@@ -18,7 +18,7 @@ import { HintDelivery } from './hints.js';
 import { HybridClock } from './hlc.js';
 import { layoutDigest, memberById, parseLayout, supersedes, validateLayout, type Layout, type LayoutMember, type Strategy } from './layout.js';
 import { Membership, type MemberState, type MemberView } from './membership.js';
-import type { Envelope, Message, ReadMessage, UpdateForwardMessage, WriteMessage } from './messages.js';
+import type { Envelope, Message, PaxosAcceptMessage, PaxosPrepareMessage, ReadMessage, UpdateForwardMessage, WriteMessage } from './messages.js';
 import { Placement } from './placement.js';
 import { Recovery, type RecoveryStatus } from './recovery.js';
 import type { Clock, Random } from './ports.js';
@@ -225,6 +225,8 @@ export class QuorumNode {
       readOwnCopy: (key) => (this.paused || this.staged !== undefined || !this.storage.durable ? null : this.storage.get(key)),
       random: deps.random,
       withdrawProposal: (key, ballot) => this.acceptor.withdraw(key, ballot),
+      guardAcceptance: (key, ballot, untilMs) => this.acceptor.guard(key, ballot, untilMs),
+      unguardAcceptance: (key, ballot) => this.acceptor.unguard(key, ballot),
       raced: (key) => this.contendedKeys.mark(key, this.monotonicMs()),
     });
     this.acceptor = new PaxosAcceptor({
@@ -233,6 +235,7 @@ export class QuorumNode {
       storage: deps.storage,
       refusesLayout: (key, layout) => this.refusal(key, layout),
       clockWallMs: () => this.hlc.reading().wallMs,
+      answerHeld: (from, message) => this.answerPaxos(from, message),
     });
   }
 
@@ -382,6 +385,7 @@ export class QuorumNode {
     if (this.paused) return;
     this.transaction(() => {
       for (const envelope of batch) this.dispatch(envelope);
+      this.acceptor.answerReleased();
     });
   }
 
@@ -403,9 +407,9 @@ export class QuorumNode {
       case 'paxos-accepted':
         return this.coordinator.handleReply(from, message);
       case 'paxos-prepare':
-        return this.answerPaxos(from, message.layout, this.acceptor.prepare(message));
       case 'paxos-accept':
-        return this.answerPaxos(from, message.layout, this.acceptor.accept(message));
+        if (this.acceptor.hold(from, message)) return;
+        return this.answerPaxos(from, message);
       case 'update-committed':
         return this.coordinator.updateCommitted(message.key, message.version);
       case 'update-forward':
@@ -510,8 +514,9 @@ export class QuorumNode {
   }
 
   /** Sends a consensus answer; a sender on an older layout is sent this node's first, as for reads. */
-  private answerPaxos(from: string, layout: number, reply: Message): void {
-    if (layout < this.currentLayout.version) this.send(from, this.layoutMessage(this.currentLayout));
+  private answerPaxos(from: string, message: PaxosPrepareMessage | PaxosAcceptMessage): void {
+    const reply = message.kind === 'paxos-prepare' ? this.acceptor.prepare(message) : this.acceptor.accept(message);
+    if (message.layout < this.currentLayout.version) this.send(from, this.layoutMessage(this.currentLayout));
     this.send(from, reply);
   }
 
@@ -659,6 +664,8 @@ export class QuorumNode {
       this.departedNodes.expire(nowMs, this.config.departedKeepMs);
       this.purger.tick(nowMs, monotonicMs);
       this.acceptor.sweep(monotonicMs);
+      this.acceptor.releaseExpired(monotonicMs);
+      this.acceptor.answerReleased();
       this.forwardedUpdates.forgetStale();
       this.contendedKeys.forgetExpired(monotonicMs);
       this.topology.tick(monotonicMs);

@@ -25,7 +25,7 @@ import type { ReplyMessage } from './coordinator.js';
 import { ceilingMarginMs } from './hlc.js';
 import type { PaxosAcceptMessage, PaxosPrepareMessage } from './messages.js';
 import type { PaxosState, Storage } from './storage.js';
-import { formatVersion, type Version } from './version.js';
+import { formatVersion, parseVersion, type Version } from './version.js';
 
 /**
  * How long a replica keeps a key's consensus state after the last ballot in it: the tombstone grace
@@ -50,6 +50,20 @@ export interface PaxosAcceptorDeps {
   readonly refusesLayout: (key: string, layout: number) => number | undefined;
   /** The hybrid clock's wall time: it never goes back, not even across a restart (hlc.ts). */
   readonly clockWallMs: () => number;
+  /** Answers a prepare or accept held back while this node's own accept of its key awaited answers (`guard`). */
+  readonly answerHeld: (from: string, message: PaxosPrepareMessage | PaxosAcceptMessage) => void;
+}
+
+/** Messages held back per guarded key, at most (more are answered at once: a named bound on memory). */
+const heldMessagesMax = 64;
+
+interface Guard {
+  readonly ballot: Version;
+  /** On the monotonic clock. */
+  readonly untilMs: number;
+  readonly held: { readonly from: string; readonly message: PaxosPrepareMessage | PaxosAcceptMessage }[];
+  /** Another node's round of the key was answered while the guard held (past its bound, or released late). */
+  breached: boolean;
 }
 
 /** What a replica holds for a key, once what is older than the floor is left out, and the floor. */
@@ -70,6 +84,10 @@ export class PaxosAcceptor {
   forgotten = 0;
   /** The ballots accepted lately, so that a refusal can say a proposal was never taken here. */
   private readonly acceptedBallots = new AcceptedBallots();
+  /** Keys whose own accept this node's round awaits answers to, and what is held back meanwhile. */
+  private readonly guards = new Map<string, Guard>();
+  /** Held back by a guard that ended, to be answered (`answerReleased`). */
+  private readonly released: { readonly from: string; readonly message: PaxosPrepareMessage | PaxosAcceptMessage }[] = [];
 
   constructor(private readonly deps: PaxosAcceptorDeps) {}
 
@@ -128,16 +146,84 @@ export class PaxosAcceptor {
   }
 
   /**
+   * This node's round of `key` sent its own proposal under `ballot` and awaits the answers: until
+   * `untilMs` (monotonic) or `unguard`, other nodes' prepares and accepts of the key are held back
+   * here (`hold`), and answered after. Held back, a message is only late, as a network may make it, so
+   * nothing is lost for safety; and this node's acceptance stays unreported and unreplaced, so that if
+   * every other replica refused the proposal it can be taken back (`withdraw`) and the update decided
+   * again. Promising a racer's ballot meanwhile, the usual race at a hot key's first updates, left the
+   * proposal possibly completed by that racer, and a whole batch failed with an unknown outcome (the
+   * twenty-eighth session's measurements). The bound keeps a round whose answers are lost from
+   * holding the key's other rounds up for long.
+   */
+  guard(key: string, ballot: Version, untilMs: number): void {
+    this.release(key);
+    this.guards.set(key, { ballot, untilMs, held: [], breached: false });
+  }
+
+  unguard(key: string, ballot: Version): void {
+    if (this.guards.get(key)?.ballot === ballot) this.release(key);
+  }
+
+  /**
+   * Whether `message`, another node's prepare or accept of a guarded key, is held back (to be answered
+   * through `answerHeld` once the guard ended, by `answerReleased`); false when it is to be answered now.
+   */
+  hold(from: string, message: PaxosPrepareMessage | PaxosAcceptMessage): boolean {
+    const key = message.kind === 'paxos-prepare' ? message.key : message.entry.key;
+    const guard = this.guards.get(key);
+    if (guard === undefined || guard.ballot === message.ballot || parseVersion(message.ballot).nodeId === this.deps.selfId) return false;
+    if (guard.held.length >= heldMessagesMax) {
+      guard.breached = true;
+      return false;
+    }
+    guard.held.push({ from, message });
+    return true;
+  }
+
+  /** Ends the guards whose time is up. Call it from the node's timers. */
+  releaseExpired(monotonicMs: number): void {
+    for (const [key, guard] of this.guards) if (guard.untilMs <= monotonicMs) this.release(key);
+  }
+
+  /**
+   * Answers what guards that ended held back. Not from `unguard` itself: that runs inside a round's
+   * step, and an answer that fails to be stored (a full disk) would break off that step half done
+   * (simulator seed 587755719: an update never answered). The node calls this once a batch of
+   * messages or a tick is through, in the same transaction; an answer that fails is lost, as a
+   * network may lose it, and the rest wait for the next call.
+   */
+  answerReleased(): void {
+    for (let next = this.released.shift(); next !== undefined; next = this.released.shift()) {
+      const guard = this.guards.get(next.message.kind === 'paxos-prepare' ? next.message.key : next.message.entry.key);
+      if (guard !== undefined) guard.breached = true;
+      this.deps.answerHeld(next.from, next.message);
+    }
+  }
+
+  private release(key: string): void {
+    const guard = this.guards.get(key);
+    if (guard === undefined) return;
+    this.guards.delete(key);
+    this.released.push(...guard.held);
+  }
+
+  /**
    * Takes back this node's acceptance of its own proposal under `ballot`, which every other replica
    * refused, so that no round can ever complete it (PendingUpdate.forgetIfNoneHolds). Only while this
    * node has neither promised nor accepted anything since: a promise reported the proposal to its
    * proposer, who may complete it, even if a later acceptance replaced it here (simulated race, seed
    * 255: another round completed it from this node's promise, and the update decided a second time).
-   * Returns whether it was taken back.
+   * While the proposal's guard holds, no other node's round was answered here: then the proposal was
+   * never reported, and if a commit of a later round cleared it (that round went on without this
+   * node), it is held nowhere. Returns whether it was taken back, or is held here no more.
    */
   withdraw(key: string, ballot: Version): boolean {
     const { state } = this.held(key);
-    if (state === undefined || state.accepted?.ballot !== ballot || state.promised !== ballot) return false;
+    const guard = this.guards.get(key);
+    const unreported = guard?.ballot === ballot && !guard.breached;
+    if (unreported && state?.accepted?.ballot !== ballot) return true;
+    if (state === undefined || state.accepted?.ballot !== ballot || (state.promised !== ballot && !unreported)) return false;
     this.deps.storage.setPaxosState(key, { promised: state.promised, ...(state.committed !== undefined ? { committed: state.committed } : {}) });
     return true;
   }

@@ -143,7 +143,7 @@ test('a proposal accepted by one replica and passed over is not completed after 
   // b decides on a and b (c cut off), and commits to them.
   cluster.isolated.add('c');
   const decided = cluster.run<UpdateOutcome>((cb) => cluster.node('b').updateHere('k', () => ({ value: bytes('decided') }), {}, cb));
-  assert.ok(decided.ok && decided.value.applied);
+  assert.ok(decided.ok && decided.value.applied, JSON.stringify(decided));
   cluster.isolated.delete('c');
   // A round that hears from c (its stale acceptance) and from b must not write "stale" over "decided".
   cluster.isolated.add('a');
@@ -295,15 +295,17 @@ test('an update whose proposal only its own node accepted takes it back, and goe
   net.deliver((e) => e.message.kind === 'paxos-accepted' && e.to === 'a');
   assert.equal(cluster.storages.get('a')?.paxosState('n')?.accepted, undefined, 'a took its acceptance back');
   finish();
-  for (const r of results) assert.ok(r.ok && r.value.applied, r.ok ? "not applied" : r.error.message);
+  for (const r of results) assert.ok(r.ok && r.value.applied, r.ok ? 'not applied' : r.error.message);
   assert.equal(readValue(cluster, 'b', 'n'), '3', 'both increments counted, once each');
 });
 
 test("an update refused by replicas that accepted a racer's higher proposal takes its own back too: they know they never took it", () => {
   const { cluster, net, results, decisions, finish } = racedIncrement();
-  // c decides and b and c accept c's proposal, under a ballot above a's; only then do a's accepts come.
+  // c decides and b and c accept c's proposal, under a ballot above a's, and c hears so (until then
+  // c's acceptor holds other nodes' rounds back); only then do a's accepts come.
   net.deliver((e) => e.message.kind === 'paxos-promise' && e.to === 'c');
   net.deliver((e) => e.message.kind === 'paxos-accept' && e.from === 'c' && e.to !== 'a');
+  net.deliver((e) => e.message.kind === 'paxos-accepted' && e.to === 'c');
   const racer = cluster.storages.get('b')?.paxosState('n')?.accepted?.ballot;
   net.deliver((e) => e.message.kind === 'paxos-accept' && e.from === 'a');
   const refusals = net.held((e) => e.message.kind === 'paxos-accepted' && e.to === 'a' && e.from !== 'a');
@@ -320,11 +322,33 @@ test("an update refused by replicas that accepted a racer's higher proposal take
   assert.equal(readValue(cluster, 'b', 'n'), '3', 'both increments counted, once each');
 });
 
+test('while its accept awaits answers, a racer\'s prepare waits at its node, so an update refused everywhere else takes its proposal back', () => {
+  const { cluster, net, results, decisions, finish } = racedIncrement();
+  net.deliver((e) => e.message.kind === 'paxos-accept' && e.from === 'a' && e.to === 'a');
+  // c's prepare reaches a after a accepted its own proposal: held back, not answered (a promise would
+  // report a's proposal to c, which might complete it).
+  net.deliver((e) => e.message.kind === 'paxos-prepare' && e.from === 'c' && e.to === 'a');
+  assert.equal(net.held((e) => e.message.kind === 'paxos-promise' && e.from === 'a' && e.to === 'c').length, 0, 'held back');
+  // b and c refuse a's proposal: a takes it back, then answers c.
+  net.deliver((e) => e.message.kind === 'paxos-accept' && e.from === 'a');
+  net.deliver((e) => e.message.kind === 'paxos-accepted' && e.to === 'a');
+  assert.equal(cluster.storages.get('a')?.paxosState('n')?.accepted, undefined, 'a took its acceptance back');
+  const promise = net.held((e) => e.message.kind === 'paxos-promise' && e.from === 'a' && e.to === 'c')[0]?.message;
+  assert.ok(promise?.kind === 'paxos-promise' && promise.ok && promise.accepted === undefined, 'then promised, reporting nothing');
+  finish();
+  for (const r of results) assert.ok(r.ok && r.value.applied, r.ok ? 'not applied' : r.error.message);
+  assert.equal(decisions.count, 2, 'a decided again');
+  assert.equal(readValue(cluster, 'b', 'n'), '3', 'both increments counted, once each');
+});
+
 test('an update whose accepted proposal was reported to a racer does not take it back, nor decide twice', () => {
   const { cluster, net, results, decisions, finish } = racedIncrement();
   net.deliver((e) => e.message.kind === 'paxos-accept' && e.from === 'a' && e.to === 'a');
-  // c's prepare reaches a after a accepted its own proposal: a's promise reports it to c.
+  // a's answers are late: its acceptor holds racers back only so long, then c's prepare reaches a after
+  // a accepted its own proposal, and a's promise reports it to c.
+  net.tick(['a'], 150);
   net.deliver((e) => e.message.kind === 'paxos-prepare' && e.from === 'c' && e.to === 'a');
+  assert.equal(net.held((e) => e.message.kind === 'paxos-promise' && e.from === 'a' && e.to === 'c').length, 1, 'answered');
   net.deliver(() => true);
   finish();
   assert.ok(decisions.count <= 1 || results.every((r) => r.ok), 'a decided again only if it knew its first proposal was not held');

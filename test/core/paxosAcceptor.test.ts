@@ -19,11 +19,19 @@ const ballot = (ms: number, node = 'p'): Version => formatVersion({ wallMs: ms, 
 
 function acceptor(storage = new MemoryStorage()) {
   const clock = { wallMs: startMs };
-  const replica = new PaxosAcceptor({ selfId: 'r', config, storage, refusesLayout: () => undefined, clockWallMs: () => clock.wallMs });
+  const answered: { from: string; reply: ReplyMessage }[] = [];
+  const replica: PaxosAcceptor = new PaxosAcceptor({
+    selfId: 'r',
+    config,
+    storage,
+    refusesLayout: () => undefined,
+    clockWallMs: () => clock.wallMs,
+    answerHeld: (from, message) => answered.push({ from, reply: message.kind === 'paxos-prepare' ? replica.prepare(message) : replica.accept(message) }),
+  });
   const prepare = (key: string, at: Version) => replica.prepare({ kind: 'paxos-prepare', op: 1, key, ballot: at, layout: 1 });
   const accept = (key: string, at: Version, value: string) =>
     replica.accept({ kind: 'paxos-accept', op: 2, ballot: at, entry: makeEntry(key, at, new TextEncoder().encode(value)), layout: 1 });
-  return { replica, storage, clock, prepare, accept };
+  return { replica, storage, clock, prepare, accept, answered };
 }
 
 function promise(reply: ReplyMessage) {
@@ -72,7 +80,7 @@ test('state older than the keep reads as forgotten: older ballots are refused at
 
 test('a young clock (a simulated one near 0) has no floor: nothing is refused or forgotten for age', () => {
   const storage = new MemoryStorage();
-  const replica = new PaxosAcceptor({ selfId: 'r', config, storage, refusesLayout: () => undefined, clockWallMs: () => keepMs - 1 });
+  const replica = new PaxosAcceptor({ selfId: 'r', config, storage, refusesLayout: () => undefined, clockWallMs: () => keepMs - 1, answerHeld: () => undefined });
   const reply = promise(replica.prepare({ kind: 'paxos-prepare', op: 1, key: 'k', ballot: ballot(1), layout: 1 }));
   assert.equal(reply.ok, true);
   assert.equal(reply.committed, undefined);
@@ -150,4 +158,57 @@ test('the memory of accepted ballots forgets the oldest keys and ballots, and th
   assert.equal(memory.neverAccepted('j', at(1)), false);
   assert.equal(memory.neverAccepted('k', at(5)), true);
   assert.equal(memory.neverAccepted('i', at(1)), true);
+});
+
+test('while its own accept awaits answers, other nodes\' rounds of the key wait, and are answered when it ends or its time is up', () => {
+  const { replica, answered } = acceptor();
+  const own = ballot(startMs + 1, 'r');
+  const prepareOf = (key: string, at: Version) => ({ kind: 'paxos-prepare' as const, op: 7, key, ballot: at, layout: 1 });
+  const acceptOf = (key: string, at: Version) => ({ kind: 'paxos-accept' as const, op: 8, ballot: at, entry: makeEntry(key, at, new TextEncoder().encode('v')), layout: 1 });
+  replica.guard('k', own, 100);
+  assert.equal(replica.hold('c', prepareOf('k', ballot(startMs + 2, 'c'))), true, "another node's prepare waits");
+  assert.equal(replica.hold('c', acceptOf('k', ballot(startMs + 3, 'c'))), true, "and its accept");
+  assert.equal(replica.hold('r', acceptOf('k', own)), false, 'its own round goes on');
+  assert.equal(replica.hold('r', prepareOf('k', ballot(startMs + 4, 'r'))), false);
+  assert.equal(replica.hold('c', prepareOf('j', ballot(startMs + 2, 'c'))), false, 'other keys go on');
+  replica.unguard('k', ballot(startMs, 'r'));
+  assert.equal(answered.length, 0, 'only the guard of its ballot ends it');
+  replica.unguard('k', own);
+  assert.equal(answered.length, 0, 'answered only when the node says (not inside the round that ended it)');
+  replica.answerReleased();
+  assert.deepEqual(answered.map(({ from, reply }) => [from, reply.kind, 'ok' in reply && reply.ok]), [['c', 'paxos-promise', true], ['c', 'paxos-accepted', true]]);
+  // A guard whose answers never come ends at its time, on the node's timer; at most 64 messages wait.
+  replica.guard('k', ballot(startMs + 10, 'r'), 100);
+  for (let i = 0; i < 64; i++) assert.equal(replica.hold('c', prepareOf('k', ballot(startMs + 20 + i, 'c'))), true);
+  assert.equal(replica.hold('c', prepareOf('k', ballot(startMs + 100, 'c'))), false, 'past the bound, answered at once');
+  replica.releaseExpired(99);
+  replica.answerReleased();
+  assert.equal(answered.length, 2);
+  replica.releaseExpired(100);
+  replica.answerReleased();
+  assert.equal(answered.length, 2 + 64);
+});
+
+test('under an unbreached guard its own acceptance was never reported: taken back even past a commit, and not once another round was answered', () => {
+  const { replica, storage, prepare, accept, answered } = acceptor();
+  const own = ballot(startMs + 1, 'r');
+  const later = ballot(startMs + 2, 'c');
+  replica.guard('k', own, 100);
+  assert.equal(promise(prepare('k', own)).ok, true);
+  accept('k', own, 'mine');
+  // Another round, which went on without this replica, commits: its write clears the acceptance.
+  replica.committed('k', later);
+  assert.equal(storage.paxosState('k')?.accepted, undefined);
+  assert.equal(replica.withdraw('k', own), true, 'held nowhere, and never reported');
+  // Once a held round is answered during the guard, the rule is the old one again.
+  const next = ballot(startMs + 3, 'r');
+  replica.guard('j', next, 100);
+  assert.equal(promise(prepare('j', next)).ok, true);
+  accept('j', next, 'mine');
+  assert.equal(replica.hold('c', { kind: 'paxos-prepare', op: 9, key: 'j', ballot: ballot(startMs + 4, 'c'), layout: 1 }), true);
+  replica.guard('j', next, 100); // a guard started again lets what it held go
+  replica.answerReleased();
+  assert.equal(answered.length, 1);
+  assert.equal(replica.withdraw('j', next), false, 'reported to c, which may complete it');
+  assert.equal(storage.paxosState('j')?.accepted?.ballot, next);
 });
