@@ -106,7 +106,7 @@ export interface CoordinatorDeps {
   readonly random: Random;
   /** Takes back this node's acceptance of its own proposal (paxosAcceptor.ts `PaxosAcceptor.withdraw`). */
   readonly withdrawProposal: (key: string, ballot: Version) => boolean;
-  /** Has this node's acceptor refuse other nodes' rounds of `key` while its own accept under `ballot` awaits answers (`PaxosAcceptor.guard`); `untilMs` monotonic. */
+  /** Has this node's acceptor hold other nodes' rounds of `key` back while its own accept under `ballot` awaits answers (`PaxosAcceptor.guard`); `untilMs` monotonic. */
   readonly guardAcceptance: (key: string, ballot: Version, untilMs: number) => void;
   readonly unguardAcceptance: (key: string, ballot: Version) => void;
   /** A round of `key` met a higher ballot of another node: the key's updates are raced (updateRouting.ts). */

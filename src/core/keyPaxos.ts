@@ -87,7 +87,7 @@ const roundsMax = 32;
  *  twice as long each time, from 4 ms to this. */
 const backoffMaxMs = 128;
 /**
- * How long this node's acceptor refuses other nodes' rounds of a key while its own accept awaits its
+ * How long this node's acceptor holds other nodes' rounds of a key back while its own accept awaits its
  * answers (`PaxosAcceptor.guard`): answers come within a round trip; a lost one ends the guard here.
  */
 const guardMs = 100;

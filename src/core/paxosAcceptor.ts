@@ -72,6 +72,10 @@ interface Held {
   readonly floor: Version | undefined;
 }
 
+function keyOf(message: PaxosPrepareMessage | PaxosAcceptMessage): string {
+  return message.kind === 'paxos-prepare' ? message.key : message.entry.key;
+}
+
 function highest(a: Version | undefined, b: Version | undefined): Version | undefined {
   return a === undefined ? b : b === undefined || a >= b ? a : b;
 }
@@ -170,8 +174,7 @@ export class PaxosAcceptor {
    * through `answerHeld` once the guard ended, by `answerReleased`); false when it is to be answered now.
    */
   hold(from: string, message: PaxosPrepareMessage | PaxosAcceptMessage): boolean {
-    const key = message.kind === 'paxos-prepare' ? message.key : message.entry.key;
-    const guard = this.guards.get(key);
+    const guard = this.guards.get(keyOf(message));
     if (guard === undefined || guard.ballot === message.ballot || parseVersion(message.ballot).nodeId === this.deps.selfId) return false;
     if (guard.held.length >= heldMessagesMax) {
       guard.breached = true;
@@ -195,7 +198,7 @@ export class PaxosAcceptor {
    */
   answerReleased(): void {
     for (let next = this.released.shift(); next !== undefined; next = this.released.shift()) {
-      const guard = this.guards.get(next.message.kind === 'paxos-prepare' ? next.message.key : next.message.entry.key);
+      const guard = this.guards.get(keyOf(next.message));
       if (guard !== undefined) guard.breached = true;
       this.deps.answerHeld(next.from, next.message);
     }
