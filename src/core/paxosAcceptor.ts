@@ -225,8 +225,8 @@ export class PaxosAcceptor {
     const { state } = this.held(key);
     const guard = this.guards.get(key);
     const unreported = guard?.ballot === ballot && !guard.breached;
-    if (unreported && state?.accepted?.ballot !== ballot) return true;
-    if (state === undefined || state.accepted?.ballot !== ballot || (state.promised !== ballot && !unreported)) return false;
+    if (state?.accepted?.ballot !== ballot) return unreported; // held here no more (or never taken)
+    if (state.promised !== ballot && !unreported) return false;
     this.deps.storage.setPaxosState(key, { promised: state.promised, ...(state.committed !== undefined ? { committed: state.committed } : {}) });
     return true;
   }
