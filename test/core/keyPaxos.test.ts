@@ -285,22 +285,26 @@ function racedIncrement() {
     }
     assert.equal(results.length, 2);
   };
-  return { cluster, net, results, decisions, finish };
+  /** `finish`, then: both increments applied, and the counter at 3, each counted once. */
+  const bothCountedOnce = (): void => {
+    finish();
+    for (const r of results) assert.ok(r.ok && r.value.applied, r.ok ? 'not applied' : r.error.message);
+    assert.equal(readValue(cluster, 'b', 'n'), '3', 'both increments counted, once each');
+  };
+  return { cluster, net, results, decisions, finish, bothCountedOnce };
 }
 
 test('an update whose proposal only its own node accepted takes it back, and goes again deciding once', () => {
-  const { cluster, net, results, finish } = racedIncrement();
+  const { cluster, net, bothCountedOnce } = racedIncrement();
   // a's own acceptor takes a's proposal; b and c refuse it (they promised c's ballot).
   net.deliver((e) => e.message.kind === 'paxos-accept' && e.from === 'a');
   net.deliver((e) => e.message.kind === 'paxos-accepted' && e.to === 'a');
   assert.equal(cluster.storages.get('a')?.paxosState('n')?.accepted, undefined, 'a took its acceptance back');
-  finish();
-  for (const r of results) assert.ok(r.ok && r.value.applied, r.ok ? 'not applied' : r.error.message);
-  assert.equal(readValue(cluster, 'b', 'n'), '3', 'both increments counted, once each');
+  bothCountedOnce();
 });
 
 test("an update refused by replicas that accepted a racer's higher proposal takes its own back too: they know they never took it", () => {
-  const { cluster, net, results, decisions, finish } = racedIncrement();
+  const { cluster, net, decisions, bothCountedOnce } = racedIncrement();
   // c decides and b and c accept c's proposal, under a ballot above a's, and c hears so (until then
   // c's acceptor holds other nodes' rounds back); only then do a's accepts come.
   net.deliver((e) => e.message.kind === 'paxos-promise' && e.to === 'c');
@@ -316,14 +320,12 @@ test("an update refused by replicas that accepted a racer's higher proposal take
   }
   net.deliver((e) => e.message.kind === 'paxos-accepted' && e.to === 'a');
   assert.equal(cluster.storages.get('a')?.paxosState('n')?.accepted, undefined, 'a took its acceptance back');
-  finish();
-  for (const r of results) assert.ok(r.ok && r.value.applied, r.ok ? 'not applied' : r.error.message);
+  bothCountedOnce();
   assert.equal(decisions.count, 2, 'a decided again, knowing its first proposal was held nowhere');
-  assert.equal(readValue(cluster, 'b', 'n'), '3', 'both increments counted, once each');
 });
 
 test('while its accept awaits answers, a racer\'s prepare waits at its node, so an update refused everywhere else takes its proposal back', () => {
-  const { cluster, net, results, decisions, finish } = racedIncrement();
+  const { cluster, net, decisions, bothCountedOnce } = racedIncrement();
   net.deliver((e) => e.message.kind === 'paxos-accept' && e.from === 'a' && e.to === 'a');
   // c's prepare reaches a after a accepted its own proposal: held back, not answered (a promise would
   // report a's proposal to c, which might complete it).
@@ -335,10 +337,8 @@ test('while its accept awaits answers, a racer\'s prepare waits at its node, so 
   assert.equal(cluster.storages.get('a')?.paxosState('n')?.accepted, undefined, 'a took its acceptance back');
   const promise = net.held((e) => e.message.kind === 'paxos-promise' && e.from === 'a' && e.to === 'c')[0]?.message;
   assert.ok(promise?.kind === 'paxos-promise' && promise.ok && promise.accepted === undefined, 'then promised, reporting nothing');
-  finish();
-  for (const r of results) assert.ok(r.ok && r.value.applied, r.ok ? 'not applied' : r.error.message);
+  bothCountedOnce();
   assert.equal(decisions.count, 2, 'a decided again');
-  assert.equal(readValue(cluster, 'b', 'n'), '3', 'both increments counted, once each');
 });
 
 test('an update whose accepted proposal was reported to a racer does not take it back, nor decide twice', () => {
